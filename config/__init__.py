@@ -1,0 +1,4 @@
+# The Celery app is imported with the project so that @shared_task binds to it.
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

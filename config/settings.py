@@ -1,0 +1,409 @@
+"""Integration Hub settings: every knob comes from the environment, read here and nowhere else.
+
+Each variable is documented in `.env.example`. A malformed value stops start-up with
+ImproperlyConfigured naming the variable (all bad variables are reported at once); the
+entry points (manage.py, wsgi, asgi, celery) turn that into a one-line exit message.
+Defaults are the embedded ones: SQLite and the kombu filesystem broker under `var/`.
+"""
+
+import re
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# FileAwareEnv: every variable may also be given as <NAME>_FILE (a path whose content is the
+# value), which is how container secrets are usually mounted.
+env = environ.FileAwareEnv()
+if (BASE_DIR / ".env").is_file():
+    # Never overrides a variable that is already set in the real environment.
+    env.read_env(BASE_DIR / ".env")
+
+_errors: list[str] = []
+
+
+def _fail(name: str, problem: str) -> None:
+    _errors.append(f"{name}: {problem}")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(name: str, default: bool) -> bool:
+    # django-environ reads any unknown word ("ture", "maybe") as False; a typo in a security
+    # switch must not silently flip it, so only the usual spellings are accepted.
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    _fail(name, f"expected true or false, got {raw!r}")
+    return default
+
+
+def _int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        _fail(name, f"expected a whole number, got {raw!r}")
+        return default
+    if value < minimum:
+        _fail(name, f"must be at least {minimum}, got {value}")
+        return default
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.str(name, default=default).strip().lower()
+    if value not in choices:
+        _fail(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return default
+    return value
+
+
+def _list(name: str, default: list[str] | None = None) -> list[str]:
+    return [item.strip() for item in env.list(name, default=default or []) if item.strip()]
+
+
+def _path(name: str, default: str) -> Path:
+    path = Path(env.str(name, default=default))
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+# --- Files the hub owns -------------------------------------------------------------------
+VAR_DIR = _path("VAR_DIR", "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = _bool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env.str("SECRET_KEY", default="")
+    if key:
+        if len(key) < 32:
+            _fail("SECRET_KEY", "must be at least 32 characters long")
+        return key
+    # Unset: generate once and keep it in var/ (git-ignored) so sessions survive restarts.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(50))
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+# --- Hosts and transport security -----------------------------------------------------------
+ALLOWED_HOSTS = _list("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS")
+TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+if not DEBUG:
+    if not ALLOWED_HOSTS:
+        _fail("ALLOWED_HOSTS", "must list the host names this site answers to when DEBUG is false")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# --- Applications -----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "allauth",
+    "allauth.account",
+    "integrations",
+    "projects",
+    "timetracker",
+    "migration",
+    "crm",
+]
+
+MIDDLEWARE = [
+    "integrations.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "integrations.middleware.AdminActionAuditMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "integrations.views.hub",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+_DB_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+
+
+def _database() -> dict:
+    url = env.str("DATABASE_URL", default="sqlite:///var/db.sqlite3")
+    config = environ.Env.db_url_config(url) if "://" in url else {}
+    engine = config.get("ENGINE")
+    if engine not in _DB_ENGINES:
+        _fail("DATABASE_URL", "expected sqlite:///path or postgres://user@host:port/name")
+        config = environ.Env.db_url_config("sqlite:///var/db.sqlite3")
+    elif not config.get("NAME"):
+        _fail("DATABASE_URL", "names no database")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        name = Path(config["NAME"])
+        config["NAME"] = str(name if name.is_absolute() else BASE_DIR / name)
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # Web, worker and beat share one file: WAL lets readers run beside a writer, and
+        # IMMEDIATE transactions take the write lock up front instead of failing mid-way.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    else:
+        config["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (API throttling, allauth rate limits) ----------------------------------------------
+try:
+    CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+except ImproperlyConfigured:
+    _fail("CACHE_URL", "expected locmemcache://, filecache:///path or redis://host:port/db")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Users and login (django-allauth) ---------------------------------------------------------
+AUTH_USER_MODEL = "integrations.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_ALLOW_SIGNUP = _bool("ACCOUNT_ALLOW_SIGNUP", False)
+ACCOUNT_ADAPTER = "integrations.auth.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = _choice(
+    "ACCOUNT_EMAIL_VERIFICATION", "optional", ("none", "optional", "mandatory")
+)
+ACCOUNT_LOGOUT_ON_GET = False
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+
+try:
+    globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+except (ImproperlyConfigured, KeyError):
+    _fail("EMAIL_URL", "expected consolemail:// or smtp+tls://user:password@host:587")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="hub@localhost")
+
+# --- Internationalisation -----------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+MEDIA_ROOT = VAR_DIR / "media"
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- API (DRF) ------------------------------------------------------------------------------
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def _rate(name: str, default: str) -> str:
+    value = env.str(name, default=default).strip()
+    if not _RATE.match(value):
+        _fail(name, f"expected a rate like 100/minute, got {value!r}")
+        return default
+    return value
+
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first, so an unauthenticated API call gets 401 with WWW-Authenticate.
+        "integrations.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _rate("API_THROTTLE_ANON", "60/minute"),
+        "user": _rate("API_THROTTLE_USER", "1000/minute"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "integrations.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "integrations.errors.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+}
+if TRUST_PROXY_HEADERS:
+    # DRF throttles per client IP; behind one proxy hop the client is the last X-Forwarded-For.
+    REST_FRAMEWORK["NUM_PROXIES"] = _int("NUM_PROXIES", 1, minimum=1)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Integration Hub API",
+    "DESCRIPTION": "Workspaces, connections, syncs and their runs. Errors are "
+    '`{"error": {"code", "message", "details"}}`.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI assets are served from our own static files: no CDN is needed (or reachable).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+CORS_ALLOWED_ORIGINS = _list("CORS_ALLOWED_ORIGINS")
+for _origin in CORS_ALLOWED_ORIGINS:
+    if not re.match(r"^https?://[^/\s]+$", _origin):
+        _fail("CORS_ALLOWED_ORIGINS", f"{_origin!r} is not an origin like https://app.example.com")
+CORS_URLS_REGEX = r"^/api/.*$"
+
+# --- Background work (Celery + django-celery-beat) ------------------------------------------------
+_BROKER_SCHEMES = ("filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp", "memory")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+_scheme = urlsplit(CELERY_BROKER_URL).scheme if "://" in CELERY_BROKER_URL else ""
+if _scheme not in _BROKER_SCHEMES:
+    _fail(
+        "CELERY_BROKER_URL",
+        f"unsupported scheme {_scheme or CELERY_BROKER_URL!r}; use redis://, amqp:// or filesystem://",
+    )
+    _scheme = "filesystem"
+    CELERY_BROKER_URL = "filesystem://localhost//"
+if _scheme == "filesystem":
+    _broker_dir = VAR_DIR / "celery"
+    for _sub in ("queue", "processed", "control"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+        # Folders are polled: every 0.25 s keeps a button's task starting promptly.
+        "polling_interval": 0.25,
+    }
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True  # runs record their outcome in their own rows
+CELERY_TASK_ACKS_LATE = True  # a killed worker's task is redelivered, not lost
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = _int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep LOGGING below (and its redaction) in workers
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "integrations.beat:HubScheduler"
+
+HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
+HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)
+
+# --- Logging: structured lines, secrets redacted whatever logger they come from ----------------
+LOG_LEVEL = _choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOG_FORMAT = _choice("LOG_FORMAT", "json", ("json", "text"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "context": {"()": "integrations.logs.ContextFilter"},
+        "redact": {"()": "integrations.logs.RedactingFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{asctime}{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s%(task_id)s] %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            # Handler-level filters see every record that reaches the handler, from any logger.
+            "filters": ["context", "redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
+if _errors:
+    raise ImproperlyConfigured(
+        "invalid configuration — " + "; ".join(_errors) + " (see .env.example)"
+    )

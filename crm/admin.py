@@ -1,0 +1,1 @@
+"""Admin of CRM sync; model admins subclass integrations.admin.WorkspaceScopedAdmin."""

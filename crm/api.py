@@ -1,0 +1,1 @@
+"""DRF views of CRM sync: validate, call a service or selector, serialize."""

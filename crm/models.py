@@ -1,0 +1,2 @@
+"""Models of CRM sync. Every model that holds business data subclasses
+integrations.models.WorkspaceOwned."""

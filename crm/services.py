@@ -1,0 +1,1 @@
+"""Writes of CRM sync: `<entity>_<verb>` functions with keyword-only arguments."""

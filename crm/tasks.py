@@ -1,0 +1,1 @@
+"""Celery tasks of CRM sync: take ids, re-read, call a service."""

@@ -1,0 +1,3 @@
+"""Routes of CRM sync: pages and their /api/ endpoints."""
+
+urlpatterns: list = []

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integration platform"
+
+    def ready(self) -> None:
+        from integrations import signals
+
+        signals.connect()

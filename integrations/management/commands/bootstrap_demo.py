@@ -1,0 +1,53 @@
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from integrations import services
+from integrations.models import Membership, User, Workspace
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo workspace and its admin user once. The generated password is printed "
+        "the first time only; later runs leave both alone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", default="admin@example.com")
+        parser.add_argument("--workspace", default="Demo")
+        parser.add_argument("--url", default="http://127.0.0.1:8000/")
+
+    @transaction.atomic
+    def handle(self, *args, email, workspace, url, **options):
+        password = None
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_superuser(email=email, password=password)
+            services.audit_record(
+                action="user.create", target=user, details={"via": "bootstrap_demo"}
+            )
+        demo = Workspace.objects.filter(slug="demo").first()
+        if demo is None:
+            demo = services.workspace_create(name=workspace, slug="demo")
+        if not Membership.objects.filter(workspace=demo, user=user).exists():
+            services.membership_add(
+                workspace=demo, user=user, role=Membership.Role.ADMIN, actor=None
+            )
+
+        line = "=" * 72
+        self.stdout.write(line)
+        self.stdout.write(f"  Integration Hub: {url}")
+        self.stdout.write(f"  Admin:           {url}admin/")
+        self.stdout.write(f"  Login:           {email}")
+        if password:
+            self.stdout.write(
+                self.style.WARNING(f"  Password:        {password}   (shown this once: keep it)")
+            )
+        else:
+            self.stdout.write(
+                f"  Password:        as printed on the first run; to set a new one:\n"
+                f"                   .venv/bin/python manage.py changepassword {email}"
+            )
+        self.stdout.write(line)

@@ -1,0 +1,37 @@
+"""The beat schedule, in code. `manage.py setup_periodic_tasks` writes it into
+django-celery-beat's tables (idempotently); admins may pause a row in admin and a later run
+of the command keeps it paused. Later apps add their entries to SCHEDULES."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+# Rows whose name starts with this are owned by this file: the command removes those that
+# are no longer listed here and leaves hand-made rows alone.
+MANAGED_PREFIX = "hub."
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str
+    description: str
+    every: timedelta | None = None
+    crontab: str = ""  # "minute hour day-of-month month day-of-week", in `timezone`
+    timezone: str = "UTC"
+    kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.name.startswith(MANAGED_PREFIX):
+            raise ValueError(f"schedule names start with {MANAGED_PREFIX!r}: {self.name}")
+        if (self.every is None) == (not self.crontab):
+            raise ValueError(f"{self.name}: give exactly one of every= or crontab=")
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(
+        name="hub.heartbeat",
+        task="integrations.heartbeat",
+        every=timedelta(minutes=1),
+        description="Proves beat → broker → worker end to end; /health/ shows its age.",
+    ),
+)

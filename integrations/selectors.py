@@ -1,0 +1,75 @@
+"""Reads of the platform. `scope_to_user` is the one way any app narrows a queryset to the
+workspaces of the user making the request; the API and admin both go through it."""
+
+from django.db.models import Model, QuerySet
+
+from integrations.models import ApiToken, AuditEvent, Membership, User, Workspace
+
+
+def workspace_ids_for(user: User, *, role: str | None = None) -> QuerySet:
+    """Subquery of the ids of the workspaces `user` belongs to (with `role`, if given)."""
+    memberships = Membership.objects.filter(user=user)
+    if role is not None:
+        memberships = memberships.filter(role=role)
+    return memberships.values("workspace_id")
+
+
+def scope_to_user(queryset: QuerySet, user, *, role: str | None = None) -> QuerySet:
+    """Rows of `queryset` in the workspaces `user` belongs to; a superuser sees every row, an
+    anonymous user none. The model says how to reach its workspace with `workspace_path`
+    ("workspace" for WorkspaceOwned, "" for Workspace itself). Rows outside the scope simply
+    do not exist for the caller: the API answers 404 for them, admin does not list them."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    model: type[Model] = queryset.model
+    try:
+        path = model.workspace_path
+    except AttributeError:
+        raise TypeError(f"{model.__name__} does not say how to reach its workspace") from None
+    ids = workspace_ids_for(user, role=role)
+    if not path:
+        return queryset.filter(pk__in=ids)
+    if "__" in path:
+        # A many-valued path would repeat rows once per match; filter by primary key instead.
+        return queryset.filter(
+            pk__in=model._base_manager.filter(**{f"{path}__in": ids}).values("pk")
+        )
+    return queryset.filter(**{f"{path}__in": ids})
+
+
+def role_in(*, user: User, workspace: Workspace) -> str | None:
+    """The user's role in a workspace, or None when they are not a member."""
+    return (
+        Membership.objects.filter(user=user, workspace=workspace)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def other_admins(*, membership: Membership) -> QuerySet[Membership]:
+    """The admins of a membership's workspace besides that membership (a workspace must keep
+    at least one)."""
+    return Membership.objects.filter(
+        workspace_id=membership.workspace_id, role=Membership.Role.ADMIN
+    ).exclude(pk=membership.pk)
+
+
+def workspace_list(*, user: User) -> QuerySet[Workspace]:
+    return scope_to_user(Workspace.objects.all(), user)
+
+
+def membership_list(*, user: User) -> QuerySet[Membership]:
+    return scope_to_user(Membership.objects.select_related("user", "workspace"), user)
+
+
+def audit_event_list(*, user: User) -> QuerySet[AuditEvent]:
+    """Audit events are for workspace admins: members do not read their colleagues' trail."""
+    return scope_to_user(
+        AuditEvent.objects.select_related("workspace"), user, role=Membership.Role.ADMIN
+    )
+
+
+def api_token_for_key(*, digest: str) -> ApiToken | None:
+    return ApiToken.objects.select_related("user").filter(digest=digest).first()

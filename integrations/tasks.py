@@ -1,0 +1,11 @@
+"""Platform tasks. Tasks are thin: they call a service and return."""
+
+from celery import shared_task
+
+from integrations import services
+
+
+@shared_task(name="integrations.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    """Scheduled every minute: proves that beat, the broker and a worker all work together."""
+    services.heartbeat_touch(name="worker")

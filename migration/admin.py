@@ -1,0 +1,1 @@
+"""Admin of Project migration; model admins subclass integrations.admin.WorkspaceScopedAdmin."""

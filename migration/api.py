@@ -1,0 +1,1 @@
+"""DRF views of Project migration: validate, call a service or selector, serialize."""

@@ -1,0 +1,1 @@
+"""Reads of Project migration, always narrowed with integrations.selectors.scope_to_user."""

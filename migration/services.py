@@ -1,0 +1,1 @@
+"""Writes of Project migration: `<entity>_<verb>` functions with keyword-only arguments."""

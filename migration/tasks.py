@@ -1,0 +1,1 @@
+"""Celery tasks of Project migration: take ids, re-read, call a service."""

@@ -1,0 +1,3 @@
+"""Routes of Project migration: pages and their /api/ endpoints."""
+
+urlpatterns: list = []

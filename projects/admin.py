@@ -1,0 +1,1 @@
+"""Admin of ShopBoss projects; model admins subclass integrations.admin.WorkspaceScopedAdmin."""

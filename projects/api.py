@@ -1,0 +1,1 @@
+"""DRF views of ShopBoss projects: validate, call a service or selector, serialize."""

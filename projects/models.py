@@ -1,0 +1,2 @@
+"""Models of ShopBoss projects. Every model that holds business data subclasses
+integrations.models.WorkspaceOwned."""

@@ -1,0 +1,1 @@
+"""Writes of ShopBoss projects: `<entity>_<verb>` functions with keyword-only arguments."""

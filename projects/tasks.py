@@ -1,0 +1,1 @@
+"""Celery tasks of ShopBoss projects: take ids, re-read, call a service."""

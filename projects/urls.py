@@ -1,0 +1,3 @@
+"""Routes of ShopBoss projects: pages and their /api/ endpoints."""
+
+urlpatterns: list = []

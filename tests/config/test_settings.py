@@ -1,0 +1,169 @@
+"""Start-up configuration: the real entry points, run as processes with a chosen environment."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+SETTINGS_SOURCE = (BASE_DIR / "config" / "settings.py").read_text()
+READ_VARIABLES = set(
+    re.findall(
+        r'(?:_bool|_int|_choice|_list|_path|_rate|env\.str|env\.cache_url|env\.email_url)\(\s*"([A-Z_]+)"',
+        SETTINGS_SOURCE,
+    )
+)
+
+
+def run(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
+    """Run a command of the project with a clean hub environment plus `variables`."""
+    environment = {k: v for k, v in os.environ.items() if k not in READ_VARIABLES}
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    environment.update({"VAR_DIR": str(tmp_path), "ALLOWED_HOSTS": "hub.example.com"})
+    environment.update(variables)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def settings_of(tmp_path: Path, *names: str, **variables: str) -> dict:
+    code = (
+        "import json; from config.startup import load_settings_or_exit; load_settings_or_exit();"
+        "from django.conf import settings;"
+        f"names = {list(names)!r};"
+        "print(json.dumps({n: getattr(settings, n, None) for n in names}, default=str))"
+    )
+    result = run(["-c", code], tmp_path, **variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_variable_list_is_read_from_the_settings_source():
+    assert {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY"} <= READ_VARIABLES
+
+
+def test_a_valid_environment_starts(tmp_path):
+    result = run(["manage.py", "check"], tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "nonsense"),
+        ("DATABASE_URL", "mysql://root@localhost/hub"),
+        ("CELERY_BROKER_URL", "ftp://x"),
+        ("DEBUG", "maybe"),
+        ("API_THROTTLE_USER", "lots"),
+        ("CORS_ALLOWED_ORIGINS", "app.example.com/path"),
+        ("CACHE_URL", "nonsense"),
+        ("HEALTH_TIMEOUT", "soon"),
+        ("SECRET_KEY", "short"),
+    ],
+)
+def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path, name, value):
+    result = run(["manage.py", "check"], tmp_path, **{name: value})
+    assert result.returncode == 2
+    assert f"{name}:" in result.stderr
+    assert "Traceback" not in result.stderr  # one clear line, not a stack
+
+
+def test_every_bad_variable_is_reported_at_once(tmp_path):
+    result = run(
+        ["manage.py", "check"], tmp_path, DATABASE_URL="nonsense", CELERY_BROKER_URL="ftp://x"
+    )
+    assert "DATABASE_URL:" in result.stderr and "CELERY_BROKER_URL:" in result.stderr
+
+
+def test_the_celery_entry_point_stops_the_same_way(tmp_path):
+    result = run(["-m", "celery", "-A", "config", "report"], tmp_path, CELERY_BROKER_URL="ftp://x")
+    assert result.returncode == 2
+    assert "CELERY_BROKER_URL:" in result.stderr
+
+
+def test_without_debug_allowed_hosts_is_required(tmp_path):
+    result = run(["manage.py", "check"], tmp_path, DEBUG="false", ALLOWED_HOSTS="")
+    assert result.returncode == 2
+    assert "ALLOWED_HOSTS:" in result.stderr
+
+
+def test_without_debug_cookies_are_secure_and_hsts_is_on(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_SSL_REDIRECT",
+        "ALLOWED_HOSTS",
+        DEBUG="false",
+        ALLOWED_HOSTS="hub.example.com,api.example.com",
+    )
+    assert values == {
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": 31_536_000,
+        "SECURE_SSL_REDIRECT": True,
+        "ALLOWED_HOSTS": ["hub.example.com", "api.example.com"],
+    }
+
+
+def test_the_defaults_are_the_embedded_database_and_broker(tmp_path):
+    values = settings_of(
+        tmp_path, "DATABASES", "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS"
+    )
+    assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert values["DATABASES"]["default"]["NAME"] == str(BASE_DIR / "var" / "db.sqlite3")
+    assert values["CELERY_BROKER_URL"].startswith("filesystem://")
+    assert values["CELERY_BROKER_TRANSPORT_OPTIONS"]["data_folder_in"] == str(
+        tmp_path / "celery" / "queue"
+    )
+
+
+def test_postgres_and_redis_urls_are_taken(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "DATABASES",
+        "CELERY_BROKER_URL",
+        DATABASE_URL="postgres://hub:pw@db.internal:5432/hub",
+        CELERY_BROKER_URL="redis://cache.internal:6379/0",
+    )
+    database = values["DATABASES"]["default"]
+    assert (database["ENGINE"], database["HOST"], database["NAME"]) == (
+        "django.db.backends.postgresql",
+        "db.internal",
+        "hub",
+    )
+    assert values["CELERY_BROKER_URL"] == "redis://cache.internal:6379/0"
+
+
+def test_an_unset_secret_key_is_generated_once_and_kept_private(tmp_path):
+    first = settings_of(tmp_path, "SECRET_KEY")["SECRET_KEY"]
+    second = settings_of(tmp_path, "SECRET_KEY")["SECRET_KEY"]
+    key_file = tmp_path / "secret_key"
+    assert first == second == key_file.read_text().strip()
+    assert len(first) >= 50
+    assert key_file.stat().st_mode & 0o077 == 0
+
+
+def test_a_secret_can_come_from_a_file(tmp_path):
+    secret = tmp_path / "mounted-secret"
+    secret.write_text("k" * 40)
+    assert (
+        settings_of(tmp_path, "SECRET_KEY", SECRET_KEY_FILE=str(secret))["SECRET_KEY"] == "k" * 40
+    )
+
+
+def test_every_variable_is_documented_in_env_example():
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (BASE_DIR / ".env.example").read_text(), re.M)
+    )
+    assert READ_VARIABLES - documented == set()

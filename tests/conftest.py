@@ -1,0 +1,68 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from integrations.models import Membership
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Production serves collected, hashed files (README: collectstatic); tests collect nothing,
+    # so templates resolve static paths without the manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # A deliberately slow hash (PBKDF2, 1M rounds) would dominate the suite's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters and allauth's rate limits live in the cache.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def two_workspaces(db):
+    """Workspace A with an admin and a member, workspace B with its own admin."""
+    a, b = WorkspaceFactory(name="Alpha"), WorkspaceFactory(name="Bravo")
+    a_admin = MembershipFactory(workspace=a, role=Membership.Role.ADMIN).user
+    a_member = MembershipFactory(workspace=a, role=Membership.Role.MEMBER).user
+    b_admin = MembershipFactory(workspace=b, role=Membership.Role.ADMIN).user
+    return {"a": a, "b": b, "a_admin": a_admin, "a_member": a_member, "b_admin": b_admin}
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker, in a thread of this process, consuming from the configured broker
+    (the filesystem broker locally, Redis in CI). Tasks go through the broker to reach it."""
+    from celery import signals
+    from celery.contrib.testing.worker import start_worker
+    from django.db import connections
+
+    from config.celery import app
+
+    def close_connections(**kwargs):
+        # The worker thread's own database connection would otherwise outlive the test and
+        # block PostgreSQL from dropping the test database.
+        connections.close_all()
+
+    signals.task_postrun.connect(close_connections, weak=False)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+    signals.task_postrun.disconnect(close_connections)

@@ -1,0 +1,92 @@
+"""The redaction filter, through the handler settings.LOGGING really installs."""
+
+import io
+import json
+import logging
+import logging.config
+
+import pytest
+from django.conf import settings
+
+from integrations.logs import RedactingFilter
+
+SECRET = "s3cr3t-ABCdef0123456789"
+
+
+@pytest.fixture
+def log_output():
+    """The project's console handler (formatter and filters from settings.LOGGING), writing
+    to a buffer and attached to the root logger as in production."""
+    config = {**settings.LOGGING, "handlers": {**settings.LOGGING["handlers"]}}
+    config["handlers"]["console"] = {**config["handlers"]["console"], "stream": io.StringIO()}
+    logging.config.dictConfig(config)
+    stream = logging.getLogger().handlers[0].stream
+    yield stream
+    logging.config.dictConfig(settings.LOGGING)
+
+
+def lines(stream) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    "logger_name", ["integrations.anything", "urllib3.connectionpool", "some.library"]
+)
+def test_it_redacts_a_token_passed_as_a_log_argument(log_output, logger_name):
+    logging.getLogger(logger_name).warning(
+        "token response %s", {"access_token": SECRET, "expires_in": 3600}
+    )
+    logging.getLogger(logger_name).warning("header was %s", f"Bearer {SECRET}")
+
+    output = log_output.getvalue()
+    assert SECRET not in output
+    assert "expires_in" in output and "3600" in output  # the rest of the message survives
+    assert len(lines(log_output)) == 2
+
+
+def test_it_redacts_a_token_inside_an_exception_message(log_output):
+    try:
+        raise RuntimeError(f"refresh failed: refresh_token={SECRET}&client_secret={SECRET}x")
+    except RuntimeError:
+        logging.getLogger("integrations.oauth").exception("could not refresh")
+
+    (record,) = lines(log_output)
+    assert SECRET not in log_output.getvalue()
+    assert "RuntimeError: refresh failed" in record["exc_info"]
+
+
+def test_it_redacts_a_header_dict(log_output):
+    headers = {"Authorization": f"Basic {SECRET}", "Content-Type": "application/json"}
+    logging.getLogger("requests").info("sending %s", headers)
+    logging.getLogger("requests").info("sending", extra={"headers": headers, "password": SECRET})
+
+    output = log_output.getvalue()
+    assert SECRET not in output
+    assert "application/json" in output
+
+
+def test_it_redacts_credentials_in_a_url_and_a_jwt(log_output):
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlLXZhbHVl"
+    logging.getLogger("celery").error("broker redis://:%s@cache:6379/0 refused; id %s", SECRET, jwt)
+
+    output = log_output.getvalue()
+    assert SECRET not in output and jwt not in output
+    assert "cache:6379" in output
+
+
+def test_every_handler_of_the_root_logger_redacts():
+    # pytest adds its own capture handlers to the root logger; every other one is ours.
+    handlers = [
+        h for h in logging.getLogger().handlers if not type(h).__module__.startswith("_pytest")
+    ]
+    assert handlers
+    for handler in handlers:
+        assert any(isinstance(f, RedactingFilter) for f in handler.filters)
+
+
+def test_log_lines_carry_the_request_id(log_output, client, db):
+    client.get("/api/no-such-endpoint", HTTP_X_REQUEST_ID="req-0123456789")  # django.request warns
+
+    (record,) = [r for r in lines(log_output) if r["logger"] == "django.request"]
+    assert record["request_id"] == "req-0123456789"
+    assert record["level"] == "WARNING"

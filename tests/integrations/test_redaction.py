@@ -1,0 +1,40 @@
+import pytest
+
+from integrations.redaction import REDACTED, redact_data, redact_text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: Bearer abc.DEF-123_xyz",
+        "{'Authorization': 'Token hub_abcdef'}",
+        '{"access_token": "abcdef", "token_type": "bearer"}',
+        "grant_type=refresh_token&refresh_token=abcdef&client_secret=abcdef",
+        "password=abcdef",
+        "amqp://guest:abcdef@rabbit:5672//",
+        "code_verifier=abcdef",
+    ],
+)
+def test_it_removes_the_secret_from_text(text):
+    assert "abcdef" not in redact_text(text)
+    assert REDACTED in redact_text(text)
+
+
+def test_it_leaves_ordinary_text_alone():
+    text = "Synced 12 rows of sheet 2455059368464260 in 1.2s (token bucket at 80%)"
+    assert redact_text(text) == text
+
+
+def test_it_masks_secret_keys_at_any_depth_and_keeps_shapes():
+    data = {
+        "name": "Acme",
+        "auth": {"refresh_token": "abc", "scopes": ["read", "write"]},
+        "attempts": ({"client_secret": "abc"},),
+        "Password": "",
+    }
+    assert redact_data(data) == {
+        "name": "Acme",
+        "auth": {"refresh_token": REDACTED, "scopes": ["read", "write"]},
+        "attempts": ({"client_secret": REDACTED},),
+        "Password": "",
+    }

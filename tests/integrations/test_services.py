@@ -1,0 +1,140 @@
+"""Platform services: the audit writer, the beat schedule, memberships."""
+
+from datetime import timedelta
+
+import pytest
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from integrations import services
+from integrations.errors import Conflict
+from integrations.models import AuditEvent, Membership
+from integrations.redaction import REDACTED
+from integrations.schedules import Schedule
+
+pytestmark = pytest.mark.django_db
+
+
+class TestAuditRecord:
+    def test_it_stores_only_changed_fields_with_secrets_redacted(self, two_workspaces):
+        event = services.audit_record(
+            action="connection.update",
+            workspace=two_workspaces["a"],
+            target_type="integrations.connection",
+            target_id="7",
+            before={"label": "Old", "refresh_token": "r-old", "scopes": ["a"]},
+            after={"label": "New", "refresh_token": "r-new", "scopes": ["a"]},
+            details={"note": "exchanged code, access_token=abc123"},
+        )
+        event.refresh_from_db()
+        assert event.changes == {
+            "label": {"before": "Old", "after": "New"},
+            "refresh_token": {"before": REDACTED, "after": REDACTED},
+        }
+        assert "abc123" not in event.details["note"]
+
+    def test_events_are_append_only(self, two_workspaces):
+        event = services.audit_record(action="x", workspace=two_workspaces["a"])
+        event.action = "y"
+        with pytest.raises(ValueError):
+            event.save()
+
+    def test_without_a_user_or_task_the_actor_is_the_system(self):
+        assert services.audit_record(action="x").actor_kind == "system"
+
+    def test_it_belongs_to_the_targets_workspace(self, two_workspaces):
+        membership = Membership.objects.get(user=two_workspaces["b_admin"])
+        assert services.audit_record(action="x", target=membership).workspace == two_workspaces["b"]
+
+    def test_a_rolled_back_change_leaves_no_event(self, two_workspaces):
+        with pytest.raises(Conflict):
+            services.membership_change_role(
+                membership=Membership.objects.get(user=two_workspaces["b_admin"]),
+                role="member",
+                actor=two_workspaces["b_admin"],
+            )
+        assert not AuditEvent.objects.exists()
+
+
+class TestPeriodicTasksSync:
+    def rows(self):
+        return (
+            sorted(
+                PeriodicTask.objects.values_list(
+                    "pk", "name", "task", "interval_id", "crontab_id", "enabled"
+                )
+            ),
+            IntervalSchedule.objects.count(),
+            CrontabSchedule.objects.count(),
+        )
+
+    def test_running_it_twice_gives_the_same_rows(self):
+        first = services.periodic_tasks_sync()
+        rows = self.rows()
+        second = services.periodic_tasks_sync()
+        assert first["created"] == ["hub.heartbeat"]
+        assert second == {
+            "created": [],
+            "updated": [],
+            "unchanged": ["hub.heartbeat"],
+            "removed": [],
+        }
+        assert self.rows() == rows
+
+    def test_a_paused_task_stays_paused(self):
+        services.periodic_tasks_sync()
+        PeriodicTask.objects.filter(name="hub.heartbeat").update(enabled=False)
+        services.periodic_tasks_sync()
+        assert PeriodicTask.objects.get(name="hub.heartbeat").enabled is False
+
+    def test_it_updates_changed_entries_and_removes_dropped_ones(self):
+        services.periodic_tasks_sync()
+        PeriodicTask.objects.create(
+            name="hand made", task="x", interval=IntervalSchedule.objects.first()
+        )
+        schedules = (
+            Schedule(
+                name="hub.daily",
+                task="integrations.heartbeat",
+                crontab="0 6 * * *",
+                timezone="America/New_York",
+                description="Daily at six, New York time.",
+            ),
+        )
+        outcome = services.periodic_tasks_sync(schedules=schedules)
+        assert outcome == {
+            "created": ["hub.daily"],
+            "updated": [],
+            "unchanged": [],
+            "removed": ["hub.heartbeat"],
+        }
+        daily = PeriodicTask.objects.get(name="hub.daily")
+        assert (daily.crontab.hour, daily.crontab.minute, str(daily.crontab.timezone)) == (
+            "6",
+            "0",
+            "America/New_York",
+        )
+        assert PeriodicTask.objects.filter(name="hand made").exists()  # not ours to remove
+
+        changed = (
+            Schedule(
+                name="hub.daily",
+                task="integrations.heartbeat",
+                every=timedelta(minutes=5),
+                description="x",
+            ),
+        )
+        assert services.periodic_tasks_sync(schedules=changed)["updated"] == ["hub.daily"]
+        assert PeriodicTask.objects.get(name="hub.daily").interval.every == 300
+
+    def test_a_schedule_needs_exactly_one_timing(self):
+        with pytest.raises(ValueError):
+            Schedule(name="hub.x", task="t", description="d")
+        with pytest.raises(ValueError):
+            Schedule(name="other.x", task="t", description="d", every=timedelta(seconds=1))
+
+
+class TestWorkspaces:
+    def test_slugs_stay_unique(self):
+        first = services.workspace_create(name="Shop")
+        second = services.workspace_create(name="Shop")
+        assert (first.slug, second.slug) == ("shop", "shop-2")

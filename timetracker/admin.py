@@ -1,0 +1,1 @@
+"""Admin of TimeTracker; model admins subclass integrations.admin.WorkspaceScopedAdmin."""

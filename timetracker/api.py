@@ -1,0 +1,1 @@
+"""DRF views of TimeTracker: validate, call a service or selector, serialize."""

@@ -1,0 +1,1 @@
+"""Writes of TimeTracker: `<entity>_<verb>` functions with keyword-only arguments."""

@@ -1,0 +1,1 @@
+"""Celery tasks of TimeTracker: take ids, re-read, call a service."""

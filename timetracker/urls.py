@@ -1,0 +1,3 @@
+"""Routes of TimeTracker: pages and their /api/ endpoints."""
+
+urlpatterns: list = []
