@@ -167,3 +167,8 @@ def test_every_variable_is_documented_in_env_example():
         re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (BASE_DIR / ".env.example").read_text(), re.M)
     )
     assert READ_VARIABLES - documented == set()
+
+
+def test_every_variable_is_in_the_readme_table():
+    readme = (BASE_DIR / "README.md").read_text()
+    assert {name for name in READ_VARIABLES if f"| `{name}` |" not in readme} == set()
