@@ -172,3 +172,17 @@ def test_every_variable_is_documented_in_env_example():
 def test_every_variable_is_in_the_readme_table():
     readme = (BASE_DIR / "README.md").read_text()
     assert {name for name in READ_VARIABLES if f"| `{name}` |" not in readme} == set()
+
+
+@pytest.mark.django_db
+def test_the_suite_runs_on_the_database_and_broker_it_was_given():
+    # CI passes PostgreSQL and Redis; a silent fall-back to the embedded defaults would make
+    # a green run prove nothing about them.
+    from django.db import connection
+
+    from config.celery import app
+
+    database_url = os.environ.get("DATABASE_URL", "sqlite://")
+    assert connection.vendor == ("postgresql" if database_url.startswith("postgres") else "sqlite")
+    broker_url = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+    assert app.conf.broker_url.split("://")[0] == broker_url.split("://")[0]
