@@ -20,6 +20,8 @@ admin.site.login = secure_admin_login(admin.site.login)
 
 
 def _workspace_id_of(obj) -> int | None:
+    if obj is None:
+        return None
     if isinstance(obj, Workspace):
         return obj.pk
     return getattr(obj, "workspace_id", None)
@@ -38,14 +40,9 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
         )
 
     def _is_workspace_admin(self, request, obj) -> bool:
-        if request.user.is_superuser or obj is None:
-            return True
         workspace_id = _workspace_id_of(obj)
-        return (
-            workspace_id is None
-            or selectors.workspace_ids_for(request.user, role=Membership.Role.ADMIN)
-            .filter(workspace_id=workspace_id)
-            .exists()
+        return workspace_id is None or selectors.is_workspace_admin(
+            user=request.user, workspace_id=workspace_id
         )
 
     def has_change_permission(self, request, obj=None):

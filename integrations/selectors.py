@@ -39,12 +39,12 @@ def scope_to_user(queryset: QuerySet, user, *, role: str | None = None) -> Query
     return queryset.filter(**{f"{path}__in": ids})
 
 
-def role_in(*, user: User, workspace: Workspace) -> str | None:
-    """The user's role in a workspace, or None when they are not a member."""
-    return (
-        Membership.objects.filter(user=user, workspace=workspace)
-        .values_list("role", flat=True)
-        .first()
+def is_workspace_admin(*, user: User, workspace_id: int) -> bool:
+    """May `user` change the workspace's settings and rows? (Its admins and superusers may.)"""
+    return user.is_superuser or (
+        workspace_ids_for(user, role=Membership.Role.ADMIN)
+        .filter(workspace_id=workspace_id)
+        .exists()
     )
 
 

@@ -134,11 +134,7 @@ def _unique_slug(name: str) -> str:
 
 
 def _require_admin(*, user: User, workspace: Workspace) -> None:
-    if user.is_superuser:
-        return
-    if not Membership.objects.filter(
-        user=user, workspace=workspace, role=Membership.Role.ADMIN
-    ).exists():
+    if not selectors.is_workspace_admin(user=user, workspace_id=workspace.pk):
         raise PermissionDenied("Only an admin of this workspace can do that.")
 
 
