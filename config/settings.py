@@ -99,6 +99,29 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
+
+def _field_encryption_keys() -> list[str]:
+    # AES-256-GCM keys for tokens and client secrets (integrations/encryption.py): the first
+    # encrypts, all decrypt. Unset: one key is generated once into var/, like SECRET_KEY.
+    from integrations.encryption import decode_key, new_key
+
+    keys = _list("FIELD_ENCRYPTION_KEYS")
+    if not keys:
+        key_file = VAR_DIR / "field_encryption_key"
+        if not key_file.exists():
+            key_file.touch(mode=0o600)
+            key_file.write_text(new_key())
+        keys = [key_file.read_text().strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            decode_key(key)
+        except ValueError as exc:
+            _fail("FIELD_ENCRYPTION_KEYS", f"key {position} {exc}; expected 32 random bytes in base64")
+    return keys
+
+
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
+
 # --- Hosts and transport security -----------------------------------------------------------
 ALLOWED_HOSTS = _list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS")
@@ -365,6 +388,66 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep LOGGING below (and its redactio
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "integrations.beat:HubScheduler"
+
+# --- Integrations: providers, OAuth clients, the HTTP layer, sandboxes ---------------------------
+from integrations.sandbox import PORT_OFFSETS  # noqa: E402 - plain constants, no Django needed
+
+INTEGRATIONS_MODE = _choice("INTEGRATIONS_MODE", "sandbox", ("sandbox", "live"))
+_SANDBOX = INTEGRATIONS_MODE == "sandbox"
+HUB_BASE_URL = env.str("HUB_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not re.match(r"^https?://[^/\s]+$", HUB_BASE_URL):
+    _fail("HUB_BASE_URL", f"{HUB_BASE_URL!r} is not a base URL like https://hub.example.com")
+
+SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
+SANDBOX_BASE_PORT = _int("SANDBOX_BASE_PORT", 9100, minimum=1024)
+SANDBOX_PORTS = {name: SANDBOX_BASE_PORT + offset for name, offset in PORT_OFFSETS.items()}
+SANDBOX_DIR = VAR_DIR / "sandbox"
+SANDBOX_CA_BUNDLE = SANDBOX_DIR / "bundle.pem"
+
+
+def _oauth_client(provider: str) -> tuple[str, str]:
+    # Sandbox mode: the emulators know these built-in demo credentials. Live: from the
+    # environment; a provider without them is shown as "not configured" (see checks.py).
+    prefix = provider.upper()
+    client_id = env.str(f"{prefix}_CLIENT_ID", default=f"hub-{provider}-sandbox" if _SANDBOX else "")
+    secret = env.str(f"{prefix}_CLIENT_SECRET", default=f"sandbox-secret-{provider}" if _SANDBOX else "")
+    return client_id, secret
+
+
+SMARTSHEET_CLIENT_ID, SMARTSHEET_CLIENT_SECRET = _oauth_client("smartsheet")
+SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET = _oauth_client("salesforce")
+HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET = _oauth_client("hubspot")
+SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
+if not re.match(r"^\d{2}\.0$", SALESFORCE_API_VERSION):
+    _fail("SALESFORCE_API_VERSION", f"expected a version like 62.0, got {SALESFORCE_API_VERSION!r}")
+
+
+def _rate_limit(provider: str, default: str) -> tuple[int, float]:
+    name = f"{provider.upper()}_RATE_LIMIT"
+    raw = env.str(name, default=default).strip()
+    match = re.match(r"^(\d+)/(\d+(?:\.\d+)?)s?$", raw)
+    if not match or int(match[1]) < 1 or float(match[2]) <= 0:
+        _fail(name, f"expected requests/seconds like 300/60, got {raw!r}")
+        match = re.match(r"^(\d+)/(\d+)", default)
+    return int(match[1]), float(match[2])
+
+
+# Each provider's published limit; the HTTP layer paces every connection just under it.
+PROVIDER_RATE_LIMITS = {
+    "smartsheet": _rate_limit("smartsheet", "300/60"),  # per access token
+    "salesforce": _rate_limit("salesforce", "15000/86400"),  # per org (daily API quota)
+    "hubspot": _rate_limit("hubspot", "100/10"),  # per account
+    "dataverse": _rate_limit("dataverse", "6000/300"),  # per user, service protection
+}
+RATE_LIMIT_URL = env.str("RATE_LIMIT_URL", default="memory://")
+if urlsplit(RATE_LIMIT_URL).scheme not in ("memory", "redis", "rediss"):
+    _fail("RATE_LIMIT_URL", "expected memory:// or redis://host:6379/2")
+# How long the Connect page asks the server about a popup that closed without reporting.
+OAUTH_STATUS_POLL_SECONDS = _int("OAUTH_STATUS_POLL_SECONDS", 10, minimum=1)
+HTTP_CONNECT_TIMEOUT = _int("HTTP_CONNECT_TIMEOUT", 10, minimum=1)
+HTTP_READ_TIMEOUT = _int("HTTP_READ_TIMEOUT", 60, minimum=1)
+HTTP_MAX_ATTEMPTS = _int("HTTP_MAX_ATTEMPTS", 6, minimum=1)
+HTTP_MAX_RETRY_WAIT = _int("HTTP_MAX_RETRY_WAIT", 120, minimum=1)
 
 HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
 HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)

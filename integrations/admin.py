@@ -3,14 +3,16 @@ staff user sees only the rows of their workspaces (a superuser sees all)."""
 
 from allauth.account.decorators import secure_admin_login
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
-from integrations import selectors, services
-from integrations.models import ApiToken, AuditEvent, Membership, User, Workspace
+from integrations import http, selectors, services
+from integrations.errors import ApplicationError
+from integrations.models import ApiToken, AuditEvent, Connection, Membership, User, Workspace
+from integrations.providers import dataverse as dataverse_provider
 
 admin.site.site_header = "Integration Hub"
 admin.site.site_title = "Integration Hub admin"
@@ -289,3 +291,134 @@ class ApiTokenAdmin(admin.ModelAdmin):
         )
         add_never_cache_headers(response)
         return response
+
+
+def _secret_state(value: str) -> str:
+    return "●●●●●●●● (set, stored encrypted)" if value else "—"
+
+
+class ConnectionForm(forms.ModelForm):
+    """Admin adds client-credentials connections (Dataverse) here; OAuth providers are
+    connected through their consent page. The secret is write-only: left empty, it stays."""
+
+    client_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the stored secret.",
+    )
+    instance_url = forms.URLField(assume_scheme="https", label="Environment URL", help_text="e.g. https://yourorg.crm.dynamics.com")
+
+    class Meta:
+        model = Connection
+        fields = ["workspace", "label", "tenant_id", "client_id", "client_secret", "instance_url"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("tenant_id", "client_id", "instance_url"):
+            self.fields[name].required = True
+        if not self.instance.pk:
+            self.fields["client_secret"].required = True
+            self.fields["client_secret"].help_text = "The client secret's value (not its id)."
+            self.fields["instance_url"].initial = dataverse_provider.default_environment_url()
+
+    def clean_client_secret(self):
+        return self.cleaned_data["client_secret"] or (self.instance.client_secret if self.instance.pk else "")
+
+
+@admin.register(Connection)
+class ConnectionAdmin(WorkspaceScopedAdmin):
+    form = ConnectionForm
+    list_display = ["__str__", "provider", "workspace", "user", "status", "expires_at", "short_error", "last_tested_at"]
+    list_filter = ["provider", "status", ("workspace", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["label", "external_email", "external_user_id", "client_id"]
+    actions = ["test_connections", "refresh_connections", "pause_connections", "resume_connections", "disconnect_connections"]
+    list_select_related = ["workspace", "user"]
+    readonly_oauth = [
+        "workspace", "provider", "user", "label", "external_email", "external_user_id", "external_account_id",
+        "instance_url", "auth_domain", "scopes", "access_token_state", "refresh_token_state", "expires_at",
+        "refreshed_at", "status", "last_error", "last_error_at", "last_tested_at", "connected_by", "connected_at",
+    ]
+
+    def get_queryset(self, request):
+        return selectors.connection_list(user=request.user)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ConnectionForm.Meta.fields
+        if obj.provider == Connection.Provider.DATAVERSE:
+            return [*ConnectionForm.Meta.fields, "client_secret_state", "access_token_state", "expires_at", "status", "last_error", "last_tested_at"]
+        return self.readonly_oauth
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if obj.provider == Connection.Provider.DATAVERSE:
+            return ["workspace", "client_secret_state", "access_token_state", "expires_at", "status", "last_error", "last_tested_at"]
+        return self.readonly_oauth
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+
+    @admin.display(description="access token")
+    def access_token_state(self, obj):
+        return _secret_state(obj.access_token)
+
+    @admin.display(description="refresh token")
+    def refresh_token_state(self, obj):
+        return _secret_state(obj.refresh_token)
+
+    @admin.display(description="client secret")
+    def client_secret_state(self, obj):
+        return _secret_state(obj.client_secret)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = services.connection_create_client_credentials(
+            workspace=data.get("workspace") or obj.workspace,
+            actor=request.user,
+            tenant_id=data["tenant_id"],
+            client_id=data["client_id"],
+            client_secret=data["client_secret"],
+            instance_url=data["instance_url"],
+            label=data.get("label", ""),
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def _each(self, request, queryset, verb: str, call) -> None:
+        done, failed = 0, []
+        for connection in queryset:
+            try:
+                outcome = call(connection)
+            except (ApplicationError, http.ProviderError) as exc:
+                failed.append(f"{connection}: {getattr(exc, 'message', exc)}")
+                continue
+            if isinstance(outcome, dict) and not outcome.get("ok", True):
+                failed.append(f"{connection}: {outcome['error']}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{verb}: {done} connection(s).", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Test the selected connections")
+    def test_connections(self, request, queryset):
+        self._each(request, queryset, "Tested OK", lambda c: services.connection_test(connection=c, actor=request.user))
+
+    @admin.action(description="Refresh tokens now")
+    def refresh_connections(self, request, queryset):
+        self._each(request, queryset, "Refreshed", lambda c: services.connection_refresh(connection=c, actor=request.user))
+
+    @admin.action(description="Pause")
+    def pause_connections(self, request, queryset):
+        self._each(request, queryset, "Paused", lambda c: services.connection_set_paused(connection=c, paused=True, actor=request.user))
+
+    @admin.action(description="Resume")
+    def resume_connections(self, request, queryset):
+        self._each(request, queryset, "Resumed", lambda c: services.connection_set_paused(connection=c, paused=False, actor=request.user))
+
+    @admin.action(description="Disconnect (revoke at the provider)")
+    def disconnect_connections(self, request, queryset):
+        self._each(request, queryset, "Disconnected", lambda c: services.connection_disconnect(connection=c, actor=request.user))

@@ -13,8 +13,6 @@ from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.views import set_rollback
 
 from integrations import context
 
@@ -63,6 +61,11 @@ def internal_error_body() -> dict:
 
 
 def api_exception_handler(exc: Exception, ctx: dict) -> Response:
+    # Imported here: rest_framework.views loads DRF's settings, which import our
+    # authentication classes, which import the services that raise these errors.
+    from rest_framework.views import exception_handler as drf_exception_handler
+    from rest_framework.views import set_rollback
+
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)

@@ -34,4 +34,10 @@ SCHEDULES: tuple[Schedule, ...] = (
         every=timedelta(minutes=1),
         description="Proves beat → broker → worker end to end; /health/ shows its age.",
     ),
+    Schedule(
+        name="hub.refresh-connections",
+        task="integrations.refresh_connections",
+        every=timedelta(minutes=5),
+        description="Refreshes OAuth tokens expiring within 15 minutes, and idle refresh tokens daily.",
+    ),
 )

@@ -5,22 +5,42 @@ import functools
 import hashlib
 import json
 import secrets
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from integrations import context, selectors
-from integrations.errors import Conflict, NotFound, PermissionDenied
-from integrations.models import ApiToken, AuditEvent, Heartbeat, Membership, User, Workspace
+from integrations import context, http, providers, selectors
+from integrations.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from integrations.models import (
+    ApiToken,
+    AuditEvent,
+    Connection,
+    Heartbeat,
+    Membership,
+    OAuthState,
+    User,
+    Workspace,
+)
+from integrations.providers import dataverse
+from integrations.providers.base import Identity, TokenSet, rate_key
 from integrations.redaction import REDACTED, is_secret_key, redact_data, redact_text
 from integrations.schedules import MANAGED_PREFIX, SCHEDULES, Schedule
 
+logger = logging.getLogger(__name__)
+
 # --- Audit -----------------------------------------------------------------------------------
+
+
+def _jsonable(value):
+    """Plain JSON data (dates as ISO strings, decimals as strings), as a JSONField stores it."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
 def snapshot(instance: models.Model) -> dict:
@@ -30,7 +50,7 @@ def snapshot(instance: models.Model) -> dict:
         value = field.value_from_object(instance)
         if isinstance(value, bytes | memoryview):
             value = f"<{len(value)} bytes>"
-        data[field.attname] = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+        data[field.attname] = _jsonable(value)
     return data
 
 
@@ -102,7 +122,7 @@ def audit_record(
         request_id=origin.request_id,
         task_id=origin.task_id,
         changes=_redact_changes(diff(before, after)),
-        details=redact_data(details or {}),
+        details=_jsonable(redact_data(details or {})),
         ip=origin.ip,
     )
 
@@ -352,3 +372,256 @@ def _schedule_rows(schedule: Schedule) -> dict:
         timezone=ZoneInfo(schedule.timezone),
     )
     return {"interval": None, "crontab": crontab}
+
+
+# --- Connections -------------------------------------------------------------------------------
+
+TOKEN_EARLY = timedelta(seconds=60)  # a token this close to expiry is refreshed before use
+REFRESH_AHEAD = timedelta(minutes=15)  # the beat task refreshes tokens expiring this soon
+REFRESH_IDLE = timedelta(hours=24)  # and every refresh token at least this often
+
+
+class ConnectionUnusable(ApplicationError):
+    status_code = 409
+    code = "connection_unusable"
+
+
+def _expiring(connection: Connection, within: timedelta) -> bool:
+    return connection.expires_at is not None and connection.expires_at - timezone.now() <= within
+
+
+def _apply_tokens(connection: Connection, tokens: TokenSet) -> None:
+    now = timezone.now()
+    connection.access_token = tokens.access_token
+    if tokens.refresh_token:
+        connection.refresh_token = tokens.refresh_token
+    connection.expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    connection.refreshed_at = now
+    if tokens.scopes:
+        connection.scopes = list(tokens.scopes)
+    if tokens.instance_url:
+        connection.instance_url = tokens.instance_url
+
+
+def _public(connection: Connection) -> dict:
+    """What an audit diff may show of a connection: everything but the secrets' values."""
+    data = snapshot(connection)
+    for field_name in ("access_token", "refresh_token", "client_secret"):
+        data[field_name] = "set" if data.get(field_name) else ""
+    return data
+
+
+@audited
+@transaction.atomic
+def connection_connect(
+    *, workspace: Workspace, provider: str, actor: User, tokens: TokenSet, identity: Identity, domain: str = ""
+) -> Connection:
+    """Store the outcome of an OAuth consent: a new connection, or the same one renewed."""
+    spec = providers.get(provider).SPEC
+    owner = actor if spec.per_user else None
+    connection = (
+        Connection.objects.select_for_update().filter(workspace=workspace, provider=provider, user=owner).first()
+        or Connection(workspace=workspace, provider=provider, user=owner)
+    )
+    before = _public(connection) if connection.pk else None
+    _apply_tokens(connection, tokens)
+    connection.auth_domain = domain
+    connection.external_user_id = identity.user_id
+    connection.external_email = identity.email
+    connection.external_account_id = identity.account_id or tokens.account_id
+    connection.label = identity.account_name or identity.email or identity.user_id
+    connection.status = Connection.Status.CONNECTED
+    connection.last_error = ""
+    connection.last_error_at = None
+    connection.connected_by = actor
+    connection.connected_at = timezone.now()
+    connection.save()
+    audit_record(action="connection.connect", actor=actor, target=connection, before=before, after=_public(connection))
+    return connection
+
+
+@audited
+@transaction.atomic
+def connection_create_client_credentials(
+    *, workspace: Workspace, actor: User, tenant_id: str, client_id: str, client_secret: str, instance_url: str, label: str = ""
+) -> Connection:
+    """A Microsoft (Azure AD -> Dataverse) connection. Test it before syncing with it."""
+    _require_admin(user=actor, workspace=workspace)
+    connection, _ = Connection.objects.select_for_update().get_or_create(
+        workspace=workspace, provider=Connection.Provider.DATAVERSE, user=None
+    )
+    before = _public(connection)
+    connection.tenant_id, connection.client_id = tenant_id.strip(), client_id.strip()
+    connection.client_secret = client_secret
+    connection.instance_url = instance_url.rstrip("/")
+    connection.label = label or connection.instance_url
+    connection.access_token, connection.expires_at = "", None
+    connection.status = Connection.Status.CONNECTED
+    connection.connected_by, connection.connected_at = actor, timezone.now()
+    connection.save()
+    dataverse.forget(connection)
+    audit_record(action="connection.connect", actor=actor, target=connection, before=before, after=_public(connection))
+    return connection
+
+
+def _usable(connection: Connection) -> None:
+    if connection.status == Connection.Status.PAUSED:
+        raise ConnectionUnusable(f"{connection} is paused; resume it to use it.")
+    if connection.status == Connection.Status.REVOKED or not (connection.access_token or connection.client_secret):
+        raise ConnectionUnusable(f"{connection} is not connected; connect it again.")
+
+
+def access_token(connection: Connection) -> str:
+    """A token that is good for at least another minute: refreshed first if need be."""
+    _usable(connection)
+    if not connection.access_token or _expiring(connection, TOKEN_EARLY):
+        connection = connection_refresh(connection=connection, seen_token=connection.access_token)
+    return connection.access_token
+
+
+def with_token(connection: Connection, call):
+    """Run `call(token)`; on Unauthorized refresh once and try once more."""
+    token = access_token(connection)
+    try:
+        return call(token)
+    except http.Unauthorized:
+        fresh = connection_refresh(connection=connection, seen_token=token)
+        return call(fresh.access_token)
+
+
+def connection_refresh(*, connection: Connection, seen_token: str | None = None, actor: User | None = None) -> Connection:
+    """Get a new access token. Serialized per connection across processes: the row is locked
+    (PostgreSQL) or the write lock is taken at BEGIN (SQLite, IMMEDIATE transactions), and a
+    caller holding `seen_token` finds the work done if someone refreshed while it waited —
+    so any number of concurrent callers with the same expired token cause one refresh.
+    A failure sets status `error` with the reason, and is raised after that is saved."""
+    failure = None
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        if seen_token is not None and locked.access_token and locked.access_token != seen_token:
+            return locked  # refreshed by someone else while we waited for the lock
+        module = providers.get(locked.provider)
+        try:
+            if module.SPEC.kind == "client_credentials":
+                tokens = module.acquire_token(locked)
+            else:
+                if not locked.refresh_token:
+                    raise http.Permanent(
+                        f"{module.SPEC.label} gave no refresh token; connect again", provider=locked.provider
+                    )
+                tokens = module.refresh(locked)
+        except http.ProviderError as exc:
+            failure = exc
+            locked.status = Connection.Status.ERROR
+            locked.last_error = f"Refresh failed: {exc.message}"[:2000]
+            locked.last_error_at = timezone.now()
+            locked.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
+            audit_record(action="connection.refresh_failed", actor=actor, target=locked, details={"error": exc.message})
+            logger.warning("refresh of connection %s failed: %s", locked.pk, exc.message)
+        else:
+            _apply_tokens(locked, tokens)
+            if locked.status == Connection.Status.ERROR:
+                locked.status = Connection.Status.CONNECTED
+            locked.save()
+            audit_record(action="connection.refresh", actor=actor, target=locked, details={"expires_at": locked.expires_at})
+    if failure is not None:
+        raise failure
+    return locked
+
+
+def whoami(connection: Connection, token: str) -> Identity:
+    module = providers.get(connection.provider)
+    key = rate_key(connection)
+    if connection.provider == Connection.Provider.SALESFORCE:
+        return module.identify(access_token=token, instance_url=connection.instance_url, user_id=connection.external_user_id, key=key)
+    if connection.provider == Connection.Provider.DATAVERSE:
+        return module.identify(token, instance_url=connection.instance_url, key=key)
+    return module.identify(token, key=key)
+
+
+@audited
+def connection_test(*, connection: Connection, actor: User | None = None) -> dict:
+    """Call the provider's who-am-i with the connection. Returns {"ok", "user", "account"} or
+    {"ok": False, "error"} with a message safe to show (no tokens, no internals)."""
+    try:
+        identity = with_token(connection, lambda token: whoami(connection, token))
+    except (http.ProviderError, ApplicationError) as exc:
+        message = getattr(exc, "message", str(exc))
+        if isinstance(exc, http.Unauthorized | http.Permanent):
+            Connection.objects.filter(pk=connection.pk).update(
+                status=Connection.Status.ERROR, last_error=message[:2000], last_error_at=timezone.now()
+            )
+        audit_record(action="connection.test", actor=actor, target=connection, details={"ok": False, "error": message})
+        return {"ok": False, "error": message}
+    connection.refresh_from_db()
+    updates = {"last_tested_at": timezone.now()}
+    if identity.email:
+        updates["external_email"] = identity.email
+    if not connection.external_user_id:
+        updates["external_user_id"] = identity.user_id
+    Connection.objects.filter(pk=connection.pk).update(**updates)
+    audit_record(action="connection.test", actor=actor, target=connection, details={"ok": True, "user": identity.email or identity.user_id})
+    return {"ok": True, "user": identity.email or identity.user_id, "account": identity.account_name or identity.account_id}
+
+
+@audited
+@transaction.atomic
+def connection_disconnect(*, connection: Connection, actor: User | None) -> Connection:
+    """Revoke at the provider, then forget the tokens here. A failed revoke still disconnects
+    locally; the failure is recorded on the connection and in the audit trail."""
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    before = _public(connection)
+    module = providers.get(connection.provider)
+    revoke_error = ""
+    if module.SPEC.kind == "oauth" and (connection.access_token or connection.refresh_token):
+        try:
+            module.revoke(connection)
+        except http.ProviderError as exc:
+            revoke_error = exc.message
+            logger.warning("revoking connection %s at %s failed: %s", connection.pk, connection.provider, exc.message)
+    connection.access_token = connection.refresh_token = connection.client_secret = ""
+    connection.expires_at = None
+    connection.status = Connection.Status.REVOKED
+    connection.last_error = f"Disconnected here, but the provider did not confirm the revoke: {revoke_error}" if revoke_error else ""
+    connection.last_error_at = timezone.now() if revoke_error else None
+    connection.save()
+    if module.SPEC.kind == "client_credentials":
+        dataverse.forget(connection)
+    audit_record(
+        action="connection.disconnect", actor=actor, target=connection, before=before, after=_public(connection),
+        details={"revoked_at_provider": not revoke_error, "revoke_error": revoke_error},
+    )
+    return connection
+
+
+@audited
+@transaction.atomic
+def connection_set_paused(*, connection: Connection, paused: bool, actor: User | None) -> Connection:
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    if not paused and connection.status == Connection.Status.REVOKED:
+        raise ConnectionUnusable(f"{connection} is disconnected; connect it again instead.")
+    before = _public(connection)
+    connection.status = Connection.Status.PAUSED if paused else Connection.Status.CONNECTED
+    connection.save(update_fields=["status", "updated_at"])
+    audit_record(action="connection.pause" if paused else "connection.resume", actor=actor, target=connection, before=before, after=_public(connection))
+    return connection
+
+
+def connections_refresh_due() -> dict[str, int]:
+    """Beat task body: refresh tokens expiring within 15 minutes, and every refresh token
+    not used for a day (some providers drop idle ones). Also drops stale OAuth states."""
+    now = timezone.now()
+    due = (
+        Connection.objects.filter(status__in=[Connection.Status.CONNECTED, Connection.Status.PAUSED])
+        .exclude(refresh_token="")
+        .filter(Q(expires_at__lte=now + REFRESH_AHEAD) | Q(refreshed_at__lte=now - REFRESH_IDLE) | Q(refreshed_at__isnull=True))
+    )
+    outcome = {"refreshed": 0, "failed": 0}
+    for connection in due:
+        try:
+            connection_refresh(connection=connection, seen_token=connection.access_token)
+            outcome["refreshed"] += 1
+        except http.ProviderError:
+            outcome["failed"] += 1
+    OAuthState.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    return outcome

@@ -9,3 +9,9 @@ from integrations import services
 def heartbeat() -> None:
     """Scheduled every minute: proves that beat, the broker and a worker all work together."""
     services.heartbeat_touch(name="worker")
+
+
+@shared_task(name="integrations.refresh_connections", ignore_result=True)
+def refresh_connections() -> dict:
+    """Scheduled: refresh tokens that expire soon, and idle refresh tokens daily."""
+    return services.connections_refresh_due()

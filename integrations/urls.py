@@ -2,15 +2,22 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from integrations import api, health, views
+from integrations.oauth import views as oauth_views
 
 router = DefaultRouter(trailing_slash=False)
 router.register("workspaces", api.WorkspaceViewSet, basename="workspace")
 router.register("memberships", api.MembershipViewSet, basename="membership")
 router.register("audit-events", api.AuditEventViewSet, basename="audit-event")
+router.register("integrations/connections", api.ConnectionViewSet, basename="connection")
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
+    path("integrations/connections/", views.connections, name="connections"),
+    path("integrations/<str:provider>/auth/start", oauth_views.StartView.as_view(), name="oauth-start"),
+    path("integrations/<str:provider>/auth/callback", oauth_views.callback, name="oauth-callback"),
+    path("integrations/<str:provider>/auth/status", oauth_views.StatusView.as_view(), name="oauth-status"),
+    path("integrations/<str:provider>/auth/disconnect", oauth_views.DisconnectView.as_view(), name="oauth-disconnect"),
     path("api/me", api.MeView.as_view(), name="api-me"),
     path("api/", include(router.urls)),
 ]

@@ -3,11 +3,15 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views import defaults
 
-from integrations import selectors
+from integrations import providers, selectors
 from integrations.errors import error_body, internal_error_body
+from integrations.oauth.flow import may_connect
+from integrations.oauth.views import hub_origin, status_of
 
 
 @login_required
@@ -35,3 +39,33 @@ def server_error(request):
     if _wants_json(request):
         return JsonResponse(internal_error_body(), status=500)
     return defaults.server_error(request)
+
+
+@login_required
+@ensure_csrf_cookie
+def connections(request):
+    """Every provider for one workspace: status, and Connect / Disconnect (the popup flow)."""
+    workspaces = list(selectors.workspace_list(user=request.user))
+    if not workspaces:
+        return render(request, "home.html", {"memberships": []})
+    chosen = request.GET.get("workspace") or workspaces[0].pk
+    workspace = selectors.workspace_for(user=request.user, workspace_id=chosen)
+    rows = [
+        {
+            "name": module.SPEC.name,
+            "label": module.SPEC.label,
+            "kind": module.SPEC.kind,
+            "per_user": module.SPEC.per_user,
+            "domains": module.SPEC.domains,
+            "may_connect": may_connect(user=request.user, workspace=workspace, provider=module.SPEC.name),
+            "status": status_of(user=request.user, workspace=workspace, provider=module.SPEC.name),
+        }
+        for module in providers.REGISTRY.values()
+    ]
+    popup = {
+        "workspace": workspace.pk,
+        "allowedOrigin": hub_origin(),
+        "pollSeconds": settings.OAUTH_STATUS_POLL_SECONDS,
+        "csrfToken": get_token(request),
+    }
+    return render(request, "integrations/connections.html", {"workspace": workspace, "workspaces": workspaces, "rows": rows, "popup": popup})

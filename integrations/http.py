@@ -1,0 +1,336 @@
+"""The one way out: every call to a provider goes through a session built here.
+
+- Typed errors (`Unauthorized`, `RateLimited(retry_after)`, `Timeout`, `Unavailable`,
+  `Permanent`), each subclassing the matching `requests` exception so SDKs keep working.
+- A token bucket per (provider, connection), paced just under the provider's published
+  limit (settings.PROVIDER_RATE_LIMITS), in memory or in Redis (RATE_LIMIT_URL).
+- Retries with exponential backoff and full jitter (tenacity) on 429, 5xx and connection
+  errors, honouring Retry-After; a request that may have reached the provider is retried
+  only if its method is idempotent (or the answer says it was not processed: 429, 503).
+- Default timeouts, and every attempt counted and timed into the `track()` collectors, so
+  a run reports its API calls, retries and waits.
+
+Sessions in sandbox mode ignore the environment's CA variables (requests would otherwise
+prefer REQUESTS_CA_BUNDLE over `verify`) and verify against the sandbox bundle; verification
+is never switched off.
+"""
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import redis
+import requests
+from django.conf import settings
+from pyrate_limiter import AbstractBucket, BucketFactory, InMemoryBucket, Limiter, Rate, RateItem, RedisBucket
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result, stop_after_attempt
+from urllib3.exceptions import NewConnectionError
+
+from integrations.redaction import redact_text
+
+logger = logging.getLogger(__name__)
+
+# A provider module sets this on a request that costs more than one unit of the limit
+# (Smartsheet counts an attachment upload as 10); the adapter removes it before sending.
+WEIGHT_HEADER = "X-Hub-Rate-Weight"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+NOT_PROCESSED_STATUSES = frozenset({429, 503})  # safe to resend even a POST
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+BACKOFF_BASE = 1.0  # seconds; attempt n waits uniform(0, min(cap, base * 2**(n-1)))
+BACKOFF_CAP = 60.0
+BUCKET_MAX_WAIT = 300.0  # longest we block for our own bucket before giving up
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """A provider call that failed. `code` is the provider's own error code when it gave one.
+    Messages are for people and pass through the redaction rules: no token ever rides along."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None, code: str = "", retry_after: float | None = None):
+        message = redact_text(message)
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+class Unauthorized(ProviderError):
+    """The provider rejected the credentials (401): refresh once, or reconnect."""
+
+
+class RateLimited(ProviderError):
+    """Over the provider's limit; `retry_after` seconds if the provider said (None if not)."""
+
+
+class Timeout(ProviderError, requests.exceptions.Timeout):
+    """No answer in time, after retries."""
+
+
+class Unavailable(ProviderError, requests.exceptions.ConnectionError):
+    """Connection failures or 5xx answers that outlasted the retries."""
+
+
+class Permanent(ProviderError):
+    """A refusal that retrying will not change (4xx other than 401 and 429)."""
+
+
+# --- Call statistics ----------------------------------------------------------------------------
+
+
+@dataclass
+class CallStats:
+    calls: int = 0  # attempts that reached (or tried to reach) the provider
+    retries: int = 0  # attempts beyond the first of each request
+    seconds: float = 0.0  # time spent in those attempts
+    backoff_seconds: float = 0.0  # time slept between attempts
+    throttle_seconds: float = 0.0  # time waited for our own token bucket
+    by_status: Counter = field(default_factory=Counter)
+
+
+_collectors: ContextVar[tuple[CallStats, ...]] = ContextVar("hub_call_stats", default=())
+
+
+@contextmanager
+def track():
+    """Collect the calls made inside the block (nested blocks each see their own)."""
+    stats = CallStats()
+    token = _collectors.set((*_collectors.get(), stats))
+    try:
+        yield stats
+    finally:
+        _collectors.reset(token)
+
+
+def _record(**increments) -> None:
+    for stats in _collectors.get():
+        for name, value in increments.items():
+            if name == "status":
+                stats.by_status[value] += 1
+            else:
+                setattr(stats, name, getattr(stats, name) + value)
+
+
+# --- Token buckets ----------------------------------------------------------------------------
+
+# Requests leave us and reach the provider with varying delay, so two requests spaced exactly
+# one window apart here can land inside one window there. A small margin on the window keeps
+# a full-speed run from earning a 429.
+WINDOW_MARGIN = 1.05
+WINDOW_SLACK_MS = 100
+
+
+def rates_for(provider: str) -> list[Rate]:
+    limit, window = settings.PROVIDER_RATE_LIMITS[provider]
+    return [Rate(limit, int(window * 1000 * WINDOW_MARGIN) + WINDOW_SLACK_MS)]
+
+
+class _KeyedBuckets(BucketFactory):
+    """pyrate-limiter factory: one bucket per key (a connection), all at the provider's rates."""
+
+    def __init__(self, provider: str):
+        self.provider = provider
+        self.rates = rates_for(provider)
+        self.buckets: dict[str, AbstractBucket] = {}
+        self.lock = threading.Lock()
+        url = settings.RATE_LIMIT_URL
+        self.redis = redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://")) else None
+
+    def wrap_item(self, name: str, weight: int = 1) -> RateItem:
+        return RateItem(name, self.get(RateItem(name, 0)).now(), weight=weight)
+
+    def get(self, item: RateItem) -> AbstractBucket:
+        with self.lock:
+            bucket = self.buckets.get(item.name)
+            if bucket is None:
+                if self.redis is not None:
+                    bucket = RedisBucket.init(self.rates, self.redis, f"hub:ratelimit:{self.provider}:{item.name}")
+                else:
+                    bucket = InMemoryBucket(self.rates)
+                self.schedule_leak(bucket)
+                self.buckets[item.name] = bucket
+            return bucket
+
+
+_limiters: dict[str, Limiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def _limiter(provider: str) -> Limiter:
+    with _limiters_lock:
+        if provider not in _limiters:
+            _limiters[provider] = Limiter(_KeyedBuckets(provider))
+        return _limiters[provider]
+
+
+def reset_buckets() -> None:
+    """Forget every bucket (tests change the published limits between cases)."""
+    with _limiters_lock:
+        for existing in _limiters.values():
+            existing.close()
+        _limiters.clear()
+
+
+def acquire(provider: str, key: str, *, weight: int = 1, max_wait: float = BUCKET_MAX_WAIT) -> None:
+    """Block until `weight` requests may go out for (provider, key). A budget that stays
+    used up for `max_wait` seconds (a daily quota, say) raises RateLimited."""
+    if provider not in settings.PROVIDER_RATE_LIMITS:
+        return
+    started = time.monotonic()
+    if not _limiter(provider).try_acquire(key, weight=weight, blocking=True, timeout=max_wait):
+        raise RateLimited(f"{provider}: this connection's request budget is used up for now", provider=provider)
+    _record(throttle_seconds=time.monotonic() - started)
+
+
+# --- Retries ------------------------------------------------------------------------------------
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Retry-After as seconds, from either of its two forms (delta-seconds or HTTP-date)."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _may_resend(method: str, exc: BaseException) -> bool:
+    if method in IDEMPOTENT_METHODS:
+        return True
+    # A connection that never opened carried nothing: safe to resend anything.
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    return isinstance(getattr(reason, "reason", reason), NewConnectionError)
+
+
+class HubAdapter(HTTPAdapter):
+    """The transport of every provider session: bucket, retries, timeouts, counting."""
+
+    def __init__(self, *, provider: str, key: str, attempts: int, max_retry_wait: float, timeout: tuple[float, float]):
+        super().__init__(max_retries=0, pool_connections=4, pool_maxsize=16)
+        self.provider = provider
+        self.key = key
+        self.attempts = attempts
+        self.max_retry_wait = max_retry_wait
+        self.timeout = timeout
+
+    def _should_retry_response(self, method: str, response: requests.Response) -> bool:
+        if response.status_code not in RETRY_STATUSES:
+            return False
+        if method not in IDEMPOTENT_METHODS and response.status_code not in NOT_PROCESSED_STATUSES:
+            return False
+        wait = retry_after_seconds(response)
+        # A provider asking for a long pause gets it from the caller (RateLimited), not from
+        # a worker sleeping in the middle of a request.
+        return wait is None or wait <= self.max_retry_wait
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            wait = retry_after_seconds(outcome.result())
+            if wait is not None:
+                return wait + random.uniform(0, 0.25)  # never earlier than asked
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
+        return random.uniform(0, ceiling)  # full jitter
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        weight = int(request.headers.pop(WEIGHT_HEADER, 1))
+        timeout = timeout or self.timeout
+        method = request.method.upper()
+        path = request.path_url.split("?", 1)[0]
+
+        def attempt() -> requests.Response:
+            acquire(self.provider, self.key, weight=weight)
+            started = time.monotonic()
+            status = "error"
+            try:
+                response = super(HubAdapter, self).send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+                status = response.status_code
+                return response
+            finally:
+                elapsed = time.monotonic() - started
+                _record(calls=1, seconds=elapsed, status=status)
+                logger.debug("%s %s %s -> %s in %.0f ms", self.provider, method, path, status, elapsed * 1000)
+
+        def before_sleep(state: RetryCallState) -> None:
+            _record(retries=1, backoff_seconds=state.upcoming_sleep)
+            logger.info(
+                "%s %s %s: retrying in %.1f s (attempt %d of %d)",
+                self.provider, method, path, state.upcoming_sleep, state.attempt_number + 1, self.attempts,
+            )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_result(lambda response: self._should_retry_response(method, response))
+            | retry_if_exception(
+                lambda exc: isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
+                and _may_resend(method, exc)
+            ),
+            before_sleep=before_sleep,
+            # Out of attempts: hand back the last answer (the caller turns it into a typed
+            # error) or raise the last exception.
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        try:
+            return retrying(attempt)
+        except requests.exceptions.Timeout as exc:
+            raise Timeout(f"{self.provider}: no answer from {method} {path} in time", provider=self.provider) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise Unavailable(f"{self.provider}: could not reach {method} {path}", provider=self.provider) from exc
+
+
+# --- Sessions --------------------------------------------------------------------------------------
+
+
+def session(provider: str, *, key: str = "app") -> requests.Session:
+    """A requests session for one provider and one rate-limit key (a connection id, an org).
+    Give it to the SDK where the SDK accepts one."""
+    sandbox = settings.INTEGRATIONS_MODE == "sandbox"
+    http = requests.Session()
+    http.trust_env = not sandbox
+    http.verify = str(settings.SANDBOX_CA_BUNDLE) if sandbox else True
+    http.headers["User-Agent"] = "IntegrationHub/1.0"
+    adapter = HubAdapter(
+        provider=provider,
+        key=key,
+        attempts=settings.HTTP_MAX_ATTEMPTS,
+        max_retry_wait=settings.HTTP_MAX_RETRY_WAIT,
+        timeout=(settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT),
+    )
+    http.mount("https://", adapter)
+    http.mount("http://", adapter)
+    return http
+
+
+def raise_for_status(response: requests.Response, *, provider: str, message: str = "", code: str = "") -> requests.Response:
+    """Turn an answer that is not 2xx into the matching typed error."""
+    status = response.status_code
+    if status < 400:
+        return response
+    text = message or f"{provider} answered {status}"
+    if status == 401:
+        raise Unauthorized(text, provider=provider, status=status, code=code)
+    if status == 429:
+        raise RateLimited(text, provider=provider, status=status, code=code, retry_after=retry_after_seconds(response))
+    if status >= 500:
+        raise Unavailable(text, provider=provider, status=status, code=code)
+    raise Permanent(text, provider=provider, status=status, code=code)

@@ -1,0 +1,125 @@
+"""Start and finish an authorization. Writes go through integrations.services."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import providers, selectors, services
+from integrations.errors import ApplicationError, PermissionDenied
+from integrations.models import Connection, OAuthState, User, Workspace
+from integrations.providers.base import oauth_client
+from integrations.sandbox.core import s256
+
+STATE_TTL = timedelta(minutes=10)
+
+
+class OAuthRejected(ApplicationError):
+    """The callback cannot be trusted or completed (state, code, or the provider said no)."""
+
+    code = "oauth_rejected"
+
+
+class OAuthDenied(ApplicationError):
+    code = "oauth_denied"
+
+
+def redirect_uri(provider: str) -> str:
+    """The exact callback URL registered with each provider (HUB_BASE_URL decides its host)."""
+    return f"{settings.HUB_BASE_URL}/integrations/{provider}/auth/callback"
+
+
+def _digest(state: str) -> str:
+    # Only a digest is stored: a database reader cannot finish someone else's authorization.
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def may_connect(*, user: User, workspace: Workspace, provider: str) -> bool:
+    """Personal connections are anyone's own; workspace connections are for its admins."""
+    if providers.get(provider).SPEC.per_user:
+        return selectors.workspace_list(user=user).filter(pk=workspace.pk).exists()
+    return selectors.is_workspace_admin(user=user, workspace_id=workspace.pk)
+
+
+def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str = "") -> dict:
+    """Create a single-use state (and PKCE verifier) and return the provider's authorize URL."""
+    spec = providers.get(provider).SPEC
+    if spec.kind != "oauth":
+        raise ApplicationError(f"{spec.label} connects with client credentials, not a consent page.", code="not_oauth")
+    if not may_connect(user=user, workspace=workspace, provider=provider):
+        raise PermissionDenied(f"Only an admin of {workspace.name} can connect {spec.label}.")
+    if spec.domains:
+        domain = domain or spec.domains[0]
+        if domain not in spec.domains:
+            raise ApplicationError(
+                f"domain must be one of: {', '.join(spec.domains)}.", code="invalid", details={"domain": [f"{domain!r} is not a choice."]}
+            )
+    else:
+        domain = ""
+    oauth_client(provider)  # NotConfigured if the app credentials are missing
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64) if spec.pkce else ""
+    record = OAuthState.objects.create(
+        digest=_digest(state),
+        user=user,
+        workspace=workspace,
+        provider=provider,
+        auth_domain=domain,
+        code_verifier=verifier,
+        redirect_uri=redirect_uri(provider),
+        expires_at=timezone.now() + STATE_TTL,
+    )
+    url = providers.get(provider).authorize_url(
+        state=state, redirect_uri=record.redirect_uri, code_challenge=s256(verifier) if verifier else "", domain=domain
+    )
+    return {"authorize_url": url, "started_at": record.created_at, "expires_at": record.expires_at}
+
+
+def _claim(*, user: User, provider: str, state: str) -> OAuthState:
+    """The state of this callback, checked and used up. Each refusal is an OAuthRejected."""
+    if not state:
+        raise OAuthRejected("The provider's answer carries no state; start again.")
+    record = OAuthState.objects.filter(digest=_digest(state)).select_related("workspace").first()
+    if record is None or record.provider != provider:
+        raise OAuthRejected("This authorization was not started here; start again.")
+    if record.user_id != user.pk:
+        # Not used up: a stolen state must not let anyone cancel the real user's flow.
+        raise OAuthRejected("This authorization was started by someone else.")
+    with transaction.atomic():
+        claimed = OAuthState.objects.filter(pk=record.pk, used_at__isnull=True).update(used_at=timezone.now())
+    if not claimed:
+        raise OAuthRejected("This authorization has already been used; start again.")
+    if record.expires_at < timezone.now():
+        raise OAuthRejected("This authorization took longer than 10 minutes and expired; start again.")
+    return record
+
+
+def oauth_callback(*, user: User, provider: str, params: dict) -> Connection:
+    """Finish an authorization: check the state, exchange the code (with the PKCE verifier or
+    Smartsheet's hash), ask who connected, store the connection and audit it."""
+    module = providers.get(provider)
+    record = _claim(user=user, provider=provider, state=params.get("state", ""))
+    if params.get("error"):
+        description = params.get("error_description") or params["error"]
+        services.audit_record(action="connection.denied", actor=user, workspace=record.workspace, details={"provider": provider, "error": params["error"]})
+        raise OAuthDenied(f"{module.SPEC.label} did not grant access: {description}.")
+    code = params.get("code", "")
+    if not code:
+        raise OAuthRejected("The provider's answer carries no authorization code.")
+    tokens = module.exchange_code(
+        code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier, domain=record.auth_domain
+    )
+    probe = Connection(
+        workspace=record.workspace,
+        provider=provider,
+        instance_url=tokens.instance_url,
+        auth_domain=record.auth_domain,
+        external_user_id=module.user_id_of(tokens.identity_url) if tokens.identity_url else "",
+    )
+    identity = services.whoami(probe, tokens.access_token)
+    return services.connection_connect(
+        workspace=record.workspace, provider=provider, actor=user, tokens=tokens, identity=identity, domain=record.auth_domain
+    )

@@ -1,0 +1,20 @@
+"""One thin module per external system, each on its official SDK where it has one and on
+integrations.http always. The registry maps a provider name to its module."""
+
+from types import ModuleType
+
+from integrations.errors import NotFound
+from integrations.providers import dataverse, hubspot, salesforce, smartsheet
+
+REGISTRY: dict[str, ModuleType] = {module.SPEC.name: module for module in (smartsheet, salesforce, hubspot, dataverse)}
+
+
+def get(name: str) -> ModuleType:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise NotFound(f"No provider called {name!r}.", code="unknown_provider") from None
+
+
+def oauth_providers() -> list[ModuleType]:
+    return [module for module in REGISTRY.values() if module.SPEC.kind == "oauth"]

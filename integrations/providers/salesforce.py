@@ -1,0 +1,161 @@
+"""Salesforce: OAuth web-server flow with PKCE (our own calls: simple-salesforce has no OAuth
+code or refresh support), REST through simple-salesforce on our HTTP layer.
+
+# Reference: ../shared/providers/salesforce.md (web-server flow, PKCE, token fields and
+# signature, refresh without a new refresh token, revoke, INVALID_SESSION_ID, pinned API
+# version); help.salesforce.com remoteaccess_oauth_web_server_flow.htm.
+"""
+
+import base64
+import hashlib
+import hmac
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceRefusedRequest
+
+from integrations import http, sandbox
+from integrations.providers.base import Identity, ProviderSpec, TokenSet, oauth_client, rate_key, sandbox_mode
+
+SPEC = ProviderSpec(
+    name="salesforce",
+    label="Salesforce",
+    kind="oauth",
+    per_user=False,
+    scopes=("api", "refresh_token"),
+    pkce=True,
+    domains=("login", "test"),
+)
+LIVE_HOSTS = {"login": "https://login.salesforce.com", "test": "https://test.salesforce.com"}
+EMULATORS = {"login": "salesforce", "test": "salesforce-test"}
+
+
+def login_host(domain: str = "login", *, browser: bool = False) -> str:
+    domain = domain or "login"
+    if sandbox_mode():
+        name = EMULATORS[domain]
+        return sandbox.browser_url(name) if browser else sandbox.api_url(name)
+    return LIVE_HOSTS[domain]
+
+
+def authorize_url(*, state: str, redirect_uri: str, code_challenge: str = "", domain: str = "login") -> str:
+    client_id, _ = oauth_client("salesforce")
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(SPEC.scopes),
+        "state": state,
+        "code_challenge": code_challenge,
+        "code_challenge_method": "S256",
+    }
+    return f"{login_host(domain, browser=True)}/services/oauth2/authorize?{urlencode(params)}"
+
+
+def _post_token(domain: str, form: dict, *, key: str, action: str) -> dict:
+    response = http.session("salesforce", key=key).post(f"{login_host(domain)}/services/oauth2/token", data=form)
+    if response.status_code != 200:
+        body = _json(response)
+        error = body.get("error", "") if isinstance(body, dict) else ""
+        description = body.get("error_description", "") if isinstance(body, dict) else ""
+        http.raise_for_status(
+            response,
+            provider="salesforce",
+            message=f"Salesforce refused to {action}: {description or error or response.status_code}",
+            code=error,
+        )
+    return response.json()
+
+
+def _json(response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return {}
+
+
+def _check_signature(body: dict, secret: str) -> None:
+    # The token answer is signed: base64(HMAC-SHA256(client secret, id + issued_at)).
+    expected = base64.b64encode(
+        hmac.new(secret.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256).digest()
+    ).decode()
+    if not hmac.compare_digest(expected, body.get("signature", "")):
+        raise http.Permanent("Salesforce's token answer has a bad signature", provider="salesforce", code="bad_signature")
+
+
+def _token_set(body: dict, refresh_token: str = "") -> TokenSet:
+    identity_url = body["id"]
+    return TokenSet(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token", refresh_token),
+        expires_in=None,  # Salesforce does not say: the org's session timeout decides
+        scopes=tuple(body.get("scope", "").split()),
+        instance_url=body["instance_url"],
+        identity_url=identity_url,
+        account_id=urlsplit(identity_url).path.rstrip("/").split("/")[-2],
+    )
+
+
+def exchange_code(*, code: str, redirect_uri: str, code_verifier: str = "", domain: str = "login") -> TokenSet:
+    client_id, secret = oauth_client("salesforce")
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": client_id,
+        "client_secret": secret,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+    }
+    body = _post_token(domain, form, key="oauth", action="exchange the authorization code")
+    _check_signature(body, secret)
+    return _token_set(body)
+
+
+def refresh(connection) -> TokenSet:
+    client_id, secret = oauth_client("salesforce")
+    form = {"grant_type": "refresh_token", "refresh_token": connection.refresh_token, "client_id": client_id, "client_secret": secret}
+    body = _post_token(connection.auth_domain, form, key=rate_key(connection), action="refresh the access token")
+    _check_signature(body, secret)
+    # No new refresh token unless the org rotates them: keep the one we have.
+    return _token_set(body, refresh_token=connection.refresh_token)
+
+
+def revoke(connection) -> None:
+    # Revoking the refresh token also ends every access token issued from it.
+    token = connection.refresh_token or connection.access_token
+    response = http.session("salesforce", key=rate_key(connection)).post(
+        f"{login_host(connection.auth_domain)}/services/oauth2/revoke", data={"token": token}
+    )
+    if response.status_code != 200:
+        http.raise_for_status(response, provider="salesforce", message="Salesforce refused to revoke the token", code=str(_json(response).get("error", "")))
+
+
+def client(*, access_token: str, instance_url: str, key: str) -> Salesforce:
+    """simple-salesforce on our session. Pinned API version (SALESFORCE_API_VERSION)."""
+    return Salesforce(
+        instance_url=instance_url,
+        session_id=access_token,
+        session=http.session("salesforce", key=key),
+        version=settings.SALESFORCE_API_VERSION,
+    )
+
+
+def identify(*, access_token: str, instance_url: str, user_id: str, key: str) -> Identity:
+    sf = client(access_token=access_token, instance_url=instance_url, key=key)
+    try:
+        user = sf.User.get(user_id)
+    except SalesforceExpiredSession:
+        raise http.Unauthorized("Salesforce: the session expired or was revoked", provider="salesforce", status=401, code="INVALID_SESSION_ID") from None
+    except SalesforceRefusedRequest as exc:
+        code = (exc.content[0] or {}).get("errorCode", "") if isinstance(exc.content, list) and exc.content else ""
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            raise http.RateLimited("Salesforce: the org's daily API limit is used up", provider="salesforce", status=403, code=code) from None
+        raise http.Permanent(f"Salesforce refused to read the user ({code or exc.status})", provider="salesforce", status=exc.status, code=code) from None
+    except SalesforceError as exc:
+        raise http.Permanent(f"Salesforce refused to read the user ({exc.status})", provider="salesforce", status=exc.status) from None
+    return Identity(user_id=user["Id"], email=user.get("Email", ""), name=user.get("Name", ""), extra={"username": user.get("Username", "")})
+
+
+def user_id_of(identity_url: str) -> str:
+    return urlsplit(identity_url).path.rstrip("/").split("/")[-1]

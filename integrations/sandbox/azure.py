@@ -1,0 +1,143 @@
+"""Azure AD (Microsoft identity platform v2.0) emulator for the client-credentials flow, as
+msal's ConfidentialClientApplication uses it: OpenID discovery per tenant and the token
+endpoint, with AADSTS error bodies. Tokens it issues are read by the Dataverse emulator.
+
+# Reference: ../shared/providers/dataverse.md ("MSAL discovery and emulator setup": discovery
+# document keys, token POST fields, errors as {"error", ...}); AADSTS7000215 / 700016 /
+# 90002 bodies (error, error_description, error_codes, timestamp, trace_id, correlation_id,
+# error_uri) as Azure AD returns them; success body token_type/expires_in/ext_expires_in.
+"""
+
+import base64
+import json
+import time
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from integrations.sandbox.core import Emulator, RateLimit, json_error
+
+TOKEN_TTL = 3599
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+class AzureEmulator(Emulator):
+    name = "azure"
+    title = "Microsoft Entra ID"
+    default_limit = RateLimit(limit=10_000, window=60)
+
+    def initial_state(self, seed: int) -> dict:
+        return {**super().initial_state(seed), "tenants": {}}
+
+    def register_client(self, tenant_id: str, client_id: str, secret: str) -> None:
+        tenant = self.state["tenants"].setdefault(tenant_id, {"apps": {}})
+        tenant["apps"][client_id] = {"secret": secret}
+        self.dirty = True
+
+    @property
+    def base(self) -> str:
+        return self.config.get("base_url", "https://127.0.0.1")
+
+    def aad_error(self, status: int, error: str, code: int, text: str) -> JSONResponse:
+        trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+        stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+        return json_error(
+            {
+                "error": error,
+                "error_description": f"AADSTS{code}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {stamp}",
+                "error_codes": [code],
+                "timestamp": stamp,
+                "trace_id": trace,
+                "correlation_id": correlation,
+                "error_uri": f"{self.base}/error?code={code}",
+            },
+            status,
+        )
+
+    def unknown_tenant(self, tenant: str) -> JSONResponse:
+        return self.aad_error(
+            400, "invalid_tenant", 90002,
+            f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
+            "signing into the correct cloud. Check with your subscription administrator, this may "
+            "happen if there are no active subscriptions for the tenant.",
+        )
+
+    def api_routes(self) -> list[Route]:
+        return [
+            Route("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery, methods=["GET"]),
+            Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
+        ]
+
+    async def discovery(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        if tenant not in self.state["tenants"]:
+            return self.unknown_tenant(tenant)
+        base = f"{self.base}/{tenant}"
+        return JSONResponse(
+            {
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": f"{base}/v2.0",
+                "request_uri_parameter_supported": False,
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+                "tenant_region_scope": "NA",
+                "cloud_instance_name": "microsoftonline.com",
+            }
+        )
+
+    async def token(self, request: Request) -> Response:
+        tenant_id = request.path_params["tenant"]
+        tenant = self.state["tenants"].get(tenant_id)
+        if tenant is None:
+            return self.unknown_tenant(tenant_id)
+        form = await request.form()
+        if form.get("grant_type") != "client_credentials":
+            return self.aad_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+        client_id = form.get("client_id", "")
+        app = tenant["apps"].get(client_id)
+        if app is None:
+            return self.aad_error(
+                400, "unauthorized_client", 700016,
+                f"Application with identifier '{client_id}' was not found in the directory '{tenant_id}'. "
+                "This can happen if the application has not been installed by the administrator of the "
+                "tenant or consented to by any user in the tenant. You may have sent your authentication "
+                "request to the wrong tenant.",
+            )
+        if form.get("client_secret") != app["secret"]:
+            return self.aad_error(
+                401, "invalid_client", 7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the "
+                f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+            )
+        scope = form.get("scope", "")
+        if not scope.endswith("/.default") or " " in scope.strip():
+            return self.aad_error(
+                400, "invalid_scope", 1002012,
+                f"The provided value for scope {scope} is not valid. Client credential flows must have "
+                "a scope value with /.default suffixed to the resource identifier (application ID URI).",
+            )
+        ttl = int(self.config.get("token_ttl", TOKEN_TTL))
+        now = int(time.time())
+        audience = scope.removesuffix("/.default")
+        claims = {"aud": audience, "iss": f"{self.base}/{tenant_id}/v2.0", "iat": now, "nbf": now,
+                  "exp": now + ttl, "appid": client_id, "tid": tenant_id, "oid": str(uuid.uuid4()),
+                  "jti": str(uuid.uuid4())}
+        # JWT-shaped (header.claims.signature); the signature part is random, not a real one.
+        token = f"{_b64({'typ': 'JWT', 'alg': 'RS256'})}.{_b64(claims)}.{_b64({'sig': uuid.uuid4().hex})}"
+        self.state["tokens"][token] = {"client_id": client_id, "tenant_id": tenant_id, "audience": audience,
+                                       "issued_at": now, "expires_at": now + ttl}
+        self.dirty = True
+        return JSONResponse({"token_type": "Bearer", "expires_in": ttl, "ext_expires_in": ttl, "access_token": token})

@@ -1,0 +1,461 @@
+"""The emulator framework: what every provider's sandbox shares.
+
+An `Emulator` is a Starlette app with in-memory state (JSON-safe dicts, so it can be
+snapshotted), wrapped in `SandboxMiddleware`, which for every request except the control
+plane: counts and logs the call by endpoint, applies injected faults (latency, 5xx, 429
+storms with Retry-After, timeouts, dropped connections) and enforces the provider's rate
+limit with the provider's own 429 answer. The control plane under `/_sandbox/` resets,
+seeds, sets the limit, injects faults, registers OAuth redirect URIs and reports calls.
+
+OAuth pieces (apps, codes with their PKCE challenge, access and refresh tokens, the consent
+page with Approve / Deny) live here too; each provider module decides its URLs, token
+formats, lifetimes and error bodies.
+"""
+
+import asyncio
+import base64
+import hashlib
+import html
+import json
+import random
+import secrets
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Match, Route
+
+CALL_LOG_SIZE = 20_000
+
+
+class DropConnection(Exception):
+    """Raised after the response has started: uvicorn then closes the socket mid-answer."""
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour. `count` limits how many requests it hits (None: all);
+    `rate` is the chance each matching request is hit."""
+
+    kind: str  # latency | error | storm | timeout | drop
+    path: str = ""  # prefix of the request path; empty matches every API path
+    method: str = ""
+    count: int | None = None
+    rate: float = 1.0
+    seconds: float = 0.0  # latency and timeout
+    status: int = 503  # error
+    retry_after: float | None = None  # storm (429) and error
+
+    def matches(self, method: str, path: str) -> bool:
+        return (not self.method or self.method == method) and path.startswith(self.path)
+
+
+@dataclass
+class RateLimit:
+    limit: int
+    window: float  # seconds
+
+
+@dataclass
+class Caller:
+    """Who a request is from, for rate limiting: a token, an org, an account."""
+
+    key: str
+
+
+@dataclass
+class EmulatorRuntime:
+    """Everything about an emulator that is not provider data: counters, faults, limit."""
+
+    calls: deque = field(default_factory=lambda: deque(maxlen=CALL_LOG_SIZE))
+    by_endpoint: Counter = field(default_factory=Counter)
+    by_status: Counter = field(default_factory=Counter)
+    faults: list[Fault] = field(default_factory=list)
+    windows: dict[str, deque] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+
+def json_error(body: Any, status: int, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def new_token(prefix: str = "", length: int = 32) -> str:
+    return prefix + secrets.token_urlsafe(length)[:length]
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+class Emulator:
+    """Base class of one provider's emulator. Subclasses set `name`, `title`, the default
+    rate limit, and implement `initial_state`, `api_routes`, `rate_limited`, `caller`,
+    and the fault bodies `error_response` / `storm_response`."""
+
+    name = "emulator"
+    title = "Emulator"
+    default_limit = RateLimit(limit=1000, window=60)
+    # Paths under these prefixes are API calls (counted against the rate limit when a
+    # caller is known); the rest (OAuth pages, token endpoint) are only counted.
+    api_prefixes: tuple[str, ...] = ()
+
+    def __init__(self, *, seed: int = 0, config: dict | None = None):
+        self.config = dict(config or {})
+        self.seed = seed
+        self.state: dict = {}
+        self.runtime = EmulatorRuntime()
+        self.limit = RateLimit(self.default_limit.limit, self.default_limit.window)
+        self.dirty = False
+        self.reset(seed)
+
+    # --- to override ------------------------------------------------------------------------
+
+    def initial_state(self, seed: int) -> dict:
+        return {"apps": {}, "codes": {}, "tokens": {}, "refresh_tokens": {}, "users": {}}
+
+    def api_routes(self) -> list[Route]:
+        return []
+
+    def caller(self, request: Request) -> Caller | None:
+        """The rate-limit key of an API request (None: not limited)."""
+        token = bearer_token(request)
+        return Caller(key=hashlib.sha256(token.encode()).hexdigest()[:16]) if token else None
+
+    def rate_limited(self, request: Request, retry_after: float) -> Response:
+        return json_error({"message": "Rate limit exceeded."}, 429, {"Retry-After": str(int(retry_after))})
+
+    def error_response(self, request: Request, status: int) -> Response:
+        return json_error({"message": "Internal error"}, status)
+
+    def storm_response(self, request: Request, retry_after: float | None) -> Response:
+        headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
+        return json_error({"message": "Rate limit exceeded."}, 429, headers)
+
+    def after_response(self, request: Request, response: Response) -> Response:
+        """Hook for headers every answer carries (Salesforce's Sforce-Limit-Info, say)."""
+        return response
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.seed = seed
+        self.state = self.initial_state(self.seed)
+        self.runtime = EmulatorRuntime(rng=random.Random(self.seed))
+        self.limit = RateLimit(self.default_limit.limit, self.default_limit.window)
+        self.dirty = True
+
+    def load(self, state: dict) -> None:
+        self.state = state
+
+    def app(self) -> Starlette:
+        routes = self.control_routes() + self.api_routes()
+        application = Starlette(routes=routes)
+        application.add_middleware(SandboxMiddleware, emulator=self, routes=routes)
+        return application
+
+    # --- rate limit ------------------------------------------------------------------------------
+
+    def take(self, key: str, now: float) -> float:
+        """Count one request for `key`; return 0 if allowed, else seconds until it would be.
+        A sliding window, exactly as many requests as the limit within any `window` seconds."""
+        window = self.runtime.windows.setdefault(key, deque())
+        while window and window[0] <= now - self.limit.window:
+            window.popleft()
+        if len(window) >= self.limit.limit:
+            return max(0.001, window[0] + self.limit.window - now)
+        window.append(now)
+        return 0.0
+
+    # --- OAuth helpers ---------------------------------------------------------------------------
+
+    def register_app(self, client_id: str, secret: str, redirect_uris: list[str] = ()) -> dict:
+        app = self.state["apps"].setdefault(client_id, {"secret": secret, "redirect_uris": []})
+        app["secret"] = secret or app["secret"]
+        for uri in redirect_uris:
+            if uri not in app["redirect_uris"]:
+                app["redirect_uris"].append(uri)
+        self.dirty = True
+        return app
+
+    def issue_code(self, **record) -> str:
+        code = new_token(length=40)
+        record.setdefault("expires_at", time.time() + self.config.get("code_ttl", 600))
+        self.state["codes"][code] = record
+        self.dirty = True
+        return code
+
+    def take_code(self, code: str) -> dict | None:
+        """A code is good once: taking it removes it whatever happens next."""
+        record = self.state["codes"].pop(code, None)
+        self.dirty = True
+        if record is None or record["expires_at"] < time.time():
+            return None
+        return record
+
+    def issue_tokens(self, *, ttl: float | None, refresh: bool = True, refresh_token: str = "", **info) -> dict:
+        access = self.make_access_token()
+        self.state["tokens"][access] = {
+            **info,
+            "issued_at": time.time(),
+            "expires_at": time.time() + ttl if ttl else None,
+        }
+        if refresh:
+            refresh_token = refresh_token or self.make_refresh_token()
+            self.state["refresh_tokens"][refresh_token] = {**info, "access_token": access}
+        self.dirty = True
+        return {"access_token": access, "refresh_token": refresh_token if refresh else ""}
+
+    def make_access_token(self) -> str:
+        return new_token(length=32)
+
+    def make_refresh_token(self) -> str:
+        return new_token(length=32)
+
+    def token_info(self, token: str | None) -> tuple[dict | None, str]:
+        """(info, "") for a live token, or (None, "missing" | "invalid" | "expired")."""
+        if not token:
+            return None, "missing"
+        info = self.state["tokens"].get(token)
+        if info is None:
+            return None, "invalid"
+        if info["expires_at"] is not None and info["expires_at"] < time.time():
+            return None, "expired"
+        return info, ""
+
+    def revoke_access(self, token: str) -> bool:
+        self.dirty = True
+        return self.state["tokens"].pop(token, None) is not None
+
+    def revoke_refresh(self, refresh_token: str) -> bool:
+        record = self.state["refresh_tokens"].pop(refresh_token, None)
+        if record is None:
+            return False
+        self.state["tokens"].pop(record.get("access_token", ""), None)
+        self.dirty = True
+        return True
+
+    # --- the consent page ------------------------------------------------------------------------
+
+    def consent_page(self, request: Request, *, app_name: str, scopes: list[str], users: list[dict]) -> HTMLResponse:
+        """A login-and-consent screen: pick a seeded user, then Approve or Deny. The form posts
+        back to the same URL with the same query string."""
+        options = "".join(
+            f'<option value="{html.escape(str(u["id"]))}">{html.escape(u["name"])} &lt;{html.escape(u["email"])}&gt;</option>'
+            for u in users
+        )
+        scope_items = "".join(f"<li>{html.escape(s)}</li>" for s in scopes) or "<li>(default access)</li>"
+        page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(self.title)} – authorize {html.escape(app_name)}</title>
+<style>body{{font:15px system-ui,sans-serif;max-width:30rem;margin:3rem auto;color:#1f2328}}
+.box{{border:1px solid #d0d7de;border-radius:8px;padding:1.5rem}} button{{padding:.5rem 1.2rem;font:inherit;margin-right:.5rem}}
+.sandbox{{color:#9a6700;font-size:.85em}}</style></head><body><div class="box">
+<p class="sandbox">{html.escape(self.title)} sandbox — no real account is used.</p>
+<h1>Allow {html.escape(app_name)}?</h1>
+<form method="post">
+<label>Sign in as <select name="user_id">{options}</select></label>
+<p>{html.escape(app_name)} will be able to:</p><ul>{scope_items}</ul>
+<button type="submit" name="decision" value="approve" id="approve">Approve</button>
+<button type="submit" name="decision" value="deny" id="deny">Deny</button>
+</form></div></body></html>"""
+        return HTMLResponse(page)
+
+    def error_page(self, message: str, status: int = 400) -> HTMLResponse:
+        return HTMLResponse(
+            f"<!DOCTYPE html><html><body><h1>{html.escape(self.title)}</h1>"
+            f'<p id="error">{html.escape(message)}</p></body></html>',
+            status_code=status,
+        )
+
+    @staticmethod
+    def redirect(uri: str, params: dict) -> RedirectResponse:
+        separator = "&" if "?" in uri else "?"
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        return RedirectResponse(f"{uri}{separator}{query}", status_code=302)
+
+    # --- control plane ------------------------------------------------------------------------------
+
+    def control_routes(self) -> list[Route]:
+        return [
+            Route("/_sandbox/reset", self._cp_reset, methods=["POST"]),
+            Route("/_sandbox/seed", self._cp_reset, methods=["POST"]),
+            Route("/_sandbox/calls", self._cp_calls, methods=["GET", "DELETE"]),
+            Route("/_sandbox/rate-limit", self._cp_rate_limit, methods=["GET", "PUT"]),
+            Route("/_sandbox/faults", self._cp_faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_sandbox/apps", self._cp_apps, methods=["POST"]),
+            Route("/_sandbox/tokens/expire", self._cp_expire, methods=["POST"]),
+            Route("/_sandbox/config", self._cp_config, methods=["GET", "PUT"]),
+            Route("/_sandbox/state", self._cp_state, methods=["GET"]),
+        ]
+
+    async def _body(self, request: Request) -> dict:
+        raw = await request.body()
+        return json.loads(raw) if raw else {}
+
+    async def _cp_reset(self, request: Request) -> Response:
+        body = await self._body(request)
+        self.reset(body.get("seed", self.seed))
+        self.config.update(body.get("config", {}))
+        return JSONResponse({"reset": True, "seed": self.seed, "summary": self.summary()})
+
+    async def _cp_calls(self, request: Request) -> Response:
+        runtime = self.runtime
+        if request.method == "DELETE":
+            runtime.calls.clear()
+            runtime.by_endpoint.clear()
+            runtime.by_status.clear()
+            return JSONResponse({"cleared": True})
+        since = float(request.query_params.get("since", 0))
+        log = [call for call in runtime.calls if call["t"] >= since]
+        return JSONResponse(
+            {
+                "total": sum(runtime.by_endpoint.values()),
+                "by_endpoint": dict(runtime.by_endpoint),
+                "by_status": {str(k): v for k, v in runtime.by_status.items()},
+                "log": log[-int(request.query_params.get("limit", 5000)) :],
+            }
+        )
+
+    async def _cp_rate_limit(self, request: Request) -> Response:
+        if request.method == "PUT":
+            body = await self._body(request)
+            self.limit = RateLimit(int(body["limit"]), float(body["window"]))
+            self.runtime.windows.clear()
+        return JSONResponse({"limit": self.limit.limit, "window": self.limit.window})
+
+    async def _cp_faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            body = await self._body(request)
+            self.runtime.faults.append(Fault(**body))
+        elif request.method == "DELETE":
+            self.runtime.faults.clear()
+        return JSONResponse({"faults": [vars(f) for f in self.runtime.faults]})
+
+    async def _cp_apps(self, request: Request) -> Response:
+        body = await self._body(request)
+        app = self.register_app(body["client_id"], body.get("client_secret", ""), body.get("redirect_uris", []))
+        return JSONResponse({"client_id": body["client_id"], "redirect_uris": app["redirect_uris"]})
+
+    async def _cp_expire(self, request: Request) -> Response:
+        body = await self._body(request)
+        now = time.time()
+        expired = 0
+        for token, info in self.state["tokens"].items():
+            if body.get("all") or token == body.get("token"):
+                info["expires_at"] = now - 1
+                expired += 1
+        self.dirty = True
+        return JSONResponse({"expired": expired})
+
+    async def _cp_config(self, request: Request) -> Response:
+        if request.method == "PUT":
+            self.config.update(await self._body(request))
+        return JSONResponse(self.config)
+
+    async def _cp_state(self, request: Request) -> Response:
+        return JSONResponse(self.summary())
+
+    def summary(self) -> dict:
+        return {key: len(value) for key, value in self.state.items() if isinstance(value, dict | list)}
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _endpoint(routes: list[Route], scope: dict) -> str:
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return f"{scope['method']} {route.path}"
+    return f"{scope['method']} {scope['path']}"
+
+
+class SandboxMiddleware:
+    """Counting, faults and rate limiting around every emulator request (see module doc)."""
+
+    def __init__(self, app, emulator: Emulator, routes: list[Route]):
+        self.app = app
+        self.emulator = emulator
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
+            await self.app(scope, receive, send)
+            return
+        emulator, runtime = self.emulator, self.emulator.runtime
+        request = Request(scope, receive)
+        endpoint = _endpoint(self.routes, scope)
+        started = time.time()
+        record = {"t": started, "endpoint": endpoint, "path": scope["path"], "status": None}
+        runtime.calls.append(record)
+        runtime.by_endpoint[endpoint] += 1
+        status_holder = {}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            await send(message)
+
+        try:
+            response = await self._intercept(request, scope)
+            if response is not None:
+                response = emulator.after_response(request, response)
+                await response(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            status = status_holder.get("status", 0)
+            record["status"] = status
+            record["ms"] = round((time.time() - started) * 1000, 1)
+            runtime.by_status[status] += 1
+            if scope["method"] not in ("GET", "HEAD"):
+                emulator.dirty = True
+
+    async def _intercept(self, request: Request, scope) -> Response | None:
+        emulator, runtime = self.emulator, self.emulator.runtime
+        method, path = scope["method"], scope["path"]
+        for fault in list(runtime.faults):
+            if not fault.matches(method, path) or runtime.rng.random() >= fault.rate:
+                continue
+            if fault.count is not None:
+                fault.count -= 1
+                if fault.count <= 0:
+                    runtime.faults.remove(fault)
+            if fault.kind == "latency":
+                await asyncio.sleep(fault.seconds)
+                continue
+            if fault.kind == "timeout":
+                await asyncio.sleep(fault.seconds or 3600)
+                continue
+            if fault.kind == "error":
+                return emulator.error_response(request, fault.status)
+            if fault.kind == "storm":
+                return emulator.storm_response(request, fault.retry_after)
+            if fault.kind == "drop":
+                return _Dropped()
+        if any(path.startswith(prefix) for prefix in emulator.api_prefixes):
+            caller = emulator.caller(request)
+            if caller is not None:
+                wait = emulator.take(caller.key, time.time())
+                if wait:
+                    return emulator.rate_limited(request, wait)
+        return None
+
+
+class _Dropped(Response):
+    """Starts an answer, then drops the connection before its body."""
+
+    def __init__(self):
+        super().__init__(status_code=200, headers={"content-length": "64"})
+
+    async def __call__(self, scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        raise DropConnection("sandbox fault: connection dropped")

@@ -1,0 +1,169 @@
+"""Builds the emulators and serves them: as the `sandbox` command's foreground process, or
+in a background thread for tests (on free ports)."""
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from integrations.sandbox import EMULATOR_NAMES
+from integrations.sandbox.azure import AzureEmulator
+from integrations.sandbox.core import Emulator
+from integrations.sandbox.dataverse import DataverseEmulator
+from integrations.sandbox.hubspot import HubSpotEmulator
+from integrations.sandbox.salesforce import SalesforceEmulator, SalesforceTestEmulator
+from integrations.sandbox.smartsheet import SmartsheetEmulator
+from integrations.sandbox.tls import TlsFiles
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_EVERY = 5.0  # seconds between snapshot writes while something changed
+
+
+def build(names: list[str] | None = None, *, seed: int = 0) -> dict[str, Emulator]:
+    """The emulators named (all by default), in port order. Dataverse brings Azure AD along:
+    it accepts only tokens that Azure AD issued."""
+    wanted = set(names or EMULATOR_NAMES)
+    if "dataverse" in wanted:
+        wanted.add("azure")
+    emulators: dict[str, Emulator] = {}
+    simple = {
+        "smartsheet": SmartsheetEmulator,
+        "salesforce": SalesforceEmulator,
+        "salesforce-test": SalesforceTestEmulator,
+        "hubspot": HubSpotEmulator,
+        "azure": AzureEmulator,
+    }
+    for name in EMULATOR_NAMES:
+        if name not in wanted:
+            continue
+        if name == "dataverse":
+            emulators[name] = DataverseEmulator(seed=seed, azure=emulators["azure"])
+        else:
+            emulators[name] = simple[name](seed=seed)
+    return emulators
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class SandboxServer:
+    """All emulators of one sandbox: a TLS server each, one HTTP server for browser pages."""
+
+    def __init__(
+        self,
+        emulators: dict[str, Emulator],
+        *,
+        host: str,
+        ports: dict[str, int],
+        tls: TlsFiles,
+        snapshot: Path | None = None,
+    ):
+        self.emulators = emulators
+        self.host = host
+        self.tls = tls
+        self.snapshot = snapshot
+        # Bind now (port 0 picks a free port) so callers know the ports before serving starts.
+        self.sockets = {name: bind(host, ports.get(name, 0)) for name in ["browser", *emulators]}
+        self.ports = {name: sock.getsockname()[1] for name, sock in self.sockets.items()}
+        for name, emulator in emulators.items():
+            emulator.config["base_url"] = f"https://{host}:{self.ports[name]}"
+            emulator.config["browser_url"] = f"http://{host}:{self.ports['browser']}/{name}"
+        self.servers: list[uvicorn.Server] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.load_snapshot()
+
+    # --- snapshots --------------------------------------------------------------------------
+
+    def load_snapshot(self) -> None:
+        if not (self.snapshot and self.snapshot.exists()):
+            return
+        try:
+            saved = json.loads(self.snapshot.read_text())
+        except (OSError, ValueError):
+            logger.warning("sandbox snapshot %s is unreadable; starting fresh", self.snapshot)
+            return
+        for name, state in saved.items():
+            if name in self.emulators:
+                self.emulators[name].load(state)
+
+    def write_snapshot(self) -> None:
+        if not self.snapshot:
+            return
+        data = {name: emulator.state for name, emulator in self.emulators.items()}
+        tmp = self.snapshot.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.snapshot)
+        for emulator in self.emulators.values():
+            emulator.dirty = False
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            if any(emulator.dirty for emulator in self.emulators.values()):
+                self.write_snapshot()
+
+    # --- serving --------------------------------------------------------------------------
+
+    def _config(self, app, *, tls: bool) -> uvicorn.Config:
+        options = {"log_level": "warning", "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 1}
+        if tls:
+            options.update(ssl_certfile=str(self.tls.cert), ssl_keyfile=str(self.tls.key))
+        return uvicorn.Config(app, **options)
+
+    async def serve(self) -> None:
+        apps = {name: emulator.app() for name, emulator in self.emulators.items()}
+        browser = Starlette(routes=[Mount(f"/{name}", app=app) for name, app in apps.items()])
+        pairs = [(self._config(browser, tls=False), "browser")]
+        pairs += [(self._config(app, tls=True), name) for name, app in apps.items()]
+        self.servers = [uvicorn.Server(config) for config, _ in pairs]
+        tasks = [server.serve(sockets=[self.sockets[name]]) for server, (_, name) in zip(self.servers, pairs, strict=True)]
+        snapshots = asyncio.ensure_future(self._snapshot_loop()) if self.snapshot else None
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            if snapshots:
+                snapshots.cancel()
+            self.write_snapshot()
+
+    @property
+    def started(self) -> bool:
+        return bool(self.servers) and all(server.started for server in self.servers)
+
+    def start_in_thread(self, timeout: float = 15.0) -> None:
+        """Serve from a daemon thread (tests); returns once every server accepts."""
+        ready = threading.Event()
+
+        def run():
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self.serve())
+
+        self._thread = threading.Thread(target=run, name="sandbox", daemon=True)
+        self._thread.start()
+        for _ in range(int(timeout * 20)):
+            if self.started:
+                ready.set()
+                break
+            threading.Event().wait(0.05)
+        if not ready.is_set():
+            raise RuntimeError("the sandbox did not start")
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.should_exit = True
+        if self._thread:
+            self._thread.join(timeout=10)

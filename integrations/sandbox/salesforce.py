@@ -1,0 +1,296 @@
+"""Salesforce emulator: one org per login host (login.salesforce.com and test.salesforce.com
+are two instances). OAuth web-server flow with PKCE, refresh (no new refresh token), revoke,
+the identity URL, userinfo, `sobjects/User/{id}`, the org's daily API quota answered with
+403 REQUEST_LIMIT_EXCEEDED, `Sforce-Limit-Info` on REST answers, and Salesforce's error
+bodies (JSON arrays on the REST API, `{error, error_description}` on OAuth).
+
+# Reference: ../shared/providers/salesforce.md (web-server flow, PKCE S256, token fields,
+# signature = base64 HMAC-SHA256(id + issued_at, client secret), no expires_in, refresh,
+# revoke, 403 REQUEST_LIMIT_EXCEEDED, INVALID_SESSION_ID); help.salesforce.com
+# remoteaccess_oauth_flow_errors ("expired access/refresh token"); identity URL fields from
+# help.salesforce.com remoteaccess_using_openid.htm.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+
+from faker import Faker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error, s256
+
+SESSION_SECONDS = 7200  # the org's session timeout: access tokens die silently after it
+ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def sf_id(rng, prefix: str) -> str:
+    return prefix + "".join(rng.choice(ID_ALPHABET) for _ in range(15))
+
+
+class SalesforceEmulator(Emulator):
+    name = "salesforce"
+    title = "Salesforce"
+    default_limit = RateLimit(limit=15_000, window=86_400)  # Developer Edition daily quota
+    api_prefixes = ("/services/data/", "/id/", "/services/oauth2/userinfo")
+    login_host = "https://login.salesforce.com"
+
+    def initial_state(self, seed: int) -> dict:
+        fake = Faker()
+        fake.seed_instance(seed + (1 if self.name.endswith("test") else 0))
+        rng = fake.random
+        org = {"id": sf_id(rng, "00D"), "name": fake.company()}
+        domain = fake.domain_name()
+        users = {}
+        for _ in range(3):
+            first, last = fake.first_name(), fake.last_name()
+            user_id = sf_id(rng, "005")
+            users[user_id] = {
+                "id": user_id,
+                "email": f"{first}.{last}@{domain}".lower(),
+                "username": f"{first}.{last}@{domain}".lower(),
+                "first_name": first,
+                "last_name": last,
+            }
+        return {**super().initial_state(seed), "org": org, "users": users}
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        return self.config.get("base_url", "https://127.0.0.1")
+
+    def identity_url(self, user_id: str) -> str:
+        return f"{self.base}/id/{self.state['org']['id']}/{user_id}"
+
+    def make_access_token(self) -> str:
+        return f"{self.state['org']['id']}!AR" + secrets.token_urlsafe(72)[:96]
+
+    def make_refresh_token(self) -> str:
+        return "5Aep" + secrets.token_urlsafe(64)[:83]
+
+    def oauth_error(self, error: str, description: str, status: int = 400) -> JSONResponse:
+        return json_error({"error": error, "error_description": description}, status)
+
+    def rest_error(self, status: int, code: str, message: str) -> JSONResponse:
+        return json_error([{"message": message, "errorCode": code}], status)
+
+    def caller(self, request: Request) -> Caller | None:
+        return Caller(key=self.state["org"]["id"]) if bearer_token(request) else None  # per org
+
+    def rate_limited(self, request: Request, retry_after: float) -> Response:
+        return self.rest_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+
+    def storm_response(self, request: Request, retry_after: float | None) -> Response:
+        return self.rate_limited(request, retry_after or 0)
+
+    def error_response(self, request: Request, status: int) -> Response:
+        if status == 503:
+            return self.rest_error(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable.")
+        return self.rest_error(status, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support.")
+
+    def after_response(self, request: Request, response: Response) -> Response:
+        if request.url.path.startswith("/services/data/"):
+            used = len(self.runtime.windows.get(self.state["org"]["id"], ()))
+            response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{self.limit.limit}"
+        return response
+
+    def authenticated(self, request: Request) -> tuple[dict | None, Response | None]:
+        info, _ = self.token_info(bearer_token(request))
+        if info is None:
+            return None, self.rest_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        return info, None
+
+    # --- routes --------------------------------------------------------------------------------
+
+    def api_routes(self) -> list[Route]:
+        return [
+            Route("/services/oauth2/authorize", self.authorize, methods=["GET", "POST"]),
+            Route("/services/oauth2/token", self.token, methods=["POST"]),
+            Route("/services/oauth2/revoke", self.revoke, methods=["POST"]),
+            Route("/services/oauth2/userinfo", self.userinfo, methods=["GET"]),
+            Route("/id/{org_id}/{user_id}", self.identity, methods=["GET"]),
+            Route("/services/data/v{version}/sobjects/User/{user_id}", self.user_record, methods=["GET"]),
+        ]
+
+    async def authorize(self, request: Request) -> Response:
+        query = request.query_params
+        app = self.state["apps"].get(query.get("client_id", ""))
+        if app is None:
+            return self.error_page("error=invalid_client_id&error_description=client identifier invalid")
+        redirect_uri = query.get("redirect_uri", "")
+        if redirect_uri not in app["redirect_uris"]:
+            return self.error_page("error=redirect_uri_mismatch&error_description=redirect_uri must match configuration")
+        state = query.get("state")
+        if query.get("response_type") != "code":
+            return self.redirect(redirect_uri, {"error": "unsupported_response_type", "error_description": "response type not supported", "state": state})
+        challenge, method = query.get("code_challenge"), query.get("code_challenge_method", "S256")
+        if challenge and method != "S256":
+            return self.redirect(redirect_uri, {"error": "invalid_request", "error_description": "code_challenge_method must be S256", "state": state})
+        if self.config.get("require_pkce") and not challenge:
+            return self.redirect(redirect_uri, {"error": "invalid_request", "error_description": "missing required code challenge", "state": state})
+        scopes = query.get("scope", "api refresh_token").split()
+        if request.method == "GET":
+            users = [
+                {"id": u["id"], "name": f"{u['first_name']} {u['last_name']}", "email": u["email"]}
+                for u in self.state["users"].values()
+            ]
+            return self.consent_page(request, app_name=query["client_id"], scopes=scopes, users=users)
+        form = await request.form()
+        if form.get("decision") != "approve":
+            return self.redirect(redirect_uri, {"error": "access_denied", "error_description": "end-user denied authorization", "state": state})
+        code = self.issue_code(
+            client_id=query["client_id"], user_id=str(form.get("user_id")), scopes=scopes,
+            redirect_uri=redirect_uri, challenge=challenge,
+        )
+        return self.redirect(redirect_uri, {"code": code, "state": state})
+
+    def token_body(self, app_secret: str, info: dict, tokens: dict) -> dict:
+        issued_at = str(int(time.time() * 1000))
+        identity = self.identity_url(info["user_id"])
+        signature = base64.b64encode(
+            hmac.new(app_secret.encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
+        ).decode()
+        body = {
+            "access_token": tokens["access_token"],
+            "signature": signature,
+            "scope": " ".join(info["scopes"]),
+            "instance_url": self.base,
+            "id": identity,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+        }
+        if tokens.get("refresh_token"):
+            body["refresh_token"] = tokens["refresh_token"]
+        return body
+
+    async def token(self, request: Request) -> Response:
+        form = await request.form()
+        grant = form.get("grant_type")
+        app = self.state["apps"].get(form.get("client_id", ""))
+        if grant not in ("authorization_code", "refresh_token"):
+            return self.oauth_error("unsupported_grant_type", "grant type not supported")
+        if app is None:
+            return self.oauth_error("invalid_client_id", "client identifier invalid")
+        if not hmac.compare_digest(form.get("client_secret", ""), app["secret"]):
+            return self.oauth_error("invalid_client", "invalid client credentials")
+        ttl = self.config.get("session_seconds", SESSION_SECONDS)
+        if grant == "refresh_token":
+            old = self.state["refresh_tokens"].get(form.get("refresh_token", ""))
+            if old is None or old["client_id"] != form["client_id"]:
+                return self.oauth_error("invalid_grant", "expired access/refresh token")
+            # No new refresh token (rotation is off by default): the old one keeps working.
+            tokens = self.issue_tokens(ttl=ttl, refresh=False, **{k: old[k] for k in ("client_id", "user_id", "scopes")})
+            old["access_token"] = tokens["access_token"]
+            return JSONResponse(self.token_body(app["secret"], old, tokens))
+        record = self.take_code(form.get("code", ""))
+        if record is None or record["client_id"] != form["client_id"]:
+            return self.oauth_error("invalid_grant", "expired authorization code")
+        if form.get("redirect_uri") != record["redirect_uri"]:
+            return self.oauth_error("invalid_grant", "redirect_uri must match configuration")
+        verifier = form.get("code_verifier")
+        if record["challenge"]:
+            if not verifier:
+                return self.oauth_error("invalid_grant", "invalid code verifier")
+            if not hmac.compare_digest(s256(verifier), record["challenge"]):
+                return self.oauth_error("invalid_request", "invalid code verifier")
+        info = {"client_id": record["client_id"], "user_id": record["user_id"], "scopes": record["scopes"]}
+        wants_refresh = bool({"refresh_token", "offline_access"} & set(record["scopes"]))
+        tokens = self.issue_tokens(ttl=ttl, refresh=wants_refresh, **info)
+        return JSONResponse(self.token_body(app["secret"], info, tokens))
+
+    async def revoke(self, request: Request) -> Response:
+        form = await request.form()
+        token = form.get("token", "")
+        if self.revoke_refresh(token) or self.revoke_access(token):
+            return Response(status_code=200)
+        return self.oauth_error("invalid_token", "invalid token")
+
+    async def identity(self, request: Request) -> Response:
+        info, failure = self.authenticated(request)
+        if failure:
+            return failure
+        user = self.state["users"].get(request.path_params["user_id"])
+        if user is None or request.path_params["org_id"] != self.state["org"]["id"]:
+            return json_error("Bad_Id", 404)
+        return JSONResponse(
+            {
+                "id": self.identity_url(user["id"]),
+                "asserted_user": user["id"] == info["user_id"],
+                "user_id": user["id"],
+                "organization_id": self.state["org"]["id"],
+                "username": user["username"],
+                "nick_name": user["first_name"].lower(),
+                "display_name": f"{user['first_name']} {user['last_name']}",
+                "email": user["email"],
+                "email_verified": True,
+                "first_name": user["first_name"],
+                "last_name": user["last_name"],
+                "timezone": "America/New_York",
+                "active": True,
+                "user_type": "STANDARD",
+                "language": "en_US",
+                "locale": "en_US",
+                "utcOffset": -18_000_000,
+                "urls": {
+                    "rest": f"{self.base}/services/data/v{{version}}/",
+                    "sobjects": f"{self.base}/services/data/v{{version}}/sobjects/",
+                    "query": f"{self.base}/services/data/v{{version}}/query/",
+                },
+            }
+        )
+
+    async def userinfo(self, request: Request) -> Response:
+        info, failure = self.authenticated(request)
+        if failure:
+            return failure
+        user = self.state["users"][info["user_id"]]
+        return JSONResponse(
+            {
+                "sub": self.identity_url(user["id"]),
+                "user_id": user["id"],
+                "organization_id": self.state["org"]["id"],
+                "preferred_username": user["username"],
+                "name": f"{user['first_name']} {user['last_name']}",
+                "given_name": user["first_name"],
+                "family_name": user["last_name"],
+                "email": user["email"],
+                "email_verified": True,
+                "active": True,
+                "user_type": "STANDARD",
+                "locale": "en_US",
+            }
+        )
+
+    async def user_record(self, request: Request) -> Response:
+        info, failure = self.authenticated(request)
+        if failure:
+            return failure
+        user = self.state["users"].get(request.path_params["user_id"])
+        if user is None:
+            return self.rest_error(404, "NOT_FOUND", "The requested resource does not exist")
+        version = request.path_params["version"]
+        return JSONResponse(
+            {
+                "attributes": {"type": "User", "url": f"/services/data/v{version}/sobjects/User/{user['id']}"},
+                "Id": user["id"],
+                "Username": user["username"],
+                "Email": user["email"],
+                "FirstName": user["first_name"],
+                "LastName": user["last_name"],
+                "Name": f"{user['first_name']} {user['last_name']}",
+                "IsActive": True,
+            }
+        )
+
+
+class SalesforceTestEmulator(SalesforceEmulator):
+    """The sandbox-org login host (test.salesforce.com): its own org, users and tokens."""
+
+    name = "salesforce-test"
+    title = "Salesforce (sandbox org)"
+    login_host = "https://test.salesforce.com"
