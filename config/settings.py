@@ -220,6 +220,9 @@ def _database() -> dict:
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # Web, worker and beat share one file: WAL lets readers run beside a writer, and
         # IMMEDIATE transactions take the write lock up front instead of failing mid-way.
+        # Tests get a file too: an in-memory SQLite database is shared-cache, where concurrent
+        # writers fail at once ("table is locked") instead of waiting their turn.
+        config["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
@@ -448,6 +451,14 @@ HTTP_CONNECT_TIMEOUT = _int("HTTP_CONNECT_TIMEOUT", 10, minimum=1)
 HTTP_READ_TIMEOUT = _int("HTTP_READ_TIMEOUT", 60, minimum=1)
 HTTP_MAX_ATTEMPTS = _int("HTTP_MAX_ATTEMPTS", 6, minimum=1)
 HTTP_MAX_RETRY_WAIT = _int("HTTP_MAX_RETRY_WAIT", 120, minimum=1)
+try:
+    # Attempt n waits a random time in [0, min(60, base * 2**(n-1))] seconds (full jitter).
+    HTTP_BACKOFF_BASE = float(env.str("HTTP_BACKOFF_BASE", default="1.0"))
+    if not 0 < HTTP_BACKOFF_BASE <= 60:
+        raise ValueError
+except ValueError:
+    _fail("HTTP_BACKOFF_BASE", "expected seconds between 0 and 60, like 1.0")
+    HTTP_BACKOFF_BASE = 1.0
 
 HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
 HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)

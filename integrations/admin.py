@@ -308,18 +308,28 @@ class ConnectionForm(forms.ModelForm):
     )
     instance_url = forms.URLField(assume_scheme="https", label="Environment URL", help_text="e.g. https://yourorg.crm.dynamics.com")
 
+    # instance_url is declared above rather than listed here, so the model's URLField never
+    # builds its own (http-assuming) form field.
+    EDITABLE = ["workspace", "label", "tenant_id", "client_id", "client_secret", "instance_url"]
+
     class Meta:
         model = Connection
-        fields = ["workspace", "label", "tenant_id", "client_id", "client_secret", "instance_url"]
+        fields = ["workspace", "label", "tenant_id", "client_id", "client_secret"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.provider != Connection.Provider.DATAVERSE:
+            # OAuth connections are made and renewed by their consent page, not edited here.
+            for name in ("client_secret", "instance_url"):
+                self.fields.pop(name, None)
         for name in ("tenant_id", "client_id", "instance_url"):
-            self.fields[name].required = True
-        if not self.instance.pk:
+            if name in self.fields:
+                self.fields[name].required = True
+        if "instance_url" in self.fields:
+            self.fields["instance_url"].initial = self.instance.instance_url or dataverse_provider.default_environment_url()
+        if not self.instance.pk and "client_secret" in self.fields:
             self.fields["client_secret"].required = True
             self.fields["client_secret"].help_text = "The client secret's value (not its id)."
-            self.fields["instance_url"].initial = dataverse_provider.default_environment_url()
 
     def clean_client_secret(self):
         return self.cleaned_data["client_secret"] or (self.instance.client_secret if self.instance.pk else "")
@@ -344,9 +354,9 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ConnectionForm.Meta.fields
+            return ConnectionForm.EDITABLE
         if obj.provider == Connection.Provider.DATAVERSE:
-            return [*ConnectionForm.Meta.fields, "client_secret_state", "access_token_state", "expires_at", "status", "last_error", "last_tested_at"]
+            return [*ConnectionForm.EDITABLE, "client_secret_state", "access_token_state", "expires_at", "status", "last_error", "last_tested_at"]
         return self.readonly_oauth
 
     def get_readonly_fields(self, request, obj=None):
@@ -373,6 +383,8 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
         return _secret_state(obj.client_secret)
 
     def save_model(self, request, obj, form, change):
+        if change and obj.provider != Connection.Provider.DATAVERSE:
+            return  # nothing on an OAuth connection is edited in admin
         data = form.cleaned_data
         saved = services.connection_create_client_credentials(
             workspace=data.get("workspace") or obj.workspace,

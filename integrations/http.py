@@ -43,8 +43,13 @@ WEIGHT_HEADER = "X-Hub-Rate-Weight"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({429, 503})  # safe to resend even a POST
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-BACKOFF_BASE = 1.0  # seconds; attempt n waits uniform(0, min(cap, base * 2**(n-1)))
 BACKOFF_CAP = 60.0
+# Failures of the connection itself (refused, reset, cut off mid-answer).
+NETWORK_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)  # seconds; attempt n waits uniform(0, min(cap, base * 2**(n-1)))
 BUCKET_MAX_WAIT = 300.0  # longest we block for our own bucket before giving up
 
 
@@ -224,12 +229,15 @@ def _may_resend(method: str, exc: BaseException) -> bool:
 class HubAdapter(HTTPAdapter):
     """The transport of every provider session: bucket, retries, timeouts, counting."""
 
-    def __init__(self, *, provider: str, key: str, attempts: int, max_retry_wait: float, timeout: tuple[float, float]):
+    def __init__(
+        self, *, provider: str, key: str, attempts: int, max_retry_wait: float, backoff_base: float, timeout: tuple[float, float]
+    ):
         super().__init__(max_retries=0, pool_connections=4, pool_maxsize=16)
         self.provider = provider
         self.key = key
         self.attempts = attempts
         self.max_retry_wait = max_retry_wait
+        self.backoff_base = backoff_base
         self.timeout = timeout
 
     def _should_retry_response(self, method: str, response: requests.Response) -> bool:
@@ -248,7 +256,7 @@ class HubAdapter(HTTPAdapter):
             wait = retry_after_seconds(outcome.result())
             if wait is not None:
                 return wait + random.uniform(0, 0.25)  # never earlier than asked
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (state.attempt_number - 1))
+        ceiling = min(BACKOFF_CAP, self.backoff_base * 2 ** (state.attempt_number - 1))
         return random.uniform(0, ceiling)  # full jitter
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
@@ -264,6 +272,10 @@ class HubAdapter(HTTPAdapter):
             try:
                 response = super(HubAdapter, self).send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
                 status = response.status_code
+                if not stream:
+                    # Read the body here, inside the retry loop: a connection that breaks
+                    # after the headers is a failed attempt like any other.
+                    response.content  # noqa: B018
                 return response
             finally:
                 elapsed = time.monotonic() - started
@@ -281,10 +293,7 @@ class HubAdapter(HTTPAdapter):
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
             retry=retry_if_result(lambda response: self._should_retry_response(method, response))
-            | retry_if_exception(
-                lambda exc: isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
-                and _may_resend(method, exc)
-            ),
+            | retry_if_exception(lambda exc: isinstance(exc, NETWORK_ERRORS) and _may_resend(method, exc)),
             before_sleep=before_sleep,
             # Out of attempts: hand back the last answer (the caller turns it into a typed
             # error) or raise the last exception.
@@ -294,7 +303,7 @@ class HubAdapter(HTTPAdapter):
             return retrying(attempt)
         except requests.exceptions.Timeout as exc:
             raise Timeout(f"{self.provider}: no answer from {method} {path} in time", provider=self.provider) from exc
-        except requests.exceptions.ConnectionError as exc:
+        except NETWORK_ERRORS as exc:
             raise Unavailable(f"{self.provider}: could not reach {method} {path}", provider=self.provider) from exc
 
 
@@ -314,6 +323,7 @@ def session(provider: str, *, key: str = "app") -> requests.Session:
         key=key,
         attempts=settings.HTTP_MAX_ATTEMPTS,
         max_retry_wait=settings.HTTP_MAX_RETRY_WAIT,
+        backoff_base=settings.HTTP_BACKOFF_BASE,
         timeout=(settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT),
     )
     http.mount("https://", adapter)

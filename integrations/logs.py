@@ -44,5 +44,7 @@ class RedactingFilter(logging.Filter):
             record.stack_info = redact_text(record.stack_info)
         for key in set(vars(record)) - _STANDARD:
             value = getattr(record, key)
+            if not isinstance(value, str | int | float | bool | list | tuple | dict | type(None)):
+                value = str(value)  # how a formatter would show it (an HttpRequest shows its URL)
             setattr(record, key, REDACTED if is_secret_key(key) and value else redact_data(value))
         return True

@@ -292,7 +292,7 @@ class OAuthState(models.Model):
     auth_domain = models.CharField(max_length=20, blank=True)
     code_verifier = EncryptedTextField(blank=True, default="")
     redirect_uri = models.URLField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 

@@ -30,6 +30,8 @@ _PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
         ),
         r"\1\2" + REDACTED,
     ),
+    # An authorization code or state in a callback URL (single-use, but a secret until used).
+    (re.compile(r"([?&](?:code|state)=)[^&\s'\"#]+"), r"\1" + REDACTED),
     # A JWT anywhere (three base64url parts, the first starting with {" encoded).
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
     # user:password@ in a URL (broker and database URLs end up in error messages).

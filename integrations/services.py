@@ -66,7 +66,7 @@ def diff(before: dict | None, after: dict | None) -> dict:
 
 def _redact_changes(changes: dict) -> dict:
     return {
-        field: {side: REDACTED for side in values}
+        field: {side: REDACTED if value not in (None, "") else value for side, value in values.items()}
         if is_secret_key(field)
         else {side: redact_data(value) for side, value in values.items()}
         for field, values in changes.items()
@@ -543,6 +543,7 @@ def whoami(connection: Connection, token: str) -> Identity:
 def connection_test(*, connection: Connection, actor: User | None = None) -> dict:
     """Call the provider's who-am-i with the connection. Returns {"ok", "user", "account"} or
     {"ok": False, "error"} with a message safe to show (no tokens, no internals)."""
+    connection.refresh_from_db()  # test what is stored now, not what the caller last saw
     try:
         identity = with_token(connection, lambda token: whoami(connection, token))
     except (http.ProviderError, ApplicationError) as exc:

@@ -62,6 +62,7 @@ def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str 
     oauth_client(provider)  # NotConfigured if the app credentials are missing
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64) if spec.pkce else ""
+    now = timezone.now()
     record = OAuthState.objects.create(
         digest=_digest(state),
         user=user,
@@ -70,7 +71,8 @@ def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str 
         auth_domain=domain,
         code_verifier=verifier,
         redirect_uri=redirect_uri(provider),
-        expires_at=timezone.now() + STATE_TTL,
+        created_at=now,
+        expires_at=now + STATE_TTL,
     )
     url = providers.get(provider).authorize_url(
         state=state, redirect_uri=record.redirect_uri, code_challenge=s256(verifier) if verifier else "", domain=domain

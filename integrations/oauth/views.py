@@ -112,7 +112,9 @@ def callback(request, provider: str):
         status = 400
     except http.ProviderError as exc:
         result.update(status="error", message=exc.message)
-        status = 502
+        # The provider refusing our request is a failed authorization; the provider being
+        # down or slow is a bad gateway.
+        status = 502 if isinstance(exc, http.Unavailable | http.Timeout) else 400
     response = render(
         request,
         "integrations/oauth_popup.html",

@@ -136,9 +136,9 @@ class Emulator:
         headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
         return json_error({"message": "Rate limit exceeded."}, 429, headers)
 
-    def after_response(self, request: Request, response: Response) -> Response:
-        """Hook for headers every answer carries (Salesforce's Sforce-Limit-Info, say)."""
-        return response
+    def extra_headers(self, request: Request, status: int) -> dict[str, str]:
+        """Headers every answer carries (Salesforce's Sforce-Limit-Info, HubSpot's limits)."""
+        return {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -402,15 +402,22 @@ class SandboxMiddleware:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                extra = emulator.extra_headers(request, message["status"])
+                if extra:
+                    present = {name.lower() for name, _ in message.get("headers", [])}
+                    added = [(k.lower().encode(), v.encode()) for k, v in extra.items() if k.lower().encode() not in present]
+                    message = {**message, "headers": [*message.get("headers", []), *added]}
             await send(message)
 
         try:
             response = await self._intercept(request, scope)
             if response is not None:
-                response = emulator.after_response(request, response)
                 await response(scope, receive, send_wrapper)
             else:
                 await self.app(scope, receive, send_wrapper)
+        except DropConnection:
+            status_holder["status"] = "dropped"
+            raise
         finally:
             status = status_holder.get("status", 0)
             record["status"] = status

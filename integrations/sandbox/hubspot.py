@@ -110,12 +110,11 @@ class HubSpotEmulator(Emulator):
     def error_response(self, request: Request, status: int) -> Response:
         return self.api_error(status, "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE", "Internal error, please try again.")
 
-    def after_response(self, request: Request, response: Response) -> Response:
+    def extra_headers(self, request: Request, status: int) -> dict[str, str]:
         caller = self.caller(request) if request.url.path.startswith(self.api_prefixes) else None
-        if caller is not None and response.status_code != 429:
-            used = len(self.runtime.windows.get(caller.key, ()))
-            response.headers.update(self._limit_headers(self.limit.limit - used))
-        return response
+        if caller is None:
+            return {}
+        return self._limit_headers(self.limit.limit - len(self.runtime.windows.get(caller.key, ())))
 
     def authenticated(self, request: Request) -> tuple[dict | None, Response | None]:
         token = bearer_token(request)

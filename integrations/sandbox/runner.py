@@ -51,7 +51,9 @@ def build(names: list[str] | None = None, *, seed: int = 0) -> dict[str, Emulato
 
 
 def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP,
+    # and without it every keep-alive answer waits ~40 ms on Nagle and delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -70,11 +72,13 @@ class SandboxServer:
         ports: dict[str, int],
         tls: TlsFiles,
         snapshot: Path | None = None,
+        quiet: bool = False,
     ):
         self.emulators = emulators
         self.host = host
         self.tls = tls
         self.snapshot = snapshot
+        self.quiet = quiet  # tests inject faults on purpose: no tracebacks for those
         # Bind now (port 0 picks a free port) so callers know the ports before serving starts.
         self.sockets = {name: bind(host, ports.get(name, 0)) for name in ["browser", *emulators]}
         self.ports = {name: sock.getsockname()[1] for name, sock in self.sockets.items()}
@@ -119,7 +123,7 @@ class SandboxServer:
     # --- serving --------------------------------------------------------------------------
 
     def _config(self, app, *, tls: bool) -> uvicorn.Config:
-        options = {"log_level": "warning", "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 1}
+        options = {"log_level": "critical" if self.quiet else "warning", "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 1}
         if tls:
             options.update(ssl_certfile=str(self.tls.cert), ssl_keyfile=str(self.tls.key))
         return uvicorn.Config(app, **options)
@@ -148,9 +152,15 @@ class SandboxServer:
         ready = threading.Event()
 
         def run():
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self.serve())
+            self._loop = loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.serve())
+            # Requests still held by an injected fault (a "timeout" sleeps) end with the loop.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
 
         self._thread = threading.Thread(target=run, name="sandbox", daemon=True)
         self._thread.start()
@@ -165,5 +175,6 @@ class SandboxServer:
     def stop(self) -> None:
         for server in self.servers:
             server.should_exit = True
+            server.force_exit = True  # do not wait for idle keep-alive connections
         if self._thread:
             self._thread.join(timeout=10)

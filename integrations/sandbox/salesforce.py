@@ -93,11 +93,11 @@ class SalesforceEmulator(Emulator):
             return self.rest_error(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable.")
         return self.rest_error(status, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support.")
 
-    def after_response(self, request: Request, response: Response) -> Response:
-        if request.url.path.startswith("/services/data/"):
-            used = len(self.runtime.windows.get(self.state["org"]["id"], ()))
-            response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{self.limit.limit}"
-        return response
+    def extra_headers(self, request: Request, status: int) -> dict[str, str]:
+        if not request.url.path.startswith("/services/data/"):
+            return {}
+        used = len(self.runtime.windows.get(self.state["org"]["id"], ()))
+        return {"Sforce-Limit-Info": f"api-usage={used}/{self.limit.limit}"}
 
     def authenticated(self, request: Request) -> tuple[dict | None, Response | None]:
         info, _ = self.token_info(bearer_token(request))

@@ -235,7 +235,6 @@ class SmartsheetEmulator(Emulator):
                 "licensedSheetCreator": True,
                 "groupAdmin": False,
                 "resourceViewer": False,
-                "alternateEmails": [],
                 "sheetCount": -1,
                 "lastLogin": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }

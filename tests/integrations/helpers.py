@@ -1,0 +1,23 @@
+"""Steps shared by the platform's tests: connect through the real OAuth flow."""
+
+from integrations import sandbox as sandbox_module
+from integrations import services
+from integrations.oauth import flow
+
+
+def connect(sandbox, *, user, workspace, provider: str, domain: str = ""):
+    """Start, consent at the emulator, and finish through the callback service."""
+    started = flow.oauth_start(user=user, workspace=workspace, provider=provider, domain=domain)
+    params = sandbox.consent(started["authorize_url"])
+    return flow.oauth_callback(user=user, provider=provider, params=params)
+
+
+def connect_dataverse(*, user, workspace, secret: str = sandbox_module.DATAVERSE_CLIENT_SECRET):
+    return services.connection_create_client_credentials(
+        workspace=workspace,
+        actor=user,
+        tenant_id=sandbox_module.DATAVERSE_TENANT_ID,
+        client_id=sandbox_module.DATAVERSE_CLIENT_ID,
+        client_secret=secret,
+        instance_url=sandbox_module.api_url("dataverse"),
+    )

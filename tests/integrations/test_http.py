@@ -1,0 +1,171 @@
+"""The HTTP layer against the emulators: buckets, retries, Retry-After, typed errors, counts.
+Timing figures are read at the emulator (its call log), not from our own clock."""
+
+import certifi
+import pytest
+import requests
+
+from integrations import http
+from integrations.providers import smartsheet as smartsheet_provider
+from tests.integrations.helpers import connect
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connected(sandbox, two_workspaces):
+    return connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="smartsheet")
+
+
+def me(sandbox, token: str, **kwargs) -> requests.Response:
+    return http.session("smartsheet", key="test").get(
+        f"{sandbox.url('smartsheet')}/2.0/users/me", headers={"Authorization": f"Bearer {token}"}, **kwargs
+    )
+
+
+def log_of(sandbox, name: str, endpoint: str) -> list[dict]:
+    return [call for call in sandbox.calls(name)["log"] if call["endpoint"] == endpoint]
+
+
+def test_a_429_with_retry_after_2_delays_the_next_call_by_2_seconds_at_the_emulator(connected, sandbox):
+    sandbox.clear_calls("smartsheet")
+    sandbox.fault("smartsheet", kind="storm", path="/2.0/users/me", count=1, retry_after=2)
+
+    identity = smartsheet_provider.identify(connected.access_token, key="test")  # the SDK path
+
+    assert identity.email == connected.external_email
+    first, second = log_of(sandbox, "smartsheet", "GET /2.0/users/me")
+    assert (first["status"], second["status"]) == (429, 200)
+    assert second["t"] - first["t"] >= 2.0
+
+
+def test_a_thousand_calls_at_the_published_rate_earn_no_429(sandbox, two_workspaces, settings):
+    # Same shape as HubSpot's limit (N per window, per account), on a 1 s window so the test
+    # takes seconds, not the 100 s that 1,000 calls take at 100 per 10 s.
+    settings.PROVIDER_RATE_LIMITS = {**settings.PROVIDER_RATE_LIMITS, "hubspot": (100, 1.0)}
+    http.reset_buckets()
+    sandbox.set_limit("hubspot", 100, 1.0)
+    connection = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot")
+    session = http.session("hubspot", key="paced")
+    url = f"{sandbox.url('hubspot')}/account-info/v3/details"
+    headers = {"Authorization": f"Bearer {connection.access_token}"}
+    sandbox.clear_calls("hubspot")
+
+    with http.track() as stats:
+        statuses = [session.get(url, headers=headers).status_code for _ in range(1000)]
+
+    calls = sandbox.calls("hubspot")
+    assert statuses.count(200) == 1000
+    assert calls["by_status"] == {"200": 1000}  # no 429 ever reached us, retried or not
+    assert stats.retries == 0
+    log = log_of(sandbox, "hubspot", "GET /account-info/v3/details")
+    assert log[-1]["t"] - log[0]["t"] >= 9.0  # 1,000 at 100/s: paced, not a burst
+
+
+def test_the_same_burst_without_the_bucket_does_earn_429s(sandbox, two_workspaces):
+    sandbox.set_limit("hubspot", 100, 1.0)
+    connection = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot")
+    raw = requests.Session()
+    raw.trust_env, raw.verify = False, http.session("hubspot").verify
+    statuses = [
+        raw.get(f"{sandbox.url('hubspot')}/account-info/v3/details", headers={"Authorization": f"Bearer {connection.access_token}"}).status_code
+        for _ in range(150)
+    ]
+    assert 429 in statuses
+    body = raw.get(f"{sandbox.url('hubspot')}/account-info/v3/details", headers={"Authorization": f"Bearer {connection.access_token}"})
+    assert body.json()["policyName"] == "TEN_SECONDLY_ROLLING" and body.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+
+
+def test_5xx_answers_are_retried_and_counted(connected, sandbox):
+    sandbox.fault("smartsheet", kind="error", status=503, path="/2.0/users/me", count=2)
+    with http.track() as stats:
+        response = me(sandbox, connected.access_token)
+    assert response.status_code == 200
+    assert (stats.calls, stats.retries) == (3, 2)
+    assert stats.by_status == {503: 2, 200: 1}
+
+
+def test_a_post_that_may_have_been_processed_is_not_resent(connected, sandbox):
+    sandbox.fault("smartsheet", kind="error", status=500, method="POST", path="/2.0/token", count=1)
+    sandbox.clear_calls("smartsheet")
+    response = http.session("smartsheet").post(f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"})
+    assert response.status_code == 500
+    assert sandbox.count("smartsheet", "POST /2.0/token") == 1
+    with pytest.raises(http.Unavailable):
+        http.raise_for_status(response, provider="smartsheet")
+
+
+def test_a_post_answered_429_or_503_is_resent(connected, sandbox):
+    sandbox.fault("smartsheet", kind="error", status=503, method="POST", path="/2.0/token", count=1)
+    sandbox.clear_calls("smartsheet")
+    http.session("smartsheet").post(f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"})
+    assert sandbox.count("smartsheet", "POST /2.0/token") == 2
+
+
+def test_a_dropped_connection_is_retried_for_a_get(connected, sandbox):
+    sandbox.fault("smartsheet", kind="drop", path="/2.0/users/me", count=1)
+    with http.track() as stats:
+        assert me(sandbox, connected.access_token).status_code == 200
+    assert stats.retries == 1
+
+
+def test_a_dropped_post_is_not_resent_and_is_a_typed_error(connected, sandbox):
+    sandbox.fault("smartsheet", kind="drop", method="POST", path="/2.0/token")
+    sandbox.clear_calls("smartsheet")
+    with pytest.raises(http.Unavailable) as raised:
+        http.session("smartsheet").post(f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "x"})
+    assert isinstance(raised.value, requests.exceptions.ConnectionError)  # SDKs still recognise it
+    assert sandbox.count("smartsheet", "POST /2.0/token") == 1
+
+
+def test_no_answer_in_time_is_a_timeout_after_the_retries(connected, sandbox, settings):
+    settings.HTTP_READ_TIMEOUT = 1
+    settings.HTTP_MAX_ATTEMPTS = 2
+    sandbox.fault("smartsheet", kind="timeout", seconds=3, path="/2.0/users/me")
+    sandbox.clear_calls("smartsheet")
+    with pytest.raises(http.Timeout) as raised:
+        me(sandbox, connected.access_token)
+    assert isinstance(raised.value, requests.exceptions.Timeout)
+    assert sandbox.count("smartsheet", "GET /2.0/users/me") == 2
+
+
+def test_a_long_retry_after_is_handed_back_not_slept(connected, sandbox, settings):
+    settings.HTTP_MAX_RETRY_WAIT = 5
+    sandbox.fault("smartsheet", kind="storm", path="/2.0/users/me", count=1, retry_after=600)
+    response = me(sandbox, connected.access_token)
+    assert response.status_code == 429
+    with pytest.raises(http.RateLimited) as raised:
+        http.raise_for_status(response, provider="smartsheet")
+    assert raised.value.retry_after == 600
+
+
+def test_backoff_is_full_jitter_and_capped():
+    adapter = http.HubAdapter(provider="x", key="k", attempts=8, max_retry_wait=10, backoff_base=1.0, timeout=(1, 1))
+
+    class State:
+        outcome = None
+
+        def __init__(self, attempt):
+            self.attempt_number = attempt
+
+    for attempt, ceiling in [(1, 1), (3, 4), (7, 60), (12, 60)]:
+        waits = [adapter._wait(State(attempt)) for _ in range(300)]
+        assert 0 <= min(waits) < ceiling * 0.2 and ceiling * 0.8 < max(waits) <= ceiling
+
+
+def test_sandbox_sessions_verify_with_the_sandbox_ca_whatever_the_environment_says(connected, sandbox, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # would win over verify= otherwise
+    assert me(sandbox, connected.access_token).status_code == 200
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{sandbox.url('smartsheet')}/2.0/users/me", timeout=5)  # verification is on
+
+
+def test_the_bucket_budget_running_out_is_rate_limited(settings):
+    settings.PROVIDER_RATE_LIMITS = {**settings.PROVIDER_RATE_LIMITS, "salesforce": (2, 3600.0)}
+    http.reset_buckets()
+    http.acquire("salesforce", "org", max_wait=0.1)
+    http.acquire("salesforce", "org", max_wait=0.1)
+    with pytest.raises(http.RateLimited):
+        http.acquire("salesforce", "org", max_wait=0.2)
+    http.acquire("salesforce", "another-org", max_wait=0.1)  # buckets are per key
+    http.reset_buckets()
