@@ -116,7 +116,9 @@ def _field_encryption_keys() -> list[str]:
         try:
             decode_key(key)
         except ValueError as exc:
-            _fail("FIELD_ENCRYPTION_KEYS", f"key {position} {exc}; expected 32 random bytes in base64")
+            _fail(
+                "FIELD_ENCRYPTION_KEYS", f"key {position} {exc}; expected 32 random bytes in base64"
+            )
     return keys
 
 
@@ -412,8 +414,12 @@ def _oauth_client(provider: str) -> tuple[str, str]:
     # Sandbox mode: the emulators know these built-in demo credentials. Live: from the
     # environment; a provider without them is shown as "not configured" (see checks.py).
     prefix = provider.upper()
-    client_id = env.str(f"{prefix}_CLIENT_ID", default=f"hub-{provider}-sandbox" if _SANDBOX else "")
-    secret = env.str(f"{prefix}_CLIENT_SECRET", default=f"sandbox-secret-{provider}" if _SANDBOX else "")
+    client_id = env.str(
+        f"{prefix}_CLIENT_ID", default=f"hub-{provider}-sandbox" if _SANDBOX else ""
+    )
+    secret = env.str(
+        f"{prefix}_CLIENT_SECRET", default=f"sandbox-secret-{provider}" if _SANDBOX else ""
+    )
     return client_id, secret
 
 

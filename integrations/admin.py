@@ -306,7 +306,11 @@ class ConnectionForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False),
         help_text="Leave empty to keep the stored secret.",
     )
-    instance_url = forms.URLField(assume_scheme="https", label="Environment URL", help_text="e.g. https://yourorg.crm.dynamics.com")
+    instance_url = forms.URLField(
+        assume_scheme="https",
+        label="Environment URL",
+        help_text="e.g. https://yourorg.crm.dynamics.com",
+    )
 
     # instance_url is declared above rather than listed here, so the model's URLField never
     # builds its own (http-assuming) form field.
@@ -326,27 +330,63 @@ class ConnectionForm(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].required = True
         if "instance_url" in self.fields:
-            self.fields["instance_url"].initial = self.instance.instance_url or dataverse_provider.default_environment_url()
+            self.fields["instance_url"].initial = (
+                self.instance.instance_url or dataverse_provider.default_environment_url()
+            )
         if not self.instance.pk and "client_secret" in self.fields:
             self.fields["client_secret"].required = True
             self.fields["client_secret"].help_text = "The client secret's value (not its id)."
 
     def clean_client_secret(self):
-        return self.cleaned_data["client_secret"] or (self.instance.client_secret if self.instance.pk else "")
+        return self.cleaned_data["client_secret"] or (
+            self.instance.client_secret if self.instance.pk else ""
+        )
 
 
 @admin.register(Connection)
 class ConnectionAdmin(WorkspaceScopedAdmin):
     form = ConnectionForm
-    list_display = ["__str__", "provider", "workspace", "user", "status", "expires_at", "short_error", "last_tested_at"]
+    list_display = [
+        "__str__",
+        "provider",
+        "workspace",
+        "user",
+        "status",
+        "expires_at",
+        "short_error",
+        "last_tested_at",
+    ]
     list_filter = ["provider", "status", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["label", "external_email", "external_user_id", "client_id"]
-    actions = ["test_connections", "refresh_connections", "pause_connections", "resume_connections", "disconnect_connections"]
+    actions = [
+        "test_connections",
+        "refresh_connections",
+        "pause_connections",
+        "resume_connections",
+        "disconnect_connections",
+    ]
     list_select_related = ["workspace", "user"]
     readonly_oauth = [
-        "workspace", "provider", "user", "label", "external_email", "external_user_id", "external_account_id",
-        "instance_url", "auth_domain", "scopes", "access_token_state", "refresh_token_state", "expires_at",
-        "refreshed_at", "status", "last_error", "last_error_at", "last_tested_at", "connected_by", "connected_at",
+        "workspace",
+        "provider",
+        "user",
+        "label",
+        "external_email",
+        "external_user_id",
+        "external_account_id",
+        "instance_url",
+        "auth_domain",
+        "scopes",
+        "access_token_state",
+        "refresh_token_state",
+        "expires_at",
+        "refreshed_at",
+        "status",
+        "last_error",
+        "last_error_at",
+        "last_tested_at",
+        "connected_by",
+        "connected_at",
     ]
 
     def get_queryset(self, request):
@@ -356,14 +396,30 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
         if obj is None:
             return ConnectionForm.EDITABLE
         if obj.provider == Connection.Provider.DATAVERSE:
-            return [*ConnectionForm.EDITABLE, "client_secret_state", "access_token_state", "expires_at", "status", "last_error", "last_tested_at"]
+            return [
+                *ConnectionForm.EDITABLE,
+                "client_secret_state",
+                "access_token_state",
+                "expires_at",
+                "status",
+                "last_error",
+                "last_tested_at",
+            ]
         return self.readonly_oauth
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         if obj.provider == Connection.Provider.DATAVERSE:
-            return ["workspace", "client_secret_state", "access_token_state", "expires_at", "status", "last_error", "last_tested_at"]
+            return [
+                "workspace",
+                "client_secret_state",
+                "access_token_state",
+                "expires_at",
+                "status",
+                "last_error",
+                "last_tested_at",
+            ]
         return self.readonly_oauth
 
     @admin.display(description="error")
@@ -417,20 +473,47 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
 
     @admin.action(description="Test the selected connections")
     def test_connections(self, request, queryset):
-        self._each(request, queryset, "Tested OK", lambda c: services.connection_test(connection=c, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Tested OK",
+            lambda c: services.connection_test(connection=c, actor=request.user),
+        )
 
     @admin.action(description="Refresh tokens now")
     def refresh_connections(self, request, queryset):
-        self._each(request, queryset, "Refreshed", lambda c: services.connection_refresh(connection=c, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Refreshed",
+            lambda c: services.connection_refresh(connection=c, actor=request.user),
+        )
 
     @admin.action(description="Pause")
     def pause_connections(self, request, queryset):
-        self._each(request, queryset, "Paused", lambda c: services.connection_set_paused(connection=c, paused=True, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Paused",
+            lambda c: services.connection_set_paused(connection=c, paused=True, actor=request.user),
+        )
 
     @admin.action(description="Resume")
     def resume_connections(self, request, queryset):
-        self._each(request, queryset, "Resumed", lambda c: services.connection_set_paused(connection=c, paused=False, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Resumed",
+            lambda c: services.connection_set_paused(
+                connection=c, paused=False, actor=request.user
+            ),
+        )
 
     @admin.action(description="Disconnect (revoke at the provider)")
     def disconnect_connections(self, request, queryset):
-        self._each(request, queryset, "Disconnected", lambda c: services.connection_disconnect(connection=c, actor=request.user))
+        self._each(
+            request,
+            queryset,
+            "Disconnected",
+            lambda c: services.connection_disconnect(connection=c, actor=request.user),
+        )

@@ -201,10 +201,27 @@ class ConnectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Connection
         fields = [
-            "id", "workspace", "provider", "user", "label", "external_user_id", "external_email",
-            "external_account_id", "instance_url", "auth_domain", "scopes", "status", "expires_at",
-            "refreshed_at", "last_error", "last_error_at", "last_tested_at", "connected_at",
-            "tenant_id", "client_id", "has_refresh_token",
+            "id",
+            "workspace",
+            "provider",
+            "user",
+            "label",
+            "external_user_id",
+            "external_email",
+            "external_account_id",
+            "instance_url",
+            "auth_domain",
+            "scopes",
+            "status",
+            "expires_at",
+            "refreshed_at",
+            "last_error",
+            "last_error_at",
+            "last_tested_at",
+            "connected_at",
+            "tenant_id",
+            "client_id",
+            "has_refresh_token",
         ]
         read_only_fields = fields
 
@@ -237,7 +254,12 @@ class ConnectionFilter(filters.FilterSet):
         fields = ["workspace", "provider", "status"]
 
 
-class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class ConnectionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """Connections of your workspaces. DELETE disconnects (revokes at the provider first)."""
 
     serializer_class = ConnectionSerializer
@@ -249,7 +271,9 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     def _may_manage(self, connection) -> None:
         if connection.user_id == self.request.user.pk:
             return
-        if not selectors.is_workspace_admin(user=self.request.user, workspace_id=connection.workspace_id):
+        if not selectors.is_workspace_admin(
+            user=self.request.user, workspace_id=connection.workspace_id
+        ):
             raise PermissionDenied("Only an admin of this workspace can change this connection.")
 
     @extend_schema(request=ClientCredentialsSerializer, responses={201: ConnectionSerializer})
@@ -261,7 +285,9 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         values = dict(data.validated_data)
         workspace = selectors.workspace_for(user=request.user, workspace_id=values.pop("workspace"))
         values.pop("provider")
-        connection = services.connection_create_client_credentials(workspace=workspace, actor=request.user, **values)
+        connection = services.connection_create_client_credentials(
+            workspace=workspace, actor=request.user, **values
+        )
         return Response(ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
@@ -279,18 +305,34 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     def refresh(self, request, pk=None):
         connection = self.get_object()
         self._may_manage(connection)
-        return Response(ConnectionSerializer(services.connection_refresh(connection=connection, actor=request.user)).data)
+        return Response(
+            ConnectionSerializer(
+                services.connection_refresh(connection=connection, actor=request.user)
+            ).data
+        )
 
     @extend_schema(request=None, responses=ConnectionSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         connection = self.get_object()
         self._may_manage(connection)
-        return Response(ConnectionSerializer(services.connection_set_paused(connection=connection, paused=True, actor=request.user)).data)
+        return Response(
+            ConnectionSerializer(
+                services.connection_set_paused(
+                    connection=connection, paused=True, actor=request.user
+                )
+            ).data
+        )
 
     @extend_schema(request=None, responses=ConnectionSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         connection = self.get_object()
         self._may_manage(connection)
-        return Response(ConnectionSerializer(services.connection_set_paused(connection=connection, paused=False, actor=request.user)).data)
+        return Response(
+            ConnectionSerializer(
+                services.connection_set_paused(
+                    connection=connection, paused=False, actor=request.user
+                )
+            ).data
+        )

@@ -6,6 +6,6 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integration platform"
 
     def ready(self) -> None:
-        from integrations import signals
+        from integrations import checks, signals  # noqa: F401 - checks register themselves
 
         signals.connect()

@@ -28,9 +28,23 @@ from dataclasses import dataclass, field
 import redis
 import requests
 from django.conf import settings
-from pyrate_limiter import AbstractBucket, BucketFactory, InMemoryBucket, Limiter, Rate, RateItem, RedisBucket
+from pyrate_limiter import (
+    AbstractBucket,
+    BucketFactory,
+    InMemoryBucket,
+    Limiter,
+    Rate,
+    RateItem,
+    RedisBucket,
+)
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_attempt,
+)
 from urllib3.exceptions import NewConnectionError
 
 from integrations.redaction import redact_text
@@ -60,7 +74,15 @@ class ProviderError(Exception):
     """A provider call that failed. `code` is the provider's own error code when it gave one.
     Messages are for people and pass through the redaction rules: no token ever rides along."""
 
-    def __init__(self, message: str, *, provider: str = "", status: int | None = None, code: str = "", retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        code: str = "",
+        retry_after: float | None = None,
+    ):
         message = redact_text(message)
         super().__init__(message)
         self.message = message
@@ -149,7 +171,9 @@ class _KeyedBuckets(BucketFactory):
         self.buckets: dict[str, AbstractBucket] = {}
         self.lock = threading.Lock()
         url = settings.RATE_LIMIT_URL
-        self.redis = redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://")) else None
+        self.redis = (
+            redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://")) else None
+        )
 
     def wrap_item(self, name: str, weight: int = 1) -> RateItem:
         return RateItem(name, self.get(RateItem(name, 0)).now(), weight=weight)
@@ -159,7 +183,9 @@ class _KeyedBuckets(BucketFactory):
             bucket = self.buckets.get(item.name)
             if bucket is None:
                 if self.redis is not None:
-                    bucket = RedisBucket.init(self.rates, self.redis, f"hub:ratelimit:{self.provider}:{item.name}")
+                    bucket = RedisBucket.init(
+                        self.rates, self.redis, f"hub:ratelimit:{self.provider}:{item.name}"
+                    )
                 else:
                     bucket = InMemoryBucket(self.rates)
                 self.schedule_leak(bucket)
@@ -193,7 +219,9 @@ def acquire(provider: str, key: str, *, weight: int = 1, max_wait: float = BUCKE
         return
     started = time.monotonic()
     if not _limiter(provider).try_acquire(key, weight=weight, blocking=True, timeout=max_wait):
-        raise RateLimited(f"{provider}: this connection's request budget is used up for now", provider=provider)
+        raise RateLimited(
+            f"{provider}: this connection's request budget is used up for now", provider=provider
+        )
     _record(throttle_seconds=time.monotonic() - started)
 
 
@@ -230,7 +258,14 @@ class HubAdapter(HTTPAdapter):
     """The transport of every provider session: bucket, retries, timeouts, counting."""
 
     def __init__(
-        self, *, provider: str, key: str, attempts: int, max_retry_wait: float, backoff_base: float, timeout: tuple[float, float]
+        self,
+        *,
+        provider: str,
+        key: str,
+        attempts: int,
+        max_retry_wait: float,
+        backoff_base: float,
+        timeout: tuple[float, float],
     ):
         super().__init__(max_retries=0, pool_connections=4, pool_maxsize=16)
         self.provider = provider
@@ -255,9 +290,9 @@ class HubAdapter(HTTPAdapter):
         if outcome is not None and not outcome.failed:
             wait = retry_after_seconds(outcome.result())
             if wait is not None:
-                return wait + random.uniform(0, 0.25)  # never earlier than asked
+                return wait + random.uniform(0, 0.25)  # noqa: S311 - jitter; never earlier than asked
         ceiling = min(BACKOFF_CAP, self.backoff_base * 2 ** (state.attempt_number - 1))
-        return random.uniform(0, ceiling)  # full jitter
+        return random.uniform(0, ceiling)  # noqa: S311 - full jitter, not a secret
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         weight = int(request.headers.pop(WEIGHT_HEADER, 1))
@@ -270,7 +305,14 @@ class HubAdapter(HTTPAdapter):
             started = time.monotonic()
             status = "error"
             try:
-                response = super(HubAdapter, self).send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+                response = super(HubAdapter, self).send(
+                    request,
+                    stream=stream,
+                    timeout=timeout,
+                    verify=verify,
+                    cert=cert,
+                    proxies=proxies,
+                )
                 status = response.status_code
                 if not stream:
                     # Read the body here, inside the retry loop: a connection that breaks
@@ -280,20 +322,29 @@ class HubAdapter(HTTPAdapter):
             finally:
                 elapsed = time.monotonic() - started
                 _record(calls=1, seconds=elapsed, status=status)
-                logger.debug("%s %s %s -> %s in %.0f ms", self.provider, method, path, status, elapsed * 1000)
+                logger.debug(
+                    "%s %s %s -> %s in %.0f ms", self.provider, method, path, status, elapsed * 1000
+                )
 
         def before_sleep(state: RetryCallState) -> None:
             _record(retries=1, backoff_seconds=state.upcoming_sleep)
             logger.info(
                 "%s %s %s: retrying in %.1f s (attempt %d of %d)",
-                self.provider, method, path, state.upcoming_sleep, state.attempt_number + 1, self.attempts,
+                self.provider,
+                method,
+                path,
+                state.upcoming_sleep,
+                state.attempt_number + 1,
+                self.attempts,
             )
 
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
             retry=retry_if_result(lambda response: self._should_retry_response(method, response))
-            | retry_if_exception(lambda exc: isinstance(exc, NETWORK_ERRORS) and _may_resend(method, exc)),
+            | retry_if_exception(
+                lambda exc: isinstance(exc, NETWORK_ERRORS) and _may_resend(method, exc)
+            ),
             before_sleep=before_sleep,
             # Out of attempts: hand back the last answer (the caller turns it into a typed
             # error) or raise the last exception.
@@ -302,9 +353,13 @@ class HubAdapter(HTTPAdapter):
         try:
             return retrying(attempt)
         except requests.exceptions.Timeout as exc:
-            raise Timeout(f"{self.provider}: no answer from {method} {path} in time", provider=self.provider) from exc
+            raise Timeout(
+                f"{self.provider}: no answer from {method} {path} in time", provider=self.provider
+            ) from exc
         except NETWORK_ERRORS as exc:
-            raise Unavailable(f"{self.provider}: could not reach {method} {path}", provider=self.provider) from exc
+            raise Unavailable(
+                f"{self.provider}: could not reach {method} {path}", provider=self.provider
+            ) from exc
 
 
 # --- Sessions --------------------------------------------------------------------------------------
@@ -331,7 +386,9 @@ def session(provider: str, *, key: str = "app") -> requests.Session:
     return http
 
 
-def raise_for_status(response: requests.Response, *, provider: str, message: str = "", code: str = "") -> requests.Response:
+def raise_for_status(
+    response: requests.Response, *, provider: str, message: str = "", code: str = ""
+) -> requests.Response:
     """Turn an answer that is not 2xx into the matching typed error."""
     status = response.status_code
     if status < 400:
@@ -340,7 +397,13 @@ def raise_for_status(response: requests.Response, *, provider: str, message: str
     if status == 401:
         raise Unauthorized(text, provider=provider, status=status, code=code)
     if status == 429:
-        raise RateLimited(text, provider=provider, status=status, code=code, retry_after=retry_after_seconds(response))
+        raise RateLimited(
+            text,
+            provider=provider,
+            status=status,
+            code=code,
+            retry_after=retry_after_seconds(response),
+        )
     if status >= 500:
         raise Unavailable(text, provider=provider, status=status, code=code)
     raise Permanent(text, provider=provider, status=status, code=code)

@@ -277,7 +277,9 @@ class Connection(WorkspaceOwned):
 
     @property
     def is_usable(self) -> bool:
-        return self.status == self.Status.CONNECTED and bool(self.access_token or self.client_secret)
+        return self.status == self.Status.CONNECTED and bool(
+            self.access_token or self.client_secret
+        )
 
 
 class OAuthState(models.Model):

@@ -79,7 +79,11 @@ def api_token_for_key(*, digest: str) -> ApiToken | None:
 
 def workspace_for(*, user: User, workspace_id) -> Workspace:
     """One of the user's workspaces by id, or NotFound (also for ids that are not numbers)."""
-    workspace = workspace_list(user=user).filter(pk=workspace_id).first() if str(workspace_id).isdigit() else None
+    workspace = (
+        workspace_list(user=user).filter(pk=workspace_id).first()
+        if str(workspace_id).isdigit()
+        else None
+    )
     if workspace is None:
         raise NotFound("No such workspace.")
     return workspace

@@ -4,8 +4,8 @@ and the beat schedule. Views, admin actions, commands and tasks call these, neve
 import functools
 import hashlib
 import json
-import secrets
 import logging
+import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -66,7 +66,9 @@ def diff(before: dict | None, after: dict | None) -> dict:
 
 def _redact_changes(changes: dict) -> dict:
     return {
-        field: {side: REDACTED if value not in (None, "") else value for side, value in values.items()}
+        field: {
+            side: REDACTED if value not in (None, "") else value for side, value in values.items()
+        }
         if is_secret_key(field)
         else {side: redact_data(value) for side, value in values.items()}
         for field, values in changes.items()
@@ -395,7 +397,9 @@ def _apply_tokens(connection: Connection, tokens: TokenSet) -> None:
     connection.access_token = tokens.access_token
     if tokens.refresh_token:
         connection.refresh_token = tokens.refresh_token
-    connection.expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    connection.expires_at = (
+        now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    )
     connection.refreshed_at = now
     if tokens.scopes:
         connection.scopes = list(tokens.scopes)
@@ -414,15 +418,20 @@ def _public(connection: Connection) -> dict:
 @audited
 @transaction.atomic
 def connection_connect(
-    *, workspace: Workspace, provider: str, actor: User, tokens: TokenSet, identity: Identity, domain: str = ""
+    *,
+    workspace: Workspace,
+    provider: str,
+    actor: User,
+    tokens: TokenSet,
+    identity: Identity,
+    domain: str = "",
 ) -> Connection:
     """Store the outcome of an OAuth consent: a new connection, or the same one renewed."""
     spec = providers.get(provider).SPEC
     owner = actor if spec.per_user else None
-    connection = (
-        Connection.objects.select_for_update().filter(workspace=workspace, provider=provider, user=owner).first()
-        or Connection(workspace=workspace, provider=provider, user=owner)
-    )
+    connection = Connection.objects.select_for_update().filter(
+        workspace=workspace, provider=provider, user=owner
+    ).first() or Connection(workspace=workspace, provider=provider, user=owner)
     before = _public(connection) if connection.pk else None
     _apply_tokens(connection, tokens)
     connection.auth_domain = domain
@@ -436,14 +445,27 @@ def connection_connect(
     connection.connected_by = actor
     connection.connected_at = timezone.now()
     connection.save()
-    audit_record(action="connection.connect", actor=actor, target=connection, before=before, after=_public(connection))
+    audit_record(
+        action="connection.connect",
+        actor=actor,
+        target=connection,
+        before=before,
+        after=_public(connection),
+    )
     return connection
 
 
 @audited
 @transaction.atomic
 def connection_create_client_credentials(
-    *, workspace: Workspace, actor: User, tenant_id: str, client_id: str, client_secret: str, instance_url: str, label: str = ""
+    *,
+    workspace: Workspace,
+    actor: User,
+    tenant_id: str,
+    client_id: str,
+    client_secret: str,
+    instance_url: str,
+    label: str = "",
 ) -> Connection:
     """A Microsoft (Azure AD -> Dataverse) connection. Test it before syncing with it."""
     _require_admin(user=actor, workspace=workspace)
@@ -460,14 +482,22 @@ def connection_create_client_credentials(
     connection.connected_by, connection.connected_at = actor, timezone.now()
     connection.save()
     dataverse.forget(connection)
-    audit_record(action="connection.connect", actor=actor, target=connection, before=before, after=_public(connection))
+    audit_record(
+        action="connection.connect",
+        actor=actor,
+        target=connection,
+        before=before,
+        after=_public(connection),
+    )
     return connection
 
 
 def _usable(connection: Connection) -> None:
     if connection.status == Connection.Status.PAUSED:
         raise ConnectionUnusable(f"{connection} is paused; resume it to use it.")
-    if connection.status == Connection.Status.REVOKED or not (connection.access_token or connection.client_secret):
+    if connection.status == Connection.Status.REVOKED or not (
+        connection.access_token or connection.client_secret
+    ):
         raise ConnectionUnusable(f"{connection} is not connected; connect it again.")
 
 
@@ -489,7 +519,9 @@ def with_token(connection: Connection, call):
         return call(fresh.access_token)
 
 
-def connection_refresh(*, connection: Connection, seen_token: str | None = None, actor: User | None = None) -> Connection:
+def connection_refresh(
+    *, connection: Connection, seen_token: str | None = None, actor: User | None = None
+) -> Connection:
     """Get a new access token. Serialized per connection across processes: the row is locked
     (PostgreSQL) or the write lock is taken at BEGIN (SQLite, IMMEDIATE transactions), and a
     caller holding `seen_token` finds the work done if someone refreshed while it waited —
@@ -507,7 +539,8 @@ def connection_refresh(*, connection: Connection, seen_token: str | None = None,
             else:
                 if not locked.refresh_token:
                     raise http.Permanent(
-                        f"{module.SPEC.label} gave no refresh token; connect again", provider=locked.provider
+                        f"{module.SPEC.label} gave no refresh token; connect again",
+                        provider=locked.provider,
                     )
                 tokens = module.refresh(locked)
         except http.ProviderError as exc:
@@ -516,14 +549,24 @@ def connection_refresh(*, connection: Connection, seen_token: str | None = None,
             locked.last_error = f"Refresh failed: {exc.message}"[:2000]
             locked.last_error_at = timezone.now()
             locked.save(update_fields=["status", "last_error", "last_error_at", "updated_at"])
-            audit_record(action="connection.refresh_failed", actor=actor, target=locked, details={"error": exc.message})
+            audit_record(
+                action="connection.refresh_failed",
+                actor=actor,
+                target=locked,
+                details={"error": exc.message},
+            )
             logger.warning("refresh of connection %s failed: %s", locked.pk, exc.message)
         else:
             _apply_tokens(locked, tokens)
             if locked.status == Connection.Status.ERROR:
                 locked.status = Connection.Status.CONNECTED
             locked.save()
-            audit_record(action="connection.refresh", actor=actor, target=locked, details={"expires_at": locked.expires_at})
+            audit_record(
+                action="connection.refresh",
+                actor=actor,
+                target=locked,
+                details={"expires_at": locked.expires_at},
+            )
     if failure is not None:
         raise failure
     return locked
@@ -533,7 +576,12 @@ def whoami(connection: Connection, token: str) -> Identity:
     module = providers.get(connection.provider)
     key = rate_key(connection)
     if connection.provider == Connection.Provider.SALESFORCE:
-        return module.identify(access_token=token, instance_url=connection.instance_url, user_id=connection.external_user_id, key=key)
+        return module.identify(
+            access_token=token,
+            instance_url=connection.instance_url,
+            user_id=connection.external_user_id,
+            key=key,
+        )
     if connection.provider == Connection.Provider.DATAVERSE:
         return module.identify(token, instance_url=connection.instance_url, key=key)
     return module.identify(token, key=key)
@@ -550,9 +598,16 @@ def connection_test(*, connection: Connection, actor: User | None = None) -> dic
         message = getattr(exc, "message", str(exc))
         if isinstance(exc, http.Unauthorized | http.Permanent):
             Connection.objects.filter(pk=connection.pk).update(
-                status=Connection.Status.ERROR, last_error=message[:2000], last_error_at=timezone.now()
+                status=Connection.Status.ERROR,
+                last_error=message[:2000],
+                last_error_at=timezone.now(),
             )
-        audit_record(action="connection.test", actor=actor, target=connection, details={"ok": False, "error": message})
+        audit_record(
+            action="connection.test",
+            actor=actor,
+            target=connection,
+            details={"ok": False, "error": message},
+        )
         return {"ok": False, "error": message}
     connection.refresh_from_db()
     updates = {"last_tested_at": timezone.now()}
@@ -561,8 +616,17 @@ def connection_test(*, connection: Connection, actor: User | None = None) -> dic
     if not connection.external_user_id:
         updates["external_user_id"] = identity.user_id
     Connection.objects.filter(pk=connection.pk).update(**updates)
-    audit_record(action="connection.test", actor=actor, target=connection, details={"ok": True, "user": identity.email or identity.user_id})
-    return {"ok": True, "user": identity.email or identity.user_id, "account": identity.account_name or identity.account_id}
+    audit_record(
+        action="connection.test",
+        actor=actor,
+        target=connection,
+        details={"ok": True, "user": identity.email or identity.user_id},
+    )
+    return {
+        "ok": True,
+        "user": identity.email or identity.user_id,
+        "account": identity.account_name or identity.account_id,
+    }
 
 
 @audited
@@ -579,17 +643,30 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
             module.revoke(connection)
         except http.ProviderError as exc:
             revoke_error = exc.message
-            logger.warning("revoking connection %s at %s failed: %s", connection.pk, connection.provider, exc.message)
+            logger.warning(
+                "revoking connection %s at %s failed: %s",
+                connection.pk,
+                connection.provider,
+                exc.message,
+            )
     connection.access_token = connection.refresh_token = connection.client_secret = ""
     connection.expires_at = None
     connection.status = Connection.Status.REVOKED
-    connection.last_error = f"Disconnected here, but the provider did not confirm the revoke: {revoke_error}" if revoke_error else ""
+    connection.last_error = (
+        f"Disconnected here, but the provider did not confirm the revoke: {revoke_error}"
+        if revoke_error
+        else ""
+    )
     connection.last_error_at = timezone.now() if revoke_error else None
     connection.save()
     if module.SPEC.kind == "client_credentials":
         dataverse.forget(connection)
     audit_record(
-        action="connection.disconnect", actor=actor, target=connection, before=before, after=_public(connection),
+        action="connection.disconnect",
+        actor=actor,
+        target=connection,
+        before=before,
+        after=_public(connection),
         details={"revoked_at_provider": not revoke_error, "revoke_error": revoke_error},
     )
     return connection
@@ -597,14 +674,22 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
 
 @audited
 @transaction.atomic
-def connection_set_paused(*, connection: Connection, paused: bool, actor: User | None) -> Connection:
+def connection_set_paused(
+    *, connection: Connection, paused: bool, actor: User | None
+) -> Connection:
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if not paused and connection.status == Connection.Status.REVOKED:
         raise ConnectionUnusable(f"{connection} is disconnected; connect it again instead.")
     before = _public(connection)
     connection.status = Connection.Status.PAUSED if paused else Connection.Status.CONNECTED
     connection.save(update_fields=["status", "updated_at"])
-    audit_record(action="connection.pause" if paused else "connection.resume", actor=actor, target=connection, before=before, after=_public(connection))
+    audit_record(
+        action="connection.pause" if paused else "connection.resume",
+        actor=actor,
+        target=connection,
+        before=before,
+        after=_public(connection),
+    )
     return connection
 
 
@@ -613,9 +698,15 @@ def connections_refresh_due() -> dict[str, int]:
     not used for a day (some providers drop idle ones). Also drops stale OAuth states."""
     now = timezone.now()
     due = (
-        Connection.objects.filter(status__in=[Connection.Status.CONNECTED, Connection.Status.PAUSED])
+        Connection.objects.filter(
+            status__in=[Connection.Status.CONNECTED, Connection.Status.PAUSED]
+        )
         .exclude(refresh_token="")
-        .filter(Q(expires_at__lte=now + REFRESH_AHEAD) | Q(refreshed_at__lte=now - REFRESH_IDLE) | Q(refreshed_at__isnull=True))
+        .filter(
+            Q(expires_at__lte=now + REFRESH_AHEAD)
+            | Q(refreshed_at__lte=now - REFRESH_IDLE)
+            | Q(refreshed_at__isnull=True)
+        )
     )
     outcome = {"refreshed": 0, "failed": 0}
     for connection in due:

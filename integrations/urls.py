@@ -14,10 +14,22 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
     path("integrations/connections/", views.connections, name="connections"),
-    path("integrations/<str:provider>/auth/start", oauth_views.StartView.as_view(), name="oauth-start"),
+    path(
+        "integrations/<str:provider>/auth/start",
+        oauth_views.StartView.as_view(),
+        name="oauth-start",
+    ),
     path("integrations/<str:provider>/auth/callback", oauth_views.callback, name="oauth-callback"),
-    path("integrations/<str:provider>/auth/status", oauth_views.StatusView.as_view(), name="oauth-status"),
-    path("integrations/<str:provider>/auth/disconnect", oauth_views.DisconnectView.as_view(), name="oauth-disconnect"),
+    path(
+        "integrations/<str:provider>/auth/status",
+        oauth_views.StatusView.as_view(),
+        name="oauth-status",
+    ),
+    path(
+        "integrations/<str:provider>/auth/disconnect",
+        oauth_views.DisconnectView.as_view(),
+        name="oauth-disconnect",
+    ),
     path("api/me", api.MeView.as_view(), name="api-me"),
     path("api/", include(router.urls)),
 ]

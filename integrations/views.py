@@ -5,13 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
-from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views import defaults
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from integrations import providers, selectors
 from integrations.errors import error_body, internal_error_body
 from integrations.oauth.flow import may_connect
-from integrations.oauth.views import hub_origin, status_of
+from integrations.oauth.views import hub_origin, opens_oauth_popups, status_of
 
 
 @login_required
@@ -43,6 +43,7 @@ def server_error(request):
 
 @login_required
 @ensure_csrf_cookie
+@opens_oauth_popups
 def connections(request):
     """Every provider for one workspace: status, and Connect / Disconnect (the popup flow)."""
     workspaces = list(selectors.workspace_list(user=request.user))
@@ -57,7 +58,9 @@ def connections(request):
             "kind": module.SPEC.kind,
             "per_user": module.SPEC.per_user,
             "domains": module.SPEC.domains,
-            "may_connect": may_connect(user=request.user, workspace=workspace, provider=module.SPEC.name),
+            "may_connect": may_connect(
+                user=request.user, workspace=workspace, provider=module.SPEC.name
+            ),
             "status": status_of(user=request.user, workspace=workspace, provider=module.SPEC.name),
         }
         for module in providers.REGISTRY.values()
@@ -68,4 +71,8 @@ def connections(request):
         "pollSeconds": settings.OAUTH_STATUS_POLL_SECONDS,
         "csrfToken": get_token(request),
     }
-    return render(request, "integrations/connections.html", {"workspace": workspace, "workspaces": workspaces, "rows": rows, "popup": popup})
+    return render(
+        request,
+        "integrations/connections.html",
+        {"workspace": workspace, "workspaces": workspaces, "rows": rows, "popup": popup},
+    )

@@ -41,7 +41,9 @@ def log_output():
     config["handlers"]["console"] = {**config["handlers"]["console"], "stream": io.StringIO()}
     config["root"] = {**config["root"], "level": "DEBUG"}
     logging.config.dictConfig(config)
-    stream = next(h for h in logging.getLogger().handlers if not type(h).__module__.startswith("_pytest")).stream
+    stream = next(
+        h for h in logging.getLogger().handlers if not type(h).__module__.startswith("_pytest")
+    ).stream
     yield stream
     logging.config.dictConfig(settings.LOGGING)
 
@@ -104,7 +106,9 @@ class Sandbox:
         return f"https://{self.server.host}:{self.server.ports[name]}"
 
     def control(self, name: str, verb: str, path: str, body: dict | None = None):
-        response = self.http.request(verb, f"{self.url(name)}/_sandbox/{path}", json=body, timeout=10)
+        response = self.http.request(
+            verb, f"{self.url(name)}/_sandbox/{path}", json=body, timeout=10
+        )
         response.raise_for_status()
         return response.json()
 
@@ -161,10 +165,16 @@ class Sandbox:
         assert page.status_code == 200, page.text
         user_id = re.findall(r'<option value="([^"]+)"', page.text)[user_index]
         answer = browser.post(
-            authorize_url, data={"user_id": user_id, "decision": "approve" if approve else "deny"}, allow_redirects=False, timeout=10
+            authorize_url,
+            data={"user_id": user_id, "decision": "approve" if approve else "deny"},
+            allow_redirects=False,
+            timeout=10,
         )
         assert answer.status_code == 302, answer.text
-        return {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+        return {
+            key: values[0]
+            for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()
+        }
 
 
 @pytest.fixture(scope="session")
@@ -177,7 +187,9 @@ def _sandbox_server(tmp_path_factory):
 
     files = ensure_ca(settings.SANDBOX_DIR)
     emulators = runner.build()
-    server = runner.SandboxServer(emulators, host="127.0.0.1", ports={}, tls=files, snapshot=None, quiet=True)
+    server = runner.SandboxServer(
+        emulators, host="127.0.0.1", ports={}, tls=files, snapshot=None, quiet=True
+    )
     server.start_in_thread()
     saved_ports = settings.SANDBOX_PORTS
     settings.SANDBOX_PORTS = dict(server.ports)

@@ -48,14 +48,18 @@ def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str 
     """Create a single-use state (and PKCE verifier) and return the provider's authorize URL."""
     spec = providers.get(provider).SPEC
     if spec.kind != "oauth":
-        raise ApplicationError(f"{spec.label} connects with client credentials, not a consent page.", code="not_oauth")
+        raise ApplicationError(
+            f"{spec.label} connects with client credentials, not a consent page.", code="not_oauth"
+        )
     if not may_connect(user=user, workspace=workspace, provider=provider):
         raise PermissionDenied(f"Only an admin of {workspace.name} can connect {spec.label}.")
     if spec.domains:
         domain = domain or spec.domains[0]
         if domain not in spec.domains:
             raise ApplicationError(
-                f"domain must be one of: {', '.join(spec.domains)}.", code="invalid", details={"domain": [f"{domain!r} is not a choice."]}
+                f"domain must be one of: {', '.join(spec.domains)}.",
+                code="invalid",
+                details={"domain": [f"{domain!r} is not a choice."]},
             )
     else:
         domain = ""
@@ -75,7 +79,10 @@ def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str 
         expires_at=now + STATE_TTL,
     )
     url = providers.get(provider).authorize_url(
-        state=state, redirect_uri=record.redirect_uri, code_challenge=s256(verifier) if verifier else "", domain=domain
+        state=state,
+        redirect_uri=record.redirect_uri,
+        code_challenge=s256(verifier) if verifier else "",
+        domain=domain,
     )
     return {"authorize_url": url, "started_at": record.created_at, "expires_at": record.expires_at}
 
@@ -91,11 +98,15 @@ def _claim(*, user: User, provider: str, state: str) -> OAuthState:
         # Not used up: a stolen state must not let anyone cancel the real user's flow.
         raise OAuthRejected("This authorization was started by someone else.")
     with transaction.atomic():
-        claimed = OAuthState.objects.filter(pk=record.pk, used_at__isnull=True).update(used_at=timezone.now())
+        claimed = OAuthState.objects.filter(pk=record.pk, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
     if not claimed:
         raise OAuthRejected("This authorization has already been used; start again.")
     if record.expires_at < timezone.now():
-        raise OAuthRejected("This authorization took longer than 10 minutes and expired; start again.")
+        raise OAuthRejected(
+            "This authorization took longer than 10 minutes and expired; start again."
+        )
     return record
 
 
@@ -106,13 +117,21 @@ def oauth_callback(*, user: User, provider: str, params: dict) -> Connection:
     record = _claim(user=user, provider=provider, state=params.get("state", ""))
     if params.get("error"):
         description = params.get("error_description") or params["error"]
-        services.audit_record(action="connection.denied", actor=user, workspace=record.workspace, details={"provider": provider, "error": params["error"]})
+        services.audit_record(
+            action="connection.denied",
+            actor=user,
+            workspace=record.workspace,
+            details={"provider": provider, "error": params["error"]},
+        )
         raise OAuthDenied(f"{module.SPEC.label} did not grant access: {description}.")
     code = params.get("code", "")
     if not code:
         raise OAuthRejected("The provider's answer carries no authorization code.")
     tokens = module.exchange_code(
-        code=code, redirect_uri=record.redirect_uri, code_verifier=record.code_verifier, domain=record.auth_domain
+        code=code,
+        redirect_uri=record.redirect_uri,
+        code_verifier=record.code_verifier,
+        domain=record.auth_domain,
     )
     probe = Connection(
         workspace=record.workspace,
@@ -123,5 +142,10 @@ def oauth_callback(*, user: User, provider: str, params: dict) -> Connection:
     )
     identity = services.whoami(probe, tokens.access_token)
     return services.connection_connect(
-        workspace=record.workspace, provider=provider, actor=user, tokens=tokens, identity=identity, domain=record.auth_domain
+        workspace=record.workspace,
+        provider=provider,
+        actor=user,
+        tokens=tokens,
+        identity=identity,
+        domain=record.auth_domain,
     )

@@ -1,6 +1,7 @@
 """Browser-facing OAuth endpoints: start (JSON), callback (the popup page), status (JSON,
 polled by the page script), disconnect (JSON). Session authentication with CSRF."""
 
+import functools
 import logging
 
 from django.conf import settings
@@ -18,6 +19,20 @@ from integrations.errors import ApplicationError
 from integrations.oauth import flow
 
 logger = logging.getLogger(__name__)
+
+
+def opens_oauth_popups(view):
+    """For pages with a Connect button. Django's default Cross-Origin-Opener-Policy
+    (same-origin) cuts a popup off from its opener as soon as it visits the provider: the
+    page then sees `popup.closed` at once and never receives the popup's message."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Cross-Origin-Opener-Policy"] = "same-origin-allow-popups"
+        return response
+
+    return wrapper
 
 
 def hub_origin() -> str:
@@ -51,8 +66,15 @@ class StartView(_SessionView):
     def post(self, request, provider: str):
         data = StartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        workspace = selectors.workspace_for(user=request.user, workspace_id=data.validated_data["workspace"])
-        result = flow.oauth_start(user=request.user, workspace=workspace, provider=provider, domain=data.validated_data["domain"])
+        workspace = selectors.workspace_for(
+            user=request.user, workspace_id=data.validated_data["workspace"]
+        )
+        result = flow.oauth_start(
+            user=request.user,
+            workspace=workspace,
+            provider=provider,
+            domain=data.validated_data["domain"],
+        )
         return Response(result)
 
 
@@ -75,8 +97,14 @@ class StatusView(_SessionView):
     @extend_schema(responses=StatusSerializer)
     def get(self, request, provider: str):
         providers.get(provider)
-        workspace = selectors.workspace_for(user=request.user, workspace_id=request.query_params.get("workspace", ""))
-        response = Response(StatusSerializer(status_of(user=request.user, workspace=workspace, provider=provider)).data)
+        workspace = selectors.workspace_for(
+            user=request.user, workspace_id=request.query_params.get("workspace", "")
+        )
+        response = Response(
+            StatusSerializer(
+                status_of(user=request.user, workspace=workspace, provider=provider)
+            ).data
+        )
         add_never_cache_headers(response)
         return response
 
@@ -86,13 +114,23 @@ class DisconnectView(_SessionView):
     def post(self, request, provider: str):
         data = StartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        workspace = selectors.workspace_for(user=request.user, workspace_id=data.validated_data["workspace"])
-        connection = selectors.connection_for(user=request.user, workspace=workspace, provider=provider)
+        workspace = selectors.workspace_for(
+            user=request.user, workspace_id=data.validated_data["workspace"]
+        )
+        connection = selectors.connection_for(
+            user=request.user, workspace=workspace, provider=provider
+        )
         if connection is not None:
             if not flow.may_connect(user=request.user, workspace=workspace, provider=provider):
-                raise ApplicationError("Only a workspace admin can disconnect this.", code="permission_denied")
+                raise ApplicationError(
+                    "Only a workspace admin can disconnect this.", code="permission_denied"
+                )
             services.connection_disconnect(connection=connection, actor=request.user)
-        return Response(StatusSerializer(status_of(user=request.user, workspace=workspace, provider=provider)).data)
+        return Response(
+            StatusSerializer(
+                status_of(user=request.user, workspace=workspace, provider=provider)
+            ).data
+        )
 
 
 @login_required
@@ -103,7 +141,9 @@ def callback(request, provider: str):
     result = {"provider": provider, "status": "connected", "email": "", "message": ""}
     status = 200
     try:
-        connection = flow.oauth_callback(user=request.user, provider=provider, params=request.GET.dict())
+        connection = flow.oauth_callback(
+            user=request.user, provider=provider, params=request.GET.dict()
+        )
         result["email"] = connection.external_email or connection.label
     except flow.OAuthDenied as exc:
         result.update(status="denied", message=exc.message)
@@ -122,4 +162,7 @@ def callback(request, provider: str):
         status=status,
     )
     add_never_cache_headers(response)
+    # The popup arrives here from the provider's origin; any stricter opener policy would put
+    # it in a new browsing-context group, with no `window.opener` to report to.
+    response["Cross-Origin-Opener-Policy"] = "unsafe-none"
     return response

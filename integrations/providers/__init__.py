@@ -6,7 +6,9 @@ from types import ModuleType
 from integrations.errors import NotFound
 from integrations.providers import dataverse, hubspot, salesforce, smartsheet
 
-REGISTRY: dict[str, ModuleType] = {module.SPEC.name: module for module in (smartsheet, salesforce, hubspot, dataverse)}
+REGISTRY: dict[str, ModuleType] = {
+    module.SPEC.name: module for module in (smartsheet, salesforce, hubspot, dataverse)
+}
 
 
 def get(name: str) -> ModuleType:

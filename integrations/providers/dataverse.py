@@ -38,7 +38,9 @@ def login_base() -> str:
 
 
 def _app(connection) -> msal.ConfidentialClientApplication:
-    digest = hashlib.sha256(f"{connection.tenant_id}|{connection.client_id}|{connection.client_secret}".encode()).hexdigest()
+    digest = hashlib.sha256(
+        f"{connection.tenant_id}|{connection.client_id}|{connection.client_secret}".encode()
+    ).hexdigest()
     key = (connection.pk, digest)
     with _apps_lock:
         app = _apps.get(key)
@@ -79,30 +81,46 @@ def acquire_token(connection) -> TokenSet:
         raise http.Permanent(f"Azure AD settings are not usable: {exc}", provider="azure") from None
     if "access_token" not in result:
         forget(connection)  # msal replays a failed answer for a while; start clean next time
-        first_line = (result.get("error_description") or "").splitlines()[0] if result.get("error_description") else ""
+        first_line = (
+            (result.get("error_description") or "").splitlines()[0]
+            if result.get("error_description")
+            else ""
+        )
         error = result.get("error", "error")
         raise http.Permanent(
             f"Azure AD refused the client credentials ({error}): {first_line}",
             provider="azure",
             code=error,
         )
-    return TokenSet(access_token=result["access_token"], expires_in=int(result.get("expires_in", 3599)))
+    return TokenSet(
+        access_token=result["access_token"], expires_in=int(result.get("expires_in", 3599))
+    )
 
 
 def identify(access_token: str, *, instance_url: str, key: str) -> Identity:
     response = http.session("dataverse", key=key).get(
         f"{instance_url.rstrip('/')}{API_PATH}/WhoAmI",
-        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"},
+        headers={
+            "Authorization": f"Bearer {access_token}",
+            "Accept": "application/json",
+            "OData-MaxVersion": "4.0",
+            "OData-Version": "4.0",
+        },
     )
     if response.status_code >= 400:
-        http.raise_for_status(response, provider="dataverse", message=f"Dataverse refused WhoAmI ({response.status_code})")
+        http.raise_for_status(
+            response,
+            provider="dataverse",
+            message=f"Dataverse refused WhoAmI ({response.status_code})",
+        )
     body = response.json()
-    return Identity(user_id=body["UserId"], account_id=body["OrganizationId"], extra={"business_unit_id": body["BusinessUnitId"]})
+    return Identity(
+        user_id=body["UserId"],
+        account_id=body["OrganizationId"],
+        extra={"business_unit_id": body["BusinessUnitId"]},
+    )
 
 
 def default_environment_url() -> str:
     """The environment URL a new connection starts with (the emulator in sandbox mode)."""
     return sandbox.api_url("dataverse") if sandbox_mode() else ""
-
-
-

@@ -9,7 +9,14 @@ wraps only the OAuth v1 API, which HubSpot retires on 2027-02-16; we use v3.
 from urllib.parse import urlencode
 
 from integrations import http, sandbox
-from integrations.providers.base import Identity, ProviderSpec, TokenSet, oauth_client, rate_key, sandbox_mode
+from integrations.providers.base import (
+    Identity,
+    ProviderSpec,
+    TokenSet,
+    oauth_client,
+    rate_key,
+    sandbox_mode,
+)
 
 SPEC = ProviderSpec(
     name="hubspot",
@@ -37,9 +44,16 @@ def api_base() -> str:
     return sandbox.api_url("hubspot") if sandbox_mode() else "https://api.hubapi.com"
 
 
-def authorize_url(*, state: str, redirect_uri: str, code_challenge: str = "", domain: str = "") -> str:
+def authorize_url(
+    *, state: str, redirect_uri: str, code_challenge: str = "", domain: str = ""
+) -> str:
     client_id, _ = oauth_client("hubspot")
-    params = {"client_id": client_id, "redirect_uri": redirect_uri, "scope": " ".join(SPEC.scopes), "state": state}
+    params = {
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(SPEC.scopes),
+        "state": state,
+    }
     return f"{app_base()}/oauth/authorize?{urlencode(params)}"
 
 
@@ -52,7 +66,10 @@ def _post(path: str, form: dict, *, key: str, action: str) -> dict:
             body = {}
         reason = body.get("message") or body.get("error_description") or str(response.status_code)
         http.raise_for_status(
-            response, provider="hubspot", message=f"HubSpot refused to {action}: {reason}", code=body.get("status", "")
+            response,
+            provider="hubspot",
+            message=f"HubSpot refused to {action}: {reason}",
+            code=body.get("status", ""),
         )
     return response.json() if response.content else {}
 
@@ -67,30 +84,61 @@ def _token_set(body: dict) -> TokenSet:
     )
 
 
-def exchange_code(*, code: str, redirect_uri: str, code_verifier: str = "", domain: str = "") -> TokenSet:
+def exchange_code(
+    *, code: str, redirect_uri: str, code_verifier: str = "", domain: str = ""
+) -> TokenSet:
     client_id, secret = oauth_client("hubspot")
-    form = {"grant_type": "authorization_code", "client_id": client_id, "client_secret": secret, "redirect_uri": redirect_uri, "code": code}
-    return _token_set(_post("/oauth/v3/token", form, key="oauth", action="exchange the authorization code"))
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "client_secret": secret,
+        "redirect_uri": redirect_uri,
+        "code": code,
+    }
+    return _token_set(
+        _post("/oauth/v3/token", form, key="oauth", action="exchange the authorization code")
+    )
 
 
 def refresh(connection) -> TokenSet:
     client_id, secret = oauth_client("hubspot")
-    form = {"grant_type": "refresh_token", "client_id": client_id, "client_secret": secret, "refresh_token": connection.refresh_token}
-    return _token_set(_post("/oauth/v3/token", form, key=rate_key(connection), action="refresh the access token"))
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": client_id,
+        "client_secret": secret,
+        "refresh_token": connection.refresh_token,
+    }
+    return _token_set(
+        _post("/oauth/v3/token", form, key=rate_key(connection), action="refresh the access token")
+    )
 
 
 def revoke(connection) -> None:
     client_id, secret = oauth_client("hubspot")
-    form = {"client_id": client_id, "client_secret": secret, "token": connection.refresh_token, "token_type_hint": "refresh_token"}
-    _post("/oauth/v3/token/revoke", form, key=rate_key(connection), action="revoke the refresh token")
+    form = {
+        "client_id": client_id,
+        "client_secret": secret,
+        "token": connection.refresh_token,
+        "token_type_hint": "refresh_token",
+    }
+    _post(
+        "/oauth/v3/token/revoke", form, key=rate_key(connection), action="revoke the refresh token"
+    )
 
 
 def identify(access_token: str, *, key: str) -> Identity:
     client_id, secret = oauth_client("hubspot")
-    form = {"client_id": client_id, "client_secret": secret, "token": access_token, "token_type_hint": "access_token"}
+    form = {
+        "client_id": client_id,
+        "client_secret": secret,
+        "token": access_token,
+        "token_type_hint": "access_token",
+    }
     info = _post("/oauth/v3/token/introspect", form, key=key, action="say who is connected")
     if not info.get("active"):
-        raise http.Unauthorized("HubSpot: the access token is no longer active", provider="hubspot", status=401)
+        raise http.Unauthorized(
+            "HubSpot: the access token is no longer active", provider="hubspot", status=401
+        )
     return Identity(
         user_id=str(info.get("user_id", "")),
         email=info.get("user", ""),

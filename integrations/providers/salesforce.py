@@ -13,10 +13,21 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceRefusedRequest
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceRefusedRequest,
+)
 
 from integrations import http, sandbox
-from integrations.providers.base import Identity, ProviderSpec, TokenSet, oauth_client, rate_key, sandbox_mode
+from integrations.providers.base import (
+    Identity,
+    ProviderSpec,
+    TokenSet,
+    oauth_client,
+    rate_key,
+    sandbox_mode,
+)
 
 SPEC = ProviderSpec(
     name="salesforce",
@@ -39,7 +50,9 @@ def login_host(domain: str = "login", *, browser: bool = False) -> str:
     return LIVE_HOSTS[domain]
 
 
-def authorize_url(*, state: str, redirect_uri: str, code_challenge: str = "", domain: str = "login") -> str:
+def authorize_url(
+    *, state: str, redirect_uri: str, code_challenge: str = "", domain: str = "login"
+) -> str:
     client_id, _ = oauth_client("salesforce")
     params = {
         "response_type": "code",
@@ -54,7 +67,9 @@ def authorize_url(*, state: str, redirect_uri: str, code_challenge: str = "", do
 
 
 def _post_token(domain: str, form: dict, *, key: str, action: str) -> dict:
-    response = http.session("salesforce", key=key).post(f"{login_host(domain)}/services/oauth2/token", data=form)
+    response = http.session("salesforce", key=key).post(
+        f"{login_host(domain)}/services/oauth2/token", data=form
+    )
     if response.status_code != 200:
         body = _json(response)
         error = body.get("error", "") if isinstance(body, dict) else ""
@@ -78,10 +93,16 @@ def _json(response) -> object:
 def _check_signature(body: dict, secret: str) -> None:
     # The token answer is signed: base64(HMAC-SHA256(client secret, id + issued_at)).
     expected = base64.b64encode(
-        hmac.new(secret.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256).digest()
+        hmac.new(
+            secret.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256
+        ).digest()
     ).decode()
     if not hmac.compare_digest(expected, body.get("signature", "")):
-        raise http.Permanent("Salesforce's token answer has a bad signature", provider="salesforce", code="bad_signature")
+        raise http.Permanent(
+            "Salesforce's token answer has a bad signature",
+            provider="salesforce",
+            code="bad_signature",
+        )
 
 
 def _token_set(body: dict, refresh_token: str = "") -> TokenSet:
@@ -97,7 +118,9 @@ def _token_set(body: dict, refresh_token: str = "") -> TokenSet:
     )
 
 
-def exchange_code(*, code: str, redirect_uri: str, code_verifier: str = "", domain: str = "login") -> TokenSet:
+def exchange_code(
+    *, code: str, redirect_uri: str, code_verifier: str = "", domain: str = "login"
+) -> TokenSet:
     client_id, secret = oauth_client("salesforce")
     form = {
         "grant_type": "authorization_code",
@@ -114,8 +137,15 @@ def exchange_code(*, code: str, redirect_uri: str, code_verifier: str = "", doma
 
 def refresh(connection) -> TokenSet:
     client_id, secret = oauth_client("salesforce")
-    form = {"grant_type": "refresh_token", "refresh_token": connection.refresh_token, "client_id": client_id, "client_secret": secret}
-    body = _post_token(connection.auth_domain, form, key=rate_key(connection), action="refresh the access token")
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": connection.refresh_token,
+        "client_id": client_id,
+        "client_secret": secret,
+    }
+    body = _post_token(
+        connection.auth_domain, form, key=rate_key(connection), action="refresh the access token"
+    )
     _check_signature(body, secret)
     # No new refresh token unless the org rotates them: keep the one we have.
     return _token_set(body, refresh_token=connection.refresh_token)
@@ -128,7 +158,12 @@ def revoke(connection) -> None:
         f"{login_host(connection.auth_domain)}/services/oauth2/revoke", data={"token": token}
     )
     if response.status_code != 200:
-        http.raise_for_status(response, provider="salesforce", message="Salesforce refused to revoke the token", code=str(_json(response).get("error", "")))
+        http.raise_for_status(
+            response,
+            provider="salesforce",
+            message="Salesforce refused to revoke the token",
+            code=str(_json(response).get("error", "")),
+        )
 
 
 def client(*, access_token: str, instance_url: str, key: str) -> Salesforce:
@@ -146,15 +181,43 @@ def identify(*, access_token: str, instance_url: str, user_id: str, key: str) ->
     try:
         user = sf.User.get(user_id)
     except SalesforceExpiredSession:
-        raise http.Unauthorized("Salesforce: the session expired or was revoked", provider="salesforce", status=401, code="INVALID_SESSION_ID") from None
+        raise http.Unauthorized(
+            "Salesforce: the session expired or was revoked",
+            provider="salesforce",
+            status=401,
+            code="INVALID_SESSION_ID",
+        ) from None
     except SalesforceRefusedRequest as exc:
-        code = (exc.content[0] or {}).get("errorCode", "") if isinstance(exc.content, list) and exc.content else ""
+        code = (
+            (exc.content[0] or {}).get("errorCode", "")
+            if isinstance(exc.content, list) and exc.content
+            else ""
+        )
         if code == "REQUEST_LIMIT_EXCEEDED":
-            raise http.RateLimited("Salesforce: the org's daily API limit is used up", provider="salesforce", status=403, code=code) from None
-        raise http.Permanent(f"Salesforce refused to read the user ({code or exc.status})", provider="salesforce", status=exc.status, code=code) from None
+            raise http.RateLimited(
+                "Salesforce: the org's daily API limit is used up",
+                provider="salesforce",
+                status=403,
+                code=code,
+            ) from None
+        raise http.Permanent(
+            f"Salesforce refused to read the user ({code or exc.status})",
+            provider="salesforce",
+            status=exc.status,
+            code=code,
+        ) from None
     except SalesforceError as exc:
-        raise http.Permanent(f"Salesforce refused to read the user ({exc.status})", provider="salesforce", status=exc.status) from None
-    return Identity(user_id=user["Id"], email=user.get("Email", ""), name=user.get("Name", ""), extra={"username": user.get("Username", "")})
+        raise http.Permanent(
+            f"Salesforce refused to read the user ({exc.status})",
+            provider="salesforce",
+            status=exc.status,
+        ) from None
+    return Identity(
+        user_id=user["Id"],
+        email=user.get("Email", ""),
+        name=user.get("Name", ""),
+        extra={"username": user.get("Username", "")},
+    )
 
 
 def user_id_of(identity_url: str) -> str:

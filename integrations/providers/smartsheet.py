@@ -17,7 +17,14 @@ from smartsheet.exceptions import ApiError, UnexpectedRequestError
 from smartsheet.session import redact_token
 
 from integrations import http, sandbox
-from integrations.providers.base import Identity, ProviderSpec, TokenSet, oauth_client, rate_key, sandbox_mode
+from integrations.providers.base import (
+    Identity,
+    ProviderSpec,
+    TokenSet,
+    oauth_client,
+    rate_key,
+    sandbox_mode,
+)
 
 SPEC = ProviderSpec(
     name="smartsheet",
@@ -31,16 +38,26 @@ PLACEHOLDER_TOKEN = "oauth-exchange"  # the SDK refuses to build a client withou
 
 
 def _authorize_base() -> str:
-    return f"{sandbox.browser_url('smartsheet')}/b/authorize" if sandbox_mode() else "https://app.smartsheet.com/b/authorize"
+    return (
+        f"{sandbox.browser_url('smartsheet')}/b/authorize"
+        if sandbox_mode()
+        else "https://app.smartsheet.com/b/authorize"
+    )
 
 
 def api_base() -> str:
-    return f"{sandbox.api_url('smartsheet')}/2.0" if sandbox_mode() else "https://api.smartsheet.com/2.0"
+    return (
+        f"{sandbox.api_url('smartsheet')}/2.0"
+        if sandbox_mode()
+        else "https://api.smartsheet.com/2.0"
+    )
 
 
 def client(access_token: str, *, key: str) -> smartsheet.Smartsheet:
     """An SDK client whose requests go through integrations.http."""
-    sdk = smartsheet.Smartsheet(access_token, api_base=api_base(), max_retry_time=0, user_agent="IntegrationHub/1.0")
+    sdk = smartsheet.Smartsheet(
+        access_token, api_base=api_base(), max_retry_time=0, user_agent="IntegrationHub/1.0"
+    )
     session = http.session("smartsheet", key=key)
     session.hooks["response"].append(redact_token)  # keeps the SDK's request log free of tokens
     sdk._session = session
@@ -58,17 +75,27 @@ def _translated(action: str):
         message = f"Smartsheet refused to {action}: {result.message} (error {result.code})"
         status = result.status_code or 400
         if status in (401, 403) and result.code in (1001, 1002, 1003):
-            raise http.Unauthorized(message, provider="smartsheet", status=401, code=str(result.code)) from None
+            raise http.Unauthorized(
+                message, provider="smartsheet", status=401, code=str(result.code)
+            ) from None
         if status == 429 or result.code == 4003:
-            raise http.RateLimited(message, provider="smartsheet", status=429, code=str(result.code)) from None
+            raise http.RateLimited(
+                message, provider="smartsheet", status=429, code=str(result.code)
+            ) from None
         if status >= 500:
-            raise http.Unavailable(message, provider="smartsheet", status=status, code=str(result.code)) from None
-        raise http.Permanent(message, provider="smartsheet", status=status, code=str(result.code)) from None
+            raise http.Unavailable(
+                message, provider="smartsheet", status=status, code=str(result.code)
+            ) from None
+        raise http.Permanent(
+            message, provider="smartsheet", status=status, code=str(result.code)
+        ) from None
     except UnexpectedRequestError as exc:
         cause = exc.__cause__
         if isinstance(cause, http.ProviderError):
             raise cause from None
-        raise http.Unavailable(f"Smartsheet could not be reached to {action}", provider="smartsheet") from None
+        raise http.Unavailable(
+            f"Smartsheet could not be reached to {action}", provider="smartsheet"
+        ) from None
 
 
 def _hash(secret: str, value: str) -> str:
@@ -76,9 +103,17 @@ def _hash(secret: str, value: str) -> str:
     return hashlib.sha256(f"{secret}|{value}".encode()).hexdigest()
 
 
-def authorize_url(*, state: str, redirect_uri: str, code_challenge: str = "", domain: str = "") -> str:
+def authorize_url(
+    *, state: str, redirect_uri: str, code_challenge: str = "", domain: str = ""
+) -> str:
     client_id, _ = oauth_client("smartsheet")
-    params = {"response_type": "code", "client_id": client_id, "scope": " ".join(SPEC.scopes), "state": state, "redirect_uri": redirect_uri}
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "scope": " ".join(SPEC.scopes),
+        "state": state,
+        "redirect_uri": redirect_uri,
+    }
     return f"{_authorize_base()}?{urlencode(params)}"
 
 
@@ -91,10 +126,14 @@ def _token_set(token) -> TokenSet:
     )
 
 
-def exchange_code(*, code: str, redirect_uri: str, code_verifier: str = "", domain: str = "") -> TokenSet:
+def exchange_code(
+    *, code: str, redirect_uri: str, code_verifier: str = "", domain: str = ""
+) -> TokenSet:
     client_id, secret = oauth_client("smartsheet")
     with _translated("exchange the authorization code"):
-        token = client(PLACEHOLDER_TOKEN, key="oauth").Token.get_access_token(client_id, code, _hash(secret, code), redirect_uri)
+        token = client(PLACEHOLDER_TOKEN, key="oauth").Token.get_access_token(
+            client_id, code, _hash(secret, code), redirect_uri
+        )
     return _token_set(token)
 
 

@@ -64,6 +64,10 @@ def register_hub(emulators: dict, hub_base_url: str | None = None) -> None:
     """Register the hub's apps (and the Dataverse demo app) with running emulators."""
     for name, app in hub_registrations(hub_base_url).items():
         if name in emulators and app["client_id"]:
-            emulators[name].register_app(app["client_id"], app["client_secret"], app["redirect_uris"])
+            emulators[name].register_app(
+                app["client_id"], app["client_secret"], app["redirect_uris"]
+            )
     if "azure" in emulators:
-        emulators["azure"].register_client(DATAVERSE_TENANT_ID, DATAVERSE_CLIENT_ID, DATAVERSE_CLIENT_SECRET)
+        emulators["azure"].register_client(
+            DATAVERSE_TENANT_ID, DATAVERSE_CLIENT_ID, DATAVERSE_CLIENT_SECRET
+        )

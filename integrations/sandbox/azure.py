@@ -23,7 +23,11 @@ TOKEN_TTL = 3599
 
 
 def _b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
+        .rstrip(b"=")
+        .decode()
+    )
 
 
 class AzureEmulator(Emulator):
@@ -67,7 +71,9 @@ class AzureEmulator(Emulator):
 
     def unknown_tenant(self, tenant: str) -> JSONResponse:
         return self.aad_error(
-            400, "invalid_tenant", 90002,
+            400,
+            "invalid_tenant",
+            90002,
             f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
             "signing into the correct cloud. Check with your subscription administrator, this may "
             "happen if there are no active subscriptions for the tenant.",
@@ -75,7 +81,9 @@ class AzureEmulator(Emulator):
 
     def api_routes(self) -> list[Route]:
         return [
-            Route("/{tenant}/v2.0/.well-known/openid-configuration", self.discovery, methods=["GET"]),
+            Route(
+                "/{tenant}/v2.0/.well-known/openid-configuration", self.discovery, methods=["GET"]
+            ),
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
         ]
 
@@ -87,7 +95,11 @@ class AzureEmulator(Emulator):
         return JSONResponse(
             {
                 "token_endpoint": f"{base}/oauth2/v2.0/token",
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
                 "jwks_uri": f"{base}/discovery/v2.0/keys",
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "subject_types_supported": ["pairwise"],
@@ -111,12 +123,16 @@ class AzureEmulator(Emulator):
             return self.unknown_tenant(tenant_id)
         form = await request.form()
         if form.get("grant_type") != "client_credentials":
-            return self.aad_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+            return self.aad_error(
+                400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
+            )
         client_id = form.get("client_id", "")
         app = tenant["apps"].get(client_id)
         if app is None:
             return self.aad_error(
-                400, "unauthorized_client", 700016,
+                400,
+                "unauthorized_client",
+                700016,
                 f"Application with identifier '{client_id}' was not found in the directory '{tenant_id}'. "
                 "This can happen if the application has not been installed by the administrator of the "
                 "tenant or consented to by any user in the tenant. You may have sent your authentication "
@@ -124,26 +140,50 @@ class AzureEmulator(Emulator):
             )
         if form.get("client_secret") != app["secret"]:
             return self.aad_error(
-                401, "invalid_client", 7000215,
+                401,
+                "invalid_client",
+                7000215,
                 "Invalid client secret provided. Ensure the secret being sent in the request is the "
                 f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
             )
         scope = form.get("scope", "")
         if not scope.endswith("/.default") or " " in scope.strip():
             return self.aad_error(
-                400, "invalid_scope", 1002012,
+                400,
+                "invalid_scope",
+                1002012,
                 f"The provided value for scope {scope} is not valid. Client credential flows must have "
                 "a scope value with /.default suffixed to the resource identifier (application ID URI).",
             )
         ttl = int(self.config.get("token_ttl", TOKEN_TTL))
         now = int(time.time())
         audience = scope.removesuffix("/.default")
-        claims = {"aud": audience, "iss": f"{self.base}/{tenant_id}/v2.0", "iat": now, "nbf": now,
-                  "exp": now + ttl, "appid": client_id, "tid": tenant_id, "oid": str(uuid.uuid4()),
-                  "jti": str(uuid.uuid4())}
+        claims = {
+            "aud": audience,
+            "iss": f"{self.base}/{tenant_id}/v2.0",
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "appid": client_id,
+            "tid": tenant_id,
+            "oid": str(uuid.uuid4()),
+            "jti": str(uuid.uuid4()),
+        }
         # JWT-shaped (header.claims.signature); the signature part is random, not a real one.
         token = f"{_b64({'typ': 'JWT', 'alg': 'RS256'})}.{_b64(claims)}.{_b64({'sig': uuid.uuid4().hex})}"
-        self.state["tokens"][token] = {"client_id": client_id, "tenant_id": tenant_id, "audience": audience,
-                                       "issued_at": now, "expires_at": now + ttl}
+        self.state["tokens"][token] = {
+            "client_id": client_id,
+            "tenant_id": tenant_id,
+            "audience": audience,
+            "issued_at": now,
+            "expires_at": now + ttl,
+        }
         self.dirty = True
-        return JSONResponse({"token_type": "Bearer", "expires_in": ttl, "ext_expires_in": ttl, "access_token": token})
+        return JSONResponse(
+            {
+                "token_type": "Bearer",
+                "expires_in": ttl,
+                "ext_expires_in": ttl,
+                "access_token": token,
+            }
+        )

@@ -89,7 +89,9 @@ def new_token(prefix: str = "", length: int = 32) -> str:
 
 
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 class Emulator:
@@ -127,7 +129,9 @@ class Emulator:
         return Caller(key=hashlib.sha256(token.encode()).hexdigest()[:16]) if token else None
 
     def rate_limited(self, request: Request, retry_after: float) -> Response:
-        return json_error({"message": "Rate limit exceeded."}, 429, {"Retry-After": str(int(retry_after))})
+        return json_error(
+            {"message": "Rate limit exceeded."}, 429, {"Retry-After": str(int(retry_after))}
+        )
 
     def error_response(self, request: Request, status: int) -> Response:
         return json_error({"message": "Internal error"}, status)
@@ -198,7 +202,9 @@ class Emulator:
             return None
         return record
 
-    def issue_tokens(self, *, ttl: float | None, refresh: bool = True, refresh_token: str = "", **info) -> dict:
+    def issue_tokens(
+        self, *, ttl: float | None, refresh: bool = True, refresh_token: str = "", **info
+    ) -> dict:
         access = self.make_access_token()
         self.state["tokens"][access] = {
             **info,
@@ -242,14 +248,18 @@ class Emulator:
 
     # --- the consent page ------------------------------------------------------------------------
 
-    def consent_page(self, request: Request, *, app_name: str, scopes: list[str], users: list[dict]) -> HTMLResponse:
+    def consent_page(
+        self, request: Request, *, app_name: str, scopes: list[str], users: list[dict]
+    ) -> HTMLResponse:
         """A login-and-consent screen: pick a seeded user, then Approve or Deny. The form posts
         back to the same URL with the same query string."""
         options = "".join(
             f'<option value="{html.escape(str(u["id"]))}">{html.escape(u["name"])} &lt;{html.escape(u["email"])}&gt;</option>'
             for u in users
         )
-        scope_items = "".join(f"<li>{html.escape(s)}</li>" for s in scopes) or "<li>(default access)</li>"
+        scope_items = (
+            "".join(f"<li>{html.escape(s)}</li>" for s in scopes) or "<li>(default access)</li>"
+        )
         page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(self.title)} – authorize {html.escape(app_name)}</title>
 <style>body{{font:15px system-ui,sans-serif;max-width:30rem;margin:3rem auto;color:#1f2328}}
@@ -338,7 +348,9 @@ class Emulator:
 
     async def _cp_apps(self, request: Request) -> Response:
         body = await self._body(request)
-        app = self.register_app(body["client_id"], body.get("client_secret", ""), body.get("redirect_uris", []))
+        app = self.register_app(
+            body["client_id"], body.get("client_secret", ""), body.get("redirect_uris", [])
+        )
         return JSONResponse({"client_id": body["client_id"], "redirect_uris": app["redirect_uris"]})
 
     async def _cp_expire(self, request: Request) -> Response:
@@ -361,7 +373,9 @@ class Emulator:
         return JSONResponse(self.summary())
 
     def summary(self) -> dict:
-        return {key: len(value) for key, value in self.state.items() if isinstance(value, dict | list)}
+        return {
+            key: len(value) for key, value in self.state.items() if isinstance(value, dict | list)
+        }
 
 
 def bearer_token(request: Request) -> str:
@@ -405,7 +419,11 @@ class SandboxMiddleware:
                 extra = emulator.extra_headers(request, message["status"])
                 if extra:
                     present = {name.lower() for name, _ in message.get("headers", [])}
-                    added = [(k.lower().encode(), v.encode()) for k, v in extra.items() if k.lower().encode() not in present]
+                    added = [
+                        (k.lower().encode(), v.encode())
+                        for k, v in extra.items()
+                        if k.lower().encode() not in present
+                    ]
                     message = {**message, "headers": [*message.get("headers", []), *added]}
             await send(message)
 

@@ -43,7 +43,9 @@ class DataverseEmulator(Emulator):
     def base(self) -> str:
         return self.config.get("base_url", "https://127.0.0.1")
 
-    def odata_error(self, status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    def odata_error(
+        self, status: int, code: str, message: str, headers: dict | None = None
+    ) -> JSONResponse:
         return json_error({"error": {"code": code, "message": message}}, status, headers)
 
     def caller(self, request: Request) -> Caller | None:
@@ -60,7 +62,8 @@ class DataverseEmulator(Emulator):
 
     def rate_limited(self, request: Request, retry_after: float) -> Response:
         return self.odata_error(
-            429, "0x80072322",
+            429,
+            "0x80072322",
             f"Number of requests exceeded the limit of {self.limit.limit} over time window of {int(self.limit.window)} seconds.",
             {"Retry-After": str(max(1, round(retry_after)))},
         )
@@ -76,7 +79,9 @@ class DataverseEmulator(Emulator):
         authority = self.azure.base if self.azure else "https://login.microsoftonline.com"
         return Response(
             status_code=401,
-            headers={"WWW-Authenticate": f"Bearer authorization_uri={authority}/{tenant}/oauth2/authorize, resource_id={self.base}/"},
+            headers={
+                "WWW-Authenticate": f"Bearer authorization_uri={authority}/{tenant}/oauth2/authorize, resource_id={self.base}/"
+            },
         )
 
     def api_routes(self) -> list[Route]:

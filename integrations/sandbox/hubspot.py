@@ -34,7 +34,11 @@ class HubSpotEmulator(Emulator):
         fake = Faker()
         fake.seed_instance(seed + 7)
         hub_id = fake.random_number(digits=8, fix_len=True)
-        portal = {"hub_id": hub_id, "domain": f"{fake.domain_word()}.hubspot.com", "name": fake.company()}
+        portal = {
+            "hub_id": hub_id,
+            "domain": f"{fake.domain_word()}.hubspot.com",
+            "name": fake.company(),
+        }
         users = {}
         for _ in range(3):
             first, last = fake.first_name(), fake.last_name()
@@ -59,7 +63,9 @@ class HubSpotEmulator(Emulator):
         raw = super().make_refresh_token()
         return "na1-" + "-".join(raw[i : i + 4] for i in range(0, 20, 4))
 
-    def oauth_error(self, status_code: str, message: str, error: str, status: int = 400) -> JSONResponse:
+    def oauth_error(
+        self, status_code: str, message: str, error: str, status: int = 400
+    ) -> JSONResponse:
         return json_error(
             {
                 "status": status_code,
@@ -73,7 +79,13 @@ class HubSpotEmulator(Emulator):
 
     def api_error(self, status: int, category: str, message: str, **extra) -> JSONResponse:
         return json_error(
-            {"status": "error", "message": message, "correlationId": self.correlation_id(), "category": category, **extra},
+            {
+                "status": "error",
+                "message": message,
+                "correlationId": self.correlation_id(),
+                "category": category,
+                **extra,
+            },
             status,
         )
 
@@ -108,7 +120,11 @@ class HubSpotEmulator(Emulator):
         return response
 
     def error_response(self, request: Request, status: int) -> Response:
-        return self.api_error(status, "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE", "Internal error, please try again.")
+        return self.api_error(
+            status,
+            "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
+            "Internal error, please try again.",
+        )
 
     def extra_headers(self, request: Request, status: int) -> dict[str, str]:
         caller = self.caller(request) if request.url.path.startswith(self.api_prefixes) else None
@@ -123,11 +139,13 @@ class HubSpotEmulator(Emulator):
             if problem == "expired":
                 ago = int(time.time() - self.state["tokens"][token]["expires_at"])
                 return None, self.api_error(
-                    401, "EXPIRED_AUTHENTICATION",
+                    401,
+                    "EXPIRED_AUTHENTICATION",
                     f"The OAuth token used to make this call expired {ago} second(s) ago.",
                 )
             return None, self.api_error(
-                401, "INVALID_AUTHENTICATION",
+                401,
+                "INVALID_AUTHENTICATION",
                 "Authentication credentials not found. This API supports OAuth 2.0 authentication "
                 "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
             )
@@ -143,7 +161,9 @@ class HubSpotEmulator(Emulator):
             Route("/oauth/v3/token/introspect", self.introspect, methods=["POST"]),
             Route("/oauth/v3/token/revoke", self.revoke, methods=["POST"]),
             Route("/oauth/v1/access-tokens/{token}", self.access_token_info, methods=["GET"]),
-            Route("/oauth/v1/refresh-tokens/{token}", self.refresh_token_delete, methods=["DELETE"]),
+            Route(
+                "/oauth/v1/refresh-tokens/{token}", self.refresh_token_delete, methods=["DELETE"]
+            ),
             Route("/account-info/v3/details", self.account_details, methods=["GET"]),
         ]
 
@@ -151,23 +171,42 @@ class HubSpotEmulator(Emulator):
         query = request.query_params
         app = self.state["apps"].get(query.get("client_id", ""))
         if app is None:
-            return self.error_page("Couldn't complete the connection: the app's client ID is not valid.")
+            return self.error_page(
+                "Couldn't complete the connection: the app's client ID is not valid."
+            )
         redirect_uri = query.get("redirect_uri", "")
         if redirect_uri not in app["redirect_uris"]:
-            return self.error_page("Couldn't complete the connection: the redirect URL does not match the app's settings.")
+            return self.error_page(
+                "Couldn't complete the connection: the redirect URL does not match the app's settings."
+            )
         state = query.get("state")
         scopes = query.get("scope", "").split()
         if not scopes:
             return self.error_page("Couldn't complete the connection: no scopes were requested.")
         if request.method == "GET":
-            users = [{"id": u["id"], "name": u["name"], "email": u["email"]} for u in self.state["users"].values()]
-            return self.consent_page(request, app_name=query["client_id"], scopes=scopes, users=users)
+            users = [
+                {"id": u["id"], "name": u["name"], "email": u["email"]}
+                for u in self.state["users"].values()
+            ]
+            return self.consent_page(
+                request, app_name=query["client_id"], scopes=scopes, users=users
+            )
         form = await request.form()
         if form.get("decision") != "approve":
-            return self.redirect(redirect_uri, {"error": "access_denied", "error_description": "The user denied the request.", "state": state})
+            return self.redirect(
+                redirect_uri,
+                {
+                    "error": "access_denied",
+                    "error_description": "The user denied the request.",
+                    "state": state,
+                },
+            )
         code = self.issue_code(
-            client_id=query["client_id"], user_id=str(form.get("user_id")), scopes=scopes,
-            redirect_uri=redirect_uri, challenge=query.get("code_challenge"),
+            client_id=query["client_id"],
+            user_id=str(form.get("user_id")),
+            scopes=scopes,
+            redirect_uri=redirect_uri,
+            challenge=query.get("code_challenge"),
         )
         return self.redirect(redirect_uri, {"code": code, "state": state})
 
@@ -190,31 +229,64 @@ class HubSpotEmulator(Emulator):
         version3 = "/v3/" in request.url.path
         app = self.state["apps"].get(form.get("client_id", ""))
         if app is None:
-            return self.oauth_error("BAD_CLIENT_ID", "missing or unknown client id", "invalid_client")
+            return self.oauth_error(
+                "BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"
+            )
         if form.get("client_secret") != app["secret"]:
-            return self.oauth_error("BAD_CLIENT_SECRET", "missing or invalid client secret", "invalid_client")
+            return self.oauth_error(
+                "BAD_CLIENT_SECRET", "missing or invalid client secret", "invalid_client"
+            )
         grant = form.get("grant_type")
         ttl = self.config.get("access_ttl", ACCESS_TTL)
         if grant == "refresh_token":
             refresh = form.get("refresh_token", "")
             old = self.state["refresh_tokens"].get(refresh)
             if old is None or old["client_id"] != form["client_id"]:
-                return self.oauth_error("BAD_REFRESH_TOKEN", "refresh token is invalid, expired or revoked", "invalid_grant")
+                return self.oauth_error(
+                    "BAD_REFRESH_TOKEN",
+                    "refresh token is invalid, expired or revoked",
+                    "invalid_grant",
+                )
             # HubSpot refresh tokens are long-lived: the same one comes back with a new access token.
-            tokens = self.issue_tokens(ttl=ttl, refresh=False, **{k: old[k] for k in ("client_id", "user_id", "scopes", "hub_id")})
+            tokens = self.issue_tokens(
+                ttl=ttl,
+                refresh=False,
+                **{k: old[k] for k in ("client_id", "user_id", "scopes", "hub_id")},
+            )
             old["access_token"] = tokens["access_token"]
-            return JSONResponse(self._token_body(old, {**tokens, "refresh_token": refresh}, version3))
+            return JSONResponse(
+                self._token_body(old, {**tokens, "refresh_token": refresh}, version3)
+            )
         if grant != "authorization_code":
-            return self.oauth_error("BAD_GRANT_TYPE", "grant_type must be authorization_code or refresh_token", "unsupported_grant_type")
+            return self.oauth_error(
+                "BAD_GRANT_TYPE",
+                "grant_type must be authorization_code or refresh_token",
+                "unsupported_grant_type",
+            )
         record = self.take_code(form.get("code", ""))
         if record is None or record["client_id"] != form["client_id"]:
-            return self.oauth_error("BAD_AUTH_CODE", "missing or unknown auth code", "invalid_grant")
+            return self.oauth_error(
+                "BAD_AUTH_CODE", "missing or unknown auth code", "invalid_grant"
+            )
         if form.get("redirect_uri") != record["redirect_uri"]:
-            return self.oauth_error("BAD_REDIRECT_URI", "redirect_uri does not match the one used for the auth code", "invalid_grant")
+            return self.oauth_error(
+                "BAD_REDIRECT_URI",
+                "redirect_uri does not match the one used for the auth code",
+                "invalid_grant",
+            )
         if record.get("challenge") and s256(form.get("code_verifier", "")) != record["challenge"]:
-            return self.oauth_error("BAD_CODE_VERIFIER", "code_verifier does not match the code challenge", "invalid_grant")
+            return self.oauth_error(
+                "BAD_CODE_VERIFIER",
+                "code_verifier does not match the code challenge",
+                "invalid_grant",
+            )
         user = self.state["users"][record["user_id"]]
-        info = {"client_id": record["client_id"], "user_id": record["user_id"], "scopes": record["scopes"], "hub_id": user["hub_id"]}
+        info = {
+            "client_id": record["client_id"],
+            "user_id": record["user_id"],
+            "scopes": record["scopes"],
+            "hub_id": user["hub_id"],
+        }
         tokens = self.issue_tokens(ttl=ttl, **info)
         return JSONResponse(self._token_body(info, tokens, version3))
 
@@ -239,24 +311,42 @@ class HubSpotEmulator(Emulator):
         form = await request.form()
         app = self.state["apps"].get(form.get("client_id", ""))
         if app is None or form.get("client_secret") != app["secret"]:
-            return self.oauth_error("BAD_CLIENT_ID", "missing or unknown client id", "invalid_client")
+            return self.oauth_error(
+                "BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"
+            )
         token = form.get("token", "")
         info, _ = self.token_info(token)
         if info is not None:
-            return JSONResponse({"active": True, "token_use": "access_token", **self._metadata(token, info, "access")})
+            return JSONResponse(
+                {
+                    "active": True,
+                    "token_use": "access_token",
+                    **self._metadata(token, info, "access"),
+                }
+            )
         refresh = self.state["refresh_tokens"].get(token)
         if refresh is not None:
-            return JSONResponse({"active": True, "token_use": "refresh_token", **self._metadata(token, refresh, "refresh")})
+            return JSONResponse(
+                {
+                    "active": True,
+                    "token_use": "refresh_token",
+                    **self._metadata(token, refresh, "refresh"),
+                }
+            )
         return JSONResponse({"active": False})
 
     async def revoke(self, request: Request) -> Response:
         form = await request.form()
         app = self.state["apps"].get(form.get("client_id", ""))
         if app is None or form.get("client_secret") != app["secret"]:
-            return self.oauth_error("BAD_CLIENT_ID", "missing or unknown client id", "invalid_client")
+            return self.oauth_error(
+                "BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"
+            )
         # Only the refresh token is revoked; access tokens already issued live on.
         if not self.state["refresh_tokens"].pop(form.get("token", ""), None):
-            return self.oauth_error("BAD_REFRESH_TOKEN", "missing or unknown refresh token", "invalid_grant")
+            return self.oauth_error(
+                "BAD_REFRESH_TOKEN", "missing or unknown refresh token", "invalid_grant"
+            )
         self.dirty = True
         return Response(status_code=200)
 

@@ -123,7 +123,12 @@ class SandboxServer:
     # --- serving --------------------------------------------------------------------------
 
     def _config(self, app, *, tls: bool) -> uvicorn.Config:
-        options = {"log_level": "critical" if self.quiet else "warning", "access_log": False, "lifespan": "off", "timeout_graceful_shutdown": 1}
+        options = {
+            "log_level": "critical" if self.quiet else "warning",
+            "access_log": False,
+            "lifespan": "off",
+            "timeout_graceful_shutdown": 1,
+        }
         if tls:
             options.update(ssl_certfile=str(self.tls.cert), ssl_keyfile=str(self.tls.key))
         return uvicorn.Config(app, **options)
@@ -134,7 +139,10 @@ class SandboxServer:
         pairs = [(self._config(browser, tls=False), "browser")]
         pairs += [(self._config(app, tls=True), name) for name, app in apps.items()]
         self.servers = [uvicorn.Server(config) for config, _ in pairs]
-        tasks = [server.serve(sockets=[self.sockets[name]]) for server, (_, name) in zip(self.servers, pairs, strict=True)]
+        tasks = [
+            server.serve(sockets=[self.sockets[name]])
+            for server, (_, name) in zip(self.servers, pairs, strict=True)
+        ]
         snapshots = asyncio.ensure_future(self._snapshot_loop()) if self.snapshot else None
         try:
             await asyncio.gather(*tasks)

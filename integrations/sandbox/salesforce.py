@@ -91,7 +91,11 @@ class SalesforceEmulator(Emulator):
     def error_response(self, request: Request, status: int) -> Response:
         if status == 503:
             return self.rest_error(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable.")
-        return self.rest_error(status, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support.")
+        return self.rest_error(
+            status,
+            "UNKNOWN_EXCEPTION",
+            "An unexpected error occurred. Please include this ErrorId if you contact support.",
+        )
 
     def extra_headers(self, request: Request, status: int) -> dict[str, str]:
         if not request.url.path.startswith("/services/data/"):
@@ -114,38 +118,79 @@ class SalesforceEmulator(Emulator):
             Route("/services/oauth2/revoke", self.revoke, methods=["POST"]),
             Route("/services/oauth2/userinfo", self.userinfo, methods=["GET"]),
             Route("/id/{org_id}/{user_id}", self.identity, methods=["GET"]),
-            Route("/services/data/v{version}/sobjects/User/{user_id}", self.user_record, methods=["GET"]),
+            Route(
+                "/services/data/v{version}/sobjects/User/{user_id}",
+                self.user_record,
+                methods=["GET"],
+            ),
         ]
 
     async def authorize(self, request: Request) -> Response:
         query = request.query_params
         app = self.state["apps"].get(query.get("client_id", ""))
         if app is None:
-            return self.error_page("error=invalid_client_id&error_description=client identifier invalid")
+            return self.error_page(
+                "error=invalid_client_id&error_description=client identifier invalid"
+            )
         redirect_uri = query.get("redirect_uri", "")
         if redirect_uri not in app["redirect_uris"]:
-            return self.error_page("error=redirect_uri_mismatch&error_description=redirect_uri must match configuration")
+            return self.error_page(
+                "error=redirect_uri_mismatch&error_description=redirect_uri must match configuration"
+            )
         state = query.get("state")
         if query.get("response_type") != "code":
-            return self.redirect(redirect_uri, {"error": "unsupported_response_type", "error_description": "response type not supported", "state": state})
+            return self.redirect(
+                redirect_uri,
+                {
+                    "error": "unsupported_response_type",
+                    "error_description": "response type not supported",
+                    "state": state,
+                },
+            )
         challenge, method = query.get("code_challenge"), query.get("code_challenge_method", "S256")
         if challenge and method != "S256":
-            return self.redirect(redirect_uri, {"error": "invalid_request", "error_description": "code_challenge_method must be S256", "state": state})
+            return self.redirect(
+                redirect_uri,
+                {
+                    "error": "invalid_request",
+                    "error_description": "code_challenge_method must be S256",
+                    "state": state,
+                },
+            )
         if self.config.get("require_pkce") and not challenge:
-            return self.redirect(redirect_uri, {"error": "invalid_request", "error_description": "missing required code challenge", "state": state})
+            return self.redirect(
+                redirect_uri,
+                {
+                    "error": "invalid_request",
+                    "error_description": "missing required code challenge",
+                    "state": state,
+                },
+            )
         scopes = query.get("scope", "api refresh_token").split()
         if request.method == "GET":
             users = [
                 {"id": u["id"], "name": f"{u['first_name']} {u['last_name']}", "email": u["email"]}
                 for u in self.state["users"].values()
             ]
-            return self.consent_page(request, app_name=query["client_id"], scopes=scopes, users=users)
+            return self.consent_page(
+                request, app_name=query["client_id"], scopes=scopes, users=users
+            )
         form = await request.form()
         if form.get("decision") != "approve":
-            return self.redirect(redirect_uri, {"error": "access_denied", "error_description": "end-user denied authorization", "state": state})
+            return self.redirect(
+                redirect_uri,
+                {
+                    "error": "access_denied",
+                    "error_description": "end-user denied authorization",
+                    "state": state,
+                },
+            )
         code = self.issue_code(
-            client_id=query["client_id"], user_id=str(form.get("user_id")), scopes=scopes,
-            redirect_uri=redirect_uri, challenge=challenge,
+            client_id=query["client_id"],
+            user_id=str(form.get("user_id")),
+            scopes=scopes,
+            redirect_uri=redirect_uri,
+            challenge=challenge,
         )
         return self.redirect(redirect_uri, {"code": code, "state": state})
 
@@ -184,7 +229,9 @@ class SalesforceEmulator(Emulator):
             if old is None or old["client_id"] != form["client_id"]:
                 return self.oauth_error("invalid_grant", "expired access/refresh token")
             # No new refresh token (rotation is off by default): the old one keeps working.
-            tokens = self.issue_tokens(ttl=ttl, refresh=False, **{k: old[k] for k in ("client_id", "user_id", "scopes")})
+            tokens = self.issue_tokens(
+                ttl=ttl, refresh=False, **{k: old[k] for k in ("client_id", "user_id", "scopes")}
+            )
             old["access_token"] = tokens["access_token"]
             return JSONResponse(self.token_body(app["secret"], old, tokens))
         record = self.take_code(form.get("code", ""))
@@ -198,7 +245,11 @@ class SalesforceEmulator(Emulator):
                 return self.oauth_error("invalid_grant", "invalid code verifier")
             if not hmac.compare_digest(s256(verifier), record["challenge"]):
                 return self.oauth_error("invalid_request", "invalid code verifier")
-        info = {"client_id": record["client_id"], "user_id": record["user_id"], "scopes": record["scopes"]}
+        info = {
+            "client_id": record["client_id"],
+            "user_id": record["user_id"],
+            "scopes": record["scopes"],
+        }
         wants_refresh = bool({"refresh_token", "offline_access"} & set(record["scopes"]))
         tokens = self.issue_tokens(ttl=ttl, refresh=wants_refresh, **info)
         return JSONResponse(self.token_body(app["secret"], info, tokens))
@@ -276,7 +327,10 @@ class SalesforceEmulator(Emulator):
         version = request.path_params["version"]
         return JSONResponse(
             {
-                "attributes": {"type": "User", "url": f"/services/data/v{version}/sobjects/User/{user['id']}"},
+                "attributes": {
+                    "type": "User",
+                    "url": f"/services/data/v{version}/sobjects/User/{user['id']}",
+                },
                 "Id": user["id"],
                 "Username": user["username"],
                 "Email": user["email"],

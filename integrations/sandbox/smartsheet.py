@@ -22,9 +22,22 @@ from starlette.routing import Route
 from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error
 
 SCOPES = {
-    "ADMIN_SHEETS", "ADMIN_SIGHTS", "ADMIN_USERS", "ADMIN_WEBHOOKS", "ADMIN_WORKSPACES",
-    "CREATE_SHEETS", "CREATE_SIGHTS", "DELETE_SHEETS", "DELETE_SIGHTS", "READ_CONTACTS",
-    "READ_EVENTS", "READ_SHEETS", "READ_SIGHTS", "READ_USERS", "SHARE_SHEETS", "SHARE_SIGHTS",
+    "ADMIN_SHEETS",
+    "ADMIN_SIGHTS",
+    "ADMIN_USERS",
+    "ADMIN_WEBHOOKS",
+    "ADMIN_WORKSPACES",
+    "CREATE_SHEETS",
+    "CREATE_SIGHTS",
+    "DELETE_SHEETS",
+    "DELETE_SIGHTS",
+    "READ_CONTACTS",
+    "READ_EVENTS",
+    "READ_SHEETS",
+    "READ_SIGHTS",
+    "READ_USERS",
+    "SHARE_SHEETS",
+    "SHARE_SIGHTS",
     "WRITE_SHEETS",
 }
 ACCESS_TTL = 604_799  # seconds (≈ 7 days), the documented `expires_in`
@@ -72,10 +85,14 @@ class SmartsheetEmulator(Emulator):
     # --- helpers -------------------------------------------------------------------------------
 
     def ref_id(self) -> str:
-        return "".join(self.runtime.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
+        return "".join(
+            self.runtime.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12)
+        )
 
     def error(self, status: int, code: int, message: str, **extra) -> JSONResponse:
-        return json_error({"errorCode": code, "message": message, "refId": self.ref_id(), **extra}, status)
+        return json_error(
+            {"errorCode": code, "message": message, "refId": self.ref_id(), **extra}, status
+        )
 
     def oauth_error(self, error: str, status: int = 400) -> JSONResponse:
         # The one observed real answer (a wrong hash) was 403 errorCode 1004.
@@ -97,7 +114,11 @@ class SmartsheetEmulator(Emulator):
 
     def error_response(self, request: Request, status: int) -> Response:
         if status == 503:
-            return self.error(503, 4001, "Smartsheet.com is currently offline for system maintenance. Please check back again shortly.")
+            return self.error(
+                503,
+                4001,
+                "Smartsheet.com is currently offline for system maintenance. Please check back again shortly.",
+            )
         return self.error(
             status,
             4004,
@@ -129,10 +150,14 @@ class SmartsheetEmulator(Emulator):
             return self.error_page("Invalid client_id: this application is not registered.")
         redirect_uri = query.get("redirect_uri") or (app["redirect_uris"] or [""])[0]
         if redirect_uri not in app["redirect_uris"]:
-            return self.error_page("The redirect_uri does not match the application's redirect URL.")
+            return self.error_page(
+                "The redirect_uri does not match the application's redirect URL."
+            )
         state = query.get("state")
         if query.get("response_type") != "code":
-            return self.redirect(redirect_uri, {"error": "unsupported_response_type", "state": state})
+            return self.redirect(
+                redirect_uri, {"error": "unsupported_response_type", "state": state}
+            )
         scopes = query.get("scope", "").split()
         if not scopes or not set(scopes) <= SCOPES:
             return self.redirect(redirect_uri, {"error": "invalid_scope", "state": state})
@@ -141,22 +166,31 @@ class SmartsheetEmulator(Emulator):
                 {"id": u["id"], "name": f"{u['firstName']} {u['lastName']}", "email": u["email"]}
                 for u in self.state["users"].values()
             ]
-            return self.consent_page(request, app_name=query["client_id"], scopes=scopes, users=users)
+            return self.consent_page(
+                request, app_name=query["client_id"], scopes=scopes, users=users
+            )
         form = await request.form()
         if form.get("decision") != "approve":
             return self.redirect(redirect_uri, {"error": "access_denied", "state": state})
         code = self.issue_code(
-            client_id=query["client_id"], user_id=str(form.get("user_id")), scopes=scopes,
-            redirect_uri=redirect_uri, explicit_redirect=bool(query.get("redirect_uri")),
+            client_id=query["client_id"],
+            user_id=str(form.get("user_id")),
+            scopes=scopes,
+            redirect_uri=redirect_uri,
+            explicit_redirect=bool(query.get("redirect_uri")),
         )
-        return self.redirect(redirect_uri, {"code": code, "expires_in": CODE_EXPIRES_IN_MS, "state": state})
+        return self.redirect(
+            redirect_uri, {"code": code, "expires_in": CODE_EXPIRES_IN_MS, "state": state}
+        )
 
     def _client_ok(self, app: dict, form, secret_of: str) -> bool:
         # Either the plain client_secret or hash = sha256(app_secret + "|" + code-or-refresh).
         if form.get("hash"):
             expected = hashlib.sha256(f"{app['secret']}|{secret_of}".encode()).hexdigest()
             return hmac.compare_digest(form["hash"].lower(), expected)
-        return bool(form.get("client_secret")) and hmac.compare_digest(form["client_secret"], app["secret"])
+        return bool(form.get("client_secret")) and hmac.compare_digest(
+            form["client_secret"], app["secret"]
+        )
 
     async def token(self, request: Request) -> Response:
         form = await request.form()
@@ -176,9 +210,16 @@ class SmartsheetEmulator(Emulator):
             record = self.take_code(code)
             if record is None or record["client_id"] != form["client_id"]:
                 return self.oauth_error("invalid_grant")
-            if record["explicit_redirect"] and form.get("redirect_uri") not in (None, record["redirect_uri"]):
+            if record["explicit_redirect"] and form.get("redirect_uri") not in (
+                None,
+                record["redirect_uri"],
+            ):
                 return self.oauth_error("invalid_grant")
-            info = {"client_id": record["client_id"], "user_id": record["user_id"], "scopes": record["scopes"]}
+            info = {
+                "client_id": record["client_id"],
+                "user_id": record["user_id"],
+                "scopes": record["scopes"],
+            }
         else:
             refresh = form.get("refresh_token", "")
             if not refresh or not self._client_ok(app, form, refresh):
@@ -187,7 +228,11 @@ class SmartsheetEmulator(Emulator):
             if old is None or old["client_id"] != form["client_id"]:
                 return self.oauth_error("invalid_grant")
             self.revoke_refresh(refresh)  # the old pair stops working
-            info = {"client_id": old["client_id"], "user_id": old["user_id"], "scopes": old["scopes"]}
+            info = {
+                "client_id": old["client_id"],
+                "user_id": old["user_id"],
+                "scopes": old["scopes"],
+            }
         tokens = self.issue_tokens(ttl=self.config.get("access_ttl", ACCESS_TTL), **info)
         return JSONResponse(
             {

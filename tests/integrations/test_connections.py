@@ -19,19 +19,33 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def smartsheet(sandbox, two_workspaces):
-    return connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="smartsheet")
+    return connect(
+        sandbox,
+        user=two_workspaces["a_admin"],
+        workspace=two_workspaces["a"],
+        provider="smartsheet",
+    )
 
 
 def expire_locally(connection: Connection) -> Connection:
-    Connection.objects.filter(pk=connection.pk).update(expires_at=timezone.now() - timedelta(seconds=5))
+    Connection.objects.filter(pk=connection.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=5)
+    )
     connection.refresh_from_db()
     return connection
 
 
 class TestRefresh:
     @pytest.mark.django_db(transaction=True)
-    def test_twenty_concurrent_callers_with_an_expired_token_cause_one_refresh(self, sandbox, two_workspaces):
-        connection = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="smartsheet")
+    def test_twenty_concurrent_callers_with_an_expired_token_cause_one_refresh(
+        self, sandbox, two_workspaces
+    ):
+        connection = connect(
+            sandbox,
+            user=two_workspaces["a_admin"],
+            workspace=two_workspaces["a"],
+            provider="smartsheet",
+        )
         stale = expire_locally(connection)
         sandbox.clear_calls("smartsheet")
         barrier = threading.Barrier(20)
@@ -67,7 +81,12 @@ class TestRefresh:
         assert calls == {"GET /2.0/users/me": 2, "POST /2.0/token": 1}
 
     def test_salesforce_without_expiry_refreshes_on_the_401_only(self, sandbox, two_workspaces):
-        connection = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="salesforce")
+        connection = connect(
+            sandbox,
+            user=two_workspaces["a_admin"],
+            workspace=two_workspaces["a"],
+            provider="salesforce",
+        )
         assert connection.expires_at is None
         first_refresh = connection.refresh_token
         sandbox.expire_tokens("salesforce")
@@ -75,7 +94,9 @@ class TestRefresh:
         connection.refresh_from_db()
         assert connection.refresh_token == first_refresh  # Salesforce keeps the refresh token
 
-    def test_a_failed_refresh_sets_error_with_the_reason_and_is_audited(self, smartsheet, sandbox, client, superuser):
+    def test_a_failed_refresh_sets_error_with_the_reason_and_is_audited(
+        self, smartsheet, sandbox, client, superuser
+    ):
         Connection.objects.filter(pk=smartsheet.pk).update(refresh_token="no-longer-valid")
         smartsheet.refresh_from_db()
         with pytest.raises(http.ProviderError):
@@ -83,23 +104,48 @@ class TestRefresh:
         smartsheet.refresh_from_db()
         assert smartsheet.status == "error"
         assert smartsheet.last_error.startswith("Refresh failed: Smartsheet refused to refresh")
-        assert AuditEvent.objects.filter(action="connection.refresh_failed", target_id=str(smartsheet.pk)).exists()
+        assert AuditEvent.objects.filter(
+            action="connection.refresh_failed", target_id=str(smartsheet.pk)
+        ).exists()
         client.force_login(superuser)
         listing = client.get("/admin/integrations/connection/").content.decode()
         assert "Refresh failed" in listing and "Error" in listing
 
     def test_a_successful_refresh_clears_the_error(self, smartsheet, sandbox):
-        Connection.objects.filter(pk=smartsheet.pk).update(status="error", last_error="earlier trouble")
+        Connection.objects.filter(pk=smartsheet.pk).update(
+            status="error", last_error="earlier trouble"
+        )
         smartsheet.refresh_from_db()
         refreshed = services.connection_refresh(connection=smartsheet)
         assert refreshed.status == "connected"
 
-    def test_the_beat_task_refreshes_tokens_expiring_soon_and_idle_ones(self, sandbox, two_workspaces):
-        soon = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot")
-        idle = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="salesforce")
-        fresh = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="smartsheet")
-        Connection.objects.filter(pk=soon.pk).update(expires_at=timezone.now() + timedelta(minutes=10))
-        Connection.objects.filter(pk=idle.pk).update(refreshed_at=timezone.now() - timedelta(hours=25))
+    def test_the_beat_task_refreshes_tokens_expiring_soon_and_idle_ones(
+        self, sandbox, two_workspaces
+    ):
+        soon = connect(
+            sandbox,
+            user=two_workspaces["a_admin"],
+            workspace=two_workspaces["a"],
+            provider="hubspot",
+        )
+        idle = connect(
+            sandbox,
+            user=two_workspaces["a_admin"],
+            workspace=two_workspaces["a"],
+            provider="salesforce",
+        )
+        fresh = connect(
+            sandbox,
+            user=two_workspaces["a_admin"],
+            workspace=two_workspaces["a"],
+            provider="smartsheet",
+        )
+        Connection.objects.filter(pk=soon.pk).update(
+            expires_at=timezone.now() + timedelta(minutes=10)
+        )
+        Connection.objects.filter(pk=idle.pk).update(
+            refreshed_at=timezone.now() - timedelta(hours=25)
+        )
         before = {c.pk: c.access_token for c in Connection.objects.all()}
 
         outcome = services.connections_refresh_due()
@@ -113,7 +159,11 @@ class TestRefresh:
 class TestTest:
     def test_test_connection_answers_ok_and_the_user(self, smartsheet):
         result = services.connection_test(connection=smartsheet)
-        assert result == {"ok": True, "user": smartsheet.external_email, "account": result["account"]}
+        assert result == {
+            "ok": True,
+            "user": smartsheet.external_email,
+            "account": result["account"],
+        }
         smartsheet.refresh_from_db()
         assert smartsheet.last_tested_at is not None
 
@@ -124,7 +174,9 @@ class TestTest:
             call_command("test_connection", "999")
 
     def test_the_command_reports_a_failure_clearly(self, sandbox, two_workspaces):
-        bad = connect_dataverse(user=two_workspaces["a_admin"], workspace=two_workspaces["a"], secret="wrong")
+        bad = connect_dataverse(
+            user=two_workspaces["a_admin"], workspace=two_workspaces["a"], secret="wrong"
+        )
         with pytest.raises(CommandError, match="AADSTS7000215: Invalid client secret"):
             call_command("test_connection", str(bad.pk))
 
@@ -138,7 +190,9 @@ class TestTest:
     def test_the_admin_action(self, client, superuser, smartsheet):
         client.force_login(superuser)
         response = client.post(
-            "/admin/integrations/connection/", {"action": "test_connections", "_selected_action": [smartsheet.pk]}, follow=True
+            "/admin/integrations/connection/",
+            {"action": "test_connections", "_selected_action": [smartsheet.pk]},
+            follow=True,
         )
         assert "Tested OK: 1 connection(s)." in response.content.decode()
 
@@ -157,10 +211,17 @@ class TestDisconnect:
     def test_it_revokes_at_the_provider_then_forgets_the_tokens(self, smartsheet, sandbox):
         token = smartsheet.access_token
         disconnected = services.connection_disconnect(connection=smartsheet, actor=None)
-        assert disconnected.status == "revoked" and disconnected.access_token == "" and disconnected.refresh_token == ""
+        assert (
+            disconnected.status == "revoked"
+            and disconnected.access_token == ""
+            and disconnected.refresh_token == ""
+        )
         assert sandbox.count("smartsheet", "DELETE /2.0/token") == 1
         # The revoked token no longer works at the provider.
-        response = http.session("smartsheet").get(f"{sandbox.url('smartsheet')}/2.0/users/me", headers={"Authorization": f"Bearer {token}"})
+        response = http.session("smartsheet").get(
+            f"{sandbox.url('smartsheet')}/2.0/users/me",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert response.status_code == 401 and response.json()["errorCode"] == 1002
         event = AuditEvent.objects.get(action="connection.disconnect")
         assert event.details == {"revoked_at_provider": True, "revoke_error": ""}
@@ -170,11 +231,19 @@ class TestDisconnect:
         disconnected = services.connection_disconnect(connection=smartsheet, actor=None)
         assert disconnected.status == "revoked" and disconnected.access_token == ""
         assert "did not confirm the revoke" in disconnected.last_error
-        assert AuditEvent.objects.get(action="connection.disconnect").details["revoked_at_provider"] is False
+        assert (
+            AuditEvent.objects.get(action="connection.disconnect").details["revoked_at_provider"]
+            is False
+        )
 
     @pytest.mark.parametrize("provider", ["salesforce", "hubspot"])
     def test_crm_revokes(self, sandbox, two_workspaces, provider):
-        connection = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider=provider)
+        connection = connect(
+            sandbox,
+            user=two_workspaces["a_admin"],
+            workspace=two_workspaces["a"],
+            provider=provider,
+        )
         refresh_token = connection.refresh_token
         services.connection_disconnect(connection=connection, actor=None)
         with pytest.raises(http.ProviderError):
@@ -185,7 +254,9 @@ class TestDisconnect:
 
     def test_the_api_delete_disconnects(self, api, smartsheet, two_workspaces):
         api.force_authenticate(two_workspaces["a_member"])
-        assert api.delete(f"/api/integrations/connections/{smartsheet.pk}").status_code == 404  # not theirs
+        assert (
+            api.delete(f"/api/integrations/connections/{smartsheet.pk}").status_code == 404
+        )  # not theirs
         api.force_authenticate(two_workspaces["a_admin"])
         assert api.delete(f"/api/integrations/connections/{smartsheet.pk}").status_code == 204
         smartsheet.refresh_from_db()
@@ -194,22 +265,30 @@ class TestDisconnect:
 
 class TestClientCredentials:
     def test_the_token_is_reused_until_a_minute_before_expiry(self, sandbox, two_workspaces):
-        connection = connect_dataverse(user=two_workspaces["a_admin"], workspace=two_workspaces["a"])
+        connection = connect_dataverse(
+            user=two_workspaces["a_admin"], workspace=two_workspaces["a"]
+        )
         assert services.connection_test(connection=connection)["ok"] is True
         assert services.connection_test(connection=connection)["ok"] is True
         token_calls = "POST /{tenant}/oauth2/v2.0/token"
         assert sandbox.count("azure", token_calls) == 1
-        Connection.objects.filter(pk=connection.pk).update(expires_at=timezone.now() + timedelta(seconds=61))
+        Connection.objects.filter(pk=connection.pk).update(
+            expires_at=timezone.now() + timedelta(seconds=61)
+        )
         connection.refresh_from_db()
         services.connection_test(connection=connection)
         assert sandbox.count("azure", token_calls) == 1  # 61 s left: still good
-        Connection.objects.filter(pk=connection.pk).update(expires_at=timezone.now() + timedelta(seconds=59))
+        Connection.objects.filter(pk=connection.pk).update(
+            expires_at=timezone.now() + timedelta(seconds=59)
+        )
         connection.refresh_from_db()
         services.connection_test(connection=connection)
         assert sandbox.count("azure", token_calls) == 2
 
     def test_a_bad_secret_is_a_clear_error(self, sandbox, two_workspaces):
-        connection = connect_dataverse(user=two_workspaces["a_admin"], workspace=two_workspaces["a"], secret="nope")
+        connection = connect_dataverse(
+            user=two_workspaces["a_admin"], workspace=two_workspaces["a"], secret="nope"
+        )
         result = services.connection_test(connection=connection)
         assert result["ok"] is False and "AADSTS7000215" in result["error"]
         assert "nope" not in result["error"]
@@ -229,6 +308,9 @@ class TestClientCredentials:
         response = api.post("/api/integrations/connections", body, format="json")
         assert response.status_code == 201, response.content
         assert sandbox_module.DATAVERSE_CLIENT_SECRET not in response.content.decode()
-        assert api.post(f"/api/integrations/connections/{response.json()['id']}/test").json()["ok"] is True
+        assert (
+            api.post(f"/api/integrations/connections/{response.json()['id']}/test").json()["ok"]
+            is True
+        )
         api.force_authenticate(two_workspaces["a_member"])
         assert api.post("/api/integrations/connections", body, format="json").status_code == 403

@@ -14,12 +14,19 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def connected(sandbox, two_workspaces):
-    return connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="smartsheet")
+    return connect(
+        sandbox,
+        user=two_workspaces["a_admin"],
+        workspace=two_workspaces["a"],
+        provider="smartsheet",
+    )
 
 
 def me(sandbox, token: str, **kwargs) -> requests.Response:
     return http.session("smartsheet", key="test").get(
-        f"{sandbox.url('smartsheet')}/2.0/users/me", headers={"Authorization": f"Bearer {token}"}, **kwargs
+        f"{sandbox.url('smartsheet')}/2.0/users/me",
+        headers={"Authorization": f"Bearer {token}"},
+        **kwargs,
     )
 
 
@@ -27,7 +34,9 @@ def log_of(sandbox, name: str, endpoint: str) -> list[dict]:
     return [call for call in sandbox.calls(name)["log"] if call["endpoint"] == endpoint]
 
 
-def test_a_429_with_retry_after_2_delays_the_next_call_by_2_seconds_at_the_emulator(connected, sandbox):
+def test_a_429_with_retry_after_2_delays_the_next_call_by_2_seconds_at_the_emulator(
+    connected, sandbox
+):
     sandbox.clear_calls("smartsheet")
     sandbox.fault("smartsheet", kind="storm", path="/2.0/users/me", count=1, retry_after=2)
 
@@ -45,7 +54,9 @@ def test_a_thousand_calls_at_the_published_rate_earn_no_429(sandbox, two_workspa
     settings.PROVIDER_RATE_LIMITS = {**settings.PROVIDER_RATE_LIMITS, "hubspot": (100, 1.0)}
     http.reset_buckets()
     sandbox.set_limit("hubspot", 100, 1.0)
-    connection = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot")
+    connection = connect(
+        sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
+    )
     session = http.session("hubspot", key="paced")
     url = f"{sandbox.url('hubspot')}/account-info/v3/details"
     headers = {"Authorization": f"Bearer {connection.access_token}"}
@@ -64,16 +75,27 @@ def test_a_thousand_calls_at_the_published_rate_earn_no_429(sandbox, two_workspa
 
 def test_the_same_burst_without_the_bucket_does_earn_429s(sandbox, two_workspaces):
     sandbox.set_limit("hubspot", 100, 1.0)
-    connection = connect(sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot")
+    connection = connect(
+        sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
+    )
     raw = requests.Session()
     raw.trust_env, raw.verify = False, http.session("hubspot").verify
     statuses = [
-        raw.get(f"{sandbox.url('hubspot')}/account-info/v3/details", headers={"Authorization": f"Bearer {connection.access_token}"}).status_code
+        raw.get(
+            f"{sandbox.url('hubspot')}/account-info/v3/details",
+            headers={"Authorization": f"Bearer {connection.access_token}"},
+        ).status_code
         for _ in range(150)
     ]
     assert 429 in statuses
-    body = raw.get(f"{sandbox.url('hubspot')}/account-info/v3/details", headers={"Authorization": f"Bearer {connection.access_token}"})
-    assert body.json()["policyName"] == "TEN_SECONDLY_ROLLING" and body.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+    body = raw.get(
+        f"{sandbox.url('hubspot')}/account-info/v3/details",
+        headers={"Authorization": f"Bearer {connection.access_token}"},
+    )
+    assert (
+        body.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+        and body.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+    )
 
 
 def test_5xx_answers_are_retried_and_counted(connected, sandbox):
@@ -88,7 +110,9 @@ def test_5xx_answers_are_retried_and_counted(connected, sandbox):
 def test_a_post_that_may_have_been_processed_is_not_resent(connected, sandbox):
     sandbox.fault("smartsheet", kind="error", status=500, method="POST", path="/2.0/token", count=1)
     sandbox.clear_calls("smartsheet")
-    response = http.session("smartsheet").post(f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"})
+    response = http.session("smartsheet").post(
+        f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"}
+    )
     assert response.status_code == 500
     assert sandbox.count("smartsheet", "POST /2.0/token") == 1
     with pytest.raises(http.Unavailable):
@@ -98,7 +122,9 @@ def test_a_post_that_may_have_been_processed_is_not_resent(connected, sandbox):
 def test_a_post_answered_429_or_503_is_resent(connected, sandbox):
     sandbox.fault("smartsheet", kind="error", status=503, method="POST", path="/2.0/token", count=1)
     sandbox.clear_calls("smartsheet")
-    http.session("smartsheet").post(f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"})
+    http.session("smartsheet").post(
+        f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"}
+    )
     assert sandbox.count("smartsheet", "POST /2.0/token") == 2
 
 
@@ -113,7 +139,9 @@ def test_a_dropped_post_is_not_resent_and_is_a_typed_error(connected, sandbox):
     sandbox.fault("smartsheet", kind="drop", method="POST", path="/2.0/token")
     sandbox.clear_calls("smartsheet")
     with pytest.raises(http.Unavailable) as raised:
-        http.session("smartsheet").post(f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "x"})
+        http.session("smartsheet").post(
+            f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "x"}
+        )
     assert isinstance(raised.value, requests.exceptions.ConnectionError)  # SDKs still recognise it
     assert sandbox.count("smartsheet", "POST /2.0/token") == 1
 
@@ -140,7 +168,9 @@ def test_a_long_retry_after_is_handed_back_not_slept(connected, sandbox, setting
 
 
 def test_backoff_is_full_jitter_and_capped():
-    adapter = http.HubAdapter(provider="x", key="k", attempts=8, max_retry_wait=10, backoff_base=1.0, timeout=(1, 1))
+    adapter = http.HubAdapter(
+        provider="x", key="k", attempts=8, max_retry_wait=10, backoff_base=1.0, timeout=(1, 1)
+    )
 
     class State:
         outcome = None
@@ -153,7 +183,9 @@ def test_backoff_is_full_jitter_and_capped():
         assert 0 <= min(waits) < ceiling * 0.2 and ceiling * 0.8 < max(waits) <= ceiling
 
 
-def test_sandbox_sessions_verify_with_the_sandbox_ca_whatever_the_environment_says(connected, sandbox, monkeypatch):
+def test_sandbox_sessions_verify_with_the_sandbox_ca_whatever_the_environment_says(
+    connected, sandbox, monkeypatch
+):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # would win over verify= otherwise
     assert me(sandbox, connected.access_token).status_code == 200
     with pytest.raises(requests.exceptions.SSLError):
@@ -168,4 +200,23 @@ def test_the_bucket_budget_running_out_is_rate_limited(settings):
     with pytest.raises(http.RateLimited):
         http.acquire("salesforce", "org", max_wait=0.2)
     http.acquire("salesforce", "another-org", max_wait=0.1)  # buckets are per key
+    http.reset_buckets()
+
+
+@pytest.mark.parametrize("store", ["memory://", "redis://127.0.0.1:6379/15"])
+def test_buckets_pace_in_memory_and_in_redis(settings, store):
+    # Redis is how several worker processes share one connection's budget.
+    import redis as redis_client
+
+    if store.startswith("redis"):
+        redis_client.Redis.from_url(store).flushdb()
+    settings.RATE_LIMIT_URL = store
+    settings.PROVIDER_RATE_LIMITS = {**settings.PROVIDER_RATE_LIMITS, "hubspot": (5, 1.0)}
+    http.reset_buckets()
+    import time
+
+    started = time.monotonic()
+    for _ in range(10):
+        http.acquire("hubspot", "connection-1", max_wait=5)
+    assert time.monotonic() - started >= 1.0  # the sixth had to wait for the window
     http.reset_buckets()

@@ -4,7 +4,8 @@ no secret — whatever library wrote the line."""
 import pytest
 from django.conf import settings
 
-from integrations import http, sandbox as sandbox_module, services
+from integrations import http, services
+from integrations import sandbox as sandbox_module
 from integrations.models import Connection
 from tests.integrations.helpers import connect, connect_dataverse
 
@@ -16,7 +17,15 @@ def test_no_token_or_secret_reaches_the_logs(log_output, sandbox, two_workspaces
 
     def remember(connection):
         connection = Connection.objects.get(pk=connection.pk)
-        seen.update(value for value in (connection.access_token, connection.refresh_token, connection.client_secret) if value)
+        seen.update(
+            value
+            for value in (
+                connection.access_token,
+                connection.refresh_token,
+                connection.client_secret,
+            )
+            if value
+        )
         return connection
 
     user, workspace = two_workspaces["a_admin"], two_workspaces["a"]

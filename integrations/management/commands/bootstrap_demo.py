@@ -40,6 +40,7 @@ class Command(BaseCommand):
         self.stdout.write(line)
         self.stdout.write(f"  Integration Hub: {url}")
         self.stdout.write(f"  Admin:           {url}admin/")
+        self.stdout.write(f"  Connections:     {url}integrations/connections/")
         self.stdout.write(f"  Login:           {email}")
         if password:
             self.stdout.write(

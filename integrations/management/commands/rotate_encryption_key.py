@@ -20,10 +20,20 @@ class Command(BaseCommand):
             names = [field.name for field in fields]
             count = 0
             with transaction.atomic():
-                for row in model._base_manager.select_for_update().only("pk", *names).iterator(chunk_size=500):
+                for row in (
+                    model._base_manager.select_for_update()
+                    .only("pk", *names)
+                    .iterator(chunk_size=500)
+                ):
                     # Reading decrypted with whichever key wrote it; writing encrypts with the first.
-                    model._base_manager.filter(pk=row.pk).update(**{name: getattr(row, name) for name in names})
+                    model._base_manager.filter(pk=row.pk).update(
+                        **{name: getattr(row, name) for name in names}
+                    )
                     count += 1
             total += count
-            self.stdout.write(f"  {model._meta.label}: {count} row(s) re-encrypted ({', '.join(names)})")
-        self.stdout.write(self.style.SUCCESS(f"Done: {total} row(s) now use key {encryption.current_key_id()}."))
+            self.stdout.write(
+                f"  {model._meta.label}: {count} row(s) re-encrypted ({', '.join(names)})"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(f"Done: {total} row(s) now use key {encryption.current_key_id()}.")
+        )

@@ -18,4 +18,6 @@ class Command(BaseCommand):
         if not result["ok"]:
             raise CommandError(f"{connection}: FAILED — {result['error']}")
         account = f" ({result['account']})" if result.get("account") else ""
-        self.stdout.write(self.style.SUCCESS(f"{connection}: OK — connected as {result['user']}{account}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{connection}: OK — connected as {result['user']}{account}")
+        )

@@ -1,0 +1,122 @@
+"""The Connect popup in a real browser: the whole flow for each OAuth provider, messages
+from foreign origins ignored, and a closed popup answered only after asking the server."""
+
+import time
+
+import pytest
+
+from integrations.models import Connection
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def row(page, provider: str):
+    return page.locator(f'tr.provider[data-provider="{provider}"]')
+
+
+def open_connections(page, hub, workspace):
+    page.goto(f"{hub.url}/integrations/connections/?workspace={workspace.pk}")
+    page.wait_for_selector("tr.provider")
+
+
+@pytest.mark.parametrize(
+    ("provider", "domain"), [("smartsheet", ""), ("salesforce", "test"), ("hubspot", "")]
+)
+def test_the_full_popup_flow(signed_in, hub, two_workspaces, timings, provider, domain):
+    page = signed_in(two_workspaces["a_admin"])
+    open_connections(page, hub, two_workspaces["a"])
+    polls = []
+    page.on(
+        "request",
+        lambda request: polls.append(request.url) if "/auth/status" in request.url else None,
+    )
+    if domain:
+        row(page, provider).locator("select.domain").select_option(domain)
+
+    with page.expect_popup() as popup_info:
+        row(page, provider).locator("button.connect").click()
+        clicked = time.monotonic()
+    popup = popup_info.value
+    popup.wait_for_selector("#approve")
+    popup.click("#approve")
+    row(page, provider).locator(".email").wait_for()
+    timings[provider] = round(time.monotonic() - clicked, 2)
+
+    connection = Connection.objects.get(provider=provider)
+    assert row(page, provider).locator(".email").inner_text() == connection.external_email
+    assert row(page, provider).get_attribute("data-outcome") == "connected"
+    assert connection.status == "connected"
+    assert connection.auth_domain == domain
+    assert polls == []  # the popup's message told the page; it never had to ask the server
+    for _ in range(50):  # the popup closes itself (it may already have)
+        if popup.is_closed():
+            break
+        page.wait_for_timeout(100)
+    assert popup.is_closed()
+
+
+def test_a_message_from_another_origin_is_ignored(signed_in, hub, two_workspaces, sandbox):
+    page = signed_in(two_workspaces["a_admin"])
+    open_connections(page, hub, two_workspaces["a"])
+    forged = {"provider": "smartsheet", "status": "connected", "email": "mallory@evil.example"}
+
+    with page.expect_popup() as popup_info:
+        row(page, "smartsheet").locator("button.connect").click()
+    popup = popup_info.value
+    popup.wait_for_selector("#approve")
+    # From the popup itself while it shows the provider's page (right source, wrong origin)...
+    popup.evaluate("message => window.opener.postMessage(message, '*')", forged)
+    # ...and from a frame of another origin in the page (wrong source, wrong origin).
+    foreign = f"http://127.0.0.1:{sandbox.server.ports['browser']}/smartsheet/b/authorize"
+    page.evaluate(
+        "src => { const f = document.createElement('iframe'); f.src = src; document.body.appendChild(f); }",
+        foreign,
+    )
+    frame = None
+    for _ in range(50):
+        frame = next((f for f in page.frames if f.url.startswith(foreign)), None)
+        if frame is not None:
+            break
+        page.wait_for_timeout(100)
+    frame.wait_for_load_state()
+    frame.evaluate("message => parent.postMessage(message, '*')", forged)
+    page.wait_for_timeout(500)
+    assert "mallory" not in row(page, "smartsheet").inner_text()
+    assert row(page, "smartsheet").get_attribute("data-outcome") is None
+
+    popup.click("#approve")
+    row(page, "smartsheet").locator(".email").wait_for()
+    assert (
+        row(page, "smartsheet").locator(".email").inner_text()
+        == Connection.objects.get().external_email
+    )
+
+
+def test_closing_the_popup_reports_not_connected_only_after_asking_the_server(
+    signed_in, hub, two_workspaces
+):
+    page = signed_in(two_workspaces["a_admin"])
+    open_connections(page, hub, two_workspaces["a"])
+    polls = []
+    page.on(
+        "request",
+        lambda request: polls.append(time.monotonic()) if "/auth/status" in request.url else None,
+    )
+
+    with page.expect_popup() as popup_info:
+        row(page, "hubspot").locator("button.connect").click()
+    popup = popup_info.value
+    popup.wait_for_selector("#approve")
+    popup.close()
+    closed = time.monotonic()
+
+    page.wait_for_function(
+        "document.querySelector('tr.provider[data-provider=hubspot]').dataset.outcome !== undefined",
+        timeout=15000,
+    )
+    decided = time.monotonic()
+    assert row(page, "hubspot").get_attribute("data-outcome") == "not_connected"
+    assert "Not connected" in row(page, "hubspot").locator(".status").inner_text()
+    assert len(polls) >= 3  # it asked the server, repeatedly, before saying so
+    assert decided - closed >= 2.5  # and not before the poll window (3 s here) had passed
+    assert not Connection.objects.exists()
