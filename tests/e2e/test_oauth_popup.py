@@ -120,3 +120,22 @@ def test_closing_the_popup_reports_not_connected_only_after_asking_the_server(
     assert len(polls) >= 3  # it asked the server, repeatedly, before saying so
     assert decided - closed >= 2.5  # and not before the poll window (3 s here) had passed
     assert not Connection.objects.exists()
+
+
+def test_disconnect_from_the_page(signed_in, hub, two_workspaces, sandbox):
+    page = signed_in(two_workspaces["a_admin"])
+    open_connections(page, hub, two_workspaces["a"])
+    assert row(page, "smartsheet").locator("button.disconnect").is_hidden()
+    with page.expect_popup() as popup_info:
+        row(page, "smartsheet").locator("button.connect").click()
+    popup_info.value.click("#approve")
+    row(page, "smartsheet").locator(".email").wait_for()
+    assert row(page, "smartsheet").locator("button.connect").inner_text() == "Reconnect"
+
+    row(page, "smartsheet").locator("button.disconnect").click()
+    page.wait_for_function(
+        "document.querySelector('tr.provider[data-provider=smartsheet]').dataset.outcome === 'disconnected'"
+    )
+    assert Connection.objects.get().status == "revoked"
+    assert sandbox.count("smartsheet", "DELETE /2.0/token") == 1
+    assert row(page, "smartsheet").locator("button.disconnect").is_hidden()

@@ -31,3 +31,12 @@ def test_bootstrap_demo_creates_the_admin_once_and_prints_the_password_once(caps
     assert password not in second
     assert "admin@example.com" in second and "http://127.0.0.1:8000/" in second
     assert (User.objects.count(), Workspace.objects.count()) == (1, 1)
+
+
+def test_bootstrap_demo_gives_the_demo_a_dataverse_connection_in_sandbox_mode(capsys):
+    from integrations.models import Connection
+
+    call_command("bootstrap_demo", email="admin@example.com")
+    call_command("bootstrap_demo", email="admin@example.com")
+    connection = Connection.objects.get(provider="dataverse")
+    assert connection.workspace.slug == "demo" and connection.client_secret

@@ -1,10 +1,11 @@
 import secrets
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from integrations import services
-from integrations.models import Membership, User, Workspace
+from integrations import sandbox, services
+from integrations.models import Connection, Membership, User, Workspace
 
 
 class Command(BaseCommand):
@@ -34,6 +35,23 @@ class Command(BaseCommand):
         if not Membership.objects.filter(workspace=demo, user=user).exists():
             services.membership_add(
                 workspace=demo, user=user, role=Membership.Role.ADMIN, actor=None
+            )
+        if (
+            settings.INTEGRATIONS_MODE == "sandbox"
+            and not Connection.objects.filter(
+                workspace=demo, provider=Connection.Provider.DATAVERSE
+            ).exists()
+        ):
+            # Microsoft connects with client credentials, not a consent page: the demo gets the
+            # app the Azure AD sandbox knows. OAuth providers are connected on the Connect page.
+            services.connection_create_client_credentials(
+                workspace=demo,
+                actor=user,
+                tenant_id=sandbox.DATAVERSE_TENANT_ID,
+                client_id=sandbox.DATAVERSE_CLIENT_ID,
+                client_secret=sandbox.DATAVERSE_CLIENT_SECRET,
+                instance_url=sandbox.api_url("dataverse"),
+                label="Dataverse sandbox",
             )
 
         line = "=" * 72
