@@ -29,7 +29,7 @@ from integrations.models import (
     Workspace,
 )
 from integrations.providers import dataverse
-from integrations.providers.base import Identity, TokenSet, rate_key
+from integrations.providers.base import Identity, TokenSet
 from integrations.redaction import REDACTED, is_secret_key, redact_data, redact_text
 from integrations.schedules import MANAGED_PREFIX, SCHEDULES, Schedule
 
@@ -573,18 +573,7 @@ def connection_refresh(
 
 
 def whoami(connection: Connection, token: str) -> Identity:
-    module = providers.get(connection.provider)
-    key = rate_key(connection)
-    if connection.provider == Connection.Provider.SALESFORCE:
-        return module.identify(
-            access_token=token,
-            instance_url=connection.instance_url,
-            user_id=connection.external_user_id,
-            key=key,
-        )
-    if connection.provider == Connection.Provider.DATAVERSE:
-        return module.identify(token, instance_url=connection.instance_url, key=key)
-    return module.identify(token, key=key)
+    return providers.get(connection.provider).whoami(connection, token)
 
 
 @audited

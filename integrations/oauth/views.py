@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import http, providers, selectors, services
-from integrations.errors import ApplicationError
+from integrations.errors import ApplicationError, PermissionDenied
 from integrations.oauth import flow
 
 logger = logging.getLogger(__name__)
@@ -122,9 +122,7 @@ class DisconnectView(_SessionView):
         )
         if connection is not None:
             if not flow.may_connect(user=request.user, workspace=workspace, provider=provider):
-                raise ApplicationError(
-                    "Only a workspace admin can disconnect this.", code="permission_denied"
-                )
+                raise PermissionDenied("Only a workspace admin can disconnect this.")
             services.connection_disconnect(connection=connection, actor=request.user)
         return Response(
             StatusSerializer(

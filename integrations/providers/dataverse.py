@@ -97,6 +97,10 @@ def acquire_token(connection) -> TokenSet:
     )
 
 
+def whoami(connection, access_token: str) -> Identity:
+    return identify(access_token, instance_url=connection.instance_url, key=rate_key(connection))
+
+
 def identify(access_token: str, *, instance_url: str, key: str) -> Identity:
     response = http.session("dataverse", key=key).get(
         f"{instance_url.rstrip('/')}{API_PATH}/WhoAmI",

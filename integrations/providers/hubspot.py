@@ -126,6 +126,10 @@ def revoke(connection) -> None:
     )
 
 
+def whoami(connection, access_token: str) -> Identity:
+    return identify(access_token, key=rate_key(connection))
+
+
 def identify(access_token: str, *, key: str) -> Identity:
     client_id, secret = oauth_client("hubspot")
     form = {

@@ -220,5 +220,14 @@ def identify(*, access_token: str, instance_url: str, user_id: str, key: str) ->
     )
 
 
+def whoami(connection, access_token: str) -> Identity:
+    return identify(
+        access_token=access_token,
+        instance_url=connection.instance_url,
+        user_id=connection.external_user_id,
+        key=rate_key(connection),
+    )
+
+
 def user_id_of(identity_url: str) -> str:
     return urlsplit(identity_url).path.rstrip("/").split("/")[-1]

@@ -152,6 +152,10 @@ def revoke(connection) -> None:
         client(connection.access_token, key=rate_key(connection)).Token.revoke_access_token()
 
 
+def whoami(connection, access_token: str) -> Identity:
+    return identify(access_token, key=rate_key(connection))
+
+
 def identify(access_token: str, *, key: str) -> Identity:
     with _translated("say who is connected"):
         profile = client(access_token, key=key).Users.get_current_user()

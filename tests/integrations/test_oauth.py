@@ -307,3 +307,25 @@ def test_a_member_of_two_workspaces_has_one_smartsheet_link_in_each(two_workspac
     other = connect(sandbox, user=member, workspace=two_workspaces["b"], provider="smartsheet")
     assert first.pk == again.pk != other.pk
     assert flow.redirect_uri("smartsheet").endswith("/integrations/smartsheet/auth/callback")
+
+
+def test_the_pkce_challenge_is_rfc_7636_s256():
+    # RFC 7636, appendix B.
+    assert (
+        flow.pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+
+
+def test_a_member_cannot_disconnect_the_workspace_crm(client, two_workspaces, sandbox):
+    connect(
+        sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
+    )
+    client.force_login(two_workspaces["a_member"])
+    response = client.post(
+        "/integrations/hubspot/auth/disconnect",
+        {"workspace": two_workspaces["a"].pk},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert Connection.objects.get().status == "connected"
