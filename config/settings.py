@@ -501,6 +501,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # The Smartsheet SDK logs each request at INFO; integrations.http already does (DEBUG).
+        "smartsheet": {"level": "WARNING"},
     },
 }
 

@@ -1,1 +1,264 @@
-"""Admin of ShopBoss projects; model admins subclass integrations.admin.WorkspaceScopedAdmin."""
+"""Admin of ShopBoss projects: projects and their entries, sheet links, row mappings, runs
+with their errors, unmapped rows (import / link / ignore), and interrupted writes."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from integrations.admin import WorkspaceScopedAdmin
+from integrations.errors import ApplicationError
+from projects import services
+from projects.models import (
+    Attachment,
+    Comment,
+    PendingWrite,
+    Project,
+    ProjectSheetLink,
+    ProjectSyncRun,
+    PurchaseOrder,
+    RowMapping,
+    SmartsheetSetup,
+    TaskBlock,
+    UnmappedRow,
+    WorkOrder,
+)
+
+
+class ReadOnlyAdmin(WorkspaceScopedAdmin):
+    """Records the sync writes; admins read them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SmartsheetSetup)
+class SmartsheetSetupAdmin(WorkspaceScopedAdmin):
+    list_display = ["workspace", "template_sheet_id", "target_workspace_id"]
+
+
+@admin.register(Project)
+class ProjectAdmin(WorkspaceScopedAdmin):
+    list_display = [
+        "number",
+        "name",
+        "status",
+        "workspace",
+        "start_date",
+        "end_date",
+        "contract_amount",
+    ]
+    list_filter = ["status", ("workspace", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["number", "name"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class EntryAdmin(WorkspaceScopedAdmin):
+    list_filter = [("project", admin.RelatedOnlyFieldListFilter)]
+    readonly_fields = ["author", "ss_user_id", "ss_email", "created_at", "updated_at"]
+
+
+@admin.register(TaskBlock)
+class TaskBlockAdmin(EntryAdmin):
+    list_display = ["title", "project", "status", "start_date", "end_date", "ss_email"]
+
+
+@admin.register(Comment)
+class CommentAdmin(EntryAdmin):
+    list_display = ["__str__", "project", "task_block", "ss_email", "created_at"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(EntryAdmin):
+    list_display = ["name", "project", "task_block", "size", "ss_email", "created_at"]
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(EntryAdmin):
+    list_display = ["number", "vendor", "project", "amount", "status", "ss_email"]
+
+
+@admin.register(WorkOrder)
+class WorkOrderAdmin(EntryAdmin):
+    list_display = ["number", "description", "project", "is_custom", "amount", "status", "ss_email"]
+
+
+@admin.register(ProjectSheetLink)
+class ProjectSheetLinkAdmin(WorkspaceScopedAdmin):
+    list_display = [
+        "project",
+        "sheet_name",
+        "sheet_id",
+        "created_from_template",
+        "last_outbound_at",
+        "last_inbound_at",
+    ]
+    readonly_fields = [f.name for f in ProjectSheetLink._meta.fields if f.name not in ("id",)]
+    search_fields = ["sheet_name", "project__number", "project__name"]
+
+    def has_add_permission(self, request):
+        return False  # links are made by provisioning or attaching, which check the columns
+
+
+@admin.register(RowMapping)
+class RowMappingAdmin(ReadOnlyAdmin):
+    list_display = [
+        "entity_type",
+        "entity_id",
+        "row_id",
+        "row_version",
+        "synced_at",
+        "discussion_id",
+        "attachment_status",
+    ]
+    list_filter = ["entity_type", "attachment_status", ("link", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["row_id", "entity_id"]
+
+
+@admin.register(ProjectSyncRun)
+class ProjectSyncRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "project",
+        "direction",
+        "status",
+        "summary_text",
+        "api_calls",
+        "retries",
+        "duration",
+    ]
+    list_filter = ["status", "direction", "trigger", ("project", admin.RelatedOnlyFieldListFilter)]
+    readonly_fields = [
+        f.name for f in ProjectSyncRun._meta.fields if f.name not in ("errors", "overwrites")
+    ] + ["error_list", "overwrite_list"]
+    exclude = ["errors", "overwrites"]
+
+    @admin.display(description="summary")
+    def summary_text(self, obj):
+        return obj.message or obj.summary()
+
+    @admin.display(description="errors")
+    def error_list(self, obj):
+        if not obj.errors:
+            return "—"
+        more = (
+            f" (and {obj.error_count - len(obj.errors)} more)"
+            if obj.error_count > len(obj.errors)
+            else ""
+        )
+        return format_html(
+            "<ul>{}</ul>{}",
+            format_html_join(
+                "", "<li>{}: {}</li>", ((e["item"], e["message"]) for e in obj.errors)
+            ),
+            more,
+        )
+
+    @admin.display(description="last-write-wins decisions")
+    def overwrite_list(self, obj):
+        if not obj.overwrites:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", "<li>{}: {}</li>", ((e["item"], e["message"]) for e in obj.overwrites)
+            ),
+        )
+
+
+@admin.register(UnmappedRow)
+class UnmappedRowAdmin(WorkspaceScopedAdmin):
+    list_display = ["row_id", "name", "type", "state", "link", "last_seen_at"]
+    list_filter = ["state", ("link", admin.RelatedOnlyFieldListFilter)]
+    readonly_fields = [
+        "link",
+        "row_id",
+        "parent_row_id",
+        "cells",
+        "state",
+        "first_seen_at",
+        "last_seen_at",
+    ]
+    fields = [
+        "link",
+        "row_id",
+        "parent_row_id",
+        "cells",
+        "state",
+        "link_entity_type",
+        "link_entity_id",
+        "first_seen_at",
+        "last_seen_at",
+    ]
+    actions = ["import_rows", "link_rows", "ignore_rows"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="name")
+    def name(self, obj):
+        return obj.cells.get("name", "")
+
+    @admin.display(description="type")
+    def type(self, obj):
+        return obj.cells.get("type", "")
+
+    def _each(self, request, queryset, verb, call):
+        done = 0
+        for row in queryset:
+            try:
+                call(row)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"Row {row.row_id}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{verb} {done} row(s).", messages.SUCCESS)
+
+    @admin.action(description="Import as new entries (by their Type)")
+    def import_rows(self, request, queryset):
+        self._each(
+            request,
+            queryset.filter(state=UnmappedRow.State.NEW),
+            "Imported",
+            lambda row: services.unmapped_import(row=row, actor=request.user),
+        )
+
+    @admin.action(description="Link to the entity given on the row (type and id)")
+    def link_rows(self, request, queryset):
+        self._each(
+            request,
+            queryset.filter(state=UnmappedRow.State.NEW),
+            "Linked",
+            lambda row: services.unmapped_link(
+                row=row,
+                actor=request.user,
+                entity_type=row.link_entity_type,
+                entity_id=row.link_entity_id or 0,
+            ),
+        )
+
+    @admin.action(description="Ignore")
+    def ignore_rows(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Ignored",
+            lambda row: services.unmapped_ignore(row=row, actor=request.user),
+        )
+
+
+@admin.register(PendingWrite)
+class PendingWriteAdmin(ReadOnlyAdmin):
+    """Writes an interrupted run had announced; the next run of the project resolves them."""
+
+    list_display = ["created_at", "kind", "entity_type", "entity_id", "batch", "position", "link"]
+    list_filter = ["kind"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -10,11 +10,14 @@ retries, not two.
 
 import hashlib
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
 import smartsheet
 from smartsheet.exceptions import ApiError, UnexpectedRequestError
 from smartsheet.session import redact_token
+from smartsheet.util import fresh_operation
 
 from integrations import http, sandbox
 from integrations.providers.base import (
@@ -168,3 +171,230 @@ def identify(access_token: str, *, key: str) -> Identity:
         account_id=str(int(account.id)) if account and account.id else "",
         account_name=(account.name or "") if account else "",
     )
+
+
+# --- Sheets, rows, discussions, attachments (the projects sync) --------------------------------
+
+CHANGE_AGENT = "integration-hub"  # on every write: inbound reads and webhooks can tell our echoes
+ROWS_PER_REQUEST = 500  # Add / Update Rows cap
+ATTACHMENT_WEIGHT = 10  # an attachment upload counts as 10 requests against the limit
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    id: int
+    title: str
+    type: str
+    primary: bool
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowInfo:
+    id: int
+    parent_id: int | None
+    version: int
+    created_at: datetime | None
+    modified_at: datetime | None
+    cells: tuple[dict, ...]  # {"columnId": int, "value": ...}
+    row_number: int = 0
+
+
+@dataclass(frozen=True)
+class SheetInfo:
+    id: int
+    name: str
+    version: int
+    permalink: str
+    columns: tuple[ColumnInfo, ...]
+    rows: tuple[RowInfo, ...]
+    total_row_count: int
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    index: int  # position in the request
+    row_id: int | None
+    code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class RowsResult:
+    rows: tuple[RowInfo, ...]  # the rows that were written, in request order
+    failures: tuple[RowFailure, ...]
+    version: int | None
+
+
+def _when(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _row(row) -> RowInfo:
+    return RowInfo(
+        id=int(row.id),
+        parent_id=int(row.parent_id) if row.parent_id else None,
+        version=int(row.version or 0),
+        created_at=_when(row.created_at),
+        modified_at=_when(row.modified_at),
+        cells=tuple(
+            {"columnId": int(cell.column_id), "value": cell.value}
+            for cell in row.cells
+            if cell.column_id
+        ),
+        row_number=int(row.row_number or 0),
+    )
+
+
+def _column(column) -> ColumnInfo:
+    return ColumnInfo(
+        id=int(column.id),
+        title=column.title,
+        type=str(column.type),
+        primary=bool(column.primary),
+        options=tuple(column.options or ()),
+    )
+
+
+def writer(access_token: str, *, key: str) -> smartsheet.Smartsheet:
+    """A client whose every write carries our change agent."""
+    sdk = client(access_token, key=key)
+    sdk.with_change_agent(CHANGE_AGENT)
+    return sdk
+
+
+def copy_sheet(sdk, *, sheet_id: int, workspace_id: int, name: str) -> SheetInfo:
+    """Copy a template's structure (columns, not its example rows) into a workspace, then
+    read the copy."""
+    destination = smartsheet.models.ContainerDestination(
+        {"destination_type": "workspace", "destination_id": workspace_id, "new_name": name}
+    )
+    with _translated("copy the template sheet"):
+        result = sdk.Sheets.copy_sheet(sheet_id, destination)
+    return get_sheet(sdk, sheet_id=int(result.result.id))
+
+
+def get_sheet(
+    sdk, *, sheet_id: int, modified_since: datetime | None = None, page_size: int | None = None
+) -> SheetInfo:
+    """The sheet with its columns and rows: every row (no paging), those modified since a
+    moment, or (page_size) just the first few, when only the columns matter."""
+    with _translated("read the sheet"):
+        sheet = sdk.Sheets.get_sheet(
+            sheet_id,
+            rows_modified_since=modified_since.isoformat() if modified_since else None,
+            page_size=page_size,
+            page=1 if page_size else None,
+        )
+    return SheetInfo(
+        id=int(sheet.id),
+        name=sheet.name,
+        version=int(sheet.version or 0),
+        permalink=sheet.permalink or "",
+        columns=tuple(_column(column) for column in sheet.columns),
+        rows=tuple(_row(row) for row in sheet.rows),
+        total_row_count=int(sheet.total_row_count or 0),
+    )
+
+
+def _rows_result(result, count: int) -> RowsResult:
+    failures = tuple(
+        RowFailure(
+            index=int(item.index),
+            row_id=int(item.row_id) if item.row_id else None,
+            code=int(item.error.error_code or 0),
+            message=item.error.message or "",
+        )
+        for item in (getattr(result, "failed_items", None) or [])
+    )
+    rows = result.result or []
+    if not isinstance(rows, list):
+        rows = [rows]
+    return RowsResult(
+        rows=tuple(_row(row) for row in rows),
+        failures=failures,
+        version=getattr(result, "version", None),
+    )
+
+
+def add_rows(sdk, *, sheet_id: int, cells: list[list[dict]], parent_id: int | None) -> RowsResult:
+    """Add rows (≤ 500) in one request, all at one location: the bottom of the sheet or the
+    bottom of a parent's children. Partial success: bad rows fail alone, with their reason."""
+    if len(cells) > ROWS_PER_REQUEST:
+        raise ValueError(f"at most {ROWS_PER_REQUEST} rows per request")
+    rows = []
+    for row_cells in cells:
+        row = smartsheet.models.Row({"to_bottom": True, "cells": row_cells})
+        if parent_id is not None:
+            row.parent_id = parent_id
+        rows.append(row)
+    with _translated("add rows"):
+        result = sdk.Sheets.add_rows_with_partial_success(sheet_id, rows)
+    return _rows_result(result, len(rows))
+
+
+def update_rows(sdk, *, sheet_id: int, rows: list[tuple[int, list[dict]]]) -> RowsResult:
+    """Update rows (≤ 500) by id; rows that fail (deleted in Smartsheet, bad values) fail alone."""
+    if len(rows) > ROWS_PER_REQUEST:
+        raise ValueError(f"at most {ROWS_PER_REQUEST} rows per request")
+    payload = [
+        smartsheet.models.Row({"id": row_id, "cells": row_cells}) for row_id, row_cells in rows
+    ]
+    with _translated("update rows"):
+        result = sdk.Sheets.update_rows_with_partial_success(sheet_id, payload)
+    return _rows_result(result, len(payload))
+
+
+def add_discussion(sdk, *, sheet_id: int, row_id: int, text: str) -> int:
+    discussion = smartsheet.models.Discussion(
+        {"comment": smartsheet.models.Comment({"text": text})}
+    )
+    with _translated("add a discussion"):
+        result = sdk.Discussions.create_discussion_on_row(sheet_id, row_id, discussion)
+    return int(result.result.id)
+
+
+def row_discussion_texts(sdk, *, sheet_id: int, row_id: int) -> dict[int, str]:
+    """Discussion id → its first comment's text (to recognize one we already posted)."""
+    with _translated("read a row's discussions"):
+        result = sdk.Discussions.get_row_discussions(
+            sheet_id, row_id, include="comments", include_all=True
+        )
+    found = {}
+    for discussion in result.data:
+        comments = discussion.comments or []
+        found[int(discussion.id)] = comments[0].text if comments else (discussion.title or "")
+    return found
+
+
+def attach_file(
+    sdk, *, sheet_id: int, row_id: int, name: str, stream, size: int, content_type: str
+) -> int:
+    """Upload a file to a row, streamed from `stream` (Smartsheet's simple upload: the body is
+    the file). Driven through the SDK's own request path: its multipart helper would read the
+    whole file into memory first."""
+    operation = fresh_operation("attach_file_to_row")
+    operation["method"] = "POST"
+    operation["path"] = f"/sheets/{sheet_id}/rows/{row_id}/attachments"
+    operation["form_data"] = stream
+    safe_name = name.replace('"', "").replace("\r", "").replace("\n", "")
+    operation["headers"] = {
+        "Content-Type": content_type or "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{safe_name}"',
+        "Content-Length": str(size),
+        http.WEIGHT_HEADER: str(ATTACHMENT_WEIGHT),
+    }
+    with _translated("upload an attachment"):
+        result = sdk.Attachments._base.request(
+            sdk.Attachments._base.prepare_request(operation), ["Result", "Attachment"], operation
+        )
+    return int(result.result.id)
+
+
+def row_attachment_names(sdk, *, sheet_id: int, row_id: int) -> dict[int, tuple[str, int]]:
+    """Attachment id → (name, size in kB) on a row (to recognize one already uploaded)."""
+    with _translated("read a row's attachments"):
+        result = sdk.Attachments.list_row_attachments(sheet_id, row_id, include_all=True)
+    return {int(item.id): (item.name, int(item.size_in_kb or 0)) for item in result.data}

@@ -123,6 +123,10 @@ class Emulator:
     def api_routes(self) -> list[Route]:
         return []
 
+    def weight(self, request: Request) -> int:
+        """How many requests this one counts as against the limit (Smartsheet: an upload is 10)."""
+        return 1
+
     def caller(self, request: Request) -> Caller | None:
         """The rate-limit key of an API request (None: not limited)."""
         token = bearer_token(request)
@@ -165,15 +169,15 @@ class Emulator:
 
     # --- rate limit ------------------------------------------------------------------------------
 
-    def take(self, key: str, now: float) -> float:
-        """Count one request for `key`; return 0 if allowed, else seconds until it would be.
-        A sliding window, exactly as many requests as the limit within any `window` seconds."""
+    def take(self, key: str, now: float, weight: int = 1) -> float:
+        """Count a request of `weight` units for `key`; return 0 if allowed, else seconds until
+        it would be. A sliding window: at most `limit` units within any `window` seconds."""
         window = self.runtime.windows.setdefault(key, deque())
         while window and window[0] <= now - self.limit.window:
             window.popleft()
-        if len(window) >= self.limit.limit:
-            return max(0.001, window[0] + self.limit.window - now)
-        window.append(now)
+        if len(window) + weight > self.limit.limit:
+            return max(0.001, window[0] + self.limit.window - now) if window else self.limit.window
+        window.extend([now] * weight)
         return 0.0
 
     # --- OAuth helpers ---------------------------------------------------------------------------
@@ -408,7 +412,14 @@ class SandboxMiddleware:
         request = Request(scope, receive)
         endpoint = _endpoint(self.routes, scope)
         started = time.time()
-        record = {"t": started, "endpoint": endpoint, "path": scope["path"], "status": None}
+        record = {
+            "t": started,
+            "endpoint": endpoint,
+            "path": scope["path"],
+            "status": None,
+            "agent": request.headers.get("user-agent", ""),
+            "change_agent": request.headers.get("smartsheet-change-agent"),
+        }
         runtime.calls.append(record)
         runtime.by_endpoint[endpoint] += 1
         status_holder = {}
@@ -469,7 +480,7 @@ class SandboxMiddleware:
         if any(path.startswith(prefix) for prefix in emulator.api_prefixes):
             caller = emulator.caller(request)
             if caller is not None:
-                wait = emulator.take(caller.key, time.time())
+                wait = emulator.take(caller.key, time.time(), emulator.weight(request))
                 if wait:
                     return emulator.rate_limited(request, wait)
         return None

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error
+from integrations.sandbox.smartsheet_sheets import SheetsMixin
 
 SCOPES = {
     "ADMIN_SHEETS",
@@ -59,7 +60,7 @@ AUTH_ERRORS = {
 }
 
 
-class SmartsheetEmulator(Emulator):
+class SmartsheetEmulator(SheetsMixin, Emulator):
     name = "smartsheet"
     title = "Smartsheet"
     default_limit = RateLimit(limit=300, window=60)
@@ -80,7 +81,9 @@ class SmartsheetEmulator(Emulator):
                 "lastName": last,
                 "account": account,
             }
-        return {**super().initial_state(seed), "users": users, "account": account}
+        self.state = {**super().initial_state(seed), "users": users, "account": account}
+        self.sheets_state(account)
+        return self.state
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class SmartsheetEmulator(Emulator):
             Route("/2.0/token", self.token, methods=["POST"]),
             Route("/2.0/token", self.revoke, methods=["DELETE"]),
             Route("/2.0/users/me", self.me, methods=["GET"]),
+            *self.sheet_routes(),
         ]
 
     async def authorize(self, request: Request) -> Response:

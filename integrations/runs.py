@@ -1,0 +1,212 @@
+"""SyncRun: the run log every sync subclasses (projects, timetracker, crm, migration).
+
+A run is created `queued` by the trigger (button, API, schedule, login), claimed `running` by
+the worker, and finished `succeeded`, `partial` (some items failed, the rest went through)
+or `failed` (nothing trustworthy happened, with the reason). Counts, API calls and retries,
+progress and capped per-item errors live on the row, so the page that started a run polls it.
+
+`RunRecorder` is the worker's side (a context manager around the run's work): it counts,
+collects errors, tracks API calls and retries, and writes progress to the row at most a few
+times a second (the page polls every 500 ms).
+"""
+
+import time
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from integrations import http
+from integrations.models import WorkspaceOwned
+from integrations.redaction import redact_text
+
+MAX_ERRORS = 200  # per run: enough to act on, bounded for a run with a million failures
+PROGRESS_EVERY = 0.25  # seconds between progress writes
+
+
+class SyncRun(WorkspaceOwned):
+    class Trigger(models.TextChoices):
+        BUTTON = "button", "Button"
+        API = "api", "API"
+        SCHEDULE = "schedule", "Schedule"
+        LOGIN = "login", "Login"
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Command"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partly done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    direction = models.CharField(max_length=20)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    task_id = models.CharField(max_length=64, blank=True)
+
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    unmapped = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=100, blank=True)
+
+    message = models.TextField(blank=True, help_text="Summary, or why the run failed.")
+    errors = models.JSONField(default=list, blank=True, help_text="Per-item errors (capped).")
+    error_count = models.PositiveIntegerField(default=0)
+    overwrites = models.JSONField(
+        default=list, blank=True, help_text="Last-write-wins decisions (capped)."
+    )
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.direction} run {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def duration(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return round((end - self.started_at).total_seconds(), 2)
+
+    @property
+    def percent(self) -> int:
+        if self.status in (self.Status.SUCCEEDED, self.Status.PARTIAL):
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.created} created",
+            f"{self.updated} updated",
+            f"{self.unchanged} unchanged",
+        ]
+        if self.unmapped:
+            parts.append(f"{self.unmapped} unmapped")
+        if self.conflicts:
+            parts.append(f"{self.conflicts} conflicts")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        return ", ".join(parts)
+
+
+class RunRecorder:
+    """Counts and progress of one run, flushed to its row (every write is a conditional
+    update of this row only, so the admin or a stale-run sweep never races it)."""
+
+    COUNTS = ("created", "updated", "unchanged", "unmapped", "conflicts", "failed")
+
+    def __init__(self, run: SyncRun):
+        self.run = run
+        self.model = type(run)
+        self.pending: dict = {}
+        self._last_flush = 0.0
+        self._tracking = http.track()
+        self.stats = http.CallStats()
+        # A resumed run adds to what its first attempt already counted.
+        self._base_calls, self._base_retries = run.api_calls, run.retries
+
+    def __enter__(self) -> "RunRecorder":
+        self.stats = self._tracking.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._tracking.__exit__(*exc_info)
+
+    def count(self, name: str, n: int = 1) -> None:
+        setattr(self.run, name, getattr(self.run, name) + n)
+        self.pending[name] = getattr(self.run, name)
+
+    def error(self, item: str, message: str) -> None:
+        self.run.error_count += 1
+        self.pending["error_count"] = self.run.error_count
+        if len(self.run.errors) < MAX_ERRORS:
+            self.run.errors.append({"item": item, "message": redact_text(message)[:500]})
+            self.pending["errors"] = self.run.errors
+
+    def overwrite(self, item: str, message: str) -> None:
+        if len(self.run.overwrites) < MAX_ERRORS:
+            self.run.overwrites.append(
+                {"item": item, "message": message[:500], "at": timezone.now().isoformat()}
+            )
+            self.pending["overwrites"] = self.run.overwrites
+
+    def progress(
+        self,
+        *,
+        done: int | None = None,
+        total: int | None = None,
+        add: int = 0,
+        stage: str | None = None,
+    ) -> None:
+        if total is not None:
+            self.run.progress_total = total
+            self.pending["progress_total"] = total
+        if done is not None:
+            self.run.progress_done = done
+        self.run.progress_done += add
+        self.pending["progress_done"] = self.run.progress_done
+        if stage is not None:
+            self.run.stage = stage
+            self.pending["stage"] = stage
+        self.flush()
+
+    def flush(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_flush < PROGRESS_EVERY:
+            return
+        self._last_flush = now
+        self.run.api_calls = self._base_calls + self.stats.calls
+        self.run.retries = self._base_retries + self.stats.retries
+        fields = {
+            **self.pending,
+            "api_calls": self.run.api_calls,
+            "retries": self.run.retries,
+            "heartbeat_at": timezone.now(),
+        }
+        self.model.objects.filter(pk=self.run.pk).update(**fields)
+        self.pending = {}
+
+    def finish(self, *, status: str | None = None, message: str = "") -> SyncRun:
+        """Close the run: `partial` when some items failed and others did not."""
+        if status is None:
+            status = SyncRun.Status.PARTIAL if self.run.failed else SyncRun.Status.SUCCEEDED
+        self.run.status = status
+        self.run.message = redact_text(message or self.run.summary())
+        self.run.finished_at = timezone.now()
+        self.pending.update(
+            status=status, message=self.run.message, finished_at=self.run.finished_at
+        )
+        if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
+            self.run.progress_done = max(self.run.progress_done, self.run.progress_total)
+            self.pending["progress_done"] = self.run.progress_done
+        self.flush(force=True)
+        return self.run

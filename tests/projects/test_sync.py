@@ -1,0 +1,357 @@
+"""Outbound and inbound sync against the Smartsheet emulator, through the official SDK."""
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from integrations import services as platform
+from integrations.providers import smartsheet
+from projects import services, sheet
+from projects.models import (
+    Comment,
+    PendingWrite,
+    PurchaseOrder,
+    RowMapping,
+    TaskBlock,
+    UnmappedRow,
+    WorkOrder,
+)
+from tests.projects.conftest import run_sync
+from tests.projects.helpers import add, timeline
+
+pytestmark = pytest.mark.django_db
+
+
+def person(author):
+    """A Smartsheet user editing the sheet by hand: the SDK, no change agent."""
+    return smartsheet.client(platform.access_token(author.smartsheet), key="person")
+
+
+def rows_of(project, author) -> dict[int, dict]:
+    link = project.sheet_link
+    info = smartsheet.get_sheet(person(author), sheet_id=link.sheet_id)
+    columns = {k: int(v) for k, v in link.columns.items()}
+    return {
+        row.id: {
+            "parent": row.parent_id,
+            "version": row.version,
+            **sheet.values_of_row(row.cells, columns),
+        }
+        for row in info.rows
+    }
+
+
+def edit_row(project, author, row_id: int, **values) -> None:
+    link = project.sheet_link
+    columns = {k: int(v) for k, v in link.columns.items()}
+    cells = [{"columnId": columns[key], "value": value} for key, value in values.items()]
+    result = smartsheet.update_rows(person(author), sheet_id=link.sheet_id, rows=[(row_id, cells)])
+    assert not result.failures
+
+
+def row_of(entity) -> int:
+    return RowMapping.objects.get(entity_type=entity._meta.model_name, entity_id=entity.pk).row_id
+
+
+class TestOutbound:
+    def test_task_blocks_are_parents_and_every_entry_is_one_row(self, linked, author, sandbox):
+        made = timeline(
+            linked,
+            author,
+            task_blocks=2,
+            per_block={"purchaseorder": 2, "workorder": 1, "comment": 1, "attachment": 1},
+            top_level={"comment": 1},
+        )
+        run = run_sync(linked, author, "outbound")
+
+        assert (run.status, run.created, run.failed, run.percent) == (
+            "succeeded",
+            len(made),
+            0,
+            100,
+        )
+        rows = rows_of(linked, author)
+        assert len(rows) == len(made) == RowMapping.objects.count()
+        for entity in made:
+            row = rows[row_of(entity)]
+            parent = getattr(entity, "task_block", None)
+            assert row["parent"] == (row_of(parent) if parent else None)
+            assert row["type"] == entity.sheet_type and row["project_number"] == 1042
+            assert row["author"] == author.smartsheet.external_email
+        block = TaskBlock.objects.first()
+        assert (
+            rows[row_of(block)]["amount"] == 1000.5
+            and rows[row_of(block)]["start_date"] == "2026-01-05"
+        )
+
+    def test_comments_become_row_discussions_and_files_row_attachments(
+        self, linked, author, sandbox
+    ):
+        comment = add(linked, author, "comment", text="Drywall delivered\nsecond line")
+        from tests.projects.helpers import children
+
+        (attachment,) = children(linked, author, {"attachment": 1}, task_block=None, tag="x")
+        run_sync(linked, author, "outbound")
+        texts = smartsheet.row_discussion_texts(
+            person(author), sheet_id=linked.sheet_link.sheet_id, row_id=row_of(comment)
+        )
+        assert list(texts.values()) == ["Drywall delivered\nsecond line"]
+        files = smartsheet.row_attachment_names(
+            person(author), sheet_id=linked.sheet_link.sheet_id, row_id=row_of(attachment)
+        )
+        assert [name for name, _ in files.values()] == [attachment.name]
+        mapping = RowMapping.objects.get(entity_type="attachment")
+        assert mapping.attachment_status == "uploaded"
+
+    def test_every_write_carries_the_change_agent_and_goes_through_the_sdk_over_tls(
+        self, linked, author, sandbox
+    ):
+        timeline(
+            linked,
+            author,
+            task_blocks=1,
+            per_block={"purchaseorder": 1, "comment": 1, "attachment": 1},
+        )
+        sandbox.clear_calls("smartsheet")
+        run_sync(linked, author, "outbound")
+        calls = sandbox.calls("smartsheet")["log"]
+        writes = [c for c in calls if not c["endpoint"].startswith("GET")]
+        assert writes and all(c["change_agent"] == smartsheet.CHANGE_AGENT for c in writes)
+        assert all(c["agent"].startswith("SmartsheetPythonSDK/") for c in calls)
+        assert sandbox.url("smartsheet").startswith("https://")
+        events = sandbox.http.get(
+            f"{sandbox.url('smartsheet')}/_sandbox/events?sheet={linked.sheet_link.sheet_id}"
+        ).json()["events"]
+        assert {e["changeAgent"] for e in events if e["objectType"] != "sheet"} == {
+            smartsheet.CHANGE_AGENT
+        }
+
+    def test_a_second_run_writes_only_what_changed(self, linked, author, sandbox):
+        timeline(linked, author, task_blocks=2, per_block={"purchaseorder": 3})
+        run_sync(linked, author, "outbound")
+        po = PurchaseOrder.objects.first()
+        po.amount = Decimal("999.99")
+        po.save()
+        sandbox.clear_calls("smartsheet")
+        run = run_sync(linked, author, "outbound")
+        assert (run.created, run.updated, run.unchanged) == (0, 1, 7)
+        assert sandbox.calls("smartsheet")["by_endpoint"] == {
+            "GET /2.0/sheets/{sheet_id:int}": 1,
+            "PUT /2.0/sheets/{sheet_id:int}/rows": 1,
+        }
+        assert rows_of(linked, author)[row_of(po)]["amount"] == 999.99
+
+    def test_batches_stay_within_the_cap_of_500_rows(self, linked, author, sandbox, monkeypatch):
+        monkeypatch.setattr(smartsheet, "ROWS_PER_REQUEST", 4)
+        made = timeline(linked, author, task_blocks=1, per_block={"workorder": 9})
+        sandbox.clear_calls("smartsheet")
+        run_sync(linked, author, "outbound")
+        assert (
+            sandbox.count("smartsheet", "POST /2.0/sheets/{sheet_id:int}/rows") == 1 + 3
+        )  # the block, then 4+4+1 children
+        assert len(rows_of(linked, author)) == len(made)
+
+    def test_a_row_smartsheet_refuses_fails_alone_and_the_run_is_partial(
+        self, linked, author, sandbox
+    ):
+        # Someone turned the Amount column into dates: amounts no longer fit it.
+        link = linked.sheet_link
+        person(author).Sheets.update_column(
+            link.sheet_id,
+            int(link.columns["amount"]),
+            smartsheet.smartsheet.models.Column({"type": "DATE"}),
+        )
+        good = add(linked, author, "workorder", number="WO-1", description="no amount")
+        bad = add(
+            linked, author, "purchaseorder", number="PO-1", vendor="Acme", amount=Decimal("10")
+        )
+        run = run_sync(linked, author, "outbound")
+        assert (run.status, run.created, run.failed) == ("partial", 1, 1)
+        assert run.errors[0]["item"] == f"purchase order “{bad}”"
+        assert (
+            "did not conform to the strict requirements for type DATE" in run.errors[0]["message"]
+        )
+        assert list(RowMapping.objects.values_list("entity_id", flat=True)) == [good.pk]
+        assert not PendingWrite.objects.exists()
+
+    def test_a_row_deleted_in_smartsheet_is_made_again(self, linked, author, sandbox):
+        po = add(linked, author, "purchaseorder", number="PO-9", vendor="Acme")
+        run_sync(linked, author, "outbound")
+        person(author).Sheets.delete_rows(linked.sheet_link.sheet_id, [row_of(po)])
+        po.vendor = "Acme Ltd"
+        po.save()
+        run = run_sync(linked, author, "outbound")
+        assert run.created == 1 and run.failed == 0
+        assert [row["name"] for row in rows_of(linked, author).values()] == ["PO PO-9 — Acme Ltd"]
+
+
+class TestInbound:
+    def test_edits_on_both_sides_resolve_by_last_write_wins(self, linked, author, sandbox):
+        only_remote = add(linked, author, "taskblock", title="Framing")
+        only_local = add(linked, author, "taskblock", title="Roofing")
+        remote_later = add(
+            linked, author, "purchaseorder", number="PO-1", vendor="Acme", amount=Decimal("100")
+        )
+        local_later = add(
+            linked, author, "workorder", number="WO-1", description="Paint", amount=Decimal("50")
+        )
+        run_sync(linked, author, "outbound")
+
+        edit_row(linked, author, row_of(only_remote), name="Framing (east wing)")
+        only_local.notes = "ordered"
+        only_local.save()
+        remote_later.notes = "ours, earlier"
+        remote_later.save()
+        time.sleep(1.1)  # Smartsheet stamps modifiedAt in whole seconds
+        edit_row(linked, author, row_of(remote_later), notes="theirs, later", amount=120)
+        edit_row(linked, author, row_of(local_later), notes="theirs, earlier")
+        time.sleep(1.1)
+        local_later.notes = "ours, later"
+        local_later.save()
+
+        inbound = run_sync(linked, author, "inbound")
+        assert (inbound.updated, inbound.conflicts) == (2, 2)
+        for entity in (only_remote, only_local, remote_later, local_later):
+            entity.refresh_from_db()
+        assert only_remote.title == "Framing (east wing)"
+        assert (remote_later.notes, remote_later.amount) == ("theirs, later", Decimal("120"))
+        assert local_later.notes == "ours, later"
+        assert {o["message"] for o in inbound.overwrites} == {
+            "Smartsheet's later edit overwrote ours",
+            "our later edit kept over Smartsheet's",
+        }
+
+        outbound = run_sync(linked, author, "outbound")
+        rows = rows_of(linked, author)
+        assert rows[row_of(local_later)]["notes"] == "ours, later"
+        assert rows[row_of(only_local)]["notes"] == "ordered"
+        assert outbound.updated == 2  # only_local and local_later; remote_later is in step now
+
+    def test_our_own_writes_come_back_as_echoes(self, linked, author, sandbox):
+        timeline(linked, author, task_blocks=2, per_block={"purchaseorder": 2})
+        run_sync(linked, author, "outbound")
+        run = run_sync(linked, author, "inbound")
+        assert (run.updated, run.unchanged, run.conflicts) == (0, 6, 0)
+
+    def test_a_row_made_in_smartsheet_is_listed_as_unmapped_and_can_be_imported(
+        self, linked, author, sandbox, client, superuser
+    ):
+        block = add(linked, author, "taskblock", title="Framing")
+        run_sync(linked, author, "outbound")
+        link = linked.sheet_link
+        columns = {k: int(v) for k, v in link.columns.items()}
+        smartsheet.add_rows(
+            person(author),
+            sheet_id=link.sheet_id,
+            parent_id=row_of(block),
+            cells=[
+                [
+                    {"columnId": columns["name"], "value": "PO-77"},
+                    {"columnId": columns["type"], "value": "Purchase Order"},
+                    {"columnId": columns["amount"], "value": 77},
+                ]
+            ],
+        )
+        run = run_sync(linked, author, "inbound")
+        assert run.unmapped == 1 and "1 unmapped" in run.message
+        row = UnmappedRow.objects.get()
+        assert row.cells["name"] == "PO-77"
+
+        client.force_login(superuser)
+        client.post(
+            "/admin/projects/unmappedrow/", {"action": "import_rows", "_selected_action": [row.pk]}
+        )
+        po = PurchaseOrder.objects.get(number="PO-77")
+        assert (po.task_block, po.amount) == (block, Decimal("77"))
+        assert run_sync(linked, author, "inbound").unmapped == 0
+
+    def test_an_unmapped_row_can_be_linked_or_ignored(self, linked, author, sandbox):
+        comment = Comment.objects.create(
+            workspace=linked.workspace, project=linked, author=author, text="typed in Smartsheet"
+        )
+        link = linked.sheet_link
+        columns = {k: int(v) for k, v in link.columns.items()}
+        smartsheet.add_rows(
+            person(author),
+            sheet_id=link.sheet_id,
+            parent_id=None,
+            cells=[
+                [{"columnId": columns["name"], "value": "typed in Smartsheet"}],
+                [{"columnId": columns["name"], "value": "noise"}],
+            ],
+        )
+        run_sync(linked, author, "inbound")
+        first, second = UnmappedRow.objects.order_by("pk")
+        services.unmapped_link(row=first, actor=author, entity_type="comment", entity_id=comment.pk)
+        services.unmapped_ignore(row=second, actor=author)
+        assert run_sync(linked, author, "inbound").unmapped == 0
+        run = run_sync(linked, author, "outbound")
+        assert run.updated == 1 and len(rows_of(linked, author)) == 2, (
+            run.errors
+        )  # linked, not duplicated
+
+
+class TestFaults:
+    def test_a_429_storm_is_waited_out_and_the_run_completes(self, linked, author, sandbox):
+        made = timeline(linked, author, task_blocks=2, per_block={"purchaseorder": 3, "comment": 1})
+        sandbox.fault("smartsheet", kind="storm", path="/2.0/sheets/", count=4, retry_after=1)
+        run = run_sync(linked, author, "outbound")
+        assert (run.status, run.created, run.failed) == ("succeeded", len(made), 0)
+        assert run.retries >= 4
+        assert len(rows_of(linked, author)) == len(made)
+
+    def test_5xx_fail_items_not_the_data_and_the_next_run_finishes_the_job(
+        self, linked, author, sandbox
+    ):
+        made = timeline(linked, author, task_blocks=3, per_block={"workorder": 2, "comment": 1})
+        sandbox.fault(
+            "smartsheet", kind="error", status=500, method="POST", path="/2.0/sheets/", count=3
+        )
+        first = run_sync(linked, author, "outbound")
+        assert first.status == "partial" and first.failed >= 1
+        assert all(error["message"] for error in first.errors)
+        sandbox.control("smartsheet", "DELETE", "faults")  # Smartsheet is well again
+        second = run_sync(linked, author, "outbound")
+        assert second.status == "succeeded"
+        rows = rows_of(linked, author)
+        assert len(rows) == len(made) == RowMapping.objects.count()  # nothing lost, nothing twice
+        discussions = sum(
+            len(
+                smartsheet.row_discussion_texts(
+                    person(author), sheet_id=linked.sheet_link.sheet_id, row_id=row_of(c)
+                )
+            )
+            for c in Comment.objects.all()
+        )
+        assert discussions == Comment.objects.count()
+
+    def test_a_503_on_a_write_is_resent_and_counted_as_a_retry(self, linked, author, sandbox):
+        timeline(linked, author, task_blocks=1, per_block={"workorder": 2})
+        sandbox.fault(
+            "smartsheet", kind="error", status=503, method="POST", path="/2.0/sheets/", count=1
+        )
+        run = run_sync(linked, author, "outbound")
+        assert (run.status, run.retries) == ("succeeded", 1)
+
+    def test_an_expired_token_mid_run_is_refreshed_once(self, linked, author, sandbox):
+        timeline(linked, author, task_blocks=1, per_block={"workorder": 1})
+        sandbox.expire_tokens("smartsheet")
+        assert run_sync(linked, author, "outbound").status == "succeeded"
+
+    def test_only_one_run_per_project_at_a_time(self, linked, author, sandbox):
+        services.sync_request(project=linked, actor=author, direction="outbound")
+        from integrations.errors import Conflict
+
+        with pytest.raises(Conflict) as refused:
+            services.sync_request(project=linked, actor=author, direction="inbound")
+        assert refused.value.code == "run_in_progress"
+
+
+def test_work_orders_say_custom_in_their_type(linked, author, sandbox):
+    custom = add(
+        linked, author, "workorder", number="WO-7", description="Custom shelving", is_custom=True
+    )
+    run_sync(linked, author, "outbound")
+    assert rows_of(linked, author)[row_of(custom)]["type"] == "Custom Work Order"
+    assert WorkOrder.objects.get().is_custom
