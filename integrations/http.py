@@ -300,8 +300,15 @@ class HubAdapter(HTTPAdapter):
         method = request.method.upper()
         path = request.path_url.split("?", 1)[0]
 
+        # A streamed body (a file) is read by each attempt: rewind it before a resend, or the
+        # retry would send nothing under the first attempt's Content-Length.
+        body = request.body
+        rewind = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
+
         def attempt() -> requests.Response:
             acquire(self.provider, self.key, weight=weight)
+            if rewind is not None:
+                body.seek(rewind)
             started = time.monotonic()
             status = "error"
             try:

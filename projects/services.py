@@ -338,7 +338,9 @@ def unmapped_import(*, row: UnmappedRow, actor: User):
     }.get(values.get("type"))
     if kind is None:
         raise ApplicationError(
-            f"Row {row.row_id} has no importable Type ({values.get('type')!r}).",
+            f"its Type is {'“' + str(values['type']) + '”' if values.get('type') else 'empty'}: "
+            "set it to Task Block, Comment, Purchase Order or Work Order in Smartsheet, "
+            "or link the row to an existing entry instead.",
             code="not_importable",
         )
     parent = RowMapping.objects.filter(

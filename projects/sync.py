@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from integrations import http, services
 from integrations.errors import ApplicationError
@@ -449,7 +450,12 @@ class Sync:
             mapping = mappings.get(key)
             if mapping is None:
                 continue
-            if isinstance(entity, Comment) and not mapping.discussion_id or isinstance(entity, Attachment) and not mapping.attachment_id:
+            if (
+                isinstance(entity, Comment)
+                and not mapping.discussion_id
+                or isinstance(entity, Attachment)
+                and not mapping.attachment_id
+            ):
                 work.append((entity, mapping))
         return work
 
@@ -630,7 +636,7 @@ class Sync:
     # --- helpers -------------------------------------------------------------------------------
 
     def _label(self, entity) -> str:
-        return f"{entity._meta.verbose_name} “{entity}”"
+        return f"{capfirst(entity._meta.verbose_name)} “{entity}”"
 
     def _fail(self, entity, message: str) -> None:
         self.rec.count("failed")

@@ -2,12 +2,13 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from integrations.errors import ApplicationError
+from integrations.errors import ApplicationError, NotFound
 from integrations.oauth.views import hub_origin, opens_oauth_popups
 from projects import api, selectors, services
 from projects.models import Status, TaskBlock
@@ -20,11 +21,19 @@ def project_list(request):
     )
 
 
+def _project(request, project_id: int):
+    """The project if the user's workspaces hold it; a plain 404 page otherwise."""
+    try:
+        return selectors.project_for(user=request.user, project_id=project_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
 @login_required
 @ensure_csrf_cookie
 @opens_oauth_popups
 def timeline(request, project_id: int):
-    project = selectors.project_for(user=request.user, project_id=project_id)
+    project = _project(request, project_id)
     connection = selectors.smartsheet_connection(user=request.user, workspace=project.workspace)
     context = {
         "project": project,
@@ -51,7 +60,7 @@ def _back(project_id: int):
 @login_required
 @require_POST
 def add_entry(request, project_id: int, segment: str):
-    project = selectors.project_for(user=request.user, project_id=project_id)
+    project = _project(request, project_id)
     data = {key: value for key, value in request.POST.items() if value != ""}
     if "file" in request.FILES:
         data["file"] = request.FILES["file"]
@@ -79,7 +88,7 @@ def add_entry(request, project_id: int, segment: str):
 @login_required
 @require_POST
 def provision(request, project_id: int):
-    project = selectors.project_for(user=request.user, project_id=project_id)
+    project = _project(request, project_id)
     try:
         link = services.sheet_provision(project=project, actor=request.user)
         messages.success(request, f"Created the sheet “{link.sheet_name}” from the template.")
@@ -91,7 +100,7 @@ def provision(request, project_id: int):
 @login_required
 @require_POST
 def attach(request, project_id: int):
-    project = selectors.project_for(user=request.user, project_id=project_id)
+    project = _project(request, project_id)
     sheet_id = request.POST.get("sheet_id", "").strip()
     if not sheet_id.isdigit():
         messages.error(

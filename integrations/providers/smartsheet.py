@@ -375,6 +375,7 @@ def attach_file(
     """Upload a file to a row, streamed from `stream` (Smartsheet's simple upload: the body is
     the file). Driven through the SDK's own request path: its multipart helper would read the
     whole file into memory first."""
+    stream.seek(0)  # from the start, also when the caller repeats the call after a refresh
     operation = fresh_operation("attach_file_to_row")
     operation["method"] = "POST"
     operation["path"] = f"/sheets/{sheet_id}/rows/{row_id}/attachments"

@@ -14,6 +14,7 @@ formats, lifetimes and error bodies.
 
 import asyncio
 import base64
+import fnmatch
 import hashlib
 import html
 import json
@@ -43,7 +44,7 @@ class Fault:
     `rate` is the chance each matching request is hit."""
 
     kind: str  # latency | error | storm | timeout | drop
-    path: str = ""  # prefix of the request path; empty matches every API path
+    path: str = ""  # prefix of the request path, or a glob with "*"; empty matches every path
     method: str = ""
     count: int | None = None
     rate: float = 1.0
@@ -52,7 +53,11 @@ class Fault:
     retry_after: float | None = None  # storm (429) and error
 
     def matches(self, method: str, path: str) -> bool:
-        return (not self.method or self.method == method) and path.startswith(self.path)
+        if self.method and self.method != method:
+            return False
+        return (
+            fnmatch.fnmatchcase(path, self.path) if "*" in self.path else path.startswith(self.path)
+        )
 
 
 @dataclass

@@ -273,6 +273,16 @@ class SheetsMixin:
             Route("/2.0/workspaces", self.list_workspaces, methods=["GET"]),
             Route("/2.0/workspaces", self.create_workspace, methods=["POST"]),
             Route("/2.0/workspaces/{workspace_id:int}", self.get_workspace, methods=["GET"]),
+            Route(
+                "/2.0/workspaces/{workspace_id:int}/metadata",
+                self.workspace_metadata,
+                methods=["GET"],
+            ),
+            Route(
+                "/2.0/workspaces/{workspace_id:int}/children",
+                self.workspace_children,
+                methods=["GET"],
+            ),
             Route("/2.0/workspaces/{workspace_id:int}/sheets", self.create_sheet, methods=["POST"]),
             Route("/2.0/sheets/{sheet_id:int}", self.get_sheet, methods=["GET"]),
             Route("/2.0/sheets/{sheet_id:int}/version", self.get_version, methods=["GET"]),
@@ -405,12 +415,25 @@ class SheetsMixin:
 
     # --- workspaces ---------------------------------------------------------------------------
 
+    def _token_page(self, request: Request, items: list) -> JSONResponse:
+        """Token paging: maxItems per page, an opaque lastKey while more remain."""
+        query = request.query_params
+        size = max(1, min(int(query.get("maxItems") or 100), 10_000))
+        last_key = str(query.get("lastKey") or "0")
+        start = int(last_key) if last_key.isdigit() else 0
+        body = {"data": items[start : start + size]}
+        if start + size < len(items):
+            body["lastKey"] = str(start + size)
+        return JSONResponse(body)
+
     @guarded
     async def list_workspaces(self, request: Request, info: dict) -> Response:
         data = [
             {k: w[k] for k in ("id", "name", "accessLevel", "permalink")}
             for w in self.state["workspaces"].values()
         ]
+        if request.query_params.get("paginationType") == "token":
+            return self._token_page(request, data)
         return JSONResponse(
             {
                 "pageNumber": 1,
@@ -420,6 +443,32 @@ class SheetsMixin:
                 "data": data,
             }
         )
+
+    def _workspace(self, request: Request) -> dict:
+        workspace = self.state["workspaces"].get(str(request.path_params["workspace_id"]))
+        if workspace is None:
+            raise SheetError(404, 1006, "Not Found")
+        return workspace
+
+    @guarded
+    async def workspace_metadata(self, request: Request, info: dict) -> Response:
+        workspace = self._workspace(request)
+        return JSONResponse({k: workspace[k] for k in ("id", "name", "accessLevel", "permalink")})
+
+    @guarded
+    async def workspace_children(self, request: Request, info: dict) -> Response:
+        workspace = self._workspace(request)
+        kinds = request.query_params.get("childrenResourceTypes", "sheets")
+        children = []
+        if "sheets" in kinds:
+            for sheet_id in workspace["sheets"]:
+                sheet = self.state["sheets"].get(str(sheet_id))
+                if sheet:
+                    fields = {
+                        k: sheet[k] for k in ("id", "name", "permalink", "createdAt", "modifiedAt")
+                    }
+                    children.append({"resourceType": "sheet", "accessLevel": "OWNER", **fields})
+        return self._token_page(request, children)
 
     @guarded
     async def create_workspace(self, request: Request, info: dict) -> Response:

@@ -5,7 +5,11 @@ from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from projects import services
+from integrations import services as platform
+from integrations.models import Connection
+from integrations.providers import smartsheet
+from projects import services, sheet
+from projects.models import RowMapping
 
 
 def add(project, author, kind: str, **fields):
@@ -83,3 +87,37 @@ def children(project, author, counts: dict[str, int], *, task_block, tag: str) -
         )
         made.append(add(project, author, "attachment", task_block=task_block, upload=upload))
     return made
+
+
+def person(author):
+    """A Smartsheet user editing the sheet by hand: the SDK, no change agent."""
+    connection = getattr(author, "smartsheet", None) or Connection.objects.get(
+        provider="smartsheet", user=author
+    )
+    return smartsheet.client(platform.access_token(connection), key="person")
+
+
+def rows_of(project, author) -> dict[int, dict]:
+    link = project.sheet_link
+    info = smartsheet.get_sheet(person(author), sheet_id=link.sheet_id)
+    columns = {k: int(v) for k, v in link.columns.items()}
+    return {
+        row.id: {
+            "parent": row.parent_id,
+            "version": row.version,
+            **sheet.values_of_row(row.cells, columns),
+        }
+        for row in info.rows
+    }
+
+
+def edit_row(project, author, row_id: int, **values) -> None:
+    link = project.sheet_link
+    columns = {k: int(v) for k, v in link.columns.items()}
+    cells = [{"columnId": columns[key], "value": value} for key, value in values.items()]
+    result = smartsheet.update_rows(person(author), sheet_id=link.sheet_id, rows=[(row_id, cells)])
+    assert not result.failures
+
+
+def row_of(entity) -> int:
+    return RowMapping.objects.get(entity_type=entity._meta.model_name, entity_id=entity.pk).row_id

@@ -5,9 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from integrations import services as platform
 from integrations.providers import smartsheet
-from projects import services, sheet
+from projects import services
 from projects.models import (
     Comment,
     PendingWrite,
@@ -18,40 +17,9 @@ from projects.models import (
     WorkOrder,
 )
 from tests.projects.conftest import run_sync
-from tests.projects.helpers import add, timeline
+from tests.projects.helpers import add, edit_row, person, row_of, rows_of, timeline
 
 pytestmark = pytest.mark.django_db
-
-
-def person(author):
-    """A Smartsheet user editing the sheet by hand: the SDK, no change agent."""
-    return smartsheet.client(platform.access_token(author.smartsheet), key="person")
-
-
-def rows_of(project, author) -> dict[int, dict]:
-    link = project.sheet_link
-    info = smartsheet.get_sheet(person(author), sheet_id=link.sheet_id)
-    columns = {k: int(v) for k, v in link.columns.items()}
-    return {
-        row.id: {
-            "parent": row.parent_id,
-            "version": row.version,
-            **sheet.values_of_row(row.cells, columns),
-        }
-        for row in info.rows
-    }
-
-
-def edit_row(project, author, row_id: int, **values) -> None:
-    link = project.sheet_link
-    columns = {k: int(v) for k, v in link.columns.items()}
-    cells = [{"columnId": columns[key], "value": value} for key, value in values.items()]
-    result = smartsheet.update_rows(person(author), sheet_id=link.sheet_id, rows=[(row_id, cells)])
-    assert not result.failures
-
-
-def row_of(entity) -> int:
-    return RowMapping.objects.get(entity_type=entity._meta.model_name, entity_id=entity.pk).row_id
 
 
 class TestOutbound:
@@ -168,7 +136,7 @@ class TestOutbound:
         )
         run = run_sync(linked, author, "outbound")
         assert (run.status, run.created, run.failed) == ("partial", 1, 1)
-        assert run.errors[0]["item"] == f"purchase order “{bad}”"
+        assert run.errors[0]["item"] == f"Purchase order “{bad}”"
         assert (
             "did not conform to the strict requirements for type DATE" in run.errors[0]["message"]
         )
@@ -333,6 +301,27 @@ class TestFaults:
         )
         run = run_sync(linked, author, "outbound")
         assert (run.status, run.retries) == ("succeeded", 1)
+
+    def test_an_upload_refused_with_a_503_is_resent_whole(self, linked, author, sandbox):
+        from tests.projects.helpers import children
+
+        (attachment,) = children(linked, author, {"attachment": 1}, task_block=None, tag="r")
+        sandbox.fault(
+            "smartsheet", kind="error", status=503, method="POST", path="*/attachments", count=1
+        )
+        sandbox.clear_calls("smartsheet")
+        run = run_sync(linked, author, "outbound")
+        assert (run.status, run.retries) == ("succeeded", 1)
+        uploads = [
+            call["status"]
+            for call in sandbox.calls("smartsheet")["log"]
+            if call["endpoint"].startswith("POST") and call["path"].endswith("/attachments")
+        ]
+        assert uploads == [503, 200]  # the resend carried the file, and at once
+        files = smartsheet.row_attachment_names(
+            person(author), sheet_id=linked.sheet_link.sheet_id, row_id=row_of(attachment)
+        )
+        assert list(files.values()) == [(attachment.name, -(-attachment.size // 1024))]
 
     def test_an_expired_token_mid_run_is_refreshed_once(self, linked, author, sandbox):
         timeline(linked, author, task_blocks=1, per_block={"workorder": 1})

@@ -1,0 +1,152 @@
+"""Provisioning: one click copies the template into the target workspace, named after the
+project, and links it only once its columns check out; attaching is checked the same way."""
+
+import pytest
+
+from integrations import services as platform
+from integrations.errors import ApplicationError, Conflict, NotFound
+from integrations.providers import smartsheet
+from projects import services, sheet
+from projects.models import (
+    DEFAULT_TARGET_WORKSPACE_ID,
+    DEFAULT_TEMPLATE_SHEET_ID,
+    ProjectSheetLink,
+    SmartsheetSetup,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def sdk(author):
+    return smartsheet.client(platform.access_token(author.smartsheet), key="check")
+
+
+def sheets_in(author, workspace_id: int) -> list[int]:
+    children = sdk(author).Workspaces.get_workspace_children(
+        workspace_id, children_resource_types=["sheets"]
+    )
+    return [int(child.id) for child in children.data]
+
+
+def test_the_template_is_copied_into_the_target_workspace_with_the_right_columns(
+    project, author, sandbox
+):
+    link = services.sheet_provision(project=project, actor=author)
+
+    assert link.sheet_name == "1042 Riverside Lofts" and link.created_from_template
+    assert link.sheet_id in sheets_in(author, DEFAULT_TARGET_WORKSPACE_ID)
+    copy = smartsheet.get_sheet(sdk(author), sheet_id=link.sheet_id)
+    template = smartsheet.get_sheet(sdk(author), sheet_id=DEFAULT_TEMPLATE_SHEET_ID)
+    assert [(c.title, c.type) for c in copy.columns] == [
+        (c.title, c.type) for c in template.columns
+    ]
+    assert set(link.columns) == {column.key for column in sheet.SCHEMA}
+    assert link.columns == {
+        sheet.BY_TITLE[c.title].key: c.id for c in copy.columns
+    }  # ids, never titles
+    assert copy.rows == ()  # the template's example row stays in the template
+    assert sandbox.count("smartsheet", "POST /2.0/sheets/{sheet_id:int}/copy") == 1
+
+
+def test_long_project_names_are_cut_to_smartsheets_50_characters(author, two_workspaces, sandbox):
+    project = services.project_create(
+        workspace=two_workspaces["a"],
+        actor=author,
+        number="2001",
+        name="Northgate Medical Office Building, Phase Two Fit-Out",
+    )
+    link = services.sheet_provision(project=project, actor=author)
+    assert len(link.sheet_name) == 50 and link.sheet_name.endswith("...")
+
+
+def test_the_template_and_target_are_configurable_per_workspace(project, author, sandbox):
+    other = (
+        sdk(author)
+        .Workspaces.create_workspace(
+            smartsheet.smartsheet.models.Workspace({"name": "Alpha projects"})
+        )
+        .result
+    )
+    SmartsheetSetup.objects.create(workspace=project.workspace, target_workspace_id=int(other.id))
+    link = services.sheet_provision(project=project, actor=author)
+    assert link.sheet_id in sheets_in(author, int(other.id))
+
+
+def test_a_template_with_the_wrong_schema_is_reported_not_written_into(project, author, sandbox):
+    made = (
+        sdk(author)
+        .Workspaces.create_sheet_in_workspace(
+            DEFAULT_TARGET_WORKSPACE_ID,
+            smartsheet.smartsheet.models.Sheet(
+                {
+                    "name": "Wrong template",
+                    "columns": [
+                        {"title": "Name", "type": "TEXT_NUMBER", "primary": True},
+                        {"title": "Start Date", "type": "TEXT_NUMBER"},
+                    ],
+                }
+            ),
+        )
+        .result
+    )
+    SmartsheetSetup.objects.create(workspace=project.workspace, template_sheet_id=int(made.id))
+    sandbox.clear_calls("smartsheet")
+
+    with pytest.raises(ApplicationError) as refused:
+        services.sheet_provision(project=project, actor=author)
+
+    message = refused.value.message
+    assert (
+        "missing column “Project #”" in message
+        and "column “Start Date” is TEXT_NUMBER, expected DATE" in message
+    )
+    assert not ProjectSheetLink.objects.exists()
+    writes = [
+        c
+        for c in sandbox.calls("smartsheet")["log"]
+        if c["endpoint"].startswith(("PUT", "DELETE")) or "/rows" in c["endpoint"]
+    ]
+    assert writes == []  # nothing was written into it
+
+
+def test_attaching_an_existing_sheet_checks_it_the_same_way(
+    project, author, sandbox, two_workspaces
+):
+    good = services.sheet_provision(project=project, actor=author)
+    ProjectSheetLink.objects.all().delete()
+    other = services.project_create(
+        workspace=two_workspaces["a"], actor=author, number="1043", name="Other"
+    )
+    link = services.sheet_attach(project=other, actor=author, sheet_id=good.sheet_id)
+    assert link.sheet_id == good.sheet_id and not link.created_from_template
+    with pytest.raises(Conflict):
+        services.sheet_attach(project=other, actor=author, sheet_id=good.sheet_id)
+    third = services.project_create(
+        workspace=two_workspaces["a"], actor=author, number="1044", name="Third"
+    )
+    with pytest.raises(NotFound):
+        services.sheet_attach(project=third, actor=author, sheet_id=1234567890123456)
+    with pytest.raises(ApplicationError, match="is not a project sheet"):
+        services.sheet_attach(project=third, actor=author, sheet_id=_plain_sheet(author))
+
+
+def _plain_sheet(author) -> int:
+    made = (
+        sdk(author)
+        .Workspaces.create_sheet_in_workspace(
+            DEFAULT_TARGET_WORKSPACE_ID,
+            smartsheet.smartsheet.models.Sheet(
+                {
+                    "name": "Budget",
+                    "columns": [{"title": "Item", "type": "TEXT_NUMBER", "primary": True}],
+                }
+            ),
+        )
+        .result
+    )
+    return int(made.id)
+
+
+def test_provisioning_needs_the_users_smartsheet(project, two_workspaces, sandbox):
+    with pytest.raises(services.SmartsheetRequired):
+        services.sheet_provision(project=project, actor=two_workspaces["a_member"])
