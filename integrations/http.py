@@ -123,6 +123,9 @@ class CallStats:
     backoff_seconds: float = 0.0  # time slept between attempts
     throttle_seconds: float = 0.0  # time waited for our own token bucket
     by_status: Counter = field(default_factory=Counter)
+    # (method, path, status, seconds) of each attempt, our own pacing excluded: for the benches'
+    # latency percentiles.
+    attempts: list = field(default_factory=list)
 
 
 _collectors: ContextVar[tuple[CallStats, ...]] = ContextVar("hub_call_stats", default=())
@@ -144,6 +147,8 @@ def _record(**increments) -> None:
         for name, value in increments.items():
             if name == "status":
                 stats.by_status[value] += 1
+            elif name == "attempt":
+                stats.attempts.append(value)
             else:
                 setattr(stats, name, getattr(stats, name) + value)
 
@@ -223,6 +228,14 @@ def acquire(provider: str, key: str, *, weight: int = 1, max_wait: float = BUCKE
             f"{provider}: this connection's request budget is used up for now", provider=provider
         )
     _record(throttle_seconds=time.monotonic() - started)
+
+
+def charge(provider: str, key: str, *, weight: int = 1) -> None:
+    """Count, in (provider, key)'s bucket, a request already made under another key (the
+    identity call of an OAuth exchange, before the connection and its key existed): the
+    provider counted it against the same token, so must we."""
+    if provider in settings.PROVIDER_RATE_LIMITS:
+        _limiter(provider).try_acquire(key, weight=weight, blocking=False)
 
 
 # --- Retries ------------------------------------------------------------------------------------
@@ -328,7 +341,12 @@ class HubAdapter(HTTPAdapter):
                 return response
             finally:
                 elapsed = time.monotonic() - started
-                _record(calls=1, seconds=elapsed, status=status)
+                _record(
+                    calls=1,
+                    seconds=elapsed,
+                    status=status,
+                    attempt=(method, path, status, elapsed),
+                )
                 logger.debug(
                     "%s %s %s -> %s in %.0f ms", self.provider, method, path, status, elapsed * 1000
                 )

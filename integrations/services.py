@@ -29,7 +29,7 @@ from integrations.models import (
     Workspace,
 )
 from integrations.providers import dataverse
-from integrations.providers.base import Identity, TokenSet
+from integrations.providers.base import Identity, TokenSet, rate_key
 from integrations.redaction import REDACTED, is_secret_key, redact_data, redact_text
 from integrations.schedules import MANAGED_PREFIX, SCHEDULES, Schedule
 
@@ -445,6 +445,7 @@ def connection_connect(
     connection.connected_by = actor
     connection.connected_at = timezone.now()
     connection.save()
+    http.charge(provider, rate_key(connection))  # the identity call made with these tokens
     audit_record(
         action="connection.connect",
         actor=actor,

@@ -7,6 +7,7 @@ import requests
 
 from integrations import http
 from integrations.providers import smartsheet as smartsheet_provider
+from integrations.providers.base import rate_key
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,24 @@ def test_a_429_with_retry_after_2_delays_the_next_call_by_2_seconds_at_the_emula
     first, second = log_of(sandbox, "smartsheet", "GET /2.0/users/me")
     assert (first["status"], second["status"]) == (429, 200)
     assert second["t"] - first["t"] >= 2.0
+
+
+def test_a_consents_identity_call_counts_against_the_new_connections_budget(
+    sandbox, two_workspaces, settings
+):
+    settings.PROVIDER_RATE_LIMITS = {**settings.PROVIDER_RATE_LIMITS, "smartsheet": (3, 4.0)}
+    http.reset_buckets()
+    sandbox.set_limit("smartsheet", 3, 4.0)
+    connection = connect(  # asks Smartsheet who the token belongs to: one of the three
+        sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="smartsheet"
+    )
+    sandbox.clear_calls("smartsheet")
+    session = http.session("smartsheet", key=rate_key(connection))
+    url = f"{sandbox.url('smartsheet')}/2.0/users/me"
+    headers = {"Authorization": f"Bearer {connection.access_token}"}
+    statuses = [session.get(url, headers=headers).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert sandbox.calls("smartsheet")["by_status"] == {"200": 3}  # the third waited its turn
 
 
 def test_a_thousand_calls_at_the_published_rate_earn_no_429(sandbox, two_workspaces, settings):
@@ -105,6 +124,10 @@ def test_5xx_answers_are_retried_and_counted(connected, sandbox):
     assert response.status_code == 200
     assert (stats.calls, stats.retries) == (3, 2)
     assert stats.by_status == {503: 2, 200: 1}
+    assert [(m, p, s) for m, p, s, _ in stats.attempts] == [("GET", "/2.0/users/me", 503)] * 2 + [
+        ("GET", "/2.0/users/me", 200)
+    ]
+    assert all(seconds > 0 for *_, seconds in stats.attempts)
 
 
 def test_a_post_that_may_have_been_processed_is_not_resent(connected, sandbox):

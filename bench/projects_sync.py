@@ -1,0 +1,205 @@
+"""A project of 2,000 timeline entities synced to Smartsheet (the emulator, at Smartsheet's
+real limit of 300 requests a minute per token, attachments weighing 10), then an incremental
+sync of 10 changes. Runs go through the Celery task (executed in this process) and the
+official SDK over TLS; call counts come from the emulator's control plane.
+
+The project: 40 task blocks, each with 20 purchase orders, 20 work orders, 8 comments and one
+attachment (40 + 40 × 49 = 2,000 entities, 2,000 rows).
+
+Call floor of the full sync, from the API's rules:
+  Σ over row locations ceil(rows there / 500)   Add Rows takes 500 rows, all at one location
+                                               (error 1123 refuses mixed parentIds): the task
+                                               blocks at the bottom, then each block's children
+  + one Add Discussion per comment             (no bulk endpoint)
+  + one attachment upload per file             (no bulk endpoint)
+  + fixed reads                                (none: a first sync has nothing to compare)
+Wall-time floor: Smartsheet counts units in a sliding minute, so at most 300 in any 60 s:
+N units cannot take less than (ceil(N / 300) - 1) minutes (the first 300 at once).
+The incremental sync (8 edits, 2 new purchase orders under one block) needs one read of rows
+changed in Smartsheet since the last sync (last-write-wins), one Update Rows, one Add Rows.
+
+Last line: RESULT calls=<n> floor=<n> calls_ratio=<x> retries_pct=<x> p95_batch_s=<x> incremental_calls=<n>
+"""
+
+import math
+import os
+import threading
+import time
+from decimal import Decimal
+
+from _setup import ROOT, django_setup, start_sandbox
+
+BLOCKS = 40
+PER_BLOCK = {"purchaseorder": 20, "workorder": 20, "comment": 8, "attachment": 1}
+ROWS_PER_REQUEST = 500
+ATTACHMENT_WEIGHT = 10
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0.0
+
+
+class Watch(threading.Thread):
+    """Prints the newest run's progress from its row every few seconds, as the page shows it."""
+
+    def __init__(self, project_id: int):
+        super().__init__(daemon=True)
+        self.project_id, self.stopped = project_id, threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from projects.models import ProjectSyncRun
+
+        shown = None
+        while not self.stopped.wait(5):
+            run = ProjectSyncRun.objects.filter(project_id=self.project_id).order_by("-pk").first()
+            if run is not None and run.status == "running" and run.progress_done != shown:
+                shown = run.progress_done  # waiting out the rate limit: said once, not repeated
+                print(
+                    f"  {run.percent:5.1f} %  {run.stage} {run.progress_done}/{run.progress_total}"
+                )
+        connection.close()
+
+
+def main() -> None:
+    # Its own SQLite database under var/bench, made fresh: the bench needs nothing running.
+    db = ROOT / "var" / "bench" / "projects-sync.sqlite3"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(f"{db}{suffix}"):
+            os.remove(f"{db}{suffix}")
+    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+    django_setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    from config.celery import app
+    from integrations import http
+    from integrations.oauth import flow
+    from integrations.sandbox.client import SandboxClient
+    from projects import services
+    from projects.models import ProjectSyncRun, PurchaseOrder, TaskBlock, WorkOrder
+    from tests.projects.helpers import add, timeline
+
+    app.conf.task_always_eager = True  # the worker's task, run here
+    server = start_sandbox(["smartsheet"])
+    sandbox = SandboxClient(server)
+    limit, window = settings.PROVIDER_RATE_LIMITS["smartsheet"]
+
+    from integrations import services as platform
+    from integrations.models import User
+
+    user = User.objects.create_user(email="bench@example.com", password=None)
+    workspace = platform.workspace_create(name="Bench", creator=user)
+    started = flow.oauth_start(user=user, workspace=workspace, provider="smartsheet", domain="")
+    flow.oauth_callback(
+        user=user, provider="smartsheet", params=sandbox.consent(started["authorize_url"])
+    )
+    project = services.project_create(
+        workspace=workspace, actor=user, number="B-2000", name="Bench Tower"
+    )
+    services.sheet_provision(project=project, actor=user)
+
+    print(f"Building a timeline of {BLOCKS * (1 + sum(PER_BLOCK.values()))} entities...")
+    made = timeline(project, user, task_blocks=BLOCKS, per_block=PER_BLOCK)
+    comments = BLOCKS * PER_BLOCK["comment"]
+    files = BLOCKS * PER_BLOCK["attachment"]
+    children = sum(PER_BLOCK.values())
+    floor = (
+        math.ceil(BLOCKS / ROWS_PER_REQUEST)
+        + BLOCKS * math.ceil(children / ROWS_PER_REQUEST)
+        + comments
+        + files
+    )
+    units_floor = floor - files + files * ATTACHMENT_WEIGHT
+    wall_floor = (math.ceil(units_floor / limit) - 1) * window
+
+    def sync(direction: str):
+        sandbox.clear_calls("smartsheet")
+        watch = Watch(project.pk)
+        watch.start()
+        with http.track() as stats:
+            began = time.monotonic()
+            # Eager: the task runs to its end as sync_request commits.
+            run = services.sync_request(project=project, actor=user, direction=direction)
+            seconds = time.monotonic() - began
+        watch.stopped.set()
+        run = ProjectSyncRun.objects.get(pk=run.pk)
+        return run, stats, seconds, sandbox.calls("smartsheet")
+
+    print(
+        f"Full sync to Smartsheet: {len(made)} rows, {comments} comments, {files} files, "
+        f"at {limit} requests per {window:g} s..."
+    )
+    run, stats, seconds, calls = sync("outbound")
+    made_calls = calls["total"]
+    answered = {int(k): v for k, v in calls["by_status"].items() if k.isdigit()}
+    resent = sum(v for status, v in answered.items() if status == 429 or status >= 500)
+    batches = [
+        s
+        for method, path, status, s in stats.attempts
+        if method in ("POST", "PUT") and path.endswith("/rows") and status == 200
+    ]
+    server_batches = [
+        c["ms"] / 1000
+        for c in calls["log"]
+        if c["endpoint"].startswith(("POST", "PUT")) and c["path"].endswith("/rows")
+    ]
+    p95 = percentile(batches, 0.95)
+    first_call = calls["log"][0]["t"] if calls["log"] else 0
+    for c in calls["log"]:
+        if c["status"] != 200:
+            print(f"  answered {c['status']}: {c['endpoint']} at +{c['t'] - first_call:.1f} s")
+    print(f"  run: {run.status}: {run.message}")
+    print(f"  API calls (emulator): {made_calls}, floor {floor}: {made_calls / floor:.3f} x floor")
+    for endpoint, count in sorted(calls["by_endpoint"].items(), key=lambda kv: -kv[1]):
+        print(f"      {count:>5}  {endpoint}")
+    print(
+        f"  retries: {resent} of {made_calls} answers were 429/5xx ({100 * resent / made_calls:.2f} %); "
+        f"the run counted {run.retries} retries"
+    )
+    print(
+        f"  row batches: {len(batches)}, p95 {p95:.3f} s (max {max(batches):.3f} s); "
+        f"emulator-side p95 {percentile(server_batches, 0.95):.3f} s"
+    )
+    print(
+        f"  wall: {seconds:.1f} s against a rate-limit floor of {wall_floor:.1f} s "
+        f"({units_floor} request units): {seconds / wall_floor:.2f} x floor"
+    )
+    if run.status != "succeeded":
+        raise SystemExit(f"the full sync did not succeed: {run.message} {run.errors[:5]}")
+
+    print("Incremental sync: 8 edits and 2 new purchase orders under one task block...")
+    blocks = list(TaskBlock.objects.filter(project=project).order_by("pk")[:2])
+    for n, po in enumerate(PurchaseOrder.objects.filter(project=project).order_by("pk")[:4]):
+        po.amount = Decimal("999.00") + n
+        po.save()
+    for wo in WorkOrder.objects.filter(project=project).order_by("pk")[:2]:
+        wo.status = "complete"
+        wo.save()
+    for block in blocks:
+        block.notes = f"{block.notes} (revised)"
+        block.save()
+    for n in range(2):
+        add(project, user, "purchaseorder", task_block=blocks[0], number=f"PO-X{n}", vendor="Acme")
+    incremental, _, inc_seconds, inc_calls = sync("outbound")
+    print(f"  run: {incremental.status}: {incremental.message} in {inc_seconds:.1f} s")
+    for endpoint, count in sorted(inc_calls["by_endpoint"].items()):
+        print(f"      {count:>5}  {endpoint}")
+    if (incremental.updated, incremental.created) != (8, 2):
+        raise SystemExit(f"the incremental sync wrote {incremental.message}, not 8 + 2")
+    server.stop()
+
+    print(
+        f"RESULT calls={made_calls} floor={floor} calls_ratio={made_calls / floor:.3f} "
+        f"retries_pct={100 * resent / made_calls:.2f} p95_batch_s={p95:.3f} "
+        f"incremental_calls={inc_calls['total']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""A client of the emulators' control planes, for tests and benchmarks: reset, counters,
+faults, limits, token expiry, and the consent page a person would click through."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from django.conf import settings
+
+from integrations import sandbox
+
+
+class SandboxClient:
+    """The running emulators, driven the way tests and benchmarks must: over HTTP, through
+    each emulator's control plane (never by reaching into its memory)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.verify = str(settings.SANDBOX_CA_BUNDLE)
+
+    def url(self, name: str) -> str:
+        return f"https://{self.server.host}:{self.server.ports[name]}"
+
+    def control(self, name: str, verb: str, path: str, body: dict | None = None):
+        response = self.http.request(
+            verb, f"{self.url(name)}/_sandbox/{path}", json=body, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self, hub_base_url: str | None = None) -> None:
+        for name in self.server.emulators:
+            self.control(name, "POST", "reset", {"seed": 0})
+        for name, app in sandbox.hub_registrations(hub_base_url).items():
+            if name in self.server.emulators:
+                self.control(name, "POST", "apps", app)
+        if "azure" not in self.server.emulators:
+            return
+        self.control(
+            "azure",
+            "POST",
+            "apps",
+            {
+                "tenant_id": sandbox.DATAVERSE_TENANT_ID,
+                "client_id": sandbox.DATAVERSE_CLIENT_ID,
+                "client_secret": sandbox.DATAVERSE_CLIENT_SECRET,
+            },
+        )
+
+    def calls(self, name: str) -> dict:
+        return self.control(name, "GET", "calls")
+
+    def count(self, name: str, endpoint: str) -> int:
+        return self.calls(name)["by_endpoint"].get(endpoint, 0)
+
+    def clear_calls(self, name: str) -> None:
+        self.control(name, "DELETE", "calls")
+
+    def set_limit(self, name: str, limit: int, window: float) -> None:
+        self.control(name, "PUT", "rate-limit", {"limit": limit, "window": window})
+
+    def fault(self, name: str, **fault) -> None:
+        self.control(name, "POST", "faults", fault)
+
+    def expire_tokens(self, name: str) -> None:
+        self.control(name, "POST", "tokens/expire", {"all": True})
+
+    def configure(self, name: str, **config) -> None:
+        self.control(name, "PUT", "config", config)
+
+    def consent(self, authorize_url: str, *, approve: bool = True, user_index: int = 0) -> dict:
+        """Do what a person does on the consent page; return the redirect's query."""
+        browser = requests.Session()
+        browser.trust_env = False
+        page = browser.get(authorize_url, timeout=10)
+        if page.status_code != 200:
+            raise RuntimeError(f"consent page answered {page.status_code}: {page.text[:300]}")
+        user_id = re.findall(r'<option value="([^"]+)"', page.text)[user_index]
+        answer = browser.post(
+            authorize_url,
+            data={"user_id": user_id, "decision": "approve" if approve else "deny"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        if answer.status_code != 302:
+            raise RuntimeError(f"consent answered {answer.status_code}: {answer.text[:300]}")
+        return {
+            key: values[0]
+            for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()
+        }
