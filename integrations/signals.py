@@ -5,8 +5,13 @@ from celery import signals as celery_signals
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.signals import request_finished
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.dispatch import Signal
 
 from integrations import context, services
+
+# Sent by `bootstrap_demo` with `workspace` and `user` once the demo workspace exists: each
+# product adds its own demo data (the platform knows none of them).
+demo_ready = Signal()
 
 # Rows written as a side effect of admin work (its own log, sessions, beat's change counter,
 # our own trail) are not themselves "admin changes".

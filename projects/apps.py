@@ -7,3 +7,9 @@ class ProjectsConfig(AppConfig):
 
     name = "projects"
     verbose_name = "ShopBoss projects"
+
+    def ready(self):
+        from integrations.signals import demo_ready
+        from projects import services
+
+        demo_ready.connect(services.demo_project, dispatch_uid="projects.demo_project")

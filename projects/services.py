@@ -75,6 +75,14 @@ def project_create(*, workspace, actor: User, number: str, name: str, **fields) 
     return project
 
 
+def demo_project(*, workspace, user: User, **signal) -> None:
+    """`make run`'s demo: one project to connect, provision and sync (once)."""
+    if not Project.objects.filter(workspace=workspace).exists():
+        project_create(
+            workspace=workspace, actor=user, number="1001", name="Demo warehouse fit-out"
+        )
+
+
 ENTRY_KINDS = {
     "taskblock": TaskBlock,
     "comment": Comment,
@@ -233,6 +241,15 @@ def sync_request(
         status=SyncRun.Status.FAILED,
         finished_at=timezone.now(),
         message="The worker stopped answering; a new run takes over.",
+    )
+    # Queued and never picked up (no worker running): if its task arrives later it finds the
+    # run closed and does nothing.
+    ProjectSyncRun.objects.filter(
+        project=project, status=SyncRun.Status.QUEUED, created_at__lt=stale
+    ).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        message="No worker took the run up within 5 minutes; a new run takes over.",
     )
     try:
         with transaction.atomic():

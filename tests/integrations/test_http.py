@@ -56,7 +56,10 @@ def test_a_consents_identity_call_counts_against_the_new_connections_budget(
     http.reset_buckets()
     sandbox.set_limit("smartsheet", 3, 4.0)
     connection = connect(  # asks Smartsheet who the token belongs to: one of the three
-        sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="smartsheet"
+        sandbox,
+        user=two_workspaces["a_admin"],
+        workspace=two_workspaces["a"],
+        provider="smartsheet",
     )
     sandbox.clear_calls("smartsheet")
     session = http.session("smartsheet", key=rate_key(connection))

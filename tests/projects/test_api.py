@@ -235,3 +235,18 @@ class TestTimelinePage:
         assert client.get(f"/projects/{project.pk}/").status_code == 404
         MembershipFactory(workspace=project.workspace, user=outsider)
         assert client.get(f"/projects/{project.pk}/").status_code == 200
+
+
+def test_the_demo_has_a_project_to_sync(client, capsys):
+    from django.core.management import call_command
+
+    from projects.models import Project
+
+    call_command("bootstrap_demo", email="admin@example.com")
+    call_command("bootstrap_demo", email="admin@example.com")
+    (project,) = Project.objects.all()
+    assert (project.workspace.slug, project.number) == ("demo", "1001")
+    assert "/projects/" in capsys.readouterr().out
+    client.force_login(project.created_by)
+    page = client.get("/projects/").content.decode()
+    assert f'href="/projects/{project.pk}/"' in page and ">Projects</a>" in page

@@ -141,3 +141,22 @@ def test_a_new_run_takes_over_from_one_whose_worker_went_silent(
     assert run.status == "failed" and "stopped answering" in run.message
     assert takeover.status == "succeeded"
     assert len(sheet_state(linked, author)["rows"]) == len(made) == RowMapping.objects.count()
+
+
+def test_a_run_no_worker_took_up_is_replaced_and_its_late_task_does_nothing(
+    linked, author, sandbox
+):
+    timeline(linked, author, task_blocks=1, per_block={"workorder": 2})
+    lost = services.sync_request(project=linked, actor=author, direction="outbound")
+    with pytest.raises(Conflict):
+        services.sync_request(project=linked, actor=author, direction="outbound")
+    ProjectSyncRun.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timedelta(minutes=10)
+    )
+    fresh = services.sync_request(project=linked, actor=author, direction="outbound")
+    sync.execute(fresh.pk)
+    sync.execute(lost.pk)  # the lost task turns up after all
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (lost.status, lost.created) == ("failed", 0) and "No worker" in lost.message
+    assert (fresh.status, fresh.created) == ("succeeded", 3)

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from integrations import sandbox, services
 from integrations.models import Connection, Membership, User, Workspace
+from integrations.signals import demo_ready
 
 
 class Command(BaseCommand):
@@ -53,11 +54,13 @@ class Command(BaseCommand):
                 instance_url=sandbox.api_url("dataverse"),
                 label="Dataverse sandbox",
             )
+        demo_ready.send(sender=self.__class__, workspace=demo, user=user)
 
         line = "=" * 72
         self.stdout.write(line)
         self.stdout.write(f"  Integration Hub: {url}")
         self.stdout.write(f"  Admin:           {url}admin/")
+        self.stdout.write(f"  Projects:        {url}projects/")
         self.stdout.write(f"  Connections:     {url}integrations/connections/")
         self.stdout.write(f"  Login:           {email}")
         if password:

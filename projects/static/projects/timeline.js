@@ -42,9 +42,11 @@ function show(run) {
   runBox.hidden = false;
   document.getElementById("run-progress").value = run.percent;
   document.getElementById("run-stage").textContent =
-    run.status === "running" || run.status === "queued"
-      ? `${run.stage || "Starting…"} ${run.progress_done}/${run.progress_total || "?"}`
-      : "";
+    run.status === "queued"
+      ? "Waiting for a worker…"
+      : run.status === "running"
+        ? `${run.stage || "Starting…"} ${run.progress_done}/${run.progress_total || "?"}`
+        : "";
   const finished = !["queued", "running"].includes(run.status);
   const summary = document.getElementById("run-summary");
   summary.textContent = finished ? `${run.status === "succeeded" ? "Done" : run.status === "partial" ? "Done, with failures" : "Failed"}: ${run.message}` : "";
