@@ -395,7 +395,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "integrations.beat:HubScheduler"
 
 # --- Integrations: providers, OAuth clients, the HTTP layer, sandboxes ---------------------------
-from integrations.sandbox import PORT_OFFSETS  # noqa: E402 - plain constants, no Django needed
+from integrations.sandbox import (  # noqa: E402 - plain constants, no Django needed
+    PORT_OFFSETS,
+    TIMETRACKER_JOBS_COLUMNS,
+    TIMETRACKER_JOBS_SHEET_ID,
+)
 
 INTEGRATIONS_MODE = _choice("INTEGRATIONS_MODE", "sandbox", ("sandbox", "live"))
 _SANDBOX = INTEGRATIONS_MODE == "sandbox"
@@ -465,6 +469,22 @@ try:
 except ValueError:
     _fail("HTTP_BACKOFF_BASE", "expected seconds between 0 and 60, like 1.0")
     HTTP_BACKOFF_BASE = 1.0
+
+# --- TimeTracker: where approved jobs come from -------------------------------------------------
+# true: Microsoft Dataverse (the workspace's Dataverse connection). false: the rollback path,
+# a Smartsheet sheet read by column id (seed "Rollback Plan"); a restart switches.
+USE_DATAVERSE = _bool("USE_DATAVERSE", True)
+TIMETRACKER_SMARTSHEET_SHEET_ID = _int(
+    "TIMETRACKER_SMARTSHEET_SHEET_ID", TIMETRACKER_JOBS_SHEET_ID if _SANDBOX else 0
+)
+TIMETRACKER_SMARTSHEET_COLUMNS = {
+    field: _int(f"TIMETRACKER_{field.upper()}_COLUMN_ID", column if _SANDBOX else 0)
+    for field, column in TIMETRACKER_JOBS_COLUMNS.items()
+}
+# The Smartsheet picklist value that means "approved" in that sheet.
+TIMETRACKER_SMARTSHEET_APPROVED = env.str("TIMETRACKER_SMARTSHEET_APPROVED", default="Approved")
+# However many people sign in, a login starts at most one job sync per this many minutes.
+TIMETRACKER_LOGIN_SYNC_MINUTES = _int("TIMETRACKER_LOGIN_SYNC_MINUTES", 10, minimum=1)
 
 HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
 HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)

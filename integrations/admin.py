@@ -8,6 +8,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html, format_html_join
 
 from integrations import http, selectors, services
 from integrations.errors import ApplicationError
@@ -65,6 +66,61 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
                 related._default_manager.all(), request.user, role=Membership.Role.ADMIN
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(WorkspaceScopedAdmin):
+    """Rows a sync writes; admins read them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SyncRunAdmin(ReadOnlyAdmin):
+    """Base of every app's run admin: the summary, the per-item errors and the
+    last-write-wins decisions as lists instead of raw JSON."""
+
+    run_list_display = ["status", "summary_text", "api_calls", "retries", "duration"]
+    exclude = ["errors", "overwrites"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            f.name for f in self.model._meta.fields if f.name not in ("errors", "overwrites")
+        ] + ["error_list", "overwrite_list"]
+
+    @admin.display(description="summary")
+    def summary_text(self, obj):
+        return obj.message or obj.summary()
+
+    @admin.display(description="errors")
+    def error_list(self, obj):
+        if not obj.errors:
+            return "—"
+        more = (
+            f" (and {obj.error_count - len(obj.errors)} more)"
+            if obj.error_count > len(obj.errors)
+            else ""
+        )
+        return format_html(
+            "<ul>{}</ul>{}",
+            format_html_join(
+                "", "<li>{}: {}</li>", ((e["item"], e["message"]) for e in obj.errors)
+            ),
+            more,
+        )
+
+    @admin.display(description="last-write-wins decisions")
+    def overwrite_list(self, obj):
+        if not obj.overwrites:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", "<li>{}: {}</li>", ((e["item"], e["message"]) for e in obj.overwrites)
+            ),
+        )
 
 
 class MembershipInline(admin.TabularInline):

@@ -14,6 +14,42 @@ from integrations import selectors, services
 from integrations.errors import NotFound, PermissionDenied
 from integrations.models import AuditEvent, Connection, Membership, Workspace
 
+# What every app's run endpoints show of a SyncRun (apps add their own fields in front).
+SYNC_RUN_FIELDS = [
+    "id",
+    "trigger",
+    "status",
+    "stage",
+    "percent",
+    "progress_done",
+    "progress_total",
+    "created",
+    "updated",
+    "unchanged",
+    "unmapped",
+    "conflicts",
+    "failed",
+    "api_calls",
+    "retries",
+    "summary",
+    "message",
+    "errors",
+    "error_count",
+    "overwrites",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration",
+]
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    """Base of each app's run serializer (its Meta names the model)."""
+
+    percent = serializers.IntegerField(read_only=True)
+    duration = serializers.FloatField(read_only=True, allow_null=True)
+    summary = serializers.CharField(read_only=True)
+
 
 class WorkspaceSerializer(serializers.ModelSerializer):
     class Meta:

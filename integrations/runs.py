@@ -11,6 +11,7 @@ times a second (the page polls every 500 ms).
 """
 
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -20,6 +21,7 @@ from integrations import http
 from integrations.models import WorkspaceOwned
 from integrations.redaction import redact_text
 
+RUN_STALE_AFTER = timedelta(minutes=5)  # a run silent (or never taken up) this long is lost
 MAX_ERRORS = 200  # per run: enough to act on, bounded for a run with a million failures
 PROGRESS_EVERY = 0.25  # seconds between progress writes
 
@@ -210,3 +212,31 @@ class RunRecorder:
             self.pending["progress_done"] = self.run.progress_done
         self.flush(force=True)
         return self.run
+
+
+def close_abandoned(runs: models.QuerySet) -> None:
+    """Close the active runs in `runs` that can no longer finish, so a dead worker never
+    blocks its scope forever: running ones whose worker went silent for 5 minutes, and queued
+    ones no worker took up within 5 minutes (if that task arrives later, `claim` refuses it)."""
+    stale = timezone.now() - RUN_STALE_AFTER
+    runs.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        message="The worker stopped answering; a new run takes over.",
+    )
+    runs.filter(status=SyncRun.Status.QUEUED, created_at__lt=stale).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        message="No worker took the run up within 5 minutes; a new run takes over.",
+    )
+
+
+def claim(model: type[SyncRun], run_id: int) -> bool:
+    """Mark a queued run running (or take back one of our own that a redelivered task
+    resumes). False when the run is closed: the task then does nothing."""
+    claimed = model.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE).update(
+        status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    if claimed:
+        model.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=timezone.now())
+    return bool(claimed)

@@ -40,4 +40,12 @@ SCHEDULES: tuple[Schedule, ...] = (
         every=timedelta(minutes=5),
         description="Refreshes OAuth tokens expiring within 15 minutes, and idle refresh tokens daily.",
     ),
+    Schedule(
+        name="hub.timetracker-daily-jobs",
+        task="timetracker.daily_job_sync",
+        # The seed's "6 AM EST" is New York wall-clock time: 11:00 UTC in winter, 10:00 in summer.
+        crontab="0 6 * * *",
+        timezone="America/New_York",
+        description="Imports approved jobs into the TimeTracker at 06:00 New York time.",
+    ),
 )

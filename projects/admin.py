@@ -2,9 +2,8 @@
 with their errors, unmapped rows (import / link / ignore), and interrupted writes."""
 
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
 
-from integrations.admin import WorkspaceScopedAdmin
+from integrations.admin import ReadOnlyAdmin, SyncRunAdmin, WorkspaceScopedAdmin
 from integrations.errors import ApplicationError
 from projects import services
 from projects.models import (
@@ -21,16 +20,6 @@ from projects.models import (
     UnmappedRow,
     WorkOrder,
 )
-
-
-class ReadOnlyAdmin(WorkspaceScopedAdmin):
-    """Records the sync writes; admins read them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SmartsheetSetup)
@@ -122,54 +111,9 @@ class RowMappingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProjectSyncRun)
-class ProjectSyncRunAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "project",
-        "direction",
-        "status",
-        "summary_text",
-        "api_calls",
-        "retries",
-        "duration",
-    ]
+class ProjectSyncRunAdmin(SyncRunAdmin):
+    list_display = ["created_at", "project", "direction", *SyncRunAdmin.run_list_display]
     list_filter = ["status", "direction", "trigger", ("project", admin.RelatedOnlyFieldListFilter)]
-    readonly_fields = [
-        f.name for f in ProjectSyncRun._meta.fields if f.name not in ("errors", "overwrites")
-    ] + ["error_list", "overwrite_list"]
-    exclude = ["errors", "overwrites"]
-
-    @admin.display(description="summary")
-    def summary_text(self, obj):
-        return obj.message or obj.summary()
-
-    @admin.display(description="errors")
-    def error_list(self, obj):
-        if not obj.errors:
-            return "—"
-        more = (
-            f" (and {obj.error_count - len(obj.errors)} more)"
-            if obj.error_count > len(obj.errors)
-            else ""
-        )
-        return format_html(
-            "<ul>{}</ul>{}",
-            format_html_join(
-                "", "<li>{}: {}</li>", ((e["item"], e["message"]) for e in obj.errors)
-            ),
-            more,
-        )
-
-    @admin.display(description="last-write-wins decisions")
-    def overwrite_list(self, obj):
-        if not obj.overwrites:
-            return "—"
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "", "<li>{}: {}</li>", ((e["item"], e["message"]) for e in obj.overwrites)
-            ),
-        )
 
 
 @admin.register(UnmappedRow)

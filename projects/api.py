@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import selectors as platform
+from integrations.api import SYNC_RUN_FIELDS, SyncRunSerializer
 from integrations.errors import NotFound
 from projects import selectors, services
 from projects.models import Project, ProjectSheetLink, ProjectSyncRun, Status, TaskBlock
@@ -64,40 +65,10 @@ class LinkSerializer(serializers.ModelSerializer):
         ]
 
 
-class RunSerializer(serializers.ModelSerializer):
-    percent = serializers.IntegerField(read_only=True)
-    duration = serializers.FloatField(read_only=True, allow_null=True)
-    summary = serializers.CharField(read_only=True)
-
+class RunSerializer(SyncRunSerializer):
     class Meta:
         model = ProjectSyncRun
-        fields = [
-            "id",
-            "direction",
-            "trigger",
-            "status",
-            "stage",
-            "percent",
-            "progress_done",
-            "progress_total",
-            "created",
-            "updated",
-            "unchanged",
-            "unmapped",
-            "conflicts",
-            "failed",
-            "api_calls",
-            "retries",
-            "summary",
-            "message",
-            "errors",
-            "error_count",
-            "overwrites",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "duration",
-        ]
+        fields = ["direction", *SYNC_RUN_FIELDS]
 
 
 class EntrySerializer(serializers.Serializer):

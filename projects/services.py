@@ -1,12 +1,10 @@
 """Writes of the projects app: projects and their timeline, the sheet link (provisioning),
 sync runs, and the handling of unmapped rows."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from integrations import http
 from integrations import services as platform
@@ -14,7 +12,7 @@ from integrations.errors import ApplicationError, Conflict, NotFound
 from integrations.models import Connection, User
 from integrations.providers import smartsheet
 from integrations.providers.base import rate_key
-from integrations.runs import SyncRun
+from integrations.runs import SyncRun, close_abandoned
 from projects import selectors, sheet
 from projects.models import (
     ENTITY_MODELS,
@@ -31,7 +29,6 @@ from projects.models import (
     WorkOrder,
 )
 
-RUN_STALE_AFTER = timedelta(minutes=5)  # a running run silent this long lost its worker
 SHEET_NAME_MAX = 50
 
 
@@ -234,23 +231,7 @@ def sync_request(
     if not hasattr(project, "sheet_link"):
         raise Conflict("Create or attach the project's Smartsheet sheet first.", code="no_sheet")
     connection = smartsheet_connection(user=actor, project=project)
-    stale = timezone.now() - RUN_STALE_AFTER
-    ProjectSyncRun.objects.filter(
-        project=project, status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale
-    ).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        message="The worker stopped answering; a new run takes over.",
-    )
-    # Queued and never picked up (no worker running): if its task arrives later it finds the
-    # run closed and does nothing.
-    ProjectSyncRun.objects.filter(
-        project=project, status=SyncRun.Status.QUEUED, created_at__lt=stale
-    ).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        message="No worker took the run up within 5 minutes; a new run takes over.",
-    )
+    close_abandoned(ProjectSyncRun.objects.filter(project=project))
     try:
         with transaction.atomic():
             run = ProjectSyncRun.objects.create(

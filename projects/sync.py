@@ -33,7 +33,7 @@ from integrations import http, services
 from integrations.errors import ApplicationError
 from integrations.providers import smartsheet
 from integrations.providers.base import rate_key
-from integrations.runs import RunRecorder, SyncRun
+from integrations.runs import RunRecorder, SyncRun, claim
 from projects import sheet
 from projects.models import (
     ENTITY_MODELS,
@@ -645,14 +645,8 @@ class Sync:
 
 def execute(run_id: int) -> ProjectSyncRun | None:
     """Do a run (or resume it: a redelivered task finds it `running` and carries on)."""
-    claimed = ProjectSyncRun.objects.filter(pk=run_id, status__in=SyncRun.ACTIVE).update(
-        status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now()
-    )
-    if not claimed:
+    if not claim(ProjectSyncRun, run_id):
         return None
-    ProjectSyncRun.objects.filter(pk=run_id, started_at__isnull=True).update(
-        started_at=timezone.now()
-    )
     run = ProjectSyncRun.objects.select_related("project", "connection").get(pk=run_id)
     with RunRecorder(run) as recorder:
         try:

@@ -7,3 +7,10 @@ class TimetrackerConfig(AppConfig):
 
     name = "timetracker"
     verbose_name = "TimeTracker"
+
+    def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
+        from timetracker import signals
+
+        user_logged_in.connect(signals.sync_jobs_on_login, dispatch_uid="timetracker.login_sync")

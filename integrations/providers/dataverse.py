@@ -7,11 +7,16 @@ before expiry); msal's cache, which would refresh 5 minutes early, is cleared th
 
 # Reference: ../shared/providers/dataverse.md ("MSAL client credentials", "MSAL discovery and
 # emulator setup": instance_discovery=False for a non-Microsoft host, http_client=session);
-# learn.microsoft.com WhoAmI function (Web API v9.2).
+# learn.microsoft.com WhoAmI function (Web API v9.2); "Web API basics" (OData headers, query
+# options, Prefer odata.maxpagesize ≤ 5000, follow @odata.nextLink unchanged, error shape);
+# learn.microsoft.com page-results and "Formatted values" (OData.Community.Display.V1.FormattedValue).
 """
 
 import hashlib
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 import msal
 
@@ -97,26 +102,43 @@ def acquire_token(connection) -> TokenSet:
     )
 
 
+def headers(access_token: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {access_token}",
+        "Accept": "application/json",
+        "OData-MaxVersion": "4.0",
+        "OData-Version": "4.0",
+    }
+
+
+def raise_for_error(response, action: str) -> None:
+    """Dataverse's error body is {"error": {"code": "0x…", "message": "…"}}; its message goes
+    into the typed error (never the request, which carries the token)."""
+    if response.status_code < 400:
+        return
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        error = {}
+    detail = (error.get("message") or "").splitlines()[0][:300] if error.get("message") else ""
+    http.raise_for_status(
+        response,
+        provider="dataverse",
+        message=f"Dataverse refused {action} ({response.status_code})"
+        + (f": {detail}" if detail else ""),
+        code=error.get("code") or "",
+    )
+
+
 def whoami(connection, access_token: str) -> Identity:
     return identify(access_token, instance_url=connection.instance_url, key=rate_key(connection))
 
 
 def identify(access_token: str, *, instance_url: str, key: str) -> Identity:
     response = http.session("dataverse", key=key).get(
-        f"{instance_url.rstrip('/')}{API_PATH}/WhoAmI",
-        headers={
-            "Authorization": f"Bearer {access_token}",
-            "Accept": "application/json",
-            "OData-MaxVersion": "4.0",
-            "OData-Version": "4.0",
-        },
+        f"{instance_url.rstrip('/')}{API_PATH}/WhoAmI", headers=headers(access_token)
     )
-    if response.status_code >= 400:
-        http.raise_for_status(
-            response,
-            provider="dataverse",
-            message=f"Dataverse refused WhoAmI ({response.status_code})",
-        )
+    raise_for_error(response, "WhoAmI")
     body = response.json()
     return Identity(
         user_id=body["UserId"],
@@ -128,3 +150,64 @@ def identify(access_token: str, *, instance_url: str, key: str) -> Identity:
 def default_environment_url() -> str:
     """The environment URL a new connection starts with (the emulator in sandbox mode)."""
     return sandbox.api_url("dataverse") if sandbox_mode() else ""
+
+
+# --- reading an entity set, page by page ---------------------------------------------------------
+
+MAX_PAGE_SIZE = 5000  # Dataverse's default and maximum odata.maxpagesize
+FORMATTED_VALUE = "OData.Community.Display.V1.FormattedValue"
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[dict]
+    next_link: str | None
+
+
+def query_url(
+    instance_url: str,
+    entity_set: str,
+    *,
+    select: Iterable[str] = (),
+    filter: str = "",
+    orderby: str = "",
+    top: int | None = None,
+) -> str:
+    """The first page's URL. Later pages come from `@odata.nextLink`, followed unchanged."""
+    params = {}
+    if select:
+        params["$select"] = ",".join(select)
+    if filter:
+        params["$filter"] = filter
+    if orderby:
+        params["$orderby"] = orderby
+    if top:
+        params["$top"] = str(top)
+    query = urlencode(params, quote_via=quote, safe="$,'()")
+    return f"{instance_url.rstrip('/')}{API_PATH}/{entity_set}" + (f"?{query}" if query else "")
+
+
+def get_page(
+    access_token: str,
+    url: str,
+    *,
+    key: str,
+    page_size: int = MAX_PAGE_SIZE,
+    formatted_values: bool = True,
+) -> Page:
+    """One page of an entity set. The same `Prefer` goes with every page (the service
+    requires it to keep the page size); 429 and 5xx are waited out by the HTTP layer."""
+    prefer = [f"odata.maxpagesize={min(page_size, MAX_PAGE_SIZE)}"]
+    if formatted_values:
+        prefer.append(f'odata.include-annotations="{FORMATTED_VALUE}"')
+    response = http.session("dataverse", key=key).get(
+        url, headers={**headers(access_token), "Prefer": ", ".join(prefer)}
+    )
+    raise_for_error(response, "the query")
+    body = response.json()
+    return Page(records=body.get("value", []), next_link=body.get("@odata.nextLink"))
+
+
+def label(record: dict, column: str) -> str:
+    """The formatted value (a choice's label) Dataverse sent beside `column`, or ""."""
+    return record.get(f"{column}@{FORMATTED_VALUE}") or ""

@@ -39,6 +39,16 @@ DATAVERSE_TENANT_ID = "7e2d3c1a-5b4f-4c8e-9a1d-2f6b8c0e4a17"
 DATAVERSE_CLIENT_ID = "5c9f0e2b-8d3a-4f1c-b6e7-1a2b3c4d5e6f"
 DATAVERSE_CLIENT_SECRET = "sbx~dataverse.client-secret-0123456789"
 
+# The Smartsheet emulator's "TimeTracker Jobs" sheet: the TimeTracker's rollback source
+# (USE_DATAVERSE=false) defaults to it in sandbox mode.
+TIMETRACKER_JOBS_SHEET_ID = 7340625417283460
+TIMETRACKER_JOBS_COLUMNS = {
+    "im_number": 5170319034935172,
+    "general_contractor": 2918519221249924,
+    "job_scope": 7422118848620420,
+    "submittal_status": 1792619314407300,
+}
+
 
 def hub_registrations(hub_base_url: str | None = None) -> dict[str, dict]:
     """The hub's OAuth apps as the emulators must know them: client ids, secrets and the

@@ -421,6 +421,7 @@ class SandboxMiddleware:
             "t": started,
             "endpoint": endpoint,
             "path": scope["path"],
+            "query": scope.get("query_string", b"").decode("latin-1")[:500],
             "status": None,
             "agent": request.headers.get("user-agent", ""),
             "change_agent": request.headers.get("smartsheet-change-agent"),

@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from integrations.sandbox import TIMETRACKER_JOBS_COLUMNS, TIMETRACKER_JOBS_SHEET_ID
+
 ROWS_CAP = 500
 MAX_UPLOAD = 30 * 1024 * 1024
 CELL_MAX = 4000
@@ -56,6 +58,42 @@ TEMPLATE_COLUMNS = (
     ("Amount", "TEXT_NUMBER", False, ()),
     ("Notes", "TEXT_NUMBER", False, ()),
     ("Author", "CONTACT_LIST", False, ()),
+)
+
+# The TimeTracker's rollback source (USE_DATAVERSE=false): approved jobs in a sheet, read by
+# column id as the old Flask app did (seed: IM_NUMBER_COLUMN_ID, GC_COLUMN_ID, ...). Fixed ids,
+# so settings can default to them; none of them comes from the id counter.
+JOBS_WORKSPACE_ID = 2468013579246801
+JOBS_SHEET_ID = TIMETRACKER_JOBS_SHEET_ID
+JOBS_COLUMNS = (  # (id, title, type, primary, options)
+    (TIMETRACKER_JOBS_COLUMNS["im_number"], "IM Number", "TEXT_NUMBER", True, ()),
+    (
+        TIMETRACKER_JOBS_COLUMNS["general_contractor"],
+        "General Contractor",
+        "TEXT_NUMBER",
+        False,
+        (),
+    ),
+    (TIMETRACKER_JOBS_COLUMNS["job_scope"], "Scope", "TEXT_NUMBER", False, ()),
+    (
+        TIMETRACKER_JOBS_COLUMNS["submittal_status"],
+        "Submittal Status",
+        "PICKLIST",
+        False,
+        ("Needed", "Ready to Submit", "AWT Approval", "Update with Field #'s", "Approved", "N/A"),
+    ),
+)
+JOBS_ROWS = (  # IM number, GC, scope, status
+    ("24-0101", "Turner Construction", "Casework and millwork, levels 2-4", "Approved"),
+    ("24-0102", "Skanska USA", "Reception desk and feature wall", "Approved"),
+    ("24-0103", "", "Break room cabinets", "Approved"),
+    ("24-0104", "Whiting-Turner", "", "Approved"),
+    ("24-0105", "Gilbane", "Lab casework " + "with epoxy tops " * 20, "Approved"),
+    ("24-0106", "Clark Construction", "Nurse stations", "AWT Approval"),
+    ("24-0107", "Hensel Phelps", "Library shelving", "Needed"),
+    ("", "DPR Construction", "Lobby panels (no IM number yet)", "Approved"),
+    ("24-0109", "McCarthy", "Classroom storage", "N/A"),
+    ("24-0110", "Balfour Beatty", "Conference room credenzas", "Approved"),
 )
 
 
@@ -124,7 +162,31 @@ class SheetsMixin:
                 template,
             )
         )
+        self._seed_jobs_sheet()
         return {key: self.state[key] for key in state}
+
+    def _seed_jobs_sheet(self) -> None:
+        self.state["workspaces"][str(JOBS_WORKSPACE_ID)] = self._workspace_json(
+            JOBS_WORKSPACE_ID, "Operations"
+        )
+        sheet = self._new_sheet(
+            "TimeTracker Jobs",
+            JOBS_WORKSPACE_ID,
+            [
+                {"id": i, "title": t, "type": ty, "primary": p, "options": list(o)}
+                for i, t, ty, p, o in JOBS_COLUMNS
+            ],
+            sheet_id=JOBS_SHEET_ID,
+        )
+        for number, values in enumerate(JOBS_ROWS, start=1):
+            cells = {
+                str(column[0]): value
+                for column, value in zip(JOBS_COLUMNS, values, strict=True)
+                if value
+            }
+            row = self._new_row(cells, None, sheet)
+            row["id"] = JOBS_SHEET_ID + number  # fixed: the id counter is left alone
+            sheet["rows"].append(row)
 
     def new_id(self) -> int:
         # A bijection of a counter: unique, 16 digits, and random-looking like Smartsheet's ids.
@@ -159,7 +221,7 @@ class SheetsMixin:
         for index, column in enumerate(columns):
             sheet["columns"].append(
                 {
-                    "id": self.new_id(),
+                    "id": column.get("id") or self.new_id(),
                     "version": 0,
                     "index": index,
                     "title": column["title"],

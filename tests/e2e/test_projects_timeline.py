@@ -7,29 +7,14 @@ import pytest
 from integrations.models import Connection
 from projects import services
 from projects.models import Comment, RowMapping
+from tests.e2e.helpers import press_and_follow
 from tests.projects.helpers import add, person, timeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Every value the progress bar takes, and every summary shown, recorded in the page itself.
-RECORD_PROGRESS = """
-window.__progress = [];
-delete document.getElementById('run-summary').dataset.status;  // the last run's outcome
-new MutationObserver(() => window.__progress.push(Number(document.getElementById('run-progress').value)))
-  .observe(document.getElementById('run-progress'), { attributes: true, attributeFilter: ['value'] });
-"""
-
 
 def press(page, direction: str) -> tuple[str, list[float]]:
-    """Press a sync button; wait for the summary; return it and the progress values seen."""
-    page.evaluate(RECORD_PROGRESS)
-    page.click(f'button.sync[data-direction="{direction}"]')
-    page.wait_for_function(
-        "['succeeded', 'partial', 'failed', 'refused'].includes("
-        "document.getElementById('run-summary').dataset.status)",
-        timeout=60_000,
-    )
-    return page.inner_text("#run-summary"), page.evaluate("window.__progress")
+    return press_and_follow(page, f'button.sync[data-direction="{direction}"]')
 
 
 def test_connect_comment_provision_and_both_sync_buttons(

@@ -1,0 +1,69 @@
+"""The seed's field rules, record by record (no network)."""
+
+import pytest
+
+from timetracker.sources import job_from_dataverse, truncate_scope
+
+FORMATTED = "@OData.Community.Display.V1.FormattedValue"
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        (None, "See Work Order"),
+        ("", "See Work Order"),
+        ("   ", "See Work Order"),
+        ("Casework, level 2", "Casework, level 2"),
+        ("x" * 255, "x" * 255),  # fits exactly: kept whole
+        ("x" * 256, "See Work Order"),  # replaced, never cut
+    ],
+)
+def test_scope_is_kept_or_replaced_never_cut(scope, expected):
+    assert truncate_scope(scope) == expected
+
+
+def test_a_record_maps_as_the_seed_says():
+    job = job_from_dataverse(
+        {
+            "imi_jobid": "0b0f6a8e-3c1d-4f7a-9a51-1d2c3b4a5e6f",
+            "imi_imnumber": 24017,
+            "imi_gc": None,
+            "imi_scopesummary": "Millwork " * 40,
+            "imi_submittalstatus": 826130004,
+            "imi_productionphase": 826130002,
+            f"imi_productionphase{FORMATTED}": "Fabrication",
+        }
+    )
+    assert job == {
+        "im_number": "24017",  # str(), as the seed does
+        "general_contractor": "Unknown",
+        "job_scope": "See Work Order",
+        "dataverse_id": "0b0f6a8e-3c1d-4f7a-9a51-1d2c3b4a5e6f",
+        "submittal_status": 826130004,
+        "submittal_status_label": "Approved",
+        "production_phase": 826130002,
+        "production_phase_label": "Fabrication",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        (826130000, "Needed"),
+        (826130001, "Ready to Submit"),
+        (826130002, "AWT Approval"),
+        (826130003, "Update with Field #'s"),
+        (826130004, "Approved"),
+        (826130005, "N/A"),
+        (999, "Unknown"),
+        (None, ""),
+    ],
+)
+def test_status_labels(status, label):
+    job = job_from_dataverse({"imi_imnumber": "1", "imi_submittalstatus": status})
+    assert job["submittal_status_label"] == label
+
+
+@pytest.mark.parametrize("number", [None, "", "  "])
+def test_a_record_without_an_im_number_is_not_a_job(number):
+    assert job_from_dataverse({"imi_jobid": "x", "imi_imnumber": number}) is None

@@ -1,0 +1,188 @@
+"""Where approved jobs come from: Microsoft Dataverse (`imi_jobs`), or — the rollback switch,
+USE_DATAVERSE=false — a Smartsheet sheet read by column id. Both yield the same job dicts, page
+by page, so a run never holds more than one page in memory.
+
+Field rules are the seed's (Phase 2, `get_approved_jobs` / `get_all_active_jobs` /
+`_truncate_scope`), read with spec-notes "Seed 003": `imi_imnumber`→im_number (rows without
+one are not jobs), `imi_gc`→general_contractor or "Unknown", `imi_scopesummary`→job_scope,
+empty or over 255 characters replaced by "See Work Order" (never cut), `imi_jobid`→dataverse_id.
+
+# Reference: ../shared/seeds/timetracker-dataverse-migration-plan.md (Phase 2, field mapping
+# table); ../shared/providers/dataverse.md (paging, formatted values).
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from integrations import services as platform
+from integrations.providers import dataverse, smartsheet
+from integrations.providers.base import rate_key
+from timetracker.models import (
+    SCOPE_MAX,
+    SEE_WORK_ORDER,
+    SUBMITTAL_STATUS_APPROVED,
+    SUBMITTAL_STATUS_LABELS,
+)
+
+ENTITY_SET = "imi_jobs"
+SELECT_FIELDS = (
+    "imi_jobid",
+    "imi_imnumber",
+    "imi_jobnameaddress",
+    "imi_gc",
+    "imi_scopesummary",
+    "imi_submittalstatus",
+    "imi_productionphase",
+    "createdon",
+)
+APPROVED_FILTER = f"imi_submittalstatus eq {SUBMITTAL_STATUS_APPROVED} and statecode eq 0"
+ACTIVE_FILTER = "statecode eq 0"
+
+
+def truncate_scope(scope: str | None, max_length: int = SCOPE_MAX) -> str:
+    """The seed's `_truncate_scope`: a scope that is empty or would not fit is replaced, not
+    cut (a cut scope reads as complete and is not)."""
+    if not scope or not scope.strip() or len(scope) > max_length:
+        return SEE_WORK_ORDER
+    return scope
+
+
+@dataclass
+class SourcePage:
+    jobs: list[dict]  # mapped jobs (with an IM number)
+    without_number: list[str]  # source ids of rows that have none
+    more: bool  # another page follows
+
+
+def job_from_dataverse(record: dict) -> dict | None:
+    """One `imi_jobs` record as a job, or None when it has no IM number."""
+    number = record.get("imi_imnumber")
+    if number is None or not str(number).strip():
+        return None
+    status = record.get("imi_submittalstatus")
+    return {
+        "im_number": str(number).strip(),
+        "general_contractor": record.get("imi_gc") or "Unknown",
+        "job_scope": truncate_scope(record.get("imi_scopesummary")),
+        "dataverse_id": record.get("imi_jobid"),
+        "submittal_status": status,
+        "submittal_status_label": SUBMITTAL_STATUS_LABELS.get(status, "Unknown")
+        if status is not None
+        else "",
+        "production_phase": record.get("imi_productionphase"),
+        "production_phase_label": dataverse.label(record, "imi_productionphase"),
+    }
+
+
+class DataverseJobs:
+    """`imi_jobs` through the workspace's Dataverse connection. Every page is fetched with a
+    token that is good for another minute (reused until then, refreshed after), and a 401 gets
+    one refresh and one more try."""
+
+    source = "dataverse"
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def _pages(self, *, filter: str, orderby: str) -> Iterator[SourcePage]:
+        url = dataverse.query_url(
+            self.connection.instance_url,
+            ENTITY_SET,
+            select=SELECT_FIELDS,
+            filter=filter,
+            orderby=orderby,
+        )
+        while url:
+            page = platform.with_token(
+                self.connection,
+                lambda token, url=url: dataverse.get_page(
+                    token, url, key=rate_key(self.connection)
+                ),
+            )
+            url = page.next_link  # followed unchanged, to the end (the seed read one page)
+            mapped = SourcePage(jobs=[], without_number=[], more=bool(url))
+            for record in page.records:
+                job = job_from_dataverse(record)
+                if job is None:
+                    mapped.without_number.append(record.get("imi_jobid") or "?")
+                else:
+                    mapped.jobs.append(job)
+            del page  # the raw records go before the next page is read
+            yield mapped
+
+    def approved(self) -> Iterator[SourcePage]:
+        """Approved, active jobs, newest first (the seed's `get_approved_jobs`)."""
+        return self._pages(filter=APPROVED_FILTER, orderby="createdon desc")
+
+    def all_active(self) -> Iterator[SourcePage]:
+        """Every active job with its status label (the seed's `get_all_active_jobs`)."""
+        return self._pages(filter=ACTIVE_FILTER, orderby="imi_imnumber desc")
+
+
+class SmartsheetJobs:
+    """The rollback source: the jobs sheet of settings, read by column id (never title) through
+    the Smartsheet provider; rows whose submittal status is the approved value are jobs."""
+
+    source = "smartsheet"
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.sheet_id = settings.TIMETRACKER_SMARTSHEET_SHEET_ID
+        self.columns = settings.TIMETRACKER_SMARTSHEET_COLUMNS
+
+    def _pages(self, keep: Callable[[str], bool]) -> Iterator[SourcePage]:
+        info = platform.with_token(
+            self.connection,
+            lambda token: smartsheet.get_sheet(
+                smartsheet.writer(token, key=rate_key(self.connection)), sheet_id=self.sheet_id
+            ),
+        )
+        jobs, missing = [], []
+        for row in info.rows:
+            cells = {cell["columnId"]: cell["value"] for cell in row.cells}
+            value = {field: cells.get(column) for field, column in self.columns.items()}
+            status = str(value["submittal_status"] or "")
+            if not keep(status):
+                continue
+            number = str(value["im_number"] or "").strip()
+            if not number:
+                missing.append(str(row.id))
+                continue
+            jobs.append(
+                {
+                    "im_number": number,
+                    "general_contractor": str(value["general_contractor"] or "") or "Unknown",
+                    "job_scope": truncate_scope(str(value["job_scope"] or "")),
+                    "dataverse_id": None,
+                    "submittal_status": _status_value(status),
+                    "submittal_status_label": status,
+                    "production_phase": None,
+                    "production_phase_label": "",
+                }
+            )
+        yield SourcePage(jobs=jobs, without_number=missing, more=False)
+
+    def approved(self) -> Iterator[SourcePage]:
+        approved = settings.TIMETRACKER_SMARTSHEET_APPROVED
+        return self._pages(lambda status: status == approved)
+
+    def all_active(self) -> Iterator[SourcePage]:
+        return self._pages(lambda status: True)
+
+
+def _status_value(label: str) -> int | None:
+    return next((value for value, text in SUBMITTAL_STATUS_LABELS.items() if text == label), None)
+
+
+def get_approved_jobs(source) -> Iterator[dict]:
+    """The seed's `get_approved_jobs()`: every approved job, as a stream of dicts."""
+    for page in source.approved():
+        yield from page.jobs
+
+
+def get_all_active_jobs(source) -> Iterator[dict]:
+    """The seed's `get_all_active_jobs()`, with `submittal_status_label`."""
+    for page in source.all_active():
+        yield from page.jobs
