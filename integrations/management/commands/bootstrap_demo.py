@@ -61,6 +61,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Integration Hub: {url}")
         self.stdout.write(f"  Admin:           {url}admin/")
         self.stdout.write(f"  Projects:        {url}projects/")
+        self.stdout.write(f"  TimeTracker:     {url}timetracker/")
         self.stdout.write(f"  Connections:     {url}integrations/connections/")
         self.stdout.write(f"  Login:           {email}")
         if password:
