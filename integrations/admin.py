@@ -12,7 +12,14 @@ from django.utils.html import format_html, format_html_join
 
 from integrations import http, selectors, services
 from integrations.errors import ApplicationError
-from integrations.models import ApiToken, AuditEvent, Connection, Membership, User, Workspace
+from integrations.models import (
+    ApiToken,
+    AuditEvent,
+    Connection,
+    Membership,
+    User,
+    Workspace,
+)
 from integrations.providers import dataverse as dataverse_provider
 
 admin.site.site_header = "Integration Hub"
@@ -460,8 +467,9 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
                 "status",
                 "last_error",
                 "last_tested_at",
+                "requires_approval",
             ]
-        return self.readonly_oauth
+        return [*self.readonly_oauth, "requires_approval"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -495,8 +503,15 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
         return _secret_state(obj.client_secret)
 
     def save_model(self, request, obj, form, change):
+        gate = form.cleaned_data.get("requires_approval")
         if change and obj.provider != Connection.Provider.DATAVERSE:
-            return  # nothing on an OAuth connection is edited in admin
+            # Of an OAuth connection only the approval gate is edited here; the rest comes
+            # from its consent page.
+            if gate is not None:
+                services.connection_set_requires_approval(
+                    connection=obj, actor=request.user, required=gate
+                )
+            return
         data = form.cleaned_data
         saved = services.connection_create_client_credentials(
             workspace=data.get("workspace") or obj.workspace,
@@ -507,6 +522,10 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
             instance_url=data["instance_url"],
             label=data.get("label", ""),
         )
+        if gate is not None:
+            services.connection_set_requires_approval(
+                connection=saved, actor=request.user, required=gate
+            )
         obj.pk = saved.pk
         obj._state.adding = False
 
@@ -573,3 +592,7 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
             "Disconnected",
             lambda c: services.connection_disconnect(connection=c, actor=request.user),
         )
+
+
+# Field mapping registers its own admin classes (integrations/mapping/admin.py).
+from integrations.mapping import admin as _mapping_admin  # noqa: E402, F401

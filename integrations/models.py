@@ -249,6 +249,11 @@ class Connection(WorkspaceOwned):
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_tested_at = models.DateTimeField(null=True, blank=True)
+    requires_approval = models.BooleanField(
+        default=False,
+        help_text="Writes planned through this connection wait in the review queue until a "
+        "person approves them.",
+    )
     connected_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -300,3 +305,182 @@ class OAuthState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} for {self.user_id} ({'used' if self.used_at else 'open'})"
+
+
+# --- field mapping -------------------------------------------------------------------------------
+
+
+class LookupTable(WorkspaceOwned):
+    """Natural keys (an email, a slug) and the UUIDs they stand for (seed A2): the source the
+    `lookup_uuid` transform reads. `version` moves on every change, so caches never serve a
+    stale answer."""
+
+    name = models.SlugField(max_length=60)
+    description = models.CharField(max_length=200, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="lookup_table_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LookupEntry(models.Model):
+    table = models.ForeignKey(LookupTable, on_delete=models.CASCADE, related_name="entries")
+    workspace_path = "table__workspace"
+    key = models.CharField(max_length=255, help_text="Stored lower-case and trimmed.")
+    value = models.UUIDField()
+
+    class Meta:
+        verbose_name_plural = "lookup entries"
+        constraints = [
+            models.UniqueConstraint(fields=["table", "key"], name="lookup_entry_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.value}"
+
+    def save(self, *args, **kwargs):
+        self.key = self.key.strip().lower()
+        super().save(*args, **kwargs)
+        LookupTable.objects.filter(pk=self.table_id).update(version=models.F("version") + 1)
+
+
+class NumberSequence(models.Model):
+    """The last number issued per prefix and month (OE-2025-12 → 17): numbers are taken by
+    an atomic increment of this row, so no two callers ever get the same one."""
+
+    key = models.CharField(max_length=40, unique=True)
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.last}"
+
+
+class MappingSet(WorkspaceOwned):
+    """How one entity's fields map between the hub (or a source) and a target: field mappings,
+    the target's required fields, and whether writes wait for approval."""
+
+    name = models.CharField(max_length=120)
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="mapping_sets"
+    )
+    source_entity = models.CharField(max_length=100, blank=True)
+    target_entity = models.CharField(max_length=100)
+    required_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Target fields a record must have to be written (a list of names).",
+    )
+    requires_approval = models.BooleanField(
+        default=False, help_text="Planned writes wait in the review queue for a person."
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="mapping_set_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldMapping(models.Model):
+    class Direction(models.TextChoices):
+        PUSH = "push", "Push (hub → target)"
+        PULL = "pull", "Pull (target → hub)"
+        BOTH = "both", "Both"
+        NONE = "none", "Off"
+
+    mapping_set = models.ForeignKey(MappingSet, on_delete=models.CASCADE, related_name="fields")
+    workspace_path = "mapping_set__workspace"
+    position = models.PositiveIntegerField(default=0)
+    source_field = models.CharField(
+        max_length=255,
+        help_text="A field name; several, comma-separated, give the transform a list.",
+    )
+    target_field = models.CharField(max_length=255)
+    transform = models.CharField(max_length=40, default="rename")
+    params = models.JSONField(default=dict, blank=True)
+    direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.BOTH)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.source_field} → {self.target_field} ({self.transform})"
+
+    @property
+    def source_fields(self) -> list[str]:
+        return [part.strip() for part in self.source_field.split(",") if part.strip()]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from integrations.mapping.transforms import MappingError, validate_params
+
+        try:
+            validate_params(self.transform, self.params)
+        except MappingError as exc:
+            field = "transform" if exc.field == "transform" else "params"
+            raise ValidationError({field: exc.message}) from None
+
+
+class OutboundChange(WorkspaceOwned):
+    """A write planned by a sync that must wait for a person (the seed's "human in the loop
+    for every message"): what would be written where, field by field, and the decision."""
+
+    class Operation(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        DELETE = "delete", "Delete"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed to apply"
+
+    owner = models.CharField(
+        max_length=60, help_text="The sync that planned it and applies it once approved."
+    )
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mapping_set = models.ForeignKey(
+        MappingSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_entity = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=255, blank=True, help_text="Empty for a create.")
+    target_label = models.CharField(max_length=255, blank=True)
+    operation = models.CharField(max_length=6, choices=Operation.choices)
+    changes = models.JSONField(
+        default=dict, help_text='Field by field: {"field": {"before": …, "after": …}}.'
+    )
+    payload = models.JSONField(default=dict, help_text="The record the owner will write.")
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        what = self.target_label or self.target_id or "new record"
+        return f"{self.get_operation_display()} {self.target_entity} {what}"

@@ -493,6 +493,28 @@ def connection_create_client_credentials(
     return connection
 
 
+@audited
+@transaction.atomic
+def connection_set_requires_approval(
+    *, connection: Connection, actor: User | None, required: bool
+) -> Connection:
+    """Turn the approval gate on or off for writes planned through this connection."""
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    if locked.requires_approval != required:
+        before = _public(locked)
+        locked.requires_approval = required
+        locked.save(update_fields=["requires_approval", "updated_at"])
+        audit_record(
+            action="connection.requires_approval",
+            actor=actor,
+            target=locked,
+            before=before,
+            after=_public(locked),
+        )
+    connection.requires_approval = required
+    return locked
+
+
 def _usable(connection: Connection) -> None:
     if connection.status == Connection.Status.PAUSED:
         raise ConnectionUnusable(f"{connection} is paused; resume it to use it.")

@@ -15,3 +15,11 @@ def heartbeat() -> None:
 def refresh_connections() -> dict:
     """Scheduled: refresh tokens that expire soon, and idle refresh tokens daily."""
     return services.connections_refresh_due()
+
+
+@shared_task(name="integrations.apply_outbound_change", ignore_result=True, acks_late=True)
+def apply_outbound_change(change_id: int) -> None:
+    """Apply one approved change through the sync that planned it."""
+    from integrations import approvals
+
+    approvals.apply(change_id)

@@ -2,6 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from integrations import api, health, views
+from integrations.mapping import api as mapping_api
 from integrations.oauth import views as oauth_views
 
 router = DefaultRouter(trailing_slash=False)
@@ -9,6 +10,10 @@ router.register("workspaces", api.WorkspaceViewSet, basename="workspace")
 router.register("memberships", api.MembershipViewSet, basename="membership")
 router.register("audit-events", api.AuditEventViewSet, basename="audit-event")
 router.register("integrations/connections", api.ConnectionViewSet, basename="connection")
+router.register("integrations/mapping-sets", mapping_api.MappingSetViewSet, basename="mapping-set")
+router.register(
+    "integrations/outbound-changes", mapping_api.OutboundChangeViewSet, basename="outbound-change"
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,5 +36,11 @@ urlpatterns = [
         name="oauth-disconnect",
     ),
     path("api/me", api.MeView.as_view(), name="api-me"),
+    path(
+        "api/integrations/transforms",
+        mapping_api.TransformsView.as_view(),
+        name="api-transforms",
+    ),
+    path("integrations/review/", views.review_queue, name="review-queue"),
     path("api/", include(router.urls)),
 ]

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from integrations import sandbox, services
+from integrations.mapping import examples as mapping_examples
 from integrations.models import Connection, Membership, User, Workspace
 from integrations.signals import demo_ready
 
@@ -55,6 +56,7 @@ class Command(BaseCommand):
                 label="Dataverse sandbox",
             )
         demo_ready.send(sender=self.__class__, workspace=demo, user=user)
+        mapping_examples.load(workspace=demo)
 
         line = "=" * 72
         self.stdout.write(line)

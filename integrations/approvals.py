@@ -1,0 +1,165 @@
+"""The approval gate for outgoing writes (the seed's "human in the loop for every message",
+for any sync). A connection or a mapping set may require approval: a sync then calls `plan()`
+instead of writing, and the change waits as an OutboundChange, field by field, until a person
+approves or rejects it (admin, the review page or the API). An approved change is applied by
+the sync that planned it — its applier, registered under its `owner` name — in a task; a
+rejected one never is. Every decision and every application is audited.
+
+Decided in the seed's open questions: approvals come through our API and admin (option A),
+and pages learn of new changes by polling every 2 s (option B).
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import http
+from integrations.errors import ApplicationError, PermissionDenied
+from integrations.models import Connection, MappingSet, OutboundChange, User, Workspace
+from integrations.redaction import redact_text
+from integrations.selectors import is_workspace_admin
+from integrations.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+# owner name -> function(change) that performs the write (raises on failure).
+APPLIERS: dict[str, Callable[[OutboundChange], None]] = {}
+
+
+def register_applier(owner: str, applier: Callable[[OutboundChange], None]) -> None:
+    APPLIERS[owner] = applier
+
+
+def requires_approval(
+    *, connection: Connection | None = None, mapping_set: MappingSet | None = None
+) -> bool:
+    return bool(
+        (connection is not None and connection.requires_approval)
+        or (mapping_set is not None and mapping_set.requires_approval)
+    )
+
+
+def field_changes(before: dict | None, after: dict) -> dict:
+    """{"field": {"before", "after"}} for the fields that change (all of them on a create)."""
+    before = before or {}
+    return {
+        key: {"before": before.get(key), "after": value}
+        for key, value in after.items()
+        if key not in before or before[key] != value
+    } | {key: {"before": before[key], "after": None} for key in before if key not in after}
+
+
+def plan(
+    *,
+    workspace: Workspace,
+    owner: str,
+    target_entity: str,
+    operation: str,
+    after: dict,
+    before: dict | None = None,
+    target_id: str = "",
+    target_label: str = "",
+    connection: Connection | None = None,
+    mapping_set: MappingSet | None = None,
+) -> OutboundChange | None:
+    """Hold a planned write for review if the connection or mapping set requires approval,
+    and return it; None means no approval is needed and the caller writes now."""
+    if not requires_approval(connection=connection, mapping_set=mapping_set):
+        return None
+    if owner not in APPLIERS:
+        raise ApplicationError(f"No sync named {owner!r} can apply approved changes.")
+    change = OutboundChange.objects.create(
+        workspace=workspace,
+        owner=owner,
+        connection=connection,
+        mapping_set=mapping_set,
+        target_entity=target_entity,
+        target_id=str(target_id),
+        target_label=target_label[:255],
+        operation=operation,
+        changes=field_changes(before, after) if operation != "delete" else {},
+        payload=after,
+    )
+    audit_record(action="outbound_change.planned", target=change, workspace=workspace.pk)
+    return change
+
+
+def _decide(
+    *, changes: Iterable[OutboundChange], actor: User, status: str, note: str
+) -> tuple[list[OutboundChange], list[int]]:
+    """Set the decision on every pending change the actor may decide; the others (already
+    decided, or in a workspace where the actor is no admin) are returned as skipped ids."""
+    decided, skipped = [], []
+    with transaction.atomic():
+        for change in changes:
+            locked = OutboundChange.objects.select_for_update().get(pk=change.pk)
+            if locked.status != OutboundChange.Status.PENDING:
+                skipped.append(locked.pk)
+                continue
+            if not is_workspace_admin(user=actor, workspace_id=locked.workspace_id):
+                raise PermissionDenied("Only a workspace admin can approve or reject changes.")
+            locked.status = status
+            locked.decided_by, locked.decided_at = actor, timezone.now()
+            locked.note = note[:500]
+            locked.save(update_fields=["status", "decided_by", "decided_at", "note"])
+            audit_record(
+                action=f"outbound_change.{'approve' if status == 'approved' else 'reject'}",
+                actor=actor,
+                target=locked,
+                workspace=locked.workspace_id,
+                details={"note": note[:500]} if note else None,
+            )
+            decided.append(locked)
+    return decided, skipped
+
+
+def approve(
+    *, changes: Iterable[OutboundChange], actor: User, note: str = ""
+) -> tuple[list[OutboundChange], list[int]]:
+    decided, skipped = _decide(
+        changes=changes, actor=actor, status=OutboundChange.Status.APPROVED, note=note
+    )
+    for change in decided:
+        transaction.on_commit(lambda pk=change.pk: _enqueue(pk))
+    return decided, skipped
+
+
+def reject(
+    *, changes: Iterable[OutboundChange], actor: User, note: str = ""
+) -> tuple[list[OutboundChange], list[int]]:
+    return _decide(changes=changes, actor=actor, status=OutboundChange.Status.REJECTED, note=note)
+
+
+def _enqueue(change_id: int) -> None:
+    from integrations import tasks
+
+    tasks.apply_outbound_change.delay(change_id)
+
+
+def apply(change_id: int) -> OutboundChange | None:
+    """The task's body: apply one approved change through its owner. Only an `approved` change
+    is ever applied (a rejected or pending one is left alone), and only once: the row is
+    locked and marked before the owner's write is reported back."""
+    with transaction.atomic():
+        change = OutboundChange.objects.select_for_update().filter(pk=change_id).first()
+        if change is None or change.status != OutboundChange.Status.APPROVED:
+            return change
+        applier = APPLIERS.get(change.owner)
+        try:
+            if applier is None:
+                raise ApplicationError(f"No sync named {change.owner!r} is installed here.")
+            applier(change)
+        except (ApplicationError, http.ProviderError) as exc:
+            change.status = OutboundChange.Status.FAILED
+            change.error = redact_text(exc.message)[:2000]
+            action = "outbound_change.failed"
+        else:
+            change.status = OutboundChange.Status.APPLIED
+            change.applied_at = timezone.now()
+            change.error = ""
+            action = "outbound_change.applied"
+        change.save(update_fields=["status", "applied_at", "error"])
+        audit_record(action=action, target=change, workspace=change.workspace_id)
+    return change

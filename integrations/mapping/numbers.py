@@ -1,0 +1,32 @@
+"""Numbers like OE-2025-12-0001 that are never issued twice (seed A5), from any number of
+threads, processes or hosts: each is an atomic increment of one database row per prefix and
+month, taken inside a transaction that locks that row (PostgreSQL: SELECT … FOR UPDATE;
+SQLite: the write lock our IMMEDIATE transactions take at BEGIN)."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from integrations.models import NumberSequence
+
+
+def next_number(
+    *, prefix: str, digits: int = 4, zone: ZoneInfo, now: datetime | None = None
+) -> str:
+    moment = (now or datetime.now(tz=zone)).astimezone(zone)
+    key = f"{prefix}-{moment:%Y-%m}"
+    for _ in range(3):  # the row is created once per month; a racing creator wins, we retry
+        try:
+            with transaction.atomic():
+                NumberSequence.objects.get_or_create(key=key)
+                NumberSequence.objects.filter(key=key).update(last=F("last") + 1)
+                issued = NumberSequence.objects.select_for_update().get(key=key).last
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise RuntimeError(f"could not take a number for {key}")
+    # Past 10**digits in a month the number simply gets longer: unique beats pretty.
+    return f"{key}-{issued:0{digits}d}"
