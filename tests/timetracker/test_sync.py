@@ -212,3 +212,24 @@ def test_a_stale_run_is_replaced_and_a_broken_page_fails_the_run(
     run = run_import(workspace, admin)
     assert run.status == "failed" and "Dataverse refused the query (400)" in run.message
     assert Job.objects.count() == 0
+
+
+def test_all_active_jobs_carry_their_status_labels(sandbox, dataverse):
+    from timetracker.sources import DataverseJobs, get_all_active_jobs
+
+    load_jobs(
+        sandbox,
+        records=[
+            record("B-1", status=NEEDED),
+            record("B-3", status=APPROVED),
+            record("B-2", status=826130002),
+            record("B-4", status=APPROVED, state=1),  # inactive: left out
+            record(None, status=NEEDED),  # no IM number: left out
+        ],
+    )
+    jobs = list(get_all_active_jobs(DataverseJobs(dataverse)))
+    assert [(j["im_number"], j["submittal_status_label"]) for j in jobs] == [
+        ("B-3", "Approved"),  # newest IM number first, as the seed orders them
+        ("B-2", "AWT Approval"),
+        ("B-1", "Needed"),
+    ]
