@@ -348,6 +348,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status` or `source`: name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": "integrations.models.Connection.Status",
+        "SyncRunStatusEnum": "integrations.runs.SyncRun.Status",
+        "OutboundChangeStatusEnum": "integrations.models.OutboundChange.Status",
+        "ProjectStatusEnum": "projects.models.Project.Status",
+        "JobStatusEnum": "timetracker.models.Job.Status",
+        "JobSourceEnum": "timetracker.models.Job.Source",
+        "JobSyncRunSourceEnum": "timetracker.models.JobSyncRun.Source",
+    },
 }
 
 CORS_ALLOWED_ORIGINS = _list("CORS_ALLOWED_ORIGINS")

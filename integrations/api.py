@@ -300,6 +300,7 @@ class ConnectionViewSet(
 
     serializer_class = ConnectionSerializer
     filterset_class = ConnectionFilter
+    queryset = Connection.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
         return selectors.connection_list(user=self.request.user)

@@ -21,9 +21,17 @@ def _refused(exc: MappingError) -> ApplicationError:
     )
 
 
+class TransformSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    params = serializers.DictField(help_text="JSON Schema of the parameters.")
+    writes = serializers.BooleanField(help_text="True when the transform writes (number).")
+
+
 class TransformsView(APIView):
     """Every transform a field mapping may name, with its parameters' JSON Schema."""
 
+    @extend_schema(responses=TransformSerializer(many=True))
     def get(self, request):
         return Response(
             [
