@@ -10,16 +10,21 @@ collects errors, tracks API calls and retries, and writes progress to the row at
 times a second (the page polls every 500 ms).
 """
 
+import logging
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from integrations import http
+from integrations.errors import Conflict
 from integrations.models import WorkspaceOwned
 from integrations.redaction import redact_text
+
+logger = logging.getLogger(__name__)
 
 RUN_STALE_AFTER = timedelta(minutes=5)  # a run silent (or never taken up) this long is lost
 MAX_ERRORS = 200  # per run: enough to act on, bounded for a run with a million failures
@@ -240,3 +245,43 @@ def claim(model: type[SyncRun], run_id: int) -> bool:
     if claimed:
         model.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=timezone.now())
     return bool(claimed)
+
+
+def request_run(runs: models.QuerySet, *, task, action: str, busy: str, **fields) -> SyncRun:
+    """Queue a run in a scope (`runs`: the scope's runs, whose model allows one active run per
+    scope by a database constraint): close the scope's abandoned runs, create the run and its
+    audit event in one transaction, and hand it to `task` once committed. A run already going
+    is a 409 `run_in_progress` naming it, so a page can follow that one instead."""
+    from integrations.services import audit_record
+
+    close_abandoned(runs)
+    try:
+        with transaction.atomic():
+            run = runs.model.objects.create(**fields)
+            audit_record(
+                action=action, actor=run.requested_by, target=run, workspace=run.workspace_id
+            )
+            transaction.on_commit(lambda: _enqueue(run, task))
+    except IntegrityError:
+        active = runs.filter(status__in=SyncRun.ACTIVE).first()
+        raise Conflict(
+            busy, code="run_in_progress", details={"run": active.pk if active else None}
+        ) from None
+    return run
+
+
+def _enqueue(run: SyncRun, task) -> None:
+    runs = type(run).objects.filter(pk=run.pk)
+    try:
+        # No publish retries: a request (a sign-in, a button) must not wait on a broker that is
+        # down; the run is closed as failed instead, and the next trigger tries again.
+        result = task.apply_async((run.pk,), retry=False)
+    except OperationalError as exc:  # kombu's wrapper of every transport's connection errors
+        logger.warning("run %s could not be queued: %s", run.pk, exc)
+        runs.filter(status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            message="The run could not be queued (the task broker did not answer).",
+        )
+        return
+    runs.update(task_id=result.id)

@@ -4,7 +4,7 @@ sync runs, and the handling of unmapped rows."""
 from decimal import Decimal
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from integrations import http
 from integrations import services as platform
@@ -12,7 +12,7 @@ from integrations.errors import ApplicationError, Conflict, NotFound
 from integrations.models import Connection, User
 from integrations.providers import smartsheet
 from integrations.providers.base import rate_key
-from integrations.runs import SyncRun, close_abandoned
+from integrations.runs import SyncRun, request_run
 from projects import selectors, sheet
 from projects.models import (
     ENTITY_MODELS,
@@ -231,39 +231,20 @@ def sync_request(
     if not hasattr(project, "sheet_link"):
         raise Conflict("Create or attach the project's Smartsheet sheet first.", code="no_sheet")
     connection = smartsheet_connection(user=actor, project=project)
-    close_abandoned(ProjectSyncRun.objects.filter(project=project))
-    try:
-        with transaction.atomic():
-            run = ProjectSyncRun.objects.create(
-                workspace=project.workspace,
-                project=project,
-                connection=connection,
-                direction=direction,
-                trigger=trigger,
-                requested_by=actor,
-            )
-            platform.audit_record(
-                action=f"project.sync.{direction}",
-                actor=actor,
-                target=run,
-                workspace=project.workspace_id,
-            )
-            transaction.on_commit(lambda: _enqueue(run.pk))
-    except IntegrityError:
-        active = ProjectSyncRun.objects.filter(project=project, status__in=SyncRun.ACTIVE).first()
-        raise Conflict(
-            "A sync of this project is already running; wait for it to finish.",
-            code="run_in_progress",
-            details={"run": active.pk if active else None},
-        ) from None
-    return run
-
-
-def _enqueue(run_id: int) -> None:
     from projects import tasks
 
-    result = tasks.sync_run.delay(run_id)
-    ProjectSyncRun.objects.filter(pk=run_id).update(task_id=result.id)
+    return request_run(
+        ProjectSyncRun.objects.filter(project=project),
+        task=tasks.sync_run,
+        action=f"project.sync.{direction}",
+        busy="A sync of this project is already running; wait for it to finish.",
+        workspace=project.workspace,
+        project=project,
+        connection=connection,
+        direction=direction,
+        trigger=trigger,
+        requested_by=actor,
+    )
 
 
 # --- unmapped rows ---------------------------------------------------------------------------

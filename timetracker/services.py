@@ -7,13 +7,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from integrations import selectors as platform_selectors
 from integrations import services as platform
 from integrations.errors import ApplicationError, Conflict, PermissionDenied
 from integrations.models import Connection, Membership, User, Workspace
-from integrations.runs import SyncRun, close_abandoned
+from integrations.runs import SyncRun, request_run
 from timetracker import selectors
 from timetracker.models import Employee, Job, JobSyncRun, Shift
 
@@ -166,47 +165,20 @@ def job_sync_request(
     ):
         raise PermissionDenied("Only a workspace admin can start a job sync.")
     source, connection = job_source(workspace=workspace)
-    close_abandoned(JobSyncRun.objects.filter(workspace=workspace))
-    try:
-        with transaction.atomic():
-            run = JobSyncRun.objects.create(
-                workspace=workspace,
-                source=source,
-                connection=connection,
-                direction="inbound",
-                trigger=trigger,
-                requested_by=actor,
-            )
-            platform.audit_record(
-                action="timetracker.jobs.sync", actor=actor, target=run, workspace=workspace.pk
-            )
-            transaction.on_commit(lambda: _enqueue(run.pk))
-    except IntegrityError:
-        active = JobSyncRun.objects.filter(workspace=workspace, status__in=SyncRun.ACTIVE).first()
-        raise Conflict(
-            "A job sync of this workspace is already running; wait for it to finish.",
-            code="run_in_progress",
-            details={"run": active.pk if active else None},
-        ) from None
-    return run
-
-
-def _enqueue(run_id: int) -> None:
     from timetracker import tasks
 
-    try:
-        # No publish retries: a sign-in must not wait on a broker that is down; the run is
-        # closed as failed instead, and the next trigger tries again.
-        result = tasks.job_sync.apply_async((run_id,), retry=False)
-    except OperationalError as exc:  # kombu's wrapper of every transport's connection errors
-        logger.warning("job sync run %s could not be queued: %s", run_id, exc)
-        JobSyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
-            status=SyncRun.Status.FAILED,
-            finished_at=timezone.now(),
-            message="The run could not be queued (the task broker did not answer).",
-        )
-        return
-    JobSyncRun.objects.filter(pk=run_id).update(task_id=result.id)
+    return request_run(
+        JobSyncRun.objects.filter(workspace=workspace),
+        task=tasks.job_sync,
+        action="timetracker.jobs.sync",
+        busy="A job sync of this workspace is already running; wait for it to finish.",
+        workspace=workspace,
+        source=source,
+        connection=connection,
+        direction="inbound",
+        trigger=trigger,
+        requested_by=actor,
+    )
 
 
 def job_sync_on_login(*, user: User) -> list[JobSyncRun]:

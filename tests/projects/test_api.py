@@ -4,6 +4,7 @@ starting runs (202, 409), following them, and tenant isolation."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from integrations import runs
 from projects import services, sync
 from projects.models import Attachment, Comment, Project, ProjectSyncRun
 from tests.factories import MembershipFactory
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
     # On commit a run is put on the broker; these tests run it themselves with sync.execute.
-    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+    monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
 
 
 class TestTimeline:

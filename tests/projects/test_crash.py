@@ -11,6 +11,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from integrations import runs
 from integrations import services as platform
 from integrations.errors import Conflict
 from integrations.providers import smartsheet
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
     # These tests play the worker themselves; nothing is put on the broker.
-    monkeypatch.setattr(services, "_enqueue", lambda run_id: None)
+    monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
 
 
 @pytest.fixture

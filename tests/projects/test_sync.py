@@ -344,3 +344,20 @@ def test_work_orders_say_custom_in_their_type(linked, author, sandbox):
     run_sync(linked, author, "outbound")
     assert rows_of(linked, author)[row_of(custom)]["type"] == "Custom Work Order"
     assert WorkOrder.objects.get().is_custom
+
+
+def test_a_broker_that_is_down_fails_the_run_with_its_reason(
+    linked, author, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from projects import tasks
+
+    def down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.sync_run, "apply_async", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.sync_request(project=linked, actor=author, direction="outbound")
+    run.refresh_from_db()
+    assert run.status == "failed" and "could not be queued" in run.message
