@@ -20,7 +20,7 @@ from integrations.errors import ApplicationError, PermissionDenied
 from integrations.models import Connection, MappingSet, OutboundChange, User, Workspace
 from integrations.redaction import redact_text
 from integrations.selectors import is_workspace_admin
-from integrations.services import audit_record
+from integrations.services import audit_record, audited
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def field_changes(before: dict | None, after: dict) -> dict:
     } | {key: {"before": before[key], "after": None} for key in before if key not in after}
 
 
+@audited
 def plan(
     *,
     workspace: Workspace,
@@ -115,6 +116,7 @@ def _decide(
     return decided, skipped
 
 
+@audited
 def approve(
     *, changes: Iterable[OutboundChange], actor: User, note: str = ""
 ) -> tuple[list[OutboundChange], list[int]]:
@@ -126,6 +128,7 @@ def approve(
     return decided, skipped
 
 
+@audited
 def reject(
     *, changes: Iterable[OutboundChange], actor: User, note: str = ""
 ) -> tuple[list[OutboundChange], list[int]]:

@@ -16,8 +16,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
-from integrations import approvals, selectors, services
-from integrations.admin import WorkspaceScopedAdmin
+from integrations import approvals, selectors
+from integrations.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
 from integrations.errors import ApplicationError
 from integrations.mapping import engine, transforms
 from integrations.mapping.transforms import MappingError
@@ -35,16 +35,6 @@ from integrations.models import (
 
 IMPORT_MAX_BYTES = 1_000_000  # an export of even a large set is a few kB; the file is read whole
 
-_KIND_NAMES = {
-    "string": "text",
-    "integer": "whole number",
-    "number": "number",
-    "boolean": "true/false",
-    "object": "object",
-    "array": "list",
-    "null": "null",
-}
-
 
 def _param_kind(spec: dict) -> str:
     """A parameter's JSON Schema in words, for the Transforms reference."""
@@ -57,8 +47,7 @@ def _param_kind(spec: dict) -> str:
         return f"list of {_param_kind(spec['items'])}"
     if kind == "object" and isinstance(spec.get("additionalProperties"), dict):
         return f"object of {_param_kind(spec['additionalProperties'])}"
-    kinds = kind if isinstance(kind, list) else [kind]
-    return " or ".join(_KIND_NAMES.get(k, k) for k in kinds)
+    return transforms.kind_words(kind)
 
 
 def _param_note(spec: dict) -> str:
@@ -152,9 +141,8 @@ class FieldMappingInline(admin.TabularInline):
     one is an error on the row, naming the parameter, and nothing of the set is saved."""
 
     model = FieldMapping
-    form = FieldMappingForm
+    form = FieldMappingForm  # its Meta.fields are the row's columns
     extra = 1
-    fields = ["position", "source_field", "target_field", "transform", "params", "direction"]
 
 
 class MappingSetForm(forms.ModelForm):
@@ -500,7 +488,7 @@ class LookupTableAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(OutboundChange)
-class OutboundChangeAdmin(WorkspaceScopedAdmin):
+class OutboundChangeAdmin(ReadOnlyAdmin):
     """The review queue. Rows are what a sync planned and are never edited here: a person
     only approves or rejects them, through integrations.approvals (which checks the role)."""
 
@@ -541,12 +529,6 @@ class OutboundChangeAdmin(WorkspaceScopedAdmin):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False  # a decided change is part of the record of what was written
 
@@ -572,9 +554,7 @@ class OutboundChangeAdmin(WorkspaceScopedAdmin):
 
     def _decide(self, request, queryset, decide, verb: str) -> None:
         try:
-            # audited: the service records one outbound_change.* event per decision; the
-            # per-row "admin.update" of its save would only repeat it.
-            decided, skipped = services.audited(decide)(changes=queryset, actor=request.user)
+            decided, skipped = decide(changes=queryset, actor=request.user)
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return

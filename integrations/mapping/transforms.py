@@ -117,7 +117,7 @@ def validate_params(name: str, params) -> dict:
 def _plain(error) -> str:
     """jsonschema's message without echoing a long value back."""
     if error.validator == "type":
-        return f"must be {_a(error.validator_value)}"
+        return f"must be {kind_words(error.validator_value, article=True)}"
     if error.validator == "enum":
         return f"must be one of {', '.join(map(repr, error.validator_value))}"
     if error.validator in ("minimum", "maximum", "minLength", "maxLength", "minItems"):
@@ -127,25 +127,36 @@ def _plain(error) -> str:
     return "is not valid"
 
 
-def _a(kind) -> str:
-    names = {"string": "text", "integer": "a whole number", "boolean": "true or false"}
-    names |= {"object": "an object", "array": "a list", "number": "a number"}
-    if isinstance(kind, list):
-        return " or ".join(names.get(k, k) for k in kind)
-    return names.get(kind, kind)
+# JSON Schema types in words: for error messages here and the parameter reference in admin.
+KIND_NAMES = {
+    "string": "text",
+    "integer": "whole number",
+    "number": "number",
+    "boolean": "true or false",
+    "object": "object",
+    "array": "list",
+    "null": "null",
+}
+_ARTICLES = {"integer": "a ", "number": "a ", "object": "an ", "array": "a "}
+
+
+def kind_words(kind, *, article: bool = False) -> str:
+    kinds = kind if isinstance(kind, list) else [kind]
+    return " or ".join(
+        (_ARTICLES.get(k, "") if article else "") + KIND_NAMES.get(k, k) for k in kinds
+    )
 
 
 def _extra_checks(name: str, params: dict) -> None:
     zone = params.get("timezone")
     if zone is not None and zone not in _zones():
         raise MappingError(f"{name}: {zone!r} is not a time zone name.", field="timezone")
-    for key in ("input_formats",):
-        for pattern in params.get(key, ()):
-            if not FORMAT.fullmatch(pattern):
-                raise MappingError(
-                    f"{name}: {pattern!r} uses a directive outside %d %m %Y %y %H %I %M %S %p.",
-                    field=key,
-                )
+    for pattern in params.get("input_formats", ()):
+        if not FORMAT.fullmatch(pattern):
+            raise MappingError(
+                f"{name}: {pattern!r} uses a directive outside %d %m %Y %y %H %I %M %S %p.",
+                field="input_formats",
+            )
 
 
 _ZONES: set[str] = set()
