@@ -94,12 +94,11 @@ class DataverseJobs:
             filter=filter,
             orderby=orderby,
         )
+        session = dataverse.api_session(self.connection)
         while url:
             page = platform.with_token(
                 self.connection,
-                lambda token, url=url: dataverse.get_page(
-                    token, url, key=rate_key(self.connection)
-                ),
+                lambda token, url=url: dataverse.get_page(token, url, session=session),
             )
             url = page.next_link  # followed unchanged, to the end (the seed read one page)
             mapped = SourcePage(jobs=[], without_number=[], more=bool(url))

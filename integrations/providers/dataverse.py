@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 import msal
+import requests
 
 from integrations import http, sandbox
 from integrations.providers.base import Identity, ProviderSpec, TokenSet, rate_key, sandbox_mode
@@ -187,11 +188,16 @@ def query_url(
     return f"{instance_url.rstrip('/')}{API_PATH}/{entity_set}" + (f"?{query}" if query else "")
 
 
+def api_session(connection) -> requests.Session:
+    """One HTTP session for a run's calls, so page after page reuses its open connection."""
+    return http.session("dataverse", key=rate_key(connection))
+
+
 def get_page(
     access_token: str,
     url: str,
     *,
-    key: str,
+    session: requests.Session,
     page_size: int = MAX_PAGE_SIZE,
     formatted_values: bool = True,
 ) -> Page:
@@ -200,9 +206,7 @@ def get_page(
     prefer = [f"odata.maxpagesize={min(page_size, MAX_PAGE_SIZE)}"]
     if formatted_values:
         prefer.append(f'odata.include-annotations="{FORMATTED_VALUE}"')
-    response = http.session("dataverse", key=key).get(
-        url, headers={**headers(access_token), "Prefer": ", ".join(prefer)}
-    )
+    response = session.get(url, headers={**headers(access_token), "Prefer": ", ".join(prefer)})
     raise_for_error(response, "the query")
     body = response.json()
     return Page(records=body.get("value", []), next_link=body.get("@odata.nextLink"))
