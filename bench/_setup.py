@@ -21,6 +21,25 @@ def django_setup() -> None:
     django.setup()
 
 
+def bench_database(name: str) -> Path:
+    """The bench's own SQLite file under var/bench (the bench needs nothing running)."""
+    return ROOT / "var" / "bench" / f"{name}.sqlite3"
+
+
+def fresh_database(name: str) -> Path:
+    """Django set up on a new, migrated copy of the bench's database."""
+    db = bench_database(name)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+    django_setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return db
+
+
 def start_sandbox(names=None):
     """Emulators in a background thread, on free ports; the hub's settings point at them."""
     from django.conf import settings

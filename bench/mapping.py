@@ -9,12 +9,11 @@ The `number` transform is left out: it takes a database row lock per record by d
 Last line: RESULT records=<n> us_per_record=<x>
 """
 
-import os
 import random
 import time
 import uuid
 
-from _setup import ROOT, django_setup
+from _setup import fresh_database
 
 RECORDS = 100_000
 FIELDS = [  # (source, target, transform, params)
@@ -82,15 +81,7 @@ def records(count: int, clients: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    db = ROOT / "var" / "bench" / "mapping.sqlite3"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    if db.exists():
-        db.unlink()
-    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
-    django_setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_database("mapping")
     from integrations import services as platform
     from integrations.mapping import engine
     from integrations.models import FieldMapping, LookupEntry, LookupTable, MappingSet

@@ -22,12 +22,11 @@ Last line: RESULT calls=<n> floor=<n> calls_ratio=<x> retries_pct=<x> p95_batch_
 """
 
 import math
-import os
 import threading
 import time
 from decimal import Decimal
 
-from _setup import ROOT, django_setup, start_sandbox
+from _setup import fresh_database, start_sandbox
 
 BLOCKS = 40
 PER_BLOCK = {"purchaseorder": 20, "workorder": 20, "comment": 8, "attachment": 1}
@@ -64,18 +63,8 @@ class Watch(threading.Thread):
 
 
 def main() -> None:
-    # Its own SQLite database under var/bench, made fresh: the bench needs nothing running.
-    db = ROOT / "var" / "bench" / "projects-sync.sqlite3"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(f"{db}{suffix}"):
-            os.remove(f"{db}{suffix}")
-    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
-    django_setup()
+    fresh_database("projects-sync")
     from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
     from config.celery import app
     from integrations import http

@@ -22,12 +22,12 @@ import time
 import uuid
 from pathlib import Path
 
-from _setup import ROOT, django_setup, start_sandbox
+from _setup import bench_database, django_setup, fresh_database, start_sandbox
 
 JOBS = 20_000
 SMALL = 5_000
 PAGE = 5_000
-DB = ROOT / "var" / "bench" / "timetracker-sync.sqlite3"
+DB_NAME = "timetracker-sync"
 
 
 def jobs(count: int) -> list[dict]:
@@ -50,7 +50,7 @@ def jobs(count: int) -> list[dict]:
 def worker(run_id: int) -> None:
     """The worker: one run, then its own peak memory on stdout. DEBUG off, as a production
     worker runs (DEBUG keeps every SQL statement in memory)."""
-    os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
+    os.environ["DATABASE_URL"] = f"sqlite:///{bench_database(DB_NAME)}"
     os.environ.update(DEBUG="false", ALLOWED_HOSTS="localhost")
     django_setup()
     from django.conf import settings
@@ -70,20 +70,14 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    DB.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(f"{DB}{suffix}"):
-            os.remove(f"{DB}{suffix}")
-    os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
-    django_setup()
+    fresh_database(DB_NAME)
     from django.conf import settings
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    from integrations import sandbox as sandbox_module
+    from integrations import runs
     from integrations import services as platform
     from integrations.models import Connection, User
     from integrations.sandbox.client import SandboxClient
+    from tests.integrations.helpers import connect_dataverse
     from timetracker import services
     from timetracker.models import Job, JobSyncRun
 
@@ -91,16 +85,9 @@ def main() -> None:
     sandbox = SandboxClient(server)
     user = User.objects.create_user(email="bench@example.com", password=None)
     workspace = platform.workspace_create(name="Bench", creator=user)
-    platform.connection_create_client_credentials(
-        workspace=workspace,
-        actor=user,
-        tenant_id=sandbox_module.DATAVERSE_TENANT_ID,
-        client_id=sandbox_module.DATAVERSE_CLIENT_ID,
-        client_secret=sandbox_module.DATAVERSE_CLIENT_SECRET,
-        instance_url=sandbox_module.api_url("dataverse"),
-    )
+    connect_dataverse(user=user, workspace=workspace)
     # This script starts the worker process itself: the run is not also sent to the broker.
-    services._enqueue = lambda run_id: None
+    runs._enqueue = lambda run, task: None
     environment = {**os.environ, "BENCH_SANDBOX_PORTS": json.dumps(settings.SANDBOX_PORTS)}
 
     def measure(count: int) -> dict:
