@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
@@ -28,6 +29,10 @@ def _workspace(request):
     if first is None:
         raise Http404("You belong to no workspace yet.")
     return first.workspace
+
+
+def _dashboard(workspace):
+    return redirect(f"{reverse('timetracker-dashboard')}?workspace={workspace.pk}")
 
 
 @login_required
@@ -67,7 +72,7 @@ def punch_in(request):
         messages.success(request, f"Punched in to {shift.job.im_number}.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
-    return redirect(f"/timetracker/?workspace={workspace.pk}")
+    return _dashboard(workspace)
 
 
 @login_required
@@ -83,7 +88,7 @@ def punch_out(request):
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
-    return redirect(f"/timetracker/?workspace={workspace.pk}")
+    return _dashboard(workspace)
 
 
 @login_required
