@@ -4,14 +4,16 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.utils.cache import patch_cache_control
 from django.views import defaults
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from integrations import providers, selectors
 from integrations.errors import error_body, internal_error_body
 from integrations.oauth.flow import may_connect
-from integrations.oauth.views import hub_origin, opens_oauth_popups, status_of
+from integrations.oauth.views import DOMAIN_LABELS, hub_origin, opens_oauth_popups, status_of
 
 
 @login_required
@@ -23,6 +25,15 @@ def home(request):
 def hub(request) -> dict:
     """Context processor: switches the pages need."""
     return {"allow_signup": settings.ACCOUNT_ALLOW_SIGNUP}
+
+
+def favicon(request):
+    """`/favicon.ico`, which browsers ask for whatever the page names (and for answers that
+    are not pages): the static icon. A temporary redirect, cached for a day, because the
+    static name carries a content hash in production and changes with the icon."""
+    response = redirect(static("hub/favicon.svg"))
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
 
 
 def _wants_json(request) -> bool:
@@ -51,20 +62,22 @@ def connections(request):
         return render(request, "home.html", {"memberships": []})
     chosen = request.GET.get("workspace") or workspaces[0].pk
     workspace = selectors.workspace_for(user=request.user, workspace_id=chosen)
-    rows = [
-        {
-            "name": module.SPEC.name,
-            "label": module.SPEC.label,
-            "kind": module.SPEC.kind,
-            "per_user": module.SPEC.per_user,
-            "domains": module.SPEC.domains,
-            "may_connect": may_connect(
-                user=request.user, workspace=workspace, provider=module.SPEC.name
-            ),
-            "status": status_of(user=request.user, workspace=workspace, provider=module.SPEC.name),
-        }
-        for module in providers.REGISTRY.values()
-    ]
+    rows = []
+    for module in providers.REGISTRY.values():
+        status = status_of(user=request.user, workspace=workspace, provider=module.SPEC.name)
+        rows.append(
+            {
+                "name": module.SPEC.name,
+                "label": module.SPEC.label,
+                "kind": module.SPEC.kind,
+                "per_user": module.SPEC.per_user,
+                "domains": _domain_choices(module.SPEC.domains, status),
+                "may_connect": may_connect(
+                    user=request.user, workspace=workspace, provider=module.SPEC.name
+                ),
+                "status": status,
+            }
+        )
     popup = {
         "workspace": workspace.pk,
         "allowedOrigin": hub_origin(),
@@ -76,6 +89,17 @@ def connections(request):
         "integrations/connections.html",
         {"workspace": workspace, "workspaces": workspaces, "rows": rows, "popup": popup},
     )
+
+
+def _domain_choices(domains: tuple[str, ...], status: dict) -> list[dict]:
+    """The login choices (Salesforce: production or sandbox org) with the connection's own
+    one selected: a reload must not show "Production org" beside a sandbox connection, and
+    Reconnect goes back to the same org."""
+    current = status["domain"] if status["connection"] else ""
+    return [
+        {"value": domain, "label": DOMAIN_LABELS.get(domain, domain), "selected": domain == current}
+        for domain in domains
+    ]
 
 
 @login_required

@@ -123,7 +123,10 @@ def oauth_callback(*, user: User, provider: str, params: dict) -> Connection:
     module = providers.get(provider)
     record = _claim(user=user, provider=provider, state=params.get("state", ""))
     if params.get("error"):
-        description = params.get("error_description") or params["error"]
+        # Providers' descriptions may end with a period of their own (HubSpot's does): the
+        # sentence below adds one. Without a description, the error code in words.
+        description = params.get("error_description") or params["error"].replace("_", " ")
+        description = description.rstrip(". ")
         services.audit_record(
             action="connection.denied",
             actor=user,

@@ -54,6 +54,9 @@ class StatusSerializer(serializers.Serializer):
     connection = serializers.IntegerField(allow_null=True)
     connected_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
+    domain = serializers.CharField(help_text="Salesforce: login (production) or test (sandbox).")
+    instance_url = serializers.CharField()
+    org = serializers.CharField(help_text='Which org, in words: "Sandbox org, https://…".')
 
 
 class _SessionView(APIView):
@@ -78,6 +81,18 @@ class StartView(_SessionView):
         return Response(result)
 
 
+DOMAIN_LABELS = {"login": "Production org", "test": "Sandbox org"}
+
+
+def org_of(connection) -> str:
+    """Which org a connection is to, in words ("Sandbox org, https://…"), for providers with a
+    choice of login domain (Salesforce); empty for the others and for a revoked link."""
+    if not connection.auth_domain or connection.status == connection.Status.REVOKED:
+        return ""
+    label = DOMAIN_LABELS.get(connection.auth_domain, connection.auth_domain)
+    return ", ".join(part for part in (label, connection.instance_url) if part)
+
+
 def status_of(*, user, workspace, provider: str) -> dict:
     connection = selectors.connection_for(user=user, workspace=workspace, provider=provider)
     connected = connection is not None and connection.status == connection.Status.CONNECTED
@@ -90,6 +105,9 @@ def status_of(*, user, workspace, provider: str) -> dict:
         "connection": connection.pk if connection else None,
         "connected_at": connection.connected_at if connection else None,
         "last_error": connection.last_error if connection else "",
+        "domain": connection.auth_domain if connection else "",
+        "instance_url": connection.instance_url if connection else "",
+        "org": org_of(connection) if connection else "",
     }
 
 
@@ -136,13 +154,14 @@ def callback(request, provider: str):
     """Where the provider sends the browser back. Renders the popup page, which posts the
     outcome to its opener (at the hub's own origin only) and closes itself."""
     module = providers.get(provider)
-    result = {"provider": provider, "status": "connected", "email": "", "message": ""}
+    result = {"provider": provider, "status": "connected", "email": "", "org": "", "message": ""}
     status = 200
     try:
         connection = flow.oauth_callback(
             user=request.user, provider=provider, params=request.GET.dict()
         )
         result["email"] = connection.external_email or connection.label
+        result["org"] = org_of(connection)
     except flow.OAuthDenied as exc:
         result.update(status="denied", message=exc.message)
     except ApplicationError as exc:

@@ -32,6 +32,16 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Match, Route
 
 CALL_LOG_SIZE = 20_000
+# The consent pages' icon, inline: the pages of every emulator share one plain-HTTP server,
+# which has no /favicon.ico of its own.
+CONSENT_ICON = (
+    "data:image/svg+xml;base64,"
+    + base64.b64encode(
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+        b'<rect width="32" height="32" rx="7" fill="#9a6700"/>'
+        b'<path d="M9 17l5 5 9-11" fill="none" stroke="#fff" stroke-width="3.5"/></svg>'
+    ).decode()
+)
 
 
 class DropConnection(Exception):
@@ -269,11 +279,16 @@ class Emulator:
         scope_items = (
             "".join(f"<li>{html.escape(s)}</li>" for s in scopes) or "<li>(default access)</li>"
         )
+        # Phone-sized too (the popup may be a phone's tab), with an icon of its own so the
+        # browser does not ask this server for /favicon.ico.
         page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="{CONSENT_ICON}">
 <title>{html.escape(self.title)} – authorize {html.escape(app_name)}</title>
-<style>body{{font:15px system-ui,sans-serif;max-width:30rem;margin:3rem auto;color:#1f2328}}
-.box{{border:1px solid #d0d7de;border-radius:8px;padding:1.5rem}} button{{padding:.5rem 1.2rem;font:inherit;margin-right:.5rem}}
-.sandbox{{color:#9a6700;font-size:.85em}}</style></head><body><div class="box">
+<style>*{{box-sizing:border-box}} body{{font:15px system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem;color:#1f2328;overflow-wrap:anywhere}}
+.box{{border:1px solid #d0d7de;border-radius:8px;padding:1.5rem}} button{{padding:.5rem 1.2rem;font:inherit;margin:0 .5rem .5rem 0}}
+select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;font:inherit}}
+.sandbox{{color:#9a6700;font-size:.85em}} @media (max-width:30rem){{body{{margin:1rem auto}} .box{{padding:1rem}}}}</style></head><body><div class="box">
 <p class="sandbox">{html.escape(self.title)} sandbox — no real account is used.</p>
 <h1>Allow {html.escape(app_name)}?</h1>
 <form method="post">
@@ -286,7 +301,9 @@ class Emulator:
 
     def error_page(self, message: str, status: int = 400) -> HTMLResponse:
         return HTMLResponse(
-            f"<!DOCTYPE html><html><body><h1>{html.escape(self.title)}</h1>"
+            '<!DOCTYPE html><html><head><meta name="viewport" content="width=device-width, '
+            f'initial-scale=1"><link rel="icon" href="{CONSENT_ICON}"></head>'
+            f"<body><h1>{html.escape(self.title)}</h1>"
             f'<p id="error">{html.escape(message)}</p></body></html>',
             status_code=status,
         )

@@ -6,6 +6,8 @@ import time
 import pytest
 
 from integrations.models import Connection
+from projects.services import project_create
+from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,13 +112,21 @@ def test_closing_the_popup_reports_not_connected_only_after_asking_the_server(
     popup.close()
     closed = time.monotonic()
 
+    # Meanwhile the page says what it is doing, and for how long at most.
+    status = row(page, "hubspot").locator(".status")
+    status.get_by_text(
+        "The sign-in window was closed; checking whether the connection was made"
+    ).wait_for()
+    assert status.inner_text().endswith("(up to 3 s)")
     page.wait_for_function(
         "document.querySelector('tr.provider[data-provider=hubspot]').dataset.outcome !== undefined",
         timeout=15000,
     )
     decided = time.monotonic()
     assert row(page, "hubspot").get_attribute("data-outcome") == "not_connected"
-    assert "Not connected" in row(page, "hubspot").locator(".status").inner_text()
+    assert status.inner_text() == (
+        "Not connected: the sign-in window was closed before the connection was made."
+    )
     assert len(polls) >= 3  # it asked the server, repeatedly, before saying so
     assert decided - closed >= 2.5  # and not before the poll window (3 s here) had passed
     assert not Connection.objects.exists()
@@ -132,10 +142,94 @@ def test_disconnect_from_the_page(signed_in, hub, two_workspaces, sandbox):
     row(page, "smartsheet").locator(".email").wait_for()
     assert row(page, "smartsheet").locator("button.connect").inner_text() == "Reconnect"
 
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     row(page, "smartsheet").locator("button.disconnect").click()
     page.wait_for_function(
         "document.querySelector('tr.provider[data-provider=smartsheet]').dataset.outcome === 'disconnected'"
     )
+    assert questions == [
+        "Disconnect Smartsheet? Syncs through it stop until someone connects again."
+    ]
     assert Connection.objects.get().status == "revoked"
     assert sandbox.count("smartsheet", "DELETE /2.0/token") == 1
     assert row(page, "smartsheet").locator("button.disconnect").is_hidden()
+
+
+def test_dismissing_the_disconnect_question_keeps_the_connection(
+    signed_in, hub, two_workspaces, sandbox
+):
+    admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
+    connect(sandbox, user=admin, workspace=workspace, provider="salesforce")
+    project = project_create(workspace=workspace, actor=admin, number="2201", name="Harbor")
+    connect(sandbox, user=admin, workspace=workspace, provider="smartsheet")
+    page = signed_in(admin)
+    disconnects = []
+    page.on(
+        "request",
+        lambda request: (
+            disconnects.append(request.url) if "/auth/disconnect" in request.url else None
+        ),
+    )
+
+    # On the connections page (the workspace's Salesforce)...
+    open_connections(page, hub, workspace)
+    button = row(page, "salesforce").locator("button.disconnect")
+    assert "danger" in button.get_attribute("class").split()  # not styled as the main action
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    button.click()
+    page.wait_for_timeout(500)
+    assert questions == [
+        f"Disconnect Salesforce from {workspace.name}? Syncs through it stop until someone connects again."
+    ]
+    assert "Connected as" in row(page, "salesforce").locator(".status").inner_text()
+    assert button.is_visible()
+
+    # ...and in a project's header (the person's own Smartsheet).
+    page.goto(f"{hub.url}/projects/{project.pk}/")
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.click("#smartsheet button.disconnect")
+    page.wait_for_timeout(500)
+    assert len(questions) == 2 and questions[1].startswith("Disconnect your Smartsheet account?")
+    assert page.locator("#smartsheet .email").is_visible()
+
+    assert disconnects == []
+    assert set(Connection.objects.values_list("status", flat=True)) == {"connected"}
+    assert sandbox.count("smartsheet", "DELETE /2.0/token") == 0
+
+
+def test_a_denied_consent_is_reported_in_one_sentence(signed_in, hub, two_workspaces):
+    page = signed_in(two_workspaces["a_admin"])
+    open_connections(page, hub, two_workspaces["a"])
+    with page.expect_popup() as popup_info:
+        row(page, "hubspot").locator("button.connect").click()
+    popup_info.value.click("#deny")
+    page.wait_for_function(
+        "document.querySelector('tr.provider[data-provider=hubspot]').dataset.outcome === 'denied'"
+    )
+    text = row(page, "hubspot").locator(".status").inner_text()
+    assert text == "Not connected: HubSpot did not grant access: The user denied the request."
+    assert ".." not in text
+
+
+def test_the_salesforce_sandbox_org_is_shown_and_chosen_again_after_a_reload(
+    signed_in, hub, two_workspaces
+):
+    page = signed_in(two_workspaces["a_admin"])
+    open_connections(page, hub, two_workspaces["a"])
+    salesforce = row(page, "salesforce")
+    assert salesforce.locator("select.domain").input_value() == "login"  # the default
+    salesforce.locator("select.domain").select_option("test")
+    with page.expect_popup() as popup_info:
+        salesforce.locator("button.connect").click()
+    popup_info.value.click("#approve")
+    salesforce.locator(".email").wait_for()
+    connection = Connection.objects.get(provider="salesforce")
+    org = f"Sandbox org, {connection.instance_url}"
+    assert salesforce.locator(".org").inner_text() == org  # said at once, from the popup
+
+    page.reload()
+    assert salesforce.locator("select.domain").input_value() == "test"
+    assert salesforce.locator(".org").inner_text() == org
+    assert "Connected as" in salesforce.locator(".status").inner_text()

@@ -4,12 +4,14 @@ dashboard punches in, counts the shift's time up, and punches out."""
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from tests.e2e.helpers import press_and_follow
 from tests.integrations.helpers import connect_dataverse
-from timetracker.models import Job, Shift
+from timetracker.models import Job, JobSyncRun, Shift
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,6 +20,9 @@ def test_sync_jobs_now_shows_progress_and_the_summary(
     signed_in, hub, two_workspaces, sandbox, celery_worker
 ):
     admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
+    # Signed in before Dataverse is connected: the sign-in's own import has no source and
+    # stays away, so the button's press is the one that runs.
+    page = signed_in(admin)
     connect_dataverse(user=admin, workspace=workspace)
     sandbox.control(
         "dataverse",
@@ -33,7 +38,6 @@ def test_sync_jobs_now_shows_progress_and_the_summary(
     )
     # Each page takes a moment at Dataverse: the bar has steps to show on the way.
     sandbox.fault("dataverse", kind="latency", seconds=0.6, path="/api/data/v9.2/imi_jobs")
-    page = signed_in(admin)
     page.goto(f"{hub.url}/timetracker/jobs/")
     summary, progress = press_and_follow(page, "#sync-jobs")
     assert summary == "Done: 12000 added, 0 skipped, 1 without an IM number"
@@ -66,3 +70,67 @@ def test_punch_in_watch_the_time_and_punch_out(signed_in, hub, two_workspaces):
     page.wait_for_selector("text=Punched out of 24-0777")
     shift = Shift.objects.get()
     assert shift.punched_out_at is not None and shift.note == "Level 3 casework"
+
+
+def test_after_a_sync_the_jobs_page_shows_only_the_new_summary(
+    signed_in, hub, two_workspaces, sandbox, celery_worker
+):
+    admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
+    page = signed_in(admin)  # before Dataverse is connected: no sign-in import
+    connect_dataverse(user=admin, workspace=workspace)
+    sandbox.control(
+        "dataverse",
+        "POST",
+        "dataverse/jobs",
+        {
+            "records": [
+                {"imi_imnumber": "E-00001", "imi_submittalstatus": 826130004, "statecode": 0}
+            ]
+        },
+    )
+    JobSyncRun.objects.create(
+        workspace=workspace,
+        source="dataverse",
+        status="failed",
+        message="Dataverse did not answer",
+        created_at=timezone.now() - timedelta(days=1),
+    )
+    page.goto(f"{hub.url}/timetracker/jobs/")
+    assert "Last import" in page.inner_text("main")  # yesterday's run, before the press
+
+    summary, _ = press_and_follow(page, "#sync-jobs")
+    assert summary == "Done: 1 added, 0 skipped"
+    text = page.inner_text("main")
+    assert "Last import" not in text and "Dataverse did not answer" not in text
+
+
+def test_the_job_picker_finds_a_job_by_its_im_number(signed_in, hub, two_workspaces):
+    member, workspace = two_workspaces["a_member"], two_workspaces["a"]
+    for n in range(78):
+        Job.objects.create(
+            workspace=workspace, im_number=f"24-{n:04d}", general_contractor="Turner"
+        )
+    wanted = Job.objects.create(
+        workspace=workspace, im_number="25-0412", general_contractor="Skanska"
+    )
+    page = signed_in(member)
+    page.goto(f"{hub.url}/timetracker/")
+    assert page.locator("#job option").count() == 80  # every job, and "Choose a job…"
+
+    page.fill("#job-search", "0412")
+    assert page.locator("#job option").count() == 2
+    assert page.input_value("#job") == str(wanted.pk)  # the match is chosen
+    assert page.inner_text("#job-matches") == "1 of 79 jobs match."
+    page.fill("#job-search", "skanska 25-")  # every word, any field
+    assert page.input_value("#job") == str(wanted.pk)
+    page.fill("#job-search", "no such job")
+    assert page.input_value("#job") == ""
+    assert page.inner_text("#job-matches") == "No job matches."
+    page.fill("#job-search", "25-0412")
+    page.press("#job-search", "Enter")  # moves on to the list; it does not punch in yet
+    assert not Shift.objects.exists()
+
+    page.fill("#note-in", "Templates")
+    page.click("button:has-text('Punch in')")
+    page.wait_for_selector("#current-shift")
+    assert Shift.objects.get().job == wanted  # the form posted the job's id

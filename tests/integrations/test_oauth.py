@@ -240,6 +240,17 @@ class TestCallback:
         assert b'data-status="denied"' in response.content
         assert AuditEvent.objects.filter(action="connection.denied").exists()
 
+    @pytest.mark.parametrize("provider", ["smartsheet", "salesforce", "hubspot"])
+    def test_a_denied_consent_is_one_sentence_with_one_period(
+        self, admin_client, two_workspaces, sandbox, provider
+    ):
+        params = sandbox.consent(
+            start(admin_client, provider, two_workspaces["a"])["authorize_url"], approve=False
+        )
+        message = callback(admin_client, provider, params).context["result"]["message"]
+        assert message.endswith(".") and not message.endswith("..")
+        assert "_" not in message  # no bare error code such as access_denied
+
     def test_the_popup_page_posts_to_the_hub_origin_only(
         self, admin_client, two_workspaces, sandbox
     ):
@@ -271,6 +282,22 @@ class TestStatus:
         ).json()
         assert smartsheet["connected"] is False  # the admin's personal link is not the member's
         assert hubspot["connected"] is True and hubspot["email"]
+        assert hubspot["org"] == ""  # HubSpot has no choice of org
+
+    def test_status_names_the_salesforce_org(self, client, two_workspaces, sandbox):
+        connection = connect(
+            sandbox,
+            user=two_workspaces["a_admin"],
+            workspace=two_workspaces["a"],
+            provider="salesforce",
+            domain="test",
+        )
+        client.force_login(two_workspaces["a_admin"])
+        status = client.get(
+            f"/integrations/salesforce/auth/status?workspace={two_workspaces['a'].pk}"
+        ).json()
+        assert (status["domain"], status["instance_url"]) == ("test", connection.instance_url)
+        assert status["org"] == f"Sandbox org, {connection.instance_url}"
 
     def test_status_of_another_workspace_is_a_404(self, client, two_workspaces):
         client.force_login(two_workspaces["a_admin"])

@@ -8,9 +8,18 @@
 // The outcome comes from a postMessage only if event.source is the popup we opened and
 // event.origin is the one allowed origin (the hub's). If the popup closes without such a
 // message, the server is asked (statusUrl) for up to `pollSeconds` before "not_connected"
-// is reported: a closed popup alone never means "cancelled".
+// is reported: a closed popup alone never means "cancelled". `progressText(stage, pollSeconds)`
+// says in words what each stage reported through `onProgress` means, for every page alike.
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const CLOSED_UNANSWERED = "the sign-in window was closed before the connection was made.";
+
+export function progressText(stage, pollSeconds = 10) {
+  return stage === "checking"
+    ? `The sign-in window was closed; checking whether the connection was made… (up to ${pollSeconds} s)`
+    : "Waiting for you to sign in, in the other window…";
+}
 
 async function postJson(url, body, csrfToken) {
   const response = await fetch(url, {
@@ -71,7 +80,7 @@ export async function connectProvider({
       if (event.origin !== allowedOrigin) return; // and only once it is back on the hub
       const data = event.data;
       if (!data || data.provider !== provider || typeof data.status !== "string") return;
-      finish({ status: data.status, email: data.email || "", message: data.message || "" });
+      finish({ status: data.status, email: data.email || "", org: data.org || "", message: data.message || "" });
     }
     window.addEventListener("message", onMessage);
 
@@ -87,7 +96,7 @@ export async function connectProvider({
             const status = await response.json();
             // Only a connection made by this attempt counts, not one that existed before.
             if (status.connected && Date.parse(status.connected_at) >= startedAt) {
-              finish({ status: "connected", email: status.email, message: "" });
+              finish({ status: "connected", email: status.email, org: status.org || "", message: "" });
               return;
             }
           }
@@ -96,7 +105,7 @@ export async function connectProvider({
         }
         await sleep(pollEveryMs);
       }
-      finish({ status: "not_connected", email: "", message: "" });
+      finish({ status: "not_connected", email: "", message: CLOSED_UNANSWERED });
     }, 200);
   });
 }

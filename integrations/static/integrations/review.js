@@ -12,13 +12,16 @@ function row(change) {
     .map(([name, diff]) => `<li><strong>${escape(name)}</strong>: <span class="before">${escape(show(diff.before))}</span> → ${escape(show(diff.after))}</li>`)
     .join("");
   const checked = selected.has(change.id) ? "checked" : "";
+  const what = `${change.operation} ${change.target_entity} ${change.target_label || change.target_id}`;
+  // A row's checkbox is named by the change it picks (aria-label): a visible "Select" in
+  // every row would say less than the row itself.
   return `<tr data-id="${change.id}">
-    <td><input type="checkbox" class="pick" value="${change.id}" ${checked} aria-label="Select change ${change.id}"></td>
-    <td>${escape(new Date(change.created_at).toLocaleString())}</td>
-    <td>${escape(change.owner)}</td>
-    <td>${escape(change.operation)} ${escape(change.target_entity)} ${escape(change.target_label || change.target_id)}</td>
-    <td><ul>${fields}</ul></td>
-    <td><button type="button" class="approve-one" data-id="${change.id}">Approve</button> <button type="button" class="reject reject-one" data-id="${change.id}">Reject</button></td>
+    <td class="pick-cell"><input type="checkbox" class="pick" value="${change.id}" ${checked} aria-label="Select: ${escape(what)}"></td>
+    <td data-label="When">${escape(new Date(change.created_at).toLocaleString())}</td>
+    <td data-label="Sync">${escape(change.owner)}</td>
+    <td data-label="What">${escape(what)}</td>
+    <td data-label="Changes"><ul>${fields}</ul></td>
+    <td><div class="actions"><button type="button" class="approve-one" data-id="${change.id}">Approve</button><button type="button" class="reject reject-one danger" data-id="${change.id}">Reject</button></div></td>
   </tr>`;
 }
 
