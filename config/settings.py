@@ -354,6 +354,7 @@ SPECTACULAR_SETTINGS = {
         "SyncRunStatusEnum": "integrations.runs.SyncRun.Status",
         "OutboundChangeStatusEnum": "integrations.models.OutboundChange.Status",
         "ProjectStatusEnum": "projects.models.Project.Status",
+        "ProjectSyncRunDirectionEnum": "projects.models.ProjectSyncRun.Direction",
         "JobStatusEnum": "timetracker.models.Job.Status",
         "JobSourceEnum": "timetracker.models.Job.Source",
         "JobSyncRunSourceEnum": "timetracker.models.JobSyncRun.Source",
@@ -479,6 +480,24 @@ try:
 except ValueError:
     _fail("HTTP_BACKOFF_BASE", "expected seconds between 0 and 60, like 1.0")
     HTTP_BACKOFF_BASE = 1.0
+
+# --- Uploads (timeline attachments) ---------------------------------------------------------
+# Refused with a clear message, before anything is stored: larger files, and any type not on
+# the allow-list (office documents, PDF, images, CAD, archives; never .exe, .html or .svg).
+UPLOAD_MAX_MB = _int("UPLOAD_MAX_MB", 25, minimum=1)
+_UPLOAD_TYPES = (
+    "pdf doc docx xls xlsx xlsm ppt pptx odt ods odp rtf txt csv mpp msg eml "  # documents
+    "jpg jpeg png gif webp heic tif tiff bmp "  # images
+    "dwg dxf dwf rvt ifc skp step stp "  # drawings and models
+    "zip 7z"  # archives
+)
+UPLOAD_ALLOWED_EXTENSIONS = tuple(
+    extension.lower().lstrip(".")
+    for extension in _list("UPLOAD_ALLOWED_EXTENSIONS", default=_UPLOAD_TYPES.split())
+)
+for _extension in UPLOAD_ALLOWED_EXTENSIONS:
+    if not re.match(r"^[a-z0-9]{1,10}$", _extension):
+        _fail("UPLOAD_ALLOWED_EXTENSIONS", f"{_extension!r} is not a file extension like pdf")
 
 # --- TimeTracker: where approved jobs come from -------------------------------------------------
 # true: Microsoft Dataverse (the workspace's Dataverse connection). false: the rollback path,

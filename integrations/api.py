@@ -23,6 +23,11 @@ SYNC_RUN_FIELDS = [
     "percent",
     "progress_done",
     "progress_total",
+    "stage_done",
+    "stage_total",
+    "retry_reason",
+    "retry_in",
+    "started_by",
     "created",
     "updated",
     "unchanged",
@@ -49,6 +54,12 @@ class SyncRunSerializer(serializers.ModelSerializer):
     percent = serializers.IntegerField(read_only=True)
     duration = serializers.FloatField(read_only=True, allow_null=True)
     summary = serializers.CharField(read_only=True)
+    retry_in = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Seconds to the next attempt of a retried call."
+    )
+    started_by = serializers.EmailField(
+        source="requested_by.email", read_only=True, allow_null=True
+    )
 
 
 class WorkspaceSerializer(serializers.ModelSerializer):

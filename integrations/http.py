@@ -8,7 +8,8 @@
   errors, honouring Retry-After; a request that may have reached the provider is retried
   only if its method is idempotent (or the answer says it was not processed: 429, 503).
 - Default timeouts, and every attempt counted and timed into the `track()` collectors, so
-  a run reports its API calls, retries and waits.
+  a run reports its API calls, retries and waits; `on_retry()` listeners hear of each retry
+  before its wait (why, and for how long), so a run can say "retrying" during an outage.
 
 Sessions in sandbox mode ignore the environment's CA variables (requests would otherwise
 prefer REQUESTS_CA_BUNDLE over `verify`) and verify against the sandbox bundle; verification
@@ -21,6 +22,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -140,6 +142,49 @@ def track():
         yield stats
     finally:
         _collectors.reset(token)
+
+
+_retry_listeners: ContextVar[tuple[Callable[[str, float], None], ...]] = ContextVar(
+    "hub_retry_listeners", default=()
+)
+
+
+@contextmanager
+def on_retry(listener: Callable[[str, float], None]):
+    """Call `listener(reason, seconds)` before each wait between attempts of the calls made
+    inside the block: reason is the status that is retried ("429", "503") or "connection
+    error" / "timeout"; seconds is the wait before the next attempt."""
+    token = _retry_listeners.set((*_retry_listeners.get(), listener))
+    try:
+        yield
+    finally:
+        _retry_listeners.reset(token)
+
+
+def _retry_reason(state: RetryCallState) -> str:
+    outcome = state.outcome
+    if outcome is None:
+        return "error"
+    if not outcome.failed:
+        return str(outcome.result().status_code)
+    return (
+        "timeout"
+        if isinstance(outcome.exception(), requests.exceptions.Timeout)
+        else "connection error"
+    )
+
+
+def _tell_retry_listeners(state: RetryCallState) -> None:
+    listeners = _retry_listeners.get()
+    if not listeners:
+        return
+    reason = _retry_reason(state)
+    for listener in listeners:
+        try:
+            listener(reason, state.upcoming_sleep)
+        except Exception:
+            # A listener (a run writing its note) must never break the call it listens to.
+            logger.exception("retry listener failed")
 
 
 def _record(**increments) -> None:
@@ -353,6 +398,7 @@ class HubAdapter(HTTPAdapter):
 
         def before_sleep(state: RetryCallState) -> None:
             _record(retries=1, backoff_seconds=state.upcoming_sleep)
+            _tell_retry_listeners(state)
             logger.info(
                 "%s %s %s: retrying in %.1f s (attempt %d of %d)",
                 self.provider,

@@ -7,7 +7,11 @@ progress and capped per-item errors live on the row, so the page that started a 
 
 `RunRecorder` is the worker's side (a context manager around the run's work): it counts,
 collects errors, tracks API calls and retries, and writes progress to the row at most a few
-times a second (the page polls every 500 ms).
+times a second (the page polls every 500 ms). Progress has two levels: `progress_done/total`
+over the whole run (the bar, which never goes back) and `stage_done/total` within the current
+stage (the "Writing rows 3/30" a person reads). While the HTTP layer waits to retry a provider
+(429, 5xx), the row says so at once (`retry_reason`, `retry_at`): an outage would otherwise
+look like a bar that stopped.
 """
 
 import logging
@@ -71,6 +75,14 @@ class SyncRun(WorkspaceOwned):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     stage = models.CharField(max_length=100, blank=True)
+    stage_done = models.PositiveIntegerField(default=0)
+    stage_total = models.PositiveIntegerField(default=0)
+    retry_reason = models.CharField(
+        max_length=40, blank=True, help_text="While a provider call waits to be retried: why."
+    )
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="…and when its next attempt goes out."
+    )
 
     message = models.TextField(blank=True, help_text="Summary, or why the run failed.")
     errors = models.JSONField(default=list, blank=True, help_text="Per-item errors (capped).")
@@ -101,6 +113,13 @@ class SyncRun(WorkspaceOwned):
             return None
         end = self.finished_at or timezone.now()
         return round((end - self.started_at).total_seconds(), 2)
+
+    @property
+    def retry_in(self) -> float | None:
+        """Seconds until the next attempt of a call being retried, while the run is active."""
+        if not self.retry_reason or self.retry_at is None or not self.is_active:
+            return None
+        return round(max(0.0, (self.retry_at - timezone.now()).total_seconds()), 1)
 
     @property
     def percent(self) -> int:
@@ -137,16 +156,34 @@ class RunRecorder:
         self.pending: dict = {}
         self._last_flush = 0.0
         self._tracking = http.track()
+        self._listening = http.on_retry(self.retrying)
         self.stats = http.CallStats()
         # A resumed run adds to what its first attempt already counted.
         self._base_calls, self._base_retries = run.api_calls, run.retries
 
     def __enter__(self) -> "RunRecorder":
         self.stats = self._tracking.__enter__()
+        self._listening.__enter__()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._listening.__exit__(*exc_info)
         self._tracking.__exit__(*exc_info)
+
+    def retrying(self, reason: str, seconds: float) -> None:
+        """Called by the HTTP layer before it sleeps between attempts: written at once, since
+        nothing else reaches the row while the worker sleeps."""
+        self.run.retry_reason = reason[:40]
+        self.run.retry_at = timezone.now() + timedelta(seconds=seconds)
+        self.pending.update(retry_reason=self.run.retry_reason, retry_at=self.run.retry_at)
+        self.flush(force=True)
+
+    def _retry_over(self) -> None:
+        # Any progress after a retry note means the retried call has come back (through or
+        # not): the note no longer holds.
+        if self.run.retry_reason:
+            self.run.retry_reason, self.run.retry_at = "", None
+            self.pending.update(retry_reason="", retry_at=None)
 
     def count(self, name: str, n: int = 1) -> None:
         setattr(self.run, name, getattr(self.run, name) + n)
@@ -173,17 +210,23 @@ class RunRecorder:
         total: int | None = None,
         add: int = 0,
         stage: str | None = None,
+        stage_total: int | None = None,
     ) -> None:
+        """Move the run's bar (`total` units in all, `add` more done) and, with `stage`, begin
+        a stage of `stage_total` items (0: the stage does not count its own)."""
         if total is not None:
             self.run.progress_total = total
             self.pending["progress_total"] = total
         if done is not None:
             self.run.progress_done = done
-        self.run.progress_done += add
-        self.pending["progress_done"] = self.run.progress_done
         if stage is not None:
-            self.run.stage = stage
-            self.pending["stage"] = stage
+            self.run.stage, self.run.stage_done = stage, 0
+            self.run.stage_total = stage_total or 0
+            self.pending.update(stage=stage, stage_total=self.run.stage_total)
+        self.run.progress_done += add
+        self.run.stage_done += add
+        self.pending.update(progress_done=self.run.progress_done, stage_done=self.run.stage_done)
+        self._retry_over()
         self.flush()
 
     def flush(self, *, force: bool = False) -> None:
@@ -212,6 +255,7 @@ class RunRecorder:
         self.pending.update(
             status=status, message=self.run.message, finished_at=self.run.finished_at
         )
+        self._retry_over()
         if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
             self.run.progress_done = max(self.run.progress_done, self.run.progress_total)
             self.pending["progress_done"] = self.run.progress_done
@@ -251,7 +295,8 @@ def request_run(runs: models.QuerySet, *, task, action: str, busy: str, **fields
     """Queue a run in a scope (`runs`: the scope's runs, whose model allows one active run per
     scope by a database constraint): close the scope's abandoned runs, create the run and its
     audit event in one transaction, and hand it to `task` once committed. A run already going
-    is a 409 `run_in_progress` naming it, so a page can follow that one instead."""
+    is a 409 `run_in_progress` naming it (which run, its direction, who started it, how far
+    it is), so a page can say what is going on and wait for it."""
     from integrations.services import audit_record
 
     close_abandoned(runs)
@@ -263,11 +308,22 @@ def request_run(runs: models.QuerySet, *, task, action: str, busy: str, **fields
             )
             transaction.on_commit(lambda: _enqueue(run, task))
     except IntegrityError:
-        active = runs.filter(status__in=SyncRun.ACTIVE).first()
-        raise Conflict(
-            busy, code="run_in_progress", details={"run": active.pk if active else None}
-        ) from None
+        active = runs.filter(status__in=SyncRun.ACTIVE).select_related("requested_by").first()
+        raise Conflict(busy, code="run_in_progress", details=active_run_details(active)) from None
     return run
+
+
+def active_run_details(run: SyncRun | None) -> dict:
+    """What a refused start says about the run in its way."""
+    if run is None:
+        return {"run": None}
+    return {
+        "run": run.pk,
+        "direction": run.direction,
+        "started_by": run.requested_by.email if run.requested_by else "",
+        "status": run.status,
+        "percent": run.percent,
+    }
 
 
 def _enqueue(run: SyncRun, task) -> None:

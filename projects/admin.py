@@ -154,6 +154,8 @@ class UnmappedRowAdmin(WorkspaceScopedAdmin):
         return obj.cells.get("type", "")
 
     def _each(self, request, queryset, verb, call):
+        # The services decide (a workspace admin's call, a row not yet dealt with) and say
+        # why not; the admin only reports it.
         done = 0
         for row in queryset:
             try:
@@ -191,7 +193,7 @@ class UnmappedRowAdmin(WorkspaceScopedAdmin):
     def ignore_rows(self, request, queryset):
         self._each(
             request,
-            queryset,
+            queryset.filter(state=UnmappedRow.State.NEW),
             "Ignored",
             lambda row: services.unmapped_ignore(row=row, actor=request.user),
         )

@@ -1,6 +1,6 @@
 """The projects API: projects, their timeline, their Smartsheet sheet and its sync runs."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -10,7 +10,15 @@ from integrations import selectors as platform
 from integrations.api import SYNC_RUN_FIELDS, SyncRunSerializer
 from integrations.errors import NotFound
 from projects import selectors, services
-from projects.models import Project, ProjectSheetLink, ProjectSyncRun, Status, TaskBlock
+from projects.models import (
+    ENTITY_MODELS,
+    Project,
+    ProjectSheetLink,
+    ProjectSyncRun,
+    Status,
+    TaskBlock,
+    UnmappedRow,
+)
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -66,9 +74,11 @@ class LinkSerializer(serializers.ModelSerializer):
 
 
 class RunSerializer(SyncRunSerializer):
+    direction_label = serializers.CharField(source="get_direction_display", read_only=True)
+
     class Meta:
         model = ProjectSyncRun
-        fields = ["direction", *SYNC_RUN_FIELDS]
+        fields = ["direction", "direction_label", *SYNC_RUN_FIELDS]
 
 
 class EntrySerializer(serializers.Serializer):
@@ -79,6 +89,7 @@ class EntrySerializer(serializers.Serializer):
     author = serializers.CharField()
     ss_user_id = serializers.CharField()
     ss_email = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     created_at = serializers.DateTimeField()
 
 
@@ -91,6 +102,7 @@ def entry_json(entry) -> dict:
         "author": entry.author.email if entry.author else "",
         "ss_user_id": entry.ss_user_id,
         "ss_email": entry.ss_email,
+        "amount": getattr(entry, "amount", None),
         "created_at": entry.created_at,
     }
 
@@ -243,16 +255,27 @@ class ProvisionView(APIView):
 
 class AttachSheetIn(serializers.Serializer):
     sheet_id = serializers.IntegerField(min_value=1)
+    force = serializers.BooleanField(
+        default=False,
+        help_text="Workspace admins: take the sheet over from the project it is linked to "
+        "(that project's link is removed).",
+    )
 
 
 class AttachSheetView(APIView):
+    """A sheet linked to another project is a 409 `sheet_in_use` naming it; `force` (workspace
+    admins only, 403 for others) moves it to this project."""
+
     @extend_schema(request=AttachSheetIn, responses={201: LinkSerializer})
     def post(self, request, project_id: int):
         project = selectors.project_for(user=request.user, project_id=project_id)
         data = AttachSheetIn(data=request.data)
         data.is_valid(raise_exception=True)
         link = services.sheet_attach(
-            project=project, actor=request.user, sheet_id=data.validated_data["sheet_id"]
+            project=project,
+            actor=request.user,
+            sheet_id=data.validated_data["sheet_id"],
+            force=data.validated_data["force"],
         )
         return Response(LinkSerializer(link).data, status=status.HTTP_201_CREATED)
 
@@ -280,9 +303,20 @@ class SyncView(APIView):
 
 
 class RunsView(APIView):
-    @extend_schema(responses=RunSerializer(many=True))
+    """The last 20 runs, newest first; `?active=true` gives only the run going now (0 or 1),
+    which is how the page learns of a run before it presses a button."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("active", bool, description="Only the queued or running run, if any.")
+        ],
+        responses=RunSerializer(many=True),
+    )
     def get(self, request, project_id: int):
         project = selectors.project_for(user=request.user, project_id=project_id)
+        if request.query_params.get("active", "").lower() in ("1", "true", "yes"):
+            active = selectors.active_run(project=project)
+            return Response(RunSerializer([active] if active else [], many=True).data)
         return Response(RunSerializer(selectors.run_list(project=project)[:20], many=True).data)
 
 
@@ -291,3 +325,71 @@ class RunView(APIView):
     def get(self, request, project_id: int, run_id: int):
         project = selectors.project_for(user=request.user, project_id=project_id)
         return Response(RunSerializer(selectors.run_for(project=project, run_id=run_id)).data)
+
+
+# --- unmapped rows: rows of the sheet nobody here owns (workspace admins decide) ----------------
+
+
+class UnmappedRowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UnmappedRow
+        fields = [
+            "id",
+            "row_id",
+            "parent_row_id",
+            "cells",
+            "state",
+            "first_seen_at",
+            "last_seen_at",
+        ]
+
+
+class UnmappedLinkIn(serializers.Serializer):
+    entity_type = serializers.ChoiceField(choices=sorted(ENTITY_MODELS))
+    entity_id = serializers.IntegerField(min_value=1)
+
+
+class UnmappedRowsView(APIView):
+    @extend_schema(responses=UnmappedRowSerializer(many=True))
+    def get(self, request, project_id: int):
+        project = selectors.project_for(user=request.user, project_id=project_id)
+        return Response(
+            UnmappedRowSerializer(selectors.unmapped_list(project=project), many=True).data
+        )
+
+
+def _unmapped_row(request, project_id: int, row_id: int) -> UnmappedRow:
+    project = selectors.project_for(user=request.user, project_id=project_id)
+    return selectors.unmapped_for(project=project, row_id=row_id)
+
+
+class UnmappedImportView(APIView):
+    """Make the entry the row describes (by its Type column). Workspace admins (403 otherwise)."""
+
+    @extend_schema(request=None, responses={201: EntrySerializer})
+    def post(self, request, project_id: int, row_id: int):
+        row = _unmapped_row(request, project_id, row_id)
+        entry = services.unmapped_import(row=row, actor=request.user)
+        return Response(EntrySerializer(entry_json(entry)).data, status=status.HTTP_201_CREATED)
+
+
+class UnmappedLinkView(APIView):
+    """Say which existing entry the row is. Workspace admins (403 otherwise)."""
+
+    @extend_schema(request=UnmappedLinkIn, responses=UnmappedRowSerializer)
+    def post(self, request, project_id: int, row_id: int):
+        row = _unmapped_row(request, project_id, row_id)
+        data = UnmappedLinkIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.unmapped_link(row=row, actor=request.user, **data.validated_data)
+        return Response(UnmappedRowSerializer(row).data)
+
+
+class UnmappedIgnoreView(APIView):
+    """Leave the row out of the list. Workspace admins (403 otherwise)."""
+
+    @extend_schema(request=None, responses=UnmappedRowSerializer)
+    def post(self, request, project_id: int, row_id: int):
+        row = _unmapped_row(request, project_id, row_id)
+        services.unmapped_ignore(row=row, actor=request.user)
+        return Response(UnmappedRowSerializer(row).data)

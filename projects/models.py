@@ -8,6 +8,7 @@ between Smartsheet's answer and our commit never makes the same rows twice.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -104,6 +105,17 @@ class TaskBlock(Authored):
     def __str__(self) -> str:
         return self.title
 
+    def clean(self) -> None:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError(
+                {
+                    "end_date": (
+                        f"a task block cannot end ({self.end_date:%Y-%m-%d}) before it starts "
+                        f"({self.start_date:%Y-%m-%d})."
+                    )
+                }
+            )
+
 
 class OnTaskBlock(Authored):
     task_block = models.ForeignKey(
@@ -177,10 +189,12 @@ ENTITY_MODELS = {
 
 
 class ProjectSheetLink(WorkspaceOwned):
-    """The Smartsheet sheet of a project, its checked column ids, and the sync cursors."""
+    """The Smartsheet sheet of a project, its checked column ids, and the sync cursors. A sheet
+    belongs to one project: two projects on one sheet would each see the other's rows as
+    unmapped and import them as their own (README, Decisions)."""
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="sheet_link")
-    sheet_id = models.BigIntegerField(db_index=True)
+    sheet_id = models.BigIntegerField(unique=True)
     sheet_name = models.CharField(max_length=100)
     permalink = models.URLField(blank=True)
     columns = models.JSONField(default=dict, help_text="Our column key → Smartsheet column id.")
@@ -296,14 +310,16 @@ class UnmappedRow(WorkspaceOwned):
 
 
 class ProjectSyncRun(SyncRun):
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound", "To Smartsheet"
+        INBOUND = "inbound", "From Smartsheet"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sync_runs")
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-
-    class Direction(models.TextChoices):
-        OUTBOUND = "outbound", "To Smartsheet"
-        INBOUND = "inbound", "From Smartsheet"
+    # The base's field, with this app's choices (the runs table and the API name the direction).
+    direction = models.CharField(max_length=20, choices=Direction.choices)
 
     class Meta(SyncRun.Meta):
         constraints = [

@@ -5,7 +5,8 @@ from django.db.models import QuerySet
 from integrations import selectors as platform
 from integrations.errors import NotFound
 from integrations.models import Connection, User, Workspace
-from projects.models import ENTITY_MODELS, Project, ProjectSyncRun
+from integrations.runs import SyncRun
+from projects.models import ENTITY_MODELS, Attachment, Project, ProjectSyncRun, UnmappedRow
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
@@ -42,7 +43,12 @@ def timeline(*, project: Project) -> list:
 
 
 def run_list(*, project: Project) -> QuerySet[ProjectSyncRun]:
-    return ProjectSyncRun.objects.filter(project=project)
+    return ProjectSyncRun.objects.filter(project=project).select_related("requested_by")
+
+
+def active_run(*, project: Project) -> ProjectSyncRun | None:
+    """The project's queued or running run (at most one, by a database constraint)."""
+    return run_list(project=project).filter(status__in=SyncRun.ACTIVE).first()
 
 
 def run_for(*, project: Project, run_id) -> ProjectSyncRun:
@@ -50,3 +56,45 @@ def run_for(*, project: Project, run_id) -> ProjectSyncRun:
     if run is None:
         raise NotFound("No such run.")
     return run
+
+
+def attachment_for(*, project: Project, attachment_id) -> Attachment:
+    attachment = (
+        Attachment.objects.filter(project=project, pk=attachment_id).first()
+        if str(attachment_id).isdigit()
+        else None
+    )
+    if attachment is None or not attachment.file:
+        raise NotFound("No such attachment.")
+    return attachment
+
+
+def unmapped_list(*, project: Project) -> QuerySet[UnmappedRow]:
+    """The rows of the project's sheet that nobody here owns and nobody has dealt with yet."""
+    return UnmappedRow.objects.filter(link__project=project, state=UnmappedRow.State.NEW).order_by(
+        "first_seen_at", "row_id"
+    )
+
+
+def unmapped_for(*, project: Project, row_id) -> UnmappedRow:
+    row = (
+        UnmappedRow.objects.select_related("link__project", "workspace")
+        .filter(link__project=project, pk=row_id)
+        .first()
+        if str(row_id).isdigit()
+        else None
+    )
+    if row is None:
+        raise NotFound("No such unmapped row.")
+    return row
+
+
+def unlinked_entries(*, project: Project) -> list:
+    """Entries without a row in the project's sheet: what an unmapped row may be linked to."""
+    link = getattr(project, "sheet_link", None)
+    mapped = set(link.row_mappings.values_list("entity_type", "entity_id")) if link else set()
+    return [
+        entry
+        for entry in timeline(project=project)
+        if (entry._meta.model_name, entry.pk) not in mapped
+    ]

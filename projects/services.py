@@ -2,14 +2,19 @@
 sync runs, and the handling of unmapped rows."""
 
 from decimal import Decimal
+from pathlib import PurePath
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils.text import capfirst
 
 from integrations import http
+from integrations import selectors as platform_selectors
 from integrations import services as platform
-from integrations.errors import ApplicationError, Conflict, NotFound
-from integrations.models import Connection, User
+from integrations.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from integrations.models import Connection, User, Workspace
 from integrations.providers import smartsheet
 from integrations.providers.base import rate_key
 from integrations.runs import SyncRun, request_run
@@ -41,6 +46,13 @@ class SmartsheetRequired(ApplicationError):
 
 class SheetSchemaInvalid(ApplicationError):
     code = "sheet_schema_invalid"
+
+
+def require_workspace_admin(*, user: User, workspace: Workspace, doing: str) -> None:
+    """The services are the boundary: a page or an API view that forgets to check still
+    cannot let a member do an admin's work."""
+    if not platform_selectors.is_workspace_admin(user=user, workspace_id=workspace.pk):
+        raise PermissionDenied(f"Only an admin of {workspace.name} can {doing}.")
 
 
 def smartsheet_connection(*, user: User, project: Project) -> Connection:
@@ -117,18 +129,66 @@ def timeline_add(
     if model is Attachment:
         if upload is None:
             raise ApplicationError(
-                "Choose a file to attach.", details={"file": ["This field is required."]}
+                "Choose a file to attach.", details={"file": ["Choose a file to attach."]}
             )
-        entry.name = entry.name or upload.name
+        upload_check(upload)
+        entry.name = entry.name or PurePath(upload.name).name
         entry.size = upload.size
         entry.content_type = upload.content_type or ""
-        entry.file.save(upload.name, upload, save=False)
-    entry.full_clean()
-    entry.save()
-    platform.audit_record(
-        action=f"timeline.{kind}.create", actor=actor, target=entry, workspace=project.workspace_id
-    )
+        # Assigned, not saved: the file reaches the storage only when the row is saved, after
+        # every check, so a refused entry leaves no file behind.
+        entry.file = upload
+    try:
+        entry.full_clean()
+    except ValidationError as exc:
+        raise _invalid(model, exc) from None
+    try:
+        entry.save()
+        platform.audit_record(
+            action=f"timeline.{kind}.create",
+            actor=actor,
+            target=entry,
+            workspace=project.workspace_id,
+        )
+    except BaseException:
+        # The row rolls back with this transaction; the file written by save() must go too.
+        if model is Attachment and entry.file.name and entry.file._committed:
+            entry.file.storage.delete(entry.file.name)
+        raise
     return entry
+
+
+def _invalid(model, exc: ValidationError) -> ApplicationError:
+    """A model check failed: one message in the model's own words (field labels, not names)."""
+    problems = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+    labels = {field.name: capfirst(field.verbose_name) for field in model._meta.fields}
+    parts = []
+    for field, messages in problems.items():
+        label = labels.get(field, "")
+        parts.append(f"{label}: {' '.join(messages)}" if label else " ".join(messages))
+    return ApplicationError(" ".join(parts), code="invalid", details=problems)
+
+
+def upload_check(upload: UploadedFile) -> None:
+    """Refuse a file whose type is not on the allow-list (UPLOAD_ALLOWED_EXTENSIONS) or that is
+    larger than UPLOAD_MAX_MB, before anything is stored."""
+    name = PurePath(upload.name or "").name
+    extension = PurePath(name).suffix.lower().lstrip(".")
+    if extension not in settings.UPLOAD_ALLOWED_EXTENSIONS:
+        kind = f".{extension} files" if extension else "files without an extension"
+        message = (
+            f"“{name}” cannot be attached: {kind} are not accepted. Accepted: "
+            + ", ".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS)
+            + "."
+        )
+        raise ApplicationError(message, code="file_type_not_allowed", details={"file": [message]})
+    limit = settings.UPLOAD_MAX_MB * 1024 * 1024
+    if upload.size > limit:
+        message = (
+            f"“{name}” is {upload.size / 1024 / 1024:.1f} MB: attachments can be at most "
+            f"{settings.UPLOAD_MAX_MB} MB."
+        )
+        raise ApplicationError(message, code="file_too_large", details={"file": [message]})
 
 
 def as_amount(value) -> Decimal | None:
@@ -201,10 +261,22 @@ def sheet_provision(*, project: Project, actor: User) -> ProjectSheetLink:
 
 
 @platform.audited
-def sheet_attach(*, project: Project, actor: User, sheet_id: int) -> ProjectSheetLink:
-    """Link an existing sheet, after the same column check as a provisioned one."""
+def sheet_attach(
+    *, project: Project, actor: User, sheet_id: int, force: bool = False
+) -> ProjectSheetLink:
+    """Link an existing sheet, after the same column check as a provisioned one.
+
+    A sheet belongs to one project. One already linked to another project of the workspace is
+    refused, naming that project, unless a workspace admin `force`s it: the other project's
+    link is then removed (its row mappings with it; its entries stay) and the takeover
+    audited on both projects. A sheet of another workspace's project is never taken over."""
+    if force:
+        require_workspace_admin(
+            user=actor, workspace=project.workspace, doing="attach a sheet another project uses"
+        )
     if hasattr(project, "sheet_link"):
         raise Conflict(f"{project} already has a sheet: {project.sheet_link.sheet_name}.")
+    holder = _sheet_holder(project=project, sheet_id=sheet_id, force=force)
     try:
         info = smartsheet.get_sheet(_writer(project, actor), sheet_id=sheet_id, page_size=1)
     except http.Permanent as exc:
@@ -212,7 +284,63 @@ def sheet_attach(*, project: Project, actor: User, sheet_id: int) -> ProjectShee
             f"Smartsheet has no sheet {sheet_id} you can open ({exc.message}).",
             code="sheet_not_found",
         ) from None
-    return _link(project, actor, info, from_template=False)
+    try:
+        with transaction.atomic():
+            if holder is not None:
+                _sheet_takeover(holder=holder, project=project, actor=actor)
+            return _link(project, actor, info, from_template=False)
+    except IntegrityError:
+        # Another request linked the sheet between our check and our write.
+        raise Conflict(
+            f"Sheet {sheet_id} was just linked to another project; reload and try again.",
+            code="sheet_in_use",
+        ) from None
+
+
+def _sheet_holder(*, project: Project, sheet_id: int, force: bool) -> ProjectSheetLink | None:
+    """The link of another project to `sheet_id` that a forced attach would remove, if any;
+    a refusal naming that project when it may not be removed."""
+    holder = ProjectSheetLink.objects.select_related("project").filter(sheet_id=sheet_id).first()
+    if holder is None:
+        return None
+    other = holder.project
+    if other.workspace_id != project.workspace_id:
+        # Named only inside its own workspace: a sheet id must not reveal another tenant's work.
+        raise Conflict(
+            f"Sheet {sheet_id} is already linked to a project in another workspace; "
+            "it cannot be attached here.",
+            code="sheet_in_use",
+        )
+    if not force:
+        raise Conflict(
+            f"Sheet {sheet_id} is already linked to project {other.number} “{other.name}”. "
+            "Attach another sheet, or a workspace admin can attach it anyway "
+            f"(that removes it from {other.number}).",
+            code="sheet_in_use",
+            details={"project": {"id": other.pk, "number": other.number, "name": other.name}},
+        )
+    if ProjectSyncRun.objects.filter(project=other, status__in=SyncRun.ACTIVE).exists():
+        raise Conflict(
+            f"Project {other.number} “{other.name}” is syncing with sheet {sheet_id} right "
+            "now; attach it when that run has finished.",
+            code="run_in_progress",
+        )
+    return holder
+
+
+def _sheet_takeover(*, holder: ProjectSheetLink, project: Project, actor: User) -> None:
+    other = holder.project
+    details = {
+        "sheet_id": holder.sheet_id,
+        "from_project": f"{other.number} {other.name}",
+        "to_project": f"{project.number} {project.name}",
+        "row_mappings_removed": holder.row_mappings.count(),
+    }
+    holder.delete()
+    for target in (other, project):
+        platform.audit_record(
+            action="project.sheet_takeover", actor=actor, target=target, details=details
+        )
 
 
 # --- runs --------------------------------------------------------------------------------------
@@ -250,9 +378,21 @@ def sync_request(
 # --- unmapped rows ---------------------------------------------------------------------------
 
 
+def _require_unmapped_admin(*, row: UnmappedRow, actor: User) -> None:
+    # Importing writes entries into the timeline, linking decides which row is which entry:
+    # an admin's decision, wherever it is made (page, API, Django admin).
+    require_workspace_admin(
+        user=actor, workspace=row.workspace, doing="import, link or ignore unmapped rows"
+    )
+    if row.state != UnmappedRow.State.NEW:
+        raise Conflict(f"Row {row.row_id} is already {row.get_state_display().lower()}.")
+
+
 @platform.audited
 @transaction.atomic
 def unmapped_ignore(*, row: UnmappedRow, actor: User) -> UnmappedRow:
+    """Leave a row out of the list: it stays in Smartsheet, nobody here owns it."""
+    _require_unmapped_admin(row=row, actor=actor)
     row.state = UnmappedRow.State.IGNORED
     row.save(update_fields=["state"])
     platform.audit_record(action="project.unmapped.ignore", actor=actor, target=row)
@@ -263,6 +403,7 @@ def unmapped_ignore(*, row: UnmappedRow, actor: User) -> UnmappedRow:
 @transaction.atomic
 def unmapped_link(*, row: UnmappedRow, actor: User, entity_type: str, entity_id: int) -> RowMapping:
     """Say which existing entity an unmapped row is; the next outbound sync writes ours to it."""
+    _require_unmapped_admin(row=row, actor=actor)
     model = ENTITY_MODELS.get(entity_type)
     entity = model.objects.filter(pk=entity_id, project=row.link.project).first() if model else None
     if entity is None:
@@ -303,6 +444,7 @@ def unmapped_link(*, row: UnmappedRow, actor: User, entity_type: str, entity_id:
 @transaction.atomic
 def unmapped_import(*, row: UnmappedRow, actor: User):
     """Make the entity a row describes (by its Type column) and map it to the row."""
+    _require_unmapped_admin(row=row, actor=actor)
     link = row.link
     values = row.cells
     kind = {

@@ -256,7 +256,15 @@ class Sync:
                 and not getattr(mappings.get(key), "attachment_id", None)
             )
         )
-        self.rec.progress(total=len(new) + len(changed) + side, done=0, stage="Writing rows")
+        # The bar counts every write (rows, then discussions and attachments); the stage counts
+        # only its own, so 30 comments read "Writing rows 0/30", not 0/60.
+        rows = len(new) + len(changed)
+        self.rec.progress(
+            total=rows + side,
+            done=0,
+            stage="Writing rows" if rows else "Posting comments and attachments",
+            stage_total=rows or side,
+        )
 
         self._add(new)
         recreate = self._update(changed)
@@ -408,12 +416,14 @@ class Sync:
                 continue
             failed = {failure.index: failure for failure in result.failures}
             rows = {row.id: row for row in result.rows}
+            gone = 0
             with transaction.atomic():
                 for index, (entity, mapping, values, digest) in enumerate(chunk):
                     failure = failed.get(index)
                     if failure is not None and failure.code in (1006, 1034):
                         mapping.delete()  # the row was deleted in Smartsheet
                         recreate.append((entity, values, digest))
+                        gone += 1
                     elif failure is not None:
                         self._fail(
                             entity,
@@ -428,7 +438,8 @@ class Sync:
                             synced_at=timezone.now(),
                         )
                         self.rec.count("updated")
-            self.rec.progress(add=len(chunk))
+            # A row made again is counted when _add writes it, not twice.
+            self.rec.progress(add=len(chunk) - gone)
         return recreate
 
     def _changed_remotely(self) -> dict[int, smartsheet.RowInfo]:
@@ -460,7 +471,7 @@ class Sync:
         return work
 
     def _side(self, work: list) -> None:
-        self.rec.progress(stage="Posting comments and attachments")
+        self.rec.progress(stage="Posting comments and attachments", stage_total=len(work))
         for entity, mapping in work:
             if isinstance(entity, Comment):
                 self._discussion(entity, mapping)
@@ -562,7 +573,12 @@ class Sync:
         current = self.call(smartsheet.get_sheet, sheet_id=self.link.sheet_id, modified_since=since)
         by_row = {m.row_id: m for m in self.link.row_mappings.all()}
         entities = self.entities()
-        self.rec.progress(total=len(current.rows), done=0, stage="Reading changed rows")
+        self.rec.progress(
+            total=len(current.rows),
+            done=0,
+            stage="Reading changed rows",
+            stage_total=len(current.rows),
+        )
         newest = since
         for row in current.rows:
             if row.modified_at and (newest is None or row.modified_at > newest):

@@ -12,6 +12,17 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/sheet/provision", views.provision, name="project-provision"),
     path("projects/<int:project_id>/sheet/attach", views.attach, name="project-attach"),
+    path(
+        "projects/<int:project_id>/attachments/<int:attachment_id>/download",
+        views.attachment_download,
+        name="project-attachment-download",
+    ),
+    path("projects/<int:project_id>/unmapped/", views.unmapped, name="project-unmapped"),
+    path(
+        "projects/<int:project_id>/unmapped/<int:row_id>/<str:action>",
+        views.unmapped_action,
+        name="project-unmapped-action",
+    ),
     path("api/projects", api.ProjectsView.as_view(), name="api-projects"),
     path("api/projects/<int:project_id>", api.ProjectView.as_view(), name="api-project"),
     path(
@@ -53,5 +64,25 @@ urlpatterns = [
         "api/projects/<int:project_id>/smartsheet/runs/<int:run_id>",
         api.RunView.as_view(),
         name="api-project-run",
+    ),
+    path(
+        "api/projects/<int:project_id>/smartsheet/unmapped-rows",
+        api.UnmappedRowsView.as_view(),
+        name="api-project-unmapped",
+    ),
+    path(
+        "api/projects/<int:project_id>/smartsheet/unmapped-rows/<int:row_id>/import",
+        api.UnmappedImportView.as_view(),
+        name="api-project-unmapped-import",
+    ),
+    path(
+        "api/projects/<int:project_id>/smartsheet/unmapped-rows/<int:row_id>/link",
+        api.UnmappedLinkView.as_view(),
+        name="api-project-unmapped-link",
+    ),
+    path(
+        "api/projects/<int:project_id>/smartsheet/unmapped-rows/<int:row_id>/ignore",
+        api.UnmappedIgnoreView.as_view(),
+        name="api-project-unmapped-ignore",
     ),
 ]

@@ -77,8 +77,14 @@ def test_connect_comment_provision_and_both_sync_buttons(
     )
     summary, progress = press(page, "inbound")
     # The first inbound run reads every row: ours come back unchanged, the new one unmapped.
-    assert summary == f"Done: 0 created, 0 updated, {entities} unchanged, 1 unmapped"
+    assert summary == (
+        f"Done: 0 created, 0 updated, {entities} unchanged, 1 unmapped — review the 1 unmapped row"
+    )
     assert progress[-1] == 100
+    # The summary leads to them.
+    page.click("#run-summary a")
+    page.wait_for_url(f"{hub.url}/projects/{project.pk}/unmapped/")
+    assert page.inner_text("#unmapped-rows tbody td:first-child") == "Crane booking"
 
 
 def test_a_failed_item_is_named_in_the_summary(

@@ -121,3 +121,18 @@ def edit_row(project, author, row_id: int, **values) -> None:
 
 def row_of(entity) -> int:
     return RowMapping.objects.get(entity_type=entity._meta.model_name, entity_id=entity.pk).row_id
+
+
+def rows_by_hand(project, author, *rows: dict) -> None:
+    """Rows someone adds in Smartsheet (cells by our column keys), at the top level."""
+    link = project.sheet_link
+    columns = {k: int(v) for k, v in link.columns.items()}
+    smartsheet.add_rows(
+        person(author),
+        sheet_id=link.sheet_id,
+        parent_id=None,
+        cells=[
+            [{"columnId": columns[key], "value": value} for key, value in row.items()]
+            for row in rows
+        ],
+    )

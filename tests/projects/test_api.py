@@ -1,13 +1,18 @@
 """The projects API and the timeline page: authoring with attribution, the Connect prompt,
 starting runs (202, 409), following them, and tenant isolation."""
 
+from decimal import Decimal
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from integrations import runs
 from projects import services, sync
-from projects.models import Attachment, Comment, Project, ProjectSyncRun
+from projects.models import Attachment, Comment, Project, ProjectSyncRun, TaskBlock, UnmappedRow
 from tests.factories import MembershipFactory
+from tests.integrations.helpers import connect
+from tests.projects.conftest import run_sync
+from tests.projects.helpers import rows_by_hand
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +147,14 @@ class TestRuns:
         assert second.json()["error"] == {
             "code": "run_in_progress",
             "message": "A sync of this project is already running; wait for it to finish.",
-            "details": {"run": first["id"]},
+            # Which run, which way and whose: enough for a page to say what is in the way.
+            "details": {
+                "run": first["id"],
+                "direction": "outbound",
+                "started_by": author.email,
+                "status": "queued",
+                "percent": 0,
+            },
         }
         assert ProjectSyncRun.objects.count() == 1
 
@@ -212,12 +224,24 @@ class TestTimelinePage:
         client.post(f"/projects/{project.pk}/entries/comments", {"text": "From the page"})
         assert Comment.objects.get().ss_email == author.smartsheet.external_email
 
-    def test_the_page_reports_form_errors(self, client, project, author):
+    def test_the_page_reports_form_errors_in_its_own_words_and_keeps_what_was_typed(
+        self, client, project, author
+    ):
         client.force_login(author)
         response = client.post(
-            f"/projects/{project.pk}/entries/purchase-orders", {"number": "PO-1"}, follow=True
+            f"/projects/{project.pk}/entries/purchase-orders",
+            {"number": "PO-1", "vendor": "", "amount": "lots"},
         )
-        assert "vendor: This field is required." in response.content.decode()
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert "Purchase order: enter the vendor." in page
+        assert "Purchase order: Amount: A valid number is required." in page
+        assert "vendor:" not in page and "amount:" not in page  # no internal field names
+        assert 'name="number" required value="PO-1"' in page
+        assert 'name="amount" inputmode="decimal" value="lots"' in page
+        blank = client.post(f"/projects/{project.pk}/entries/comments", {"text": "   "})
+        assert "Comment: enter the comment&#x27;s text." in blank.content.decode()
+        assert not Comment.objects.exists()
 
     def test_provisioning_from_the_page(self, client, project, author, sandbox):
         client.force_login(author)
@@ -251,3 +275,151 @@ def test_the_demo_has_a_project_to_sync(client, capsys):
     client.force_login(project.created_by)
     page = client.get("/projects/").content.decode()
     assert f'href="/projects/{project.pk}/"' in page and ">Projects</a>" in page
+
+
+class TestAttach:
+    def test_another_projects_sheet_is_a_409_naming_it_and_force_is_for_admins_only(
+        self, api, linked, author, two_workspaces, sandbox
+    ):
+        second = services.project_create(
+            workspace=linked.workspace, actor=author, number="1043", name="Harbor Clinic"
+        )
+        url = f"/api/projects/{second.pk}/smartsheet/attach"
+        sheet_id = linked.sheet_link.sheet_id
+        api.force_authenticate(author)
+        refused = api.post(url, {"sheet_id": sheet_id}, format="json")
+        assert refused.status_code == 409
+        error = refused.json()["error"]
+        assert error["code"] == "sheet_in_use"
+        assert "already linked to project 1042 “Riverside Lofts”" in error["message"]
+        assert error["details"]["project"]["number"] == "1042"
+
+        member = two_workspaces["a_member"]
+        connect(sandbox, user=member, workspace=linked.workspace, provider="smartsheet")
+        api.force_authenticate(member)
+        forbidden = api.post(url, {"sheet_id": sheet_id, "force": True}, format="json")
+        assert forbidden.status_code == 403
+        assert forbidden.json()["error"]["code"] == "permission_denied"
+
+        api.force_authenticate(author)
+        taken = api.post(url, {"sheet_id": sheet_id, "force": True}, format="json")
+        assert taken.status_code == 201 and taken.json()["sheet_id"] == sheet_id
+        assert api.get(f"/api/projects/{linked.pk}/smartsheet").data is None
+
+
+class TestEntryChecks:
+    def test_a_task_block_ending_before_it_starts_is_a_400_with_the_reason(
+        self, api, project, author
+    ):
+        api.force_authenticate(author)
+        response = api.post(
+            f"/api/projects/{project.pk}/timeline/task-blocks",
+            {"title": "Framing", "start_date": "2026-03-10", "end_date": "2026-03-01"},
+            format="json",
+        )
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["message"] == (
+            "End date: a task block cannot end (2026-03-01) before it starts (2026-03-10)."
+        )
+        assert "end_date" in error["details"]
+        assert not TaskBlock.objects.exists()
+
+    def test_an_upload_too_large_or_of_a_refused_type_is_a_400(
+        self, api, project, author, settings, tmp_path
+    ):
+        settings.MEDIA_ROOT, settings.UPLOAD_MAX_MB = tmp_path, 1
+        api.force_authenticate(author)
+        url = f"/api/projects/{project.pk}/timeline/attachments"
+        big = SimpleUploadedFile("scan.pdf", b"0" * (1024 * 1024 + 10), "application/pdf")
+        too_big = api.post(url, {"file": big}, format="multipart")
+        assert too_big.status_code == 400
+        assert too_big.json()["error"]["code"] == "file_too_large"
+        for name in ("tool.exe", "index.html", "logo.svg"):
+            refused = api.post(url, {"file": SimpleUploadedFile(name, b"MZ")}, format="multipart")
+            assert refused.status_code == 400, name
+            assert refused.json()["error"]["code"] == "file_type_not_allowed"
+            assert "file" in refused.json()["error"]["details"]
+        assert not Attachment.objects.exists() and not any(tmp_path.rglob("*.*"))
+
+    def test_the_timeline_gives_amounts(self, api, project, author):
+        services.timeline_add(
+            project=project,
+            actor=author,
+            kind="purchaseorder",
+            number="PO-1",
+            vendor="Acme",
+            amount=Decimal("1250.50"),
+        )
+        services.timeline_add(project=project, actor=author, kind="comment", text="hi")
+        api.force_authenticate(author)
+        entries = api.get(f"/api/projects/{project.pk}/timeline").json()
+        assert [entry["amount"] for entry in entries] == ["1250.50", None]
+
+
+class TestRunDetails:
+    def test_the_active_run_can_be_asked_for_without_starting_one(self, api, linked, author):
+        api.force_authenticate(author)
+        url = f"/api/projects/{linked.pk}/smartsheet/runs?active=true"
+        assert api.get(url).json() == []
+        started = services.sync_request(project=linked, actor=author, direction="outbound")
+        (active,) = api.get(url).json()
+        assert (active["id"], active["direction"], active["direction_label"]) == (
+            started.pk,
+            "outbound",
+            "To Smartsheet",
+        )
+        assert active["started_by"] == author.email and active["retry_reason"] == ""
+        sync.execute(started.pk)
+        assert api.get(url).json() == []
+        assert len(api.get(f"/api/projects/{linked.pk}/smartsheet/runs").json()) == 1
+
+
+class TestUnmappedRows:
+    @pytest.fixture
+    def rows(self, linked, author, sandbox):
+        rows_by_hand(
+            linked,
+            author,
+            {"name": "PO-77", "type": "Purchase Order", "amount": 77},
+            {"name": "typed twice"},
+            {"name": "noise"},
+        )
+        run_sync(linked, author, "inbound")
+        return list(UnmappedRow.objects.order_by("row_id"))
+
+    def test_members_list_them_but_only_admins_import_link_or_ignore(
+        self, api, rows, linked, author, two_workspaces
+    ):
+        po, twin, noise = rows
+        base = f"/api/projects/{linked.pk}/smartsheet/unmapped-rows"
+        comment = services.timeline_add(
+            project=linked, actor=author, kind="comment", text="typed twice"
+        )
+        actions = [
+            (f"{base}/{po.pk}/import", {}),
+            (f"{base}/{twin.pk}/link", {"entity_type": "comment", "entity_id": comment.pk}),
+            (f"{base}/{noise.pk}/ignore", {}),
+        ]
+        api.force_authenticate(two_workspaces["a_member"])
+        listed = api.get(base).json()
+        assert [row["cells"]["name"] for row in listed] == ["PO-77", "typed twice", "noise"]
+        for url, body in actions:
+            refused = api.post(url, body, format="json")
+            assert refused.status_code == 403, url
+        assert set(UnmappedRow.objects.values_list("state", flat=True)) == {"new"}
+
+        api.force_authenticate(author)
+        answers = [api.post(url, body, format="json") for url, body in actions]
+        assert [answer.status_code for answer in answers] == [201, 200, 200]
+        assert answers[0].json()["title"] == "PO PO-77 — " and answers[0].json()["amount"] == (
+            "77.00"
+        )
+        assert [answers[1].json()["state"], answers[2].json()["state"]] == ["linked", "ignored"]
+        assert api.get(base).json() == []
+
+    def test_another_workspace_sees_none_of_them(self, api, rows, linked, two_workspaces):
+        api.force_authenticate(two_workspaces["b_admin"])
+        base = f"/api/projects/{linked.pk}/smartsheet/unmapped-rows"
+        assert api.get(base).status_code == 404
+        assert api.post(f"{base}/{rows[0].pk}/ignore").status_code == 404

@@ -2,9 +2,12 @@
 project, and links it only once its columns check out; attaching is checked the same way."""
 
 import pytest
+from django.db import IntegrityError, transaction
 
+from integrations import runs
 from integrations import services as platform
-from integrations.errors import ApplicationError, Conflict, NotFound
+from integrations.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from integrations.models import AuditEvent, Membership
 from integrations.providers import smartsheet
 from projects import services, sheet
 from projects.models import (
@@ -13,6 +16,10 @@ from projects.models import (
     ProjectSheetLink,
     SmartsheetSetup,
 )
+from tests.factories import MembershipFactory
+from tests.integrations.helpers import connect
+from tests.projects.conftest import run_sync
+from tests.projects.helpers import add
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +157,103 @@ def _plain_sheet(author) -> int:
 def test_provisioning_needs_the_users_smartsheet(project, two_workspaces, sandbox):
     with pytest.raises(services.SmartsheetRequired):
         services.sheet_provision(project=project, actor=two_workspaces["a_member"])
+
+
+class TestOneProjectPerSheet:
+    """A sheet belongs to one project: attaching another project's sheet is refused, naming
+    it, unless a workspace admin forces the takeover (README, Decisions)."""
+
+    @pytest.fixture
+    def first(self, project, author, sandbox):
+        services.sheet_provision(project=project, actor=author)
+        project.refresh_from_db()
+        return project
+
+    @pytest.fixture
+    def second(self, author, two_workspaces):
+        return services.project_create(
+            workspace=two_workspaces["a"], actor=author, number="1043", name="Harbor Clinic"
+        )
+
+    def test_a_sheet_linked_to_another_project_is_refused_naming_that_project(
+        self, first, second, author
+    ):
+        with pytest.raises(Conflict) as refused:
+            services.sheet_attach(project=second, actor=author, sheet_id=first.sheet_link.sheet_id)
+        assert refused.value.code == "sheet_in_use"
+        assert "already linked to project 1042 “Riverside Lofts”" in refused.value.message
+        assert refused.value.details == {
+            "project": {"id": first.pk, "number": "1042", "name": "Riverside Lofts"}
+        }
+        assert ProjectSheetLink.objects.get().project == first
+
+    def test_a_workspace_admin_can_force_the_takeover_and_it_is_audited(
+        self, first, second, author
+    ):
+
+        add(first, author, "comment", text="on the first project")
+        run_sync(first, author, "outbound")
+        sheet_id = first.sheet_link.sheet_id
+
+        link = services.sheet_attach(project=second, actor=author, sheet_id=sheet_id, force=True)
+
+        assert link.project == second and ProjectSheetLink.objects.get().pk == link.pk
+        first.refresh_from_db()
+        assert not hasattr(first, "sheet_link")
+        assert first.comment_set.count() == 1  # the entries stay; only the link went
+        events = AuditEvent.objects.filter(action="project.sheet_takeover")
+        assert {event.target_id for event in events} == {str(first.pk), str(second.pk)}
+        assert events.first().details["from_project"] == "1042 Riverside Lofts"
+        assert events.first().details["row_mappings_removed"] == 1
+
+    def test_a_member_cannot_force_it(self, first, second, two_workspaces, sandbox):
+
+        member = two_workspaces["a_member"]
+        connect(sandbox, user=member, workspace=two_workspaces["a"], provider="smartsheet")
+        with pytest.raises(PermissionDenied):
+            services.sheet_attach(
+                project=second, actor=member, sheet_id=first.sheet_link.sheet_id, force=True
+            )
+        assert ProjectSheetLink.objects.get().project == first
+
+    def test_a_sheet_of_another_workspace_is_neither_named_nor_taken_over(
+        self, first, author, two_workspaces, sandbox
+    ):
+
+        MembershipFactory(workspace=two_workspaces["b"], user=author, role=Membership.Role.ADMIN)
+
+        connect(sandbox, user=author, workspace=two_workspaces["b"], provider="smartsheet")
+        elsewhere = services.project_create(
+            workspace=two_workspaces["b"], actor=author, number="7", name="Elsewhere"
+        )
+        for force in (False, True):
+            with pytest.raises(Conflict) as refused:
+                services.sheet_attach(
+                    project=elsewhere,
+                    actor=author,
+                    sheet_id=first.sheet_link.sheet_id,
+                    force=force,
+                )
+            assert "another workspace" in refused.value.message
+            assert "1042" not in refused.value.message and "Riverside" not in refused.value.message
+        assert ProjectSheetLink.objects.get().project == first
+
+    def test_a_project_syncing_with_the_sheet_keeps_it(self, first, second, author, monkeypatch):
+
+        monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
+        services.sync_request(project=first, actor=author, direction="outbound")
+        with pytest.raises(Conflict, match="is syncing with sheet"):
+            services.sheet_attach(
+                project=second, actor=author, sheet_id=first.sheet_link.sheet_id, force=True
+            )
+        assert ProjectSheetLink.objects.get().project == first
+
+    def test_the_database_allows_one_link_per_sheet(self, first, second):
+
+        with pytest.raises(IntegrityError), transaction.atomic():
+            ProjectSheetLink.objects.create(
+                workspace=second.workspace,
+                project=second,
+                sheet_id=first.sheet_link.sheet_id,
+                sheet_name="twin",
+            )

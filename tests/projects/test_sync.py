@@ -2,14 +2,18 @@
 
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
+import tenacity
 
+from integrations import runs
 from integrations.providers import smartsheet
-from projects import services
+from projects import services, sync
 from projects.models import (
     Comment,
     PendingWrite,
+    ProjectSyncRun,
     PurchaseOrder,
     RowMapping,
     TaskBlock,
@@ -361,3 +365,83 @@ def test_a_broker_that_is_down_fails_the_run_with_its_reason(
         run = services.sync_request(project=linked, actor=author, direction="outbound")
     run.refresh_from_db()
     assert run.status == "failed" and "could not be queued" in run.message
+
+
+class TestProgress:
+    @pytest.fixture
+    def seen(self, monkeypatch):
+        """The run's row at each checkpoint of the sync, every progress call written through."""
+        monkeypatch.setattr(runs, "PROGRESS_EVERY", 0)
+        states = []
+
+        def look(point: str) -> None:
+            states.append(
+                (
+                    point,
+                    *ProjectSyncRun.objects.values_list(
+                        "stage", "stage_done", "stage_total", "progress_done", "progress_total"
+                    ).get(status="running"),
+                )
+            )
+
+        monkeypatch.setattr(sync, "checkpoint_hooks", [look])
+        return states
+
+    def test_each_stage_counts_its_own_items_and_the_bar_counts_them_all(
+        self, linked, author, sandbox, seen
+    ):
+        for n in range(30):
+            add(linked, author, "comment", text=f"note {n}")
+        run_sync(linked, author, "outbound")
+        # 30 comments are 30 rows, then 30 discussions: "Writing rows 0/30", not 0/60.
+        assert seen[0] == ("intent_recorded", "Writing rows", 0, 30, 0, 60)
+        assert seen[2] == ("batch_committed", "Writing rows", 30, 30, 30, 60)
+        discussions = [state for state in seen if state[0] == "discussion_intent"]
+        assert discussions[0] == (
+            "discussion_intent",
+            "Posting comments and attachments",
+            0,
+            30,
+            30,
+            60,
+        )
+        assert discussions[-1][2:] == (29, 30, 59, 60)
+
+    def test_a_row_made_again_is_counted_once(self, linked, author, sandbox, seen):
+        po = add(linked, author, "purchaseorder", number="PO-9", vendor="Acme")
+        run_sync(linked, author, "outbound")
+        person(author).Sheets.delete_rows(linked.sheet_link.sheet_id, [row_of(po)])
+        po.vendor = "Acme Ltd"
+        po.save()
+        seen.clear()
+        run = run_sync(linked, author, "outbound")
+        assert run.created == 1
+        assert seen[-1][1:] == ("Writing rows", 1, 1, 1, 1)  # not 2 of 1
+        assert all(state[2] <= state[3] and state[4] <= state[5] for state in seen), seen
+
+
+def test_while_a_call_waits_to_be_retried_the_run_says_why_and_until_when(
+    linked, author, sandbox, monkeypatch, api
+):
+    """A provider outage: the HTTP layer's retries are noted on the run (and its API) before
+    each wait, and the note goes once the call is through."""
+    add(linked, author, "purchaseorder", number="PO-1", vendor="Acme")
+    # Add Rows meets a 429 asking for 7 s, then a 503 (a backoff wait), then goes through.
+    for fault in ({"kind": "storm", "retry_after": 7}, {"kind": "error", "status": 503}):
+        sandbox.fault("smartsheet", method="POST", path="*/rows", count=1, **fault)
+    run = services.sync_request(project=linked, actor=author, direction="outbound")
+    api.force_authenticate(author)
+    seen = []
+
+    def nap(seconds: float) -> None:  # tenacity's sleep, not taken: the row is read instead
+        state = api.get(f"/api/projects/{linked.pk}/smartsheet/runs/{run.pk}").json()
+        seen.append((seconds, state["status"], state["retry_reason"], state["retry_in"]))
+
+    monkeypatch.setattr(tenacity.nap, "time", SimpleNamespace(sleep=nap))
+    sync.execute(run.pk)
+
+    assert [entry[1:3] for entry in seen] == [("running", "429"), ("running", "503")]
+    assert all(abs(wait - retry_in) < 0.6 for wait, _, _, retry_in in seen)
+    assert seen[0][0] >= 7
+    run = ProjectSyncRun.objects.get(pk=run.pk)
+    assert (run.status, run.retries, run.retry_reason, run.retry_at) == ("succeeded", 2, "", None)
