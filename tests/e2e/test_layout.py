@@ -10,6 +10,7 @@ from django.utils import timezone
 from integrations import approvals
 from integrations.models import Connection, Membership
 from projects import services as projects
+from projects.models import ProjectSheetLink, ProjectSyncRun, UnmappedRow
 from tests.factories import MembershipFactory
 from tests.integrations.helpers import connect
 from tests.projects.helpers import timeline
@@ -163,11 +164,41 @@ def test_every_hub_page_fits_a_phone_with_labelled_fields(phone, hub, busy_works
         page.wait_for_selector(ready)
         assert_fits(page)
 
-    # The timeline's forms are another change's (item 8 there); its width and header are ours.
+    # A project's timeline before it has a sheet (the forms to make or attach one)...
     page.goto(f"{hub.url}/projects/{project.pk}/")
     page.wait_for_selector("#add-comment")
-    assert_fits(page, labels=False)
+    assert_fits(page)
     assert page.locator("#smartsheet button.disconnect").is_visible()
+
+    # ...and with one: sync buttons, a finished run, rows nobody here owns and their page.
+    link = ProjectSheetLink.objects.create(
+        workspace=project.workspace,
+        project=project,
+        sheet_id=4_583_173_393_803_140,
+        sheet_name="2201 Harbor Clinic Level 3 Casework",
+        permalink="https://app.smartsheet.com/sheets/4583173393803140",
+    )
+    ProjectSyncRun.objects.create(
+        workspace=project.workspace,
+        project=project,
+        direction="inbound",
+        status="succeeded",
+        requested_by=admin,
+        message="0 created, 2 updated, 14 unchanged, 1 unmapped",
+    )
+    UnmappedRow.objects.create(
+        workspace=project.workspace,
+        link=link,
+        row_id=8_294_610_583_012_228,
+        cells={"name": "Crane booking for the countertop delivery", "type": "Comment"},
+    )
+    page.goto(f"{hub.url}/projects/{project.pk}/")
+    page.wait_for_selector("button.sync")
+    page.click("#recent-runs summary")
+    assert_fits(page)
+    page.goto(f"{hub.url}/projects/{project.pk}/unmapped/")
+    page.wait_for_selector("#unmapped-rows")
+    assert_fits(page)
 
 
 def test_the_sign_in_page_fits_a_phone(phone, hub):
