@@ -2,29 +2,43 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip --disable-pip-version-check --no-input
 PORT   ?= 8000
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
+# uv installs the pinned requirements in seconds where pip takes most of a minute. It is a
+# pinned wheel from PyPI, put into the venv by the system's pip (or the venv's own); where it
+# cannot be had, pip installs the same pins.
+UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint requirements clean
+.PHONY: help run status test lint requirements clean
 
 help:
-	@echo "make run    install, migrate, load demo data, start web + worker + beat + sandboxes: http://127.0.0.1:$(PORT)/"
-	@echo "make test   install test tools and run the whole suite"
-	@echo "make lint   ruff"
+	@echo "make run     install, migrate, load demo data, start web + worker + beat + sandboxes: http://127.0.0.1:$(PORT)/"
+	@echo "make test    install test tools and run the whole suite"
+	@echo "make status  the processes of a running 'make run' (supervisorctl)"
+	@echo "make lint    ruff and the import contracts"
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	@$(PYTHON) -m pip --python $(BIN)/python install -q --disable-pip-version-check uv==$(UV_VERSION) 2>/dev/null \
+	  || ($(BIN)/python -m ensurepip -q >/dev/null 2>&1 && $(BIN)/python -m pip install -q uv==$(UV_VERSION) 2>/dev/null) \
+	  || echo "make: uv could not be installed; pip installs the requirements instead (slower)"
+
+# install FILE: with uv when the venv has it, else with the venv's pip (made on demand).
+define install
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --python $(BIN)/python -q -r $(1); \
+	else $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip -q; \
+	  $(BIN)/python -m pip install --disable-pip-version-check --no-input -q -r $(1); fi
+endef
 
 # Stamps: reinstall only when the pinned requirements change.
 $(VENV)/.base: requirements/base.txt | $(BIN)/python
-	$(PIP) install -q -r requirements/base.txt
+	$(call install,requirements/base.txt)
 	@touch $@
 
 $(VENV)/.dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
-	$(PIP) install -q -r requirements/dev.txt
+	$(call install,requirements/dev.txt)
 	@touch $@ $(VENV)/.base
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
@@ -35,14 +49,15 @@ $(CHROMIUM):
 	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null)
 
 # Local demo: DEBUG is on (plain http on 127.0.0.1) unless the shell already sets DEBUG.
+# run_embedded migrates, writes the schedule, loads the demo data, prints the login and
+# becomes supervisord (web, worker, beat, sandboxes; a process that dies is restarted).
 run: export DEBUG ?= true
 run: export HUB_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.base
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py setup_periodic_tasks
-	$(BIN)/python manage.py sandbox --init-ca
-	$(BIN)/python manage.py bootstrap_demo --url http://127.0.0.1:$(PORT)/
-	WEB_PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start
+	exec $(BIN)/python manage.py run_embedded --port $(PORT)
+
+status: $(VENV)/.base
+	@$(BIN)/supervisorctl -c "$${VAR_DIR:-var}/supervisord.conf" status
 
 # pytest exits 5 when it collected nothing; that must fail loudly, never pass as "green".
 test: $(VENV)/.dev $(CHROMIUM)
@@ -54,10 +69,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Re-pin after editing requirements/*.in.
-requirements: $(VENV)/.dev
+# Re-pin after editing requirements/*.in (uv's resolver, exact pins, as pip-tools wrote them).
+requirements: | $(BIN)/python
 	cd requirements && for f in base dev prod; do \
-	  ../$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links $$f.in -o $$f.txt; done
+	  ../$(BIN)/uv pip compile -q --python ../$(BIN)/python $$f.in -o $$f.txt; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 from django.core.asgi import get_asgi_application
 
-from config.startup import load_settings_or_exit
+from config.startup import require_serving_settings
 
-load_settings_or_exit()
+require_serving_settings()
 application = get_asgi_application()

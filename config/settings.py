@@ -3,7 +3,7 @@
 Each variable is documented in `.env.example`. A malformed value stops start-up with
 ImproperlyConfigured naming the variable (all bad variables are reported at once); the
 entry points (manage.py, wsgi, asgi, celery) turn that into a one-line exit message.
-Defaults are the embedded ones: SQLite and the kombu filesystem broker under `var/`.
+Defaults are the embedded ones: SQLite for the data and for the Celery broker, under `var/`.
 """
 
 import re
@@ -131,9 +131,15 @@ TRUST_PROXY_HEADERS = _bool("TRUST_PROXY_HEADERS", False)
 if TRUST_PROXY_HEADERS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# An empty ALLOWED_HOSTS without DEBUG is only wrong for serving HTTP: management commands
+# (check, changepassword, setup_periodic_tasks...) run without it, and the serving entry
+# points refuse with a clear line (config/startup.py: require_serving_settings).
+ALLOWED_HOSTS_PROBLEM = (
+    "ALLOWED_HOSTS: must list the host names this site answers to when DEBUG is false"
+    if not DEBUG and not ALLOWED_HOSTS
+    else ""
+)
 if not DEBUG:
-    if not ALLOWED_HOSTS:
-        _fail("ALLOWED_HOSTS", "must list the host names this site answers to when DEBUG is false")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31_536_000)
@@ -208,12 +214,12 @@ _DB_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
 
 
 def _database() -> dict:
-    url = env.str("DATABASE_URL", default="sqlite:///var/db.sqlite3")
+    url = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
     config = environ.Env.db_url_config(url) if "://" in url else {}
     engine = config.get("ENGINE")
     if engine not in _DB_ENGINES:
         _fail("DATABASE_URL", "expected sqlite:///path or postgres://user@host:port/name")
-        config = environ.Env.db_url_config("sqlite:///var/db.sqlite3")
+        config = environ.Env.db_url_config(f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
     elif not config.get("NAME"):
         _fail("DATABASE_URL", "names no database")
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -368,27 +374,35 @@ for _origin in CORS_ALLOWED_ORIGINS:
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # --- Background work (Celery + django-celery-beat) ------------------------------------------------
-_BROKER_SCHEMES = ("filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp", "memory")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+_BROKER_SCHEMES = ("sqlite", "redis", "rediss", "amqp", "amqps", "pyamqp", "memory")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="sqlite://")
 _scheme = urlsplit(CELERY_BROKER_URL).scheme if "://" in CELERY_BROKER_URL else ""
-if _scheme not in _BROKER_SCHEMES:
+if _scheme == "filesystem":
     _fail(
         "CELERY_BROKER_URL",
-        f"unsupported scheme {_scheme or CELERY_BROKER_URL!r}; use redis://, amqp:// or filesystem://",
+        "filesystem:// can hand a worker a half-written message (it crashes the worker); "
+        "use sqlite:// for the embedded broker",
     )
-    _scheme = "filesystem"
-    CELERY_BROKER_URL = "filesystem://localhost//"
-if _scheme == "filesystem":
-    _broker_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    _scheme = "sqlite"
+    CELERY_BROKER_URL = "sqlite://"
+elif _scheme not in _BROKER_SCHEMES:
+    _fail(
+        "CELERY_BROKER_URL",
+        f"unsupported scheme {_scheme or CELERY_BROKER_URL!r}; use redis://, amqp:// or sqlite://",
+    )
+    _scheme = "sqlite"
+    CELERY_BROKER_URL = "sqlite://"
+if _scheme == "sqlite":
+    # The embedded broker (config/broker.py): one SQLite file, `sqlite:///path` to choose it.
+    import config.broker  # noqa: E402, F401 - registers the sqlite:// transport with kombu
+
+    # As in DATABASE_URL: sqlite:///relative/to/the/project, sqlite:////absolute/path.
+    _broker_file = Path(urlsplit(CELERY_BROKER_URL).path[1:] or VAR_DIR / "broker.sqlite3")
+    CELERY_BROKER_URL = "sqlite://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        # Folders are polled: every 0.25 s keeps a button's task starting promptly.
+        "path": str(_broker_file if _broker_file.is_absolute() else BASE_DIR / _broker_file),
+        # A task a dead worker held is handed out again this many seconds later.
+        "visibility_timeout": _int("CELERY_BROKER_VISIBILITY_TIMEOUT", 30, minimum=5),
         "polling_interval": 0.25,
     }
 CELERY_TASK_ALWAYS_EAGER = False

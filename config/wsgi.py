@@ -2,7 +2,7 @@
 
 from django.core.wsgi import get_wsgi_application
 
-from config.startup import load_settings_or_exit
+from config.startup import require_serving_settings
 
-load_settings_or_exit()
+require_serving_settings()
 application = get_wsgi_application()

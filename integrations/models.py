@@ -188,6 +188,9 @@ class Heartbeat(models.Model):
 
     name = models.CharField(max_length=40, primary_key=True)
     at = models.DateTimeField()
+    # How many times it was touched: a probe can tell a task that ran twice from one that ran
+    # once (the embedded stack's soak test counts exactly-once delivery with it).
+    beats = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -316,7 +316,12 @@ def api_token_touch(*, token: ApiToken) -> None:
 
 
 def heartbeat_touch(*, name: str) -> None:
-    Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+    now = timezone.now()
+    Heartbeat.objects.update_or_create(
+        name=name,
+        defaults={"at": now, "beats": F("beats") + 1},
+        create_defaults={"at": now, "beats": 1},
+    )
 
 
 # --- Beat schedule --------------------------------------------------------------------------------

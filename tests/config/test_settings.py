@@ -100,10 +100,33 @@ def test_the_celery_entry_point_stops_the_same_way(tmp_path):
     assert "CELERY_BROKER_URL:" in result.stderr
 
 
-def test_without_debug_allowed_hosts_is_required(tmp_path):
-    result = run(["manage.py", "check"], tmp_path, DEBUG="false", ALLOWED_HOSTS="")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["manage.py", "check"],
+        ["manage.py", "help"],
+        ["manage.py", "changepassword", "--help"],
+        ["manage.py", "migrate", "--noinput"],
+        ["-m", "celery", "-A", "config", "report"],
+    ],
+)
+def test_commands_run_without_debug_or_allowed_hosts(tmp_path, command):
+    # Only serving HTTP needs ALLOWED_HOSTS; a bare checkout's commands must work.
+    result = run(command, tmp_path, DEBUG="", ALLOWED_HOSTS="")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["manage.py", "runserver", "--noreload", "127.0.0.1:0"], ["-c", "import config.wsgi"]],
+)
+def test_serving_without_debug_needs_allowed_hosts(tmp_path, command):
+    result = run(command, tmp_path, DEBUG="false", ALLOWED_HOSTS="")
     assert result.returncode == 2
-    assert "ALLOWED_HOSTS:" in result.stderr
+    assert result.stderr.strip() == (
+        "Integration Hub cannot start: invalid configuration — ALLOWED_HOSTS: must list the "
+        "host names this site answers to when DEBUG is false (see .env.example)"
+    )
 
 
 def test_without_debug_cookies_are_secure_and_hsts_is_on(tmp_path):
@@ -131,10 +154,25 @@ def test_the_defaults_are_the_embedded_database_and_broker(tmp_path):
         tmp_path, "DATABASES", "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS"
     )
     assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
-    assert values["DATABASES"]["default"]["NAME"] == str(BASE_DIR / "var" / "db.sqlite3")
-    assert values["CELERY_BROKER_URL"].startswith("filesystem://")
-    assert values["CELERY_BROKER_TRANSPORT_OPTIONS"]["data_folder_in"] == str(
-        tmp_path / "celery" / "queue"
+    assert values["DATABASES"]["default"]["NAME"] == str(tmp_path / "db.sqlite3")
+    assert values["CELERY_BROKER_URL"] == "sqlite://"
+    assert values["CELERY_BROKER_TRANSPORT_OPTIONS"]["path"] == str(tmp_path / "broker.sqlite3")
+
+
+def test_the_embedded_broker_file_can_be_chosen(tmp_path):
+    options = settings_of(
+        tmp_path,
+        "CELERY_BROKER_TRANSPORT_OPTIONS",
+        CELERY_BROKER_URL=f"sqlite:///{tmp_path}/elsewhere.sqlite3",
+    )["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    assert options["path"] == str(tmp_path / "elsewhere.sqlite3")
+
+
+def test_the_filesystem_broker_is_refused_with_the_reason(tmp_path):
+    result = run(["manage.py", "check"], tmp_path, CELERY_BROKER_URL="filesystem://localhost//")
+    assert result.returncode == 2
+    assert "CELERY_BROKER_URL: filesystem:// can hand a worker a half-written message" in (
+        result.stderr
     )
 
 
@@ -194,5 +232,5 @@ def test_the_suite_runs_on_the_database_and_broker_it_was_given():
 
     database_url = os.environ.get("DATABASE_URL", "sqlite://")
     assert connection.vendor == ("postgresql" if database_url.startswith("postgres") else "sqlite")
-    broker_url = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+    broker_url = os.environ.get("CELERY_BROKER_URL", "sqlite://")
     assert app.conf.broker_url.split("://")[0] == broker_url.split("://")[0]

@@ -1,0 +1,290 @@
+"""`manage.py run_embedded` (what `make run` runs): the embedded stack, started for real as a
+new user starts it — web, worker, beat and sandboxes under supervisord, the SQLite broker —
+then soaked, and its worker killed mid-task.
+
+The stack runs in its own folder with its own database and broker, on free ports, whatever
+DATABASE_URL / CELERY_BROKER_URL the suite itself was given (the embedded mode is the subject)."""
+
+import configparser
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.config.test_settings import BASE_DIR, READ_VARIABLES
+
+SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS", "180"))
+
+
+def test_the_runner_restarts_every_process_and_stops_each_with_its_group(settings, tmp_path):
+    from integrations.management.commands.run_embedded import PROCESSES, supervisord_config
+
+    settings.VAR_DIR = tmp_path
+    config = configparser.ConfigParser(interpolation=None)
+    config.read_string(supervisord_config(port=8123))
+    programs = {s.removeprefix("program:"): config[s] for s in config if s.startswith("program:")}
+    assert set(programs) == set(PROCESSES) == {"web", "worker", "beat", "sandbox"}
+    for program in programs.values():
+        assert program["autorestart"] == "true"
+        assert int(program["startretries"]) >= 100
+        assert program["killasgroup"] == "true"
+        assert program["command"].startswith(sys.executable)
+    # The worker stops its own pool after a warm shutdown; the others stop with their groups.
+    assert {name: p["stopasgroup"] for name, p in programs.items()} == {
+        "web": "true",
+        "worker": "false",
+        "beat": "true",
+        "sandbox": "true",
+    }
+    assert "127.0.0.1:8123" in programs["web"]["command"]
+    assert config["unix_http_server"]["file"] == f"{tmp_path}/supervisor.sock"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _free_block(size: int) -> int:
+    for _ in range(100):
+        base = _free_port()
+        if base + size > 65000:
+            continue
+        try:
+            sockets = []
+            for port in range(base, base + size):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no block of free ports")
+
+
+class Stack:
+    """One embedded hub, started with `manage.py run_embedded` in its own session."""
+
+    def __init__(self, var_dir: Path):
+        self.var = var_dir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        sandbox_base = _free_block(7)
+        self.env = {k: v for k, v in os.environ.items() if k not in READ_VARIABLES}
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.env.update(
+            DEBUG="true",
+            VAR_DIR=str(var_dir),
+            SANDBOX_BASE_PORT=str(sandbox_base),
+            HUB_BASE_URL=self.url,
+            LOG_FORMAT="text",
+        )
+        self.dataverse = f"https://127.0.0.1:{sandbox_base + 6}"
+        self.output = (var_dir / "stack.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_embedded", "--port", str(self.port)],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        self.output.flush()
+        return (self.var / "stack.log").read_text(errors="replace")
+
+    def health(self) -> int:
+        try:
+            return requests.get(f"{self.url}/health/", timeout=5).status_code
+        except requests.RequestException:
+            return 0
+
+    def wait_healthy(self, timeout: float) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                pytest.fail(f"run_embedded exited {self.process.returncode}:\n{self.log()[-3000:]}")
+            if self.health() == 200:
+                return time.monotonic() - started
+            time.sleep(0.5)
+        pytest.fail(f"/health/ not 200 within {timeout}s:\n{self.log()[-3000:]}")
+
+    def shell(self, code: str) -> dict:
+        """Run Python in the stack's own Django (its database, its broker); the code sets
+        `out`, printed back as JSON."""
+        wrapped = f"import json\nout = None\n{code}\nprint('OUT=' + json.dumps(out, default=str))"
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", wrapped],
+            cwd=BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.split("OUT=")[-1])
+
+    def pid(self, name: str) -> int:
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "supervisorctl"),
+                "-c",
+                str(self.var / "supervisord.conf"),
+                "pid",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return int(result.stdout.strip())
+
+    def sandbox(self, verb: str, path: str, body: dict) -> dict:
+        response = requests.request(
+            verb,
+            f"{self.dataverse}/_sandbox/{path}",
+            json=body,
+            verify=str(self.var / "sandbox" / "ca.pem"),
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # supervisord stops its children
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.output.close()
+
+
+@pytest.fixture
+def stack(tmp_path_factory):
+    # A short path: supervisord's control socket lives in it (108 bytes at most).
+    stack = Stack(tmp_path_factory.mktemp("stack"))
+    yield stack
+    stack.stop()
+
+
+def _exits(log: str) -> list[str]:
+    return re.findall(r"INFO exited: (\w+) \(([^)]*)\)", log)
+
+
+@pytest.mark.slow
+def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
+    stack.wait_healthy(timeout=120)
+
+    # --- Soak: beat every 2 s and 1,000 queued tasks, for SOAK_SECONDS ---------------------
+    stack.shell(
+        "from django_celery_beat.models import IntervalSchedule, PeriodicTask\n"
+        "every, _ = IntervalSchedule.objects.get_or_create(every=2, period='seconds')\n"
+        "PeriodicTask.objects.create(name='soak-beat', task='integrations.heartbeat',"
+        " interval=every, kwargs=json.dumps({'name': 'soak-beat'}))\n"
+        "from integrations.tasks import heartbeat\n"
+        "for n in range(1000):\n"
+        "    heartbeat.delay(name=f'soak-{n}')\n"
+    )
+    soak_started = time.monotonic()
+    while time.monotonic() - soak_started < SOAK_SECONDS:
+        time.sleep(5)
+        assert stack.process.poll() is None, stack.log()[-3000:]
+    # Stop the fast schedule, then let the worker drain what beat already sent.
+    stack.shell(
+        "from django_celery_beat.models import PeriodicTask\n"
+        "PeriodicTask.objects.filter(name='soak-beat').update(enabled=False)"
+    )
+    time.sleep(6)
+    beats = stack.shell(
+        "from integrations.models import Heartbeat\n"
+        "out = dict(Heartbeat.objects.filter(name__startswith='soak-').values_list('name', 'beats'))"
+    )
+    log = stack.log()
+    sent = len(re.findall(r"Sending due task soak-beat \(integrations\.heartbeat\)", log))
+
+    assert "Unrecoverable error" not in log and "JSONDecodeError" not in log
+    assert _exits(log) == []  # no process died
+    burst = {name: n for name, n in beats.items() if name != "soak-beat"}
+    assert len(burst) == 1000 and set(burst.values()) == {1}  # each task done exactly once
+    assert sent >= SOAK_SECONDS // 2 - 5  # beat kept its 2 s pace
+    assert beats["soak-beat"] == sent  # and every one it sent was done, once
+    print(f"\nsoak: {SOAK_SECONDS}s, 1000 burst tasks done once, beat sent {sent}, all done once")
+
+    # --- kill -9 of the worker in the middle of a real task --------------------------------
+    # A job import slow enough to be caught in the act: 12,000 jobs in 3 pages, 4 s each.
+    records = [
+        {
+            "imi_jobid": str(uuid.UUID(int=n + 1)),
+            "imi_imnumber": f"{24 + n // 10_000}-{n % 10_000:04d}",
+            "imi_submittalstatus": 826130004,  # Approved
+            "statecode": 0,
+        }
+        for n in range(12000)
+    ]
+    stack.sandbox("POST", "dataverse/jobs", {"records": records})
+    stack.sandbox(
+        "POST", "faults", {"kind": "latency", "path": "/api/data/v9.2/imi_jobs", "seconds": 4}
+    )
+    run_id = stack.shell(
+        "from integrations.models import Workspace\n"
+        "from timetracker import services\n"
+        "out = services.job_sync_request(workspace=Workspace.objects.get(slug='demo'),"
+        " trigger='command').pk"
+    )
+    status = {}
+    deadline = time.monotonic() + 60
+    while status.get("status") != "running" and time.monotonic() < deadline:
+        status = stack.shell(
+            "from timetracker.models import JobSyncRun\n"
+            f"out = JobSyncRun.objects.filter(pk={run_id}).values('status', 'created')[0]"
+        )
+    assert status.get("status") == "running", status
+    worker = stack.pid("worker")
+    os.killpg(
+        os.getpgid(worker), signal.SIGKILL
+    )  # the worker and its pool, as the OOM killer would
+    killed_at = time.monotonic()
+
+    while stack.health() == 200 and time.monotonic() - killed_at < 10:
+        time.sleep(0.2)  # until /health/ notices
+    back_after = stack.wait_healthy(timeout=30)
+    assert stack.pid("worker") != worker
+
+    run = {}
+    deadline = time.monotonic() + 120
+    while run.get("status") not in ("succeeded", "partial", "failed") and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(2)
+        run = stack.shell(
+            "from timetracker.models import Job, JobSyncRun\n"
+            f"run = JobSyncRun.objects.get(pk={run_id})\n"
+            "out = {'status': run.status, 'created': run.created, 'message': run.message,"
+            " 'jobs': Job.objects.filter(workspace=run.workspace, dataverse_id__isnull=False)"
+            ".count()}"
+        )
+    log = stack.log()
+    received = re.findall(r"Task timetracker\.job_sync\[([0-9a-f-]+)\] received", log)
+    assert run["status"] == "succeeded", run
+    assert run["jobs"] == run["created"] == 12000  # every approved job, none twice
+    assert len(received) == 2 and received[0] == received[1]  # the same task, redelivered
+    assert [name for name, _ in _exits(log)] == ["worker"]  # only what we killed
+    print(
+        f"kill -9 of the worker mid-run: /health/ 200 again after {back_after:.1f}s, "
+        f"run {run_id} redelivered and finished: {run['message']}"
+    )
