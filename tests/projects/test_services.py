@@ -44,8 +44,7 @@ class TestTaskBlocks:
         )
         assert list(refused.value.details) == ["end_date"]
         assert not TaskBlock.objects.exists()
-
-    def test_one_day_blocks_and_open_ended_ones_are_fine(self, project, author):
+        # A one-day block, and one without an end, are fine.
         add(
             project,
             author,

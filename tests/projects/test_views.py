@@ -96,16 +96,10 @@ class TestDownloads:
             client.get(f"/projects/{other.pk}/attachments/{attachment.pk}/download").status_code
             == 404
         )
+        # The file has no public URL of its own.
+        assert client.get(f"/media/{attachment.file.name}").status_code == 404
         client.logout()
         assert client.get(url).status_code == 302  # to the sign-in page
-
-    def test_media_files_have_no_public_url(self, client, project, author, settings, tmp_path):
-        settings.MEDIA_ROOT = tmp_path
-        attachment = add(
-            project, author, "attachment", upload=SimpleUploadedFile("plan.pdf", b"%PDF")
-        )
-        client.force_login(author)
-        assert client.get(f"/media/{attachment.file.name}").status_code == 404
 
 
 class TestForms:

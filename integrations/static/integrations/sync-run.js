@@ -84,7 +84,8 @@ async function getJson(url) {
   return response.ok ? response.json() : null;
 }
 
-// Poll a run until it ends, the buttons disabled meanwhile; returns the finished run.
+// Poll a run until it ends, the buttons disabled meanwhile (a button marked
+// data-unavailable, for want of a connection say, stays disabled); returns the finished run.
 async function follow(runUrl, options) {
   const buttons = options.buttons || [];
   buttons.forEach((button) => { button.disabled = true; });
@@ -98,7 +99,7 @@ async function follow(runUrl, options) {
       await sleep(500);
     }
   } finally {
-    buttons.forEach((button) => { button.disabled = false; });
+    buttons.forEach((button) => { button.disabled = "unavailable" in button.dataset; });
   }
 }
 
@@ -131,7 +132,7 @@ async function waitBehind(run, options) {
     return `Another run is in progress${named ? ` (${named})` : ""}${stage ? `: ${stage}` : ""}. ${capital(requested)} has not started.`;
   };
   showRun(run, { intro, quiet: true });
-  const finished = await follow(options.runUrl(run.id), { ...options, intro, quiet: true, onFinish: null });
+  const finished = await follow(options.runUrl(run.id), { ...options, intro, quiet: true });
   after.hidden = true;
   if (queued) return startRun(options);
   const summary = document.getElementById("run-summary");
