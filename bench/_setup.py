@@ -7,6 +7,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def scaled(size: int, *, minimum: int = 1) -> int:
+    """A bench's workload size times BENCH_SCALE (default 1): `BENCH_SCALE=0.05` runs a bench
+    small, to see that it works end to end (the README test does); its figures mean
+    something only at full size."""
+    return max(minimum, round(size * float(os.environ.get("BENCH_SCALE", "1"))))
+
+
 def django_setup() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

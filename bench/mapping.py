@@ -13,9 +13,9 @@ import random
 import time
 import uuid
 
-from _setup import fresh_database
+from _setup import fresh_database, scaled
 
-RECORDS = 100_000
+RECORDS = scaled(100_000)
 FIELDS = [  # (source, target, transform, params)
     ("organization", "company", "rename", {}),
     ("chosen_date", "event_date", "date", {}),

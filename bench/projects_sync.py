@@ -26,9 +26,9 @@ import threading
 import time
 from decimal import Decimal
 
-from _setup import fresh_database, start_sandbox
+from _setup import fresh_database, scaled, start_sandbox
 
-BLOCKS = 40
+BLOCKS = scaled(40)
 PER_BLOCK = {"purchaseorder": 20, "workorder": 20, "comment": 8, "attachment": 1}
 ROWS_PER_REQUEST = 500
 ATTACHMENT_WEIGHT = 10
@@ -155,9 +155,15 @@ def main() -> None:
         f"  row batches: {len(batches)}, p95 {p95:.3f} s (max {max(batches):.3f} s); "
         f"emulator-side p95 {percentile(server_batches, 0.95):.3f} s"
     )
+    # Up to 300 units go at once: a small run (BENCH_SCALE) has no rate-limit floor at all.
+    versus = (
+        f": {seconds / wall_floor:.2f} x floor"
+        if wall_floor
+        else " (within one minute's allowance)"
+    )
     print(
         f"  wall: {seconds:.1f} s against a rate-limit floor of {wall_floor:.1f} s "
-        f"({units_floor} request units): {seconds / wall_floor:.2f} x floor"
+        f"({units_floor} request units){versus}"
     )
     if run.status != "succeeded":
         raise SystemExit(f"the full sync did not succeed: {run.message} {run.errors[:5]}")

@@ -22,10 +22,10 @@ import time
 import uuid
 from pathlib import Path
 
-from _setup import bench_database, django_setup, fresh_database, start_sandbox
+from _setup import bench_database, django_setup, fresh_database, scaled, start_sandbox
 
-JOBS = 20_000
-SMALL = 5_000
+JOBS = scaled(20_000)
+SMALL = scaled(5_000)
 PAGE = 5_000
 DB_NAME = "timetracker-sync"
 

@@ -6,21 +6,16 @@ The stack runs in its own folder with its own database and broker, on free ports
 DATABASE_URL / CELERY_BROKER_URL the suite itself was given (the embedded mode is the subject)."""
 
 import configparser
-import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import requests
 
-from tests.config.test_settings import BASE_DIR, READ_VARIABLES
+from tests.stack import PYTHON, Stack
 
 SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS", "180"))
 
@@ -49,146 +44,32 @@ def test_the_runner_restarts_every_process_and_stops_each_with_its_group(setting
     assert config["unix_http_server"]["file"] == f"{tmp_path}/supervisor.sock"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _free_block(size: int) -> int:
-    for _ in range(100):
-        base = _free_port()
-        if base + size > 65000:
-            continue
-        try:
-            sockets = []
-            for port in range(base, base + size):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no block of free ports")
-
-
-class Stack:
-    """One embedded hub, started with `manage.py run_embedded` in its own session."""
-
-    def __init__(self, var_dir: Path):
-        self.var = var_dir
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        sandbox_base = _free_block(7)
-        self.env = {k: v for k, v in os.environ.items() if k not in READ_VARIABLES}
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)
-        self.env.update(
-            DEBUG="true",
-            VAR_DIR=str(var_dir),
-            SANDBOX_BASE_PORT=str(sandbox_base),
-            HUB_BASE_URL=self.url,
-            LOG_FORMAT="text",
-        )
-        self.dataverse = f"https://127.0.0.1:{sandbox_base + 6}"
-        self.output = (var_dir / "stack.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_embedded", "--port", str(self.port)],
-            cwd=BASE_DIR,
-            env=self.env,
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log(self) -> str:
-        self.output.flush()
-        return (self.var / "stack.log").read_text(errors="replace")
-
-    def health(self) -> int:
-        try:
-            return requests.get(f"{self.url}/health/", timeout=5).status_code
-        except requests.RequestException:
-            return 0
-
-    def wait_healthy(self, timeout: float) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                pytest.fail(f"run_embedded exited {self.process.returncode}:\n{self.log()[-3000:]}")
-            if self.health() == 200:
-                return time.monotonic() - started
-            time.sleep(0.5)
-        pytest.fail(f"/health/ not 200 within {timeout}s:\n{self.log()[-3000:]}")
-
-    def shell(self, code: str) -> dict:
-        """Run Python in the stack's own Django (its database, its broker); the code sets
-        `out`, printed back as JSON."""
-        wrapped = f"import json\nout = None\n{code}\nprint('OUT=' + json.dumps(out, default=str))"
-        result = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", wrapped],
-            cwd=BASE_DIR,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout.split("OUT=")[-1])
-
-    def pid(self, name: str) -> int:
-        result = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "supervisorctl"),
-                "-c",
-                str(self.var / "supervisord.conf"),
-                "pid",
-                name,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        return int(result.stdout.strip())
-
-    def sandbox(self, verb: str, path: str, body: dict) -> dict:
-        response = requests.request(
-            verb,
-            f"{self.dataverse}/_sandbox/{path}",
-            json=body,
-            verify=str(self.var / "sandbox" / "ca.pem"),
-            timeout=10,
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # supervisord stops its children
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.output.close()
-
-
 @pytest.fixture
 def stack(tmp_path_factory):
     # A short path: supervisord's control socket lives in it (108 bytes at most).
-    stack = Stack(tmp_path_factory.mktemp("stack"))
+    var = tmp_path_factory.mktemp("stack")
+    stack = Stack(
+        var_dir=var,
+        command=[PYTHON, "manage.py", "run_embedded", "--port", "{port}"],
+        DEBUG="true",
+        VAR_DIR=str(var),
+        HUB_BASE_URL="http://127.0.0.1:{port}",
+    )
     yield stack
     stack.stop()
 
 
+DATAVERSE = 6  # the Dataverse emulator's port: SANDBOX_BASE_PORT + 6
+
+
 def _exits(log: str) -> list[str]:
-    return re.findall(r"INFO exited: (\w+) \(([^)]*)\)", log)
+    # supervisord: "INFO exited: web (exit status 0; expected)", "WARN exited: worker (...)".
+    return re.findall(r"(?:INFO|WARN) exited: (\w+) \(([^)]*)\)", log)
 
 
 @pytest.mark.slow
 def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
-    stack.wait_healthy(timeout=120)
+    stack.wait_for(timeout=120)
 
     # --- Soak: beat every 2 s and 1,000 queued tasks, for SOAK_SECONDS ---------------------
     stack.shell(
@@ -236,9 +117,12 @@ def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
         }
         for n in range(12000)
     ]
-    stack.sandbox("POST", "dataverse/jobs", {"records": records})
+    stack.sandbox(DATAVERSE, "POST", "dataverse/jobs", {"records": records})
     stack.sandbox(
-        "POST", "faults", {"kind": "latency", "path": "/api/data/v9.2/imi_jobs", "seconds": 4}
+        DATAVERSE,
+        "POST",
+        "faults",
+        {"kind": "latency", "path": "/api/data/v9.2/imi_jobs", "seconds": 4},
     )
     run_id = stack.shell(
         "from integrations.models import Workspace\n"
@@ -260,9 +144,9 @@ def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
     )  # the worker and its pool, as the OOM killer would
     killed_at = time.monotonic()
 
-    while stack.health() == 200 and time.monotonic() - killed_at < 10:
+    while stack.status() == 200 and time.monotonic() - killed_at < 10:
         time.sleep(0.2)  # until /health/ notices
-    back_after = stack.wait_healthy(timeout=30)
+    back_after = stack.wait_for(timeout=30)
     assert stack.pid("worker") != worker
 
     run = {}

@@ -1,0 +1,153 @@
+"""The hub started for real, as a person starts it (`make run`, `manage.py run_embedded`), for
+the tests that need the whole stack: the soak test and the README test. Each stack has its
+own folder (database, broker, keys), its own free ports and an environment without any of the
+hub's variables, whatever the suite itself was given."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.config.test_settings import BASE_DIR, READ_VARIABLES
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_block(size: int) -> int:
+    """The first of `size` consecutive free ports (the sandboxes listen on base + 0..6)."""
+    for _ in range(100):
+        base = free_port()
+        if base + size > 65000:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no block of free ports")
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    """This process's environment without the hub's variables, plus `variables`."""
+    env = {k: v for k, v in os.environ.items() if k not in READ_VARIABLES}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update(variables)
+    return env
+
+
+class Stack:
+    """One embedded hub, started by `command` in `root` in a session of its own; its output
+    goes to `<var_dir>/stack.log`."""
+
+    def __init__(self, *, root: Path = BASE_DIR, var_dir: Path, command: list[str], **env: str):
+        self.root, self.var = root, var_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sandbox_base = free_block(7)
+        # "{port}" in the command or a variable is the web port chosen here.
+        self.env = clean_env(
+            **{
+                "SANDBOX_BASE_PORT": str(self.sandbox_base),
+                "LOG_FORMAT": "text",
+                **{name: value.format(port=self.port) for name, value in env.items()},
+            }
+        )
+        var_dir.mkdir(parents=True, exist_ok=True)
+        self.output = (var_dir / "stack.log").open("w")
+        self.process = subprocess.Popen(
+            [part.format(port=self.port) for part in command],
+            cwd=root,
+            env=self.env,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        self.output.flush()
+        return (self.var / "stack.log").read_text(errors="replace")
+
+    def status(self, path: str = "/health/", **headers) -> int:
+        try:
+            return requests.get(
+                f"{self.url}{path}", timeout=5, headers=headers, allow_redirects=False
+            ).status_code
+        except requests.RequestException:
+            return 0
+
+    def wait_for(self, path: str = "/health/", *, timeout: float) -> float:
+        """Seconds until `path` answers 200 (the test fails if it never does)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                pytest.fail(f"the stack exited {self.process.returncode}:\n{self.log()[-3000:]}")
+            if self.status(path) == 200:
+                return time.monotonic() - started
+            time.sleep(0.25)
+        pytest.fail(f"{path} not 200 within {timeout}s:\n{self.log()[-3000:]}")
+
+    def run(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
+        """A command in the stack's folder and environment (its database, its broker)."""
+        return subprocess.run(
+            list(args),
+            cwd=self.root,
+            env={**self.env, **env},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def shell(self, code: str) -> object:
+        """Python in the stack's own Django; the code sets `out`, which comes back as JSON."""
+        wrapped = f"import json\nout = None\n{code}\nprint('OUT=' + json.dumps(out, default=str))"
+        result = self.run(PYTHON, "manage.py", "shell", "-c", wrapped)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.split("OUT=")[-1])
+
+    def pid(self, name: str) -> int:
+        supervisorctl = str(Path(PYTHON).parent / "supervisorctl")
+        conf = str(self.var / "supervisord.conf")
+        return int(self.run(supervisorctl, "-c", conf, "pid", name).stdout.strip())
+
+    def sandbox(self, emulator_offset: int, verb: str, path: str, body: dict) -> dict:
+        """The control plane of the emulator on port base + `emulator_offset`."""
+        response = requests.request(
+            verb,
+            f"https://127.0.0.1:{self.sandbox_base + emulator_offset}/_sandbox/{path}",
+            json=body,
+            verify=str(self.var / "sandbox" / "ca.pem"),
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # supervisord stops its children
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.output.close()
