@@ -60,8 +60,10 @@ status: $(VENV)/.base
 	@$(BIN)/supervisorctl -c "$${VAR_DIR:-var}/supervisord.conf" status
 
 # pytest exits 5 when it collected nothing; that must fail loudly, never pass as "green".
+# Tests run in one process per core (pytest-xdist; PYTEST_WORKERS=0 runs them in this one).
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.dev $(CHROMIUM)
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests — failing." >&2; fi; \
 	exit $$rc
 

@@ -6,6 +6,7 @@ entry points (manage.py, wsgi, asgi, celery) turn that into a one-line exit mess
 Defaults are the embedded ones: SQLite for the data and for the Celery broker, under `var/`.
 """
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -78,6 +79,10 @@ def _path(name: str, default: str) -> Path:
 
 # --- Files the hub owns -------------------------------------------------------------------
 VAR_DIR = _path("VAR_DIR", "var")
+if _test_worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test processes (pytest-xdist, `make test`) each keep their database, broker and
+    # keys in a folder of their own.
+    VAR_DIR = VAR_DIR / _test_worker
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = _bool("DEBUG", False)

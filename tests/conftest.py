@@ -1,3 +1,6 @@
+import os
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -18,6 +21,28 @@ def pytest_configure(config):
     }
     # A deliberately slow hash (PBKDF2, 1M rounds) would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _own_broker_per_test_process(settings)
+
+
+def _own_broker_per_test_process(settings) -> None:
+    """Parallel test processes (pytest-xdist) must not take each other's tasks or answer each
+    other's pings: on Redis each uses the next database after the one CI gives (the embedded
+    broker is already apart: it lives in the process's own VAR_DIR)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = urlsplit(settings.CELERY_BROKER_URL)
+    if not worker or url.scheme not in ("redis", "rediss"):
+        return
+    from config.celery import app
+
+    database = int(url.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    settings.CELERY_BROKER_URL = app.conf.broker_url = urlunsplit(
+        url._replace(path=f"/{database}")
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    # The minutes-long tests first: with parallel processes the rest runs beside them.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

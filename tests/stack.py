@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.config.test_settings import BASE_DIR, READ_VARIABLES
+from tests.environment import BASE_DIR, clean_env
 
 PYTHON = sys.executable
 
@@ -45,14 +45,6 @@ def free_block(size: int) -> int:
             for s in sockets:
                 s.close()
     raise RuntimeError("no block of free ports")
-
-
-def clean_env(**variables: str) -> dict[str, str]:
-    """This process's environment without the hub's variables, plus `variables`."""
-    env = {k: v for k, v in os.environ.items() if k not in READ_VARIABLES}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.update(variables)
-    return env
 
 
 class Stack:

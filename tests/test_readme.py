@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.config.test_settings import BASE_DIR
-from tests.stack import PYTHON, Stack, clean_env, free_port
+from tests.environment import BASE_DIR, clean_env
+from tests.stack import PYTHON, Stack, free_port
 
 README = (BASE_DIR / "README.md").read_text()
 INLINE = re.compile(r"`((?:make |\.ci/|\.venv/bin/python |python manage\.py |manage\.py )[^`]*)`")
@@ -62,8 +62,10 @@ def test_every_readme_command_has_a_test_that_runs_it():
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory) -> Path:
-    """The project's files (committed or not, never ignored ones) in a new folder."""
-    root = tmp_path_factory.mktemp("fresh-clone")
+    """A clone of this repository, with the working tree's files (committed or not, never
+    ignored ones) copied over it."""
+    root = tmp_path_factory.mktemp("fresh") / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(BASE_DIR), str(root)], check=True)
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=BASE_DIR,

@@ -9,31 +9,12 @@ from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-SETTINGS_SOURCE = (BASE_DIR / "config" / "settings.py").read_text()
-READ_VARIABLES = (
-    set(
-        re.findall(
-            r'(?:_bool|_int|_choice|_list|_path|_rate|env\.str|env\.cache_url|env\.email_url)\(\s*"([A-Z_]+)"',
-            SETTINGS_SOURCE,
-        )
-    )
-    # Helpers that build the names: _oauth_client("x") reads X_CLIENT_ID and X_CLIENT_SECRET,
-    # _rate_limit("x", ...) reads X_RATE_LIMIT.
-    | {
-        f"{p.upper()}_CLIENT_{part}"
-        for p in re.findall(r'_oauth_client\("(\w+)"\)', SETTINGS_SOURCE)
-        for part in ("ID", "SECRET")
-    }
-    | {f"{p.upper()}_RATE_LIMIT" for p in re.findall(r'_rate_limit\("(\w+)"', SETTINGS_SOURCE)}
-)
+from tests.environment import BASE_DIR, READ_VARIABLES, clean_env
 
 
 def run(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
     """Run a command of the project with a clean hub environment plus `variables`."""
-    environment = {k: v for k, v in os.environ.items() if k not in READ_VARIABLES}
-    environment.pop("DJANGO_SETTINGS_MODULE", None)
-    environment.update({"VAR_DIR": str(tmp_path), "ALLOWED_HOSTS": "hub.example.com"})
+    environment = clean_env(VAR_DIR=str(tmp_path), ALLOWED_HOSTS="hub.example.com")
     environment.update(variables)
     return subprocess.run(
         [sys.executable, *args],

@@ -1,0 +1,84 @@
+"""A fresh clone, `make run`, and the seconds until the sign-in page answers: once with empty
+package caches (uv and pip download everything) and once with warm ones (a second clone, a
+new .venv, the caches the first run filled). Issue 11's target: ≤ 45 s on this 2-core machine.
+
+Each run starts from `git clone` of this checkout's HEAD (committed work only), with none of
+the hub's variables set, on free ports; its processes are stopped once the page answers.
+Last line: RESULT cold_s=<s> warm_s=<s> target_s=45
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.environment import clean_env  # noqa: E402
+from tests.stack import free_block, free_port  # noqa: E402
+
+TARGET_S = 45
+
+
+def make_run(workdir: Path, name: str, caches: Path) -> float:
+    clone = workdir / name
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    port = free_port()
+    env = clean_env(
+        SANDBOX_BASE_PORT=str(free_block(7)),
+        UV_CACHE_DIR=str(caches / "uv"),
+        PIP_CACHE_DIR=str(caches / "pip"),
+    )
+    log = (workdir / f"{name}.log").open("w")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=clone,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"make run exited {process.returncode}: see {log.name}")
+            try:
+                page = requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
+                if page.status_code == 200 and "password" in page.text:
+                    return time.monotonic() - started
+            except requests.RequestException:
+                pass
+            if time.monotonic() - started > 600:
+                raise SystemExit(f"no sign-in page after 600 s: see {log.name}")
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+        log.close()
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="hub-make-run-"))
+    caches = workdir / "caches"
+    try:
+        print("make run on a fresh clone, empty package caches...")
+        cold = make_run(workdir, "cold", caches)
+        print(f"  sign-in page after {cold:.1f} s")
+        print("make run on another fresh clone, the caches now warm...")
+        warm = make_run(workdir, "warm", caches)
+        print(f"  sign-in page after {warm:.1f} s (target {TARGET_S} s)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"RESULT cold_s={cold:.1f} warm_s={warm:.1f} target_s={TARGET_S}")
+
+
+if __name__ == "__main__":
+    main()
