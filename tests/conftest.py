@@ -35,9 +35,7 @@ def _own_broker_per_test_process(settings) -> None:
     from config.celery import app
 
     database = int(url.path.strip("/") or 0) + int(worker.removeprefix("gw"))
-    settings.CELERY_BROKER_URL = app.conf.broker_url = urlunsplit(
-        url._replace(path=f"/{database}")
-    )
+    settings.CELERY_BROKER_URL = app.conf.broker_url = urlunsplit(url._replace(path=f"/{database}"))
 
 
 def pytest_collection_modifyitems(config, items):
