@@ -27,6 +27,11 @@ from tests.stack import free_block, free_port  # noqa: E402
 TARGET_S = 45
 
 
+# Lines of `make run`'s output that end a phase: installed (Django's first command starts),
+# prepared (the login banner), then the page itself.
+PHASES = {"installed": "manage.py run_embedded", "prepared": "Starting web, worker"}
+
+
 def make_run(workdir: Path, name: str, caches: Path) -> float:
     clone = workdir / name
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
@@ -46,14 +51,22 @@ def make_run(workdir: Path, name: str, caches: Path) -> float:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    seen: dict[str, float] = {}
     try:
         while True:
+            output = (workdir / f"{name}.log").read_text(errors="replace")
+            for phase, line in PHASES.items():
+                if phase not in seen and line in output:
+                    seen[phase] = time.monotonic() - started
             if process.poll() is not None:
                 raise SystemExit(f"make run exited {process.returncode}: see {log.name}")
             try:
                 page = requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
                 if page.status_code == 200 and "password" in page.text:
-                    return time.monotonic() - started
+                    total = time.monotonic() - started
+                    steps = ", ".join(f"{phase} at {at:.1f} s" for phase, at in seen.items())
+                    print(f"  ({steps})")
+                    return total
             except requests.RequestException:
                 pass
             if time.monotonic() - started > 600:

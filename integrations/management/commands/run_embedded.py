@@ -24,7 +24,8 @@ from integrations.sandbox.tls import ensure_ca
 # replaced, and the worker takes new tasks while it should be stopping). Whatever it still
 # holds goes back to the queue by the broker's lease, so a kill loses nothing.
 PROCESSES = {
-    "web": ("{python} manage.py runserver 127.0.0.1:{port}", 10, True),
+    # The checks ran with migrate just before; runserver would repeat them at each start.
+    "web": ("{python} manage.py runserver --skip-checks 127.0.0.1:{port}", 10, True),
     "worker": ("{python} -m celery -A config worker --loglevel=INFO", 30, False),
     "beat": ("{python} -m celery -A config beat --loglevel=INFO --pidfile=", 10, True),
     "sandbox": ("{python} manage.py sandbox", 10, True),
