@@ -104,7 +104,7 @@ def _render_timeline(request, project, *, status: int = 200, values=None, errors
             "project": project.pk,
             "workspace": project.workspace_id,
             "allowedOrigin": hub_origin(),
-            "pollSeconds": 10,
+            "pollSeconds": settings.OAUTH_STATUS_POLL_SECONDS,
             "pageUrl": reverse("project-timeline", args=[project.pk]),
             "unmappedUrl": reverse("project-unmapped", args=[project.pk]),
             "activeRun": api.RunSerializer(active).data if active else None,

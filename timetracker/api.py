@@ -159,11 +159,32 @@ class ProcessApprovedJobsView(APIView):
         return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+class RunsQuery(serializers.Serializer):
+    workspace = serializers.IntegerField(required=False, help_text="Only this workspace's runs.")
+    active = serializers.BooleanField(
+        required=False, default=False, help_text="Only the run going now (queued or running)."
+    )
+
+
 class RunsView(generics.ListAPIView):
+    """Job import runs of your workspaces, newest first. `?workspace=<id>&active=true` is the
+    run going now in a workspace (0 or 1): how the jobs page learns of one before it starts
+    another, instead of provoking the 409."""
+
     serializer_class = JobRunSerializer
 
+    @extend_schema(parameters=[RunsQuery])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return selectors.run_list(user=self.request.user)
+        query = RunsQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.run_list(
+            user=self.request.user,
+            workspace_id=query.validated_data.get("workspace"),
+            active=query.validated_data["active"],
+        )
 
 
 class RunView(APIView):

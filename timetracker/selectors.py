@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce, Now
 from integrations import selectors as platform
 from integrations.errors import NotFound
 from integrations.models import Connection, Membership, User, Workspace
+from integrations.runs import SyncRun
 from timetracker.models import Employee, Job, JobSyncRun, Shift
 
 
@@ -91,8 +92,15 @@ def smartsheet_source_connection(*, workspace: Workspace) -> Connection | None:
     )
 
 
-def run_list(*, user: User) -> QuerySet[JobSyncRun]:
-    return platform.scope_to_user(JobSyncRun.objects.select_related("workspace"), user)
+def run_list(
+    *, user: User, workspace_id: int | None = None, active: bool = False
+) -> QuerySet[JobSyncRun]:
+    """The runs of the user's workspaces, newest first: of one workspace, and only the one
+    going now (queued or running: at most one per workspace), when asked."""
+    runs = platform.scope_to_user(JobSyncRun.objects.select_related("workspace"), user)
+    if workspace_id is not None:
+        runs = runs.filter(workspace_id=workspace_id)
+    return runs.filter(status__in=SyncRun.ACTIVE) if active else runs
 
 
 def run_for(*, user: User, run_id) -> JobSyncRun:

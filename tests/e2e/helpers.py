@@ -21,3 +21,12 @@ def press_and_follow(page, selector: str) -> tuple[str, list[float]]:
         timeout=60_000,
     )
     return page.inner_text("#run-summary"), page.evaluate("window.__progress")
+
+
+def console_errors(page) -> list[str]:
+    """The page's console errors from now on (a 409 the page provoked shows up here)."""
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    return errors

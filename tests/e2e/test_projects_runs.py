@@ -11,7 +11,7 @@ from django.test import Client
 
 from projects import services
 from projects.models import ProjectSyncRun, PurchaseOrder, UnmappedRow
-from tests.e2e.helpers import press_and_follow
+from tests.e2e.helpers import console_errors, press_and_follow
 from tests.integrations.helpers import connect
 from tests.projects.helpers import add, edit_row, row_of, rows_by_hand
 
@@ -29,14 +29,6 @@ new MutationObserver(() => window.__summaries.push(document.getElementById('run-
 
 def button(page, direction: str):
     return page.locator(f'button.sync[data-direction="{direction}"]')
-
-
-def console_errors(page) -> list[str]:
-    errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    return errors
 
 
 @pytest.fixture

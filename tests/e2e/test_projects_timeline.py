@@ -111,3 +111,24 @@ def test_a_failed_item_is_named_in_the_summary(
     assert len(errors) == 1
     assert errors[0].startswith(f"Comment “{comment.text}”: the comment could not be posted")
     assert "(error 4004)" in errors[0]  # Smartsheet's own words, passed on
+
+
+def test_a_popup_closed_without_a_word_is_explained_on_the_project_page(
+    signed_in, hub, two_workspaces
+):
+    # The same words as the Connections page: what is being checked, and for how long.
+    user = two_workspaces["a_admin"]
+    project = services.project_create(
+        workspace=two_workspaces["a"], actor=user, number="2202", name="Pier Offices"
+    )
+    page = signed_in(user)
+    page.goto(f"{hub.url}/projects/{project.pk}/")
+    with page.expect_popup() as popup_info:
+        page.click("#smartsheet button.connect")
+    popup_info.value.wait_for_selector("#approve")
+    popup_info.value.close()
+    status = page.locator("#smartsheet .status")
+    status.get_by_text(
+        "The sign-in window was closed; checking whether the connection was made… (up to 3 s)"
+    ).wait_for()
+    status.get_by_text("Smartsheet: not connected").wait_for(timeout=15_000)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.e2e.helpers import press_and_follow
+from tests.e2e.helpers import console_errors, press_and_follow
 from tests.integrations.helpers import connect_dataverse
 from timetracker.models import Job, JobSyncRun, Shift
 
@@ -134,3 +134,28 @@ def test_the_job_picker_finds_a_job_by_its_im_number(signed_in, hub, two_workspa
     page.click("button:has-text('Punch in')")
     page.wait_for_selector("#current-shift")
     assert Shift.objects.get().job == wanted  # the form posted the job's id
+
+
+def test_a_second_import_is_named_without_a_409_in_the_console(signed_in, hub, two_workspaces):
+    # An import already queued (no worker here takes it): the button is told which run is in
+    # the way, by asking first, so the browser never logs the API's 409 as an error.
+    admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
+    page = signed_in(admin)
+    connect_dataverse(user=admin, workspace=workspace)
+    JobSyncRun.objects.create(
+        workspace=workspace,
+        source="dataverse",
+        direction="inbound",
+        trigger="api",
+        status="running",
+        requested_by=two_workspaces["a_member"],
+    )
+    page.goto(f"{hub.url}/timetracker/jobs/")
+    errors = console_errors(page)
+    page.click("#sync-jobs")
+    page.wait_for_selector("#run-summary[data-status='busy']", timeout=10_000)
+    said = page.inner_text("#run-summary")
+    assert said.startswith("Another run is in progress")
+    assert f"started by {two_workspaces['a_member'].email}" in said
+    assert errors == []
+    assert JobSyncRun.objects.filter(workspace=workspace).count() == 1

@@ -155,3 +155,31 @@ def test_admin_lists_and_run_detail(client, superuser, workspace, jobs):
         assert client.get(url).status_code == 200, url
     page = client.get(f"/admin/timetracker/jobsyncrun/{run.pk}/change/").content.decode()
     assert "<li>24-0109: already linked to job 24-0101</li>" in page
+
+
+def test_the_runs_api_gives_a_workspaces_active_run_for_the_page_to_ask_first(api, two_workspaces):
+    from timetracker.models import JobSyncRun
+
+    a, b = two_workspaces["a"], two_workspaces["b"]
+
+    def run(workspace, status):
+        return JobSyncRun.objects.create(
+            workspace=workspace,
+            source="dataverse",
+            direction="inbound",
+            trigger="api",
+            status=status,
+        )
+
+    run(a, "succeeded")
+    going = run(a, "running")
+    run(b, "queued")  # another workspace's, not the caller's
+    api.force_authenticate(two_workspaces["a_admin"])
+
+    active = api.get(f"/api/timetracker/runs?workspace={a.pk}&active=true").json()["results"]
+    assert [r["id"] for r in active] == [going.pk]
+    assert len(api.get(f"/api/timetracker/runs?workspace={a.pk}").json()["results"]) == 2
+    assert api.get(f"/api/timetracker/runs?workspace={b.pk}&active=true").json()["results"] == []
+    refused = api.get("/api/timetracker/runs?workspace=abc")
+    assert refused.status_code == 400
+    assert "workspace" in refused.json()["error"]["details"]

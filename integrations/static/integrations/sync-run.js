@@ -4,8 +4,8 @@
 // failed. The page supplies the markup: #run with #run-progress, #run-stage, #run-summary and
 // #run-errors inside (#run-note and the "start it after" button are added when missing).
 //
-// A scope runs one run at a time. Given `activeUrl` (the scope's active runs, a list of 0 or
-// 1), a start first asks whether one is going, so the page never provokes the API's 409 (which
+// A scope runs one run at a time. Given `activeUrl` (the scope's active runs, 0 or 1, as a
+// list or an API page), a start first asks whether one is going, so the page never provokes the API's 409 (which
 // the browser would log as a console error); without it, a 409 `run_in_progress` is handled
 // the same way. Either way the page says which run is in the way and who started it, follows
 // its progress without calling it ours, and offers to start the requested run once it ends.
@@ -150,8 +150,9 @@ export async function startRun(options) {
   const { startUrl, runUrl, activeUrl, body, csrfToken } = options;
   document.getElementById("run-after")?.setAttribute("hidden", "");
   if (activeUrl) {
-    const active = await getJson(activeUrl);
-    if (active && active.length) return waitBehind(active[0], options);
+    const answer = await getJson(activeUrl); // a list, or a page of one ({results: [...]})
+    const active = Array.isArray(answer) ? answer : (answer && answer.results) || [];
+    if (active.length) return waitBehind(active[0], options);
   }
   const response = await fetch(startUrl, {
     method: "POST",

@@ -1,6 +1,6 @@
 // The timeline page: Smartsheet connect/disconnect (the platform's popup module) and the two
 // sync buttons, which start a run through the API and follow it to its summary.
-import { connectProvider, disconnectProvider } from "/static/integrations/oauth-popup.js";
+import { connectProvider, disconnectProvider, progressText } from "/static/integrations/oauth-popup.js";
 import { followRun, startRun } from "/static/integrations/sync-run.js";
 
 const config = JSON.parse(document.getElementById("page-config").textContent);
@@ -17,7 +17,7 @@ async function connect() {
     allowedOrigin: config.allowedOrigin,
     csrfToken,
     pollSeconds: config.pollSeconds,
-    onProgress: (stage) => { if (status) status.textContent = stage === "checking" ? "Checking…" : "Waiting for sign-in…"; },
+    onProgress: (stage) => { if (status) status.textContent = progressText(stage, config.pollSeconds); },
   });
   if (result.status === "connected") {
     window.location.reload(); // authoring opens up, signed with this account

@@ -55,6 +55,7 @@ if (syncButton) {
     document.getElementById("last-run")?.remove();
     return startRun({
       startUrl: "/api/timetracker/process-approved-jobs",
+      activeUrl: `/api/timetracker/runs?workspace=${config.workspace}&active=true`,
       runUrl: (id) => `/api/timetracker/runs/${id}`,
       body: { workspace: config.workspace },
       csrfToken,
