@@ -57,7 +57,7 @@ class Watch(threading.Thread):
             if run is not None and run.status == "running" and run.progress_done != shown:
                 shown = run.progress_done  # waiting out the rate limit: said once, not repeated
                 print(
-                    f"  {run.percent:5.1f} %  {run.stage} {run.progress_done}/{run.progress_total}"
+                    f"  {run.percent:5.1f} %  {run.stage} {run.stage_done}/{run.stage_total}"
                 )
         connection.close()
 
