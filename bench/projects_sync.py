@@ -56,9 +56,7 @@ class Watch(threading.Thread):
             run = ProjectSyncRun.objects.filter(project_id=self.project_id).order_by("-pk").first()
             if run is not None and run.status == "running" and run.progress_done != shown:
                 shown = run.progress_done  # waiting out the rate limit: said once, not repeated
-                print(
-                    f"  {run.percent:5.1f} %  {run.stage} {run.stage_done}/{run.stage_total}"
-                )
+                print(f"  {run.percent:5.1f} %  {run.stage} {run.stage_done}/{run.stage_total}")
         connection.close()
 
 

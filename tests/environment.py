@@ -25,11 +25,24 @@ READ_VARIABLES = (
 )
 
 
+# Not the hub's, but carried over from the run this test is part of: the parallel test
+# worker's name (it would move VAR_DIR) and make's own (`make test PYTEST_ARGS=...` passes its
+# command-line variables to every make below it, through MAKEFLAGS, whatever they set).
+INHERITED = (
+    "DJANGO_SETTINGS_MODULE",
+    "PYTEST_XDIST_WORKER",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+)
+
+
 def clean_env(**variables: str) -> dict[str, str]:
-    """This process's environment without the hub's variables (nor the parallel test worker's
-    name, which would move VAR_DIR), plus `variables`."""
+    """This process's environment without the hub's variables nor those inherited from the
+    test run, plus `variables`."""
     env = {k: v for k, v in os.environ.items() if k not in READ_VARIABLES}
-    for name in ("DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"):
+    for name in INHERITED:
         env.pop(name, None)
     env.update(variables)
     return env

@@ -257,8 +257,20 @@ def production_services():
 
 @pytest.mark.slow
 def test_the_production_recipe_serves_health_on_postgres_and_redis(fresh, production_services):
-    # The venv has no pip of its own when uv made it: uv installs the same pins.
-    installed = run(fresh, ".venv/bin/uv", "pip", "install", "-q", "-r", "requirements/prod.txt")
+    # The venv has no pip of its own when uv made it: uv installs the same pins. Into the
+    # venv by its real path: through the clone's symlink, scripts would get the clone's path.
+    venv = BASE_DIR / ".venv" / "bin"
+    installed = run(
+        fresh,
+        str(venv / "uv"),
+        "pip",
+        "install",
+        "-q",
+        "--python",
+        str(venv / "python"),
+        "-r",
+        "requirements/prod.txt",
+    )
     assert installed.returncode == 0, installed.stderr
     port = free_port()
     env = {

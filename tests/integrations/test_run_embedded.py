@@ -85,18 +85,34 @@ def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
     while time.monotonic() - soak_started < SOAK_SECONDS:
         time.sleep(5)
         assert stack.process.poll() is None, stack.log()[-3000:]
-    # Stop the fast schedule, then let the worker drain what beat already sent.
+    # Stop the fast schedule; once beat has sent nothing more for a while, every task it sent
+    # must have been done (a lost one would keep the count short until the deadline).
     stack.shell(
         "from django_celery_beat.models import PeriodicTask\n"
         "PeriodicTask.objects.filter(name='soak-beat').update(enabled=False)"
     )
-    time.sleep(6)
-    beats = stack.shell(
-        "from integrations.models import Heartbeat\n"
-        "out = dict(Heartbeat.objects.filter(name__startswith='soak-').values_list('name', 'beats'))"
-    )
+
+    def sent_by_beat() -> int:
+        return len(
+            re.findall(r"Sending due task soak-beat \(integrations\.heartbeat\)", stack.log())
+        )
+
+    sent, quiet_since = sent_by_beat(), time.monotonic()
+    while time.monotonic() - quiet_since < 10:
+        time.sleep(1)
+        if sent_by_beat() != sent:
+            sent, quiet_since = sent_by_beat(), time.monotonic()
+    deadline = time.monotonic() + 30
+    while True:
+        beats = stack.shell(
+            "from integrations.models import Heartbeat\n"
+            "out = dict(Heartbeat.objects.filter(name__startswith='soak-')"
+            ".values_list('name', 'beats'))"
+        )
+        if beats.get("soak-beat") == sent or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     log = stack.log()
-    sent = len(re.findall(r"Sending due task soak-beat \(integrations\.heartbeat\)", log))
 
     assert "Unrecoverable error" not in log and "JSONDecodeError" not in log
     assert _exits(log) == []  # no process died
