@@ -22,6 +22,10 @@ def pytest_configure(config):
     # A deliberately slow hash (PBKDF2, 1M rounds) would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     _own_broker_per_test_process(settings)
+    # DRF's throttles keep `timer = time.time` from their import: imported first inside a test's
+    # freeze_time, every throttle of the process would call freezegun's fake (a 500 on every
+    # API call after it). Import them before any test runs.
+    import rest_framework.throttling  # noqa: F401
 
 
 def _own_broker_per_test_process(settings) -> None:
@@ -35,7 +39,9 @@ def _own_broker_per_test_process(settings) -> None:
     from config.celery import app
 
     database = int(url.path.strip("/") or 0) + int(worker.removeprefix("gw"))
-    settings.CELERY_BROKER_URL = app.conf.broker_url = urlunsplit(url._replace(path=f"/{database}"))
+    own = urlunsplit(url._replace(path=f"/{database}"))
+    # Celery takes CELERY_BROKER_URL from the environment before its configuration: both.
+    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = own
 
 
 def pytest_collection_modifyitems(config, items):

@@ -14,6 +14,11 @@ def detach_shared_sheets(apps, schema_editor):
         if link.sheet_id in seen:
             link.delete()
         seen.add(link.sheet_id)
+    if schema_editor.connection.vendor == "postgresql":
+        # The deletes leave deferred foreign-key checks pending, and PostgreSQL refuses to
+        # alter a table with pending trigger events in the same transaction (the unique
+        # sheet_id below): run the checks now.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
