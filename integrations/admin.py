@@ -4,6 +4,7 @@ staff user sees only the rows of their workspaces (a superuser sees all)."""
 from allauth.account.decorators import secure_admin_login
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.template.response import TemplateResponse
@@ -65,6 +66,14 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
             request, obj
         )
 
+    def has_act_permission(self, request):
+        """For actions (`permissions=["act"]`) that change state on rows this admin shows
+        read-only (approve a change, run an import again): the model's Django change
+        permission, without making its rows editable. The workspace role is the service's
+        check."""
+        codename = get_permission_codename("change", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
         if hasattr(related, "workspace_path") and not request.user.is_superuser:
@@ -73,6 +82,27 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
                 related._default_manager.all(), request.user, role=Membership.Role.ADMIN
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def act_on_each(model_admin, request, items, *, verb: str, call, noun: str = "", label=str) -> None:
+    """The body of every admin action: call one service per selected item and report what
+    was done and, item by item, why not. The services decide who may (the workspace role) and
+    say why not; the action only declares the Django permission it needs (`permissions=`)."""
+    done, failed = 0, []
+    for item in items:
+        try:
+            outcome = call(item)
+        except (ApplicationError, http.ProviderError) as exc:
+            failed.append(f"{label(item)}: {getattr(exc, 'message', exc)}")
+            continue
+        if isinstance(outcome, dict) and not outcome.get("ok", True):
+            failed.append(f"{label(item)}: {outcome['error']}")
+        else:
+            done += 1
+    if done:
+        model_admin.message_user(request, f"{verb}: {done} {noun}".rstrip() + ".", messages.SUCCESS)
+    for line in failed:
+        model_admin.message_user(request, line, messages.ERROR)
 
 
 class ReadOnlyAdmin(WorkspaceScopedAdmin):
@@ -529,68 +559,63 @@ class ConnectionAdmin(WorkspaceScopedAdmin):
         obj.pk = saved.pk
         obj._state.adding = False
 
-    def _each(self, request, queryset, verb: str, call) -> None:
-        done, failed = 0, []
-        for connection in queryset:
-            try:
-                outcome = call(connection)
-            except (ApplicationError, http.ProviderError) as exc:
-                failed.append(f"{connection}: {getattr(exc, 'message', exc)}")
-                continue
-            if isinstance(outcome, dict) and not outcome.get("ok", True):
-                failed.append(f"{connection}: {outcome['error']}")
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"{verb}: {done} connection(s).", messages.SUCCESS)
-        for line in failed:
-            self.message_user(request, line, messages.ERROR)
-
-    @admin.action(description="Test the selected connections")
+    @admin.action(description="Test the selected connections", permissions=["view"])
     def test_connections(self, request, queryset):
-        self._each(
+        act_on_each(
+            self,
             request,
             queryset,
-            "Tested OK",
-            lambda c: services.connection_test(connection=c, actor=request.user),
+            noun="connection(s)",
+            verb="Tested OK",
+            call=lambda c: services.connection_test(connection=c, actor=request.user),
         )
 
-    @admin.action(description="Refresh tokens now")
+    @admin.action(description="Refresh tokens now", permissions=["change"])
     def refresh_connections(self, request, queryset):
-        self._each(
+        act_on_each(
+            self,
             request,
             queryset,
-            "Refreshed",
-            lambda c: services.connection_refresh(connection=c, actor=request.user),
+            noun="connection(s)",
+            verb="Refreshed",
+            call=lambda c: services.connection_refresh(connection=c, actor=request.user),
         )
 
-    @admin.action(description="Pause")
+    @admin.action(description="Pause", permissions=["change"])
     def pause_connections(self, request, queryset):
-        self._each(
+        act_on_each(
+            self,
             request,
             queryset,
-            "Paused",
-            lambda c: services.connection_set_paused(connection=c, paused=True, actor=request.user),
+            noun="connection(s)",
+            verb="Paused",
+            call=lambda c: services.connection_set_paused(
+                connection=c, paused=True, actor=request.user
+            ),
         )
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume_connections(self, request, queryset):
-        self._each(
+        act_on_each(
+            self,
             request,
             queryset,
-            "Resumed",
-            lambda c: services.connection_set_paused(
+            noun="connection(s)",
+            verb="Resumed",
+            call=lambda c: services.connection_set_paused(
                 connection=c, paused=False, actor=request.user
             ),
         )
 
-    @admin.action(description="Disconnect (revoke at the provider)")
+    @admin.action(description="Disconnect (revoke at the provider)", permissions=["change"])
     def disconnect_connections(self, request, queryset):
-        self._each(
+        act_on_each(
+            self,
             request,
             queryset,
-            "Disconnected",
-            lambda c: services.connection_disconnect(connection=c, actor=request.user),
+            noun="connection(s)",
+            verb="Disconnected",
+            call=lambda c: services.connection_disconnect(connection=c, actor=request.user),
         )
 
 

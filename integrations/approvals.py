@@ -16,11 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations import http
-from integrations.errors import ApplicationError, PermissionDenied
+from integrations.errors import ApplicationError
 from integrations.models import Connection, MappingSet, OutboundChange, User, Workspace
 from integrations.redaction import redact_text
-from integrations.selectors import is_workspace_admin
-from integrations.services import audit_record, audited
+from integrations.services import audit_record, audited, require_workspace_admin
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +98,9 @@ def _decide(
             if locked.status != OutboundChange.Status.PENDING:
                 skipped.append(locked.pk)
                 continue
-            if not is_workspace_admin(user=actor, workspace_id=locked.workspace_id):
-                raise PermissionDenied("Only a workspace admin can approve or reject changes.")
+            require_workspace_admin(
+                actor=actor, workspace=locked.workspace, doing="approve or reject changes"
+            )
             locked.status = status
             locked.decided_by, locked.decided_at = actor, timezone.now()
             locked.note = note[:500]

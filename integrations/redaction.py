@@ -22,11 +22,12 @@ _PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
         r"\1" + REDACTED,
     ),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + REDACTED),
-    # key=value, "key": "value", 'key': 'value' for the usual credential names.
+    # key=value, "key": "value", 'key': 'value' for the usual credential names (a value
+    # already redacted is left alone: the log filter redacts arguments, then the message).
     (
         re.compile(
             r"""(?i)((?:access|refresh|id)_token|client_secret|password|passwd|api_?key|secret"""
-            r"""|token|code_verifier)(["']?\s*[:=]\s*["']?)[^"'\s&,;}\]]+"""
+            r"""|token|code_verifier)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\])[^"'\s&,;}\]]+"""
         ),
         r"\1\2" + REDACTED,
     ),

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -129,6 +130,11 @@ def audit_record(
     )
 
 
+# Every @audited service, by dotted name: the services that change state. The role tests
+# (tests/integrations/test_roles.py) hold a row for each, so a new one without a test fails.
+AUDITED_SERVICES: dict[str, Callable] = {}
+
+
 def audited(func):
     """Marks a service that records its own audit event. While it runs, the per-row audit of
     admin saves is off, so an admin page that calls it leaves one event, not two."""
@@ -141,6 +147,7 @@ def audited(func):
         finally:
             context.reset(token)
 
+    AUDITED_SERVICES[f"{func.__module__}.{func.__qualname__}"] = wrapper
     return wrapper
 
 
@@ -155,9 +162,45 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def _require_admin(*, user: User, workspace: Workspace) -> None:
-    if not selectors.is_workspace_admin(user=user, workspace_id=workspace.pk):
-        raise PermissionDenied("Only an admin of this workspace can do that.")
+# --- Who may do what ------------------------------------------------------------------------------
+# The services are the boundary: an admin action, a page or an API view that forgets to check
+# still cannot let a member do an admin's work. `actor=None` is the system itself (beat, a
+# worker, a management command); every request passes its signed-in user.
+
+
+def require_workspace_admin(
+    *, actor: User | None, workspace: Workspace, doing: str = "do that"
+) -> None:
+    if actor is not None and not selectors.is_workspace_admin(
+        user=actor, workspace_id=workspace.pk
+    ):
+        raise PermissionDenied(f"Only an admin of {workspace.name} can {doing}.")
+
+
+def require_workspace_member(
+    *, actor: User | None, workspace: Workspace, doing: str = "do that"
+) -> None:
+    if actor is not None and not (
+        actor.is_superuser or selectors.workspace_list(user=actor).filter(pk=workspace.pk).exists()
+    ):
+        raise PermissionDenied(f"Only a member of {workspace.name} can {doing}.")
+
+
+def may_connect(*, user: User, workspace: Workspace, provider: str) -> bool:
+    """Personal connections are anyone's own; workspace connections are for its admins."""
+    if providers.get(provider).SPEC.per_user:
+        return selectors.workspace_list(user=user).filter(pk=workspace.pk).exists()
+    return selectors.is_workspace_admin(user=user, workspace_id=workspace.pk)
+
+
+def require_connection_manager(
+    *, actor: User | None, connection: Connection, doing: str = "change this connection"
+) -> None:
+    """A personal connection is its owner's to manage; any connection is its workspace
+    admins'."""
+    if actor is None or (connection.user_id is not None and connection.user_id == actor.pk):
+        return
+    require_workspace_admin(actor=actor, workspace=connection.workspace, doing=doing)
 
 
 @audited
@@ -178,7 +221,7 @@ def workspace_create(*, name: str, creator: User | None = None, slug: str = "") 
 @audited
 @transaction.atomic
 def workspace_update(*, workspace: Workspace, actor: User, name: str) -> Workspace:
-    _require_admin(user=actor, workspace=workspace)
+    require_workspace_admin(actor=actor, workspace=workspace)
     before = snapshot(workspace)
     workspace.name = name
     workspace.full_clean()
@@ -211,14 +254,13 @@ def membership_add(
     *, workspace: Workspace, user: User, role: str, actor: User | None
 ) -> Membership:
     """Add a user to a workspace. `actor` must be an admin of it (None: the system itself)."""
-    if actor is not None:
-        _require_admin(user=actor, workspace=workspace)
+    require_workspace_admin(actor=actor, workspace=workspace, doing="add members")
     return _membership_create(workspace=workspace, user=user, role=role, actor=actor)
 
 
 def membership_invite(*, workspace: Workspace, email: str, role: str, actor: User) -> Membership:
     """Add an existing user, found by email, to a workspace."""
-    _require_admin(user=actor, workspace=workspace)
+    require_workspace_admin(actor=actor, workspace=workspace)
     user = User.objects.filter(email__iexact=email.strip()).first()
     if user is None:
         raise NotFound(f"No user signs in with {email.strip()}.", code="user_not_found")
@@ -243,7 +285,7 @@ def _refuse_removing_the_last_admin(membership: Membership) -> None:
 @audited
 @transaction.atomic
 def membership_change_role(*, membership: Membership, role: str, actor: User) -> Membership:
-    _require_admin(user=actor, workspace=membership.workspace)
+    require_workspace_admin(actor=actor, workspace=membership.workspace)
     if role != Membership.Role.ADMIN:
         _refuse_removing_the_last_admin(membership)
     before = snapshot(membership)
@@ -263,7 +305,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: User) ->
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User) -> None:
     if actor != membership.user:
-        _require_admin(user=actor, workspace=membership.workspace)
+        require_workspace_admin(actor=actor, workspace=membership.workspace)
     _refuse_removing_the_last_admin(membership)
     audit_record(
         action="membership.delete", actor=actor, target=membership, before=snapshot(membership)
@@ -287,6 +329,8 @@ def api_token_create(
     *, user: User, name: str, expires_at: datetime | None = None, actor: User | None = None
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its key. The key is not stored: show it now or never."""
+    if actor is not None and actor != user and not actor.is_superuser:
+        raise PermissionDenied("An API token is made by its own user (or a superuser).")
     key = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -433,6 +477,8 @@ def connection_connect(
 ) -> Connection:
     """Store the outcome of an OAuth consent: a new connection, or the same one renewed."""
     spec = providers.get(provider).SPEC
+    if not may_connect(user=actor, workspace=workspace, provider=provider):
+        raise PermissionDenied(f"Only an admin of {workspace.name} can connect {spec.label}.")
     owner = actor if spec.per_user else None
     connection = Connection.objects.select_for_update().filter(
         workspace=workspace, provider=provider, user=owner
@@ -474,7 +520,7 @@ def connection_create_client_credentials(
     label: str = "",
 ) -> Connection:
     """A Microsoft (Azure AD -> Dataverse) connection. Test it before syncing with it."""
-    _require_admin(user=actor, workspace=workspace)
+    require_workspace_admin(actor=actor, workspace=workspace)
     connection, _ = Connection.objects.select_for_update().get_or_create(
         workspace=workspace, provider=Connection.Provider.DATAVERSE, user=None
     )
@@ -504,6 +550,9 @@ def connection_set_requires_approval(
     *, connection: Connection, actor: User | None, required: bool
 ) -> Connection:
     """Turn the approval gate on or off for writes planned through this connection."""
+    require_workspace_admin(
+        actor=actor, workspace=connection.workspace, doing="decide which writes wait for approval"
+    )
     locked = Connection.objects.select_for_update().get(pk=connection.pk)
     if locked.requires_approval != required:
         before = _public(locked)
@@ -555,11 +604,16 @@ def connection_refresh(
     caller holding `seen_token` finds the work done if someone refreshed while it waited —
     so any number of concurrent callers with the same expired token cause one refresh.
     A failure sets status `error` with the reason, and is raised after that is saved."""
+    require_connection_manager(actor=actor, connection=connection, doing="refresh its tokens")
     failure = None
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         if seen_token is not None and locked.access_token and locked.access_token != seen_token:
             return locked  # refreshed by someone else while we waited for the lock
+        if locked.status == Connection.Status.REVOKED:
+            # Disconnected stays disconnected: only a new consent (or new client
+            # credentials) brings it back, never a refresh or a resume.
+            raise ConnectionUnusable(f"{locked} is disconnected; connect it again.")
         module = providers.get(locked.provider)
         try:
             if module.SPEC.kind == "client_credentials":
@@ -608,6 +662,7 @@ def whoami(connection: Connection, token: str) -> Identity:
 def connection_test(*, connection: Connection, actor: User | None = None) -> dict:
     """Call the provider's who-am-i with the connection. Returns {"ok", "user", "account"} or
     {"ok": False, "error"} with a message safe to show (no tokens, no internals)."""
+    require_workspace_member(actor=actor, workspace=connection.workspace, doing="test it")
     connection.refresh_from_db()  # test what is stored now, not what the caller last saw
     try:
         identity = with_token(connection, lambda token: whoami(connection, token))
@@ -651,6 +706,7 @@ def connection_test(*, connection: Connection, actor: User | None = None) -> dic
 def connection_disconnect(*, connection: Connection, actor: User | None) -> Connection:
     """Revoke at the provider, then forget the tokens here. A failed revoke still disconnects
     locally; the failure is recorded on the connection and in the audit trail."""
+    require_connection_manager(actor=actor, connection=connection, doing="disconnect it")
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     before = _public(connection)
     module = providers.get(connection.provider)
@@ -694,9 +750,17 @@ def connection_disconnect(*, connection: Connection, actor: User | None) -> Conn
 def connection_set_paused(
     *, connection: Connection, paused: bool, actor: User | None
 ) -> Connection:
+    """Pause (no sync uses it, tokens are kept fresh) or resume a connection. Resuming
+    un-pauses only: a disconnected or credential-less connection needs a new consent, and one
+    in error keeps its error until a refresh or a test succeeds."""
+    require_connection_manager(actor=actor, connection=connection, doing="pause or resume it")
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
-    if not paused and connection.status == Connection.Status.REVOKED:
+    if connection.status == Connection.Status.REVOKED or not (
+        connection.access_token or connection.refresh_token or connection.client_secret
+    ):
         raise ConnectionUnusable(f"{connection} is disconnected; connect it again instead.")
+    if not paused and connection.status != Connection.Status.PAUSED:
+        return connection  # nothing to resume
     before = _public(connection)
     connection.status = Connection.Status.PAUSED if paused else Connection.Status.CONNECTED
     connection.save(update_fields=["status", "updated_at"])

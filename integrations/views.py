@@ -12,8 +12,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from integrations import providers, selectors
 from integrations.errors import error_body, internal_error_body
-from integrations.oauth.flow import may_connect
 from integrations.oauth.views import DOMAIN_LABELS, hub_origin, opens_oauth_popups, status_of
+from integrations.services import may_connect
 
 
 @login_required

@@ -1,10 +1,9 @@
 """Admin of ShopBoss projects: projects and their entries, sheet links, row mappings, runs
 with their errors, unmapped rows (import / link / ignore), and interrupted writes."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from integrations.admin import ReadOnlyAdmin, SyncRunAdmin, WorkspaceScopedAdmin
-from integrations.errors import ApplicationError
+from integrations.admin import ReadOnlyAdmin, SyncRunAdmin, WorkspaceScopedAdmin, act_on_each
 from projects import services
 from projects.models import (
     Attachment,
@@ -154,32 +153,32 @@ class UnmappedRowAdmin(WorkspaceScopedAdmin):
         return obj.cells.get("type", "")
 
     def _each(self, request, queryset, verb, call):
-        # The services decide (a workspace admin's call, a row not yet dealt with) and say
-        # why not; the admin only reports it.
-        done = 0
-        for row in queryset:
-            try:
-                call(row)
-                done += 1
-            except ApplicationError as exc:
-                self.message_user(request, f"Row {row.row_id}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{verb} {done} row(s).", messages.SUCCESS)
+        act_on_each(
+            self,
+            request,
+            queryset.filter(state=UnmappedRow.State.NEW),
+            verb=verb,
+            call=call,
+            noun="row(s)",
+            label=lambda row: f"Row {row.row_id}",
+        )
 
-    @admin.action(description="Import as new entries (by their Type)")
+    @admin.action(description="Import as new entries (by their Type)", permissions=["change"])
     def import_rows(self, request, queryset):
         self._each(
             request,
-            queryset.filter(state=UnmappedRow.State.NEW),
+            queryset,
             "Imported",
             lambda row: services.unmapped_import(row=row, actor=request.user),
         )
 
-    @admin.action(description="Link to the entity given on the row (type and id)")
+    @admin.action(
+        description="Link to the entity given on the row (type and id)", permissions=["change"]
+    )
     def link_rows(self, request, queryset):
         self._each(
             request,
-            queryset.filter(state=UnmappedRow.State.NEW),
+            queryset,
             "Linked",
             lambda row: services.unmapped_link(
                 row=row,
@@ -189,11 +188,11 @@ class UnmappedRowAdmin(WorkspaceScopedAdmin):
             ),
         )
 
-    @admin.action(description="Ignore")
+    @admin.action(description="Ignore", permissions=["change"])
     def ignore_rows(self, request, queryset):
         self._each(
             request,
-            queryset.filter(state=UnmappedRow.State.NEW),
+            queryset,
             "Ignored",
             lambda row: services.unmapped_ignore(row=row, actor=request.user),
         )

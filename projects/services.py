@@ -11,10 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils.text import capfirst
 
 from integrations import http
-from integrations import selectors as platform_selectors
 from integrations import services as platform
-from integrations.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from integrations.models import Connection, User, Workspace
+from integrations.errors import ApplicationError, Conflict, NotFound
+from integrations.models import Connection, User
 from integrations.providers import smartsheet
 from integrations.providers.base import rate_key
 from integrations.runs import SyncRun, request_run
@@ -48,13 +47,6 @@ class SheetSchemaInvalid(ApplicationError):
     code = "sheet_schema_invalid"
 
 
-def require_workspace_admin(*, user: User, workspace: Workspace, doing: str) -> None:
-    """The services are the boundary: a page or an API view that forgets to check still
-    cannot let a member do an admin's work."""
-    if not platform_selectors.is_workspace_admin(user=user, workspace_id=workspace.pk):
-        raise PermissionDenied(f"Only an admin of {workspace.name} can {doing}.")
-
-
 def smartsheet_connection(*, user: User, project: Project) -> Connection:
     connection = selectors.smartsheet_connection(user=user, workspace=project.workspace)
     if connection is None:
@@ -70,6 +62,7 @@ def smartsheet_connection(*, user: User, project: Project) -> Connection:
 @platform.audited
 @transaction.atomic
 def project_create(*, workspace, actor: User, number: str, name: str, **fields) -> Project:
+    platform.require_workspace_member(actor=actor, workspace=workspace, doing="add projects")
     if Project.objects.filter(workspace=workspace, number=number).exists():
         raise Conflict(
             f"Project {number} already exists in {workspace.name}.",
@@ -107,6 +100,9 @@ def timeline_add(
     *, project: Project, actor: User, kind: str, upload: UploadedFile | None = None, **fields
 ):
     """Add an entry to a project's timeline, signed with the author's Smartsheet identity."""
+    platform.require_workspace_member(
+        actor=actor, workspace=project.workspace, doing="add to its timeline"
+    )
     model = ENTRY_KINDS.get(kind)
     if model is None:
         raise ApplicationError(
@@ -243,6 +239,9 @@ def _writer(project: Project, actor: User):
 def sheet_provision(*, project: Project, actor: User) -> ProjectSheetLink:
     """Copy the workspace's template into its target workspace, named after the project, and
     link it once its columns check out."""
+    platform.require_workspace_member(
+        actor=actor, workspace=project.workspace, doing="create its sheet"
+    )
     if hasattr(project, "sheet_link"):
         raise Conflict(f"{project} already has a sheet: {project.sheet_link.sheet_name}.")
     setup, _ = SmartsheetSetup.objects.get_or_create(workspace=project.workspace)
@@ -270,9 +269,12 @@ def sheet_attach(
     refused, naming that project, unless a workspace admin `force`s it: the other project's
     link is then removed (its row mappings with it; its entries stay) and the takeover
     audited on both projects. A sheet of another workspace's project is never taken over."""
+    platform.require_workspace_member(
+        actor=actor, workspace=project.workspace, doing="attach its sheet"
+    )
     if force:
-        require_workspace_admin(
-            user=actor, workspace=project.workspace, doing="attach a sheet another project uses"
+        platform.require_workspace_admin(
+            actor=actor, workspace=project.workspace, doing="attach a sheet another project uses"
         )
     if hasattr(project, "sheet_link"):
         raise Conflict(f"{project} already has a sheet: {project.sheet_link.sheet_name}.")
@@ -352,6 +354,7 @@ def sync_request(
 ) -> ProjectSyncRun:
     """Queue a run. One run per project at a time (a database constraint); a run whose worker
     went silent for 5 minutes is closed as failed first, so a dead worker never blocks forever."""
+    platform.require_workspace_member(actor=actor, workspace=project.workspace, doing="sync it")
     if direction not in ProjectSyncRun.Direction.values:
         raise ApplicationError(
             "direction must be outbound or inbound.", details={"direction": ["Not a choice."]}
@@ -381,8 +384,8 @@ def sync_request(
 def _require_unmapped_admin(*, row: UnmappedRow, actor: User) -> None:
     # Importing writes entries into the timeline, linking decides which row is which entry:
     # an admin's decision, wherever it is made (page, API, Django admin).
-    require_workspace_admin(
-        user=actor, workspace=row.workspace, doing="import, link or ignore unmapped rows"
+    platform.require_workspace_admin(
+        actor=actor, workspace=row.workspace, doing="import, link or ignore unmapped rows"
     )
     if row.state != UnmappedRow.State.NEW:
         raise Conflict(f"Row {row.row_id} is already {row.get_state_display().lower()}.")

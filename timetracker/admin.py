@@ -1,9 +1,8 @@
 """Admin of the TimeTracker: employees (soft delete), jobs, shifts and job sync runs."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from integrations.admin import SyncRunAdmin, WorkspaceScopedAdmin
-from integrations.errors import ApplicationError
+from integrations.admin import SyncRunAdmin, WorkspaceScopedAdmin, act_on_each
 from timetracker import services
 from timetracker.models import Employee, Job, JobSyncRun, Shift
 
@@ -31,16 +30,27 @@ class EmployeeAdmin(WorkspaceScopedAdmin):
     readonly_fields = ["deleted_date", "created_at", "updated_at"]
     actions = ["remove", "restore"]
 
-    @admin.action(description="Remove (soft delete; shifts are kept)")
+    @admin.action(description="Remove (soft delete; shifts are kept)", permissions=["change"])
     def remove(self, request, queryset):
-        for employee in queryset.filter(deleted_date__isnull=True):
-            services.employee_soft_delete(employee=employee, actor=request.user)
-        messages.success(request, "Removed; their shifts stay in the reports.")
+        act_on_each(
+            self,
+            request,
+            queryset.filter(deleted_date__isnull=True),
+            verb="Removed (their shifts stay in the reports)",
+            noun="employee(s)",
+            call=lambda e: services.employee_soft_delete(employee=e, actor=request.user),
+        )
 
-    @admin.action(description="Restore")
+    @admin.action(description="Restore", permissions=["change"])
     def restore(self, request, queryset):
-        count = queryset.update(deleted_date=None)
-        messages.success(request, f"Restored {count}.")
+        act_on_each(
+            self,
+            request,
+            queryset.filter(deleted_date__isnull=False),
+            verb="Restored",
+            noun="employee(s)",
+            call=lambda e: services.employee_restore(employee=e, actor=request.user),
+        )
 
 
 @admin.register(Job)
@@ -73,13 +83,15 @@ class JobSyncRunAdmin(SyncRunAdmin):
     list_filter = ["status", "source", "trigger"]
     actions = ["sync_again"]
 
-    @admin.action(description="Run the job import again for these workspaces")
+    @admin.action(description="Run the job import again for these workspaces", permissions=["act"])
     def sync_again(self, request, queryset):
-        for workspace in {run.workspace for run in queryset.select_related("workspace")}:
-            try:
-                services.job_sync_request(
-                    workspace=workspace, actor=request.user, trigger=JobSyncRun.Trigger.ADMIN
-                )
-                messages.success(request, f"Queued a job import for {workspace}.")
-            except ApplicationError as exc:
-                messages.error(request, f"{workspace}: {exc.message}")
+        act_on_each(
+            self,
+            request,
+            {run.workspace for run in queryset.select_related("workspace")},
+            verb="Queued a job import for",
+            noun="workspace(s)",
+            call=lambda w: services.job_sync_request(
+                workspace=w, actor=request.user, trigger=JobSyncRun.Trigger.ADMIN
+            ),
+        )

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations import selectors as platform_selectors
 from integrations import services as platform
 from integrations.errors import ApplicationError, Conflict, PermissionDenied
 from integrations.models import Connection, Membership, User, Workspace
@@ -57,6 +56,9 @@ def employee_for(*, user: User, workspace: Workspace) -> Employee:
 def employee_soft_delete(*, employee: Employee, actor: User | None) -> Employee:
     """Hide a person (the seed's `deleted_date`); an open shift is closed first, and every
     shift stays for the hours reports."""
+    platform.require_workspace_admin(
+        actor=actor, workspace=employee.workspace, doing="remove employees"
+    )
     with transaction.atomic():
         Shift.objects.filter(employee=employee, punched_out_at__isnull=True).update(
             punched_out_at=timezone.now()
@@ -64,6 +66,19 @@ def employee_soft_delete(*, employee: Employee, actor: User | None) -> Employee:
         employee.deleted_date = timezone.now()
         employee.save(update_fields=["deleted_date", "updated_at"])
         platform.audit_record(action="timetracker.employee.delete", actor=actor, target=employee)
+    return employee
+
+
+@platform.audited
+def employee_restore(*, employee: Employee, actor: User | None) -> Employee:
+    """Undo a removal: the person can punch in again, their shifts never left."""
+    platform.require_workspace_admin(
+        actor=actor, workspace=employee.workspace, doing="restore employees"
+    )
+    if employee.deleted_date is not None:
+        employee.deleted_date = None
+        employee.save(update_fields=["deleted_date", "updated_at"])
+        platform.audit_record(action="timetracker.employee.restore", actor=actor, target=employee)
     return employee
 
 
@@ -156,14 +171,10 @@ def job_sync_request(
     *, workspace: Workspace, actor: User | None = None, trigger: str = SyncRun.Trigger.BUTTON
 ) -> JobSyncRun:
     """Queue a run of the workspace's job import. Two runs of a workspace never overlap (a
-    database constraint); a manual or API request needs a workspace admin."""
-    manual = trigger in (SyncRun.Trigger.BUTTON, SyncRun.Trigger.API)
-    if (
-        manual
-        and actor is not None
-        and not platform_selectors.is_workspace_admin(user=actor, workspace_id=workspace.pk)
-    ):
-        raise PermissionDenied("Only a workspace admin can start a job sync.")
+    database constraint). A sign-in queues one for whoever signs in; any other request (the
+    button, the API, Django admin, a command run as someone) needs a workspace admin."""
+    if trigger != SyncRun.Trigger.LOGIN:
+        platform.require_workspace_admin(actor=actor, workspace=workspace, doing="start a job sync")
     source, connection = job_source(workspace=workspace)
     from timetracker import tasks
 

@@ -366,7 +366,7 @@ class MappingSetAdmin(WorkspaceScopedAdmin):
         mapping_set = self._viewable_set(request, object_id)
         return _json_download(engine.export_set(mapping_set), _export_filename(mapping_set))
 
-    @admin.action(description="Export as JSON")
+    @admin.action(description="Export as JSON", permissions=["view"])
     def export_as_json(self, request, queryset):
         sets = list(queryset.prefetch_related("fields"))
         if len(sets) == 1:
@@ -563,10 +563,10 @@ class OutboundChangeAdmin(ReadOnlyAdmin):
             text += f"; {len(skipped)} skipped (already decided)"
         self.message_user(request, f"{text}.", messages.SUCCESS if decided else messages.WARNING)
 
-    @admin.action(description="Approve selected")
+    @admin.action(description="Approve selected", permissions=["act"])
     def approve_changes(self, request, queryset):
         self._decide(request, queryset, approvals.approve, "Approved")
 
-    @admin.action(description="Reject selected")
+    @admin.action(description="Reject selected", permissions=["act"])
     def reject_changes(self, request, queryset):
         self._decide(request, queryset, approvals.reject, "Rejected")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import providers, selectors, services
+from integrations import providers, services
 from integrations.errors import ApplicationError, PermissionDenied
 from integrations.models import Connection, OAuthState, User, Workspace
 from integrations.providers.base import oauth_client
@@ -44,13 +44,6 @@ def _digest(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def may_connect(*, user: User, workspace: Workspace, provider: str) -> bool:
-    """Personal connections are anyone's own; workspace connections are for its admins."""
-    if providers.get(provider).SPEC.per_user:
-        return selectors.workspace_list(user=user).filter(pk=workspace.pk).exists()
-    return selectors.is_workspace_admin(user=user, workspace_id=workspace.pk)
-
-
 def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str = "") -> dict:
     """Create a single-use state (and PKCE verifier) and return the provider's authorize URL."""
     spec = providers.get(provider).SPEC
@@ -58,7 +51,7 @@ def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str 
         raise ApplicationError(
             f"{spec.label} connects with client credentials, not a consent page.", code="not_oauth"
         )
-    if not may_connect(user=user, workspace=workspace, provider=provider):
+    if not services.may_connect(user=user, workspace=workspace, provider=provider):
         raise PermissionDenied(f"Only an admin of {workspace.name} can connect {spec.label}.")
     if spec.domains:
         domain = domain or spec.domains[0]

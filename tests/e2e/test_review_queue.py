@@ -61,5 +61,5 @@ def test_a_member_cannot_decide(signed_in, hub, two_workspaces, owner):
     page.goto(f"{hub.url}/integrations/review/")
     page.locator(f'tr[data-id="{change.pk}"] button.reject-one').click()
     page.wait_for_function("document.getElementById('outcome').dataset.state === 'refused'")
-    assert "Only a workspace admin" in page.inner_text("#outcome")
+    assert "Only an admin of" in page.inner_text("#outcome")
     assert OutboundChange.objects.get(pk=change.pk).status == "pending"

@@ -21,3 +21,12 @@ def connect_dataverse(*, user, workspace, secret: str = sandbox_module.DATAVERSE
         client_secret=secret,
         instance_url=sandbox_module.api_url("dataverse"),
     )
+
+
+def grant(user, *codenames):
+    """Make `user` staff with exactly these Django permissions (codenames) added."""
+    from django.contrib.auth.models import Permission
+
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))

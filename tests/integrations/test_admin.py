@@ -3,20 +3,14 @@
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
 from django_celery_beat.models import PeriodicTask
 
 from integrations import services
 from integrations.models import ApiToken, AuditEvent, Membership
 from integrations.redaction import REDACTED
+from tests.integrations.helpers import grant
 
 pytestmark = pytest.mark.django_db
-
-
-def grant(user, *codenames):
-    user.is_staff = True
-    user.save()
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
 
 
 @pytest.fixture

@@ -207,6 +207,53 @@ class TestTest:
         assert services.connection_test(connection=smartsheet)["ok"] is True
 
 
+class TestRefreshThroughTheApi:
+    """POST /api/integrations/connections/<id>/refresh: a provider's failure is a 502 with the
+    error shape (it was a 500), and a disconnected connection stays disconnected."""
+
+    def url(self, connection, verb="refresh"):
+        return f"/api/integrations/connections/{connection.pk}/{verb}"
+
+    def test_a_refused_refresh_is_a_502_with_the_reason(self, api, smartsheet, two_workspaces):
+        Connection.objects.filter(pk=smartsheet.pk).update(refresh_token="no-longer-valid")
+        api.force_authenticate(two_workspaces["a_admin"])
+        response = api.post(self.url(smartsheet))
+        assert response.status_code == 502
+        error = response.json()["error"]
+        assert error["code"] == "provider_error" and "refuse" in error["message"]
+        assert error["details"]["provider"] == "smartsheet"
+
+    def test_an_unavailable_provider_is_a_502_too(self, api, smartsheet, sandbox, two_workspaces):
+        sandbox.fault("smartsheet", kind="error", status=503, path="/2.0/token", count=20)
+        api.force_authenticate(two_workspaces["a_admin"])
+        response = api.post(self.url(smartsheet))
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            502,
+            "provider_unavailable",
+        )
+
+    def test_a_disconnected_connection_is_neither_refreshed_nor_resumed(
+        self, api, smartsheet, sandbox, two_workspaces
+    ):
+        services.connection_disconnect(connection=smartsheet, actor=None)
+        sandbox.clear_calls("smartsheet")
+        api.force_authenticate(two_workspaces["a_admin"])
+        for verb in ("refresh", "resume", "pause"):
+            response = api.post(self.url(smartsheet, verb))
+            assert response.status_code == 409, verb
+            assert response.json()["error"]["code"] == "connection_unusable"
+        smartsheet.refresh_from_db()
+        assert smartsheet.status == "revoked" and smartsheet.refresh_token == ""
+        assert sandbox.calls("smartsheet")["total"] == 0  # nothing was even tried
+
+    def test_resume_only_unpauses(self, api, smartsheet, two_workspaces):
+        Connection.objects.filter(pk=smartsheet.pk).update(status="error", last_error="trouble")
+        api.force_authenticate(two_workspaces["a_admin"])
+        assert api.post(self.url(smartsheet, "resume")).json()["status"] == "error"
+        assert api.post(self.url(smartsheet, "pause")).json()["status"] == "paused"
+        assert api.post(self.url(smartsheet, "resume")).json()["status"] == "connected"
+
+
 class TestDisconnect:
     def test_it_revokes_at_the_provider_then_forgets_the_tokens(self, smartsheet, sandbox):
         token = smartsheet.access_token

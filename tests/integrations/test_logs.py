@@ -75,3 +75,73 @@ def test_log_lines_carry_the_request_id(log_output, client, db):
     (record,) = [r for r in lines(log_output) if r["logger"] == "django.request"]
     assert record["request_id"] == "req-0123456789"
     assert record["level"] == "WARNING"
+
+
+def test_every_handler_of_every_logger_redacts():
+    # Libraries' own handlers included: Django's defaults give "django" and "django.server"
+    # handlers of their own, and runserver's access log went out through those unfiltered.
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    unfiltered = [
+        (logger.name, type(handler).__name__)
+        for logger in loggers
+        for handler in logger.handlers
+        if not type(handler).__module__.startswith("_pytest")
+        and not isinstance(handler, logging.NullHandler)  # writes nothing
+        and not any(isinstance(f, RedactingFilter) for f in handler.filters)
+    ]
+    assert unfiltered == []
+
+
+def test_the_dev_servers_access_log_masks_tokens_codes_and_passwords(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from tests.environment import BASE_DIR, clean_env
+    from tests.stack import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "runserver",
+            "--noreload",
+            "--skip-checks",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=BASE_DIR,
+        env=clean_env(VAR_DIR=str(tmp_path), DEBUG="true", LOG_FORMAT="text"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{base}/favicon.ico", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, "no server"
+                time.sleep(0.2)
+        requests.get(f"{base}/nope/?access_token={SECRET}&password={SECRET}1", timeout=10)
+        requests.get(
+            f"{base}/integrations/smartsheet/auth/callback?code={SECRET}2&state={SECRET}3",
+            timeout=10,
+            allow_redirects=False,
+        )
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+
+    access = [line for line in output.splitlines() if "django.server" in line]
+    assert any("/nope/?access_token=[REDACTED]&password=[REDACTED]" in line for line in access)
+    assert any("callback?code=[REDACTED]&state=[REDACTED]" in line for line in access)
+    assert SECRET not in output

@@ -5,7 +5,6 @@ import html
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from integrations.models import (
@@ -18,6 +17,7 @@ from integrations.models import (
     OutboundChange,
 )
 from tests.factories import MembershipFactory, WorkspaceFactory
+from tests.integrations.helpers import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +25,6 @@ CHANGELIST = "/admin/integrations/mappingset/"
 ADD = "/admin/integrations/mappingset/add/"
 IMPORT = "/admin/integrations/mappingset/import/"
 QUEUE = "/admin/integrations/outboundchange/"
-
-
-def grant(user, *codenames):
-    user.is_staff = True
-    user.save()
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
 
 
 def page(response) -> str:
@@ -419,7 +413,7 @@ class TestOutboundChanges:
     @pytest.fixture
     def reviewer(self, client, two_workspaces):
         user = two_workspaces["a_admin"]
-        grant(user, "view_outboundchange")
+        grant(user, "view_outboundchange", "change_outboundchange")
         client.force_login(user)
         return user
 
@@ -462,12 +456,12 @@ class TestOutboundChanges:
     ):
         change = planned(two_workspaces["a"])
         member = two_workspaces["a_member"]
-        grant(member, "view_outboundchange")
+        grant(member, "view_outboundchange", "change_outboundchange")
         client.force_login(member)
 
         response = self.act(client, "approve_changes", change)
 
-        assert messages_of(response) == ["Only a workspace admin can approve or reject changes."]
+        assert messages_of(response) == ["Only an admin of Alpha can approve or reject changes."]
         change.refresh_from_db()
         assert change.status == "pending" and change.decided_by is None
         assert not AuditEvent.objects.filter(action__startswith="outbound_change.").exists()

@@ -38,3 +38,18 @@ def test_it_masks_secret_keys_at_any_depth_and_keeps_shapes():
         "attempts": ({"client_secret": REDACTED},),
         "Password": "",
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET /x/?access_token=abc123&password=hunter22 HTTP/1.1",
+        "callback?code=one-time&state=xyz",
+        '{"refresh_token": "r-123", "client_secret": "s-456"}',
+        "Authorization: Bearer abc.def",
+    ],
+)
+def test_redacting_twice_changes_nothing_more(text):
+    # The log filter redacts a record's arguments and then its formatted message.
+    once = redact_text(text)
+    assert redact_text(once) == once and "]]" not in once

@@ -14,7 +14,7 @@ from projects.models import (
     RowMapping,
     UnmappedRow,
 )
-from tests.integrations.test_admin import grant
+from tests.integrations.helpers import grant
 from tests.projects.conftest import run_sync
 from tests.projects.helpers import add, person, timeline
 
