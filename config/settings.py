@@ -397,6 +397,12 @@ elif _scheme not in _BROKER_SCHEMES:
     )
     _scheme = "sqlite"
     CELERY_BROKER_URL = "sqlite://"
+# The longest a task may run. A minute before it, the task is told (SoftTimeLimitExceeded) and a
+# run closes itself as failed; at the limit its process is stopped. Below RabbitMQ's default
+# consumer_timeout (30 minutes), past which RabbitMQ closes the channel of an unacknowledged
+# (acks_late) task and hands the task to another worker.
+CELERY_TASK_TIME_LIMIT = _int("CELERY_TASK_TIME_LIMIT", 1500, minimum=120)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 if _scheme == "sqlite":
     # The embedded broker (config/broker.py): one SQLite file, `sqlite:///path` to choose it.
     import config.broker  # noqa: E402, F401 - registers the sqlite:// transport with kombu
@@ -410,6 +416,13 @@ if _scheme == "sqlite":
         "visibility_timeout": _int("CELERY_BROKER_VISIBILITY_TIMEOUT", 30, minimum=5),
         "polling_interval": 0.25,
     }
+elif _scheme in ("redis", "rediss"):
+    # Redis gives an unacknowledged task to another worker this long after handing it out,
+    # whether or not the first still runs it (there is no lease to renew): just above the
+    # longest task, so a slow task is never run twice at once. A killed worker's run is closed
+    # (and a scheduled one queued again) by the stale-run sweep long before; its late task
+    # then finds the run closed and does nothing.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -491,6 +504,19 @@ HTTP_CONNECT_TIMEOUT = _int("HTTP_CONNECT_TIMEOUT", 10, minimum=1)
 HTTP_READ_TIMEOUT = _int("HTTP_READ_TIMEOUT", 60, minimum=1)
 HTTP_MAX_ATTEMPTS = _int("HTTP_MAX_ATTEMPTS", 6, minimum=1)
 HTTP_MAX_RETRY_WAIT = _int("HTTP_MAX_RETRY_WAIT", 120, minimum=1)
+# A run whose worker has written nothing (progress, a retry note) for this many seconds, or
+# that no worker took up within it, is closed as failed by the stale-run sweep (a beat task,
+# every minute); a scheduled one is queued again. A live run writes as it goes and before each
+# retry wait: its longest silence is about one call and one wait, and a window no longer than
+# that would close runs that are still going.
+RUN_STALE_AFTER = _int("RUN_STALE_AFTER", 300, minimum=1)
+_LONGEST_SILENCE = HTTP_CONNECT_TIMEOUT + HTTP_READ_TIMEOUT + HTTP_MAX_RETRY_WAIT
+if RUN_STALE_AFTER <= _LONGEST_SILENCE:
+    _fail(
+        "RUN_STALE_AFTER",
+        f"must be longer than a live run's longest silence, HTTP_CONNECT_TIMEOUT + "
+        f"HTTP_READ_TIMEOUT + HTTP_MAX_RETRY_WAIT = {_LONGEST_SILENCE} s; got {RUN_STALE_AFTER}",
+    )
 try:
     # Attempt n waits a random time in [0, min(60, base * 2**(n-1))] seconds (full jitter).
     HTTP_BACKOFF_BASE = float(env.str("HTTP_BACKOFF_BASE", default="1.0"))

@@ -12,12 +12,21 @@ over the whole run (the bar, which never goes back) and `stage_done/total` withi
 stage (the "Writing rows 3/30" a person reads). While the HTTP layer waits to retry a provider
 (429, 5xx), the row says so at once (`retry_reason`, `retry_at`): an outage would otherwise
 look like a bar that stopped.
+
+A run whose worker died stays `running` with no word from it. The stale-run sweep (`sweep`, a
+beat task every minute) closes every run of every sync that has been silent for
+`RUN_STALE_AFTER` (or that no worker took up within it) as failed with the reason, and queues a
+scheduled one again: nobody is watching a schedule's run to press the button once more. The
+close is a conditional update on the heartbeat, so a run that wrote since it was read is left
+alone; and a closed run's worker, should it be alive after all, stops at its next write.
 """
 
 import logging
 import time
 from datetime import timedelta
 
+from celery import current_app
+from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -30,7 +39,6 @@ from integrations.redaction import redact_text
 
 logger = logging.getLogger(__name__)
 
-RUN_STALE_AFTER = timedelta(minutes=5)  # a run silent (or never taken up) this long is lost
 MAX_ERRORS = 200  # per run: enough to act on, bounded for a run with a million failures
 PROGRESS_EVERY = 0.25  # seconds between progress writes
 
@@ -52,6 +60,9 @@ class SyncRun(WorkspaceOwned):
         FAILED = "failed", "Failed"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    # The Celery task (by name) that does a run of this kind, given the run's id: the sweep
+    # queues a scheduled run again through it. Every subclass names its own.
+    run_task = ""
 
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     direction = models.CharField(max_length=20)
@@ -144,9 +155,28 @@ class SyncRun(WorkspaceOwned):
         return ", ".join(parts)
 
 
+# Fields that describe one attempt (its state, counts, progress, times); the others say what to
+# run (workspace, trigger, direction, requested_by and each subclass's own, such as the
+# project), and a run queued again copies those.
+ATTEMPT_FIELDS = frozenset(field.name for field in SyncRun._meta.local_fields) - {
+    "workspace",
+    "trigger",
+    "direction",
+    "requested_by",
+}
+
+
+class RunClosed(BaseException):
+    """The run was closed while its worker still worked on it (the stale-run sweep found it
+    silent). A BaseException, like asyncio's CancelledError: the syncs' `except Exception`
+    handlers, which close a run as failed, must not catch it; RunRecorder ends the work."""
+
+
 class RunRecorder:
-    """Counts and progress of one run, flushed to its row (every write is a conditional
-    update of this row only, so the admin or a stale-run sweep never races it)."""
+    """Counts and progress of one run, flushed to its row. Every write is a conditional
+    update of this row while it is running, so the admin or a stale-run sweep never races it:
+    once the run is closed, the next write raises RunClosed and the work stops (its effects
+    are as if the worker had died there, which every sync is written to survive)."""
 
     COUNTS = ("created", "updated", "unchanged", "unmapped", "conflicts", "failed")
 
@@ -158,6 +188,7 @@ class RunRecorder:
         self._tracking = http.track()
         self._listening = http.on_retry(self.retrying)
         self.stats = http.CallStats()
+        self.closed = False  # by someone else (the sweep): nothing more is written
         # A resumed run adds to what its first attempt already counted.
         self._base_calls, self._base_retries = run.api_calls, run.retries
 
@@ -166,9 +197,13 @@ class RunRecorder:
         self._listening.__enter__()
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self._listening.__exit__(*exc_info)
-        self._tracking.__exit__(*exc_info)
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        self._listening.__exit__(exc_type, exc, traceback)
+        self._tracking.__exit__(exc_type, exc, traceback)
+        if exc_type is not None and issubclass(exc_type, RunClosed):
+            logger.warning("%s: stopped, the run was closed while it ran", self.run)
+            return True  # the task ends quietly; the row already says why
+        return False
 
     def retrying(self, reason: str, seconds: float) -> None:
         """Called by the HTTP layer before it sleeps between attempts: written at once, since
@@ -242,8 +277,14 @@ class RunRecorder:
             "retries": self.run.retries,
             "heartbeat_at": timezone.now(),
         }
-        self.model.objects.filter(pk=self.run.pk).update(**fields)
         self.pending = {}
+        if self.closed:
+            return
+        if not self.model.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
+            **fields
+        ):
+            self.closed = True
+            raise RunClosed(self.run.pk)
 
     def finish(self, *, status: str | None = None, message: str = "") -> SyncRun:
         """Close the run: `partial` when some items failed and others did not."""
@@ -263,21 +304,117 @@ class RunRecorder:
         return self.run
 
 
-def close_abandoned(runs: models.QuerySet) -> None:
+def stale_after() -> timedelta:
+    """How long a run may go without a word from its worker (RUN_STALE_AFTER)."""
+    return timedelta(seconds=settings.RUN_STALE_AFTER)
+
+
+def _span(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    if seconds % 60:
+        return f"{seconds} seconds"
+    return "1 minute" if seconds == 60 else f"{seconds // 60} minutes"
+
+
+def close_abandoned(runs: models.QuerySet, *, then: str = "a new run takes over.") -> list[SyncRun]:
     """Close the active runs in `runs` that can no longer finish, so a dead worker never
-    blocks its scope forever: running ones whose worker went silent for 5 minutes, and queued
-    ones no worker took up within 5 minutes (if that task arrives later, `claim` refuses it)."""
-    stale = timezone.now() - RUN_STALE_AFTER
-    runs.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        message="The worker stopped answering; a new run takes over.",
-    )
-    runs.filter(status=SyncRun.Status.QUEUED, created_at__lt=stale).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        message="No worker took the run up within 5 minutes; a new run takes over.",
-    )
+    blocks its scope forever: running ones whose worker went silent for RUN_STALE_AFTER, and
+    queued ones no worker took up within it (if that task arrives later, `claim` refuses it).
+    The reason ends with `then`. Returns the runs closed here."""
+    window = stale_after()
+    now = timezone.now()
+    stale = now - window
+    silent = {"status": SyncRun.Status.RUNNING, "heartbeat_at__lt": stale}
+    untaken = {"status": SyncRun.Status.QUEUED, "created_at__lt": stale}
+    closed = []
+    for guard, reason in (
+        (silent, f"The worker stopped answering for {_span(window)}"),
+        (untaken, f"No worker took the run up within {_span(window)}"),
+    ):
+        for run in runs.filter(**guard):
+            message = f"{reason}; {then}"
+            # Conditional on what made it stale: a heartbeat written (or a claim made) since the
+            # read keeps the run alive, whatever this sweep saw.
+            if runs.model.objects.filter(pk=run.pk, **guard).update(
+                status=SyncRun.Status.FAILED, finished_at=now, message=message
+            ):
+                run.status, run.finished_at, run.message = SyncRun.Status.FAILED, now, message
+                closed.append(run)
+    return closed
+
+
+def run_models() -> list[type[SyncRun]]:
+    """Every app's run log: the installed, concrete subclasses of SyncRun."""
+    return [model for model in apps.get_models() if issubclass(model, SyncRun)]
+
+
+def sweep() -> dict[str, int]:
+    """The stale-run sweep (beat, every minute): close the runs of every sync whose worker went
+    silent (or that no worker took up) for RUN_STALE_AFTER, and queue scheduled ones again.
+    Other runs are not repeated behind anyone's back: a person's page shows the reason and the
+    button, and a sign-in's run comes again with the next sign-in. Audited, one event per run
+    closed."""
+    from integrations.services import audit_record
+
+    outcome = {"closed": 0, "requeued": 0}
+    for model in run_models():
+        scheduled = model.objects.filter(trigger=SyncRun.Trigger.SCHEDULE)
+        others = model.objects.exclude(trigger=SyncRun.Trigger.SCHEDULE)
+        requeueing = "queued again for its schedule."
+        for run in close_abandoned(others, then="start it again.") + close_abandoned(
+            scheduled, then=requeueing
+        ):
+            outcome["closed"] += 1
+            successor = None
+            if run.trigger == SyncRun.Trigger.SCHEDULE:
+                successor = requeue(run)
+                outcome["requeued"] += successor is not None
+                run.message = run.message.removesuffix(requeueing) + (
+                    f"queued again for its schedule as run {successor.pk}."
+                    if successor is not None
+                    else "not queued again: another run of it is going."
+                )
+                model.objects.filter(pk=run.pk).update(message=run.message)
+            audit_record(
+                action="run.abandoned",
+                target=run,
+                workspace=run.workspace_id,
+                details={"reason": run.message, "successor": getattr(successor, "pk", None)},
+            )
+            logger.warning("%s %s: %s", model._meta.label, run.pk, run.message)
+    return outcome
+
+
+def requeue(run: SyncRun) -> SyncRun | None:
+    """Queue a closed run again: a new run of the same scope, trigger and direction, handed to
+    its kind's task. It begins as any run does, by reconciling what the dead one wrote and did
+    not record, so nothing is written twice. None when another run of the scope is already
+    going (it does the work) or the kind names no task."""
+    from integrations.services import audit_record
+
+    model = type(run)
+    if not model.run_task:
+        logger.error("%s names no run_task: run %s is not queued again", model._meta.label, run.pk)
+        return None
+    fields = {
+        field.attname: getattr(run, field.attname)
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.name not in ATTEMPT_FIELDS
+    }
+    task = current_app.signature(model.run_task)
+    try:
+        with transaction.atomic():
+            successor = model.objects.create(**fields)
+            audit_record(
+                action="run.requeued",
+                target=successor,
+                workspace=successor.workspace_id,
+                details={"replaces": run.pk},
+            )
+            transaction.on_commit(lambda: _enqueue(successor, task))
+    except IntegrityError:  # the scope's one active run exists: someone started one meanwhile
+        return None
+    return successor
 
 
 def claim(model: type[SyncRun], run_id: int) -> bool:

@@ -41,6 +41,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Refreshes OAuth tokens expiring within 15 minutes, and idle refresh tokens daily.",
     ),
     Schedule(
+        name="hub.sweep-runs",
+        task="integrations.sweep_runs",
+        every=timedelta(minutes=1),
+        description="Closes runs silent for RUN_STALE_AFTER (a dead worker's) as failed; "
+        "queues scheduled ones again.",
+    ),
+    Schedule(
         name="hub.timetracker-daily-jobs",
         task="timetracker.daily_job_sync",
         # The seed's "6 AM EST" is New York wall-clock time: 11:00 UTC in winter, 10:00 in summer.

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from integrations import services
+from integrations import runs, services
 
 
 @shared_task(name="integrations.heartbeat", ignore_result=True)
@@ -16,6 +16,12 @@ def heartbeat(name: str = "worker") -> None:
 def refresh_connections() -> dict:
     """Scheduled: refresh tokens that expire soon, and idle refresh tokens daily."""
     return services.connections_refresh_due()
+
+
+@shared_task(name="integrations.sweep_runs", ignore_result=True)
+def sweep_runs() -> dict:
+    """Scheduled: close the runs whose worker went silent, and queue scheduled ones again."""
+    return runs.sweep()
 
 
 @shared_task(name="integrations.apply_outbound_change", ignore_result=True, acks_late=True)

@@ -321,6 +321,8 @@ class ProjectSyncRun(SyncRun):
     # The base's field, with this app's choices (the runs table and the API name the direction).
     direction = models.CharField(max_length=20, choices=Direction.choices)
 
+    run_task = "projects.sync_run"
+
     class Meta(SyncRun.Meta):
         constraints = [
             # One run per project at a time, guaranteed by the database itself.

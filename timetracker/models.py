@@ -168,6 +168,8 @@ class JobSyncRun(SyncRun):
         Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    run_task = "timetracker.job_sync"
+
     class Meta(SyncRun.Meta):
         verbose_name = "job sync run"
         constraints = [

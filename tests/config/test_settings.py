@@ -59,6 +59,10 @@ def test_a_valid_environment_starts(tmp_path):
         ("CACHE_URL", "nonsense"),
         ("HEALTH_TIMEOUT", "soon"),
         ("SECRET_KEY", "short"),
+        ("CELERY_TASK_TIME_LIMIT", "60"),
+        # Shorter than a live run can be silent (one call and its retry wait, 190 s by default):
+        # the sweep would close runs that are still going.
+        ("RUN_STALE_AFTER", "120"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path, name, value):
@@ -172,6 +176,34 @@ def test_postgres_and_redis_urls_are_taken(tmp_path):
         "hub",
     )
     assert values["CELERY_BROKER_URL"] == "redis://cache.internal:6379/0"
+
+
+def test_redis_hands_a_task_to_another_worker_only_after_the_longest_task_would_end(tmp_path):
+    # Redis' visibility timeout runs from delivery whether or not the worker still works: below
+    # the task time limit, a long task would run twice at once.
+    values = settings_of(
+        tmp_path,
+        "CELERY_BROKER_TRANSPORT_OPTIONS",
+        "CELERY_TASK_TIME_LIMIT",
+        "CELERY_TASK_SOFT_TIME_LIMIT",
+        CELERY_BROKER_URL="redis://cache.internal:6379/0",
+        CELERY_TASK_TIME_LIMIT="900",
+    )
+    assert values["CELERY_TASK_TIME_LIMIT"] == 900
+    assert values["CELERY_TASK_SOFT_TIME_LIMIT"] == 840  # a run closes itself first
+    assert values["CELERY_BROKER_TRANSPORT_OPTIONS"] == {"visibility_timeout": 960}
+
+
+def test_the_stale_window_may_be_short_when_the_http_timeouts_are(tmp_path):
+    values = settings_of(
+        tmp_path,
+        "RUN_STALE_AFTER",
+        RUN_STALE_AFTER="6",
+        HTTP_CONNECT_TIMEOUT="1",
+        HTTP_READ_TIMEOUT="3",
+        HTTP_MAX_RETRY_WAIT="1",
+    )
+    assert values["RUN_STALE_AFTER"] == 6
 
 
 def test_an_unset_secret_key_is_generated_once_and_kept_private(tmp_path):
