@@ -73,6 +73,7 @@ test: $(VENV)/.dev $(CHROMIUM)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Re-pin after editing requirements/*.in (uv's resolver, exact pins, as pip-tools wrote them).
 requirements: | $(BIN)/python

@@ -30,7 +30,7 @@ CHECKS = {
     r"(\.venv/bin/)?python manage\.py sandbox --only hubspot": "test_one_sandbox_runs_alone",
     r"make test": "test_make_test_runs_the_suite_and_fails_on_no_tests",
     r"\.ci/run": "test_ci_run_uses_postgres_and_redis",
-    r"make lint": "test_make_lint_passes",
+    r"make lint": "test_make_lint_passes_and_a_broken_import_contract_fails_it",
     r"make requirements": "test_make_requirements_reproduces_the_pins",
     r"\.venv/bin/python bench/\w+\.py": "test_every_bench_runs_small_and_prints_its_result",
     # The production recipe (its exports are settings, not commands).
@@ -205,9 +205,18 @@ def test_ci_run_uses_postgres_and_redis(fresh):
 
 
 @pytest.mark.slow
-def test_make_lint_passes(fresh):
+def test_make_lint_passes_and_a_broken_import_contract_fails_it(fresh):
     lint = run(fresh, "make", "lint")
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]
+    # One product app importing another breaks a contract: make lint must say so and fail.
+    broken = fresh / "timetracker" / "_contract_breaker.py"
+    broken.write_text("from projects import models  # noqa: F401\n")
+    try:
+        lint = run(fresh, "make", "lint")
+    finally:
+        broken.unlink()
+    assert lint.returncode != 0
+    assert "timetracker._contract_breaker -> projects.models" in lint.stdout + lint.stderr
 
 
 @pytest.mark.slow
