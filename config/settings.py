@@ -192,6 +192,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "integrations.middleware.AdminActionAuditMiddleware",
+    "integrations.errors.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -341,6 +342,10 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "integrations.errors.api_exception_handler",
+    # JSON only (the timeline also takes multipart, for files): a form encoding cannot carry
+    # the nested objects and lists the schema describes.
+    "DEFAULT_PARSER_CLASSES": ["integrations.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
@@ -359,6 +364,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The errors every operation may answer, in the one error shape (integrations/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.schema.add_error_responses",
+    ],
     # Several models have a `status` or `source`: name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "integrations.models.Connection.Status",
@@ -366,6 +376,7 @@ SPECTACULAR_SETTINGS = {
         "OutboundChangeStatusEnum": "integrations.models.OutboundChange.Status",
         "ProjectStatusEnum": "projects.models.Project.Status",
         "ProjectSyncRunDirectionEnum": "projects.models.ProjectSyncRun.Direction",
+        "FieldMappingDirectionEnum": "integrations.models.FieldMapping.Direction",
         "JobStatusEnum": "timetracker.models.Job.Status",
         "JobSourceEnum": "timetracker.models.Job.Source",
         "JobSyncRunSourceEnum": "timetracker.models.JobSyncRun.Source",

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from integrations import selectors, services
 from integrations.errors import NotFound, PermissionDenied
+from integrations.filters import IdFilter
 from integrations.models import AuditEvent, Connection, Membership, Workspace
 
 # What every app's run endpoints show of a SyncRun (apps add their own fields in front).
@@ -162,9 +163,7 @@ class WorkspaceViewSet(
 
 
 class MembershipFilter(filters.FilterSet):
-    # A plain number, not a model choice: a choice filter answers 400 for an id that does not
-    # exist and 200 for one that does, which would reveal other workspaces.
-    workspace = filters.NumberFilter(field_name="workspace_id")
+    workspace = IdFilter(field_name="workspace_id")
 
     class Meta:
         model = Membership
@@ -201,10 +200,14 @@ class MembershipViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=MembershipRoleSerializer, responses=MembershipSerializer)
     def partial_update(self, request, *args, **kwargs):
-        data = MembershipRoleSerializer(data=request.data)
+        data = MembershipRoleSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        membership = self.get_object()
+        # A PATCH without a role keeps it (still a workspace admin's change to make).
         membership = services.membership_change_role(
-            membership=self.get_object(), role=data.validated_data["role"], actor=request.user
+            membership=membership,
+            role=data.validated_data.get("role", membership.role),
+            actor=request.user,
         )
         return Response(MembershipSerializer(membership).data)
 
@@ -215,7 +218,7 @@ class MembershipViewSet(viewsets.ModelViewSet):
 class AuditEventFilter(filters.FilterSet):
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    workspace = filters.NumberFilter(field_name="workspace_id")
+    workspace = IdFilter(field_name="workspace_id")
 
     class Meta:
         model = AuditEvent
@@ -240,10 +243,23 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.audit_event_list(user=self.request.user)
 
 
+class _URLOrNull(serializers.URLField):
+    """A URL column left blank (providers without an instance) shows as null, not as an empty
+    string that would not be the URL the schema promises."""
+
+    def to_representation(self, value):
+        return value or None
+
+
 class ConnectionSerializer(serializers.ModelSerializer):
     """A connection as the API shows it: never a token or a secret, only whether one is set."""
 
     has_refresh_token = serializers.SerializerMethodField()
+    instance_url = _URLOrNull(
+        read_only=True,
+        allow_null=True,
+        help_text="Salesforce instance or Dataverse environment URL; null for the others.",
+    )
 
     class Meta:
         model = Connection
@@ -294,7 +310,7 @@ class ConnectionTestSerializer(serializers.Serializer):
 
 
 class ConnectionFilter(filters.FilterSet):
-    workspace = filters.NumberFilter(field_name="workspace_id")
+    workspace = IdFilter(field_name="workspace_id")
 
     class Meta:
         model = Connection

@@ -1,14 +1,15 @@
 """The projects API: projects, their timeline, their Smartsheet sheet and its sync runs."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import selectors as platform
 from integrations.api import SYNC_RUN_FIELDS, SyncRunSerializer
 from integrations.errors import NotFound
+from integrations.parsers import JSONParser
 from projects import selectors, services
 from projects.models import (
     ENTITY_MODELS,
@@ -212,8 +213,6 @@ class ProjectView(APIView):
 
 
 class TimelineView(APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
-
     @extend_schema(responses=EntrySerializer(many=True))
     def get(self, request, project_id: int):
         project = selectors.project_for(user=request.user, project_id=project_id)
@@ -228,7 +227,7 @@ class TimelineEntryView(APIView):
     """POST /api/projects/<id>/timeline/<comments|task-blocks|purchase-orders|work-orders|attachments>.
     Needs the caller's own Smartsheet connection (409 smartsheet_required without it)."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(request=CommentIn, responses={201: EntrySerializer})
     def post(self, request, project_id: int, segment: str):
@@ -238,11 +237,15 @@ class TimelineEntryView(APIView):
 
 
 class SheetView(APIView):
+    """The project's Smartsheet sheet; 404 `no_sheet` while it has none."""
+
     @extend_schema(responses=LinkSerializer)
     def get(self, request, project_id: int):
         project = selectors.project_for(user=request.user, project_id=project_id)
         link = getattr(project, "sheet_link", None)
-        return Response(LinkSerializer(link).data if link else None)
+        if link is None:
+            raise NotFound("This project has no Smartsheet sheet.", code="no_sheet")
+        return Response(LinkSerializer(link).data)
 
 
 class ProvisionView(APIView):
@@ -302,19 +305,22 @@ class SyncView(APIView):
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+class RunsQuery(serializers.Serializer):
+    active = serializers.BooleanField(
+        required=False, default=False, help_text="Only the queued or running run, if any."
+    )
+
+
 class RunsView(APIView):
     """The last 20 runs, newest first; `?active=true` gives only the run going now (0 or 1),
     which is how the page learns of a run before it presses a button."""
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("active", bool, description="Only the queued or running run, if any.")
-        ],
-        responses=RunSerializer(many=True),
-    )
+    @extend_schema(parameters=[RunsQuery], responses=RunSerializer(many=True))
     def get(self, request, project_id: int):
         project = selectors.project_for(user=request.user, project_id=project_id)
-        if request.query_params.get("active", "").lower() in ("1", "true", "yes"):
+        query = RunsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if query.validated_data["active"]:
             active = selectors.active_run(project=project)
             return Response(RunSerializer([active] if active else [], many=True).data)
         return Response(RunSerializer(selectors.run_list(project=project)[:20], many=True).data)

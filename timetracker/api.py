@@ -9,13 +9,14 @@ from rest_framework.views import APIView
 from integrations import selectors as platform
 from integrations.api import SYNC_RUN_FIELDS, SyncRunSerializer
 from integrations.errors import ApplicationError
+from integrations.filters import MAX_ID
 from integrations.models import Membership
 from timetracker import selectors, services
 from timetracker.models import Job, JobSyncRun, Shift
 
 
 class JobSerializer(serializers.ModelSerializer):
-    assigned_to = serializers.StringRelatedField()
+    assigned_to = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = Job
@@ -160,7 +161,9 @@ class ProcessApprovedJobsView(APIView):
 
 
 class RunsQuery(serializers.Serializer):
-    workspace = serializers.IntegerField(required=False, help_text="Only this workspace's runs.")
+    workspace = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this workspace's runs."
+    )
     active = serializers.BooleanField(
         required=False, default=False, help_text="Only the run going now (queued or running)."
     )

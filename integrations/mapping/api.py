@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import approvals, selectors
-from integrations.errors import ApplicationError, PermissionDenied
+from integrations.errors import ApplicationError, NotFound, PermissionDenied
+from integrations.filters import IdFilter
 from integrations.mapping import engine, transforms
 from integrations.mapping.transforms import MappingError
 from integrations.models import FieldMapping, MappingSet, OutboundChange
@@ -76,9 +77,47 @@ class PreviewIn(serializers.Serializer):
     record = serializers.DictField(help_text="A sample source record.")
 
 
+class PreviewOut(serializers.Serializer):
+    output = serializers.DictField(help_text="Each target field's value.")
+    errors = serializers.DictField(
+        child=serializers.CharField(), help_text="Target fields whose transform failed: why."
+    )
+    missing_required = serializers.ListField(
+        child=serializers.CharField(), help_text="Required target fields left empty."
+    )
+    deferred = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Fields whose transform writes (a new number): shown, not run.",
+    )
+
+
+class ExportField(serializers.Serializer):
+    source = serializers.CharField()
+    target = serializers.CharField()
+    transform = serializers.CharField()
+    params = serializers.DictField()
+    direction = serializers.ChoiceField(choices=FieldMapping.Direction.choices)
+
+
+class ExportOut(serializers.Serializer):
+    """A mapping set as a file: what the import takes back."""
+
+    format = serializers.ChoiceField(choices=[engine.EXPORT_FORMAT])
+    name = serializers.CharField()
+    source_entity = serializers.CharField()
+    target_entity = serializers.CharField()
+    required_fields = serializers.ListField(child=serializers.CharField())
+    requires_approval = serializers.BooleanField()
+    description = serializers.CharField(allow_blank=True)
+    fields = ExportField(many=True)
+
+
 class ImportIn(serializers.Serializer):
     workspace = serializers.IntegerField()
-    data = serializers.JSONField(help_text="A mapping set export.")
+    data = serializers.DictField(
+        help_text="A mapping set export (the answer of its export endpoint), checked whole "
+        "by the mapping engine: 400 `mapping_invalid` naming the first bad field."
+    )
     name = serializers.CharField(required=False, allow_blank=True, default="")
     replace = serializers.BooleanField(required=False, default=False)
 
@@ -91,7 +130,7 @@ class MappingSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             MappingSet.objects.prefetch_related("fields"), self.request.user
         )
 
-    @extend_schema(request=PreviewIn)
+    @extend_schema(request=PreviewIn, responses=PreviewOut)
     @action(detail=True, methods=["post"])
     def preview(self, request, pk=None):
         """The sample record mapped: values, errors per field, required fields left empty."""
@@ -99,6 +138,7 @@ class MappingSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         data.is_valid(raise_exception=True)
         return Response(engine.preview(self.get_object(), data.validated_data["record"]))
 
+    @extend_schema(responses=ExportOut)
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         return Response(engine.export_set(self.get_object()))
@@ -124,7 +164,9 @@ class MappingSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
 
 class OutboundChangeSerializer(serializers.ModelSerializer):
-    decided_by = serializers.EmailField(source="decided_by.email", default=None, read_only=True)
+    decided_by = serializers.EmailField(
+        source="decided_by.email", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = OutboundChange
@@ -150,6 +192,8 @@ class OutboundChangeSerializer(serializers.ModelSerializer):
 
 
 class OutboundChangeFilter(filters.FilterSet):
+    workspace = IdFilter(field_name="workspace_id")
+
     class Meta:
         model = OutboundChange
         fields = ["status", "owner", "workspace", "operation"]
@@ -186,10 +230,8 @@ class OutboundChangeViewSet(
         found = list(self.get_queryset().filter(pk__in=ids).order_by("pk"))
         missing = sorted(set(ids) - {change.pk for change in found})
         if missing:
-            raise ApplicationError(
-                f"No such change: {', '.join(map(str, missing))}.",
-                code="not_found",
-                details={"ids": missing},
+            raise NotFound(
+                f"No such change: {', '.join(map(str, missing))}.", details={"ids": missing}
             )
         decided, skipped = decide(
             changes=found, actor=request.user, note=data.validated_data["note"]

@@ -51,6 +51,25 @@ class TestTenantIsolation:
         assert foreign.status_code == missing.status_code == 200
         assert foreign.json()["results"] == missing.json()["results"] == []
 
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/api/memberships",
+            "/api/audit-events",
+            "/api/integrations/connections",
+            "/api/integrations/outbound-changes",
+            "/api/timetracker/runs",
+        ],
+    )
+    def test_no_workspace_filter_tells_a_foreign_workspace_from_a_missing_one(
+        self, api, two_workspaces, url
+    ):
+        api.force_authenticate(two_workspaces["a_admin"])
+        foreign = api.get(f"{url}?workspace={two_workspaces['b'].pk}")
+        missing = api.get(f"{url}?workspace=999999")
+        assert foreign.status_code == missing.status_code == 200, missing.content
+        assert foreign.json()["results"] == missing.json()["results"] == []
+
     def test_adding_a_member_to_a_foreign_workspace_is_a_404(self, api, two_workspaces):
         api.force_authenticate(two_workspaces["a_admin"])
         response = api.post(

@@ -304,7 +304,8 @@ class TestAttach:
         api.force_authenticate(author)
         taken = api.post(url, {"sheet_id": sheet_id, "force": True}, format="json")
         assert taken.status_code == 201 and taken.json()["sheet_id"] == sheet_id
-        assert api.get(f"/api/projects/{linked.pk}/smartsheet").data is None
+        gone = api.get(f"/api/projects/{linked.pk}/smartsheet")
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "no_sheet"
 
 
 class TestEntryChecks:

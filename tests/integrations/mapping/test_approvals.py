@@ -180,7 +180,7 @@ def test_the_api_lists_and_decides_many(api, gate, two_workspaces):
     missing = api.post(
         "/api/integrations/outbound-changes/approve", {"ids": [changes[0].pk]}, format="json"
     )
-    assert missing.status_code == 400 and missing.json()["error"]["details"] == {
+    assert missing.status_code == 404 and missing.json()["error"]["details"] == {
         "ids": [changes[0].pk]
     }
 

@@ -1,0 +1,64 @@
+"""The error answers of the API in its OpenAPI schema, documented once for every operation.
+
+Every API error has one shape (integrations.errors); a view documents its success answer and
+this postprocessing hook adds the errors any operation may give, so the schema tells the truth
+without each view repeating it (checked by tests/test_api_fuzz.py)."""
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every error of the API.",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "Stable, for programs."},
+                "message": {"type": "string", "description": "For people."},
+                "details": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "Per field for invalid input; request_id for a 500.",
+                },
+            },
+            "required": ["code", "message", "details"],
+        }
+    },
+    "required": ["error"],
+}
+
+# Any operation: bad input, no or bad credentials, no right, not found (also another
+# workspace's object), a method it does not have, a body over the size limit, throttled.
+EVERY_OPERATION = {
+    400: "Invalid input.",
+    401: "No credentials, or invalid or expired ones.",
+    403: "Not allowed for your role in this workspace.",
+    404: "Not found (or not yours).",
+    405: "Method not allowed.",
+    413: "The request body is too large.",
+    429: "Throttled: retry after the Retry-After header's seconds.",
+}
+# Operations that send a body: one that is not JSON (or multipart, where files are taken).
+WITH_BODY = {415: "Unsupported media type."}
+# Operations that change state: it conflicts with the current state, or the provider a change
+# goes through failed (502) or is rate-limiting us (503 with Retry-After).
+CHANGES = {
+    409: "Conflicts with the current state (a run going, a duplicate, …).",
+    502: "The provider failed or refused our call.",
+    503: "The provider is rate-limiting us: retry after the Retry-After header's seconds.",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the shared errors on every operation."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            statuses = dict(EVERY_OPERATION)
+            if "requestBody" in operation:
+                statuses.update(WITH_BODY)
+            if method in ("post", "put", "patch", "delete"):
+                statuses.update(CHANGES)
+            responses = operation.setdefault("responses", {})
+            for status, description in statuses.items():
+                responses.setdefault(str(status), {"description": description, "content": error})
+    return result
