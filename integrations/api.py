@@ -49,6 +49,16 @@ SYNC_RUN_FIELDS = [
 ]
 
 
+class QuerySerializer(serializers.Serializer):
+    """Validates query parameters. One given empty (`?active=`, as an HTML form sends an
+    unset field) counts as not given, as django-filter's filters and the schema have it."""
+
+    def __init__(self, *args, data=serializers.empty, **kwargs):
+        if data is not serializers.empty:
+            data = {key: value for key, value in data.items() if value != ""}
+        super().__init__(*args, data=data, **kwargs)
+
+
 class SyncRunSerializer(serializers.ModelSerializer):
     """Base of each app's run serializer (its Meta names the model)."""
 

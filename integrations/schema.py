@@ -48,7 +48,9 @@ CHANGES = {
 
 
 def add_error_responses(result, generator, request, public):
-    """drf-spectacular postprocessing hook: the shared errors on every operation."""
+    """drf-spectacular postprocessing hook: the shared errors on every operation, and two
+    truths of every parameter."""
+    _every_integer_is_int64(result)
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
@@ -58,7 +60,25 @@ def add_error_responses(result, generator, request, public):
                 statuses.update(WITH_BODY)
             if method in ("post", "put", "patch", "delete"):
                 statuses.update(CHANGES)
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    # Given empty, a query parameter counts as not given (django-filter's rule,
+                    # and integrations.api.QuerySerializer's): `?status=` lists everything.
+                    parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             for status, description in statuses.items():
                 responses.setdefault(str(status), {"description": description, "content": error})
     return result
+
+
+def _every_integer_is_int64(node) -> None:
+    """Ids and numbers are 64-bit columns: beyond that, PostgreSQL finds no row and SQLite's
+    driver refuses the number (400). Integers with no width of their own say so."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer" and "format" not in node:
+            node["format"] = "int64"
+        for value in node.values():
+            _every_integer_is_int64(value)
+    elif isinstance(node, list):
+        for value in node:
+            _every_integer_is_int64(value)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import selectors as platform
-from integrations.api import SYNC_RUN_FIELDS, SyncRunSerializer
+from integrations.api import SYNC_RUN_FIELDS, QuerySerializer, SyncRunSerializer
 from integrations.errors import NotFound
 from integrations.parsers import JSONParser
 from projects import selectors, services
@@ -305,7 +305,7 @@ class SyncView(APIView):
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class RunsQuery(serializers.Serializer):
+class RunsQuery(QuerySerializer):
     active = serializers.BooleanField(
         required=False, default=False, help_text="Only the queued or running run, if any."
     )

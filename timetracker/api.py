@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import selectors as platform
-from integrations.api import SYNC_RUN_FIELDS, SyncRunSerializer
+from integrations.api import SYNC_RUN_FIELDS, QuerySerializer, SyncRunSerializer
 from integrations.errors import ApplicationError
 from integrations.filters import MAX_ID
 from integrations.models import Membership
@@ -160,7 +160,7 @@ class ProcessApprovedJobsView(APIView):
         return Response(JobRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class RunsQuery(serializers.Serializer):
+class RunsQuery(QuerySerializer):
     workspace = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Only this workspace's runs."
     )

@@ -62,6 +62,20 @@ def test_json_nested_100_000_deep_is_a_400(token, url):
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        {"workspace": 1, "data": {"format": "x", "name": "a\u0000b"}},
+        {"workspace": 1, "data": {"\u0000": 1}},
+        {"workspace": 1, "data": {"name": "\ud800"}},
+    ],
+)
+def test_text_no_database_can_store_is_a_400(token, body):
+    # PostgreSQL stores no NUL (text or jsonb) and no lone surrogate: a 500 at the INSERT.
+    response = post_json(token, "/api/integrations/mapping-sets/import", json.dumps(body))
+    assert_error(response, 400, "parse_error")
+
+
+@pytest.mark.parametrize(
     "url",
     [
         f"/api/memberships?workspace={BEYOND_64_BITS}",
@@ -122,7 +136,7 @@ def test_a_duplicate_project_number_is_a_409(token, two_workspaces):
 
 
 def test_a_page_size_that_is_not_a_positive_number_is_a_400(token):
-    for size in ("abc", "0", "-1", "null"):
+    for size in ("abc", "0", "-1", "null", str(2**63)):
         assert_error(token.get(f"/api/workspaces?page_size={size}"), 400, "invalid")
     assert token.get("/api/workspaces?page_size=9999").status_code == 200
 
