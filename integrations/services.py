@@ -579,21 +579,58 @@ def _usable(connection: Connection) -> None:
 
 
 def access_token(connection: Connection) -> str:
-    """A token that is good for at least another minute: refreshed first if need be."""
+    """A token that is good for at least another minute: refreshed first if need be (and the
+    caller's `connection` then holds the new one)."""
     _usable(connection)
     if not connection.access_token or _expiring(connection, TOKEN_EARLY):
-        connection = connection_refresh(connection=connection, seen_token=connection.access_token)
+        fresh = connection_refresh(connection=connection, seen_token=connection.access_token)
+        connection.access_token, connection.expires_at = fresh.access_token, fresh.expires_at
     return connection.access_token
 
 
-def with_token(connection: Connection, call):
-    """Run `call(token)`; on Unauthorized refresh once and try once more."""
-    token = access_token(connection)
-    try:
-        return call(token)
-    except http.Unauthorized:
-        fresh = connection_refresh(connection=connection, seen_token=token)
-        return call(fresh.access_token)
+class ConnectionClient:
+    """One client per connection: the only way code calls a provider with a connection's
+    token. It owns the current token, the provider's SDK object made from it (each provider
+    module's `sdk(connection, token)`: the Smartsheet SDK, a Dataverse session…) and the single
+    refresh on a 401. Callers pass a function of the client; no caller keeps a token of its
+    own or reads one back out of an SDK."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self._module = providers.get(connection.provider)
+        self._token = ""
+        self._sdk = None
+
+    @property
+    def token(self) -> str:
+        token = access_token(self.connection)
+        if token != self._token:
+            self._token, self._sdk = token, None  # an SDK object carries the old one
+        return token
+
+    @property
+    def sdk(self):
+        token = self.token
+        if self._sdk is None:
+            self._sdk = self._module.sdk(self.connection, token)
+        return self._sdk
+
+    def call(self, function):
+        """`function(self)`; on Unauthorized refresh once and call once more. A 401 means the
+        request was refused, so repeating even a POST is safe; concurrent callers holding the
+        same refused token cause one refresh (connection_refresh)."""
+        seen = self.token
+        try:
+            return function(self)
+        except http.Unauthorized:
+            fresh = connection_refresh(connection=self.connection, seen_token=seen)
+            self.connection.access_token = fresh.access_token
+            self.connection.expires_at = fresh.expires_at
+            return function(self)
+
+
+def client(connection: Connection) -> ConnectionClient:
+    return ConnectionClient(connection)
 
 
 def connection_refresh(
@@ -665,7 +702,7 @@ def connection_test(*, connection: Connection, actor: User | None = None) -> dic
     require_workspace_member(actor=actor, workspace=connection.workspace, doing="test it")
     connection.refresh_from_db()  # test what is stored now, not what the caller last saw
     try:
-        identity = with_token(connection, lambda token: whoami(connection, token))
+        identity = client(connection).call(lambda c: whoami(connection, c.token))
     except (http.ProviderError, ApplicationError) as exc:
         message = getattr(exc, "message", str(exc))
         if isinstance(exc, http.Unauthorized | http.Permanent):

@@ -15,7 +15,6 @@ from integrations import services as platform
 from integrations.errors import ApplicationError, Conflict, NotFound
 from integrations.models import Connection, User
 from integrations.providers import smartsheet
-from integrations.providers.base import rate_key
 from integrations.runs import SyncRun, request_run
 from projects import selectors, sheet
 from projects.models import (
@@ -230,9 +229,10 @@ def _link(
     return link
 
 
-def _writer(project: Project, actor: User):
+def _smartsheet(project: Project, actor: User, function):
+    """`function(sdk)` with the actor's Smartsheet connection (its one client)."""
     connection = smartsheet_connection(user=actor, project=project)
-    return smartsheet.writer(platform.access_token(connection), key=rate_key(connection))
+    return platform.client(connection).call(lambda c: function(c.sdk))
 
 
 @platform.audited
@@ -246,11 +246,15 @@ def sheet_provision(*, project: Project, actor: User) -> ProjectSheetLink:
         raise Conflict(f"{project} already has a sheet: {project.sheet_link.sheet_name}.")
     setup, _ = SmartsheetSetup.objects.get_or_create(workspace=project.workspace)
     try:
-        copied = smartsheet.copy_sheet(
-            _writer(project, actor),
-            sheet_id=setup.template_sheet_id,
-            workspace_id=setup.target_workspace_id,
-            name=_sheet_name(project),
+        copied = _smartsheet(
+            project,
+            actor,
+            lambda sdk: smartsheet.copy_sheet(
+                sdk,
+                sheet_id=setup.template_sheet_id,
+                workspace_id=setup.target_workspace_id,
+                name=_sheet_name(project),
+            ),
         )
     except http.ProviderError as exc:
         raise ApplicationError(
@@ -280,7 +284,9 @@ def sheet_attach(
         raise Conflict(f"{project} already has a sheet: {project.sheet_link.sheet_name}.")
     holder = _sheet_holder(project=project, sheet_id=sheet_id, force=force)
     try:
-        info = smartsheet.get_sheet(_writer(project, actor), sheet_id=sheet_id, page_size=1)
+        info = _smartsheet(
+            project, actor, lambda sdk: smartsheet.get_sheet(sdk, sheet_id=sheet_id, page_size=1)
+        )
     except http.Permanent as exc:
         raise NotFound(
             f"Smartsheet has no sheet {sheet_id} you can open ({exc.message}).",

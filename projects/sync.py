@@ -32,7 +32,6 @@ from django.utils.text import capfirst
 from integrations import http, services
 from integrations.errors import ApplicationError
 from integrations.providers import smartsheet
-from integrations.providers.base import rate_key
 from integrations.runs import RunRecorder, SyncRun, claim
 from projects import sheet
 from projects.models import (
@@ -76,26 +75,14 @@ class Sync:
         self.link: ProjectSheetLink = ProjectSheetLink.objects.get(project=self.project)
         self.columns = {key: int(value) for key, value in self.link.columns.items()}
         self.connection = run.connection
-        self.sdk = self._client()
+        self.client = services.client(self.connection)
 
     # --- calls ---------------------------------------------------------------------------------
 
-    def _client(self):
-        token = services.access_token(self.connection)
-        return smartsheet.writer(token, key=rate_key(self.connection))
-
     def call(self, function, **kwargs):
-        """A provider call with the connection's token; on a 401 refresh once and try again
-        (the 401 means the request was refused, so repeating even a POST is safe)."""
-        try:
-            return function(self.sdk, **kwargs)
-        except http.Unauthorized:
-            services.connection_refresh(
-                connection=self.connection, seen_token=self.sdk._access_token
-            )
-            self.connection.refresh_from_db()
-            self.sdk = self._client()
-            return function(self.sdk, **kwargs)
+        """`function(sdk, **kwargs)` through the connection's one client (it refreshes once on
+        a 401 and calls again)."""
+        return self.client.call(lambda c: function(c.sdk, **kwargs))
 
     def entities(self) -> dict[tuple[str, int], object]:
         found = {}

@@ -18,7 +18,6 @@ from django.conf import settings
 
 from integrations import services as platform
 from integrations.providers import dataverse, smartsheet
-from integrations.providers.base import rate_key
 from timetracker.models import (
     SCOPE_MAX,
     SEE_WORK_ORDER,
@@ -94,12 +93,9 @@ class DataverseJobs:
             filter=filter,
             orderby=orderby,
         )
-        session = dataverse.api_session(self.connection)
+        client = platform.client(self.connection)  # one session for all pages
         while url:
-            page = platform.with_token(
-                self.connection,
-                lambda token, url=url: dataverse.get_page(token, url, session=session),
-            )
+            page = client.call(lambda c, url=url: c.sdk.get_page(url))
             url = page.next_link  # followed unchanged, to the end (the seed read one page)
             mapped = SourcePage(jobs=[], without_number=[], more=bool(url))
             for record in page.records:
@@ -132,11 +128,8 @@ class SmartsheetJobs:
         self.columns = settings.TIMETRACKER_SMARTSHEET_COLUMNS
 
     def _pages(self, keep: Callable[[str], bool]) -> Iterator[SourcePage]:
-        info = platform.with_token(
-            self.connection,
-            lambda token: smartsheet.get_sheet(
-                smartsheet.writer(token, key=rate_key(self.connection)), sheet_id=self.sheet_id
-            ),
+        info = platform.client(self.connection).call(
+            lambda c: smartsheet.get_sheet(c.sdk, sheet_id=self.sheet_id)
         )
         jobs, missing = [], []
         for row in info.rows:

@@ -193,6 +193,22 @@ def api_session(connection) -> requests.Session:
     return http.session("dataverse", key=rate_key(connection))
 
 
+@dataclass
+class Api:
+    """The connection's SDK object (services.ConnectionClient): its token and one HTTP session
+    for a run's calls, so page after page reuses its open connection."""
+
+    token: str
+    session: requests.Session
+
+    def get_page(self, url: str, **options) -> "Page":
+        return get_page(self.token, url, session=self.session, **options)
+
+
+def sdk(connection, access_token: str) -> Api:
+    return Api(access_token, api_session(connection))
+
+
 def get_page(
     access_token: str,
     url: str,

@@ -265,6 +265,12 @@ def writer(access_token: str, *, key: str) -> smartsheet.Smartsheet:
     return sdk
 
 
+def sdk(connection, access_token: str) -> smartsheet.Smartsheet:
+    """The connection's SDK object (services.ConnectionClient): a writer, paced by the
+    connection's token bucket."""
+    return writer(access_token, key=rate_key(connection))
+
+
 def copy_sheet(sdk, *, sheet_id: int, workspace_id: int, name: str) -> SheetInfo:
     """Copy a template's structure (columns, not its example rows) into a workspace, then
     read the copy."""
