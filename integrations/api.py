@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from integrations import selectors, services
 from integrations.errors import NotFound, PermissionDenied
-from integrations.filters import IdFilter
+from integrations.filters import DateTimeFilter, IdFilter
 from integrations.models import AuditEvent, Connection, Membership, Workspace
 
 # What every app's run endpoints show of a SyncRun (apps add their own fields in front).
@@ -226,8 +226,8 @@ class MembershipViewSet(viewsets.ModelViewSet):
 
 
 class AuditEventFilter(filters.FilterSet):
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
     workspace = IdFilter(field_name="workspace_id")
 
     class Meta:

@@ -1,5 +1,7 @@
 """Query filters shared by the API's list endpoints."""
 
+from datetime import UTC
+
 from django import forms
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
@@ -21,3 +23,13 @@ class IdFilter(filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+class DateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 date and time, compared in UTC. ISO 8601 allows offsets PostgreSQL refuses
+    (beyond ±15:59, such as +21:51): passed on as given, one was a 500 there."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            value = value.astimezone(UTC)
+        return super().filter(qs, value)
