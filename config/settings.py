@@ -605,6 +605,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults give "django" and "django.server" (runserver's access log)
+        # handlers of their own, without our filters: a callback's ?code=&state= or a stray
+        # ?access_token= went out verbatim. Emptied here, they propagate to the root's handler.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # The Smartsheet SDK logs each request at INFO; integrations.http already does (DEBUG).
         "smartsheet": {"level": "WARNING"},

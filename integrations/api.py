@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations import selectors, services
-from integrations.errors import NotFound, PermissionDenied
+from integrations.errors import NotFound
 from integrations.filters import DateTimeFilter, IdFilter
 from integrations.models import AuditEvent, Connection, Membership, Workspace
 
@@ -342,14 +342,6 @@ class ConnectionViewSet(
     def get_queryset(self):
         return selectors.connection_list(user=self.request.user)
 
-    def _may_manage(self, connection) -> None:
-        if connection.user_id == self.request.user.pk:
-            return
-        if not selectors.is_workspace_admin(
-            user=self.request.user, workspace_id=connection.workspace_id
-        ):
-            raise PermissionDenied("Only an admin of this workspace can change this connection.")
-
     @extend_schema(request=ClientCredentialsSerializer, responses={201: ConnectionSerializer})
     def create(self, request):
         """Add a client-credentials connection (Microsoft Dataverse). OAuth providers are
@@ -365,7 +357,6 @@ class ConnectionViewSet(
         return Response(ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        self._may_manage(instance)
         services.connection_disconnect(connection=instance, actor=self.request.user)
 
     @extend_schema(request=None, responses=ConnectionTestSerializer)
@@ -378,7 +369,6 @@ class ConnectionViewSet(
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
         connection = self.get_object()
-        self._may_manage(connection)
         return Response(
             ConnectionSerializer(
                 services.connection_refresh(connection=connection, actor=request.user)
@@ -389,7 +379,6 @@ class ConnectionViewSet(
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         connection = self.get_object()
-        self._may_manage(connection)
         return Response(
             ConnectionSerializer(
                 services.connection_set_paused(
@@ -402,7 +391,6 @@ class ConnectionViewSet(
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         connection = self.get_object()
-        self._may_manage(connection)
         return Response(
             ConnectionSerializer(
                 services.connection_set_paused(

@@ -15,7 +15,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 
-from integrations import context
+from integrations import context, http
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,29 @@ def internal_error_body() -> dict:
     )
 
 
+def provider_error_response(exc: "http.ProviderError") -> Response:
+    """A provider's failure is not ours (500) nor the client's (4xx): 502, or 503 with
+    Retry-After when the provider is only rate-limiting us. The message is already redacted."""
+    from rest_framework.views import set_rollback
+
+    set_rollback()
+    details = {"provider": exc.provider, "provider_status": exc.status}
+    if isinstance(exc, http.RateLimited):
+        response = Response(
+            error_body("provider_rate_limited", exc.message, details),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
+    code = {
+        http.Unauthorized: "provider_unauthorized",
+        http.Timeout: "provider_timeout",
+        http.Unavailable: "provider_unavailable",
+    }.get(type(exc), "provider_error")
+    return Response(error_body(code, exc.message, details), status=status.HTTP_502_BAD_GATEWAY)
+
+
 def api_exception_handler(exc: Exception, ctx: dict) -> Response:
     # Imported here: rest_framework.views loads DRF's settings, which import our
     # authentication classes, which import the services that raise these errors.
@@ -75,6 +98,9 @@ def api_exception_handler(exc: Exception, ctx: dict) -> Response:
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+
+    if isinstance(exc, http.ProviderError):
+        return provider_error_response(exc)
 
     refused = _refused_input(exc)
     if refused is not None:
