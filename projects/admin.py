@@ -100,7 +100,7 @@ class RowMappingAdmin(ReadOnlyAdmin):
         "entity_type",
         "entity_id",
         "row_id",
-        "row_version",
+        "remote_version",
         "synced_at",
         "discussion_id",
         "attachment_status",
@@ -202,8 +202,17 @@ class UnmappedRowAdmin(WorkspaceScopedAdmin):
 class PendingWriteAdmin(ReadOnlyAdmin):
     """Writes an interrupted run had announced; the next run of the project resolves them."""
 
-    list_display = ["created_at", "kind", "entity_type", "entity_id", "batch", "position", "link"]
-    list_filter = ["kind"]
+    list_display = [
+        "created_at",
+        "operation",
+        "entity_type",
+        "entity_id",
+        "target",
+        "batch",
+        "position",
+        "link",
+    ]
+    list_filter = ["operation"]
 
     def has_delete_permission(self, request, obj=None):
         return False

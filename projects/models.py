@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from integrations.models import Connection, Workspace, WorkspaceOwned
 from integrations.runs import SyncRun
+from integrations.sync.models import RecordLink, WriteIntent
 
 DEFAULT_TEMPLATE_SHEET_ID = 2455059368464260
 DEFAULT_TARGET_WORKSPACE_ID = 6590163225732996
@@ -212,9 +213,10 @@ class ProjectSheetLink(WorkspaceOwned):
         return f"{self.sheet_name} ({self.sheet_id})"
 
 
-class RowMapping(WorkspaceOwned):
-    """One entity ↔ one row. `row_version` is the row's version after our last write or read
-    (an inbound row at that version is our own echo); `content_hash` the cells we last synced."""
+class RowMapping(RecordLink):
+    """One entity ↔ one row. The record link's `remote_version` is the row's version after our
+    last write or read (an inbound row at that version is our own echo); `synced_values` the
+    cells last synced, by column key (the merge base); `content_hash` their digest."""
 
     link = models.ForeignKey(
         ProjectSheetLink, on_delete=models.CASCADE, related_name="row_mappings"
@@ -224,14 +226,10 @@ class RowMapping(WorkspaceOwned):
     entity_type = models.CharField(max_length=20)
     entity_id = models.BigIntegerField()
     parent_row_id = models.BigIntegerField(null=True, blank=True)
-    row_version = models.PositiveIntegerField(default=0)
-    content_hash = models.CharField(max_length=64)
-    row_modified_at = models.DateTimeField(null=True, blank=True)
     discussion_id = models.BigIntegerField(null=True, blank=True)
     attachment_id = models.BigIntegerField(null=True, blank=True)
     attachment_status = models.CharField(max_length=10, blank=True)  # "", pending, uploaded, failed
     attachment_error = models.CharField(max_length=500, blank=True)
-    synced_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -245,11 +243,13 @@ class RowMapping(WorkspaceOwned):
         return f"{self.entity_type} {self.entity_id} ↔ row {self.row_id}"
 
 
-class PendingWrite(WorkspaceOwned):
+class PendingWrite(WriteIntent):
     """An intent recorded (and committed) before a write to Smartsheet. Resolved into a
-    RowMapping when the write is confirmed; reconciled against the sheet if the worker died."""
+    RowMapping when the write is confirmed; reconciled against the sheet if the worker died.
+    Its `target` is the row id a write lands under (rows: the parent, empty at the top of the
+    sheet) or on (discussions and attachments: the entity's own row)."""
 
-    class Kind(models.TextChoices):
+    class Operation(models.TextChoices):
         ROW = "row", "Add row"
         DISCUSSION = "discussion", "Add discussion"
         ATTACHMENT = "attachment", "Upload attachment"
@@ -257,21 +257,15 @@ class PendingWrite(WorkspaceOwned):
     link = models.ForeignKey(
         ProjectSheetLink, on_delete=models.CASCADE, related_name="pending_writes"
     )
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    operation = models.CharField(max_length=20, choices=Operation.choices)
     entity_type = models.CharField(max_length=20)
     entity_id = models.BigIntegerField()
-    batch = models.CharField(max_length=36, db_index=True)
-    position = models.PositiveIntegerField(default=0)
-    parent_row_id = models.BigIntegerField(null=True, blank=True)
-    row_id = models.BigIntegerField(null=True, blank=True)  # discussions and attachments: their row
-    content_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "batch", "position"]
+    class Meta(WriteIntent.Meta):
+        pass
 
     def __str__(self) -> str:
-        return f"{self.kind} for {self.entity_type} {self.entity_id}"
+        return f"{self.operation} for {self.entity_type} {self.entity_id}"
 
 
 class UnmappedRow(WorkspaceOwned):

@@ -431,7 +431,7 @@ def unmapped_link(*, row: UnmappedRow, actor: User, entity_type: str, entity_id:
         entity_type=entity_type,
         entity_id=entity_id,
         parent_row_id=row.parent_row_id,
-        row_version=row.row_version,
+        remote_version=row.row_version,
         content_hash="",
     )
     row.state, row.link_entity_type, row.link_entity_id = (
@@ -506,6 +506,8 @@ def unmapped_import(*, row: UnmappedRow, actor: User):
     if status and hasattr(entity, "status"):
         entity.status = status
     entity.save()
+    # The entity as made from the row counts as synced: its cells are the merge base.
+    values = sheet.row_values(entity, link.project.number)
     RowMapping.objects.create(
         workspace=link.workspace,
         link=link,
@@ -514,8 +516,9 @@ def unmapped_import(*, row: UnmappedRow, actor: User):
         entity_type=kind,
         entity_id=entity.pk,
         parent_row_id=row.parent_row_id,
-        row_version=row.row_version,
-        content_hash=sheet.content_hash(sheet.row_values(entity, link.project.number)),
+        remote_version=row.row_version,
+        content_hash=sheet.content_hash(values),
+        synced_values=values,
     )
     row.state = UnmappedRow.State.IMPORTED
     row.save(update_fields=["state"])

@@ -6,10 +6,14 @@ location (Smartsheet allows one location per Add Rows: the bottom of the sheet, 
 parent), TaskBlocks first as parent rows, the rest as their children; changed ones are updated
 in batches of 500; comments get a row discussion, attachments a streamed upload. Every write
 carries the change agent. Before an update, rows changed in Smartsheet since our last sync are
-read, and last-write-wins decides (Smartsheet modifiedAt vs our updated_at).
+read, and the engine's planner (integrations.sync.planner) merges each row field by field
+against the cells last synced (RowMapping.synced_values): a cell changed on one side only
+takes that side's value, one changed on both is settled by last write wins (Smartsheet's
+modifiedAt vs our updated_at). Outbound writes only Smartsheet: what Smartsheet changed waits
+for the inbound sync, which writes only here.
 
 Inbound ("Sync from Smartsheet"): rows modified since the last read come back; a row at the
-version we last wrote is our own echo; other changes are applied with last-write-wins; rows
+version we last wrote or read is our own echo; other rows are merged the same way; rows
 nobody here owns are listed as unmapped.
 
 Crash safety: every write is preceded by committed PendingWrite intents and followed by a
@@ -21,7 +25,7 @@ made twice. `checkpoint()` marks the points in between, where tests kill the wor
 
 import logging
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -33,6 +37,8 @@ from integrations import http, services
 from integrations.errors import ApplicationError
 from integrations.providers import smartsheet
 from integrations.runs import RunRecorder, SyncRun, claim
+from integrations.sync import planner
+from integrations.sync.models import Held, reconcile
 from projects import sheet
 from projects.models import (
     ENTITY_MODELS,
@@ -54,6 +60,21 @@ SMALL_FILE = 5 * 1024 * 1024  # attachments up to this size are retried in place
 # Errors that end the whole run (the rest would fail the same way); others fail one item.
 STOP_RUN = (http.Unauthorized, http.RateLimited)
 RECONCILE_SKEW = timedelta(seconds=5)  # clock slack when asking for rows made since an intent
+FIELDS = tuple(column.key for column in sheet.SCHEMA)  # what the planner merges: every cell
+
+
+class _Unknown:
+    """A base value nobody knows (a link made before synced_values was kept): equal to
+    nothing but itself, so every cell that differs between the sides is a conflict and last
+    write wins settles it, as it did for whole rows."""
+
+    def __eq__(self, other) -> bool:
+        return other is self
+
+    __hash__ = object.__hash__
+
+
+UNKNOWN_BASE = {key: _Unknown() for key in FIELDS}
 
 
 def checkpoint(name: str) -> None:
@@ -63,6 +84,11 @@ def checkpoint(name: str) -> None:
 
 def entity_type(entity) -> str:
     return entity._meta.model_name
+
+
+def target(row_id: int | None) -> str:
+    """A write intent's target: the row a write lands under or on ("" for the top level)."""
+    return "" if row_id is None else str(row_id)
 
 
 class Sync:
@@ -95,7 +121,14 @@ class Sync:
         return {(m.entity_type, m.entity_id): m for m in self.link.row_mappings.all()}
 
     def values(self, entity) -> dict:
-        return sheet.row_values(entity, self.project.number)
+        """An entity's cells, every column's (empty ones None): the planner's local side."""
+        values = sheet.row_values(entity, self.project.number)
+        return {key: values.get(key) for key in FIELDS}
+
+    def cells(self, row: smartsheet.RowInfo) -> dict:
+        """A row's cells, every column's: the planner's remote side."""
+        values = sheet.values_of_row(row.cells, self.columns)
+        return {key: values.get(key) for key in FIELDS}
 
     # --- reconciliation of a run that died ---------------------------------------------------
 
@@ -105,8 +138,9 @@ class Sync:
         if not pending:
             return 0
         self.rec.progress(stage="Checking what an interrupted run already wrote")
-        recovered = self._reconcile_rows([p for p in pending if p.kind == PendingWrite.Kind.ROW])
-        for intent in (p for p in pending if p.kind != PendingWrite.Kind.ROW):
+        rows = PendingWrite.Operation.ROW
+        recovered = self._reconcile_rows([p for p in pending if p.operation == rows])
+        for intent in (p for p in pending if p.operation != rows):
             self._reconcile_side(intent)
         return recovered
 
@@ -116,32 +150,27 @@ class Sync:
         since = min(intent.created_at for intent in intents) - RECONCILE_SKEW
         current = self.call(smartsheet.get_sheet, sheet_id=self.link.sheet_id, modified_since=since)
         owned = set(self.link.row_mappings.values_list("row_id", flat=True))
-        candidates: dict[tuple, deque] = defaultdict(deque)
+        found, held = {}, []
         for row in current.rows:  # in sheet order, which is the order a batch was sent in
             if row.id not in owned:
-                key = (
-                    row.parent_id,
-                    sheet.content_hash(sheet.values_of_row(row.cells, self.columns)),
-                )
-                candidates[key].append(row)
+                values = self.cells(row)
+                found[row.id] = (row, values)
+                held.append(Held(row.id, target(row.parent_id), sheet.content_hash(values)))
         entities = self.entities()
+        # An intent whose entity was deleted meanwhile adopts nothing: its row stays unmapped.
+        alive = [i for i in intents if (i.entity_type, i.entity_id) in entities]
         recovered = 0
         with transaction.atomic():
-            for intent in intents:
-                row_queue = candidates.get((intent.parent_row_id, intent.content_hash))
-                entity = entities.get((intent.entity_type, intent.entity_id))
-                if row_queue and entity is not None:
-                    row = row_queue.popleft()
-                    _, made = RowMapping.objects.get_or_create(
-                        link=self.link,
-                        entity_type=intent.entity_type,
-                        entity_id=intent.entity_id,
-                        defaults=self._mapping_fields(
-                            row, intent.content_hash, intent.parent_row_id
-                        ),
-                    )
-                    recovered += made
-                intent.delete()
+            for intent, record in reconcile(alive, held).adopt:
+                row, values = found[record.remote_id]
+                _, made = RowMapping.objects.get_or_create(
+                    link=self.link,
+                    entity_type=intent.entity_type,
+                    entity_id=intent.entity_id,
+                    defaults=self._mapping_fields(row, values, row.parent_id),
+                )
+                recovered += made
+            PendingWrite.objects.filter(pk__in=[intent.pk for intent in intents]).delete()
         if recovered:
             self.rec.count("created", recovered)
         return recovered
@@ -151,65 +180,90 @@ class Sync:
             link=self.link, entity_type=intent.entity_type, entity_id=intent.entity_id
         ).first()
         if mapping is not None:
-            if intent.kind == PendingWrite.Kind.DISCUSSION:
+            row_id = int(intent.target)
+            if intent.operation == PendingWrite.Operation.DISCUSSION:
                 texts = self.call(
-                    smartsheet.row_discussion_texts,
-                    sheet_id=self.link.sheet_id,
-                    row_id=intent.row_id,
+                    smartsheet.row_discussion_texts, sheet_id=self.link.sheet_id, row_id=row_id
                 )
                 taken = set(
                     self.link.row_mappings.exclude(discussion_id=None).values_list(
                         "discussion_id", flat=True
                     )
                 )
-                found = next(
-                    (
-                        d
-                        for d, text in texts.items()
-                        if sheet.content_hash({"notes": text}) == intent.content_hash
-                        and d not in taken
-                    ),
-                    None,
-                )
-                if found:
-                    RowMapping.objects.filter(pk=mapping.pk).update(discussion_id=found)
+                held = [
+                    Held(d, intent.target, sheet.content_hash({"notes": text}))
+                    for d, text in texts.items()
+                    if d not in taken
+                ]
+                for _, record in reconcile([intent], held).adopt:
+                    RowMapping.objects.filter(pk=mapping.pk).update(discussion_id=record.remote_id)
             else:
                 names = self.call(
-                    smartsheet.row_attachment_names,
-                    sheet_id=self.link.sheet_id,
-                    row_id=intent.row_id,
+                    smartsheet.row_attachment_names, sheet_id=self.link.sheet_id, row_id=row_id
                 )
                 taken = set(
                     self.link.row_mappings.exclude(attachment_id=None).values_list(
                         "attachment_id", flat=True
                     )
                 )
-                found = next(
-                    (
-                        a
-                        for a, (name, _) in names.items()
-                        if sheet.content_hash({"name": name}) == intent.content_hash
-                        and a not in taken
-                    ),
-                    None,
-                )
-                if found:
+                held = [
+                    Held(a, intent.target, sheet.content_hash({"name": name}))
+                    for a, (name, _) in names.items()
+                    if a not in taken
+                ]
+                for _, record in reconcile([intent], held).adopt:
                     RowMapping.objects.filter(pk=mapping.pk).update(
-                        attachment_id=found, attachment_status="uploaded", attachment_error=""
+                        attachment_id=record.remote_id,
+                        attachment_status="uploaded",
+                        attachment_error="",
                     )
         intent.delete()
 
-    def _mapping_fields(self, row: smartsheet.RowInfo, content_hash: str, parent_row_id) -> dict:
+    def _mapping_fields(self, row: smartsheet.RowInfo, values: dict, parent_row_id) -> dict:
+        """A new link: the row as written or found, its cells the merge base."""
         return {
             "workspace_id": self.project.workspace_id,
             "sheet_id": self.link.sheet_id,
             "row_id": row.id,
             "parent_row_id": parent_row_id,
-            "row_version": row.version,
-            "row_modified_at": row.modified_at,
-            "content_hash": content_hash,
+            "remote_version": row.version,
+            "remote_modified_at": row.modified_at,
+            "content_hash": sheet.content_hash(values),
+            "synced_values": values,
             "synced_at": timezone.now(),
         }
+
+    def _plan(
+        self, entity, mapping: RowMapping, local: dict, row, remote: dict | None, base: dict
+    ) -> tuple[dict, dict, planner.Conflict | None, dict]:
+        """The planner on one row: (cells to write to Smartsheet, fields to write here, the
+        conflict if both sides changed a cell, the cells both sides agree on). `remote` None:
+        the row is unchanged in Smartsheet since our last write or read. Cells nobody may edit
+        in Smartsheet (sheet.EDITABLE) count as unchanged there: ours overwrite them."""
+        key = (entity_type(entity), entity.pk)
+        remotes = {}
+        if remote is not None:
+            editable = sheet.EDITABLE[type(entity)]
+            values = {k: remote.get(k) if k in editable else base.get(k) for k in FIELDS}
+            remotes[mapping.row_id] = planner.Snapshot(mapping.row_id, values, row.modified_at)
+        result = planner.plan(
+            links=[planner.Link(key, mapping.row_id, base)],
+            local={key: planner.Snapshot(key, local, entity.updated_at)},
+            remote=remotes,
+            fields=FIELDS,
+            policy=planner.Policy.LAST_WRITE_WINS,
+            remote_complete=False,
+            deletes=False,
+            creates=False,
+        )
+        sides = {op.side: op.changes for op in result.operations}
+        agreed = result.bases.get((key, mapping.row_id), base)
+        return (
+            sides.get(planner.REMOTE, {}),
+            sides.get(planner.LOCAL, {}),
+            result.conflicts[0] if result.conflicts else None,
+            agreed,
+        )
 
     # --- outbound ------------------------------------------------------------------------------
 
@@ -301,13 +355,13 @@ class Sync:
                     PendingWrite(
                         workspace_id=self.project.workspace_id,
                         link=self.link,
-                        kind=PendingWrite.Kind.ROW,
+                        operation=PendingWrite.Operation.ROW,
                         entity_type=entity_type(entity),
                         entity_id=entity.pk,
                         batch=batch,
                         position=index,
-                        parent_row_id=parent_row_id,
-                        content_hash=digest,
+                        target=target(parent_row_id),
+                        payload_hash=digest,
                     )
                     for index, (entity, _, digest) in enumerate(items)
                 ]
@@ -338,7 +392,7 @@ class Sync:
         failed = {failure.index: failure for failure in result.failures}
         written = iter(result.rows)
         with transaction.atomic():
-            for index, (entity, _, digest) in enumerate(items):
+            for index, (entity, values, _) in enumerate(items):
                 if index in failed:
                     self._fail(
                         entity,
@@ -350,7 +404,7 @@ class Sync:
                     link=self.link,
                     entity_type=entity_type(entity),
                     entity_id=entity.pk,
-                    **self._mapping_fields(row, digest, parent_row_id),
+                    **self._mapping_fields(row, values, parent_row_id),
                 )
                 self.rec.count("created")
             PendingWrite.objects.filter(batch=batch).delete()
@@ -358,31 +412,52 @@ class Sync:
         checkpoint("batch_committed")
 
     def _update(self, changed: list) -> list:
-        """Update changed rows, 500 per request. Returns entities whose row is gone."""
+        """Update changed rows, 500 per request, each merged field by field with what
+        Smartsheet changed meanwhile. Returns entities whose row is gone."""
         if not changed:
             return []
         remote = self._changed_remotely()
         writable, recreate = [], []
         for entity, mapping, values, digest in changed:
             row = remote.get(mapping.row_id)
-            if (
-                row is not None
-                and row.version > mapping.row_version
-                and row.modified_at
-                and row.modified_at > entity.updated_at
-            ):
-                # Both sides changed since our last sync and Smartsheet's edit is the later one.
+            if row is not None and row.version <= mapping.remote_version:
+                row = None  # modified by our own last write or read: unchanged there since
+            to_remote, to_local, conflict, agreed = self._plan(
+                entity,
+                mapping,
+                values,
+                row,
+                None if row is None else self.cells(row),
+                # Before the base was kept, our edit (the entity changed: it is here) is a
+                # conflict with every cell Smartsheet holds otherwise.
+                mapping.synced_values or UNKNOWN_BASE,
+            )
+            if conflict is not None:
                 self.rec.count("conflicts")
                 self.rec.overwrite(
                     self._label(entity),
-                    "Smartsheet's later edit kept; ours waits for Sync from Smartsheet",
+                    "our later edit overwrote Smartsheet's"
+                    if conflict.winner == planner.LOCAL
+                    else "Smartsheet's later edit kept; ours waits for Sync from Smartsheet",
                 )
+            if not to_remote:
+                # Nothing of ours to write: Smartsheet's edits wait for the inbound sync; or
+                # Smartsheet already holds our edit (then that is the base now).
+                if conflict is None and not to_local and row is not None:
+                    RowMapping.objects.filter(pk=mapping.pk).update(
+                        content_hash=digest,
+                        synced_values=values,
+                        remote_version=row.version,
+                        remote_modified_at=row.modified_at,
+                        synced_at=timezone.now(),
+                    )
+                if conflict is None:
+                    self.rec.count("unchanged")
                 self.rec.progress(add=1)
                 continue
-            if row is not None and row.version > mapping.row_version:
-                self.rec.count("conflicts")
-                self.rec.overwrite(self._label(entity), "our later edit overwrote Smartsheet's")
-            writable.append((entity, mapping, values, digest))
+            # Smartsheet's own changes (to_local) are read in by the inbound sync: the row's
+            # version stays the one before them, so that sync does not take the row for our echo.
+            writable.append((entity, mapping, agreed, digest, values, bool(to_local)))
         for start in range(0, len(writable), smartsheet.ROWS_PER_REQUEST):
             chunk = writable[start : start + smartsheet.ROWS_PER_REQUEST]
             try:
@@ -390,14 +465,14 @@ class Sync:
                     smartsheet.update_rows,
                     sheet_id=self.link.sheet_id,
                     rows=[
-                        (mapping.row_id, sheet.cells_for(values, self.columns, all_columns=True))
-                        for _, mapping, values, _ in chunk
+                        (mapping.row_id, sheet.cells_for(merged, self.columns, all_columns=True))
+                        for _, mapping, merged, *_ in chunk
                     ],
                 )
             except STOP_RUN:
                 raise
             except http.ProviderError as exc:  # an update is safe to repeat: the next run does
-                for entity, _, _, _ in chunk:
+                for entity, *_ in chunk:
                     self._fail(entity, exc.message)
                 self.rec.progress(add=len(chunk))
                 continue
@@ -405,7 +480,7 @@ class Sync:
             rows = {row.id: row for row in result.rows}
             gone = 0
             with transaction.atomic():
-                for index, (entity, mapping, values, digest) in enumerate(chunk):
+                for index, (entity, mapping, _, digest, values, waiting) in enumerate(chunk):
                     failure = failed.get(index)
                     if failure is not None and failure.code in (1006, 1034):
                         mapping.delete()  # the row was deleted in Smartsheet
@@ -418,10 +493,19 @@ class Sync:
                         )
                     else:
                         row = rows[mapping.row_id]
+                        # The base is now ours: every cell either went out or, changed in
+                        # Smartsheet, is still ours here until the inbound sync reads it.
                         RowMapping.objects.filter(pk=mapping.pk).update(
                             content_hash=digest,
-                            row_version=row.version,
-                            row_modified_at=row.modified_at,
+                            synced_values=values,
+                            **(
+                                {}
+                                if waiting
+                                else {
+                                    "remote_version": row.version,
+                                    "remote_modified_at": row.modified_at,
+                                }
+                            ),
                             synced_at=timezone.now(),
                         )
                         self.rec.count("updated")
@@ -466,21 +550,21 @@ class Sync:
                 self._attachment(entity, mapping)
             self.rec.progress(add=1)
 
-    def _intent(self, kind: str, entity, mapping: RowMapping, digest: str) -> PendingWrite:
+    def _intent(self, operation: str, entity, mapping: RowMapping, digest: str) -> PendingWrite:
         return PendingWrite.objects.create(
             workspace_id=self.project.workspace_id,
             link=self.link,
-            kind=kind,
+            operation=operation,
             entity_type=entity_type(entity),
             entity_id=entity.pk,
             batch=str(uuid.uuid4()),
-            row_id=mapping.row_id,
-            content_hash=digest,
+            target=target(mapping.row_id),
+            payload_hash=digest,
         )
 
     def _discussion(self, comment: Comment, mapping: RowMapping) -> None:
         intent = self._intent(
-            PendingWrite.Kind.DISCUSSION,
+            PendingWrite.Operation.DISCUSSION,
             comment,
             mapping,
             sheet.content_hash({"notes": comment.text}),
@@ -509,7 +593,7 @@ class Sync:
         digest = sheet.content_hash({"name": attachment.name})
         attempts = 3 if attachment.size <= SMALL_FILE else 1
         for attempt in range(1, attempts + 1):
-            intent = self._intent(PendingWrite.Kind.ATTACHMENT, attachment, mapping, digest)
+            intent = self._intent(PendingWrite.Operation.ATTACHMENT, attachment, mapping, digest)
             checkpoint("attachment_intent")
             try:
                 with attachment.file.open("rb") as stream:
@@ -573,8 +657,10 @@ class Sync:
             mapping = by_row.get(row.id)
             if mapping is None:
                 self._unmapped(row)
-            elif row.version <= mapping.row_version:
+            elif row.version <= mapping.remote_version:
                 self.rec.count("unchanged")  # our own write coming back, or nothing new
+                if not mapping.synced_values:
+                    self._keep_base(mapping, row)
             else:
                 entity = entities.get((mapping.entity_type, mapping.entity_id))
                 if entity is None:
@@ -587,35 +673,67 @@ class Sync:
         )
 
     def _apply(self, entity, mapping: RowMapping, row: smartsheet.RowInfo) -> None:
-        changes = sheet.inbound_changes(entity, sheet.values_of_row(row.cells, self.columns))
-        edited_here = entity.updated_at > mapping.synced_at
-        if changes and edited_here and row.modified_at and entity.updated_at > row.modified_at:
-            # Both sides changed; ours is later: keep it (the next outbound sync writes it).
+        local = self.values(entity)
+        base = mapping.synced_values
+        if not base:
+            # Before the base was kept: an entity not edited since the last sync is the base;
+            # one edited since conflicts with every cell Smartsheet holds otherwise.
+            base = local if entity.updated_at <= mapping.synced_at else UNKNOWN_BASE
+        remote = self.cells(row)
+        to_remote, to_local, conflict, agreed = self._plan(
+            entity, mapping, local, row, remote, base
+        )
+        if conflict is not None:
             self.rec.count("conflicts")
-            self.rec.overwrite(self._label(entity), "our later edit kept over Smartsheet's")
-            return
+            self.rec.overwrite(
+                self._label(entity),
+                # Ours kept: the next outbound sync writes it.
+                "our later edit kept over Smartsheet's"
+                if conflict.winner == planner.LOCAL
+                else "Smartsheet's later edit overwrote ours",
+            )
+        editable = sheet.EDITABLE[type(entity)]
+        taken = {editable[key][0] for key in to_local if key in editable}
+        proposed = {**local, **{key: after for key, (_, after) in to_local.items()}}
+        changes = {
+            field: value
+            for field, value in sheet.inbound_changes(entity, proposed).items()
+            if field in taken
+        }
         with transaction.atomic():
             if changes:
                 for field, value in changes.items():
                     setattr(entity, field, value)
                 entity.save(update_fields=[*changes, "updated_at"])
-                if edited_here:
-                    self.rec.count("conflicts")
-                    self.rec.overwrite(
-                        self._label(entity), "Smartsheet's later edit overwrote ours"
-                    )
                 self.rec.count("updated")
-            else:
+            elif conflict is None:
                 self.rec.count("unchanged")
+            # The new base: what both sides now hold; a cell of ours still to be written keeps
+            # Smartsheet's value (the next outbound sync sees ours as changed here); a cell of
+            # theirs we could not take (it does not fit the entity) keeps ours.
+            now_local = self.values(entity)
+            synced = {
+                **agreed,
+                **{key: remote.get(key) for key in to_remote},
+                **{key: now_local.get(key) for key in to_local},
+            }
             RowMapping.objects.filter(pk=mapping.pk).update(
-                row_version=row.version,
-                row_modified_at=row.modified_at,
-                content_hash=sheet.content_hash(self.values(entity)),
+                remote_version=row.version,
+                remote_modified_at=row.modified_at,
+                content_hash=sheet.content_hash(synced),
+                synced_values=synced,
                 synced_at=timezone.now(),
             )
 
+    def _keep_base(self, mapping: RowMapping, row: smartsheet.RowInfo) -> None:
+        """A link made before synced_values was kept, read back as last synced: its cells are
+        the base from now on."""
+        values = self.cells(row)
+        if sheet.content_hash(values) == mapping.content_hash:
+            RowMapping.objects.filter(pk=mapping.pk).update(synced_values=values)
+
     def _unmapped(self, row: smartsheet.RowInfo) -> None:
-        values = sheet.values_of_row(row.cells, self.columns)
+        values = self.cells(row)
         record, made = UnmappedRow.objects.get_or_create(
             link=self.link,
             row_id=row.id,

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from projects.models import ProjectSheetLink
+from projects.models import PendingWrite, ProjectSheetLink, RowMapping
 
 BEFORE = [("projects", "0001_initial")]
 AFTER = [("projects", "0002_run_stages_retries_one_project_per_sheet")]
@@ -44,3 +44,60 @@ def test_a_shared_sheet_stays_with_the_project_that_linked_it_first(two_workspac
     executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert kept == {7: "1001", 8: "1003"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_row_mappings_and_pending_writes_keep_their_rows_on_the_sync_engine(two_workspaces):
+    before = [("projects", "0002_run_stages_retries_one_project_per_sheet")]
+    after = [("projects", "0003_row_mapping_and_pending_write_on_the_sync_engine")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    workspace_id = two_workspaces["a"].pk
+    project = apps.get_model("projects", "Project").objects.create(
+        workspace_id=workspace_id, number="1001", name="n"
+    )
+    link = apps.get_model("projects", "ProjectSheetLink").objects.create(
+        workspace_id=workspace_id, project=project, sheet_id=7, sheet_name="s"
+    )
+    apps.get_model("projects", "RowMapping").objects.create(
+        workspace_id=workspace_id,
+        link=link,
+        sheet_id=7,
+        row_id=11,
+        entity_type="taskblock",
+        entity_id=1,
+        row_version=3,
+        content_hash="c",
+    )
+    pending_write = apps.get_model("projects", "PendingWrite")
+    for kind, entity_id, parent_row_id, row_id in (
+        ("row", 2, 11, None),
+        ("row", 3, None, None),
+        ("discussion", 4, None, 12),
+    ):
+        pending_write.objects.create(
+            workspace_id=workspace_id,
+            link=link,
+            kind=kind,
+            entity_type="comment",
+            entity_id=entity_id,
+            batch="b",
+            parent_row_id=parent_row_id,
+            row_id=row_id,
+            content_hash=f"h{entity_id}",
+        )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    mapping = RowMapping.objects.get()
+    intents = list(
+        PendingWrite.objects.order_by("entity_id").values_list(
+            "operation", "target", "payload_hash"
+        )
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert (mapping.row_id, mapping.remote_version, mapping.synced_values) == (11, 3, {})
+    assert intents == [("row", "11", "h2"), ("row", "", "h3"), ("discussion", "12", "h4")]

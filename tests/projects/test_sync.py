@@ -159,7 +159,8 @@ class TestOutbound:
 
 
 class TestInbound:
-    def test_edits_on_both_sides_resolve_by_last_write_wins(self, linked, author, sandbox):
+    @pytest.mark.parametrize("base", ["kept", "from before the base was kept"])
+    def test_edits_on_both_sides_resolve_by_last_write_wins(self, linked, author, sandbox, base):
         only_remote = add(linked, author, "taskblock", title="Framing")
         only_local = add(linked, author, "taskblock", title="Roofing")
         remote_later = add(
@@ -169,6 +170,8 @@ class TestInbound:
             linked, author, "workorder", number="WO-1", description="Paint", amount=Decimal("50")
         )
         run_sync(linked, author, "outbound")
+        if base != "kept":  # links synced before synced_values existed: no base
+            RowMapping.objects.update(synced_values={})
 
         edit_row(linked, author, row_of(only_remote), name="Framing (east wing)")
         only_local.notes = "ordered"
@@ -199,6 +202,41 @@ class TestInbound:
         assert rows[row_of(local_later)]["notes"] == "ours, later"
         assert rows[row_of(only_local)]["notes"] == "ordered"
         assert outbound.updated == 2  # only_local and local_later; remote_later is in step now
+
+    @pytest.mark.parametrize("later", ["smartsheet", "ours"])
+    def test_edits_to_different_cells_on_both_sides_both_survive(
+        self, linked, author, sandbox, later
+    ):
+        po = add(linked, author, "purchaseorder", number="PO-1", vendor="Acme", amount=100)
+        run_sync(linked, author, "outbound")
+
+        def edit_theirs():
+            edit_row(linked, author, row_of(po), amount=120)
+
+        def edit_ours():
+            po.notes = "deliver to the east gate"
+            po.save()
+
+        first, second = (
+            (edit_ours, edit_theirs) if later == "smartsheet" else (edit_theirs, edit_ours)
+        )
+        first()
+        time.sleep(1.1)  # Smartsheet stamps modifiedAt in whole seconds
+        second()
+
+        outbound = run_sync(linked, author, "outbound")
+        inbound = run_sync(linked, author, "inbound")
+        po.refresh_from_db()
+        assert (po.amount, po.notes) == (Decimal("120"), "deliver to the east gate")
+        row = rows_of(linked, author)[row_of(po)]
+        assert (row["amount"], row["notes"]) == (120, "deliver to the east gate")
+        assert (outbound.updated, outbound.conflicts, inbound.updated, inbound.conflicts) == (
+            1,
+            0,
+            1,
+            0,
+        )
+        assert run_sync(linked, author, "outbound").updated == 0  # both sides in step
 
     def test_our_own_writes_come_back_as_echoes(self, linked, author, sandbox):
         timeline(linked, author, task_blocks=2, per_block={"purchaseorder": 2})

@@ -1,0 +1,107 @@
+"""The engine's records, built the way `integrations.runs` is: abstract models each app
+subclasses into its own tables, and one pure routine.
+
+`RecordLink` is one local record ↔ one remote record: the remote side's version or modstamp
+after our last write or read (a record read back at that version is our own echo), a digest of
+what was last synced, and `synced_values`, the last-synced value of every mapped field — the
+base the planner's three-way merge compares both sides against. An empty `synced_values` is a
+link made before the base was kept: the planner then sees every differing field as changed on
+both sides, and the conflict policy settles it (as whole-record last write wins did).
+
+`WriteIntent` is committed before a write whose result the provider gives no idempotency key
+for (Smartsheet's rows): what the write does (`operation`), where it lands (`target`: the
+parent, the record, the object — whatever the remote side's listing shows again), a digest of
+its payload, and its batch and position in it. The write's answer turns the intents into links
+in one transaction; a worker killed in between leaves them, and `reconcile` says which to adopt
+(the remote side holds a record at that target with that payload that no link owns) and which to
+drop (nothing landed: the next run writes them again).
+
+Each app declares the ids of its records: their types differ by provider (a Smartsheet row id is
+a 64-bit integer, a Salesforce id 18 characters, a Dataverse id a GUID).
+"""
+
+from collections import defaultdict, deque
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from django.db import models
+from django.utils import timezone
+
+from integrations.models import WorkspaceOwned
+
+
+class RecordLink(WorkspaceOwned):
+    remote_version = models.PositiveBigIntegerField(
+        default=0, help_text="The remote record's version after our last write or read."
+    )
+    remote_modified_at = models.DateTimeField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, help_text="Digest of the values last synced.")
+    synced_values = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Field → value as last synced: the merge base (empty: linked before it was kept).",
+    )
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class WriteIntent(WorkspaceOwned):
+    operation = models.CharField(max_length=20)
+    target = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Where the write lands, as the remote side lists it again (empty: the top).",
+    )
+    payload_hash = models.CharField(max_length=64)
+    batch = models.CharField(max_length=36, db_index=True)
+    position = models.PositiveIntegerField(default=0, help_text="Its place in its batch.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "batch", "position"]
+
+
+class Intent(Protocol):
+    target: str
+    payload_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A record the remote side holds now that no link owns: its id, its target and the digest
+    of its payload, computed the way the intent's was."""
+
+    remote_id: Hashable
+    target: str
+    payload_hash: str
+
+
+I = TypeVar("I", bound=Intent)  # noqa: E741
+
+
+@dataclass(slots=True)
+class Reconciliation(Generic[I]):
+    adopt: list[tuple[I, Held]] = field(default_factory=list)
+    drop: list[I] = field(default_factory=list)
+
+
+def reconcile(intents: Sequence[I], held: Iterable[Held]) -> Reconciliation[I]:
+    """Match leftover intents (in the order they were written) against what the remote side
+    holds (in its own order: a batch lands in the order it was sent) by target and payload.
+    Two intents with the same target and payload take two records, one each; an intent with no
+    record left to take is dropped, so its write goes out again."""
+    candidates: dict[tuple[str, str], deque[Held]] = defaultdict(deque)
+    for record in held:
+        candidates[(record.target, record.payload_hash)].append(record)
+    result: Reconciliation[I] = Reconciliation()
+    for intent in intents:
+        queue = candidates.get((intent.target, intent.payload_hash))
+        if queue:
+            result.adopt.append((intent, queue.popleft()))
+        else:
+            result.drop.append(intent)
+    return result
