@@ -39,7 +39,7 @@ def main() -> None:
                     marker.write_text(str(os.getpid()))
                     time.sleep(600)  # until the test's SIGKILL
 
-        sync.checkpoint_hooks.append(stall_there)  # inherited by the pool's process
+        sync.checkpoint = stall_there  # inherited by the pool's process
     app.worker_main(
         [
             "worker",

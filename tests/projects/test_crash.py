@@ -59,7 +59,7 @@ def _worker(run_id: int, point: str, occurrence: int) -> None:
             if seen["count"] == occurrence:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    sync.checkpoint_hooks.append(hook)
+    sync.checkpoint = hook  # this forked process only
     sync.execute(run_id)
 
 

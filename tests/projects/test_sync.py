@@ -422,7 +422,7 @@ class TestProgress:
                 )
             )
 
-        monkeypatch.setattr(sync, "checkpoint_hooks", [look])
+        monkeypatch.setattr(sync, "checkpoint", look)
         return states
 
     def test_each_stage_counts_its_own_items_and_the_bar_counts_them_all(
