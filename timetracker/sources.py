@@ -11,12 +11,19 @@ empty or over 255 characters replaced by "See Work Order" (never cut), `imi_jobi
 # table); ../shared/providers/dataverse.md (paging, formatted values).
 """
 
+import functools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 
 from integrations import services as platform
+from integrations.errors import ApplicationError
+from integrations.mapping import engine, examples
+from integrations.mapping.engine import MissingRequired
+from integrations.mapping.transforms import MappingError
 from integrations.providers import dataverse, smartsheet
 from timetracker.models import (
     SCOPE_MAX,
@@ -55,24 +62,38 @@ class SourcePage:
     more: bool  # another page follows
 
 
-def job_from_dataverse(record: dict) -> dict | None:
+# The field rules above, as a mapping set: shipped with the hub, made in a workspace on its
+# first import and editable in admin (the next import uses the edit).
+JOBS_MAPPING = Path(__file__).resolve().parent / "mapping" / "dataverse-jobs.json"
+JOBS_SET_NAME = "TimeTracker: Dataverse jobs"
+
+
+@functools.cache
+def default_mapper() -> engine.Mapper:
+    """The shipped rules, compiled without a database (for a record on its own)."""
+    data = json.loads(JOBS_MAPPING.read_text())
+    return engine.compile_fields(
+        data["fields"], required=data["required_fields"], entity=data["target_entity"]
+    )
+
+
+def jobs_mapper(workspace) -> engine.Mapper:
+    """The workspace's mapping set for the import (the shipped one, made on first use)."""
+    return engine.mapper_for(examples.load(workspace=workspace, path=JOBS_MAPPING))
+
+
+def job_from_dataverse(record: dict, mapper: engine.Mapper | None = None) -> dict | None:
     """One `imi_jobs` record as a job, or None when it has no IM number."""
-    number = record.get("imi_imnumber")
-    if number is None or not str(number).strip():
+    try:
+        return (mapper or default_mapper()).map(record)
+    except MissingRequired:
         return None
-    status = record.get("imi_submittalstatus")
-    return {
-        "im_number": str(number).strip(),
-        "general_contractor": record.get("imi_gc") or "Unknown",
-        "job_scope": truncate_scope(record.get("imi_scopesummary")),
-        "dataverse_id": record.get("imi_jobid"),
-        "submittal_status": status,
-        "submittal_status_label": SUBMITTAL_STATUS_LABELS.get(status, "Unknown")
-        if status is not None
-        else "",
-        "production_phase": record.get("imi_productionphase"),
-        "production_phase_label": dataverse.label(record, "imi_productionphase"),
-    }
+    except MappingError as exc:  # an edited set refusing a value: say which record and why
+        raise ApplicationError(
+            f"Job {record.get('imi_jobid') or '?'} does not fit the mapping set "
+            f"“{JOBS_SET_NAME}”: {exc.message}",
+            code="mapping_failed",
+        ) from None
 
 
 class DataverseJobs:
@@ -84,6 +105,7 @@ class DataverseJobs:
 
     def __init__(self, connection):
         self.connection = connection
+        self.mapper = jobs_mapper(connection.workspace)
 
     def _pages(self, *, filter: str, orderby: str) -> Iterator[SourcePage]:
         url = dataverse.query_url(
@@ -99,7 +121,7 @@ class DataverseJobs:
             url = page.next_link  # followed unchanged, to the end (the seed read one page)
             mapped = SourcePage(jobs=[], without_number=[], more=bool(url))
             for record in page.records:
-                job = job_from_dataverse(record)
+                job = job_from_dataverse(record, self.mapper)
                 if job is None:
                     mapped.without_number.append(record.get("imi_jobid") or "?")
                 else:

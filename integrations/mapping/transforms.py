@@ -187,6 +187,11 @@ def _rename(params, context):
     return lambda value, record: value
 
 
+@register("text", 'The value as text, without surrounding space (24017 → "24017").')
+def _text(params, context):
+    return lambda value, record: None if value is None else str(value).strip()
+
+
 @register(
     "default",
     "Use a fixed value when the source is empty (missing, null, '' or []).",
@@ -207,16 +212,22 @@ def _default(params, context):
         "values": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
         "case": {"enum": ["lower", "upper", "keep"], "description": "for values not listed"},
         "strict": {"type": "boolean", "description": "refuse values that are not listed"},
+        "otherwise": {
+            "type": ["string", "null"],
+            "description": "the value for one that is not listed (instead of re-casing it)",
+        },
     },
 )
 def _enum_map(params, context):
+    # An empty source (None or "") maps through the "" entry when the table has one.
     table = {str(k).strip().casefold(): v for k, v in (params.get("values") or {}).items()}
     case, strict = params.get("case", "lower"), params.get("strict", False)
     recase = {"lower": str.lower, "upper": str.upper, "keep": lambda s: s}[case]
+    has_otherwise, otherwise = "otherwise" in params, params.get("otherwise")
 
     def apply(value, record):
         if value is None:
-            return None
+            return table.get("")
         key = str(value).strip()
         folded = key.casefold()
         if folded in table:
@@ -224,7 +235,7 @@ def _enum_map(params, context):
         if strict:
             allowed = ", ".join(sorted(params.get("values") or {}))
             raise MappingError(f"{key!r} is not one of the known values ({allowed}).")
-        return recase(key)
+        return otherwise if has_otherwise else recase(key)
 
     return apply
 
@@ -524,21 +535,29 @@ def _datetime(params, context):
 
 @register(
     "truncate",
-    "Keep text within a length: cut it (with a suffix) or replace it whole.",
+    "Keep text within a length: cut it (with a suffix) or replace it whole; optionally a "
+    "value for empty text.",
     params={
         "max_length": {"type": "integer", "minimum": 1, "required": True},
         "mode": {"enum": ["cut", "replace"]},
         "replacement": {"type": "string"},
         "suffix": {"type": "string", "maxLength": 10},
+        "when_empty": {
+            "type": "string",
+            "description": "the value for a missing, empty or blank text",
+        },
     },
 )
 def _truncate(params, context):
     limit, mode = params["max_length"], params.get("mode", "cut")
     replacement, suffix = params.get("replacement", ""), params.get("suffix", "")
+    has_empty, when_empty = "when_empty" in params, params.get("when_empty")
     if len(suffix) >= limit:
         raise MappingError("truncate: the suffix must be shorter than max_length.", field="suffix")
 
     def apply(value, record):
+        if has_empty and (value is None or not str(value).strip()):
+            return when_empty
         if value is None:
             return None
         text = str(value)

@@ -233,3 +233,22 @@ def test_all_active_jobs_carry_their_status_labels(sandbox, dataverse):
         ("B-2", "AWT Approval"),
         ("B-1", "Needed"),
     ]
+
+
+def test_the_import_reads_through_the_workspaces_mapping_set(sandbox, dataverse, workspace, admin):
+    # The seed's rules are a mapping set, made on the first import and edited in admin: an
+    # edit shows in the next import's jobs.
+    from integrations.models import FieldMapping, MappingSet
+
+    load_jobs(sandbox, records=[record("24017", gc=None)])
+    run_import(workspace, admin)
+    assert Job.objects.get(im_number="24017").general_contractor == "Unknown"
+    mapping_set = MappingSet.objects.get(workspace=workspace, name="TimeTracker: Dataverse jobs")
+    assert mapping_set.required_fields == ["im_number"]
+
+    FieldMapping.objects.filter(mapping_set=mapping_set, target_field="general_contractor").update(
+        params={"value": "To be assigned"}
+    )
+    load_jobs(sandbox, records=[record("24018", gc=None)])
+    run_import(workspace, admin)
+    assert Job.objects.get(im_number="24018").general_contractor == "To be assigned"

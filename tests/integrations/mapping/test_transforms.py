@@ -293,3 +293,46 @@ def test_every_transform_has_a_description_and_a_schema():
         assert transform.description.endswith((")", ".")), name
         assert transform.schema["type"] == "object"
         assert transform.schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "value", "expected"),
+    [
+        ("text", {}, 24017, "24017"),
+        ("text", {}, "  J-1 ", "J-1"),
+        ("text", {}, None, None),
+        # An option set with a label for "not set" and one for values it does not list.
+        ("enum_map", {"values": {"": "", "1": "One"}, "otherwise": "Unknown"}, 1, "One"),
+        ("enum_map", {"values": {"": "", "1": "One"}, "otherwise": "Unknown"}, 7, "Unknown"),
+        ("enum_map", {"values": {"": "", "1": "One"}, "otherwise": "Unknown"}, None, ""),
+        ("enum_map", {"values": {"1": "One"}}, None, None),  # no "" entry: empty stays empty
+        # The seed's scope rule: empty or too long is replaced whole, never cut.
+        (
+            "truncate",
+            {"max_length": 3, "mode": "replace", "replacement": "R", "when_empty": "E"},
+            "  ",
+            "E",
+        ),
+        (
+            "truncate",
+            {"max_length": 3, "mode": "replace", "replacement": "R", "when_empty": "E"},
+            None,
+            "E",
+        ),
+        (
+            "truncate",
+            {"max_length": 3, "mode": "replace", "replacement": "R", "when_empty": "E"},
+            "abcd",
+            "R",
+        ),
+        (
+            "truncate",
+            {"max_length": 3, "mode": "replace", "replacement": "R", "when_empty": "E"},
+            "abc",
+            "abc",
+        ),
+        ("truncate", {"max_length": 3}, None, None),
+    ],
+)
+def test_text_enum_otherwise_and_truncate_when_empty(name, params, value, expected):
+    assert compile_transform(name, params, None)(value, {}) == expected
