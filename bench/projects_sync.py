@@ -18,7 +18,9 @@ N units cannot take less than (ceil(N / 300) - 1) minutes (the first 300 at once
 The incremental sync (8 edits, 2 new purchase orders under one block) needs one read of rows
 changed in Smartsheet since the last sync (last-write-wins), one Update Rows, one Add Rows.
 
-Last line: RESULT calls=<n> floor=<n> calls_ratio=<x> retries_pct=<x> p95_batch_s=<x> incremental_calls=<n>
+Last line: RESULT calls=<n> floor=<n> calls_ratio=<x> retries_pct=<x> p95_batch_s=<x>
+incremental_calls=<n> wall_s=<x> floor_s=<x> wall_ratio=<x> (wall time against the rate-limit
+floor; n/a when a small run fits one minute's allowance)
 """
 
 import math
@@ -190,7 +192,9 @@ def main() -> None:
     print(
         f"RESULT calls={made_calls} floor={floor} calls_ratio={made_calls / floor:.3f} "
         f"retries_pct={100 * resent / made_calls:.2f} p95_batch_s={p95:.3f} "
-        f"incremental_calls={inc_calls['total']}"
+        f"incremental_calls={inc_calls['total']} wall_s={seconds:.1f} floor_s={wall_floor:.1f} "
+        # A small run (BENCH_SCALE) fits one minute's allowance: no floor to compare with.
+        f"wall_ratio={f'{seconds / wall_floor:.3f}' if wall_floor else 'n/a'}"
     )
 
 
