@@ -5,6 +5,7 @@ hub's variables, whatever the suite itself was given."""
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,31 +21,33 @@ from tests.environment import BASE_DIR, clean_env
 PYTHON = sys.executable
 
 
-def free_port() -> int:
+# Listening ports come from below the kernel's ephemeral range (32768-60999 on Linux): a port
+# found free there can be taken a moment later by any outgoing connection of the machine (a
+# database client, a test's HTTP call), and a server that then cannot bind it dies. Seen: the
+# soak's sandbox exited eight times on a busy run.
+LISTEN_RANGE = (20000, 32000)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_block(size: int) -> int:
     """The first of `size` consecutive free ports (the sandboxes listen on base + 0..6)."""
-    for _ in range(100):
-        base = free_port()
-        if base + size > 65000:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
+    for _ in range(200):
+        base = random.randrange(LISTEN_RANGE[0], LISTEN_RANGE[1] - size)
+        if all(_bindable(port) for port in range(base, base + size)):
             return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
     raise RuntimeError("no block of free ports")
+
+
+def free_port() -> int:
+    return free_block(1)
 
 
 class Stack:
