@@ -244,12 +244,7 @@ def _plan_linked(
             agreed[name] = rv
         to_remote = {}
     if clashes:
-        winner = _winner(
-            policy,
-            direction,
-            here.modified_at if here else None,
-            there.modified_at if there else None,
-        )
+        winner = _winner(policy, direction, *_times(here, there))
         result.conflicts.append(
             Conflict(link.local_id, link.remote_id, clashes, str(policy), winner)
         )
@@ -289,11 +284,8 @@ def _plan_deleted(
     if survivor is None:  # missing from a partial read: unchanged since the base
         survivor = Snapshot(link.remote_id if local_gone else link.local_id, link.base)
     kept = REMOTE if local_gone else LOCAL
-    edits = {
-        n: survivor.values.get(n, link.base.get(n))
-        for n in fields
-        if survivor.values.get(n, link.base.get(n)) != link.base.get(n)
-    }
+    values = {n: survivor.values.get(n, link.base.get(n)) for n in fields}
+    edits = {n: v for n, v in values.items() if v != link.base.get(n)}
     if direction != Direction.BOTH:
         # One-way: the side that is always right decides whether the record exists.
         truth = LOCAL if direction == Direction.PUSH else REMOTE
@@ -321,17 +313,20 @@ def _plan_deleted(
             result.bases[ids] = link.base  # held: the link stays until a person decides
             return
         outcome = "delete" if winner == gone else "recreate"
-    values = {n: survivor.values.get(n, link.base.get(n)) for n in fields}
     if outcome == "delete":
         result.operations.append(
             Operation("delete", kept, *ids, {n: (v, None) for n, v in values.items()})
         )
         return
-    new_ids = (None, link.remote_id) if local_gone else (link.local_id, None)
+    _create(result, gone, (None, link.remote_id) if local_gone else (link.local_id, None), values)
+
+
+def _create(result: Plan, side: str, ids: tuple, values: dict) -> None:
+    """A record made on `side`; its base, keyed by the ids known now, waits for the new id."""
     result.operations.append(
-        Operation("create", gone, *new_ids, {n: (None, v) for n, v in values.items()})
+        Operation("create", side, *ids, {n: (None, v) for n, v in values.items()})
     )
-    result.bases[new_ids] = values
+    result.bases[ids] = values
 
 
 def _times(here: Snapshot | None, there: Snapshot | None) -> tuple[Any, Any]:
@@ -361,13 +356,7 @@ def _plan_new(
         there = unmatched_remote.pop(key, None) if key is not None else None
         if there is None:
             if creates and direction != Direction.PULL:
-                values = {n: here.values.get(n) for n in fields}
-                result.operations.append(
-                    Operation(
-                        "create", REMOTE, here.id, None, {n: (None, v) for n, v in values.items()}
-                    )
-                )
-                result.bases[(here.id, None)] = values
+                _create(result, REMOTE, (here.id, None), {n: here.values.get(n) for n in fields})
             continue
         _plan_linked(
             result,
@@ -384,10 +373,4 @@ def _plan_new(
         result.links.append((here.id, there.id))
     for there in [*unmatched_remote.values(), *loose_remote]:
         if creates and direction != Direction.PUSH:
-            values = {n: there.values.get(n) for n in fields}
-            result.operations.append(
-                Operation(
-                    "create", LOCAL, None, there.id, {n: (None, v) for n, v in values.items()}
-                )
-            )
-            result.bases[(None, there.id)] = values
+            _create(result, LOCAL, (None, there.id), {n: there.values.get(n) for n in fields})
