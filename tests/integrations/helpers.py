@@ -30,3 +30,21 @@ def grant(user, *codenames):
     user.is_staff = True
     user.save()
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+
+
+def planned(workspace, **fields):
+    """A change waiting in the review queue (fields override the defaults)."""
+    from integrations.models import OutboundChange
+
+    return OutboundChange.objects.create(
+        **{
+            "workspace": workspace,
+            "owner": "test",
+            "target_entity": "clients",
+            "target_label": "Acme AG",
+            "operation": "update",
+            "changes": {"status": {"before": "lead", "after": "won"}},
+            "payload": {"status": "won"},
+            **fields,
+        }
+    )

@@ -17,7 +17,7 @@ from integrations.models import (
     OutboundChange,
 )
 from tests.factories import MembershipFactory, WorkspaceFactory
-from tests.integrations.helpers import grant
+from tests.integrations.helpers import grant, planned
 
 pytestmark = pytest.mark.django_db
 
@@ -387,21 +387,6 @@ class TestExportAndImport:
     def test_the_changelist_links_to_the_import_page(self, client, superuser, two_workspaces):
         client.force_login(superuser)
         assert f'href="{IMPORT}"' in page(client.get(CHANGELIST))
-
-
-def planned(workspace, **fields):
-    return OutboundChange.objects.create(
-        **{
-            "workspace": workspace,
-            "owner": "test",
-            "target_entity": "clients",
-            "target_label": "Acme AG",
-            "operation": "update",
-            "changes": {"status": {"before": "lead", "after": "won"}},
-            "payload": {"status": "won"},
-            **fields,
-        }
-    )
 
 
 class TestOutboundChanges:

@@ -18,7 +18,7 @@ from integrations.providers.base import Identity, TokenSet
 from projects import services as project_services
 from projects.models import Comment, Project, ProjectSheetLink, UnmappedRow
 from tests.factories import UserFactory
-from tests.integrations.helpers import connect, connect_dataverse
+from tests.integrations.helpers import connect, connect_dataverse, planned
 from timetracker import services as timetracker_services
 from timetracker.models import Employee, JobSyncRun
 
@@ -86,14 +86,7 @@ def job_run(w) -> JobSyncRun:
 
 
 def outbound_change(w) -> OutboundChange:
-    return OutboundChange.objects.create(
-        workspace=w["a"],
-        owner="roles-test",
-        target_entity="contact",
-        operation="create",
-        changes={"email": {"before": None, "after": "pat@example.com"}},
-        payload={"email": "pat@example.com"},
-    )
+    return planned(w["a"])
 
 
 def mapping_set(w) -> MappingSet:
