@@ -583,8 +583,7 @@ def access_token(connection: Connection) -> str:
     caller's `connection` then holds the new one)."""
     _usable(connection)
     if not connection.access_token or _expiring(connection, TOKEN_EARLY):
-        fresh = connection_refresh(connection=connection, seen_token=connection.access_token)
-        connection.access_token, connection.expires_at = fresh.access_token, fresh.expires_at
+        connection_refresh(connection=connection, seen_token=connection.access_token)
     return connection.access_token
 
 
@@ -623,9 +622,7 @@ class ConnectionClient:
         try:
             return function(self)
         except http.Unauthorized:
-            fresh = connection_refresh(connection=self.connection, seen_token=seen)
-            self.connection.access_token = fresh.access_token
-            self.connection.expires_at = fresh.expires_at
+            connection_refresh(connection=self.connection, seen_token=seen)
             return function(self)
 
 
@@ -639,13 +636,15 @@ def connection_refresh(
     """Get a new access token. Serialized per connection across processes: the row is locked
     (PostgreSQL) or the write lock is taken at BEGIN (SQLite, IMMEDIATE transactions), and a
     caller holding `seen_token` finds the work done if someone refreshed while it waited —
-    so any number of concurrent callers with the same expired token cause one refresh.
+    so any number of concurrent callers with the same expired token cause one refresh. The
+    caller's `connection` is given the new tokens.
     A failure sets status `error` with the reason, and is raised after that is saved."""
     require_connection_manager(actor=actor, connection=connection, doing="refresh its tokens")
     failure = None
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         if seen_token is not None and locked.access_token and locked.access_token != seen_token:
+            _adopt_tokens(connection, locked)
             return locked  # refreshed by someone else while we waited for the lock
         if locked.status == Connection.Status.REVOKED:
             # Disconnected stays disconnected: only a new consent (or new client
@@ -688,7 +687,16 @@ def connection_refresh(
             )
     if failure is not None:
         raise failure
+    _adopt_tokens(connection, locked)
     return locked
+
+
+def _adopt_tokens(connection: Connection, fresh: Connection) -> None:
+    # The caller's object holds the new tokens too, so its next call neither refreshes again
+    # nor sends the token just replaced.
+    if connection is not fresh:
+        connection.access_token, connection.refresh_token = fresh.access_token, fresh.refresh_token
+        connection.expires_at, connection.status = fresh.expires_at, fresh.status
 
 
 def whoami(connection: Connection, token: str) -> Identity:
