@@ -34,6 +34,7 @@ SYNC_RUN_FIELDS = [
     "unchanged",
     "unmapped",
     "conflicts",
+    "held",
     "failed",
     "api_calls",
     "retries",

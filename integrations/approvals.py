@@ -63,26 +63,50 @@ def plan(
     target_label: str = "",
     connection: Connection | None = None,
     mapping_set: MappingSet | None = None,
+    payload: dict | None = None,
+    replaces: OutboundChange | None = None,
 ) -> OutboundChange | None:
     """Hold a planned write for review if the connection or mapping set requires approval,
-    and return it; None means no approval is needed and the caller writes now."""
+    and return it; None means no approval is needed and the caller writes now.
+
+    `payload` is what the owner's applier needs (by default `after`). `replaces`: the record's
+    change still waiting from an earlier run; a sync planning the same record again refreshes
+    it in place, so a record never has two changes waiting (the newer plan is what a person
+    decides on)."""
     if not requires_approval(connection=connection, mapping_set=mapping_set):
         return None
     if owner not in APPLIERS:
         raise ApplicationError(f"No sync named {owner!r} can apply approved changes.")
-    change = OutboundChange.objects.create(
-        workspace=workspace,
-        owner=owner,
-        connection=connection,
-        mapping_set=mapping_set,
-        target_entity=target_entity,
-        target_id=str(target_id),
-        target_label=target_label[:255],
-        operation=operation,
-        changes=field_changes(before, after) if operation != "delete" else {},
-        payload=after,
-    )
-    audit_record(action="outbound_change.planned", target=change, workspace=workspace.pk)
+    fields = {
+        "connection": connection,
+        "mapping_set": mapping_set,
+        "target_entity": target_entity,
+        "target_id": str(target_id),
+        "target_label": target_label[:255],
+        "operation": operation,
+        "changes": field_changes(before, after) if operation != "delete" else {},
+        "payload": after if payload is None else payload,
+    }
+    with transaction.atomic():
+        change = None
+        if replaces is not None:
+            change = (
+                OutboundChange.objects.select_for_update()
+                .filter(pk=replaces.pk, status=OutboundChange.Status.PENDING)
+                .first()
+            )
+        if change is None:
+            change = OutboundChange.objects.create(workspace=workspace, owner=owner, **fields)
+            action = "outbound_change.planned"
+        elif all(getattr(change, name) == value for name, value in fields.items()):
+            return change  # planned again as it stands: nothing new for the reviewer
+        else:
+            for name, value in fields.items():
+                setattr(change, name, value)
+            change.created_at = timezone.now()
+            change.save()
+            action = "outbound_change.replanned"
+        audit_record(action=action, target=change, workspace=workspace.pk)
     return change
 
 
@@ -141,28 +165,47 @@ def _enqueue(change_id: int) -> None:
     tasks.apply_outbound_change.delay(change_id)
 
 
+class TryLater(ApplicationError):
+    """Raised by an applier that cannot write now (its record's sync is busy): the change
+    stays approved and the task tries again later."""
+
+
 def apply(change_id: int) -> OutboundChange | None:
     """The task's body: apply one approved change through its owner. Only an `approved` change
-    is ever applied (a rejected or pending one is left alone), and only once: the row is
-    locked and marked before the owner's write is reported back."""
+    is ever applied (a rejected or pending one is left alone).
+
+    The owner writes outside any transaction here: its own crash-safe write (commit an
+    intent, write, adopt on resume) needs its intent committed before the provider sees the
+    write. So a worker that dies after the write and before the change is marked leaves it
+    approved; the redelivered task applies it again, and the owner's intents make that second
+    application adopt the first write instead of writing twice."""
+    change = OutboundChange.objects.filter(pk=change_id).first()
+    if change is None or change.status != OutboundChange.Status.APPROVED:
+        return change
+    applier = APPLIERS.get(change.owner)
+    try:
+        if applier is None:
+            raise ApplicationError(f"No sync named {change.owner!r} is installed here.")
+        applier(change)
+    except TryLater:
+        raise
+    except (ApplicationError, http.ProviderError) as exc:
+        outcome = {"status": OutboundChange.Status.FAILED, "error": redact_text(exc.message)[:2000]}
+        action = "outbound_change.failed"
+    else:
+        outcome = {
+            "status": OutboundChange.Status.APPLIED,
+            "applied_at": timezone.now(),
+            "error": "",
+        }
+        action = "outbound_change.applied"
     with transaction.atomic():
-        change = OutboundChange.objects.select_for_update().filter(pk=change_id).first()
-        if change is None or change.status != OutboundChange.Status.APPROVED:
-            return change
-        applier = APPLIERS.get(change.owner)
-        try:
-            if applier is None:
-                raise ApplicationError(f"No sync named {change.owner!r} is installed here.")
-            applier(change)
-        except (ApplicationError, http.ProviderError) as exc:
-            change.status = OutboundChange.Status.FAILED
-            change.error = redact_text(exc.message)[:2000]
-            action = "outbound_change.failed"
-        else:
-            change.status = OutboundChange.Status.APPLIED
-            change.applied_at = timezone.now()
-            change.error = ""
-            action = "outbound_change.applied"
-        change.save(update_fields=["status", "applied_at", "error"])
+        # Marked once: a second application of the same change (a redelivered task) finds it
+        # marked already and records nothing more.
+        if not OutboundChange.objects.filter(
+            pk=change_id, status=OutboundChange.Status.APPROVED
+        ).update(**outcome):
+            return OutboundChange.objects.get(pk=change_id)
+        change.refresh_from_db()
         audit_record(action=action, target=change, workspace=change.workspace_id)
     return change

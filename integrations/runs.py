@@ -51,6 +51,7 @@ class SyncRun(WorkspaceOwned):
         LOGIN = "login", "Login"
         ADMIN = "admin", "Admin"
         COMMAND = "command", "Command"
+        APPROVAL = "approval", "Approval"  # writes a change a person approved in the review queue
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -79,6 +80,9 @@ class SyncRun(WorkspaceOwned):
     unchanged = models.PositiveIntegerField(default=0)
     unmapped = models.PositiveIntegerField(default=0)
     conflicts = models.PositiveIntegerField(default=0)
+    held = models.PositiveIntegerField(
+        default=0, help_text="Writes held in the review queue for a person to approve."
+    )
     failed = models.PositiveIntegerField(default=0)
     api_calls = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)
@@ -150,6 +154,8 @@ class SyncRun(WorkspaceOwned):
             parts.append(f"{self.unmapped} unmapped")
         if self.conflicts:
             parts.append(f"{self.conflicts} conflicts")
+        if self.held:
+            parts.append(f"{self.held} waiting for approval")
         if self.failed:
             parts.append(f"{self.failed} failed")
         return ", ".join(parts)
@@ -178,7 +184,7 @@ class RunRecorder:
     once the run is closed, the next write raises RunClosed and the work stops (its effects
     are as if the worker had died there, which every sync is written to survive)."""
 
-    COUNTS = ("created", "updated", "unchanged", "unmapped", "conflicts", "failed")
+    COUNTS = ("created", "updated", "unchanged", "unmapped", "conflicts", "held", "failed")
 
     def __init__(self, run: SyncRun):
         self.run = run

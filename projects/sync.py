@@ -16,6 +16,13 @@ Inbound ("Sync from Smartsheet"): rows modified since the last read come back; a
 version we last wrote or read is our own echo; other rows are merged the same way; rows
 nobody here owns are listed as unmapped.
 
+Approval: where the connection requires it, "Sync to Smartsheet" writes nothing: each row it
+would add or update waits in the review queue (integrations.approvals) as one change with its
+cells before → after, refreshed in place when a later run plans the same entity again. An
+approved change is applied by `apply_change`: a run of its own (trigger "approval") that writes
+that entity's approved cells through the same code, merged again with what Smartsheet changed
+meanwhile; a rejected one never is.
+
 Crash safety: every write is preceded by committed PendingWrite intents and followed by a
 transaction that turns them into RowMappings. A worker killed in between leaves intents; the
 next run (or the same one, redelivered) reconciles them against the sheet — a row whose
@@ -28,14 +35,15 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from integrations import http, services
+from integrations import approvals, http, services
 from integrations.errors import ApplicationError
+from integrations.models import OutboundChange
 from integrations.providers import smartsheet
-from integrations.runs import RunRecorder, SyncRun, claim
+from integrations.runs import RunRecorder, SyncRun, claim, close_abandoned
 from integrations.sync import planner
 from integrations.sync.models import Held, reconcile
 from projects import sheet
@@ -44,6 +52,7 @@ from projects.models import (
     Attachment,
     Comment,
     PendingWrite,
+    Project,
     ProjectSheetLink,
     ProjectSyncRun,
     RowMapping,
@@ -58,6 +67,7 @@ SMALL_FILE = 5 * 1024 * 1024  # attachments up to this size are retried in place
 STOP_RUN = (http.Unauthorized, http.RateLimited)
 RECONCILE_SKEW = timedelta(seconds=5)  # clock slack when asking for rows made since an intent
 FIELDS = tuple(column.key for column in sheet.SCHEMA)  # what the planner merges: every cell
+OWNER = "projects"  # the approval gate's name for this sync: its changes come back to apply_change
 
 
 class _Unknown:
@@ -91,7 +101,9 @@ def target(row_id: int | None) -> str:
 class Sync:
     """One run's work. Holds the SDK client, the link and the run's recorder."""
 
-    def __init__(self, run: ProjectSyncRun, recorder: RunRecorder):
+    def __init__(
+        self, run: ProjectSyncRun, recorder: RunRecorder, approved: OutboundChange | None = None
+    ):
         self.run = run
         self.rec = recorder
         self.project = run.project
@@ -99,6 +111,10 @@ class Sync:
         self.columns = {key: int(value) for key, value in self.link.columns.items()}
         self.connection = run.connection
         self.client = services.client(self.connection)
+        # Applying an approved change: only its entity, with the cells a person approved.
+        self.approved = approved
+        # Otherwise, with the gate on, every row write waits for a person instead.
+        self.gated = approved is None and approvals.requires_approval(connection=self.connection)
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -268,13 +284,20 @@ class Sync:
         started = timezone.now()
         self.reconcile()
         entities, mappings = self.entities(), self.mappings()
+        if self.approved is not None:
+            key = (self.approved.payload["entity_type"], self.approved.payload["entity_id"])
+            entities = {key: entities[key]} if key in entities else {}
         parents_first = sorted(
             entities.values(), key=lambda e: (not isinstance(e, TaskBlock), e.created_at, e.pk)
         )
         new, changed = [], []
         for entity in parents_first:
             mapping = mappings.get((entity_type(entity), entity.pk))
-            values = self.values(entity)
+            values = (
+                self.values(entity)
+                if self.approved is None
+                else {key: self.approved.payload["values"].get(key) for key in FIELDS}
+            )
             digest = sheet.content_hash(values)
             if mapping is None:
                 new.append((entity, values, digest))
@@ -304,12 +327,19 @@ class Sync:
             stage_total=rows or side,
         )
 
-        self._add(new)
-        recreate = self._update(changed)
-        if recreate:  # rows deleted in Smartsheet while the entity lives on: make them again
-            self._add(recreate)
-        self._side(self._side_work(self.entities()))
-        ProjectSheetLink.objects.filter(pk=self.link.pk).update(last_outbound_at=started)
+        if self.gated:
+            self._hold(new, changed)
+        else:
+            self._add(new)
+            recreate = self._update(changed)
+            if recreate:  # rows deleted in Smartsheet while the entity lives on: make them again
+                self._add(recreate)
+        # Comments and attachments of rows that exist (approved ones, under the gate).
+        self._side(self._side_work(entities))
+        if self.approved is None and not self.gated:
+            # Only a run that wrote every planned row moves the mark: one that held them, or
+            # wrote one approved entity, must not hide older Smartsheet edits from the next.
+            ProjectSheetLink.objects.filter(pk=self.link.pk).update(last_outbound_at=started)
 
     def _add(self, new: list) -> None:
         """Add rows: TaskBlocks (and entities of no TaskBlock) at the bottom of the sheet, then
@@ -411,10 +441,20 @@ class Sync:
     def _update(self, changed: list) -> list:
         """Update changed rows, 500 per request, each merged field by field with what
         Smartsheet changed meanwhile. Returns entities whose row is gone."""
+        writable, recreate = self._merge(changed), []
+        for start in range(0, len(writable), smartsheet.ROWS_PER_REQUEST):
+            self._update_batch(writable[start : start + smartsheet.ROWS_PER_REQUEST], recreate)
+        return recreate
+
+    def _merge(self, changed: list) -> list:
+        """Each changed entity's row merged with what Smartsheet changed since our last sync:
+        (entity, mapping, merged cells, digest, our cells, whether Smartsheet changed cells we
+        leave to the inbound sync, the row's cells in Smartsheet now) for every row with cells
+        of ours to write. The rest are settled here: counted, their base kept."""
         if not changed:
             return []
         remote = self._changed_remotely()
-        writable, recreate = [], []
+        writable = []
         for entity, mapping, values, digest in changed:
             row = remote.get(mapping.row_id)
             if row is not None and row.version <= mapping.remote_version:
@@ -454,61 +494,109 @@ class Sync:
                 continue
             # Smartsheet's own changes (to_local) are read in by the inbound sync: the row's
             # version stays the one before them, so that sync does not take the row for our echo.
-            writable.append((entity, mapping, agreed, digest, values, bool(to_local)))
-        for start in range(0, len(writable), smartsheet.ROWS_PER_REQUEST):
-            chunk = writable[start : start + smartsheet.ROWS_PER_REQUEST]
-            try:
-                result = self.call(
-                    smartsheet.update_rows,
-                    sheet_id=self.link.sheet_id,
-                    rows=[
-                        (mapping.row_id, sheet.cells_for(merged, self.columns, all_columns=True))
-                        for _, mapping, merged, *_ in chunk
-                    ],
-                )
-            except STOP_RUN:
-                raise
-            except http.ProviderError as exc:  # an update is safe to repeat: the next run does
-                for entity, *_ in chunk:
-                    self._fail(entity, exc.message)
-                self.rec.progress(add=len(chunk))
+            now = mapping.synced_values if row is None else self.cells(row)
+            writable.append((entity, mapping, agreed, digest, values, bool(to_local), now))
+        return writable
+
+    def _update_batch(self, chunk: list, recreate: list) -> None:
+        try:
+            result = self.call(
+                smartsheet.update_rows,
+                sheet_id=self.link.sheet_id,
+                rows=[
+                    (mapping.row_id, sheet.cells_for(merged, self.columns, all_columns=True))
+                    for _, mapping, merged, *_ in chunk
+                ],
+            )
+        except STOP_RUN:
+            raise
+        except http.ProviderError as exc:  # an update is safe to repeat: the next run does
+            for entity, *_ in chunk:
+                self._fail(entity, exc.message)
+            self.rec.progress(add=len(chunk))
+            return
+        failed = {failure.index: failure for failure in result.failures}
+        rows = {row.id: row for row in result.rows}
+        gone = 0
+        with transaction.atomic():
+            for index, (entity, mapping, _, digest, values, waiting, _) in enumerate(chunk):
+                failure = failed.get(index)
+                if failure is not None and failure.code in (1006, 1034):
+                    mapping.delete()  # the row was deleted in Smartsheet
+                    recreate.append((entity, values, digest))
+                    gone += 1
+                elif failure is not None:
+                    self._fail(
+                        entity,
+                        f"Smartsheet refused the update: {failure.message} (error {failure.code})",
+                    )
+                else:
+                    row = rows[mapping.row_id]
+                    # The base is now ours: every cell either went out or, changed in
+                    # Smartsheet, is still ours here until the inbound sync reads it.
+                    RowMapping.objects.filter(pk=mapping.pk).update(
+                        content_hash=digest,
+                        synced_values=values,
+                        **(
+                            {}
+                            if waiting
+                            else {
+                                "remote_version": row.version,
+                                "remote_modified_at": row.modified_at,
+                            }
+                        ),
+                        synced_at=timezone.now(),
+                    )
+                    self.rec.count("updated")
+        # A row made again is counted when _add writes it, not twice.
+        self.rec.progress(add=len(chunk) - gone)
+
+    # --- the approval gate ----------------------------------------------------------------------
+
+    def _hold(self, new: list, changed: list) -> None:
+        """Under the gate: every row this run would add or update becomes a change in the
+        review queue (one per entity, refreshed if one waits already); nothing is written."""
+        waiting = {
+            (c.payload.get("entity_type"), c.payload.get("entity_id")): c
+            for c in OutboundChange.objects.filter(
+                owner=OWNER,
+                status__in=[OutboundChange.Status.PENDING, OutboundChange.Status.APPROVED],
+                payload__project=self.project.pk,
+            ).order_by("created_at", "pk")
+        }
+        self.rec.progress(stage="Holding changes for approval", stage_total=len(new) + len(changed))
+        planned = [(entity, None, values, None, values) for entity, values, _ in new] + [
+            (entity, mapping, values, now, merged)
+            for entity, mapping, merged, _, values, _, now in self._merge(changed)
+        ]
+        for entity, mapping, values, before, after in planned:
+            earlier = waiting.get((entity_type(entity), entity.pk))
+            if earlier is not None and earlier.status == OutboundChange.Status.APPROVED:
+                self.rec.count("held")  # approved, about to be written: not planned again
+                self.rec.progress(add=1)
                 continue
-            failed = {failure.index: failure for failure in result.failures}
-            rows = {row.id: row for row in result.rows}
-            gone = 0
-            with transaction.atomic():
-                for index, (entity, mapping, _, digest, values, waiting) in enumerate(chunk):
-                    failure = failed.get(index)
-                    if failure is not None and failure.code in (1006, 1034):
-                        mapping.delete()  # the row was deleted in Smartsheet
-                        recreate.append((entity, values, digest))
-                        gone += 1
-                    elif failure is not None:
-                        self._fail(
-                            entity,
-                            f"Smartsheet refused the update: {failure.message} (error {failure.code})",
-                        )
-                    else:
-                        row = rows[mapping.row_id]
-                        # The base is now ours: every cell either went out or, changed in
-                        # Smartsheet, is still ours here until the inbound sync reads it.
-                        RowMapping.objects.filter(pk=mapping.pk).update(
-                            content_hash=digest,
-                            synced_values=values,
-                            **(
-                                {}
-                                if waiting
-                                else {
-                                    "remote_version": row.version,
-                                    "remote_modified_at": row.modified_at,
-                                }
-                            ),
-                            synced_at=timezone.now(),
-                        )
-                        self.rec.count("updated")
-            # A row made again is counted when _add writes it, not twice.
-            self.rec.progress(add=len(chunk) - gone)
-        return recreate
+            approvals.plan(
+                workspace=self.project.workspace,
+                owner=OWNER,
+                connection=self.connection,
+                target_entity=f"Smartsheet row ({entity._meta.verbose_name})",
+                target_id="" if mapping is None else str(mapping.row_id),
+                target_label=f"{self.project.number} · {entity}",
+                operation=OutboundChange.Operation.CREATE
+                if mapping is None
+                else OutboundChange.Operation.UPDATE,
+                before=None if before is None else _shown(before),
+                after=_shown(after),
+                payload={
+                    "project": self.project.pk,
+                    "entity_type": entity_type(entity),
+                    "entity_id": entity.pk,
+                    "values": values,
+                },
+                replaces=earlier,
+            )
+            self.rec.count("held")
+            self.rec.progress(add=1)
 
     def _changed_remotely(self) -> dict[int, smartsheet.RowInfo]:
         """Rows edited in Smartsheet since our last outbound sync (one read, for last-write-wins)."""
@@ -761,8 +849,83 @@ class Sync:
         self.rec.error(self._label(entity), message)
 
 
-def execute(run_id: int) -> ProjectSyncRun | None:
-    """Do a run (or resume it: a redelivered task finds it `running` and carries on)."""
+def _shown(values: dict) -> dict:
+    """A row's cells as a reviewer reads them: by column title, the empty ones left out."""
+    return {
+        column.title: values.get(column.key)
+        for column in sheet.SCHEMA
+        if values.get(column.key) is not None
+    }
+
+
+def apply_change(change: OutboundChange) -> None:
+    """The approvals applier: write one approved change (a row to add or update) in a run of
+    its own, so it shows in the project's history with its outcome. Raises when the row could
+    not be written, with the reason, and approvals.TryLater while another run of the project
+    is going (the task then waits for it)."""
+    payload = change.payload
+    project = Project.objects.filter(pk=payload.get("project")).first()
+    model = ENTITY_MODELS.get(payload.get("entity_type"))
+    entity = (
+        None
+        if project is None or model is None
+        else model.objects.filter(project=project, pk=payload.get("entity_id")).first()
+    )
+    if entity is None:
+        raise ApplicationError(
+            "The entry was deleted after the change was planned; nothing was written."
+        )
+    if change.connection is None:
+        raise ApplicationError("The Smartsheet connection that planned this change is gone.")
+    _parent_first(entity)
+    close_abandoned(ProjectSyncRun.objects.filter(project=project))
+    try:
+        with transaction.atomic():
+            run = ProjectSyncRun.objects.create(
+                workspace=project.workspace,
+                project=project,
+                connection=change.connection,
+                direction=ProjectSyncRun.Direction.OUTBOUND,
+                trigger=SyncRun.Trigger.APPROVAL,
+                requested_by=change.decided_by,
+            )
+    except IntegrityError:
+        raise approvals.TryLater(
+            "A sync of this project is running; the change waits for it."
+        ) from None
+    run = execute(run.pk, approved=change)
+    if run is not None and (run.status == SyncRun.Status.FAILED or run.failed):
+        reasons = "; ".join(error["message"] for error in run.errors) or run.message
+        raise ApplicationError(f"Smartsheet did not take the row: {reasons}")
+
+
+def _parent_first(entity) -> None:
+    """An entry under a task block goes in under the block's row: a block approved in the same
+    breath is written first; one still waiting for review stops this change, saying so."""
+    parent = getattr(entity, "task_block_id", None)
+    if (
+        parent is None
+        or RowMapping.objects.filter(entity_type="taskblock", entity_id=parent).exists()
+    ):
+        return
+    waiting = OutboundChange.objects.filter(
+        owner=OWNER,
+        payload__entity_type="taskblock",
+        payload__entity_id=parent,
+        status__in=[OutboundChange.Status.PENDING, OutboundChange.Status.APPROVED],
+    ).first()
+    if waiting is None:
+        return  # the sync itself says what is missing
+    if waiting.status == OutboundChange.Status.PENDING:
+        raise ApplicationError(
+            f"Its task block waits for review (change {waiting.pk}); approve that first."
+        )
+    approvals.apply(waiting.pk)
+
+
+def execute(run_id: int, *, approved: OutboundChange | None = None) -> ProjectSyncRun | None:
+    """Do a run (or resume it: a redelivered task finds it `running` and carries on).
+    `approved`: the run writes that one approved change (apply_change)."""
     if not claim(ProjectSyncRun, run_id):
         return None
     run = ProjectSyncRun.objects.select_related("project", "connection").get(pk=run_id)
@@ -772,7 +935,7 @@ def execute(run_id: int) -> ProjectSyncRun | None:
                 raise ApplicationError(
                     "The Smartsheet connection of this run is gone; connect Smartsheet and sync again."
                 )
-            sync = Sync(run, recorder)
+            sync = Sync(run, recorder, approved=approved)
             if run.direction == ProjectSyncRun.Direction.OUTBOUND:
                 sync.outbound()
             else:

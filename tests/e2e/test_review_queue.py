@@ -63,3 +63,56 @@ def test_a_member_cannot_decide(signed_in, hub, two_workspaces, owner):
     page.wait_for_function("document.getElementById('outcome').dataset.state === 'refused'")
     assert "Only an admin of" in page.inner_text("#outcome")
     assert OutboundChange.objects.get(pk=change.pk).status == "pending"
+
+
+def test_a_held_project_row_approved_on_the_page_appears_in_smartsheet(
+    signed_in, hub, two_workspaces, sandbox, celery_worker
+):
+    """The projects sync under "requires approval": Sync to Smartsheet holds its rows; the
+    one approved on the review page is written by the worker, the rejected one never."""
+    import tenacity
+
+    from projects import services
+    from projects import sync as projects_sync
+    from tests.integrations.helpers import connect
+    from tests.projects.conftest import run_sync
+    from tests.projects.helpers import add, rows_of
+
+    admin = two_workspaces["a_admin"]
+    admin.smartsheet = connect(
+        sandbox, user=admin, workspace=two_workspaces["a"], provider="smartsheet"
+    )
+    admin.smartsheet.requires_approval = True
+    admin.smartsheet.save(update_fields=["requires_approval"])
+    project = services.project_create(
+        workspace=two_workspaces["a"], actor=admin, number="2207", name="Harbor Court"
+    )
+    services.sheet_provision(project=project, actor=admin)
+    project.refresh_from_db()
+    framing = add(project, admin, "taskblock", title="Framing", notes="north wing")
+    add(project, admin, "taskblock", title="Roofing")
+    assert run_sync(project, admin, "outbound").held == 2
+    wanted, unwanted = OutboundChange.objects.filter(owner=projects_sync.OWNER).order_by("pk")
+
+    page = signed_in(admin)
+    page.goto(f"{hub.url}/integrations/review/")
+    row = page.locator(f'tr[data-id="{wanted.pk}"]')
+    row.wait_for()
+    assert "2207 · " in row.inner_text() and "Framing" in row.inner_text()
+    row.locator("button.approve-one").click()
+    page.wait_for_function("document.getElementById('outcome').dataset.state === 'done'")
+    page.locator(f'tr[data-id="{unwanted.pk}"] button.reject-one').click()
+    page.wait_for_function("document.getElementById('outcome').textContent === 'Rejected 1.'")
+    page.locator("#empty").wait_for()
+
+    # The worker applies the approved change: wait for its outcome, then read the sheet.
+    for attempt in tenacity.Retrying(
+        stop=tenacity.stop_after_delay(30), wait=tenacity.wait_fixed(0.2), reraise=True
+    ):
+        with attempt:
+            wanted.refresh_from_db()
+            assert wanted.status == "applied", wanted.error
+    names = [row["name"] for row in rows_of(project, admin).values()]
+    assert names == [framing.title]
+    unwanted.refresh_from_db()
+    assert unwanted.status == "rejected"
