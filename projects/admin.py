@@ -23,7 +23,7 @@ from projects.models import (
 
 @admin.register(SmartsheetSetup)
 class SmartsheetSetupAdmin(WorkspaceScopedAdmin):
-    list_display = ["workspace", "template_sheet_id", "target_workspace_id"]
+    list_display = ["workspace", "template_sheet_id", "target_workspace_id", "mapping_set"]
 
 
 @admin.register(Project)

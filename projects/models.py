@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from integrations.models import Connection, Workspace, WorkspaceOwned
+from integrations.models import Connection, MappingSet, Workspace, WorkspaceOwned
 from integrations.runs import SyncRun
 from integrations.sync.models import RecordLink, WriteIntent
 
@@ -28,12 +28,28 @@ class SmartsheetSetup(WorkspaceOwned):
     )
     template_sheet_id = models.BigIntegerField(default=DEFAULT_TEMPLATE_SHEET_ID)
     target_workspace_id = models.BigIntegerField(default=DEFAULT_TARGET_WORKSPACE_ID)
+    mapping_set = models.ForeignKey(
+        MappingSet,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="How entries become the cells of their rows and edits come back. Empty: "
+        "the shipped set “Projects: Smartsheet rows”, made in this workspace on the next sync. "
+        "A set that requires approval holds every row write for review.",
+    )
 
     class Meta:
         verbose_name = "Smartsheet setup"
 
     def __str__(self) -> str:
         return f"template {self.template_sheet_id} → workspace {self.target_workspace_id}"
+
+    def clean(self) -> None:
+        if self.mapping_set_id and self.mapping_set.workspace_id != self.workspace_id:
+            raise ValidationError(
+                {"mapping_set": "Choose a mapping set of this setup's own workspace."}
+            )
 
 
 class Project(WorkspaceOwned):

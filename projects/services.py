@@ -13,6 +13,7 @@ from django.utils.text import capfirst
 from integrations import http
 from integrations import services as platform
 from integrations.errors import ApplicationError, Conflict, NotFound
+from integrations.mapping.transforms import MappingError
 from integrations.models import Connection, User
 from integrations.providers import smartsheet
 from integrations.runs import SyncRun, request_run
@@ -27,6 +28,7 @@ from projects.models import (
     PurchaseOrder,
     RowMapping,
     SmartsheetSetup,
+    Status,
     TaskBlock,
     UnmappedRow,
     WorkOrder,
@@ -210,6 +212,7 @@ def _link(
             f"Sheet {info.id} is not a project sheet: " + "; ".join(problems) + ".",
             details={"columns": problems},
         )
+    sheet.mapping_set_for(project.workspace)  # the shipped mapping set, for admins to adjust
     link = ProjectSheetLink.objects.create(
         workspace=project.workspace,
         project=project,
@@ -502,12 +505,16 @@ def unmapped_import(*, row: UnmappedRow, actor: User):
             is_custom=values.get("type") == "Custom Work Order",
             amount=as_amount(values.get("amount")),
         )
-    status = sheet.status_value(values.get("status"))
-    if status and hasattr(entity, "status"):
+    conversion, _ = sheet.conversion_for(link.workspace)
+    status = conversion.entry_of(values).get("status")
+    if status in Status.values and hasattr(entity, "status"):
         entity.status = status
     entity.save()
     # The entity as made from the row counts as synced: its cells are the merge base.
-    values = sheet.row_values(entity, link.project.number)
+    try:
+        values = conversion.cells(entity, link.project.number)
+    except MappingError as exc:
+        raise ApplicationError(f"The mapping set refused the new entry: {exc.message}") from None
     RowMapping.objects.create(
         workspace=link.workspace,
         link=link,

@@ -1,5 +1,11 @@
 """The project sheet's schema and how entities become rows and rows become edits.
 
+The conversion itself is a mapping set of the mapping engine ("Projects: Smartsheet rows",
+`mapping/smartsheet-rows.json`, made in each workspace with its Smartsheet setup and editable
+in admin): every kind of entry is first described by the same fields (`entry`), the set turns
+those into cells (push) and reads a person's edits back (pull); `EDITABLE` says which entry
+fields each kind takes back and how.
+
 Columns are known by title only when a sheet is provisioned or attached (the check); from
 then on every read and write uses the column ids stored on the link. Values are normalized
 the same way for what we send and what Smartsheet returns, so a row's content hash matches
@@ -13,7 +19,10 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+from integrations.mapping import engine, examples
+from integrations.mapping.transforms import MappingError
 from projects.models import Attachment, Comment, PurchaseOrder, Status, TaskBlock, WorkOrder
 
 CELL_MAX = 4000  # Smartsheet silently truncates longer values: we truncate first, knowingly
@@ -30,7 +39,7 @@ class Column:
 
 
 TYPES = ("Task Block", "Comment", "Attachment", "Purchase Order", "Work Order", "Custom Work Order")
-STATUSES = tuple(label for _, label in Status.choices)
+STATUSES = tuple(label for _, label in Status.choices)  # the Status picklist's options
 
 # The PRD's phase 3 columns (Project #, Name, Status, dates, amounts, notes), plus the Type
 # that says which entity a row is and the Author of phase 1's attribution.
@@ -104,54 +113,51 @@ def content_hash(values: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def status_label(value: str) -> str:
-    return dict(Status.choices).get(value, "")
+# --- entries: what every kind of timeline entry says about itself -------------------------------
+# One record shape for every kind (a task block's title and an order's number are both its
+# `label`), so one mapping set turns them all into cells and reads cells back.
 
 
-def status_value(label) -> str | None:
-    return {name: value for value, name in Status.choices}.get(label)
-
-
-def row_values(entity, project_number: str) -> dict:
-    """Cells of an entity's row, by column key (only the columns it fills)."""
-    values = {
+def entry(entity, project_number: str) -> dict:
+    """An entity as the mapping set's source record."""
+    record = {
         "project_number": project_number,
         "type": entity.sheet_type,
         "author": entity.ss_email or None,
     }
     if isinstance(entity, TaskBlock):
-        values.update(
-            name=entity.title,
-            status=status_label(entity.status),
-            start_date=entity.start_date,
-            end_date=entity.end_date,
+        record.update(
+            label=entity.title,
+            status=entity.status,
+            start=entity.start_date,
+            end=entity.end_date,
             amount=entity.amount,
             notes=entity.notes,
         )
     elif isinstance(entity, Comment):
         first_line = entity.text.strip().splitlines()[0] if entity.text.strip() else ""
-        values.update(name=first_line[:120], notes=entity.text)
+        record.update(label=first_line[:120], notes=entity.text)
     elif isinstance(entity, Attachment):
-        values.update(
-            name=entity.name, notes=f"{entity.size} bytes, {entity.content_type or 'file'}"
+        record.update(
+            label=entity.name, notes=f"{entity.size} bytes, {entity.content_type or 'file'}"
         )
     elif isinstance(entity, PurchaseOrder):
-        values.update(
-            name=str(entity),
-            status=status_label(entity.status),
-            start_date=entity.order_date,
+        record.update(
+            label=str(entity),
+            status=entity.status,
+            start=entity.order_date,
             amount=entity.amount,
             notes=entity.notes,
         )
     elif isinstance(entity, WorkOrder):
-        values.update(
-            name=str(entity),
-            status=status_label(entity.status),
-            end_date=entity.due_date,
+        record.update(
+            label=str(entity),
+            status=entity.status,
+            end=entity.due_date,
             amount=entity.amount,
             notes=entity.notes,
         )
-    return {key: normalize(value) for key, value in values.items()}
+    return record
 
 
 def cells_for(values: dict, columns: dict[str, int], *, all_columns: bool = False) -> list[dict]:
@@ -179,7 +185,7 @@ def values_of_row(row_cells: list[dict], columns: dict[str, int]) -> dict:
     return values
 
 
-# --- inbound: which cells a person may edit in Smartsheet, per entity -----------------------
+# --- inbound: which entry fields a person may edit in Smartsheet, per entity ----------------
 
 
 def _required_text(value):
@@ -197,47 +203,125 @@ def _amount(value):
     return Decimal(str(value)) if value not in (None, "") else None
 
 
+def _status(value):
+    if value not in Status.values:
+        raise ValueError(f"{value!r} is not a status")  # an unknown label: ours stays
+    return value
+
+
+def _text(value):
+    return "" if value is None else str(value)
+
+
+# Entry field -> (the entity's field, how a cell's value becomes it).
 EDITABLE = {
     TaskBlock: {
-        "name": ("title", _required_text),
-        "status": ("status", status_value),
-        "start_date": ("start_date", _date),
-        "end_date": ("end_date", _date),
+        "label": ("title", _required_text),
+        "status": ("status", _status),
+        "start": ("start_date", _date),
+        "end": ("end_date", _date),
         "amount": ("amount", _amount),
-        "notes": ("notes", str),
+        "notes": ("notes", _text),
     },
     Comment: {"notes": ("text", _required_text)},
     Attachment: {},
     PurchaseOrder: {
-        "status": ("status", status_value),
-        "start_date": ("order_date", _date),
+        "status": ("status", _status),
+        "start": ("order_date", _date),
         "amount": ("amount", _amount),
-        "notes": ("notes", str),
+        "notes": ("notes", _text),
     },
     WorkOrder: {
-        "status": ("status", status_value),
-        "end_date": ("due_date", _date),
+        "status": ("status", _status),
+        "end": ("due_date", _date),
         "amount": ("amount", _amount),
-        "notes": ("notes", str),
+        "notes": ("notes", _text),
     },
 }
 
 
-def inbound_changes(entity, values: dict) -> dict:
-    """Field → new value for the cells of a row that differ from the entity."""
-    changes = {}
-    for key, (field, convert) in EDITABLE[type(entity)].items():
-        raw = values.get(key)
-        try:
-            new = (
-                convert(raw)
-                if raw is not None or convert is _required_text
-                else ("" if convert is str else None)
+# --- the conversion: the workspace's mapping set, compiled for a run ------------------------
+
+ROWS_MAPPING = Path(__file__).resolve().parent / "mapping" / "smartsheet-rows.json"
+COLUMN_KEYS = tuple(column.key for column in SCHEMA)
+
+
+class Conversion:
+    """A mapping set's two directions: entries to cells (push), cells back to entry fields
+    (pull, each column on its own, so one cell that does not convert leaves the others)."""
+
+    def __init__(self, rows: list[dict], *, name: str = "the mapping set"):
+        self.push = engine.compile_fields(rows, direction="push")
+        unknown = [step.target for step in self.push.steps if step.target not in COLUMN_KEYS]
+        if unknown:
+            raise MappingError(
+                f"{name}: “{unknown[0]}” is not a column of the project sheet "
+                f"(its columns: {', '.join(COLUMN_KEYS)}).",
+                field=unknown[0],
             )
-        except (ValueError, ArithmeticError):
-            continue  # a value that does not fit (a date column holding text): leave ours
-        if field == "status" and new is None:
-            continue
-        if new != getattr(entity, field):
-            changes[field] = new
-    return changes
+        self.pull = [
+            (step.sources[0], step.target, step.function)
+            for step in engine.compile_fields(rows, direction="pull").steps
+        ]
+
+    def cells(self, entity, project_number: str) -> dict:
+        """The cells of an entity's row, by column key (only the columns the set fills),
+        normalized. MappingError names the field a transform refused."""
+        values = self.push.map(entry(entity, project_number))
+        return {key: normalize(value) for key, value in values.items()}
+
+    def entry_of(self, cells: dict) -> dict:
+        """Entry fields read back from a row's cells; a cell a transform refuses is left out."""
+        found = {}
+        for column, key, function in self.pull:
+            try:
+                found[key] = function(cells.get(column), cells)
+            except MappingError:
+                continue
+        return found
+
+    def editable(self, model) -> dict[str, tuple[str, object]]:
+        """Column key -> (entity field, converter) for the cells a person may edit."""
+        fields = EDITABLE[model]
+        return {column: fields[key] for column, key, _ in self.pull if key in fields}
+
+    def inbound_changes(self, entity, cells: dict) -> dict:
+        """Field → new value for the cells of a row that differ from the entity."""
+        changes = {}
+        values = self.entry_of(cells)
+        for key, (field, convert) in EDITABLE[type(entity)].items():
+            if key not in values:
+                continue
+            raw = values[key]
+            try:
+                new = convert(raw)
+            except (ValueError, ArithmeticError, TypeError):
+                continue  # a value that does not fit (a date column holding text): leave ours
+            if new != getattr(entity, field):
+                changes[field] = new
+        return changes
+
+
+def mapping_set_for(workspace):
+    """The mapping set the workspace's Smartsheet setup names: the shipped one, made in the
+    workspace and named in its setup on first use."""
+    from projects.models import SmartsheetSetup
+
+    setup, _ = SmartsheetSetup.objects.get_or_create(workspace=workspace)
+    if setup.mapping_set is not None:
+        return setup.mapping_set
+    mapping_set = examples.load(workspace=workspace, path=ROWS_MAPPING)
+    SmartsheetSetup.objects.filter(pk=setup.pk, mapping_set=None).update(mapping_set=mapping_set)
+    return mapping_set
+
+
+def conversion_for(workspace) -> tuple[Conversion, object]:
+    """The workspace's conversion and its mapping set; MappingError names what is wrong."""
+    mapping_set = mapping_set_for(workspace)
+    rows = engine.field_rows(mapping_set)
+    return Conversion(rows, name=f"Mapping set “{mapping_set.name}”"), mapping_set
+
+
+def default_conversion() -> Conversion:
+    """The shipped set, read from its file (no workspace): for code that has none."""
+    return Conversion(json.loads(ROWS_MAPPING.read_text())["fields"])

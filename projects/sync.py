@@ -41,6 +41,7 @@ from django.utils.text import capfirst
 
 from integrations import approvals, http, services
 from integrations.errors import ApplicationError
+from integrations.mapping.transforms import MappingError
 from integrations.models import OutboundChange
 from integrations.providers import smartsheet
 from integrations.runs import RunRecorder, SyncRun, claim, close_abandoned
@@ -111,10 +112,17 @@ class Sync:
         self.columns = {key: int(value) for key, value in self.link.columns.items()}
         self.connection = run.connection
         self.client = services.client(self.connection)
+        # The cells of a row and the edits read back: the workspace's mapping set.
+        try:
+            self.conversion, self.mapping_set = sheet.conversion_for(self.project.workspace)
+        except MappingError as exc:
+            raise ApplicationError(f"{exc.message} Fix it in admin, then sync again.") from None
         # Applying an approved change: only its entity, with the cells a person approved.
         self.approved = approved
         # Otherwise, with the gate on, every row write waits for a person instead.
-        self.gated = approved is None and approvals.requires_approval(connection=self.connection)
+        self.gated = approved is None and approvals.requires_approval(
+            connection=self.connection, mapping_set=self.mapping_set
+        )
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -134,8 +142,9 @@ class Sync:
         return {(m.entity_type, m.entity_id): m for m in self.link.row_mappings.all()}
 
     def values(self, entity) -> dict:
-        """An entity's cells, every column's (empty ones None): the planner's local side."""
-        values = sheet.row_values(entity, self.project.number)
+        """An entity's cells, every column's (empty ones None): the planner's local side.
+        MappingError when the mapping set refuses the entity (its field named)."""
+        values = self.conversion.cells(entity, self.project.number)
         return {key: values.get(key) for key in FIELDS}
 
     def cells(self, row: smartsheet.RowInfo) -> dict:
@@ -252,11 +261,12 @@ class Sync:
         """The planner on one row: (cells to write to Smartsheet, fields to write here, the
         conflict if both sides changed a cell, the cells both sides agree on). `remote` None:
         the row is unchanged in Smartsheet since our last write or read. Cells nobody may edit
-        in Smartsheet (sheet.EDITABLE) count as unchanged there: ours overwrite them."""
+        in Smartsheet (not read back by the mapping set) count as unchanged there: ours
+        overwrite them."""
         key = (entity_type(entity), entity.pk)
         remotes = {}
         if remote is not None:
-            editable = sheet.EDITABLE[type(entity)]
+            editable = self.conversion.editable(type(entity))
             values = {k: remote.get(k) if k in editable else base.get(k) for k in FIELDS}
             remotes[mapping.row_id] = planner.Snapshot(mapping.row_id, values, row.modified_at)
         result = planner.plan(
@@ -293,11 +303,15 @@ class Sync:
         new, changed = [], []
         for entity in parents_first:
             mapping = mappings.get((entity_type(entity), entity.pk))
-            values = (
-                self.values(entity)
-                if self.approved is None
-                else {key: self.approved.payload["values"].get(key) for key in FIELDS}
-            )
+            try:
+                values = (
+                    self.values(entity)
+                    if self.approved is None
+                    else {key: self.approved.payload["values"].get(key) for key in FIELDS}
+                )
+            except MappingError as exc:
+                self._fail(entity, f"the mapping set refused it: {exc.message}")
+                continue
             digest = sheet.content_hash(values)
             if mapping is None:
                 new.append((entity, values, digest))
@@ -758,7 +772,11 @@ class Sync:
         )
 
     def _apply(self, entity, mapping: RowMapping, row: smartsheet.RowInfo) -> None:
-        local = self.values(entity)
+        try:
+            local = self.values(entity)
+        except MappingError as exc:
+            self._fail(entity, f"the mapping set refused it: {exc.message}")
+            return
         base = mapping.synced_values
         if not base:
             # Before the base was kept: an entity not edited since the last sync is the base;
@@ -777,12 +795,12 @@ class Sync:
                 if conflict.winner == planner.LOCAL
                 else "Smartsheet's later edit overwrote ours",
             )
-        editable = sheet.EDITABLE[type(entity)]
+        editable = self.conversion.editable(type(entity))
         taken = {editable[key][0] for key in to_local if key in editable}
         proposed = {**local, **{key: after for key, (_, after) in to_local.items()}}
         changes = {
             field: value
-            for field, value in sheet.inbound_changes(entity, proposed).items()
+            for field, value in self.conversion.inbound_changes(entity, proposed).items()
             if field in taken
         }
         with transaction.atomic():
