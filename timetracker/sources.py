@@ -6,6 +6,8 @@ Field rules are the seed's (Phase 2, `get_approved_jobs` / `get_all_active_jobs`
 `_truncate_scope`), read with spec-notes "Seed 003": `imi_imnumber`→im_number (rows without
 one are not jobs), `imi_gc`→general_contractor or "Unknown", `imi_scopesummary`→job_scope,
 empty or over 255 characters replaced by "See Work Order" (never cut), `imi_jobid`→dataverse_id.
+They are mapping sets, one per source (`mapping/dataverse-jobs.json`,
+`mapping/smartsheet-jobs.json`), made in a workspace on its first import and editable in admin.
 
 # Reference: ../shared/seeds/timetracker-dataverse-migration-plan.md (Phase 2, field mapping
 # table); ../shared/providers/dataverse.md (paging, formatted values).
@@ -25,12 +27,7 @@ from integrations.mapping import engine, examples
 from integrations.mapping.engine import MissingRequired
 from integrations.mapping.transforms import MappingError
 from integrations.providers import dataverse, smartsheet
-from timetracker.models import (
-    SCOPE_MAX,
-    SEE_WORK_ORDER,
-    SUBMITTAL_STATUS_APPROVED,
-    SUBMITTAL_STATUS_LABELS,
-)
+from timetracker.models import SUBMITTAL_STATUS_APPROVED
 
 ENTITY_SET = "imi_jobs"
 SELECT_FIELDS = (
@@ -47,14 +44,6 @@ APPROVED_FILTER = f"imi_submittalstatus eq {SUBMITTAL_STATUS_APPROVED} and state
 ACTIVE_FILTER = "statecode eq 0"
 
 
-def truncate_scope(scope: str | None, max_length: int = SCOPE_MAX) -> str:
-    """The seed's `_truncate_scope`: a scope that is empty or would not fit is replaced, not
-    cut (a cut scope reads as complete and is not)."""
-    if not scope or not scope.strip() or len(scope) > max_length:
-        return SEE_WORK_ORDER
-    return scope
-
-
 @dataclass
 class SourcePage:
     jobs: list[dict]  # mapped jobs (with an IM number)
@@ -64,36 +53,44 @@ class SourcePage:
 
 # The field rules above, as a mapping set: shipped with the hub, made in a workspace on its
 # first import and editable in admin (the next import uses the edit).
-JOBS_MAPPING = Path(__file__).resolve().parent / "mapping" / "dataverse-jobs.json"
-JOBS_SET_NAME = "TimeTracker: Dataverse jobs"
+MAPPINGS = Path(__file__).resolve().parent / "mapping"
+JOBS_MAPPING = MAPPINGS / "dataverse-jobs.json"
+SMARTSHEET_JOBS_MAPPING = MAPPINGS / "smartsheet-jobs.json"
 
 
 @functools.cache
-def default_mapper() -> engine.Mapper:
+def default_mapper(path: Path = JOBS_MAPPING) -> engine.Mapper:
     """The shipped rules, compiled without a database (for a record on its own)."""
-    data = json.loads(JOBS_MAPPING.read_text())
+    data = json.loads(path.read_text())
     return engine.compile_fields(
-        data["fields"], required=data["required_fields"], entity=data["target_entity"]
+        data["fields"],
+        required=data["required_fields"],
+        entity=data["target_entity"],
+        name=data["name"],
     )
 
 
-def jobs_mapper(workspace) -> engine.Mapper:
+def jobs_mapper(workspace, path: Path = JOBS_MAPPING) -> engine.Mapper:
     """The workspace's mapping set for the import (the shipped one, made on first use)."""
-    return engine.mapper_for(examples.load(workspace=workspace, path=JOBS_MAPPING))
+    return engine.mapper_for(examples.load(workspace=workspace, path=path))
 
 
-def job_from_dataverse(record: dict, mapper: engine.Mapper | None = None) -> dict | None:
-    """One `imi_jobs` record as a job, or None when it has no IM number."""
+def job_from(record: dict, mapper: engine.Mapper, source_id: str) -> dict | None:
+    """One source record as a job, or None when it has no IM number."""
     try:
-        return (mapper or default_mapper()).map(record)
+        return mapper.map(record)
     except MissingRequired:
         return None
     except MappingError as exc:  # an edited set refusing a value: say which record and why
         raise ApplicationError(
-            f"Job {record.get('imi_jobid') or '?'} does not fit the mapping set "
-            f"“{JOBS_SET_NAME}”: {exc.message}",
+            f"Job {source_id or '?'} does not fit the mapping set “{mapper.name}”: {exc.message}",
             code="mapping_failed",
         ) from None
+
+
+def job_from_dataverse(record: dict, mapper: engine.Mapper | None = None) -> dict | None:
+    """One `imi_jobs` record as a job, or None when it has no IM number."""
+    return job_from(record, mapper or default_mapper(), record.get("imi_jobid"))
 
 
 class DataverseJobs:
@@ -148,6 +145,7 @@ class SmartsheetJobs:
         self.connection = connection
         self.sheet_id = settings.TIMETRACKER_SMARTSHEET_SHEET_ID
         self.columns = settings.TIMETRACKER_SMARTSHEET_COLUMNS
+        self.mapper = jobs_mapper(connection.workspace, SMARTSHEET_JOBS_MAPPING)
 
     def _pages(self, keep: Callable[[str], bool]) -> Iterator[SourcePage]:
         info = platform.client(self.connection).call(
@@ -157,25 +155,13 @@ class SmartsheetJobs:
         for row in info.rows:
             cells = {cell["columnId"]: cell["value"] for cell in row.cells}
             value = {field: cells.get(column) for field, column in self.columns.items()}
-            status = str(value["submittal_status"] or "")
-            if not keep(status):
+            if not keep(str(value["submittal_status"] or "")):
                 continue
-            number = str(value["im_number"] or "").strip()
-            if not number:
+            job = job_from(value, self.mapper, f"in row {row.id}")
+            if job is None:
                 missing.append(str(row.id))
-                continue
-            jobs.append(
-                {
-                    "im_number": number,
-                    "general_contractor": str(value["general_contractor"] or "") or "Unknown",
-                    "job_scope": truncate_scope(str(value["job_scope"] or "")),
-                    "dataverse_id": None,
-                    "submittal_status": _status_value(status),
-                    "submittal_status_label": status,
-                    "production_phase": None,
-                    "production_phase_label": "",
-                }
-            )
+            else:
+                jobs.append(job)
         yield SourcePage(jobs=jobs, without_number=missing, more=False)
 
     def approved(self) -> Iterator[SourcePage]:
@@ -184,10 +170,6 @@ class SmartsheetJobs:
 
     def all_active(self) -> Iterator[SourcePage]:
         return self._pages(lambda status: True)
-
-
-def _status_value(label: str) -> int | None:
-    return next((value for value, text in SUBMITTAL_STATUS_LABELS.items() if text == label), None)
 
 
 def get_approved_jobs(source) -> Iterator[dict]:

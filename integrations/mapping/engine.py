@@ -53,6 +53,7 @@ class Mapper:
     steps: list[Step]
     required: list[str] = field(default_factory=list)
     entity: str = ""
+    name: str = ""  # the mapping set's, for messages
 
     def __post_init__(self):
         # The hot loop's plan: (source or None, sources, target, function, merge); `merge`
@@ -130,6 +131,7 @@ def compile_fields(
     entity: str = "",
     direction: str = "push",
     context: dict | None = None,
+    name: str = "",
 ) -> Mapper:
     """rows: {"source", "target", "transform", "params", "direction"}. Pushing maps source →
     target; pulling maps target → source, with the inverse where a transform has one
@@ -156,7 +158,7 @@ def compile_fields(
                 f"Field {index + 1} ({target}): {exc.message}", field=exc.field
             ) from None
         steps.append(Step(sources, target, function, name, transforms.get(name).pure))
-    return Mapper(steps=steps, required=list(required), entity=entity)
+    return Mapper(steps=steps, required=list(required), entity=entity, name=name)
 
 
 def _inverse(name: str, params: dict) -> tuple[str, dict]:
@@ -190,6 +192,7 @@ def mapper_for(mapping_set, *, direction: str = "push") -> Mapper:
         entity=mapping_set.target_entity,
         direction=direction,
         context={"lookup": workspace_lookup(mapping_set.workspace_id)},
+        name=mapping_set.name,
     )
 
 

@@ -209,7 +209,11 @@ def _default(params, context):
     "enum_map",
     "Translate one set of values into another, ignoring case (A8: Lead → lead).",
     params={
-        "values": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+        # Numbers too: an option set's values are (Dataverse's 826130004 for "Approved").
+        "values": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        },
         "case": {"enum": ["lower", "upper", "keep"], "description": "for values not listed"},
         "strict": {"type": "boolean", "description": "refuse values that are not listed"},
         "otherwise": {

@@ -2,7 +2,12 @@
 
 import pytest
 
-from timetracker.sources import job_from_dataverse, truncate_scope
+from timetracker.sources import (
+    SMARTSHEET_JOBS_MAPPING,
+    default_mapper,
+    job_from,
+    job_from_dataverse,
+)
 
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 
@@ -19,7 +24,40 @@ FORMATTED = "@OData.Community.Display.V1.FormattedValue"
     ],
 )
 def test_scope_is_kept_or_replaced_never_cut(scope, expected):
-    assert truncate_scope(scope) == expected
+    """The seed's `_truncate_scope`, as both sources' mapping sets apply it."""
+    assert (
+        job_from_dataverse({"imi_imnumber": "1", "imi_scopesummary": scope})["job_scope"]
+        == expected
+    )
+    rollback = default_mapper(SMARTSHEET_JOBS_MAPPING)
+    assert (
+        job_from({"im_number": "1", "job_scope": scope}, rollback, "row")["job_scope"] == expected
+    )
+
+
+def test_a_rollback_row_maps_like_a_dataverse_record():
+    rollback = default_mapper(SMARTSHEET_JOBS_MAPPING)
+    job = job_from(
+        {
+            "im_number": " 24-0101 ",
+            "general_contractor": None,
+            "job_scope": "Casework",
+            "submittal_status": "Approved",
+        },
+        rollback,
+        "row 1",
+    )
+    assert job == {
+        "im_number": "24-0101",
+        "general_contractor": "Unknown",
+        "job_scope": "Casework",
+        "dataverse_id": None,
+        "submittal_status": 826130004,
+        "submittal_status_label": "Approved",
+        "production_phase": None,
+        "production_phase_label": "",
+    }
+    assert job_from({"im_number": "  ", "submittal_status": "Approved"}, rollback, "r") is None
 
 
 def test_a_record_maps_as_the_seed_says():

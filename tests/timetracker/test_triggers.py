@@ -217,6 +217,28 @@ def test_use_dataverse_false_reads_the_smartsheet_sheet(settings, sandbox, admin
     assert sandbox.calls("dataverse")["total"] == 0
 
 
+def test_the_rollback_reads_through_its_own_editable_mapping_set(
+    settings, sandbox, admin, workspace
+):
+    from integrations.mapping import examples
+    from timetracker.sources import SMARTSHEET_JOBS_MAPPING
+
+    settings.USE_DATAVERSE = False
+    connect(sandbox, user=admin, workspace=workspace, provider="smartsheet")
+    # The set as an admin finds it (the first import would make it), edited before importing.
+    rollback = examples.load(workspace=workspace, path=SMARTSHEET_JOBS_MAPPING)
+    assert rollback.name == "TimeTracker: Smartsheet jobs (rollback)"
+    contractor = rollback.fields.get(target_field="general_contractor")
+    contractor.params = {"value": "To be assigned"}
+    contractor.save()
+
+    run_import(workspace, admin)
+
+    assert Job.objects.get(workspace=workspace, im_number="24-0103").general_contractor == (
+        "To be assigned"
+    )
+
+
 def test_use_dataverse_false_without_a_smartsheet_connection_says_so(
     settings, sandbox, admin, workspace
 ):
