@@ -27,7 +27,8 @@ Crash safety: every write is preceded by committed PendingWrite intents and foll
 transaction that turns them into RowMappings. A worker killed in between leaves intents; the
 next run (or the same one, redelivered) reconciles them against the sheet — a row whose
 location and content hash match an intent is adopted, not written again — so no row is ever
-made twice. `checkpoint()` marks the points in between, where tests kill the worker.
+made twice. (tests/projects/crash_points.py names the points in between where the crash tests
+kill a worker.)
 """
 
 import logging
@@ -83,11 +84,6 @@ class _Unknown:
 
 
 UNKNOWN_BASE = {key: _Unknown() for key in FIELDS}
-
-
-def checkpoint(name: str) -> None:
-    """A point between a write and its record (see the module doc). It does nothing: the crash
-    tests put a function of their own in its place to stop a worker dead there."""
 
 
 def entity_type(entity) -> str:
@@ -407,7 +403,6 @@ class Sync:
                     for index, (entity, _, digest) in enumerate(items)
                 ]
             )
-        checkpoint("intent_recorded")
         try:
             result = self.call(
                 smartsheet.add_rows,
@@ -429,7 +424,6 @@ class Sync:
                 self._fail(entity, reason)
             self.rec.progress(add=len(items))
             return
-        checkpoint("batch_accepted")
         failed = {failure.index: failure for failure in result.failures}
         written = iter(result.rows)
         with transaction.atomic():
@@ -450,7 +444,6 @@ class Sync:
                 self.rec.count("created")
             PendingWrite.objects.filter(batch=batch).delete()
         self.rec.progress(add=len(items))
-        checkpoint("batch_committed")
 
     def _update(self, changed: list) -> list:
         """Update changed rows, 500 per request, each merged field by field with what
@@ -668,7 +661,6 @@ class Sync:
             mapping,
             sheet.content_hash({"notes": comment.text}),
         )
-        checkpoint("discussion_intent")
         try:
             discussion_id = self.call(
                 smartsheet.add_discussion,
@@ -683,7 +675,6 @@ class Sync:
                 intent.delete()  # refused: nothing was posted
             self._fail(comment, f"the comment could not be posted: {exc.message}")
             return
-        checkpoint("discussion_posted")
         with transaction.atomic():
             RowMapping.objects.filter(pk=mapping.pk).update(discussion_id=discussion_id)
             intent.delete()
@@ -693,7 +684,6 @@ class Sync:
         attempts = 3 if attachment.size <= SMALL_FILE else 1
         for attempt in range(1, attempts + 1):
             intent = self._intent(PendingWrite.Operation.ATTACHMENT, attachment, mapping, digest)
-            checkpoint("attachment_intent")
             try:
                 with attachment.file.open("rb") as stream:
                     attachment_id = self.call(
@@ -726,7 +716,6 @@ class Sync:
                 )
                 self._fail(attachment, f"upload failed: {message}")
                 return
-            checkpoint("attachment_uploaded")
             with transaction.atomic():
                 RowMapping.objects.filter(pk=mapping.pk).update(
                     attachment_id=attachment_id, attachment_status="uploaded", attachment_error=""

@@ -4,9 +4,10 @@
 - `WORKER_QUEUE`: the queue it consumes, and where the tasks it sends go (the sweep's runs
   queued again), so a test's tasks never meet another test's worker on a shared broker;
 - `SYNC_BATCH`: rows per Add Rows request (small, so a run has several batches);
-- `STALL_AT=<checkpoint>:<n>` and `STALL_MARKER=<path>`: at the n-th pass of that checkpoint of
-  projects/sync.py the task writes the marker and waits there, for the test to kill the
-  worker with SIGKILL at exactly that point (the rows sent, say, and not yet recorded).
+- `STALL_AT=<point>:<n>` and `STALL_MARKER=<path>`: at the n-th pass of that point of an
+  outbound run (tests/projects/crash_points.py) the task writes the marker and waits there,
+  for the test to kill the worker with SIGKILL at exactly that point (the rows sent, say, and
+  not yet recorded).
 """
 
 import os
@@ -21,7 +22,7 @@ def main() -> None:
 
     django.setup()
     from integrations.providers import smartsheet
-    from projects import sync
+    from tests.projects import crash_points
 
     queue = os.environ["WORKER_QUEUE"]
     app.conf.task_default_queue = queue
@@ -30,16 +31,12 @@ def main() -> None:
     if stall := os.environ.get("STALL_AT"):
         point, occurrence = stall.split(":")
         marker = Path(os.environ["STALL_MARKER"])
-        seen = {"count": 0}
 
-        def stall_there(name: str) -> None:
-            if name == point:
-                seen["count"] += 1
-                if seen["count"] == int(occurrence):
-                    marker.write_text(str(os.getpid()))
-                    time.sleep(600)  # until the test's SIGKILL
+        def stall_there() -> None:
+            marker.write_text(str(os.getpid()))
+            time.sleep(600)  # until the test's SIGKILL
 
-        sync.checkpoint = stall_there  # inherited by the pool's process
+        crash_points.at(point, int(occurrence), stall_there)  # inherited by the pool's process
     app.worker_main(
         [
             "worker",

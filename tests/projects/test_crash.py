@@ -32,6 +32,7 @@ from integrations.providers import smartsheet
 from projects import services, sync, tasks
 from projects.models import Attachment, Comment, PendingWrite, ProjectSyncRun, RowMapping
 from tests.environment import BASE_DIR, clean_env
+from tests.projects import crash_points
 from tests.projects.helpers import timeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,15 +52,8 @@ def small_batches(monkeypatch):
 def _worker(run_id: int, point: str, occurrence: int) -> None:
     """A forked worker that kills itself, like the OOM killer would, at the chosen point."""
     connections.close_all()  # a connection of its own, not the parent's socket
-    seen = {"count": 0}
-
-    def hook(name: str) -> None:
-        if name == point:
-            seen["count"] += 1
-            if seen["count"] == occurrence:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    sync.checkpoint = hook  # this forked process only
+    # This forked process only.
+    crash_points.at(point, occurrence, lambda: os.kill(os.getpid(), signal.SIGKILL))
     sync.execute(run_id)
 
 

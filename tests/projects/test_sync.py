@@ -20,6 +20,7 @@ from projects.models import (
     UnmappedRow,
     WorkOrder,
 )
+from tests.projects import crash_points
 from tests.projects.conftest import run_sync
 from tests.projects.helpers import add, edit_row, person, row_of, rows_of, timeline
 
@@ -408,7 +409,7 @@ def test_a_broker_that_is_down_fails_the_run_with_its_reason(
 class TestProgress:
     @pytest.fixture
     def seen(self, monkeypatch):
-        """The run's row at each checkpoint of the sync, every progress call written through."""
+        """The run's row at each crash point of the sync, every progress call written through."""
         monkeypatch.setattr(runs, "PROGRESS_EVERY", 0)
         states = []
 
@@ -422,7 +423,7 @@ class TestProgress:
                 )
             )
 
-        monkeypatch.setattr(sync, "checkpoint", look)
+        crash_points.watch(crash_points.POINTS, look, setattr=monkeypatch.setattr)
         return states
 
     def test_each_stage_counts_its_own_items_and_the_bar_counts_them_all(
