@@ -107,6 +107,7 @@ def _render_timeline(request, project, *, status: int = 200, values=None, errors
             "pollSeconds": settings.OAUTH_STATUS_POLL_SECONDS,
             "pageUrl": reverse("project-timeline", args=[project.pk]),
             "unmappedUrl": reverse("project-unmapped", args=[project.pk]),
+            "reviewUrl": reverse("review-queue"),
             "activeRun": api.RunSerializer(active).data if active else None,
         },
     }

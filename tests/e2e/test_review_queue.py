@@ -2,9 +2,15 @@
 itself (polling every 2 s); approving it there is recorded and queues its application."""
 
 import pytest
+import tenacity
 
 from integrations import approvals
 from integrations.models import OutboundChange
+from projects import services
+from projects import sync as projects_sync
+from tests.e2e.helpers import press_and_follow
+from tests.integrations.helpers import connect
+from tests.projects.helpers import add, rows_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,14 +76,6 @@ def test_a_held_project_row_approved_on_the_page_appears_in_smartsheet(
 ):
     """The projects sync under "requires approval": Sync to Smartsheet holds its rows; the
     one approved on the review page is written by the worker, the rejected one never."""
-    import tenacity
-
-    from projects import services
-    from projects import sync as projects_sync
-    from tests.integrations.helpers import connect
-    from tests.projects.conftest import run_sync
-    from tests.projects.helpers import add, rows_of
-
     admin = two_workspaces["a_admin"]
     admin.smartsheet = connect(
         sandbox, user=admin, workspace=two_workspaces["a"], provider="smartsheet"
@@ -91,11 +89,18 @@ def test_a_held_project_row_approved_on_the_page_appears_in_smartsheet(
     project.refresh_from_db()
     framing = add(project, admin, "taskblock", title="Framing", notes="north wing")
     add(project, admin, "taskblock", title="Roofing")
-    assert run_sync(project, admin, "outbound").held == 2
-    wanted, unwanted = OutboundChange.objects.filter(owner=projects_sync.OWNER).order_by("pk")
 
     page = signed_in(admin)
-    page.goto(f"{hub.url}/integrations/review/")
+    page.goto(f"{hub.url}/projects/{project.pk}/")
+    summary, _ = press_and_follow(page, 'button.sync[data-direction="outbound"]')
+    assert summary == (
+        "Done: 0 created, 0 updated, 0 unchanged, 2 waiting for approval"
+        " — review the 2 held changes"
+    )
+    assert rows_of(project, admin) == {}
+    wanted, unwanted = OutboundChange.objects.filter(owner=projects_sync.OWNER).order_by("pk")
+    page.click("#run-summary a")
+    page.wait_for_url(f"{hub.url}/integrations/review/")
     row = page.locator(f'tr[data-id="{wanted.pk}"]')
     row.wait_for()
     assert "2207 · " in row.inner_text() and "Framing" in row.inner_text()

@@ -61,10 +61,13 @@ const options = {
   csrfToken,
   buttons,
   describe: (run) => NAMES[run.direction] || run.direction_label || "",
-  links: (run) =>
-    run.direction === "inbound" && run.unmapped
+  links: (run) => [
+    ...(run.direction === "inbound" && run.unmapped
       ? [{ href: config.unmappedUrl, text: `review the ${run.unmapped} unmapped row${run.unmapped === 1 ? "" : "s"}` }]
-      : [],
+      : []),
+    // Writes held under "requires approval" wait in the review queue.
+    ...(run.held ? [{ href: config.reviewUrl, text: `review the ${run.held} held change${run.held === 1 ? "" : "s"}` }] : []),
+  ],
   onFinish: refreshParts,
 };
 
