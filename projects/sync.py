@@ -32,9 +32,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from integrations import http, services
+from integrations.connections import http, services
+from integrations.connections.providers import smartsheet
 from integrations.errors import ApplicationError
-from integrations.providers import smartsheet
 from integrations.runs import RunRecorder, SyncRun, claim
 from integrations.sync import planner
 from integrations.sync.models import Held, reconcile

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from integrations import services as platform
+from integrations.connections import services as connections
+from integrations.connections.providers import dataverse, smartsheet
 from integrations.errors import ApplicationError
 from integrations.mapping import engine, examples
 from integrations.mapping.engine import MissingRequired
 from integrations.mapping.transforms import MappingError
-from integrations.providers import dataverse, smartsheet
 from timetracker.models import (
     SCOPE_MAX,
     SEE_WORK_ORDER,
@@ -115,7 +115,7 @@ class DataverseJobs:
             filter=filter,
             orderby=orderby,
         )
-        client = platform.client(self.connection)  # one session for all pages
+        client = connections.client(self.connection)  # one session for all pages
         while url:
             page = client.call(lambda c, url=url: c.sdk.get_page(url))
             url = page.next_link  # followed unchanged, to the end (the seed read one page)
@@ -150,7 +150,7 @@ class SmartsheetJobs:
         self.columns = settings.TIMETRACKER_SMARTSHEET_COLUMNS
 
     def _pages(self, keep: Callable[[str], bool]) -> Iterator[SourcePage]:
-        info = platform.client(self.connection).call(
+        info = connections.client(self.connection).call(
             lambda c: smartsheet.get_sheet(c.sdk, sheet_id=self.sheet_id)
         )
         jobs, missing = [], []

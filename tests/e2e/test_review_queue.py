@@ -4,7 +4,7 @@ itself (polling every 2 s); approving it there is recorded and queues its applic
 import pytest
 
 from integrations import approvals
-from integrations.models import OutboundChange
+from integrations.approvals.models import OutboundChange
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ def owner():
 
 
 def planned(workspace, owner, label):
-    from integrations.models import Connection
+    from integrations.connections.models import Connection
 
     connection = Connection.objects.create(
         workspace=workspace, provider="hubspot", requires_approval=True, access_token="x"

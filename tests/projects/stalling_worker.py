@@ -20,7 +20,7 @@ def main() -> None:
     from config.celery import app  # loads the settings, as `celery -A config` does
 
     django.setup()
-    from integrations.providers import smartsheet
+    from integrations.connections.providers import smartsheet
     from projects import sync
 
     queue = os.environ["WORKER_QUEUE"]
