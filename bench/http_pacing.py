@@ -20,9 +20,9 @@ def main() -> None:
     import requests
     from django.conf import settings
 
-    from integrations import http
-    from integrations.oauth.flow import redirect_uri
-    from integrations.providers import hubspot
+    from integrations.connections import http
+    from integrations.connections.oauth.flow import redirect_uri
+    from integrations.connections.providers import hubspot
 
     server = start_sandbox(["hubspot"])
     base = f"https://127.0.0.1:{server.ports['hubspot']}"

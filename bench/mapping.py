@@ -82,11 +82,11 @@ def records(count: int, clients: list[str]) -> list[dict]:
 
 def main() -> None:
     fresh_database("mapping")
-    from integrations import services as platform
+    from integrations.accounts import services as accounts
     from integrations.mapping import engine
-    from integrations.models import FieldMapping, LookupEntry, LookupTable, MappingSet
+    from integrations.mapping.models import FieldMapping, LookupEntry, LookupTable, MappingSet
 
-    workspace = platform.workspace_create(name="Bench")
+    workspace = accounts.workspace_create(name="Bench")
     table = LookupTable.objects.create(workspace=workspace, name="clients")
     clients = [f"client{n}@example.com" for n in range(200)]
     for n, email in enumerate(clients):

@@ -67,8 +67,8 @@ def main() -> None:
     from django.conf import settings
 
     from config.celery import app
-    from integrations import http
-    from integrations.oauth import flow
+    from integrations.connections import http
+    from integrations.connections.oauth import flow
     from integrations.sandbox.client import SandboxClient
     from projects import services
     from projects.models import ProjectSyncRun, PurchaseOrder, TaskBlock, WorkOrder
@@ -79,11 +79,11 @@ def main() -> None:
     sandbox = SandboxClient(server)
     limit, window = settings.PROVIDER_RATE_LIMITS["smartsheet"]
 
-    from integrations import services as platform
-    from integrations.models import User
+    from integrations.accounts import services as accounts
+    from integrations.accounts.models import User
 
     user = User.objects.create_user(email="bench@example.com", password=None)
-    workspace = platform.workspace_create(name="Bench", creator=user)
+    workspace = accounts.workspace_create(name="Bench", creator=user)
     started = flow.oauth_start(user=user, workspace=workspace, provider="smartsheet", domain="")
     flow.oauth_callback(
         user=user, provider="smartsheet", params=sandbox.consent(started["authorize_url"])

@@ -74,8 +74,9 @@ def main() -> None:
     from django.conf import settings
 
     from integrations import runs
-    from integrations import services as platform
-    from integrations.models import Connection, User
+    from integrations.accounts import services as accounts
+    from integrations.accounts.models import User
+    from integrations.connections.models import Connection
     from integrations.sandbox.client import SandboxClient
     from tests.integrations.helpers import connect_dataverse
     from timetracker import services
@@ -84,7 +85,7 @@ def main() -> None:
     server = start_sandbox(["dataverse"])
     sandbox = SandboxClient(server)
     user = User.objects.create_user(email="bench@example.com", password=None)
-    workspace = platform.workspace_create(name="Bench", creator=user)
+    workspace = accounts.workspace_create(name="Bench", creator=user)
     connect_dataverse(user=user, workspace=workspace)
     # This script starts the worker process itself: the run is not also sent to the broker.
     runs._enqueue = lambda run, task: None

@@ -106,9 +106,9 @@ SECRET_KEY = _secret_key()
 
 
 def _field_encryption_keys() -> list[str]:
-    # AES-256-GCM keys for tokens and client secrets (integrations/encryption.py): the first
-    # encrypts, all decrypt. Unset: one key is generated once into var/, like SECRET_KEY.
-    from integrations.encryption import decode_key, new_key
+    # AES-256-GCM keys for tokens and client secrets (integrations/connections/encryption.py):
+    # the first encrypts, all decrypt. Unset: one key is generated once into var/, like SECRET_KEY.
+    from integrations.connections.encryption import decode_key, new_key
 
     keys = _list("FIELD_ENCRYPTION_KEYS")
     if not keys:
@@ -192,7 +192,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "integrations.middleware.AdminActionAuditMiddleware",
-    "integrations.errors.ApplicationErrorMiddleware",
+    "integrations.error_responses.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -271,7 +271,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 ACCOUNT_ALLOW_SIGNUP = _bool("ACCOUNT_ALLOW_SIGNUP", False)
-ACCOUNT_ADAPTER = "integrations.auth.AccountAdapter"
+ACCOUNT_ADAPTER = "integrations.accounts.auth.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -326,7 +326,7 @@ def _rate(name: str, default: str) -> str:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an unauthenticated API call gets 401 with WWW-Authenticate.
-        "integrations.auth.ApiTokenAuthentication",
+        "integrations.accounts.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -341,7 +341,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "integrations.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "integrations.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "integrations.error_responses.api_exception_handler",
     # JSON only (the timeline also takes multipart, for files): a form encoding cannot carry
     # the nested objects and lists the schema describes.
     "DEFAULT_PARSER_CLASSES": ["integrations.parsers.JSONParser"],
@@ -371,12 +371,12 @@ SPECTACULAR_SETTINGS = {
     ],
     # Several models have a `status` or `source`: name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
-        "ConnectionStatusEnum": "integrations.models.Connection.Status",
+        "ConnectionStatusEnum": "integrations.connections.models.Connection.Status",
         "SyncRunStatusEnum": "integrations.runs.SyncRun.Status",
-        "OutboundChangeStatusEnum": "integrations.models.OutboundChange.Status",
+        "OutboundChangeStatusEnum": "integrations.approvals.models.OutboundChange.Status",
         "ProjectStatusEnum": "projects.models.Project.Status",
         "ProjectSyncRunDirectionEnum": "projects.models.ProjectSyncRun.Direction",
-        "FieldMappingDirectionEnum": "integrations.models.FieldMapping.Direction",
+        "FieldMappingDirectionEnum": "integrations.mapping.models.FieldMapping.Direction",
         "JobStatusEnum": "timetracker.models.Job.Status",
         "JobSourceEnum": "timetracker.models.Job.Source",
         "JobSyncRunSourceEnum": "timetracker.models.JobSyncRun.Source",
@@ -611,7 +611,8 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
-        # The Smartsheet SDK logs each request at INFO; integrations.http already does (DEBUG).
+        # The Smartsheet SDK logs each request at INFO; integrations/connections/http.py already
+        # does (DEBUG).
         "smartsheet": {"level": "WARNING"},
     },
 }

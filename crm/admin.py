@@ -1,1 +1,1 @@
-"""Admin of CRM sync; model admins subclass integrations.admin.WorkspaceScopedAdmin."""
+"""Admin of CRM sync; model admins subclass integrations.accounts.admin.WorkspaceScopedAdmin."""

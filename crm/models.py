@@ -1,2 +1,2 @@
 """Models of CRM sync. Every model that holds business data subclasses
-integrations.models.WorkspaceOwned."""
+integrations.accounts.models.WorkspaceOwned."""

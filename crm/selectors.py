@@ -1,1 +1,1 @@
-"""Reads of CRM sync, always narrowed with integrations.selectors.scope_to_user."""
+"""Reads of CRM sync, always narrowed with integrations.accounts.selectors.scope_to_user."""

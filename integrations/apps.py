@@ -6,6 +6,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integration platform"
 
     def ready(self) -> None:
-        from integrations import checks, signals  # noqa: F401 - checks register themselves
+        from integrations import signals
+        from integrations.connections import checks  # noqa: F401 - checks register themselves
 
         signals.connect()

@@ -7,7 +7,7 @@ import time
 from django.db import DatabaseError
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from integrations import services
+from integrations import heartbeats
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class HubScheduler(DatabaseScheduler):
         now = time.monotonic()
         if now - self._last_heartbeat >= HEARTBEAT_EVERY:
             try:
-                services.heartbeat_touch(name="beat")
+                heartbeats.heartbeat_touch(name="beat")
                 self._last_heartbeat = now
             except DatabaseError:
                 # A busy database must not stop the schedule; /health/ will show the gap.

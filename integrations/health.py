@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from integrations.models import Heartbeat
+from integrations.heartbeats import Heartbeat
 
 
 def _timed(check) -> dict:

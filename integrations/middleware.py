@@ -6,7 +6,8 @@ import uuid
 from django.conf import settings
 from django.urls import reverse
 
-from integrations import context, services
+from integrations import context
+from integrations.accounts.audit import audit_record
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -86,7 +87,7 @@ class AdminActionAuditMiddleware:
     def _record(self, request) -> None:
         model_admin = getattr(getattr(request.resolver_match, "func", None), "model_admin", None)
         target_type = model_admin.model._meta.label_lower if model_admin else ""
-        services.audit_record(
+        audit_record(
             action="admin.action",
             actor=request.user,
             target_type=target_type,

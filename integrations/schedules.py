@@ -1,9 +1,17 @@
 """The beat schedule, in code. `manage.py setup_periodic_tasks` writes it into
 django-celery-beat's tables (idempotently); admins may pause a row in admin and a later run
-of the command keeps it paused. Later apps add their entries to SCHEDULES."""
+of the command keeps it paused. Later apps add their entries to SCHEDULES;
+`periodic_tasks_sync` is the writer."""
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from integrations.accounts.audit import audit_record, audited
 
 # Rows whose name starts with this are owned by this file: the command removes those that
 # are no longer listed here and leaves hand-made rows alone.
@@ -56,3 +64,57 @@ SCHEDULES: tuple[Schedule, ...] = (
         description="Imports approved jobs into the TimeTracker at 06:00 New York time.",
     ),
 )
+
+
+@audited
+@transaction.atomic
+def periodic_tasks_sync(*, schedules: tuple[Schedule, ...] = SCHEDULES) -> dict[str, list[str]]:
+    """Make django-celery-beat's rows match `schedules`. Idempotent: a second run changes
+    nothing. `enabled` is never touched on an existing row, so an admin's pause survives."""
+    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "removed": []}
+    for schedule in schedules:
+        fields = {
+            **_schedule_rows(schedule),
+            "task": schedule.task,
+            "kwargs": json.dumps(schedule.kwargs, sort_keys=True),
+            "description": schedule.description,
+        }
+        task = PeriodicTask.objects.filter(name=schedule.name).first()
+        if task is None:
+            PeriodicTask.objects.create(name=schedule.name, **fields)
+            outcome["created"].append(schedule.name)
+            continue
+        changed = [key for key, value in fields.items() if getattr(task, key) != value]
+        if changed:
+            for key in changed:
+                setattr(task, key, fields[key])
+            task.save()
+            outcome["updated"].append(schedule.name)
+        else:
+            outcome["unchanged"].append(schedule.name)
+    stale = PeriodicTask.objects.filter(name__startswith=MANAGED_PREFIX).exclude(
+        name__in=[schedule.name for schedule in schedules]
+    )
+    outcome["removed"] = sorted(stale.values_list("name", flat=True))
+    stale.delete()
+    if outcome["created"] or outcome["updated"] or outcome["removed"]:
+        audit_record(action="schedule.sync", details=outcome)
+    return outcome
+
+
+def _schedule_rows(schedule: Schedule) -> dict:
+    if schedule.every is not None:
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=int(schedule.every.total_seconds()), period=IntervalSchedule.SECONDS
+        )
+        return {"interval": interval, "crontab": None}
+    minute, hour, day_of_month, month_of_year, day_of_week = schedule.crontab.split()
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone=ZoneInfo(schedule.timezone),
+    )
+    return {"interval": None, "crontab": crontab}

@@ -63,7 +63,7 @@ def add_error_responses(result, generator, request, public):
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "query":
                     # Given empty, a query parameter counts as not given (django-filter's rule,
-                    # and integrations.api.QuerySerializer's): `?status=` lists everything.
+                    # and integrations.runs.api.QuerySerializer's): `?status=` lists everything.
                     parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             for status, description in statuses.items():

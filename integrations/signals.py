@@ -7,7 +7,8 @@ from django.core.signals import request_finished
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import Signal
 
-from integrations import context, services
+from integrations import context
+from integrations.accounts import audit
 
 # Sent by `bootstrap_demo` with `workspace` and `user` once the demo workspace exists: each
 # product adds its own demo data (the platform knows none of them).
@@ -47,7 +48,7 @@ def admin_pre_save(sender, instance, raw=False, **kwargs):
     before = None
     if instance.pk is not None:
         old = sender._base_manager.filter(pk=instance.pk).first()
-        before = services.snapshot(old) if old is not None else None
+        before = audit.snapshot(old) if old is not None else None
     instance._audit_before = before
 
 
@@ -55,10 +56,10 @@ def admin_post_save(sender, instance, created, raw=False, **kwargs):
     if raw or not _in_admin(sender):
         return
     before = getattr(instance, "_audit_before", None)
-    after = services.snapshot(instance)
-    if not created and not services.diff(before, after):
+    after = audit.snapshot(instance)
+    if not created and not audit.diff(before, after):
         return
-    services.audit_record(
+    audit.audit_record(
         action="admin.create" if created else "admin.update",
         actor=_actor(),
         target=instance,
@@ -70,15 +71,15 @@ def admin_post_save(sender, instance, created, raw=False, **kwargs):
 def admin_post_delete(sender, instance, **kwargs):
     if not _in_admin(sender):
         return
-    services.audit_record(
-        action="admin.delete", actor=_actor(), target=instance, before=services.snapshot(instance)
+    audit.audit_record(
+        action="admin.delete", actor=_actor(), target=instance, before=audit.snapshot(instance)
     )
 
 
 def admin_m2m_changed(sender, instance, action, model, pk_set, **kwargs):
     if action not in ("post_add", "post_remove", "post_clear") or not _in_admin(type(instance)):
         return
-    services.audit_record(
+    audit.audit_record(
         action="admin.update",
         actor=_actor(),
         target=instance,
@@ -93,11 +94,11 @@ def admin_m2m_changed(sender, instance, action, model, pk_set, **kwargs):
 def login_failed(sender, credentials, request=None, **kwargs):
     # Django has already masked the password in `credentials`; keep only the identifier tried.
     tried = credentials.get("email") or credentials.get("username") or ""
-    services.audit_record(action="auth.login_failed", details={"login": str(tried)[:200]})
+    audit.audit_record(action="auth.login_failed", details={"login": str(tried)[:200]})
 
 
 def logged_in(sender, request, user, **kwargs):
-    services.audit_record(action="auth.login", actor=user, target=user)
+    audit.audit_record(action="auth.login", actor=user, target=user)
 
 
 _task_tokens: dict[str, object] = {}

@@ -1,1 +1,1 @@
-"""Admin of Project migration; model admins subclass integrations.admin.WorkspaceScopedAdmin."""
+"""Admin of Project migration; model admins subclass integrations.accounts.admin.WorkspaceScopedAdmin."""

@@ -1,2 +1,2 @@
 """Models of Project migration. Every model that holds business data subclasses
-integrations.models.WorkspaceOwned."""
+integrations.accounts.models.WorkspaceOwned."""

@@ -1,1 +1,1 @@
-"""Reads of Project migration, always narrowed with integrations.selectors.scope_to_user."""
+"""Reads of Project migration, always narrowed with integrations.accounts.selectors.scope_to_user."""

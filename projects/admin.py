@@ -3,7 +3,9 @@ with their errors, unmapped rows (import / link / ignore), and interrupted write
 
 from django.contrib import admin
 
-from integrations.admin import ReadOnlyAdmin, SyncRunAdmin, WorkspaceScopedAdmin, act_on_each
+from integrations.accounts.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
+from integrations.connections.admin import act_on_each
+from integrations.runs.admin import SyncRunAdmin
 from projects import services
 from projects.models import (
     Attachment,

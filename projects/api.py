@@ -6,10 +6,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import selectors as platform
-from integrations.api import SYNC_RUN_FIELDS, QuerySerializer, SyncRunSerializer
+from integrations.accounts import selectors as account_selectors
 from integrations.errors import NotFound
 from integrations.parsers import JSONParser
+from integrations.runs.api import SYNC_RUN_FIELDS, QuerySerializer, SyncRunSerializer
 from projects import selectors, services
 from projects.models import (
     ENTITY_MODELS,
@@ -199,7 +199,9 @@ class ProjectsView(APIView):
         data = ProjectIn(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        workspace = platform.workspace_for(user=request.user, workspace_id=fields.pop("workspace"))
+        workspace = account_selectors.workspace_for(
+            user=request.user, workspace_id=fields.pop("workspace")
+        )
         project = services.project_create(workspace=workspace, actor=request.user, **fields)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 

@@ -12,7 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from integrations.models import Connection, MappingSet, Workspace, WorkspaceOwned
+from integrations.accounts.models import Workspace, WorkspaceOwned
+from integrations.connections.models import Connection
+from integrations.mapping.models import MappingSet
 from integrations.runs import SyncRun
 from integrations.sync.models import RecordLink, WriteIntent
 

@@ -2,15 +2,17 @@
 
 from django.db.models import QuerySet
 
-from integrations import selectors as platform
+from integrations.accounts import selectors as account_selectors
+from integrations.accounts.models import User, Workspace
+from integrations.connections import selectors as connection_selectors
+from integrations.connections.models import Connection
 from integrations.errors import NotFound
-from integrations.models import Connection, User, Workspace
 from integrations.runs import SyncRun
 from projects.models import ENTITY_MODELS, Attachment, Project, ProjectSyncRun, UnmappedRow
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
-    return platform.scope_to_user(Project.objects.select_related("workspace"), user)
+    return account_selectors.scope_to_user(Project.objects.select_related("workspace"), user)
 
 
 def project_for(*, user: User, project_id) -> Project:
@@ -24,7 +26,7 @@ def project_for(*, user: User, project_id) -> Project:
 
 def smartsheet_connection(*, user: User, workspace: Workspace) -> Connection | None:
     """The user's own Smartsheet connection in the workspace, if it is usable."""
-    connection = platform.connection_for(
+    connection = connection_selectors.connection_for(
         user=user, workspace=workspace, provider=Connection.Provider.SMARTSHEET
     )
     return (

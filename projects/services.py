@@ -10,12 +10,15 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.text import capfirst
 
-from integrations import http
-from integrations import services as platform
+from integrations.accounts import audit
+from integrations.accounts import services as accounts
+from integrations.accounts.models import User
+from integrations.connections import http
+from integrations.connections import services as connections
+from integrations.connections.models import Connection
+from integrations.connections.providers import smartsheet
 from integrations.errors import ApplicationError, Conflict, NotFound
 from integrations.mapping.transforms import MappingError
-from integrations.models import Connection, User
-from integrations.providers import smartsheet
 from integrations.runs import SyncRun, request_run
 from projects import selectors, sheet
 from projects.models import (
@@ -60,10 +63,10 @@ def smartsheet_connection(*, user: User, project: Project) -> Connection:
 # --- projects and the timeline -------------------------------------------------------------
 
 
-@platform.audited
+@audit.audited
 @transaction.atomic
 def project_create(*, workspace, actor: User, number: str, name: str, **fields) -> Project:
-    platform.require_workspace_member(actor=actor, workspace=workspace, doing="add projects")
+    accounts.require_workspace_member(actor=actor, workspace=workspace, doing="add projects")
     if Project.objects.filter(workspace=workspace, number=number).exists():
         raise Conflict(
             f"Project {number} already exists in {workspace.name}.",
@@ -72,8 +75,8 @@ def project_create(*, workspace, actor: User, number: str, name: str, **fields) 
     project = Project(workspace=workspace, number=number, name=name, created_by=actor, **fields)
     project.full_clean()
     project.save()
-    platform.audit_record(
-        action="project.create", actor=actor, target=project, after=platform.snapshot(project)
+    audit.audit_record(
+        action="project.create", actor=actor, target=project, after=audit.snapshot(project)
     )
     return project
 
@@ -95,13 +98,13 @@ ENTRY_KINDS = {
 }
 
 
-@platform.audited
+@audit.audited
 @transaction.atomic
 def timeline_add(
     *, project: Project, actor: User, kind: str, upload: UploadedFile | None = None, **fields
 ):
     """Add an entry to a project's timeline, signed with the author's Smartsheet identity."""
-    platform.require_workspace_member(
+    accounts.require_workspace_member(
         actor=actor, workspace=project.workspace, doing="add to its timeline"
     )
     model = ENTRY_KINDS.get(kind)
@@ -141,7 +144,7 @@ def timeline_add(
         raise _invalid(model, exc) from None
     try:
         entry.save()
-        platform.audit_record(
+        audit.audit_record(
             action=f"timeline.{kind}.create",
             actor=actor,
             target=entry,
@@ -223,7 +226,7 @@ def _link(
         linked_by=actor,
         created_from_template=from_template,
     )
-    platform.audit_record(
+    audit.audit_record(
         action="project.sheet_link",
         actor=actor,
         target=link,
@@ -235,14 +238,14 @@ def _link(
 def _smartsheet(project: Project, actor: User, function):
     """`function(sdk)` with the actor's Smartsheet connection (its one client)."""
     connection = smartsheet_connection(user=actor, project=project)
-    return platform.client(connection).call(lambda c: function(c.sdk))
+    return connections.client(connection).call(lambda c: function(c.sdk))
 
 
-@platform.audited
+@audit.audited
 def sheet_provision(*, project: Project, actor: User) -> ProjectSheetLink:
     """Copy the workspace's template into its target workspace, named after the project, and
     link it once its columns check out."""
-    platform.require_workspace_member(
+    accounts.require_workspace_member(
         actor=actor, workspace=project.workspace, doing="create its sheet"
     )
     if hasattr(project, "sheet_link"):
@@ -266,7 +269,7 @@ def sheet_provision(*, project: Project, actor: User) -> ProjectSheetLink:
     return _link(project, actor, copied, from_template=True)
 
 
-@platform.audited
+@audit.audited
 def sheet_attach(
     *, project: Project, actor: User, sheet_id: int, force: bool = False
 ) -> ProjectSheetLink:
@@ -276,11 +279,11 @@ def sheet_attach(
     refused, naming that project, unless a workspace admin `force`s it: the other project's
     link is then removed (its row mappings with it; its entries stay) and the takeover
     audited on both projects. A sheet of another workspace's project is never taken over."""
-    platform.require_workspace_member(
+    accounts.require_workspace_member(
         actor=actor, workspace=project.workspace, doing="attach its sheet"
     )
     if force:
-        platform.require_workspace_admin(
+        accounts.require_workspace_admin(
             actor=actor, workspace=project.workspace, doing="attach a sheet another project uses"
         )
     if hasattr(project, "sheet_link"):
@@ -349,7 +352,7 @@ def _sheet_takeover(*, holder: ProjectSheetLink, project: Project, actor: User) 
     }
     holder.delete()
     for target in (other, project):
-        platform.audit_record(
+        audit.audit_record(
             action="project.sheet_takeover", actor=actor, target=target, details=details
         )
 
@@ -357,13 +360,13 @@ def _sheet_takeover(*, holder: ProjectSheetLink, project: Project, actor: User) 
 # --- runs --------------------------------------------------------------------------------------
 
 
-@platform.audited
+@audit.audited
 def sync_request(
     *, project: Project, actor: User, direction: str, trigger: str = SyncRun.Trigger.BUTTON
 ) -> ProjectSyncRun:
     """Queue a run. One run per project at a time (a database constraint); a run whose worker
     went silent for 5 minutes is closed as failed first, so a dead worker never blocks forever."""
-    platform.require_workspace_member(actor=actor, workspace=project.workspace, doing="sync it")
+    accounts.require_workspace_member(actor=actor, workspace=project.workspace, doing="sync it")
     if direction not in ProjectSyncRun.Direction.values:
         raise ApplicationError(
             "direction must be outbound or inbound.", details={"direction": ["Not a choice."]}
@@ -393,25 +396,25 @@ def sync_request(
 def _require_unmapped_admin(*, row: UnmappedRow, actor: User) -> None:
     # Importing writes entries into the timeline, linking decides which row is which entry:
     # an admin's decision, wherever it is made (page, API, Django admin).
-    platform.require_workspace_admin(
+    accounts.require_workspace_admin(
         actor=actor, workspace=row.workspace, doing="import, link or ignore unmapped rows"
     )
     if row.state != UnmappedRow.State.NEW:
         raise Conflict(f"Row {row.row_id} is already {row.get_state_display().lower()}.")
 
 
-@platform.audited
+@audit.audited
 @transaction.atomic
 def unmapped_ignore(*, row: UnmappedRow, actor: User) -> UnmappedRow:
     """Leave a row out of the list: it stays in Smartsheet, nobody here owns it."""
     _require_unmapped_admin(row=row, actor=actor)
     row.state = UnmappedRow.State.IGNORED
     row.save(update_fields=["state"])
-    platform.audit_record(action="project.unmapped.ignore", actor=actor, target=row)
+    audit.audit_record(action="project.unmapped.ignore", actor=actor, target=row)
     return row
 
 
-@platform.audited
+@audit.audited
 @transaction.atomic
 def unmapped_link(*, row: UnmappedRow, actor: User, entity_type: str, entity_id: int) -> RowMapping:
     """Say which existing entity an unmapped row is; the next outbound sync writes ours to it."""
@@ -443,7 +446,7 @@ def unmapped_link(*, row: UnmappedRow, actor: User, entity_type: str, entity_id:
         entity_id,
     )
     row.save(update_fields=["state", "link_entity_type", "link_entity_id"])
-    platform.audit_record(
+    audit.audit_record(
         action="project.unmapped.link",
         actor=actor,
         target=row,
@@ -452,7 +455,7 @@ def unmapped_link(*, row: UnmappedRow, actor: User, entity_type: str, entity_id:
     return mapping
 
 
-@platform.audited
+@audit.audited
 @transaction.atomic
 def unmapped_import(*, row: UnmappedRow, actor: User):
     """Make the entity a row describes (by its Type column) and map it to the row."""
@@ -529,7 +532,7 @@ def unmapped_import(*, row: UnmappedRow, actor: User):
     )
     row.state = UnmappedRow.State.IMPORTED
     row.save(update_fields=["state"])
-    platform.audit_record(
+    audit.audit_record(
         action="project.unmapped.import", actor=actor, target=entity, workspace=link.workspace_id
     )
     return entity

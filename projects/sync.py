@@ -40,11 +40,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from integrations import approvals, http, services
+from integrations import approvals
+from integrations.approvals.models import OutboundChange
+from integrations.connections import http, services
+from integrations.connections.providers import smartsheet
 from integrations.errors import ApplicationError
 from integrations.mapping.transforms import MappingError
-from integrations.models import OutboundChange
-from integrations.providers import smartsheet
 from integrations.runs import RunRecorder, SyncRun, claim, close_abandoned
 from integrations.sync import planner
 from integrations.sync.models import Held, reconcile

@@ -12,9 +12,9 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from integrations import selectors as platform
+from integrations.accounts import selectors as account_selectors
+from integrations.connections.oauth.views import hub_origin, opens_oauth_popups
 from integrations.errors import ApplicationError, NotFound, PermissionDenied
-from integrations.oauth.views import hub_origin, opens_oauth_popups
 from projects import api, selectors, services
 from projects.models import Status, TaskBlock
 
@@ -85,7 +85,7 @@ def _render_timeline(request, project, *, status: int = 200, values=None, errors
         "project": project,
         "link": link,
         "connection": connection,
-        "is_admin": platform.is_workspace_admin(
+        "is_admin": account_selectors.is_workspace_admin(
             user=request.user, workspace_id=project.workspace_id
         ),
         "entries": _entries(project),
@@ -253,7 +253,7 @@ def unmapped(request, project_id: int):
         {
             "project": project,
             "rows": rows,
-            "is_admin": platform.is_workspace_admin(
+            "is_admin": account_selectors.is_workspace_admin(
                 user=request.user, workspace_id=project.workspace_id
             ),
             "entries": [

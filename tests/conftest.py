@@ -5,7 +5,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from integrations.models import Membership
+from integrations.accounts.models import Membership
 from integrations.sandbox.client import SandboxClient
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
@@ -144,8 +144,8 @@ def _sandbox_server(tmp_path_factory):
 def sandbox(_sandbox_server):
     """The emulators, reset (data, counters, faults, limits) and with the hub's apps
     registered; our own token buckets and cached msal apps are forgotten too."""
-    from integrations import http
-    from integrations.providers import dataverse
+    from integrations.connections import http
+    from integrations.connections.providers import dataverse
 
     box = SandboxClient(_sandbox_server)
     box.reset()

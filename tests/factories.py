@@ -3,7 +3,7 @@
 import factory
 from factory.django import DjangoModelFactory
 
-from integrations.models import Membership, User, Workspace
+from integrations.accounts.models import Membership, User, Workspace
 
 PASSWORD = "correct horse battery staple"
 

@@ -19,9 +19,10 @@ from schemathesis.engine import events
 from schemathesis.engine import from_schema as engine_for
 
 from config.celery import app
-from integrations import services as platform
+from integrations.accounts import services as accounts
+from integrations.approvals.models import OutboundChange
+from integrations.connections.models import Connection
 from integrations.mapping import examples
-from integrations.models import Connection, OutboundChange
 from projects import services as projects
 from projects.models import ProjectSyncRun, UnmappedRow
 from tests.integrations.helpers import connect, connect_dataverse
@@ -250,7 +251,7 @@ def test_the_api_answers_as_its_schema_says(
     monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "100000/minute")
     no_delay(monkeypatch)
     seeded = seed(two_workspaces, sandbox)
-    _, key = platform.api_token_create(user=two_workspaces["a_admin"], name="fuzz")
+    _, key = accounts.api_token_create(user=two_workspaces["a_admin"], name="fuzz")
     schema = schemathesis.openapi.from_url(
         f"{live_server.url}/api/schema/", config=fuzz_config(key=key, **seeded)
     )

@@ -2,7 +2,9 @@
 
 from django.contrib import admin
 
-from integrations.admin import SyncRunAdmin, WorkspaceScopedAdmin, act_on_each
+from integrations.accounts.admin import WorkspaceScopedAdmin
+from integrations.connections.admin import act_on_each
+from integrations.runs.admin import SyncRunAdmin
 from timetracker import services
 from timetracker.models import Employee, Job, JobSyncRun, Shift
 

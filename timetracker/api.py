@@ -6,11 +6,11 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import selectors as platform
-from integrations.api import SYNC_RUN_FIELDS, QuerySerializer, SyncRunSerializer
+from integrations.accounts import selectors as account_selectors
+from integrations.accounts.models import Membership
 from integrations.errors import ApplicationError
 from integrations.filters import MAX_ID
-from integrations.models import Membership
+from integrations.runs.api import SYNC_RUN_FIELDS, QuerySerializer, SyncRunSerializer
 from timetracker import selectors, services
 from timetracker.models import Job, JobSyncRun, Shift
 
@@ -127,7 +127,7 @@ class PunchOutView(APIView):
 def workspace_of(request, workspace_id, *, role: str | None = None):
     """The workspace named in the request, or the caller's only one (with that role)."""
     if workspace_id is not None:
-        return platform.workspace_for(user=request.user, workspace_id=workspace_id)
+        return account_selectors.workspace_for(user=request.user, workspace_id=workspace_id)
     memberships = Membership.objects.filter(user=request.user).select_related("workspace")
     if role:
         memberships = memberships.filter(role=role)

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from integrations.models import Connection, WorkspaceOwned
+from integrations.accounts.models import WorkspaceOwned
+from integrations.connections.models import Connection
 from integrations.runs import SyncRun
 
 SCOPE_MAX = 255

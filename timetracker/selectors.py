@@ -5,15 +5,18 @@ from datetime import timedelta
 from django.db.models import DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Now
 
-from integrations import selectors as platform
+from integrations.accounts import selectors as account_selectors
+from integrations.accounts.models import Membership, User, Workspace
+from integrations.connections.models import Connection
 from integrations.errors import NotFound
-from integrations.models import Connection, Membership, User, Workspace
 from integrations.runs import SyncRun
 from timetracker.models import Employee, Job, JobSyncRun, Shift
 
 
 def job_list(*, user: User, search: str = "") -> QuerySet[Job]:
-    jobs = platform.scope_to_user(Job.objects.select_related("workspace", "assigned_to"), user)
+    jobs = account_selectors.scope_to_user(
+        Job.objects.select_related("workspace", "assigned_to"), user
+    )
     search = search.strip()
     if search:
         jobs = jobs.filter(
@@ -97,7 +100,7 @@ def run_list(
 ) -> QuerySet[JobSyncRun]:
     """The runs of the user's workspaces, newest first: of one workspace, and only the one
     going now (queued or running: at most one per workspace), when asked."""
-    runs = platform.scope_to_user(JobSyncRun.objects.select_related("workspace"), user)
+    runs = account_selectors.scope_to_user(JobSyncRun.objects.select_related("workspace"), user)
     if workspace_id is not None:
         runs = runs.filter(workspace_id=workspace_id)
     return runs.filter(status__in=SyncRun.ACTIVE) if active else runs

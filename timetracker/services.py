@@ -4,13 +4,16 @@ triggers (the daily schedule, the manual endpoint and button, and sign-in)."""
 import logging
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations import services as platform
+from integrations.accounts import audit
+from integrations.accounts import services as accounts
+from integrations.accounts.models import Membership, User, Workspace
+from integrations.connections.models import Connection
 from integrations.errors import ApplicationError, Conflict, PermissionDenied
-from integrations.models import Connection, Membership, User, Workspace
 from integrations.runs import SyncRun, request_run
 from timetracker import selectors
 from timetracker.models import Employee, Job, JobSyncRun, Shift
@@ -52,11 +55,11 @@ def employee_for(*, user: User, workspace: Workspace) -> Employee:
     return employee
 
 
-@platform.audited
+@audit.audited
 def employee_soft_delete(*, employee: Employee, actor: User | None) -> Employee:
     """Hide a person (the seed's `deleted_date`); an open shift is closed first, and every
     shift stays for the hours reports."""
-    platform.require_workspace_admin(
+    accounts.require_workspace_admin(
         actor=actor, workspace=employee.workspace, doing="remove employees"
     )
     with transaction.atomic():
@@ -65,20 +68,20 @@ def employee_soft_delete(*, employee: Employee, actor: User | None) -> Employee:
         )
         employee.deleted_date = timezone.now()
         employee.save(update_fields=["deleted_date", "updated_at"])
-        platform.audit_record(action="timetracker.employee.delete", actor=actor, target=employee)
+        audit.audit_record(action="timetracker.employee.delete", actor=actor, target=employee)
     return employee
 
 
-@platform.audited
+@audit.audited
 def employee_restore(*, employee: Employee, actor: User | None) -> Employee:
     """Undo a removal: the person can punch in again, their shifts never left."""
-    platform.require_workspace_admin(
+    accounts.require_workspace_admin(
         actor=actor, workspace=employee.workspace, doing="restore employees"
     )
     if employee.deleted_date is not None:
         employee.deleted_date = None
         employee.save(update_fields=["deleted_date", "updated_at"])
-        platform.audit_record(action="timetracker.employee.restore", actor=actor, target=employee)
+        audit.audit_record(action="timetracker.employee.restore", actor=actor, target=employee)
     return employee
 
 
@@ -166,7 +169,7 @@ def job_source(*, workspace: Workspace) -> tuple[str, Connection]:
     return JobSyncRun.Source.SMARTSHEET, connection
 
 
-@platform.audited
+@audit.audited
 def job_sync_request(
     *, workspace: Workspace, actor: User | None = None, trigger: str = SyncRun.Trigger.BUTTON
 ) -> JobSyncRun:
@@ -174,13 +177,12 @@ def job_sync_request(
     database constraint). A sign-in queues one for whoever signs in; any other request (the
     button, the API, Django admin, a command run as someone) needs a workspace admin."""
     if trigger != SyncRun.Trigger.LOGIN:
-        platform.require_workspace_admin(actor=actor, workspace=workspace, doing="start a job sync")
+        accounts.require_workspace_admin(actor=actor, workspace=workspace, doing="start a job sync")
     source, connection = job_source(workspace=workspace)
-    from timetracker import tasks
-
     return request_run(
         JobSyncRun.objects.filter(workspace=workspace),
-        task=tasks.job_sync,
+        # The task by its name: timetracker/tasks.py imports this module, not the other way.
+        task=current_app.signature("timetracker.job_sync"),
         action="timetracker.jobs.sync",
         busy="A job sync of this workspace is already running; wait for it to finish.",
         workspace=workspace,

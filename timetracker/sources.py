@@ -21,12 +21,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from integrations import services as platform
+from integrations.connections import services as connections
+from integrations.connections.providers import dataverse, smartsheet
 from integrations.errors import ApplicationError
 from integrations.mapping import engine, examples
 from integrations.mapping.engine import MissingRequired
 from integrations.mapping.transforms import MappingError
-from integrations.providers import dataverse, smartsheet
 from timetracker.models import SUBMITTAL_STATUS_APPROVED
 
 ENTITY_SET = "imi_jobs"
@@ -112,7 +112,7 @@ class DataverseJobs:
             filter=filter,
             orderby=orderby,
         )
-        client = platform.client(self.connection)  # one session for all pages
+        client = connections.client(self.connection)  # one session for all pages
         while url:
             page = client.call(lambda c, url=url: c.sdk.get_page(url))
             url = page.next_link  # followed unchanged, to the end (the seed read one page)
@@ -148,7 +148,7 @@ class SmartsheetJobs:
         self.mapper = jobs_mapper(connection.workspace, SMARTSHEET_JOBS_MAPPING)
 
     def _pages(self, keep: Callable[[str], bool]) -> Iterator[SourcePage]:
-        info = platform.client(self.connection).call(
+        info = connections.client(self.connection).call(
             lambda c: smartsheet.get_sheet(c.sdk, sheet_id=self.sheet_id)
         )
         jobs, missing = [], []

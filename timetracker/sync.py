@@ -10,7 +10,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 
-from integrations import http
+from integrations.connections import http
 from integrations.errors import ApplicationError
 from integrations.runs import RunRecorder, SyncRun, claim
 from timetracker import sources

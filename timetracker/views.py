@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from integrations import selectors as platform
+from integrations.accounts import selectors as account_selectors
+from integrations.accounts.models import Membership
 from integrations.errors import ApplicationError, NotFound
-from integrations.models import Membership
 from timetracker import selectors, services
 
 
@@ -46,7 +46,7 @@ def dashboard(request):
         "timetracker/dashboard.html",
         {
             "workspace": workspace,
-            "workspaces": platform.workspace_list(user=request.user),
+            "workspaces": account_selectors.workspace_list(user=request.user),
             "employee": employee,
             "shift": shift,
             "recent": recent,
@@ -103,10 +103,12 @@ def job_list(request):
         "timetracker/jobs.html",
         {
             "workspace": workspace,
-            "workspaces": platform.workspace_list(user=request.user),
+            "workspaces": account_selectors.workspace_list(user=request.user),
             "page": page,
             "search": search,
-            "is_admin": platform.is_workspace_admin(user=request.user, workspace_id=workspace.pk),
+            "is_admin": account_selectors.is_workspace_admin(
+                user=request.user, workspace_id=workspace.pk
+            ),
             "last_run": selectors.last_run(workspace=workspace),
             "config": {"workspace": workspace.pk},
         },

@@ -1,6 +1,6 @@
 """Admin of field mapping: mapping sets (inline field mappings with validated parameters,
-preview, JSON export and import), lookup tables, and the review queue of outgoing writes
-(approve / reject). Imported by integrations/admin.py, which Django's admin discovers."""
+preview, JSON export and import) and lookup tables. Imported by integrations/admin.py, which
+Django's admin discovers."""
 
 import json
 
@@ -12,26 +12,15 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
-from integrations import approvals, selectors
-from integrations.admin import ReadOnlyAdmin, WorkspaceScopedAdmin
-from integrations.errors import ApplicationError
+from integrations.accounts import selectors
+from integrations.accounts.admin import WorkspaceScopedAdmin
+from integrations.accounts.models import Membership, Workspace
 from integrations.mapping import engine, transforms
+from integrations.mapping.models import FieldMapping, LookupEntry, LookupTable, MappingSet
 from integrations.mapping.transforms import MappingError
-from integrations.models import (
-    FieldMapping,
-    LookupEntry,
-    LookupTable,
-    MappingSet,
-    Membership,
-    OutboundChange,
-    Workspace,
-)
-
-# --- Field mapping: mapping sets, lookup tables, the review queue of outgoing writes -------------
 
 IMPORT_MAX_BYTES = 1_000_000  # an export of even a large set is a few kB; the file is read whole
 
@@ -101,7 +90,7 @@ def _load_json(text: str):
         ) from None
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
     """A JSON value as a person reads it in a table cell: text as is, the rest as JSON."""
     if value is None:
         return "—"
@@ -440,7 +429,7 @@ def _preview_rows(mapping_set: MappingSet, result: dict) -> list[dict]:
         elif target in missing:
             row.update(note="required, empty", css="missing-required")
         elif target in output:
-            row["value"] = _shown(output[target])
+            row["value"] = shown(output[target])
         rows.append(row)
     return rows
 
@@ -485,88 +474,3 @@ class LookupTableAdmin(WorkspaceScopedAdmin):
             # A deleted entry does not pass through LookupEntry.save(), which moves the version
             # on; without this the removed key would still be answered from the cache.
             LookupTable.objects.filter(pk=form.instance.pk).update(version=F("version") + 1)
-
-
-@admin.register(OutboundChange)
-class OutboundChangeAdmin(ReadOnlyAdmin):
-    """The review queue. Rows are what a sync planned and are never edited here: a person
-    only approves or rejects them, through integrations.approvals (which checks the role)."""
-
-    list_display = [
-        "created_at",
-        "workspace",
-        "owner",
-        "operation",
-        "target_entity",
-        "target_label",
-        "status",
-        "decided_by",
-        "changes_display",
-    ]
-    list_filter = ["status", "owner", "operation", ("workspace", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["target_label", "target_id", "target_entity"]
-    list_select_related = ["workspace", "decided_by"]
-    date_hierarchy = "created_at"
-    actions = ["approve_changes", "reject_changes"]
-    fields = [
-        "workspace",
-        "owner",
-        "connection",
-        "mapping_set",
-        "target_entity",
-        "target_id",
-        "target_label",
-        "operation",
-        "changes_display",
-        "payload",
-        "status",
-        "decided_by",
-        "decided_at",
-        "note",
-        "applied_at",
-        "error",
-        "created_at",
-    ]
-    readonly_fields = fields
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # a decided change is part of the record of what was written
-
-    @admin.display(description="changes")
-    def changes_display(self, obj):
-        if not obj.changes:
-            return "—"
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "",
-                "<li>{}: {} → {}</li>",
-                (
-                    (
-                        name,
-                        _shown(change.get("before")) if isinstance(change, dict) else "—",
-                        _shown(change.get("after") if isinstance(change, dict) else change),
-                    )
-                    for name, change in obj.changes.items()
-                ),
-            ),
-        )
-
-    def _decide(self, request, queryset, decide, verb: str) -> None:
-        try:
-            decided, skipped = decide(changes=queryset, actor=request.user)
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return
-        text = f"{verb} {len(decided)}"
-        if skipped:
-            text += f"; {len(skipped)} skipped (already decided)"
-        self.message_user(request, f"{text}.", messages.SUCCESS if decided else messages.WARNING)
-
-    @admin.action(description="Approve selected", permissions=["act"])
-    def approve_changes(self, request, queryset):
-        self._decide(request, queryset, approvals.approve, "Approved")
-
-    @admin.action(description="Reject selected", permissions=["act"])
-    def reject_changes(self, request, queryset):
-        self._decide(request, queryset, approvals.reject, "Rejected")

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from integrations.mapping import transforms
+from integrations.mapping.models import FieldMapping, LookupEntry, LookupTable, MappingSet
 from integrations.mapping.transforms import MappingError, is_empty
 
 # Seed A4: what each target entity needs before a record may be created.
@@ -93,8 +94,6 @@ class Mapper:
 def workspace_lookup(workspace_id: int) -> Callable[[str, str], str | None]:
     """`lookup(table, key)` for a workspace's lookup tables, through the cache. A table's
     version is in the cache key, so a changed table is never answered from the cache."""
-    from integrations.models import LookupEntry, LookupTable
-
     versions: dict[str, int | None] = {}
 
     def lookup(table: str, key: str) -> str | None:
@@ -253,8 +252,6 @@ def _text(data: dict, key: str, *, required: bool = False, limit: int = 255) -> 
 def import_set(data, *, workspace, name: str = "", replace: bool = False):
     """A mapping set from its JSON export: checked whole first (every field's transform and
     parameters), then written in one transaction, so a bad file writes nothing."""
-    from integrations.models import FieldMapping, MappingSet
-
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise MappingError(f"This is not a mapping set export ({EXPORT_FORMAT}).", field="format")
     fields = data.get("fields")

@@ -1,15 +1,26 @@
 """Numbers like OE-2025-12-0001 that are never issued twice (seed A5), from any number of
 threads, processes or hosts: each is an atomic increment of one database row per prefix and
 month, taken inside a transaction that locks that row (PostgreSQL: SELECT … FOR UPDATE;
-SQLite: the write lock our IMMEDIATE transactions take at BEGIN)."""
+SQLite: the write lock our IMMEDIATE transactions take at BEGIN). The table lives here,
+beside the one function that writes it, so the `next_number` transform can use it without
+the mapping models (which validate against the transforms) in between."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 
-from integrations.models import NumberSequence
+
+class NumberSequence(models.Model):
+    """The last number issued per prefix and month (OE-2025-12 → 17): numbers are taken by
+    an atomic increment of this row, so no two callers ever get the same one."""
+
+    key = models.CharField(max_length=40, unique=True)
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.last}"
 
 
 def next_number(

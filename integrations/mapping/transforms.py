@@ -26,6 +26,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from jsonschema import Draft202012Validator
 
+from integrations.mapping.numbers import next_number
+
 DEFAULT_TIMEZONE = "Europe/Zurich"  # A9
 UTC_ZONE = ZoneInfo("UTC")
 EMPTY = (None, "", [], {})
@@ -648,8 +650,6 @@ def _email(params, context):
     pure=False,
 )
 def _number(params, context):
-    from integrations.mapping.numbers import next_number
-
     prefix, digits, zone = params["prefix"], params.get("digits", 4), _zone(params)
 
     def apply(value, record):

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import integrations.encryption
+import integrations.connections.encryption
 from django.conf import settings
 from django.db import migrations, models
 
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('digest', models.CharField(max_length=64, unique=True)),
                 ('provider', models.CharField(choices=[('smartsheet', 'Smartsheet'), ('salesforce', 'Salesforce'), ('hubspot', 'HubSpot'), ('dataverse', 'Microsoft Dataverse')], max_length=20)),
                 ('auth_domain', models.CharField(blank=True, max_length=20)),
-                ('code_verifier', integrations.encryption.EncryptedTextField(blank=True, default='')),
+                ('code_verifier', integrations.connections.encryption.EncryptedTextField(blank=True, default='')),
                 ('redirect_uri', models.URLField()),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('expires_at', models.DateTimeField()),
@@ -42,13 +42,13 @@ class Migration(migrations.Migration):
                 ('instance_url', models.URLField(blank=True, help_text='Salesforce instance or Dataverse environment URL.')),
                 ('auth_domain', models.CharField(blank=True, help_text='Salesforce: login (production) or test (sandbox).', max_length=20)),
                 ('scopes', models.JSONField(blank=True, default=list)),
-                ('access_token', integrations.encryption.EncryptedTextField(blank=True, default='')),
-                ('refresh_token', integrations.encryption.EncryptedTextField(blank=True, default='')),
+                ('access_token', integrations.connections.encryption.EncryptedTextField(blank=True, default='')),
+                ('refresh_token', integrations.connections.encryption.EncryptedTextField(blank=True, default='')),
                 ('expires_at', models.DateTimeField(blank=True, null=True)),
                 ('refreshed_at', models.DateTimeField(blank=True, null=True)),
                 ('tenant_id', models.CharField(blank=True, max_length=100)),
                 ('client_id', models.CharField(blank=True, max_length=200)),
-                ('client_secret', integrations.encryption.EncryptedTextField(blank=True, default='')),
+                ('client_secret', integrations.connections.encryption.EncryptedTextField(blank=True, default='')),
                 ('status', models.CharField(choices=[('connected', 'Connected'), ('expired', 'Expired'), ('error', 'Error'), ('revoked', 'Revoked'), ('paused', 'Paused')], default='connected', max_length=10)),
                 ('last_error', models.TextField(blank=True)),
                 ('last_error_at', models.DateTimeField(blank=True, null=True)),

@@ -28,7 +28,7 @@ from typing import Generic, Protocol, TypeVar
 from django.db import models
 from django.utils import timezone
 
-from integrations.models import WorkspaceOwned
+from integrations.accounts.models import WorkspaceOwned
 
 
 class RecordLink(WorkspaceOwned):

@@ -4,7 +4,7 @@ import time
 
 from config.celery import app
 from integrations import tasks
-from integrations.models import Heartbeat
+from integrations.heartbeats import Heartbeat
 
 
 def wait_for(predicate, timeout: float = 20.0) -> bool:

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from integrations import approvals
-from integrations.models import Connection, Membership
+from integrations.accounts.models import Membership
+from integrations.connections.models import Connection
 from projects import services as projects
 from projects.models import ProjectSheetLink, ProjectSyncRun, UnmappedRow
 from tests.factories import MembershipFactory

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from integrations.models import Connection
+from integrations.connections.models import Connection
 from projects.services import project_create
 from tests.integrations.helpers import connect
 

@@ -4,7 +4,7 @@ go through the API to a real Celery worker, which drives the SDK against the emu
 
 import pytest
 
-from integrations.models import Connection
+from integrations.connections.models import Connection
 from projects import services
 from projects.models import Comment, RowMapping
 from tests.e2e.helpers import press_and_follow
@@ -67,7 +67,7 @@ def test_connect_comment_provision_and_both_sync_buttons(
     link = project.sheet_link
     link.refresh_from_db()
     columns = {k: int(v) for k, v in link.columns.items()}
-    from integrations.providers import smartsheet
+    from integrations.connections.providers import smartsheet
 
     smartsheet.add_rows(
         person(user),

@@ -5,7 +5,7 @@ import pytest
 import tenacity
 
 from integrations import approvals
-from integrations.models import OutboundChange
+from integrations.approvals.models import OutboundChange
 from projects import services
 from projects import sync as projects_sync
 from tests.e2e.helpers import press_and_follow
@@ -23,7 +23,7 @@ def owner():
 
 
 def planned(workspace, owner, label):
-    from integrations.models import Connection
+    from integrations.connections.models import Connection
 
     connection = Connection.objects.create(
         workspace=workspace, provider="hubspot", requires_approval=True, access_token="x"

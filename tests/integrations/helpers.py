@@ -1,8 +1,8 @@
 """Steps shared by the platform's tests: connect through the real OAuth flow."""
 
 from integrations import sandbox as sandbox_module
-from integrations import services
-from integrations.oauth import flow
+from integrations.connections import services as connections
+from integrations.connections.oauth import flow
 
 
 def connect(sandbox, *, user, workspace, provider: str, domain: str = ""):
@@ -13,7 +13,7 @@ def connect(sandbox, *, user, workspace, provider: str, domain: str = ""):
 
 
 def connect_dataverse(*, user, workspace, secret: str = sandbox_module.DATAVERSE_CLIENT_SECRET):
-    return services.connection_create_client_credentials(
+    return connections.connection_create_client_credentials(
         workspace=workspace,
         actor=user,
         tenant_id=sandbox_module.DATAVERSE_TENANT_ID,
@@ -34,7 +34,7 @@ def grant(user, *codenames):
 
 def planned(workspace, **fields):
     """A change waiting in the review queue (fields override the defaults)."""
-    from integrations.models import OutboundChange
+    from integrations.approvals.models import OutboundChange
 
     return OutboundChange.objects.create(
         **{

@@ -5,8 +5,10 @@ import re
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from integrations import services
-from integrations.models import ApiToken, AuditEvent, Membership
+from integrations import schedules
+from integrations.accounts import audit as audit_log
+from integrations.accounts import services as accounts
+from integrations.accounts.models import ApiToken, AuditEvent, Membership
 from integrations.redaction import REDACTED
 from tests.integrations.helpers import grant
 
@@ -29,8 +31,8 @@ def staff_of_a(two_workspaces):
 
 class TestScoping:
     def test_a_staff_user_sees_only_their_workspaces_rows(self, client, staff_of_a, two_workspaces):
-        services.audit_record(action="test.a", workspace=two_workspaces["a"])
-        services.audit_record(action="test.b", workspace=two_workspaces["b"])
+        audit_log.audit_record(action="test.a", workspace=two_workspaces["a"])
+        audit_log.audit_record(action="test.b", workspace=two_workspaces["b"])
         client.force_login(staff_of_a)
 
         workspaces = client.get("/admin/integrations/workspace/").content.decode()
@@ -142,7 +144,7 @@ class TestAuditOfAdminChanges:
         assert deleted.target_repr == "Charlie"
 
     def test_a_bulk_action_that_writes_with_update_is_recorded(self, client, superuser):
-        services.periodic_tasks_sync()
+        schedules.periodic_tasks_sync()
         task = PeriodicTask.objects.get(name="hub.heartbeat")
         client.force_login(superuser)
         response = client.post(
@@ -196,6 +198,6 @@ class TestApiTokens:
         assert key not in str(event.details) and event.actor == staff_of_a
 
     def test_staff_see_only_their_own_tokens(self, client, staff_of_a, two_workspaces):
-        services.api_token_create(user=two_workspaces["b_admin"], name="someone else's")
+        accounts.api_token_create(user=two_workspaces["b_admin"], name="someone else's")
         client.force_login(staff_of_a)
         assert "someone else" not in client.get("/admin/integrations/apitoken/").content.decode()

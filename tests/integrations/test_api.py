@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from integrations.models import AuditEvent, Membership
+from integrations.accounts.models import AuditEvent, Membership
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -221,7 +221,7 @@ class TestErrors:
         def explode(**kwargs):
             raise RuntimeError("database password=hunter2 at /srv/hub/integrations/services.py")
 
-        monkeypatch.setattr("integrations.selectors.workspace_list", explode)
+        monkeypatch.setattr("integrations.accounts.selectors.workspace_list", explode)
         api.force_authenticate(two_workspaces["a_admin"])
         response = api.get("/api/workspaces", HTTP_X_REQUEST_ID="req-boom-00001")
         assert_error(response, 500, "internal_error")

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from integrations.models import Membership, User, Workspace
+from integrations.accounts.models import Membership, User, Workspace
 from integrations.schedules import SCHEDULES
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_bootstrap_demo_creates_the_admin_once_and_prints_the_password_once(caps
 
 
 def test_bootstrap_demo_gives_the_demo_a_dataverse_connection_in_sandbox_mode(capsys):
-    from integrations.models import Connection
+    from integrations.connections.models import Connection
 
     call_command("bootstrap_demo", email="admin@example.com")
     call_command("bootstrap_demo", email="admin@example.com")

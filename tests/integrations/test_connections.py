@@ -10,8 +10,10 @@ from django.core.management.base import CommandError
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from integrations import http, services
-from integrations.models import AuditEvent, Connection
+from integrations.accounts.models import AuditEvent
+from integrations.connections import http
+from integrations.connections import services as connection_services
+from integrations.connections.models import Connection
 from tests.integrations.helpers import connect, connect_dataverse
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +56,7 @@ class TestRefresh:
         def caller():
             try:
                 barrier.wait(timeout=10)
-                tokens.append(services.access_token(Connection.objects.get(pk=stale.pk)))
+                tokens.append(connection_services.access_token(Connection.objects.get(pk=stale.pk)))
             except Exception as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
             finally:
@@ -75,7 +77,7 @@ class TestRefresh:
     def test_a_401_causes_one_refresh_and_one_retry(self, smartsheet, sandbox):
         sandbox.expire_tokens("smartsheet")  # the provider ended the token before its expiry
         sandbox.clear_calls("smartsheet")
-        result = services.connection_test(connection=smartsheet)
+        result = connection_services.connection_test(connection=smartsheet)
         assert result["ok"] is True
         calls = sandbox.calls("smartsheet")["by_endpoint"]
         assert calls == {"GET /2.0/users/me": 2, "POST /2.0/token": 1}
@@ -90,7 +92,7 @@ class TestRefresh:
         assert connection.expires_at is None
         first_refresh = connection.refresh_token
         sandbox.expire_tokens("salesforce")
-        assert services.connection_test(connection=connection)["ok"] is True
+        assert connection_services.connection_test(connection=connection)["ok"] is True
         connection.refresh_from_db()
         assert connection.refresh_token == first_refresh  # Salesforce keeps the refresh token
 
@@ -100,7 +102,7 @@ class TestRefresh:
         Connection.objects.filter(pk=smartsheet.pk).update(refresh_token="no-longer-valid")
         smartsheet.refresh_from_db()
         with pytest.raises(http.ProviderError):
-            services.connection_refresh(connection=smartsheet)
+            connection_services.connection_refresh(connection=smartsheet)
         smartsheet.refresh_from_db()
         assert smartsheet.status == "error"
         assert smartsheet.last_error.startswith("Refresh failed: Smartsheet refused to refresh")
@@ -116,7 +118,7 @@ class TestRefresh:
             status="error", last_error="earlier trouble"
         )
         smartsheet.refresh_from_db()
-        refreshed = services.connection_refresh(connection=smartsheet)
+        refreshed = connection_services.connection_refresh(connection=smartsheet)
         assert refreshed.status == "connected"
 
     def test_the_beat_task_refreshes_tokens_expiring_soon_and_idle_ones(
@@ -148,7 +150,7 @@ class TestRefresh:
         )
         before = {c.pk: c.access_token for c in Connection.objects.all()}
 
-        outcome = services.connections_refresh_due()
+        outcome = connection_services.connections_refresh_due()
 
         after = {c.pk: c.access_token for c in Connection.objects.all()}
         assert outcome == {"refreshed": 2, "failed": 0}
@@ -158,7 +160,7 @@ class TestRefresh:
 
 class TestTest:
     def test_test_connection_answers_ok_and_the_user(self, smartsheet):
-        result = services.connection_test(connection=smartsheet)
+        result = connection_services.connection_test(connection=smartsheet)
         assert result == {
             "ok": True,
             "user": smartsheet.external_email,
@@ -197,14 +199,14 @@ class TestTest:
         assert "Tested OK: 1 connection(s)." in response.content.decode()
 
     def test_a_paused_connection_is_not_used(self, smartsheet, sandbox):
-        services.connection_set_paused(connection=smartsheet, paused=True, actor=None)
+        connection_services.connection_set_paused(connection=smartsheet, paused=True, actor=None)
         smartsheet.refresh_from_db()
         sandbox.clear_calls("smartsheet")
-        result = services.connection_test(connection=smartsheet)
+        result = connection_services.connection_test(connection=smartsheet)
         assert result["ok"] is False and "paused" in result["error"]
         assert sandbox.calls("smartsheet")["total"] == 0
-        services.connection_set_paused(connection=smartsheet, paused=False, actor=None)
-        assert services.connection_test(connection=smartsheet)["ok"] is True
+        connection_services.connection_set_paused(connection=smartsheet, paused=False, actor=None)
+        assert connection_services.connection_test(connection=smartsheet)["ok"] is True
 
 
 class TestRefreshThroughTheApi:
@@ -235,7 +237,7 @@ class TestRefreshThroughTheApi:
     def test_a_disconnected_connection_is_neither_refreshed_nor_resumed(
         self, api, smartsheet, sandbox, two_workspaces
     ):
-        services.connection_disconnect(connection=smartsheet, actor=None)
+        connection_services.connection_disconnect(connection=smartsheet, actor=None)
         sandbox.clear_calls("smartsheet")
         api.force_authenticate(two_workspaces["a_admin"])
         for verb in ("refresh", "resume", "pause"):
@@ -257,7 +259,7 @@ class TestRefreshThroughTheApi:
 class TestDisconnect:
     def test_it_revokes_at_the_provider_then_forgets_the_tokens(self, smartsheet, sandbox):
         token = smartsheet.access_token
-        disconnected = services.connection_disconnect(connection=smartsheet, actor=None)
+        disconnected = connection_services.connection_disconnect(connection=smartsheet, actor=None)
         assert (
             disconnected.status == "revoked"
             and disconnected.access_token == ""
@@ -275,7 +277,7 @@ class TestDisconnect:
 
     def test_a_failed_revoke_still_disconnects_and_is_recorded(self, smartsheet, sandbox):
         sandbox.fault("smartsheet", kind="error", status=500, method="DELETE", path="/2.0/token")
-        disconnected = services.connection_disconnect(connection=smartsheet, actor=None)
+        disconnected = connection_services.connection_disconnect(connection=smartsheet, actor=None)
         assert disconnected.status == "revoked" and disconnected.access_token == ""
         assert "did not confirm the revoke" in disconnected.last_error
         assert (
@@ -292,12 +294,12 @@ class TestDisconnect:
             provider=provider,
         )
         refresh_token = connection.refresh_token
-        services.connection_disconnect(connection=connection, actor=None)
+        connection_services.connection_disconnect(connection=connection, actor=None)
         with pytest.raises(http.ProviderError):
             connection.refresh_token = refresh_token
             connection.status = "connected"
             connection.save()
-            services.connection_refresh(connection=connection)
+            connection_services.connection_refresh(connection=connection)
 
     def test_the_api_delete_disconnects(self, api, smartsheet, two_workspaces):
         api.force_authenticate(two_workspaces["a_member"])
@@ -315,28 +317,28 @@ class TestClientCredentials:
         connection = connect_dataverse(
             user=two_workspaces["a_admin"], workspace=two_workspaces["a"]
         )
-        assert services.connection_test(connection=connection)["ok"] is True
-        assert services.connection_test(connection=connection)["ok"] is True
+        assert connection_services.connection_test(connection=connection)["ok"] is True
+        assert connection_services.connection_test(connection=connection)["ok"] is True
         token_calls = "POST /{tenant}/oauth2/v2.0/token"
         assert sandbox.count("azure", token_calls) == 1
         Connection.objects.filter(pk=connection.pk).update(
             expires_at=timezone.now() + timedelta(seconds=61)
         )
         connection.refresh_from_db()
-        services.connection_test(connection=connection)
+        connection_services.connection_test(connection=connection)
         assert sandbox.count("azure", token_calls) == 1  # 61 s left: still good
         Connection.objects.filter(pk=connection.pk).update(
             expires_at=timezone.now() + timedelta(seconds=59)
         )
         connection.refresh_from_db()
-        services.connection_test(connection=connection)
+        connection_services.connection_test(connection=connection)
         assert sandbox.count("azure", token_calls) == 2
 
     def test_a_bad_secret_is_a_clear_error(self, sandbox, two_workspaces):
         connection = connect_dataverse(
             user=two_workspaces["a_admin"], workspace=two_workspaces["a"], secret="nope"
         )
-        result = services.connection_test(connection=connection)
+        result = connection_services.connection_test(connection=connection)
         assert result["ok"] is False and "AADSTS7000215" in result["error"]
         assert "nope" not in result["error"]
 

@@ -4,9 +4,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection as db
 
-from integrations import encryption, services
-from integrations.encryption import DecryptionError
-from integrations.models import Connection
+from integrations.connections import encryption
+from integrations.connections import services as connections
+from integrations.connections.encryption import DecryptionError
+from integrations.connections.models import Connection
 from tests.integrations.helpers import connect, connect_dataverse
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,7 @@ def test_a_raw_sql_read_shows_no_token_or_secret(sandbox, two_workspaces):
         sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
     )
     client = connect_dataverse(user=two_workspaces["a_admin"], workspace=two_workspaces["a"])
-    services.connection_test(connection=client)
+    connections.connection_test(connection=client)
     client.refresh_from_db()
     rows = raw_rows("integrations_connection")
     for secret in (
@@ -83,10 +84,12 @@ def test_rotation_keeps_every_connection_working(sandbox, two_workspaces, settin
         "integrations_connection"
     )
     assert (
-        services.connection_test(connection=Connection.objects.get(pk=smartsheet.pk))["ok"] is True
+        connections.connection_test(connection=Connection.objects.get(pk=smartsheet.pk))["ok"]
+        is True
     )
     assert (
-        services.connection_test(connection=Connection.objects.get(pk=dataverse.pk))["ok"] is True
+        connections.connection_test(connection=Connection.objects.get(pk=dataverse.pk))["ok"]
+        is True
     )
 
 
@@ -147,7 +150,8 @@ def test_admin_adds_a_dataverse_connection_with_a_write_only_secret(
         f"/admin/integrations/connection/{connection.pk}/change/", {**form, "client_secret": ""}
     )
     assert (
-        services.connection_test(connection=Connection.objects.get(pk=connection.pk))["ok"] is True
+        connections.connection_test(connection=Connection.objects.get(pk=connection.pk))["ok"]
+        is True
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from integrations import services
+from integrations.accounts import services as accounts
 from projects import services as projects
 from projects.models import Attachment
 from tests.integrations.helpers import connect
@@ -23,7 +23,7 @@ BEYOND_64_BITS = 2**64
 def token(client, two_workspaces):
     """Workspace A's admin, by API token (as a program calls), on the plain Django client so
     the bodies are sent as they are."""
-    _, key = services.api_token_create(user=two_workspaces["a_admin"], name="tests")
+    _, key = accounts.api_token_create(user=two_workspaces["a_admin"], name="tests")
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
     client.raise_request_exception = False
     return client

@@ -6,13 +6,13 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app
-from integrations import services
-from integrations.models import Heartbeat
+from integrations import heartbeats
+from integrations.heartbeats import Heartbeat
 
 
 @pytest.fixture
 def beat_just_ticked(transactional_db):
-    services.heartbeat_touch(name="beat")
+    heartbeats.heartbeat_touch(name="beat")
 
 
 def test_all_green_is_a_200(client, celery_worker, beat_just_ticked):

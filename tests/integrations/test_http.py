@@ -5,9 +5,9 @@ import certifi
 import pytest
 import requests
 
-from integrations import http
-from integrations.providers import smartsheet as smartsheet_provider
-from integrations.providers.base import rate_key
+from integrations.connections import http
+from integrations.connections.providers import smartsheet as smartsheet_provider
+from integrations.connections.providers.base import rate_key
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db

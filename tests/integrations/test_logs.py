@@ -33,7 +33,7 @@ def test_it_redacts_a_token_inside_an_exception_message(log_output):
     try:
         raise RuntimeError(f"refresh failed: refresh_token={SECRET}&client_secret={SECRET}x")
     except RuntimeError:
-        logging.getLogger("integrations.oauth").exception("could not refresh")
+        logging.getLogger("integrations.connections.oauth").exception("could not refresh")
 
     (record,) = lines(log_output)
     assert SECRET not in log_output.getvalue()

@@ -7,15 +7,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from integrations.models import (
-    AuditEvent,
-    FieldMapping,
-    LookupEntry,
-    LookupTable,
-    MappingSet,
-    Membership,
-    OutboundChange,
-)
+from integrations.accounts.models import AuditEvent, Membership
+from integrations.approvals.models import OutboundChange
+from integrations.mapping.models import FieldMapping, LookupEntry, LookupTable, MappingSet
 from tests.factories import MembershipFactory, WorkspaceFactory
 from tests.integrations.helpers import grant, planned
 

@@ -23,7 +23,7 @@ def test_a_malformed_incoming_request_id_is_replaced(client):
 def test_the_forwarded_address_is_used_only_behind_a_trusted_proxy(
     client, settings, two_workspaces
 ):
-    from integrations.models import AuditEvent
+    from integrations.accounts.models import AuditEvent
 
     client.post(
         "/accounts/login/",

@@ -6,8 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from integrations.models import AuditEvent, Connection, OAuthState
-from integrations.oauth import flow
+from integrations.accounts.models import AuditEvent
+from integrations.connections.models import Connection, OAuthState
+from integrations.connections.oauth import flow
 from integrations.sandbox.core import s256
 from tests.factories import MembershipFactory
 from tests.integrations.helpers import connect

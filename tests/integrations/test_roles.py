@@ -11,10 +11,16 @@ from django.contrib import admin as admin_site
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from integrations import approvals, services
+from integrations import approvals, schedules
+from integrations.accounts import audit as audit_log
+from integrations.accounts import services as accounts
+from integrations.accounts.models import AuditEvent, Membership
+from integrations.approvals.models import OutboundChange
+from integrations.connections import services as connections
+from integrations.connections.models import Connection
+from integrations.connections.providers.base import Identity, TokenSet
 from integrations.errors import ApplicationError, PermissionDenied
-from integrations.models import AuditEvent, Connection, MappingSet, Membership, OutboundChange
-from integrations.providers.base import Identity, TokenSet
+from integrations.mapping.models import MappingSet
 from projects import services as project_services
 from projects.models import Comment, Project, ProjectSheetLink, UnmappedRow
 from tests.factories import UserFactory
@@ -41,7 +47,7 @@ def hubspot(w) -> Connection:
 
 def paused(w) -> Connection:
     connection = hubspot(w)
-    services.connection_set_paused(connection=connection, paused=True, actor=None)
+    connections.connection_set_paused(connection=connection, paused=True, actor=None)
     return connection
 
 
@@ -251,42 +257,42 @@ def _membership(w, role="member"):
 
 
 SERVICES: dict[str, ServiceCase] = {
-    "integrations.services.workspace_create": ServiceCase(
-        lambda w, actor: services.workspace_create(name="New", creator=actor), ANYONE
+    "integrations.accounts.services.workspace_create": ServiceCase(
+        lambda w, actor: accounts.workspace_create(name="New", creator=actor), ANYONE
     ),
-    "integrations.services.workspace_update": ServiceCase(
-        lambda w, actor: services.workspace_update(workspace=w["a"], actor=actor, name="Renamed")
+    "integrations.accounts.services.workspace_update": ServiceCase(
+        lambda w, actor: accounts.workspace_update(workspace=w["a"], actor=actor, name="Renamed")
     ),
-    "integrations.services.membership_add": ServiceCase(
-        lambda w, actor: services.membership_add(
+    "integrations.accounts.services.membership_add": ServiceCase(
+        lambda w, actor: accounts.membership_add(
             workspace=w["a"], user=UserFactory(), role="member", actor=actor
         )
     ),
-    "integrations.services.membership_change_role": ServiceCase(
-        lambda w, actor: services.membership_change_role(
+    "integrations.accounts.services.membership_change_role": ServiceCase(
+        lambda w, actor: accounts.membership_change_role(
             membership=_membership(w), role="admin", actor=actor
         )
     ),
-    "integrations.services.membership_remove": ServiceCase(
+    "integrations.accounts.services.membership_remove": ServiceCase(
         # Anyone may leave; removing someone else is an admin's: the member removes the admin.
-        lambda w, actor: services.membership_remove(
+        lambda w, actor: accounts.membership_remove(
             membership=_membership(w, "admin" if actor == w["a_member"] else "member"),
             actor=actor,
         )
     ),
-    "integrations.services.api_token_create": ServiceCase(
+    "integrations.accounts.services.api_token_create": ServiceCase(
         # A token for workspace A's admin, made by someone else than its user.
-        lambda w, actor: services.api_token_create(
+        lambda w, actor: accounts.api_token_create(
             user=w["a_admin"] if actor != w["a_admin"] else actor, name="t", actor=actor
         ),
         ("member", "outsider"),
     ),
-    "integrations.services.periodic_tasks_sync": ServiceCase(
-        lambda w, actor: services.periodic_tasks_sync(),
+    "integrations.schedules.periodic_tasks_sync": ServiceCase(
+        lambda w, actor: schedules.periodic_tasks_sync(),
         ANYONE,  # no actor: the system's own
     ),
-    "integrations.services.connection_connect": ServiceCase(
-        lambda w, actor: services.connection_connect(
+    "integrations.connections.services.connection_connect": ServiceCase(
+        lambda w, actor: connections.connection_connect(
             workspace=w["a"],
             provider="hubspot",
             actor=actor,
@@ -294,23 +300,23 @@ SERVICES: dict[str, ServiceCase] = {
             identity=Identity(user_id="1", email="a@example.com"),
         )
     ),
-    "integrations.services.connection_create_client_credentials": ServiceCase(
+    "integrations.connections.services.connection_create_client_credentials": ServiceCase(
         lambda w, actor: connect_dataverse(user=actor, workspace=w["a"])
     ),
-    "integrations.services.connection_set_requires_approval": ServiceCase(
-        lambda w, actor: services.connection_set_requires_approval(
+    "integrations.connections.services.connection_set_requires_approval": ServiceCase(
+        lambda w, actor: connections.connection_set_requires_approval(
             connection=hubspot(w), actor=actor, required=True
         )
     ),
-    "integrations.services.connection_test": ServiceCase(
-        lambda w, actor: services.connection_test(connection=hubspot(w), actor=actor),
+    "integrations.connections.services.connection_test": ServiceCase(
+        lambda w, actor: connections.connection_test(connection=hubspot(w), actor=actor),
         NOT_A_MEMBER,
     ),
-    "integrations.services.connection_disconnect": ServiceCase(
-        lambda w, actor: services.connection_disconnect(connection=hubspot(w), actor=actor)
+    "integrations.connections.services.connection_disconnect": ServiceCase(
+        lambda w, actor: connections.connection_disconnect(connection=hubspot(w), actor=actor)
     ),
-    "integrations.services.connection_set_paused": ServiceCase(
-        lambda w, actor: services.connection_set_paused(
+    "integrations.connections.services.connection_set_paused": ServiceCase(
+        lambda w, actor: connections.connection_set_paused(
             connection=hubspot(w), paused=True, actor=actor
         )
     ),
@@ -391,11 +397,11 @@ SERVICES: dict[str, ServiceCase] = {
 }
 # State-changing services that record no audit event of their own, checked all the same.
 UNAUDITED = {
-    "integrations.services.connection_refresh": ServiceCase(
-        lambda w, actor: services.connection_refresh(connection=hubspot(w), actor=actor)
+    "integrations.connections.services.connection_refresh": ServiceCase(
+        lambda w, actor: connections.connection_refresh(connection=hubspot(w), actor=actor)
     ),
-    "integrations.services.membership_invite": ServiceCase(
-        lambda w, actor: services.membership_invite(
+    "integrations.accounts.services.membership_invite": ServiceCase(
+        lambda w, actor: accounts.membership_invite(
             workspace=w["a"], email=UserFactory().email, role="member", actor=actor
         )
     ),
@@ -403,7 +409,7 @@ UNAUDITED = {
 
 
 def test_every_audited_service_has_a_row_in_the_table():
-    assert set(services.AUDITED_SERVICES) == set(SERVICES)
+    assert set(audit_log.AUDITED_SERVICES) == set(SERVICES)
 
 
 @pytest.mark.parametrize("name", sorted({**SERVICES, **UNAUDITED}))

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from config.celery import app
 from integrations import runs
-from integrations.models import AuditEvent
+from integrations.accounts.models import AuditEvent
 from integrations.schedules import SCHEDULES
 from projects.models import Project, ProjectSyncRun
 from timetracker.models import JobSyncRun

@@ -4,9 +4,10 @@ no secret — whatever library wrote the line."""
 import pytest
 from django.conf import settings
 
-from integrations import http, services
 from integrations import sandbox as sandbox_module
-from integrations.models import Connection
+from integrations.connections import http
+from integrations.connections import services as connection_services
+from integrations.connections.models import Connection
 from tests.integrations.helpers import connect, connect_dataverse
 
 pytestmark = pytest.mark.django_db
@@ -34,24 +35,24 @@ def test_no_token_or_secret_reaches_the_logs(log_output, sandbox, two_workspaces
         for provider, domain in [("smartsheet", ""), ("salesforce", "login"), ("hubspot", "")]
     ]
     dataverse = connect_dataverse(user=user, workspace=workspace)
-    services.connection_test(connection=dataverse)
+    connection_services.connection_test(connection=dataverse)
     remember(dataverse)
 
     for connection in connections:  # refresh, and refresh again after the provider expired it
-        remember(services.connection_refresh(connection=connection))
+        remember(connection_services.connection_refresh(connection=connection))
         sandbox.expire_tokens(connection.provider)
-        services.connection_test(connection=connection)
+        connection_services.connection_test(connection=connection)
         remember(connection)
 
     broken = Connection.objects.get(pk=connections[0].pk)
     Connection.objects.filter(pk=broken.pk).update(refresh_token="definitely-not-valid-0123456789")
     with pytest.raises(http.ProviderError):
-        services.connection_refresh(connection=Connection.objects.get(pk=broken.pk))
+        connection_services.connection_refresh(connection=Connection.objects.get(pk=broken.pk))
     bad = connect_dataverse(user=user, workspace=workspace, secret="wrong-secret-0123456789")
-    services.connection_test(connection=bad)
+    connection_services.connection_test(connection=bad)
 
     for connection in Connection.objects.all():
-        services.connection_disconnect(connection=connection, actor=user)
+        connection_services.connection_disconnect(connection=connection, actor=user)
 
     secrets = seen | {
         settings.SMARTSHEET_CLIENT_SECRET,

@@ -1,8 +1,8 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from integrations import selectors
-from integrations.models import AuditEvent, Membership, User, Workspace
+from integrations.accounts import selectors as account_selectors
+from integrations.accounts.models import AuditEvent, Membership, User, Workspace
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -10,24 +10,26 @@ pytestmark = pytest.mark.django_db
 
 def test_members_see_their_workspaces_rows(two_workspaces):
     user = two_workspaces["a_member"]
-    assert list(selectors.scope_to_user(Workspace.objects.all(), user)) == [two_workspaces["a"]]
-    assert {m.workspace for m in selectors.scope_to_user(Membership.objects.all(), user)} == {
+    assert list(account_selectors.scope_to_user(Workspace.objects.all(), user)) == [
         two_workspaces["a"]
-    }
+    ]
+    assert {
+        m.workspace for m in account_selectors.scope_to_user(Membership.objects.all(), user)
+    } == {two_workspaces["a"]}
 
 
 def test_the_role_narrows_the_scope(two_workspaces):
-    assert not selectors.scope_to_user(
+    assert not account_selectors.scope_to_user(
         Workspace.objects.all(), two_workspaces["a_member"], role="admin"
     ).exists()
 
 
 def test_superusers_see_all_and_anonymous_or_inactive_users_nothing(two_workspaces, superuser):
-    assert selectors.scope_to_user(Workspace.objects.all(), superuser).count() == 2
-    assert not selectors.scope_to_user(Workspace.objects.all(), AnonymousUser()).exists()
+    assert account_selectors.scope_to_user(Workspace.objects.all(), superuser).count() == 2
+    assert not account_selectors.scope_to_user(Workspace.objects.all(), AnonymousUser()).exists()
     inactive = two_workspaces["a_admin"]
     inactive.is_active = False
-    assert not selectors.scope_to_user(Workspace.objects.all(), inactive).exists()
+    assert not account_selectors.scope_to_user(Workspace.objects.all(), inactive).exists()
 
 
 def test_a_many_valued_path_does_not_repeat_rows(two_workspaces):
@@ -35,7 +37,7 @@ def test_a_many_valued_path_does_not_repeat_rows(two_workspaces):
     both = MembershipFactory(workspace=two_workspaces["a"]).user
     MembershipFactory(workspace=two_workspaces["b"], user=both)
     MembershipFactory(workspace=two_workspaces["b"], user=two_workspaces["a_member"])
-    users = list(selectors.scope_to_user(User.objects.all(), two_workspaces["a_member"]))
+    users = list(account_selectors.scope_to_user(User.objects.all(), two_workspaces["a_member"]))
     assert len(users) == len(set(users))
     assert both in users and two_workspaces["b_admin"] in users
 
@@ -44,16 +46,18 @@ def test_a_model_without_a_workspace_path_is_refused(two_workspaces):
     from django_celery_beat.models import PeriodicTask
 
     with pytest.raises(TypeError):
-        selectors.scope_to_user(PeriodicTask.objects.all(), two_workspaces["a_member"])
+        account_selectors.scope_to_user(PeriodicTask.objects.all(), two_workspaces["a_member"])
 
 
 def test_audit_events_of_a_deleted_workspace_stay_for_superusers(two_workspaces, superuser):
-    from integrations import services
+    from integrations.accounts import audit
 
-    services.audit_record(action="x", workspace=two_workspaces["b"])
+    audit.audit_record(action="x", workspace=two_workspaces["b"])
     two_workspaces["b"].delete()
-    assert selectors.audit_event_list(user=superuser).filter(action="x").exists()
+    assert account_selectors.audit_event_list(user=superuser).filter(action="x").exists()
     assert (
-        not selectors.audit_event_list(user=two_workspaces["a_admin"]).filter(action="x").exists()
+        not account_selectors.audit_event_list(user=two_workspaces["a_admin"])
+        .filter(action="x")
+        .exists()
     )
     assert AuditEvent.objects.filter(action="x").count() == 1

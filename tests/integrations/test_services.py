@@ -5,9 +5,11 @@ from datetime import timedelta
 import pytest
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from integrations import services
+from integrations import schedules as schedule_writer
+from integrations.accounts import audit as audit_log
+from integrations.accounts import services as accounts
+from integrations.accounts.models import AuditEvent, Membership
 from integrations.errors import Conflict
-from integrations.models import AuditEvent, Membership
 from integrations.redaction import REDACTED
 from integrations.schedules import SCHEDULES, Schedule
 
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 class TestAuditRecord:
     def test_it_stores_only_changed_fields_with_secrets_redacted(self, two_workspaces):
-        event = services.audit_record(
+        event = audit_log.audit_record(
             action="connection.update",
             workspace=two_workspaces["a"],
             target_type="integrations.connection",
@@ -33,21 +35,23 @@ class TestAuditRecord:
         assert "abc123" not in event.details["note"]
 
     def test_events_are_append_only(self, two_workspaces):
-        event = services.audit_record(action="x", workspace=two_workspaces["a"])
+        event = audit_log.audit_record(action="x", workspace=two_workspaces["a"])
         event.action = "y"
         with pytest.raises(ValueError):
             event.save()
 
     def test_without_a_user_or_task_the_actor_is_the_system(self):
-        assert services.audit_record(action="x").actor_kind == "system"
+        assert audit_log.audit_record(action="x").actor_kind == "system"
 
     def test_it_belongs_to_the_targets_workspace(self, two_workspaces):
         membership = Membership.objects.get(user=two_workspaces["b_admin"])
-        assert services.audit_record(action="x", target=membership).workspace == two_workspaces["b"]
+        assert (
+            audit_log.audit_record(action="x", target=membership).workspace == two_workspaces["b"]
+        )
 
     def test_a_rolled_back_change_leaves_no_event(self, two_workspaces):
         with pytest.raises(Conflict):
-            services.membership_change_role(
+            accounts.membership_change_role(
                 membership=Membership.objects.get(user=two_workspaces["b_admin"]),
                 role="member",
                 actor=two_workspaces["b_admin"],
@@ -68,22 +72,22 @@ class TestPeriodicTasksSync:
         )
 
     def test_running_it_twice_gives_the_same_rows(self):
-        first = services.periodic_tasks_sync()
+        first = schedule_writer.periodic_tasks_sync()
         rows = self.rows()
-        second = services.periodic_tasks_sync()
+        second = schedule_writer.periodic_tasks_sync()
         names = [schedule.name for schedule in SCHEDULES]
         assert first["created"] == names
         assert second == {"created": [], "updated": [], "unchanged": names, "removed": []}
         assert self.rows() == rows
 
     def test_a_paused_task_stays_paused(self):
-        services.periodic_tasks_sync()
+        schedule_writer.periodic_tasks_sync()
         PeriodicTask.objects.filter(name="hub.heartbeat").update(enabled=False)
-        services.periodic_tasks_sync()
+        schedule_writer.periodic_tasks_sync()
         assert PeriodicTask.objects.get(name="hub.heartbeat").enabled is False
 
     def test_it_updates_changed_entries_and_removes_dropped_ones(self):
-        services.periodic_tasks_sync()
+        schedule_writer.periodic_tasks_sync()
         PeriodicTask.objects.create(
             name="hand made", task="x", interval=IntervalSchedule.objects.first()
         )
@@ -96,7 +100,7 @@ class TestPeriodicTasksSync:
                 description="Daily at six, New York time.",
             ),
         )
-        outcome = services.periodic_tasks_sync(schedules=schedules)
+        outcome = schedule_writer.periodic_tasks_sync(schedules=schedules)
         assert outcome == {
             "created": ["hub.daily"],
             "updated": [],
@@ -119,7 +123,7 @@ class TestPeriodicTasksSync:
                 description="x",
             ),
         )
-        assert services.periodic_tasks_sync(schedules=changed)["updated"] == ["hub.daily"]
+        assert schedule_writer.periodic_tasks_sync(schedules=changed)["updated"] == ["hub.daily"]
         assert PeriodicTask.objects.get(name="hub.daily").interval.every == 300
 
     def test_a_schedule_needs_exactly_one_timing(self):
@@ -131,6 +135,6 @@ class TestPeriodicTasksSync:
 
 class TestWorkspaces:
     def test_slugs_stay_unique(self):
-        first = services.workspace_create(name="Shop")
-        second = services.workspace_create(name="Shop")
+        first = accounts.workspace_create(name="Shop")
+        second = accounts.workspace_create(name="Shop")
         assert (first.slug, second.slug) == ("shop", "shop-2")

@@ -2,8 +2,9 @@
 
 import pytest
 
-from integrations import context, services, signals
-from integrations.models import AuditEvent
+from integrations import context, signals
+from integrations.accounts import audit
+from integrations.accounts.models import AuditEvent
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,7 @@ def test_events_written_inside_a_task_name_the_job():
 
     signals.task_started(task_id="task-123", task=FakeTask())
     try:
-        event = services.audit_record(action="job.ran")
+        event = audit.audit_record(action="job.ran")
     finally:
         signals.task_finished(task_id="task-123")
 

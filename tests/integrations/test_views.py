@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.staticfiles import finders
 
-from integrations.models import Connection
+from integrations.connections.models import Connection
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db

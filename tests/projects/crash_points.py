@@ -14,7 +14,7 @@ was recorded. The production code carries no hook for them.
 
 import functools
 
-from integrations.providers import smartsheet
+from integrations.connections.providers import smartsheet
 from projects import sync
 
 # point -> (what is wrapped, its attribute, before or after the call)

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from integrations import services as platform
-from integrations.models import Connection
-from integrations.providers import smartsheet
+from integrations.connections import services as connections
+from integrations.connections.models import Connection
+from integrations.connections.providers import smartsheet
 from projects import services, sheet
 from projects.models import RowMapping
 
@@ -94,7 +94,7 @@ def person(author):
     connection = getattr(author, "smartsheet", None) or Connection.objects.get(
         provider="smartsheet", user=author
     )
-    return smartsheet.client(platform.access_token(connection), key="person")
+    return smartsheet.client(connections.access_token(connection), key="person")
 
 
 def rows_of(project, author) -> dict[int, dict]:

@@ -21,7 +21,7 @@ def main() -> None:
     from config.celery import app  # loads the settings, as `celery -A config` does
 
     django.setup()
-    from integrations.providers import smartsheet
+    from integrations.connections.providers import smartsheet
     from tests.projects import crash_points
 
     queue = os.environ["WORKER_QUEUE"]

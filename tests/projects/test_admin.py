@@ -4,7 +4,7 @@ linked or ignored from the list, and a workspace admin sees only their workspace
 import pytest
 from django.urls import reverse
 
-from integrations.providers import smartsheet
+from integrations.connections.providers import smartsheet
 from projects.models import (
     Attachment,
     Comment,

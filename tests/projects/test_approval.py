@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from integrations import approvals
-from integrations.models import OutboundChange
+from integrations.approvals.models import OutboundChange
 from projects import sync
 from projects.models import ProjectSyncRun, RowMapping, TaskBlock
 from tests.projects.conftest import run_sync

@@ -26,9 +26,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from kombu import Connection
 
 from integrations import runs
-from integrations import services as platform
+from integrations.connections import services as connection_services
+from integrations.connections.providers import smartsheet
 from integrations.errors import Conflict
-from integrations.providers import smartsheet
 from projects import services, sync, tasks
 from projects.models import Attachment, Comment, PendingWrite, ProjectSyncRun, RowMapping
 from tests.environment import BASE_DIR, clean_env
@@ -58,7 +58,7 @@ def _worker(run_id: int, point: str, occurrence: int) -> None:
 
 
 def sheet_state(project, author) -> dict:
-    sdk = smartsheet.client(platform.access_token(author.smartsheet), key="check")
+    sdk = smartsheet.client(connection_services.access_token(author.smartsheet), key="check")
     link = project.sheet_link
     rows = smartsheet.get_sheet(sdk, sheet_id=link.sheet_id).rows
     discussions = {

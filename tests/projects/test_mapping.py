@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from integrations.mapping.models import FieldMapping, MappingSet
 from integrations.mapping.transforms import MappingError
-from integrations.models import FieldMapping, MappingSet
 from projects import sheet
 from projects.models import SmartsheetSetup, TaskBlock
 from tests.projects.conftest import run_sync

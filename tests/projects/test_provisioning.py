@@ -5,10 +5,10 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from integrations import runs
-from integrations import services as platform
+from integrations.accounts.models import AuditEvent, Membership
+from integrations.connections import services as connections
+from integrations.connections.providers import smartsheet
 from integrations.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from integrations.models import AuditEvent, Membership
-from integrations.providers import smartsheet
 from projects import services, sheet
 from projects.models import (
     DEFAULT_TARGET_WORKSPACE_ID,
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 def sdk(author):
-    return smartsheet.client(platform.access_token(author.smartsheet), key="check")
+    return smartsheet.client(connections.access_token(author.smartsheet), key="check")
 
 
 def sheets_in(author, workspace_id: int) -> list[int]:

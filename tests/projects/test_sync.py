@@ -8,7 +8,7 @@ import pytest
 import tenacity
 
 from integrations import runs
-from integrations.providers import smartsheet
+from integrations.connections.providers import smartsheet
 from projects import services, sync
 from projects.models import (
     Comment,

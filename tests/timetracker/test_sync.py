@@ -9,8 +9,8 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from integrations.connections.models import Connection
 from integrations.errors import Conflict
-from integrations.models import Connection
 from tests.integrations.helpers import connect_dataverse
 from tests.timetracker.conftest import load_jobs, run_import
 from timetracker import services, sync
@@ -238,7 +238,7 @@ def test_all_active_jobs_carry_their_status_labels(sandbox, dataverse):
 def test_the_import_reads_through_the_workspaces_mapping_set(sandbox, dataverse, workspace, admin):
     # The seed's rules are a mapping set, made on the first import and edited in admin: an
     # edit shows in the next import's jobs.
-    from integrations.models import FieldMapping, MappingSet
+    from integrations.mapping.models import FieldMapping, MappingSet
 
     load_jobs(sandbox, records=[record("24017", gc=None)])
     run_import(workspace, admin)

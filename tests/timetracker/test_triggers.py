@@ -9,7 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from freezegun import freeze_time
 from kombu.exceptions import OperationalError
 
-from integrations import services as platform
+from integrations import schedules
 from tests.factories import PASSWORD, MembershipFactory
 from tests.integrations.helpers import connect
 from tests.timetracker.conftest import load_jobs, run_import
@@ -41,7 +41,7 @@ def sign_in(client, django_capture_on_commit_callbacks):
     ],
 )
 def test_the_daily_import_fires_at_six_in_new_york(day, six_in_new_york_utc):
-    platform.periodic_tasks_sync()
+    schedules.periodic_tasks_sync()
     entry = PeriodicTask.objects.get(name="hub.timetracker-daily-jobs")
     assert entry.task == "timetracker.daily_job_sync" and entry.enabled
     schedule = entry.schedule

@@ -4,9 +4,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from integrations import sandbox, services
+from integrations import sandbox
+from integrations.accounts import audit
+from integrations.accounts import services as accounts
+from integrations.accounts.models import Membership, User, Workspace
+from integrations.connections import services as connections
+from integrations.connections.models import Connection
 from integrations.mapping import examples as mapping_examples
-from integrations.models import Connection, Membership, User, Workspace
 from integrations.signals import demo_ready
 
 
@@ -28,14 +32,12 @@ class Command(BaseCommand):
         if user is None:
             password = secrets.token_urlsafe(12)
             user = User.objects.create_superuser(email=email, password=password)
-            services.audit_record(
-                action="user.create", target=user, details={"via": "bootstrap_demo"}
-            )
+            audit.audit_record(action="user.create", target=user, details={"via": "bootstrap_demo"})
         demo = Workspace.objects.filter(slug="demo").first()
         if demo is None:
-            demo = services.workspace_create(name=workspace, slug="demo")
+            demo = accounts.workspace_create(name=workspace, slug="demo")
         if not Membership.objects.filter(workspace=demo, user=user).exists():
-            services.membership_add(
+            accounts.membership_add(
                 workspace=demo, user=user, role=Membership.Role.ADMIN, actor=None
             )
         if (
@@ -46,7 +48,7 @@ class Command(BaseCommand):
         ):
             # Microsoft connects with client credentials, not a consent page: the demo gets the
             # app the Azure AD sandbox knows. OAuth providers are connected on the Connect page.
-            services.connection_create_client_credentials(
+            connections.connection_create_client_credentials(
                 workspace=demo,
                 actor=user,
                 tenant_id=sandbox.DATAVERSE_TENANT_ID,

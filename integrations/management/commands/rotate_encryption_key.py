@@ -2,7 +2,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from integrations import encryption
+from integrations.connections import encryption
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from integrations import services
+from integrations.schedules import periodic_tasks_sync
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
                 f"The database has {len(pending)} unapplied migrations: migrating first."
             )
             call_command("migrate", interactive=False, verbosity=0)
-        outcome = services.periodic_tasks_sync()
+        outcome = periodic_tasks_sync()
         for state in ("created", "updated", "removed"):
             for name in outcome[state]:
                 self.stdout.write(f"  {state:<8} {name}")

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations import services
-from integrations.models import Connection
+from integrations.connections import services as connections
+from integrations.connections.models import Connection
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
         connection = Connection.objects.filter(pk=connection_id).first()
         if connection is None:
             raise CommandError(f"No connection with id {connection_id}.")
-        result = services.connection_test(connection=connection)
+        result = connections.connection_test(connection=connection)
         if not result["ok"]:
             raise CommandError(f"{connection}: FAILED — {result['error']}")
         account = f" ({result['account']})" if result.get("account") else ""

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from integrations.models import MappingSet
+from integrations.mapping.models import MappingSet
 
 HERE = Path(__file__).resolve().parent
 A1_COLUMN_RENAMES = HERE / "a1-column-renames.json"

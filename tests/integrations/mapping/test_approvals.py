@@ -5,10 +5,12 @@ import pytest
 from django.conf import settings
 
 from integrations import approvals, tasks
-from integrations.models import AuditEvent, MappingSet, OutboundChange
-from integrations.providers import smartsheet
-from integrations.providers.base import rate_key
-from integrations.services import access_token
+from integrations.accounts.models import AuditEvent
+from integrations.approvals.models import OutboundChange
+from integrations.connections.providers import smartsheet
+from integrations.connections.providers.base import rate_key
+from integrations.connections.services import access_token
+from integrations.mapping.models import MappingSet
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db
@@ -186,7 +188,7 @@ def test_the_api_lists_and_decides_many(api, gate, two_workspaces):
 
 
 def test_the_api_previews_exports_and_imports(api, two_workspaces):
-    from integrations.models import FieldMapping
+    from integrations.mapping.models import FieldMapping
 
     mapping_set = MappingSet.objects.create(
         workspace=two_workspaces["a"],

@@ -12,8 +12,14 @@ from django.core.exceptions import ValidationError
 from django.db import connections
 
 from integrations.mapping import engine
+from integrations.mapping.models import (
+    FieldMapping,
+    LookupEntry,
+    LookupTable,
+    MappingSet,
+    NumberSequence,
+)
 from integrations.mapping.transforms import REGISTRY, MappingError, validate_params
-from integrations.models import FieldMapping, LookupEntry, LookupTable, MappingSet, NumberSequence
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from integrations import http
 from integrations import sandbox as sandbox_module
+from integrations.connections import http
 from integrations.sandbox.core import s256
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from integrations import http
+from integrations.connections import http
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db

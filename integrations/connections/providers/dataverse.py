@@ -21,8 +21,15 @@ from urllib.parse import quote, urlencode
 import msal
 import requests
 
-from integrations import http, sandbox
-from integrations.providers.base import Identity, ProviderSpec, TokenSet, rate_key, sandbox_mode
+from integrations import sandbox
+from integrations.connections import http
+from integrations.connections.providers.base import (
+    Identity,
+    ProviderSpec,
+    TokenSet,
+    rate_key,
+    sandbox_mode,
+)
 
 SPEC = ProviderSpec(
     name="dataverse",

@@ -8,8 +8,9 @@ wraps only the OAuth v1 API, which HubSpot retires on 2027-02-16; we use v3.
 
 from urllib.parse import urlencode
 
-from integrations import http, sandbox
-from integrations.providers.base import (
+from integrations import sandbox
+from integrations.connections import http
+from integrations.connections.providers.base import (
     Identity,
     ProviderSpec,
     TokenSet,

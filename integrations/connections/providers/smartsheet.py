@@ -19,8 +19,9 @@ from smartsheet.exceptions import ApiError, UnexpectedRequestError
 from smartsheet.session import redact_token
 from smartsheet.util import fresh_operation
 
-from integrations import http, sandbox
-from integrations.providers.base import (
+from integrations import sandbox
+from integrations.connections import http
+from integrations.connections.providers.base import (
     Identity,
     ProviderSpec,
     TokenSet,
@@ -57,7 +58,7 @@ def api_base() -> str:
 
 
 def client(access_token: str, *, key: str) -> smartsheet.Smartsheet:
-    """An SDK client whose requests go through integrations.http."""
+    """An SDK client whose requests go through integrations.connections.http."""
     sdk = smartsheet.Smartsheet(
         access_token, api_base=api_base(), max_retry_time=0, user_agent="IntegrationHub/1.0"
     )

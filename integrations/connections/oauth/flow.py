@@ -1,4 +1,4 @@
-"""Start and finish an authorization. Writes go through integrations.services."""
+"""Start and finish an authorization. Writes go through connections.services."""
 
 import base64
 import hashlib
@@ -9,10 +9,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import providers, services
+from integrations.accounts.audit import audit_record
+from integrations.accounts.models import User, Workspace
+from integrations.connections import providers
+from integrations.connections import services as connections
+from integrations.connections.models import Connection, OAuthState
+from integrations.connections.providers.base import oauth_client
 from integrations.errors import ApplicationError, PermissionDenied
-from integrations.models import Connection, OAuthState, User, Workspace
-from integrations.providers.base import oauth_client
 
 STATE_TTL = timedelta(minutes=10)
 
@@ -51,7 +54,7 @@ def oauth_start(*, user: User, workspace: Workspace, provider: str, domain: str 
         raise ApplicationError(
             f"{spec.label} connects with client credentials, not a consent page.", code="not_oauth"
         )
-    if not services.may_connect(user=user, workspace=workspace, provider=provider):
+    if not connections.may_connect(user=user, workspace=workspace, provider=provider):
         raise PermissionDenied(f"Only an admin of {workspace.name} can connect {spec.label}.")
     if spec.domains:
         domain = domain or spec.domains[0]
@@ -120,7 +123,7 @@ def oauth_callback(*, user: User, provider: str, params: dict) -> Connection:
         # sentence below adds one. Without a description, the error code in words.
         description = params.get("error_description") or params["error"].replace("_", " ")
         description = description.rstrip(". ")
-        services.audit_record(
+        audit_record(
             action="connection.denied",
             actor=user,
             workspace=record.workspace,
@@ -143,8 +146,8 @@ def oauth_callback(*, user: User, provider: str, params: dict) -> Connection:
         auth_domain=record.auth_domain,
         external_user_id=module.user_id_of(tokens.identity_url) if tokens.identity_url else "",
     )
-    identity = services.whoami(probe, tokens.access_token)
-    return services.connection_connect(
+    identity = connections.whoami(probe, tokens.access_token)
+    return connections.connection_connect(
         workspace=record.workspace,
         provider=provider,
         actor=user,

@@ -32,9 +32,10 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from integrations import http
+from integrations.accounts.audit import audit_record
+from integrations.accounts.models import WorkspaceOwned
+from integrations.connections import http
 from integrations.errors import Conflict
-from integrations.models import WorkspaceOwned
 from integrations.redaction import redact_text
 
 logger = logging.getLogger(__name__)
@@ -360,8 +361,6 @@ def sweep() -> dict[str, int]:
     Other runs are not repeated behind anyone's back: a person's page shows the reason and the
     button, and a sign-in's run comes again with the next sign-in. Audited, one event per run
     closed."""
-    from integrations.services import audit_record
-
     outcome = {"closed": 0, "requeued": 0}
     for model in run_models():
         scheduled = model.objects.filter(trigger=SyncRun.Trigger.SCHEDULE)
@@ -396,8 +395,6 @@ def requeue(run: SyncRun) -> SyncRun | None:
     its kind's task. It begins as any run does, by reconciling what the dead one wrote and did
     not record, so nothing is written twice. None when another run of the scope is already
     going (it does the work) or the kind names no task."""
-    from integrations.services import audit_record
-
     model = type(run)
     if not model.run_task:
         logger.error("%s names no run_task: run %s is not queued again", model._meta.label, run.pk)
@@ -440,8 +437,6 @@ def request_run(runs: models.QuerySet, *, task, action: str, busy: str, **fields
     audit event in one transaction, and hand it to `task` once committed. A run already going
     is a 409 `run_in_progress` naming it (which run, its direction, who started it, how far
     it is), so a page can say what is going on and wait for it."""
-    from integrations.services import audit_record
-
     close_abandoned(runs)
     try:
         with transaction.atomic():

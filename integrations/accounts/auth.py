@@ -6,7 +6,7 @@ from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from integrations import selectors, services
+from integrations.accounts import selectors, services
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -1,11 +1,10 @@
-"""Reads of the platform. `scope_to_user` is the one way any app narrows a queryset to the
+"""Reads of accounts. `scope_to_user` is the one way any app narrows a queryset to the
 workspaces of the user making the request; the API and admin both go through it."""
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 
-from integrations import providers
+from integrations.accounts.models import ApiToken, AuditEvent, Membership, User, Workspace
 from integrations.errors import NotFound
-from integrations.models import ApiToken, AuditEvent, Connection, Membership, User, Workspace
 
 
 def workspace_ids_for(user: User, *, role: str | None = None) -> QuerySet:
@@ -87,20 +86,3 @@ def workspace_for(*, user: User, workspace_id) -> Workspace:
     if workspace is None:
         raise NotFound("No such workspace.")
     return workspace
-
-
-def connection_list(*, user: User) -> QuerySet[Connection]:
-    """Connections the user may see: their workspaces' shared ones and their own personal
-    ones (a colleague's personal Smartsheet link is theirs alone, unless you are an admin)."""
-    visible = scope_to_user(Connection.objects.select_related("workspace", "user"), user)
-    if user.is_superuser:
-        return visible
-    admin_of = workspace_ids_for(user, role=Membership.Role.ADMIN)
-    return visible.filter(Q(user__isnull=True) | Q(user=user) | Q(workspace_id__in=admin_of))
-
-
-def connection_for(*, user: User, workspace: Workspace, provider: str) -> Connection | None:
-    """The connection that a page for `user` in `workspace` uses for `provider`: the user's
-    own for personal providers (Smartsheet), the workspace's for the others."""
-    owner = user if providers.get(provider).SPEC.per_user else None
-    return Connection.objects.filter(workspace=workspace, provider=provider, user=owner).first()

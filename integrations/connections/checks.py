@@ -4,7 +4,7 @@ valid but will not work, reported at start-up rather than at the first Connect c
 from django.conf import settings
 from django.core.checks import Warning, register
 
-from integrations import providers
+from integrations.connections import providers
 
 
 @register()

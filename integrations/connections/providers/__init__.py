@@ -1,10 +1,10 @@
 """One thin module per external system, each on its official SDK where it has one and on
-integrations.http always. The registry maps a provider name to its module."""
+integrations.connections.http always. The registry maps a provider name to its module."""
 
 from types import ModuleType
 
+from integrations.connections.providers import dataverse, hubspot, salesforce, smartsheet
 from integrations.errors import NotFound
-from integrations.providers import dataverse, hubspot, salesforce, smartsheet
 
 REGISTRY: dict[str, ModuleType] = {
     module.SPEC.name: module for module in (smartsheet, salesforce, hubspot, dataverse)

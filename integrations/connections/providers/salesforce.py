@@ -19,8 +19,9 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from integrations import http, sandbox
-from integrations.providers.base import (
+from integrations import sandbox
+from integrations.connections import http
+from integrations.connections.providers.base import (
     Identity,
     ProviderSpec,
     TokenSet,

@@ -14,9 +14,12 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations import http, providers, selectors, services
+from integrations.accounts import selectors as account_selectors
+from integrations.connections import http, providers
+from integrations.connections import selectors as connection_selectors
+from integrations.connections import services as connections
+from integrations.connections.oauth import flow
 from integrations.errors import ApplicationError
-from integrations.oauth import flow
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class StartView(_SessionView):
     def post(self, request, provider: str):
         data = StartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        workspace = selectors.workspace_for(
+        workspace = account_selectors.workspace_for(
             user=request.user, workspace_id=data.validated_data["workspace"]
         )
         result = flow.oauth_start(
@@ -94,7 +97,9 @@ def org_of(connection) -> str:
 
 
 def status_of(*, user, workspace, provider: str) -> dict:
-    connection = selectors.connection_for(user=user, workspace=workspace, provider=provider)
+    connection = connection_selectors.connection_for(
+        user=user, workspace=workspace, provider=provider
+    )
     connected = connection is not None and connection.status == connection.Status.CONNECTED
     return {
         "provider": provider,
@@ -115,7 +120,7 @@ class StatusView(_SessionView):
     @extend_schema(responses=StatusSerializer)
     def get(self, request, provider: str):
         providers.get(provider)
-        workspace = selectors.workspace_for(
+        workspace = account_selectors.workspace_for(
             user=request.user, workspace_id=request.query_params.get("workspace", "")
         )
         response = Response(
@@ -132,14 +137,14 @@ class DisconnectView(_SessionView):
     def post(self, request, provider: str):
         data = StartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        workspace = selectors.workspace_for(
+        workspace = account_selectors.workspace_for(
             user=request.user, workspace_id=data.validated_data["workspace"]
         )
-        connection = selectors.connection_for(
+        connection = connection_selectors.connection_for(
             user=request.user, workspace=workspace, provider=provider
         )
         if connection is not None:  # the service refuses anyone but its owner or an admin
-            services.connection_disconnect(connection=connection, actor=request.user)
+            connections.connection_disconnect(connection=connection, actor=request.user)
         return Response(
             StatusSerializer(
                 status_of(user=request.user, workspace=workspace, provider=provider)
