@@ -47,7 +47,7 @@ from integrations.connections.providers import smartsheet
 from integrations.errors import ApplicationError
 from integrations.mapping.transforms import MappingError
 from integrations.runs import RunRecorder, SyncRun, claim, close_abandoned
-from integrations.sync import planner
+from integrations.sync import gate, planner
 from integrations.sync.models import Held, reconcile
 from projects import sheet
 from projects.models import (
@@ -117,7 +117,7 @@ class Sync:
         # Applying an approved change: only its entity, with the cells a person approved.
         self.approved = approved
         # Otherwise, with the gate on, every row write waits for a person instead.
-        self.gated = approved is None and approvals.requires_approval(
+        self.gated = approved is None and gate.requires_approval(
             connection=self.connection, mapping_set=self.mapping_set
         )
 
@@ -564,47 +564,39 @@ class Sync:
     def _hold(self, new: list, changed: list) -> None:
         """Under the gate: every row this run would add or update becomes a change in the
         review queue (one per entity, refreshed if one waits already); nothing is written."""
-        waiting = {
-            (c.payload.get("entity_type"), c.payload.get("entity_id")): c
-            for c in OutboundChange.objects.filter(
-                owner=OWNER,
-                status__in=[OutboundChange.Status.PENDING, OutboundChange.Status.APPROVED],
-                payload__project=self.project.pk,
-            ).order_by("created_at", "pk")
-        }
         self.rec.progress(stage="Holding changes for approval", stage_total=len(new) + len(changed))
         planned = [(entity, None, values, None, values) for entity, values, _ in new] + [
             (entity, mapping, values, now, merged)
             for entity, mapping, merged, _, values, _, now in self._merge(changed)
         ]
-        for entity, mapping, values, before, after in planned:
-            earlier = waiting.get((entity_type(entity), entity.pk))
-            if earlier is not None and earlier.status == OutboundChange.Status.APPROVED:
-                self.rec.count("held")  # approved, about to be written: not planned again
-                self.rec.progress(add=1)
-                continue
-            approvals.plan(
-                workspace=self.project.workspace,
-                owner=OWNER,
-                connection=self.connection,
-                target_entity=f"Smartsheet row ({entity._meta.verbose_name})",
-                target_id="" if mapping is None else str(mapping.row_id),
-                target_label=f"{self.project.number} · {entity}",
-                operation=OutboundChange.Operation.CREATE
-                if mapping is None
-                else OutboundChange.Operation.UPDATE,
-                before=None if before is None else _shown(before),
-                after=_shown(after),
-                payload={
-                    "project": self.project.pk,
-                    "entity_type": entity_type(entity),
-                    "entity_id": entity.pk,
-                    "values": values,
-                },
-                replaces=earlier,
-            )
-            self.rec.count("held")
-            self.rec.progress(add=1)
+        held = gate.hold(
+            (
+                gate.Outgoing(
+                    key=key_of(entity_type(entity), entity.pk),
+                    operation=OutboundChange.Operation.CREATE
+                    if mapping is None
+                    else OutboundChange.Operation.UPDATE,
+                    target_entity=f"Smartsheet row ({entity._meta.verbose_name})",
+                    target_id="" if mapping is None else str(mapping.row_id),
+                    label=f"{self.project.number} · {entity}",
+                    before=None if before is None else _shown(before),
+                    after=_shown(after),
+                    payload={
+                        "project": self.project.pk,
+                        "entity_type": entity_type(entity),
+                        "entity_id": entity.pk,
+                        "values": values,
+                    },
+                )
+                for entity, mapping, values, before, after in planned
+            ),
+            workspace=self.project.workspace,
+            owner=OWNER,
+            connection=self.connection,
+            mapping_set=self.mapping_set,
+        )
+        self.rec.count("held", len(held))
+        self.rec.progress(add=len(held))
 
     def _changed_remotely(self) -> dict[int, smartsheet.RowInfo]:
         """Rows edited in Smartsheet since our last outbound sync (one read, for last-write-wins)."""
@@ -857,6 +849,11 @@ class Sync:
         self.rec.error(self._label(entity), message)
 
 
+def key_of(kind: str, entity_id: int) -> str:
+    """An entry's key in the review queue (one change waits per entry)."""
+    return f"{kind}:{entity_id}"
+
+
 def _shown(values: dict) -> dict:
     """A row's cells as a reviewer reads them: by column title, the empty ones left out."""
     return {
@@ -916,12 +913,7 @@ def _parent_first(entity) -> None:
         or RowMapping.objects.filter(entity_type="taskblock", entity_id=parent).exists()
     ):
         return
-    waiting = OutboundChange.objects.filter(
-        owner=OWNER,
-        payload__entity_type="taskblock",
-        payload__entity_id=parent,
-        status__in=[OutboundChange.Status.PENDING, OutboundChange.Status.APPROVED],
-    ).first()
+    waiting = gate.waiting(OWNER, [key_of("taskblock", parent)]).get(key_of("taskblock", parent))
     if waiting is None:
         return  # the sync itself says what is missing
     if waiting.status == OutboundChange.Status.PENDING:
