@@ -8,7 +8,8 @@ wraps only the OAuth v1 API, which HubSpot retires on 2027-02-16; we use v3.
 
 from urllib.parse import urlencode
 
-from integrations import sandbox
+from django.conf import settings
+
 from integrations.connections import http
 from integrations.connections.providers.base import (
     Identity,
@@ -16,7 +17,6 @@ from integrations.connections.providers.base import (
     TokenSet,
     oauth_client,
     rate_key,
-    sandbox_mode,
 )
 
 SPEC = ProviderSpec(
@@ -38,11 +38,11 @@ SPEC = ProviderSpec(
 
 
 def app_base() -> str:
-    return sandbox.browser_url("hubspot") if sandbox_mode() else "https://app.hubspot.com"
+    return settings.PROVIDER_URLS["hubspot_app"]
 
 
 def api_base() -> str:
-    return sandbox.api_url("hubspot") if sandbox_mode() else "https://api.hubapi.com"
+    return settings.PROVIDER_URLS["hubspot_api"]
 
 
 def authorize_url(
