@@ -19,6 +19,7 @@ from integrations.connections.providers import smartsheet
 from integrations.sandbox.smartsheet_sheets import TARGET_WORKSPACE_ID, WRITE_HOLD
 from projects.models import RowMapping
 from tests.integrations.helpers import connect
+from tests.integrations.sandbox.test_specs import check, smartsheet_spec
 from tests.projects import conftest as projects_fixtures
 from tests.projects.conftest import run_sync
 from tests.projects.helpers import rows_of, timeline
@@ -504,3 +505,57 @@ def test_a_projects_sync_under_a_forced_4004_makes_no_duplicate(linked, author, 
     assert second.status == "succeeded", second.errors
     rows = rows_of(linked, author)
     assert len(rows) == len(made) == RowMapping.objects.count()  # nothing lost, nothing twice
+
+
+# --- the answers against the published spec ---------------------------------------------------
+
+
+def test_the_new_endpoints_answer_in_the_specs_shapes(sandbox, token):
+    """Each new exchange validates against Smartsheet's OpenAPI. Not here: create-sheet (the
+    spec's oneOf(SheetCreated, SheetCreatedFromTemplate) has no required fields, so any answer
+    matches both and fails; facts §1.5) and GET /home (the SDK's path, not in the spec)."""
+    spec, session = smartsheet_spec(sandbox), http.session("tests")
+    session.headers["Authorization"] = f"Bearer {token}"
+    base = f"{sandbox.url('smartsheet')}/2.0"
+
+    def call(method: str, path: str, **kwargs):
+        response = session.request(method, base + path, **kwargs)
+        check(spec, response)
+        return response.json()
+
+    def sheet(name: str) -> dict:
+        columns = [{"title": "A", "type": "TEXT_NUMBER", "primary": True}]
+        return session.post(
+            f"{base}/workspaces/{TARGET_WORKSPACE_ID}/sheets",
+            json={"name": name, "columns": columns},
+        ).json()["result"]
+
+    made, other = sheet("S"), sheet("T")["id"]
+    sid, column = made["id"], made["columns"][0]["id"]
+    link = {"attachmentType": "LINK", "name": "n", "url": "https://example.com/"}
+    call("GET", "/sheets")
+    call("PUT", f"/sheets/{sid}", json={"name": "S2"})
+    call("GET", f"/sheets/{sid}/columns/{column}")
+    added = call(
+        "POST", f"/sheets/{sid}/columns", json=[{"title": "B", "type": "TEXT_NUMBER", "index": 1}]
+    )
+    call("DELETE", f"/sheets/{sid}/columns/{added['result'][0]['id']}")
+    row = call("POST", f"/sheets/{sid}/rows", json=[{"cells": [{"columnId": column, "value": 1}]}])
+    row_id = row["result"][0]["id"]
+    discussion = call("POST", f"/sheets/{sid}/discussions", json={"comment": {"text": "hi"}})
+    did = discussion["result"]["id"]
+    call("GET", f"/sheets/{sid}/discussions?include=comments,attachments")
+    call("GET", f"/sheets/{sid}/discussions/{did}")
+    call("POST", f"/sheets/{sid}/discussions/{did}/comments", json={"text": "re"})
+    attachment = call("POST", f"/sheets/{sid}/attachments", json=link)
+    call("POST", f"/sheets/{sid}/rows/{row_id}/attachments", json=link)
+    call("GET", f"/sheets/{sid}/attachments")
+    call("GET", f"/sheets/{sid}/attachments/{attachment['result']['id']}")
+    call(
+        "GET",
+        f"/sheets/{sid}?include=writerInfo,rowPermalink,discussions,attachments,columnType,"
+        "objectValue&exclude=nonexistentCells",
+    )
+    call("POST", f"/sheets/{sid}/rows/move", json={"rowIds": [row_id], "to": {"sheetId": other}})
+    refused = call("POST", f"/sheets/{sid}/rows", json=[{"siblingId": 1, "cells": []}])
+    assert set(refused) == {"errorCode", "message", "refId"} and refused["errorCode"] == 1064
