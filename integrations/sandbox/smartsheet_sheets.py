@@ -1,13 +1,17 @@
-"""The Smartsheet data API of the emulator: workspaces, sheets (create, copy, get with
-rowsModifiedSince and paging), columns, rows (add / update / delete, ≤ 500 per request, one
-location per add, allowPartialSuccess, parentId hierarchy, version and modifiedAt), row
-discussions, row attachments (simple and multipart upload, weighing 10 against the limit), and
-the Smartsheet-Change-Agent of every change, kept in an event log (/_sandbox/events) as the
-webhook callbacks would carry it.
+"""The Smartsheet data API of the emulator: workspaces, home, sheets (list, create, copy,
+rename, get with rowsModifiedSince, paging, columnIds and the include / exclude flags),
+columns (list, get, add, update, delete), rows (add / update / delete / move to another sheet,
+≤ 500 per request, the documented row locations on add and update, allowPartialSuccess,
+parentId hierarchy, writer info, version and modifiedAt), sheet and row discussions with their
+comments, sheet and row attachments (files by simple or multipart upload, weighing 10 against
+the limit; URLs as JSON), 4004 for a write that overlaps another to the same sheet with the
+same token, and the Smartsheet-Change-Agent of every change, kept in an event log
+(/_sandbox/events) as the webhook callbacks would carry it.
 
 # Reference: ../shared/providers/smartsheet.md §3, §5 (500 rows per call, location rules,
 # partial success, rowsModifiedSince, copy, change agent); Smartsheet error codes 1006, 1008,
-# 1012, 1034, 1036, 1037, 1041, 1042, 1062, 1063, 1123, 1160 from the published error table
+# 1012, 1031, 1034, 1036, 1037, 1041, 1042, 1051, 1056, 1060, 1062, 1063, 1064, 1065, 1123,
+# 1136, 1160 from the published error table
 # (developers.smartsheet.com/api/smartsheet/error-codes); Row, Sheet, Discussion, Attachment
 # and BulkItemFailure objects from https://smartsheet.redoc.ly.
 # Reference: ../shared/specs/smartsheet-openapi-2025-ballerina-sanitized.json (SPEC-SS below):
@@ -1084,8 +1088,10 @@ class SheetsMixin:
     async def add_columns(self, request: Request, info: dict) -> Response:
         """columns-addToSheet: a column or (as the SDK sends) an array, each with title, type
         and a zero-based index; the new columns' cells are empty.
-        # Reference: error table (developers.smartsheet.com/api/smartsheet/error-codes) 1031,
-        # 1056 "Column titles must be unique.", 1060 options not allowed for the type.
+        # Reference: Smartsheet's error table as a public client embeds it (code search, file
+        # id 23190797305): 1031 "The value {0} was not valid for the attribute {1}.", 1056
+        # "Column titles must be unique.", 1060 "Column options are not allowed for column
+        # type {0}.", 1065 "The column specified cannot be deleted."
         """
         sheet = self._sheet(request)
         body = await self._json(request)
