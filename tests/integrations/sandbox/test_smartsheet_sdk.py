@@ -462,7 +462,9 @@ def test_parallel_writes_with_other_tokens_or_to_other_sheets_do_not_conflict(
         [one_row(token, sheet, "write")] + [lambda: ss.Sheets.get_sheet(sheet.id)] * 3
     )
     assert not [r for r in two_tokens + two_sheets + reads if isinstance(r, ApiError)]
-    # ...while the same token on the same sheet does conflict:
+    # ...while the same token on the same sheet does conflict (a long hold: a loaded machine
+    # may start the two requests far apart):
+    write_hold(1.5)
     same = in_parallel([one_row(token, sheet, "one"), one_row(token, sheet, "two")])
     assert [isinstance(r, ApiError) for r in same].count(True) == 1
 
