@@ -167,6 +167,23 @@ def identify(access_token: str, *, key: str) -> Identity:
 
 # --- Sheets, rows, discussions, attachments (the projects sync) --------------------------------
 
+# Reference: Smartsheet error codes (4004: "Request failed because sheetId {0} is currently
+# being updated by another request that uses the same access token. Please retry your request
+# once the previous request has completed.", HTTP 500): the write was not made, so the HTTP
+# layer may send it again, POST included. The hub writes each sheet serially and should never
+# cause one; another program using the same token can.
+SHEET_BUSY = 4004
+
+
+def _not_processed(response) -> bool:
+    try:
+        return response.status_code == 500 and response.json().get("errorCode") == SHEET_BUSY
+    except ValueError:
+        return False
+
+
+http.NOT_PROCESSED_ANSWERS["smartsheet"] = _not_processed
+
 CHANGE_AGENT = "integration-hub"  # on every write: inbound reads and webhooks can tell our echoes
 ROWS_PER_REQUEST = 500  # Add / Update Rows cap
 ATTACHMENT_WEIGHT = 10  # an attachment upload counts as 10 requests against the limit
