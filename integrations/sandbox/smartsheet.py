@@ -295,3 +295,14 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
                 "lastLogin": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
         )
+
+    # --- unknown paths and methods (issue 14, item 2; the core's route_error hook) -------------
+    # Reference: ../shared/specs/smartsheet-openapi-2025-ballerina-sanitized.json
+    # components/responses 404 (1006 "Not Found") and 405 (1122 "Requested URL does not support
+    # this method: {0}."); the older 1010 "HTTP Method not supported." is not chosen.
+
+    def route_error(self, request: Request, status: int, allowed: list[str]) -> Response:
+        if status == 405:
+            message = f"Requested URL does not support this method: {request.method}."
+            return self.error(405, 1122, message)
+        return self.error(404, 1006, "Not Found")
