@@ -62,6 +62,7 @@ class Fault:
     seconds: float = 0.0  # latency and timeout
     status: int = 503  # error
     retry_after: float | None = None  # storm (429) and error
+    code: int | None = None  # error: the provider's own error code, where its errors carry one
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method != method:
@@ -153,7 +154,7 @@ class Emulator:
             {"message": "Rate limit exceeded."}, 429, {"Retry-After": str(int(retry_after))}
         )
 
-    def error_response(self, request: Request, status: int) -> Response:
+    def error_response(self, request: Request, status: int, code: int | None = None) -> Response:
         return json_error({"message": "Internal error"}, status)
 
     def storm_response(self, request: Request, retry_after: float | None) -> Response:
@@ -522,7 +523,7 @@ class SandboxMiddleware:
                 await asyncio.sleep(fault.seconds or 3600)
                 continue
             if fault.kind == "error":
-                return emulator.error_response(request, fault.status)
+                return emulator.error_response(request, fault.status, fault.code)
             if fault.kind == "storm":
                 return emulator.storm_response(request, fault.retry_after)
             if fault.kind == "drop":

@@ -1013,7 +1013,7 @@ class DataverseEmulator(Emulator):
     def storm_response(self, request: Request, retry_after: float | None) -> Response:
         return self.rate_limited(request, retry_after if retry_after is not None else 5)
 
-    def error_response(self, request: Request, status: int) -> Response:
+    def error_response(self, request: Request, status: int, code: int | None = None) -> Response:
         return self.odata_error(status, "0x80040216", "An unexpected error occurred.")
 
     def unauthorized(self) -> Response:

@@ -150,7 +150,7 @@ class HubSpotEmulator(Emulator):
             response.headers["Retry-After"] = str(int(retry_after))
         return response
 
-    def error_response(self, request: Request, status: int) -> Response:
+    def error_response(self, request: Request, status: int, code: int | None = None) -> Response:
         return self.api_error(
             status,
             "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",

@@ -92,7 +92,7 @@ class SalesforceEmulator(Emulator):
     def storm_response(self, request: Request, retry_after: float | None) -> Response:
         return self.rate_limited(request, retry_after or 0)
 
-    def error_response(self, request: Request, status: int) -> Response:
+    def error_response(self, request: Request, status: int, code: int | None = None) -> Response:
         if status == 503:
             return self.rest_error(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable.")
         return self.rest_error(

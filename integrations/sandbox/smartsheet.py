@@ -117,7 +117,10 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
             response.headers["Retry-After"] = str(int(retry_after))
         return response
 
-    def error_response(self, request: Request, status: int) -> Response:
+    def error_response(self, request: Request, status: int, code: int | None = None) -> Response:
+        """An injected error: 503 is the maintenance 4001; `code` 4004 on a write to a sheet the
+        overlapping-write answer (SPEC-SS 500 example 4004Example2); anything else the spec's
+        4000 "unexpected error" (or the code asked for)."""
         if status == 503:
             return self.error(
                 503,
@@ -125,13 +128,11 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
                 "Smartsheet.com is currently offline for system maintenance. Please check back again shortly.",
             )
         sheet_write = SHEET_WRITE.match(request.url.path)
-        if status == 500 and request.method not in ("GET", "HEAD") and sheet_write:
-            # An injected 500 on a write to a sheet is what a real one there mostly is: the
-            # overlapping-write 4004 (SPEC-SS 500 example 4004Example2), so tests can force it.
-            return self.error(500, 4004, overlap_message(int(sheet_write.group(1))))
+        if code == 4004 and request.method not in ("GET", "HEAD") and sheet_write:
+            return self.error(status, 4004, overlap_message(int(sheet_write.group(1))))
         return self.error(
             status,
-            4004,
+            code or 4000,
             "An unexpected error has occurred. Please retry your request. If you encounter this "
             "error repeatedly, please contact api@smartsheet.com for assistance.",
         )

@@ -110,7 +110,7 @@ def test_a_failed_item_is_named_in_the_summary(
     errors = page.locator("#run-errors li").all_inner_texts()
     assert len(errors) == 1
     assert errors[0].startswith(f"Comment “{comment.text}”: the comment could not be posted")
-    assert "(error 4004)" in errors[0]  # Smartsheet's own words, passed on
+    assert "(error 4000)" in errors[0]  # Smartsheet's own words, passed on
 
 
 def test_a_popup_closed_without_a_word_is_explained_on_the_project_page(

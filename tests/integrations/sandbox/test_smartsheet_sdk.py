@@ -495,7 +495,9 @@ def test_the_projects_sync_writes_each_sheet_serially_and_meets_no_4004(
 def test_a_projects_sync_under_a_forced_4004_makes_no_duplicate(linked, author, sandbox):
     made = timeline(linked, author, task_blocks=2, per_block={"workorder": 2, "comment": 1})
     # The first Add Rows is answered as an overlapping write would be: 500, errorCode 4004.
-    sandbox.fault("smartsheet", kind="error", status=500, method="POST", path="*/rows", count=1)
+    sandbox.fault(
+        "smartsheet", kind="error", status=500, code=4004, method="POST", path="*/rows", count=1
+    )
     run = run_sync(linked, author, "outbound")
 
     # 4004 says the write was not made: the HTTP layer sends the POST again, once.
@@ -508,7 +510,7 @@ def test_another_server_error_on_a_post_is_not_sent_again(linked, author, sandbo
     """A 5xx that does not say "not processed" may have written the rows: the run reports it,
     the next one checks the sheet before writing again."""
     made = timeline(linked, author, task_blocks=1, per_block={"workorder": 1})
-    sandbox.fault("smartsheet", kind="error", status=502, method="POST", path="*/rows", count=1)
+    sandbox.fault("smartsheet", kind="error", status=500, method="POST", path="*/rows", count=1)
     first = run_sync(linked, author, "outbound")
     assert first.status == "partial" and first.retries == 0
     assert run_sync(linked, author, "outbound").status == "succeeded"
