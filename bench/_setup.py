@@ -61,5 +61,5 @@ def start_sandbox(names=None):
     )
     sandbox.register_hub(emulators)
     server.start_in_thread()
-    settings.SANDBOX_PORTS = dict(server.ports)
+    sandbox.use_ports(server.ports)
     return server

@@ -53,9 +53,10 @@ def worker(run_id: int) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{bench_database(DB_NAME)}"
     os.environ.update(DEBUG="false", ALLOWED_HOSTS="localhost")
     django_setup()
-    from django.conf import settings
 
-    settings.SANDBOX_PORTS = json.loads(os.environ["BENCH_SANDBOX_PORTS"])
+    from integrations import sandbox
+
+    sandbox.use_ports(json.loads(os.environ["BENCH_SANDBOX_PORTS"]))
     from timetracker import tasks
 
     tasks.job_sync(run_id)  # the task's body, as the worker runs it

@@ -449,11 +449,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "integrations.beat:HubScheduler"
 
 # --- Integrations: providers, OAuth clients, the HTTP layer, sandboxes ---------------------------
-from integrations.sandbox import (  # noqa: E402 - plain constants, no Django needed
-    PORT_OFFSETS,
-    TIMETRACKER_JOBS_COLUMNS,
-    TIMETRACKER_JOBS_SHEET_ID,
-)
+from config import endpoints  # noqa: E402 - plain constants, no Django needed
 
 INTEGRATIONS_MODE = _choice("INTEGRATIONS_MODE", "sandbox", ("sandbox", "live"))
 _SANDBOX = INTEGRATIONS_MODE == "sandbox"
@@ -463,7 +459,24 @@ if not re.match(r"^https?://[^/\s]+$", HUB_BASE_URL):
 
 SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
 SANDBOX_BASE_PORT = _int("SANDBOX_BASE_PORT", 9100, minimum=1024)
-SANDBOX_PORTS = {name: SANDBOX_BASE_PORT + offset for name, offset in PORT_OFFSETS.items()}
+SANDBOX_PORTS = {
+    name: SANDBOX_BASE_PORT + offset for name, offset in endpoints.SANDBOX_PORT_OFFSETS.items()
+}
+# Where each provider answers (config/endpoints.py): the emulators in sandbox mode, else the
+# live services, each overridable for another region or cloud (SMARTSHEET_API_URL=
+# https://api.smartsheet.eu/2.0, AZURE_LOGIN_URL=https://login.microsoftonline.us, ...).
+_url_overrides = {
+    key: env.str(variable, default="").rstrip("/")
+    for variable, key in endpoints.OVERRIDABLE.items()
+}
+for _variable, _key in endpoints.OVERRIDABLE.items():
+    if _url_overrides[_key] and not re.match(r"^https://[^/\s]+(/\S*)?$", _url_overrides[_key]):
+        _fail(_variable, f"{_url_overrides[_key]!r} is not an https URL")
+PROVIDER_URLS = (
+    endpoints.sandbox_urls(SANDBOX_HOST, SANDBOX_PORTS)
+    if _SANDBOX
+    else endpoints.live_urls(_url_overrides)
+)
 SANDBOX_DIR = VAR_DIR / "sandbox"
 SANDBOX_CA_BUNDLE = SANDBOX_DIR / "bundle.pem"
 
@@ -560,11 +573,11 @@ for _extension in UPLOAD_ALLOWED_EXTENSIONS:
 # a Smartsheet sheet read by column id (seed "Rollback Plan"); a restart switches.
 USE_DATAVERSE = _bool("USE_DATAVERSE", True)
 TIMETRACKER_SMARTSHEET_SHEET_ID = _int(
-    "TIMETRACKER_SMARTSHEET_SHEET_ID", TIMETRACKER_JOBS_SHEET_ID if _SANDBOX else 0
+    "TIMETRACKER_SMARTSHEET_SHEET_ID", endpoints.TIMETRACKER_JOBS_SHEET_ID if _SANDBOX else 0
 )
 TIMETRACKER_SMARTSHEET_COLUMNS = {
     field: _int(f"TIMETRACKER_{field.upper()}_COLUMN_ID", column if _SANDBOX else 0)
-    for field, column in TIMETRACKER_JOBS_COLUMNS.items()
+    for field, column in endpoints.TIMETRACKER_JOBS_COLUMNS.items()
 }
 # The Smartsheet picklist value that means "approved" in that sheet.
 TIMETRACKER_SMARTSHEET_APPROVED = env.str("TIMETRACKER_SMARTSHEET_APPROVED", default="Approved")

@@ -124,6 +124,7 @@ def _sandbox_server(tmp_path_factory):
     """All emulators over TLS on free ports, for the whole session."""
     from django.conf import settings
 
+    from integrations import sandbox as sandbox_module
     from integrations.sandbox import runner
     from integrations.sandbox.tls import ensure_ca
 
@@ -133,10 +134,10 @@ def _sandbox_server(tmp_path_factory):
         emulators, host="127.0.0.1", ports={}, tls=files, snapshot=None, quiet=True
     )
     server.start_in_thread()
-    saved_ports = settings.SANDBOX_PORTS
-    settings.SANDBOX_PORTS = dict(server.ports)
+    saved = settings.SANDBOX_PORTS, settings.PROVIDER_URLS
+    sandbox_module.use_ports(server.ports)
     yield server
-    settings.SANDBOX_PORTS = saved_ports
+    settings.SANDBOX_PORTS, settings.PROVIDER_URLS = saved
     server.stop()
 
 

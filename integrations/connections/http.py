@@ -6,7 +6,8 @@
   limit (settings.PROVIDER_RATE_LIMITS), in memory or in Redis (RATE_LIMIT_URL).
 - Retries with exponential backoff and full jitter (tenacity) on 429, 5xx and connection
   errors, honouring Retry-After; a request that may have reached the provider is retried
-  only if its method is idempotent (or the answer says it was not processed: 429, 503).
+  only if its method is idempotent (or the answer says it was not processed: 429, 503, or
+  a provider's own "not processed" error, such as Smartsheet's 4004).
 - Default timeouts, and every attempt counted and timed into the `track()` collectors, so
   a run reports its API calls, retries and waits; `on_retry()` listeners hear of each retry
   before its wait (why, and for how long), so a run can say "retrying" during an outage.
@@ -58,6 +59,9 @@ logger = logging.getLogger(__name__)
 WEIGHT_HEADER = "X-Hub-Rate-Weight"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({429, 503})  # safe to resend even a POST
+# Provider -> does this error answer say the request was not processed (so even a POST may be
+# sent again)? Filled by the provider modules, which know their error bodies.
+NOT_PROCESSED_ANSWERS: dict[str, Callable[[requests.Response], bool]] = {}
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BACKOFF_CAP = 60.0
 # Failures of the connection itself (refused, reset, cut off mid-answer).
@@ -303,6 +307,10 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def _never(response: requests.Response) -> bool:
+    return False
+
+
 def _may_resend(method: str, exc: BaseException) -> bool:
     if method in IDEMPOTENT_METHODS:
         return True
@@ -337,7 +345,11 @@ class HubAdapter(HTTPAdapter):
     def _should_retry_response(self, method: str, response: requests.Response) -> bool:
         if response.status_code not in RETRY_STATUSES:
             return False
-        if method not in IDEMPOTENT_METHODS and response.status_code not in NOT_PROCESSED_STATUSES:
+        if (
+            method not in IDEMPOTENT_METHODS
+            and response.status_code not in NOT_PROCESSED_STATUSES
+            and not NOT_PROCESSED_ANSWERS.get(self.provider, _never)(response)
+        ):
             return False
         wait = retry_after_seconds(response)
         # A provider asking for a long pause gets it from the caller (RateLimited), not from

@@ -7,17 +7,26 @@ port itself: a browser cannot be handed the sandbox CA the way our clients are.
 
 from django.conf import settings
 
-# Port offsets from SANDBOX_BASE_PORT. "browser" is the plain-HTTP port for consent pages.
-PORT_OFFSETS = {
-    "browser": 0,
-    "smartsheet": 1,
-    "salesforce": 2,
-    "salesforce-test": 3,
-    "hubspot": 4,
-    "azure": 5,
-    "dataverse": 6,
-}
+from config import endpoints
+
+# The demo data the emulators seed (config/endpoints.py, where the settings read them too).
+from config.endpoints import (  # noqa: F401 - re-exported for the sandbox and its tests
+    DATAVERSE_CLIENT_ID,
+    DATAVERSE_CLIENT_SECRET,
+    DATAVERSE_TENANT_ID,
+    TIMETRACKER_JOBS_COLUMNS,
+    TIMETRACKER_JOBS_SHEET_ID,
+)
+
+PORT_OFFSETS = endpoints.SANDBOX_PORT_OFFSETS
 EMULATOR_NAMES = tuple(name for name in PORT_OFFSETS if name != "browser")
+
+
+def use_ports(ports: dict[str, int]) -> None:
+    """Point the hub at emulators listening on `ports` (a sandbox started in this process on
+    free ports, as the tests and benchmarks do): the ports and every provider URL."""
+    settings.SANDBOX_PORTS = dict(ports)
+    settings.PROVIDER_URLS = endpoints.sandbox_urls(settings.SANDBOX_HOST, settings.SANDBOX_PORTS)
 
 
 def api_url(name: str) -> str:
@@ -32,22 +41,6 @@ def browser_url(name: str) -> str:
 
 def control_url(name: str) -> str:
     return f"{api_url(name)}/_sandbox"
-
-
-# The Azure AD app the Dataverse emulator trusts (the demo's Microsoft connection uses it).
-DATAVERSE_TENANT_ID = "7e2d3c1a-5b4f-4c8e-9a1d-2f6b8c0e4a17"
-DATAVERSE_CLIENT_ID = "5c9f0e2b-8d3a-4f1c-b6e7-1a2b3c4d5e6f"
-DATAVERSE_CLIENT_SECRET = "sbx~dataverse.client-secret-0123456789"
-
-# The Smartsheet emulator's "TimeTracker Jobs" sheet: the TimeTracker's rollback source
-# (USE_DATAVERSE=false) defaults to it in sandbox mode.
-TIMETRACKER_JOBS_SHEET_ID = 7340625417283460
-TIMETRACKER_JOBS_COLUMNS = {
-    "im_number": 5170319034935172,
-    "general_contractor": 2918519221249924,
-    "job_scope": 7422118848620420,
-    "submittal_status": 1792619314407300,
-}
 
 
 def hub_registrations(hub_base_url: str | None = None) -> dict[str, dict]:

@@ -6,6 +6,12 @@ endpoint, with AADSTS error bodies. Tokens it issues are read by the Dataverse e
 # document keys, token POST fields, errors as {"error", ...}); AADSTS7000215 / 700016 /
 # 90002 bodies (error, error_description, error_codes, timestamp, trace_id, correlation_id,
 # error_uri) as Azure AD returns them; success body token_type/expires_in/ext_expires_in.
+# A wrong method on the token endpoint: AADSTS900561 "The endpoint only accepts POST, OPTIONS
+# requests. Received a GET request.", also seen without OPTIONS (GoogleCloudPlatform/
+# database-assessment#331, BitySA/oauth2-auth-code-pkce#30; koskila.net resolving-error-
+# aadsts90056); the HTTP status is not published: 405 here. An unknown
+# path has no documented JSON answer (the real host serves HTML pages): we answer 404 in the
+# same error shape, with no AADSTS code.
 """
 
 import base64
@@ -53,20 +59,35 @@ class AzureEmulator(Emulator):
     def base(self) -> str:
         return self.config.get("base_url", "https://127.0.0.1")
 
-    def aad_error(self, status: int, error: str, code: int, text: str) -> JSONResponse:
+    def aad_error(self, status: int, error: str, code: int | None, text: str) -> JSONResponse:
         trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
         stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+        prefix = f"AADSTS{code}: " if code is not None else ""
         return json_error(
             {
                 "error": error,
-                "error_description": f"AADSTS{code}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {stamp}",
-                "error_codes": [code],
+                "error_description": f"{prefix}{text}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {stamp}",
+                "error_codes": [code] if code is not None else [],
                 "timestamp": stamp,
                 "trace_id": trace,
                 "correlation_id": correlation,
                 "error_uri": f"{self.base}/error?code={code}",
             },
             status,
+        )
+
+    def route_error(self, request: Request, status: int, allowed: list[str]) -> Response:
+        if status == 405:
+            # The variant without OPTIONS: this emulator does not answer preflight requests.
+            accepted = ", ".join(m for m in allowed if m != "HEAD")
+            return self.aad_error(
+                405,
+                "invalid_request",
+                900561,
+                f"The endpoint only accepts {accepted} requests. Received a {request.method} request.",
+            )
+        return self.aad_error(
+            404, "invalid_request", None, "The requested endpoint does not exist."
         )
 
     def unknown_tenant(self, tenant: str) -> JSONResponse:

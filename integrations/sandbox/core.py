@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
@@ -163,6 +164,14 @@ class Emulator:
         """Headers every answer carries (Salesforce's Sforce-Limit-Info, HubSpot's limits)."""
         return {}
 
+    def route_error(self, request: Request, status: int, allowed: list[str]) -> Response:
+        """The answer to a path no route serves (404) or to a method the path does not take
+        (405; `allowed` lists the methods it does take). Each provider answers these with its
+        own JSON error, so a client's error handling meets the real shape; the `Allow` header
+        of a 405 is added by the caller."""
+        message = "Not Found" if status == 404 else f"Method {request.method} is not allowed"
+        return json_error({"message": message}, status)
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None) -> None:
@@ -178,9 +187,20 @@ class Emulator:
 
     def app(self) -> Starlette:
         routes = self.control_routes() + self.api_routes()
-        application = Starlette(routes=routes)
+        # Starlette's router raises HTTPException(404 / 405) for what no route serves; its
+        # default answer is plain text, which no provider sends.
+        handlers = {404: self._unrouted, 405: self._unrouted}
+        application = Starlette(routes=routes, exception_handlers=handlers)
         application.add_middleware(SandboxMiddleware, emulator=self, routes=routes)
         return application
+
+    async def _unrouted(self, request: Request, exc: HTTPException) -> Response:
+        allow = (exc.headers or {}).get("Allow", "")
+        allowed = sorted({method.strip() for method in allow.split(",") if method.strip()})
+        response = self.route_error(request, exc.status_code, allowed)
+        if response.status_code == 405 and "allow" not in response.headers:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
 
     # --- rate limit ------------------------------------------------------------------------------
 
@@ -433,6 +453,13 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
         return {
             key: len(value) for key, value in self.state.items() if isinstance(value, dict | list)
         }
+
+
+def route_path(request: Request) -> str:
+    """The request's path inside the emulator's app (without the browser server's `/<name>`
+    mount prefix)."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def bearer_token(request: Request) -> str:

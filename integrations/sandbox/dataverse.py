@@ -26,7 +26,10 @@ functions, writes to `imi_jobs`.
 # (primary key always returned, `col@OData.Community.Display.V1.FormattedValue` before its
 # property, labels for choice/status columns and "4/7/2023 2:59 PM" dates), count-rows
 # ($count up to 5000), order-rows; Troubleshoot Dataverse Web API client errors (SupportArticles:
-# "Resource not found for the segment", "Could not find a property named '{p}' on type
+# "Resource not found for the segment", POST to the WhoAmI function answered 404 `{"error":
+# {"code":"","message":"No HTTP resource was found that matches the request URI '...'."}}`,
+# learn.microsoft.com/troubleshoot/power-platform/dataverse/dataverse-web-api-and-sdk/
+# web-api-client-errors; "Could not find a property named '{p}' on type
 # 'Microsoft.Dynamics.CRM.{e}'." documented with code 0x0, which today's service answers as
 # 0x80060888, as client test fixtures capture it); Web service error codes (0x80040217
 # ObjectDoesNotExist, answered as "{entity} With Id = {id} Does Not Exist"; 0x80048d16
@@ -52,7 +55,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error
+from integrations.sandbox.core import (
+    Caller,
+    Emulator,
+    RateLimit,
+    bearer_token,
+    json_error,
+    route_path,
+)
 
 API = "/api/data/v9.2"
 ENTITY = "imi_job"
@@ -1055,11 +1065,42 @@ class DataverseEmulator(Emulator):
     async def unknown_segment(self, request: Request) -> Response:
         if self._token(request) is None:
             return self.unauthorized()
+        return self._missing_segment(request.path_params["segments"])
+
+    def _missing_segment(self, segments_path: str) -> Response:
         known = {"WhoAmI", ENTITY_SET}
-        segments = [s.split("(")[0] for s in request.path_params["segments"].split("/")]
+        segments = [s.split("(")[0] for s in segments_path.split("/")]
         missing = next((s for s in segments if s not in known), segments[-1])
         return self.odata_error(
             404, NOT_FOUND_SEGMENT, f"Resource not found for the segment '{missing}'."
+        )
+
+    def route_error(self, request: Request, status: int, allowed: list[str]) -> Response:
+        """What no route serves, answered as the Web API does: the token is checked first (as
+        for any Web API call), a segment that names no entity set or function is 404
+        0x8006088a, a function called with the wrong method is the documented 404 "No HTTP
+        resource was found..." (POST WhoAmI), and a write to the job table, which this
+        emulator does not serve, is 405 in the OData error shape (code and text of that one
+        are not published: ASP.NET Web API's wording, an empty code as in the 404)."""
+        path = route_path(request)
+        if not path.startswith(f"{API}/"):
+            return self._no_resource(request)
+        if self._token(request) is None:
+            return self.unauthorized()
+        segments = path.removeprefix(f"{API}/")
+        first = segments.split("/")[0].split("(")[0]
+        if first == ENTITY_SET and status == 405:
+            return self.odata_error(
+                405, "", f"The requested resource does not support http method '{request.method}'."
+            )
+        if first == "WhoAmI":
+            return self._no_resource(request)
+        return self._missing_segment(segments)
+
+    def _no_resource(self, request: Request) -> Response:
+        uri = f"{self.base}{route_path(request)}"
+        return self.odata_error(
+            404, "", f"No HTTP resource was found that matches the request URI '{uri}'."
         )
 
     # --- imi_jobs ------------------------------------------------------------------------------

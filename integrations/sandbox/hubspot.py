@@ -1,15 +1,42 @@
 """HubSpot emulator: OAuth (consent, v1 and v3 token endpoints, v3 introspect and revoke, v1
-token metadata), `GET /account-info/v3/details`, the 100-per-10-seconds account limit with
-HubSpot's 429 body and X-HubSpot-RateLimit-* headers, and HubSpot's error bodies.
+access- and refresh-token metadata, v1 refresh-token delete), `GET /account-info/v3/details`,
+the 100-per-10-seconds account limit with HubSpot's 429 body and X-HubSpot-RateLimit-*
+headers, and HubSpot's error bodies, also for paths and methods it does not serve.
 
 # Reference: ../shared/providers/hubspot.md (OAuth, 30-minute access tokens, error shape,
-# 429 body, rate-limit headers); HubSpot-public-api-spec-collection Auth/Oauth v3 oauth.json
-# (token, introspect, revoke); the v3 token fields token_use/hub_id/scopes/user_id and the
-# introspect fields from HubSpot's published OAuth OpenAPI; BAD_* statuses from HubSpot's
-# OAuth error responses (Jan-2026 changelog adds RFC 6749 `error`). The denied-consent
-# redirect is not documented: we answer the RFC 6749 form.
+# 429 body, rate-limit headers). The published spec collection (public repository
+# HubSpot/HubSpot-public-api-spec-collection; its licence keeps it out of this repository, so
+# only the facts are encoded here):
+# - PublicApiSpecs/Auth/Oauth/Rollouts/155908/v1/oauth.json: `Error` requires category,
+#   correlationId, message (no `status`); GET /oauth/v1/access-tokens/{token} answers
+#   AccessTokenInfoResponse (required app_id, expires_in, hub_id, scopes, token, token_type,
+#   user_id; optional hub_domain, is_private_distribution, signed_access_token, user);
+#   GET /oauth/v1/refresh-tokens/{token} answers RefreshTokenInfoResponse (required client_id,
+#   hub_id, scopes, token, token_type, user_id; optional hub_domain, user); DELETE on it is
+#   204 with no content; token_type is "typically bearer".
+# - PublicApiSpecs/Auth/Oauth/Rollouts/279897/2026-03/oauth.json (the v3 API under another
+#   prefix): introspection is PublicAccessTokenInfoResponse (required active, app_id,
+#   client_id, expires_in, hub_id, is_private_distribution, scopes, signed_access_token, token,
+#   token_type, token_use, user_id) or PublicRefreshTokenInfoResponse (the same without
+#   expires_in, is_private_distribution, signed_access_token); SignedAccessToken requires
+#   appId, appInstallId, audience, expiresAt, hubId, hublet, installingUserId,
+#   isPrivateDistribution, isServiceAccount, isUserLevel, newSignature, scopeToScopeGroupPks,
+#   scopes (a string), signature, trialScopeToScopeGroupPks, trialScopes, userId.
+# - HubSpot changelog "New OAuth v3 API endpoints and standardized error responses"
+#   (developers.hubspot.com/changelog): OAuth errors add RFC 6749 `error` and
+#   `error_description`, while `status` and `message` remain for backward compatibility. So
+#   OAuth errors carry the spec's fields, the RFC 6749 pair and the legacy `status` (BAD_*);
+#   `category` for them is not published: VALIDATION_ERROR, the spec's own example.
+# - Unknown paths: 404 {"status":"error","message":"resource not found","correlationId",...}
+#   as observed (HGData/mk-node-hubspot#150), plus the spec's `category` (OBJECT_NOT_FOUND).
+#   A wrong method was observed as 405 with an empty body (HubSpot/hubspot-php#203): we send
+#   the spec's Error shape instead, with `Allow`, so clients meet one error shape.
+# The denied-consent redirect is not documented: we answer the RFC 6749 form.
 """
 
+import base64
+import hashlib
+import hmac
 import time
 import uuid
 import zlib
@@ -66,16 +93,20 @@ class HubSpotEmulator(Emulator):
     def oauth_error(
         self, status_code: str, message: str, error: str, status: int = 400
     ) -> JSONResponse:
-        return json_error(
-            {
-                "status": status_code,
-                "message": message,
-                "correlationId": self.correlation_id(),
-                "error": error,
-                "error_description": message,
-            },
-            status,
-        )
+        """An OAuth endpoint's error: the spec's Error (category, correlationId, message), the
+        RFC 6749 pair and the legacy `status` code. Config `oauth_error_status: false` leaves
+        `status` out, as the spec's shape does: tests prove the hub does not need it."""
+        body = {
+            "status": status_code,
+            "message": message,
+            "correlationId": self.correlation_id(),
+            "category": "VALIDATION_ERROR",
+            "error": error,
+            "error_description": message,
+        }
+        if not self.config.get("oauth_error_status", True):
+            del body["status"]
+        return json_error(body, status)
 
     def api_error(self, status: int, category: str, message: str, **extra) -> JSONResponse:
         return json_error(
@@ -126,6 +157,16 @@ class HubSpotEmulator(Emulator):
             "Internal error, please try again.",
         )
 
+    def route_error(self, request: Request, status: int, allowed: list[str]) -> Response:
+        if status == 405:
+            return self.api_error(
+                405,
+                "VALIDATION_ERROR",
+                f"Method {request.method} is not allowed for this resource; allowed: "
+                + ", ".join(allowed),
+            )
+        return self.api_error(404, "OBJECT_NOT_FOUND", "resource not found")
+
     def extra_headers(self, request: Request, status: int) -> dict[str, str]:
         caller = self.caller(request) if request.url.path.startswith(self.api_prefixes) else None
         if caller is None:
@@ -161,6 +202,7 @@ class HubSpotEmulator(Emulator):
             Route("/oauth/v3/token/introspect", self.introspect, methods=["POST"]),
             Route("/oauth/v3/token/revoke", self.revoke, methods=["POST"]),
             Route("/oauth/v1/access-tokens/{token}", self.access_token_info, methods=["GET"]),
+            Route("/oauth/v1/refresh-tokens/{token}", self.refresh_token_info, methods=["GET"]),
             Route(
                 "/oauth/v1/refresh-tokens/{token}", self.refresh_token_delete, methods=["DELETE"]
             ),
@@ -314,22 +356,67 @@ class HubSpotEmulator(Emulator):
             "identity_url": "",
         }
 
-    def _metadata(self, token: str, info: dict, kind: str) -> dict:
-        user = self.state["users"][info["user_id"]]
-        body = {
+    def app_id(self, client_id: str) -> int:
+        return zlib.crc32(client_id.encode()) % 10_000_000
+
+    def _signed_access_token(self, token: str, info: dict) -> dict:
+        """The decoded access token as HubSpot describes it (SignedAccessToken). Values HubSpot
+        does not explain (scope-group keys, the signatures) are stable stand-ins."""
+        app = self.state["apps"].get(info["client_id"], {})
+        signature = base64.b64encode(
+            hmac.new(app.get("secret", "").encode(), token.encode(), hashlib.sha256).digest()
+        ).decode()
+        scope_groups = ",".join(
+            str(zlib.crc32(scope.encode()) % 100_000) for scope in info["scopes"]
+        )
+        return {
+            "appId": self.app_id(info["client_id"]),
+            "appInstallId": f"{self.app_id(info['client_id'])}-{info['hub_id']}",
+            "audience": self.config.get("base_url", "https://api.hubapi.com"),
+            "expiresAt": int(info["expires_at"] * 1000),  # epoch milliseconds (choice)
+            "hubId": info["hub_id"],
+            "hublet": "na1",
+            "installingUserId": int(info["user_id"]),
+            "isPrivateDistribution": False,
+            "isServiceAccount": False,
+            "isUserLevel": False,
+            "newSignature": signature,
+            "scopeToScopeGroupPks": scope_groups,
+            "scopes": ",".join(info["scopes"]),
+            "signature": signature,
+            "trialScopeToScopeGroupPks": "",
+            "trialScopes": "",
+            "userId": int(info["user_id"]),
+        }
+
+    def access_metadata(self, token: str, info: dict) -> dict:
+        """AccessTokenInfoResponse (v1), which the v3 introspection extends."""
+        return {
             "token": token,
-            "user": user["email"],
+            "user": self.state["users"][info["user_id"]]["email"],
+            "hub_domain": self.state["portal"]["domain"],
+            "scopes": info["scopes"],
+            "signed_access_token": self._signed_access_token(token, info),
+            "hub_id": info["hub_id"],
+            "app_id": self.app_id(info["client_id"]),
+            "expires_in": max(0, int(info["expires_at"] - time.time())),
+            "user_id": int(info["user_id"]),
+            "token_type": "bearer",
+            "is_private_distribution": False,
+        }
+
+    def refresh_metadata(self, token: str, info: dict) -> dict:
+        """RefreshTokenInfoResponse (v1)."""
+        return {
+            "token": token,
+            "user": self.state["users"][info["user_id"]]["email"],
             "hub_domain": self.state["portal"]["domain"],
             "scopes": info["scopes"],
             "hub_id": info["hub_id"],
             "client_id": info["client_id"],
-            "app_id": zlib.crc32(info["client_id"].encode()) % 10_000_000,
             "user_id": int(info["user_id"]),
-            "token_type": kind,
+            "token_type": "bearer",
         }
-        if kind == "access":
-            body["expires_in"] = max(0, int(info["expires_at"] - time.time()))
-        return body
 
     async def introspect(self, request: Request) -> Response:
         form = await request.form()
@@ -345,7 +432,8 @@ class HubSpotEmulator(Emulator):
                 {
                     "active": True,
                     "token_use": "access_token",
-                    **self._metadata(token, info, "access"),
+                    "client_id": info["client_id"],
+                    **self.access_metadata(token, info),
                 }
             )
         refresh = self.state["refresh_tokens"].get(token)
@@ -354,7 +442,8 @@ class HubSpotEmulator(Emulator):
                 {
                     "active": True,
                     "token_use": "refresh_token",
-                    **self._metadata(token, refresh, "refresh"),
+                    "app_id": self.app_id(refresh["client_id"]),
+                    **self.refresh_metadata(token, refresh),
                 }
             )
         return JSONResponse({"active": False})
@@ -379,7 +468,14 @@ class HubSpotEmulator(Emulator):
         info, _ = self.token_info(token)
         if info is None:
             return self.api_error(404, "OBJECT_NOT_FOUND", "Token not found")
-        return JSONResponse(self._metadata(token, info, "access"))
+        return JSONResponse(self.access_metadata(token, info))
+
+    async def refresh_token_info(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        info = self.state["refresh_tokens"].get(token)
+        if info is None:
+            return self.api_error(404, "OBJECT_NOT_FOUND", "Token not found")
+        return JSONResponse(self.refresh_metadata(token, info))
 
     async def refresh_token_delete(self, request: Request) -> Response:
         if not self.state["refresh_tokens"].pop(request.path_params["token"], None):

@@ -80,7 +80,11 @@ class SalesforceEmulator(Emulator):
         return json_error([{"message": message, "errorCode": code}], status)
 
     def caller(self, request: Request) -> Caller | None:
-        return Caller(key=self.state["org"]["id"]) if bearer_token(request) else None  # per org
+        # Authentication comes before the quota: only a live session counts against the org's
+        # daily limit, so a junk or expired token gets 401 INVALID_SESSION_ID even once the
+        # quota is spent (salesforce.md: 401 for a bad session, 403 for the quota).
+        info, _ = self.token_info(bearer_token(request))
+        return Caller(key=self.state["org"]["id"]) if info else None  # the quota is per org
 
     def rate_limited(self, request: Request, retry_after: float) -> Response:
         return self.rest_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -96,6 +100,19 @@ class SalesforceEmulator(Emulator):
             "UNKNOWN_EXCEPTION",
             "An unexpected error occurred. Please include this ErrorId if you contact support.",
         )
+
+    def route_error(self, request: Request, status: int, allowed: list[str]) -> Response:
+        # Reference: ../shared/specs/salesforce-sobjects-openapi-v59-core.json (404 and 405 are
+        # arrays of RestApiError {errorCode, message}); the texts as the REST API sends them
+        # (ballerina-platform/module-ballerinax-salesforce#4; simple-salesforce#157). The OAuth
+        # paths share the host and, undocumented, get the same REST shape.
+        if status == 405:
+            return self.rest_error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"HTTP Method '{request.method}' not allowed. Allowed are {','.join(allowed)}",
+            )
+        return self.rest_error(404, "NOT_FOUND", "The requested resource does not exist")
 
     def extra_headers(self, request: Request, status: int) -> dict[str, str]:
         if not request.url.path.startswith("/services/data/"):

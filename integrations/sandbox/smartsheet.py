@@ -12,6 +12,7 @@ Later issues add sheets, rows, discussions and attachments to this same app.
 
 import hashlib
 import hmac
+import re
 import time
 
 from faker import Faker
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error
-from integrations.sandbox.smartsheet_sheets import SheetsMixin
+from integrations.sandbox.smartsheet_sheets import SheetsMixin, overlap_message
 
 SCOPES = {
     "ADMIN_SHEETS",
@@ -41,6 +42,7 @@ SCOPES = {
     "SHARE_SIGHTS",
     "WRITE_SHEETS",
 }
+SHEET_WRITE = re.compile(r"^/2\.0/sheets/(\d+)(/|$)")  # a path on one sheet
 ACCESS_TTL = 604_799  # seconds (≈ 7 days), the documented `expires_in`
 CODE_EXPIRES_IN_MS = 599_135  # what the authorize redirect reports
 
@@ -122,6 +124,11 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
                 4001,
                 "Smartsheet.com is currently offline for system maintenance. Please check back again shortly.",
             )
+        sheet_write = SHEET_WRITE.match(request.url.path)
+        if status == 500 and request.method not in ("GET", "HEAD") and sheet_write:
+            # An injected 500 on a write to a sheet is what a real one there mostly is: the
+            # overlapping-write 4004 (SPEC-SS 500 example 4004Example2), so tests can force it.
+            return self.error(500, 4004, overlap_message(int(sheet_write.group(1))))
         return self.error(
             status,
             4004,
@@ -307,3 +314,14 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
                 "lastLogin": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
         )
+
+    # --- unknown paths and methods (issue 14, item 2; the core's route_error hook) -------------
+    # Reference: ../shared/specs/smartsheet-openapi-2025-ballerina-sanitized.json
+    # components/responses 404 (1006 "Not Found") and 405 (1122 "Requested URL does not support
+    # this method: {0}."); the older 1010 "HTTP Method not supported." is not chosen.
+
+    def route_error(self, request: Request, status: int, allowed: list[str]) -> Response:
+        if status == 405:
+            message = f"Requested URL does not support this method: {request.method}."
+            return self.error(405, 1122, message)
+        return self.error(404, 1006, "Not Found")

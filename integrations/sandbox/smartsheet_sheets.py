@@ -1,20 +1,31 @@
-"""The Smartsheet data API of the emulator: workspaces, sheets (create, copy, get with
-rowsModifiedSince and paging), columns, rows (add / update / delete, ≤ 500 per request, one
-location per add, allowPartialSuccess, parentId hierarchy, version and modifiedAt), row
-discussions, row attachments (simple and multipart upload, weighing 10 against the limit), and
-the Smartsheet-Change-Agent of every change, kept in an event log (/_sandbox/events) as the
-webhook callbacks would carry it.
+"""The Smartsheet data API of the emulator: workspaces, home, sheets (list, create, copy,
+rename, get with rowsModifiedSince, paging, columnIds and the include / exclude flags),
+columns (list, get, add, update, delete), rows (add / update / delete / move to another sheet,
+≤ 500 per request, the documented row locations on add and update, allowPartialSuccess,
+parentId hierarchy, writer info, version and modifiedAt), sheet and row discussions with their
+comments, sheet and row attachments (files by simple or multipart upload, weighing 10 against
+the limit; URLs as JSON), 4004 for a write that overlaps another to the same sheet with the
+same token, and the Smartsheet-Change-Agent of every change, kept in an event log
+(/_sandbox/events) as the webhook callbacks would carry it.
 
 # Reference: ../shared/providers/smartsheet.md §3, §5 (500 rows per call, location rules,
 # partial success, rowsModifiedSince, copy, change agent); Smartsheet error codes 1006, 1008,
-# 1012, 1034, 1036, 1037, 1041, 1042, 1062, 1063, 1123, 1160 from the published error table
+# 1012, 1031, 1034, 1036, 1037, 1041, 1042, 1051, 1056, 1060, 1062, 1063, 1064, 1065, 1123,
+# 1136, 1160 from the published error table
 # (developers.smartsheet.com/api/smartsheet/error-codes); Row, Sheet, Discussion, Attachment
 # and BulkItemFailure objects from https://smartsheet.redoc.ly.
+# Reference: ../shared/specs/smartsheet-openapi-2025-ballerina-sanitized.json (SPEC-SS below):
+# list-sheets, updateSheet, move-rows, column-get / columns-addToSheet / column-delete,
+# discussions-list / -create, discussion-get, comments-create, attachments-get /
+# -listOnSheet / -attachToSheet, getSheet's include / exclude flags, the `rows` tag's "Specify
+# Row Location", SheetCreated, and responses/500 example 4004Example2 (overlapping writes).
 """
 
+import asyncio
 import hashlib
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -22,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from integrations.sandbox import TIMETRACKER_JOBS_COLUMNS, TIMETRACKER_JOBS_SHEET_ID
+from integrations.sandbox.core import bearer_token
 
 ROWS_CAP = 500
 MAX_UPLOAD = 30 * 1024 * 1024
@@ -29,6 +41,36 @@ CELL_MAX = 4000
 NAME_MAX = 50
 ID_BASE, ID_SPACE, ID_STEP = 1_000_000_000_000_000, 9_000_000_000_000_000, 0x9E3779B97F4A7C15
 LOCATION_KEYS = ("toTop", "toBottom", "parentId", "siblingId", "above")
+# How long a sheet write keeps its (token, sheet) in-flight marker after its handler is done:
+# a real write takes a few hundred ms, ours none, so without a hold two "parallel" writes
+# never overlap. Small by default (every write of the suite pays it); tests of 4004 raise it
+# through the control plane: PUT /_sandbox/config {"write_hold": seconds}.
+WRITE_HOLD = 0.005
+VALID_LOCATIONS = {
+    frozenset(keys)
+    for keys in (
+        (),
+        ("toTop",),
+        ("toBottom",),
+        ("parentId",),
+        ("parentId", "toBottom"),
+        ("siblingId",),
+        ("siblingId", "above"),
+    )
+}
+# Reference: SPEC-SS Attachment.attachmentType (FILE comes only as a file, never as JSON).
+URL_ATTACHMENT_TYPES = (
+    "BOX_COM",
+    "DROPBOX",
+    "EGNYTE",
+    "EVERNOTE",
+    "GOOGLE_DRIVE",
+    "LINK",
+    "ONEDRIVE",
+    "TRELLO",
+)
+ALL = object()  # "every discussion / attachment of the sheet", as opposed to a row's or None
+URL_EXPIRES_IN_MS = 120_000  # a file attachment's temporary download URL (attachments-get)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -97,6 +139,67 @@ JOBS_ROWS = (  # IM number, GC, scope, status
 )
 
 
+@dataclass(frozen=True)
+class View:
+    """What a read asked to see: getSheet's `include` / `exclude` flags and `columnIds`."""
+
+    include: frozenset = frozenset()
+    exclude: frozenset = frozenset()
+    column_ids: frozenset | None = None
+
+    @property
+    def attachments(self) -> bool:
+        # "discussions' attachments need both attachments and discussions" (SPEC-SS getSheet).
+        return "attachments" in self.include
+
+    @classmethod
+    def of(cls, request: Request) -> "View":
+        query = request.query_params
+
+        def flags(name: str) -> frozenset:
+            return frozenset(f.strip() for f in query.get(name, "").split(",") if f.strip())
+
+        ids = flags("columnIds")
+        try:
+            column_ids = frozenset(int(i) for i in ids) if ids else None
+        except ValueError:
+            raise SheetError(
+                400, 1008, f"Unable to parse request. Invalid columnIds {query['columnIds']!r}."
+            ) from None
+        return cls(include=flags("include"), exclude=flags("exclude"), column_ids=column_ids)
+
+
+NO_VIEW = View()
+
+
+def _object_value(column: dict, value):
+    """A cell's objectValue: a contact is an object; other values are the primitive itself
+    (the SDK reads primitives as String/Number/BooleanObjectValue, object_value.py:65-70; the
+    spec's ObjectValue oneOf lists only objects, a defect noted in the facts file §1.2)."""
+    if column["type"] in ("CONTACT_LIST", "MULTI_CONTACT_LIST") and isinstance(value, str):
+        return {"objectType": "CONTACT", "email": value, "name": value}
+    return value
+
+
+def _subtree_end(rows: list[dict], index: int) -> int:
+    """The index just past the row at `index` and all its descendants (rows in sheet order)."""
+    descendants, end = {rows[index]["id"]}, index + 1
+    while end < len(rows) and rows[end]["parentId"] in descendants:
+        descendants.add(rows[end]["id"])
+        end += 1
+    return end
+
+
+def _family(sheet: dict, row_ids: list[int]) -> set[int]:
+    """The rows `row_ids` and all their descendants."""
+    family, grew = set(row_ids), True
+    while grew:
+        more = {row["id"] for row in sheet["rows"] if row["parentId"] in family} - family
+        grew = bool(more)
+        family |= more
+    return family
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -107,24 +210,69 @@ class SheetError(Exception):
         self.status, self.code, self.message, self.detail = status, code, message, detail
 
 
+def overlap_message(sheet_id: int) -> str:
+    # Reference: SPEC-SS components/responses/500 example 4004Example2; the live text (two
+    # spaces before "Please") as captured from concurrent update_rows through the Python SDK:
+    # https://www.volcengine.com/article/2045387 (statusCode 500, errorCode 4004).
+    return (
+        f"Request failed because sheetId {sheet_id} is currently being updated by another "
+        "request that uses the same access token.  Please retry your request once the previous "
+        "request has completed."
+    )
+
+
 def guarded(handler):
-    """Auth, then the handler; a SheetError becomes Smartsheet's error body."""
+    """Auth, then the handler; a SheetError becomes Smartsheet's error body.
+
+    A write to a sheet (any method but GET under /2.0/sheets/{id}) holds an in-flight marker
+    for (access token, sheet) while it runs, plus the configured `write_hold` seconds (real
+    writes take that long); another write with the same token to the same sheet meanwhile is
+    answered 500 errorCode 4004, as Smartsheet does. Reads and other tokens never conflict.
+    # Reference: ../shared/providers/smartsheet.md:23 ("4004 (500 …): write each sheet
+    # serially"), :96 (smartsheet/smartsheet-javascript-sdk#108).
+    """
 
     async def wrapper(self, request: Request) -> Response:
         info, failure = self.authenticated(request)
         if failure:
             return failure
+        marker = self.write_marker(request)
+        if marker is not None:
+            if marker in self.writing:
+                return self.error(500, 4004, overlap_message(marker[1]))
+            self.writing.add(marker)
         try:
-            return await handler(self, request, info)
-        except SheetError as exc:
-            extra = {"detail": exc.detail} if exc.detail is not None else {}
-            return self.error(exc.status, exc.code, exc.message, **extra)
+            try:
+                return await handler(self, request, info)
+            except SheetError as exc:
+                extra = {"detail": exc.detail} if exc.detail is not None else {}
+                return self.error(exc.status, exc.code, exc.message, **extra)
+        finally:
+            if marker is not None:
+                hold = float(self.config.get("write_hold", WRITE_HOLD))
+                if hold > 0:
+                    await asyncio.sleep(hold)
+                self.writing.discard(marker)
 
     return wrapper
 
 
 class SheetsMixin:
     """Mixed into SmartsheetEmulator (which supplies state, error(), authenticated())."""
+
+    def reset(self, seed: int | None = None) -> None:
+        self.writing: set[tuple[str, int]] = set()  # (access token, sheet id) being written
+        super().reset(seed)
+
+    def write_marker(self, request: Request) -> tuple[str, int] | None:
+        """(token, sheet) for a write to a sheet's contents; None for reads and for a copy
+        (which writes a new sheet, not this one)."""
+        sheet_id = request.path_params.get("sheet_id")
+        if request.method in ("GET", "HEAD") or sheet_id is None:
+            return None
+        if request.url.path.endswith("/copy"):
+            return None
+        return bearer_token(request), int(sheet_id)
 
     # --- state --------------------------------------------------------------------------------
 
@@ -236,16 +384,25 @@ class SheetsMixin:
         self.state["workspaces"][str(workspace_id)]["sheets"].append(sheet_id)
         return sheet
 
-    def _new_row(self, cells: dict, parent_id: int | None, sheet: dict) -> dict:
-        stamp = now_iso()
+    def _new_row(
+        self, cells: dict, parent_id: int | None, sheet: dict, author: dict | None = None
+    ) -> dict:
+        stamp, author = now_iso(), author or self._owner()
         return {
             "id": self.new_id(),
             "parentId": parent_id,
             "version": sheet["version"],
             "createdAt": stamp,
             "modifiedAt": stamp,
+            "createdBy": author,
+            "modifiedBy": author,
             "cells": cells,
         }
+
+    def _owner(self) -> dict:
+        """The seeded sheets' owner (the first seeded user), as a MiniUser {name, email}."""
+        user = next(iter(self.state["users"].values()))
+        return {"name": f"{user['firstName']} {user['lastName']}", "email": user["email"]}
 
     def _event(
         self, request: Request, sheet: dict, object_type: str, event_type: str, object_id: int
@@ -276,15 +433,27 @@ class SheetsMixin:
             body["options"] = column["options"]
         return body
 
-    def _row_json(self, sheet: dict, row: dict, number: int, previous_sibling: int | None) -> dict:
+    def _row_json(
+        self,
+        sheet: dict,
+        row: dict,
+        number: int,
+        previous_sibling: int | None,
+        view: View = NO_VIEW,
+    ) -> dict:
         cells = []
-        for column in sheet["columns"]:
+        for column in self._columns_in(sheet, view):
             value = row["cells"].get(str(column["id"]))
-            cells.append(
-                {"columnId": column["id"]}
-                if value is None
-                else {"columnId": column["id"], "value": value, "displayValue": str(value)}
-            )
+            if value is None and "nonexistentCells" in view.exclude:
+                continue  # "excludes empty cells"
+            cell = {"columnId": column["id"]}
+            if "columnType" in view.include:
+                cell["columnType"] = column["type"]
+            if value is not None:
+                cell["value"], cell["displayValue"] = value, str(value)
+                if "objectValue" in view.include:
+                    cell["objectValue"] = _object_value(column, value)
+            cells.append(cell)
         body = {
             "id": row["id"],
             "sheetId": sheet["id"],
@@ -300,18 +469,56 @@ class SheetsMixin:
             body["parentId"] = row["parentId"]
         if previous_sibling:
             body["siblingId"] = previous_sibling
+        if view.include & {"writerInfo", "rowWriterInfo"}:
+            # Reference: SPEC-SS getSheet `include` (writerInfo: createdBy and modifiedBy,
+            # MiniUser {name, email}, on each row; rowWriterInfo its deprecated alias).
+            body["createdBy"] = row.get("createdBy") or self._owner()
+            body["modifiedBy"] = row.get("modifiedBy") or body["createdBy"]
+        if "rowPermalink" in view.include:
+            # The spec's Row spells it permaLink; its text and the SDK's Row read `permalink`.
+            body["permalink"] = f"{sheet['permalink']}?rowId={row['id']}"
+        if "discussions" in view.include:
+            body["discussions"] = [
+                self._discussion_json(d, with_comments=True, with_attachments=view.attachments)
+                for d in self._discussions_of(sheet, row_id=row["id"])
+            ]
+        if "attachments" in view.include:
+            body["attachments"] = [
+                self._attachment_json(a) for a in self._attachments_of(sheet, row_id=row["id"])
+            ]
         return body
 
-    def _rows_json(self, sheet: dict, wanted: set | None = None) -> list[dict]:
+    def _columns_in(self, sheet: dict, view: View) -> list[dict]:
+        if view.column_ids is None:
+            return sheet["columns"]
+        return [c for c in sheet["columns"] if c["id"] in view.column_ids]
+
+    def _rows_json(
+        self, sheet: dict, wanted: set | None = None, view: View = NO_VIEW
+    ) -> list[dict]:
         out, last_child = [], {}
         for number, row in enumerate(sheet["rows"], start=1):
             sibling = last_child.get(row["parentId"])
             last_child[row["parentId"]] = row["id"]
             if wanted is None or row["id"] in wanted:
-                out.append(self._row_json(sheet, row, number, sibling))
+                out.append(self._row_json(sheet, row, number, sibling, view))
         return out
 
-    def _sheet_json(self, sheet: dict, rows: list[dict]) -> dict:
+    def _sheet_json(self, sheet: dict, rows: list[dict], view: View = NO_VIEW) -> dict:
+        body = self._sheet_fields(sheet, view)
+        body["rows"] = rows
+        if "discussions" in view.include:
+            body["discussions"] = [
+                self._discussion_json(d, with_comments=True, with_attachments=view.attachments)
+                for d in self._discussions_of(sheet, row_id=None)
+            ]
+        if "attachments" in view.include:
+            body["attachments"] = [
+                self._attachment_json(a) for a in self._attachments_of(sheet, row_id=None)
+            ]
+        return body
+
+    def _sheet_fields(self, sheet: dict, view: View = NO_VIEW) -> dict:
         return {
             "id": sheet["id"],
             "name": sheet["name"],
@@ -323,9 +530,8 @@ class SheetsMixin:
             "modifiedAt": sheet["modifiedAt"],
             "dependenciesEnabled": False,
             "ganttEnabled": False,
-            "effectiveAttachmentOptions": ["FILE"],
-            "columns": [self._column_json(c) for c in sheet["columns"]],
-            "rows": rows,
+            "effectiveAttachmentOptions": ["FILE", "LINK"],
+            "columns": [self._column_json(c) for c in self._columns_in(sheet, view)],
         }
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -346,18 +552,33 @@ class SheetsMixin:
                 methods=["GET"],
             ),
             Route("/2.0/workspaces/{workspace_id:int}/sheets", self.create_sheet, methods=["POST"]),
+            Route("/2.0/sheets", self.list_sheets, methods=["GET"]),
+            Route("/2.0/home", self.home, methods=["GET"]),
             Route("/2.0/sheets/{sheet_id:int}", self.get_sheet, methods=["GET"]),
+            Route("/2.0/sheets/{sheet_id:int}", self.update_sheet, methods=["PUT"]),
             Route("/2.0/sheets/{sheet_id:int}/version", self.get_version, methods=["GET"]),
             Route("/2.0/sheets/{sheet_id:int}/copy", self.copy_sheet, methods=["POST"]),
             Route("/2.0/sheets/{sheet_id:int}/columns", self.list_columns, methods=["GET"]),
+            Route("/2.0/sheets/{sheet_id:int}/columns", self.add_columns, methods=["POST"]),
+            Route(
+                "/2.0/sheets/{sheet_id:int}/columns/{column_id:int}",
+                self.get_column,
+                methods=["GET"],
+            ),
             Route(
                 "/2.0/sheets/{sheet_id:int}/columns/{column_id:int}",
                 self.update_column,
                 methods=["PUT"],
             ),
+            Route(
+                "/2.0/sheets/{sheet_id:int}/columns/{column_id:int}",
+                self.delete_column,
+                methods=["DELETE"],
+            ),
             Route("/2.0/sheets/{sheet_id:int}/rows", self.add_rows, methods=["POST"]),
             Route("/2.0/sheets/{sheet_id:int}/rows", self.update_rows, methods=["PUT"]),
             Route("/2.0/sheets/{sheet_id:int}/rows", self.delete_rows, methods=["DELETE"]),
+            Route("/2.0/sheets/{sheet_id:int}/rows/move", self.move_rows, methods=["POST"]),
             Route("/2.0/sheets/{sheet_id:int}/rows/{row_id:int}", self.get_row, methods=["GET"]),
             Route(
                 "/2.0/sheets/{sheet_id:int}/rows/{row_id:int}/discussions",
@@ -369,12 +590,42 @@ class SheetsMixin:
                 self.row_attachments,
                 methods=["GET", "POST"],
             ),
+            Route(
+                "/2.0/sheets/{sheet_id:int}/discussions",
+                self.sheet_discussions,
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/2.0/sheets/{sheet_id:int}/discussions/{discussion_id:int}",
+                self.get_discussion,
+                methods=["GET"],
+            ),
+            Route(
+                "/2.0/sheets/{sheet_id:int}/discussions/{discussion_id:int}/comments",
+                self.add_comment,
+                methods=["POST"],
+            ),
+            Route(
+                "/2.0/sheets/{sheet_id:int}/attachments",
+                self.sheet_attachments,
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/2.0/sheets/{sheet_id:int}/attachments/{attachment_id:int}",
+                self.get_attachment,
+                methods=["GET"],
+            ),
             Route("/_sandbox/events", self.cp_events, methods=["GET"]),
         ]
 
     def weight(self, request: Request) -> int:
         # "Attaching a file counts as 10 requests" (rate limiting, providers/smartsheet.md §2).
-        return 10 if request.method == "POST" and request.url.path.endswith("/attachments") else 1
+        upload = (
+            request.method == "POST"
+            and request.url.path.endswith("/attachments")
+            and not request.headers.get("content-type", "").startswith("application/json")
+        )
+        return 10 if upload else 1  # a URL attachment is no file
 
     def _sheet(self, request: Request) -> dict:
         sheet = self.state["sheets"].get(str(request.path_params["sheet_id"]))
@@ -599,7 +850,17 @@ class SheetsMixin:
                 )
             sheet = self._new_sheet(name, workspace_id, columns)
         self.dirty = True
-        return self._success({k: v for k, v in self._sheet_json(sheet, []).items() if k != "rows"})
+        # Reference: SPEC-SS create-sheet-in-workspace → result oneOf(SheetCreated {id, name,
+        # accessLevel, permalink, columns}, SheetCreatedFromTemplate {the same but columns}).
+        result = {
+            "id": sheet["id"],
+            "name": sheet["name"],
+            "accessLevel": "OWNER",
+            "permalink": sheet["permalink"],
+        }
+        if not body.get("fromId"):
+            result["columns"] = [self._column_json(c) for c in sheet["columns"]]
+        return self._success(result)
 
     def _check_name(self, name: str) -> None:
         if len(name) > NAME_MAX:
@@ -687,13 +948,88 @@ class SheetsMixin:
                 row["id"] for row in rows if _epoch(row["modifiedAt"]) >= since
             }  # inclusive
             wanted = modified if wanted is None else wanted & modified
-        out = self._rows_json(sheet, wanted)
+        view = View.of(request)
+        out = self._rows_json(sheet, wanted, view)
         if query.get("page") or query.get("pageSize"):
             size = min(int(query.get("pageSize", 100)), 10_000)
             pages = max(1, -(-len(out) // size))
             page = min(max(1, int(query.get("page", 1))), pages)  # past the end: the last page
             out = out[(page - 1) * size : page * size]
-        return JSONResponse(self._sheet_json(sheet, out))
+        return JSONResponse(self._sheet_json(sheet, out, view))
+
+    @guarded
+    async def list_sheets(self, request: Request, info: dict) -> Response:
+        """list-sheets: an IndexResult of {id, name, accessLevel, permalink, createdAt,
+        modifiedAt}; include=sheetVersion adds `version`."""
+        include = View.of(request).include
+        data = []
+        for sheet in self.state["sheets"].values():
+            item = {
+                "id": sheet["id"],
+                "name": sheet["name"],
+                "accessLevel": "OWNER",
+                "permalink": sheet["permalink"],
+                "createdAt": sheet["createdAt"],
+                "modifiedAt": sheet["modifiedAt"],
+            }
+            if "sheetVersion" in include:
+                item["version"] = sheet["version"]
+            data.append(item)
+        return self._index_page(request, data)
+
+    @guarded
+    async def home(self, request: Request, info: dict) -> Response:
+        """GET /home (the SDK's Home.list_all_contents; not in the spec, whose nearest is
+        list-home-contents at GET /folders/personal → Home {sheets, folders, reports, sights,
+        templates}; the SDK's Home also reads workspaces). Every sheet here lives in a
+        workspace, so Home's own sheets are none and the workspaces carry theirs."""
+        workspaces = []
+        for workspace in self.state["workspaces"].values():
+            sheets = [
+                self.state["sheets"][str(i)]
+                for i in workspace["sheets"]
+                if str(i) in self.state["sheets"]
+            ]
+            workspaces.append(
+                {
+                    **{k: workspace[k] for k in ("id", "name", "accessLevel", "permalink")},
+                    "sheets": [
+                        {k: s[k] for k in ("id", "name", "permalink", "createdAt", "modifiedAt")}
+                        | {"accessLevel": "OWNER"}
+                        for s in sheets
+                    ],
+                }
+            )
+        return JSONResponse(
+            {
+                "sheets": [],
+                "folders": [],
+                "reports": [],
+                "sights": [],
+                "templates": [],
+                "workspaces": workspaces,
+            }
+        )
+
+    @guarded
+    async def update_sheet(self, request: Request, info: dict) -> Response:
+        """updateSheet (rename): body UpdateSheet {name, userSettings, projectSettings};
+        answers {resultCode, message, result: Sheet} (without rows)."""
+        sheet = self._sheet(request)
+        body = await self._json(request)
+        body = body if isinstance(body, dict) else {}
+        if "name" in body:
+            if not body["name"]:
+                raise SheetError(
+                    400,
+                    1012,
+                    "Required object attribute(s) are missing from your request: sheet.name.",
+                )
+            self._check_name(body["name"])
+            sheet["name"] = body["name"]
+        version = self._touch(sheet)
+        self._event(request, sheet, "sheet", "updated", sheet["id"])
+        return self._success(self._sheet_fields(sheet), version=version)
 
     @guarded
     async def get_version(self, request: Request, info: dict) -> Response:
@@ -736,6 +1072,94 @@ class SheetsMixin:
         self._event(request, sheet, "column", "updated", column["id"])
         return self._success(self._column_json(column), version=version)
 
+    def _column_of(self, request: Request, sheet: dict) -> dict:
+        column_id = request.path_params["column_id"]
+        column = next((c for c in sheet["columns"] if c["id"] == column_id), None)
+        if column is None:
+            raise SheetError(404, 1006, "Not Found")
+        return column
+
+    @guarded
+    async def get_column(self, request: Request, info: dict) -> Response:
+        sheet = self._sheet(request)
+        return JSONResponse(self._column_json(self._column_of(request, sheet)))
+
+    @guarded
+    async def add_columns(self, request: Request, info: dict) -> Response:
+        """columns-addToSheet: a column or (as the SDK sends) an array, each with title, type
+        and a zero-based index; the new columns' cells are empty.
+        # Reference: Smartsheet's error table as a public client embeds it (code search, file
+        # id 23190797305): 1031 "The value {0} was not valid for the attribute {1}.", 1056
+        # "Column titles must be unique.", 1060 "Column options are not allowed for column
+        # type {0}.", 1065 "The column specified cannot be deleted."
+        """
+        sheet = self._sheet(request)
+        body = await self._json(request)
+        wanted = body if isinstance(body, list) else [body]
+        if not wanted or not all(isinstance(c, dict) for c in wanted):
+            raise SheetError(
+                400, 1012, "Required object attribute(s) are missing from your request: column."
+            )
+        titles = {c["title"].lower() for c in sheet["columns"]}
+        columns = list(sheet["columns"])
+        made = []
+        for column in wanted:
+            for key in ("title", "type", "index"):
+                if column.get(key) in (None, ""):
+                    raise SheetError(
+                        400,
+                        1012,
+                        f"Required object attribute(s) are missing from your request: column.{key}.",
+                    )
+            if column["title"].lower() in titles:
+                raise SheetError(400, 1056, "Column titles must be unique.")
+            index = column["index"]
+            if not isinstance(index, int) or not 0 <= index <= len(columns):
+                raise SheetError(
+                    400, 1031, f"The value {index} was not valid for the attribute column.index."
+                )
+            if column.get("options") and column["type"] not in ("PICKLIST", "MULTI_PICKLIST"):
+                raise SheetError(
+                    400, 1060, f"Column options are not allowed for column type {column['type']}."
+                )
+            titles.add(column["title"].lower())
+            new = {
+                "id": self.new_id(),
+                "version": 0,
+                "index": index,
+                "title": column["title"],
+                "type": column["type"],
+                "primary": False,
+                "options": list(column.get("options") or []),
+                "validation": bool(column.get("validation", False)),
+                "width": int(column.get("width") or 150),
+            }
+            columns.insert(index, new)
+            made.append(new)
+        for position, column in enumerate(columns):
+            column["index"] = position
+        sheet["columns"] = columns
+        version = self._touch(sheet)
+        for column in made:
+            self._event(request, sheet, "column", "created", column["id"])
+        return self._success([self._column_json(c) for c in made], version=version)
+
+    @guarded
+    async def delete_column(self, request: Request, info: dict) -> Response:
+        """column-delete: GenericResult; the primary column cannot go (1065)."""
+        sheet = self._sheet(request)
+        column = self._column_of(request, sheet)
+        if column["primary"]:
+            raise SheetError(400, 1065, "The column specified cannot be deleted.")
+        sheet["columns"] = [c for c in sheet["columns"] if c["id"] != column["id"]]
+        for position, other in enumerate(sheet["columns"]):
+            other["index"] = position
+        for row in sheet["rows"]:
+            row["cells"].pop(str(column["id"]), None)
+        version = self._touch(sheet)
+        self._event(request, sheet, "column", "deleted", column["id"])
+        return JSONResponse({"message": "SUCCESS", "resultCode": 0, "version": version})
+
     # --- rows ----------------------------------------------------------------------------------
 
     def _bulk(self, body) -> list:
@@ -753,24 +1177,13 @@ class SheetsMixin:
             )
         return rows
 
-    def _insert_at(self, sheet: dict, parent_id: int | None, to_top: bool) -> int:
-        rows = sheet["rows"]
-        if parent_id is None:
-            return 0 if to_top else len(rows)
-        index = next((i for i, row in enumerate(rows) if row["id"] == parent_id), None)
-        if to_top:
-            return index + 1
-        descendants, end = {parent_id}, index + 1
-        while end < len(rows) and rows[end]["parentId"] in descendants:
-            descendants.add(rows[end]["id"])
-            end += 1
-        return end
+    def _location(self, sheet: dict, rows: list) -> dict:
+        """The one location every row of the request carries ({} when none does), checked.
 
-    @guarded
-    async def add_rows(self, request: Request, info: dict) -> Response:
-        sheet = self._sheet(request)
-        rows = self._bulk(await self._json(request))
-        partial = request.query_params.get("allowPartialSuccess", "").lower() == "true"
+        # Reference: SPEC-SS tags[name=rows] "Specify Row Location": only one location
+        # attribute per request, except parentId+toBottom and siblingId+above; every row the
+        # same location (1123); an unknown parentId 1063, siblingId 1064; any other mix 1062.
+        """
         locations = {
             tuple((key, row.get(key)) for key in LOCATION_KEYS if row.get(key) not in (None, False))
             for row in rows
@@ -782,11 +1195,70 @@ class SheetsMixin:
                 "Specifying multiple row locations is not yet supported. Each row must use the same row location attribute and value (toBottom, toTop, parentId, siblingId, above).",
             )
         location = dict(next(iter(locations)))
-        if location.get("siblingId") or location.get("above"):
-            raise SheetError(400, 1062, "Invalid row location.")  # not emulated: we place by parent
-        parent_id = location.get("parentId")
-        if parent_id is not None and not any(row["id"] == parent_id for row in sheet["rows"]):
-            raise SheetError(400, 1063, f"Invalid parentId: {parent_id}.")
+        if frozenset(location) not in VALID_LOCATIONS:
+            raise SheetError(400, 1062, "Invalid row location.")
+        present = {row["id"] for row in sheet["rows"]}
+        if "parentId" in location and location["parentId"] not in present:
+            raise SheetError(400, 1063, f"Invalid parentId: {location['parentId']}.")
+        if "siblingId" in location and location["siblingId"] not in present:
+            raise SheetError(400, 1064, f"Invalid siblingId: {location['siblingId']}.")
+        return location
+
+    def _place(self, rows: list[dict], location: dict) -> tuple[int, int | None]:
+        """Where rows at `location` go in the sheet's `rows` (in sheet order): the index to
+        insert at, and their parent. No location: the bottom of the sheet (add's default)."""
+        index = {row["id"]: i for i, row in enumerate(rows)}
+        if "siblingId" in location:
+            sibling = index[location["siblingId"]]
+            parent = rows[sibling]["parentId"]
+            return (sibling if location.get("above") else _subtree_end(rows, sibling)), parent
+        if "parentId" in location:
+            parent = location["parentId"]
+            if location.get("toBottom"):
+                return _subtree_end(rows, index[parent]), parent  # the last child
+            return index[parent] + 1, parent  # parentId alone: the first child
+        return (0 if location.get("toTop") else len(rows)), None
+
+    def _moved(self, sheet: dict, row_ids: list[int], location: dict) -> list[dict] | None:
+        """The sheet's rows after moving `row_ids` (each with its descendants, in request
+        order) to `location`; None when there is no location. A row cannot go under or beside
+        one it carries along (1062)."""
+        if not location:
+            return None
+        rows = sheet["rows"]
+        index = {row["id"]: i for i, row in enumerate(rows)}
+        by_id = {row["id"]: row for row in rows}
+        chosen = set(row_ids)
+
+        def carried(row_id: int) -> bool:  # an ancestor moves too: it takes this row along
+            parent = by_id[row_id]["parentId"]
+            while parent is not None:
+                if parent in chosen:
+                    return True
+                parent = by_id[parent]["parentId"]
+            return False
+
+        blocks = []
+        for row_id in dict.fromkeys(row_ids):
+            if not carried(row_id):
+                start = index[row_id]
+                blocks.append(rows[start : _subtree_end(rows, start)])
+        taken = {row["id"] for block in blocks for row in block}
+        if {location.get("parentId"), location.get("siblingId")} & taken:
+            raise SheetError(400, 1062, "Invalid row location.")
+        remaining = [row for row in rows if row["id"] not in taken]
+        position, parent = self._place(remaining, location)
+        for block in blocks:
+            block[0]["parentId"] = parent
+        remaining[position:position] = [row for block in blocks for row in block]
+        return remaining
+
+    @guarded
+    async def add_rows(self, request: Request, info: dict) -> Response:
+        sheet = self._sheet(request)
+        rows = self._bulk(await self._json(request))
+        partial = request.query_params.get("allowPartialSuccess", "").lower() == "true"
+        location = self._location(sheet, rows)
         accepted, failed = [], []
         for index, row in enumerate(rows):
             try:
@@ -807,8 +1279,9 @@ class SheetsMixin:
         if not accepted:
             return self._success([], version=sheet["version"], failed=failed)
         version = self._touch(sheet)
-        position = self._insert_at(sheet, parent_id, bool(location.get("toTop")))
-        created = [self._new_row(cells, parent_id, sheet) for cells in accepted]
+        position, parent_id = self._place(sheet["rows"], location)
+        author = self._user(info)
+        created = [self._new_row(cells, parent_id, sheet, author) for cells in accepted]
         sheet["rows"][position:position] = created
         ids = {row["id"] for row in created}
         for row in created:
@@ -820,6 +1293,7 @@ class SheetsMixin:
         sheet = self._sheet(request)
         rows = self._bulk(await self._json(request))
         partial = request.query_params.get("allowPartialSuccess", "").lower() == "true"
+        location = self._location(sheet, [row for row in rows if isinstance(row, dict)])
         by_id = {row["id"]: row for row in sheet["rows"]}
         changes, failed = [], []
         for index, row in enumerate(rows):
@@ -852,12 +1326,17 @@ class SheetsMixin:
                 )
         if not changes:
             return self._success([], version=sheet["version"], failed=failed or None)
+        # "Update: the row stays where it is" unless a location moves it (and its children).
+        moved = self._moved(sheet, [target["id"] for target, _ in changes], location)
         version = self._touch(sheet)
-        stamp = now_iso()
+        stamp, author = now_iso(), self._user(info)
+        if moved is not None:
+            sheet["rows"] = moved
         for target, cells in changes:
             target["cells"].update(cells)
             target["cells"] = {k: v for k, v in target["cells"].items() if v is not None}
             target["version"], target["modifiedAt"] = version, stamp
+            target["modifiedBy"] = author
             self._event(request, sheet, "row", "updated", target["id"])
         return self._success(
             self._rows_json(sheet, {target["id"] for target, _ in changes}),
@@ -897,6 +1376,69 @@ class SheetsMixin:
             raise SheetError(404, 1006, "Not Found")
         return JSONResponse(rows[0])
 
+    @guarded
+    async def move_rows(self, request: Request, info: dict) -> Response:
+        """move-rows: rows, each with its children, to the bottom of another sheet; cells go to
+        the destination's column of the same title (UNVERIFIED choice: the docs say only that
+        the columns must match), others are dropped. include=attachments,discussions moves
+        those along; without it they stay behind with the deleted rows. Answers the
+        unwrapped CopyOrMoveRowResult {destinationSheetId, rowMappings[{from, to}]}.
+        # Reference: SPEC-SS move-rows; error table 1136 "Cannot copy or move row(s) within
+        # the same sheet."; the SDK's move_rows docstring (children move, ignoreRowsNotFound).
+        """
+        source = self._sheet(request)
+        body = await self._json(request)
+        body = body if isinstance(body, dict) else {}
+        row_ids = body.get("rowIds") or []
+        destination_id = (body.get("to") or {}).get("sheetId")
+        if not row_ids or destination_id is None:
+            missing = "rowIds" if not row_ids else "to.sheetId"
+            raise SheetError(
+                400, 1012, f"Required object attribute(s) are missing from your request: {missing}."
+            )
+        if destination_id == source["id"]:
+            raise SheetError(400, 1136, "Cannot copy or move row(s) within the same sheet.")
+        destination = self.state["sheets"].get(str(destination_id))
+        if destination is None:
+            raise SheetError(404, 1006, "Not Found")
+        present = {row["id"] for row in source["rows"]}
+        if set(row_ids) - present:
+            if request.query_params.get("ignoreRowsNotFound", "").lower() != "true":
+                raise SheetError(404, 1006, "Not Found")
+            row_ids = [i for i in row_ids if i in present]
+        # In request order, each with its descendants, the tops losing their parent.
+        family = _family(source, row_ids)
+        order = self._moved(source, row_ids, {"toBottom": True}) if row_ids else []
+        taken = [row for row in order if row["id"] in family]
+        include = View.of(request).include
+        by_title = {c["title"]: str(c["id"]) for c in destination["columns"]}
+        titles = {str(c["id"]): c["title"] for c in source["columns"]}
+        mappings, new_ids = [], {}
+        for row in taken:
+            cells = {
+                by_title[titles[k]]: v for k, v in row["cells"].items() if titles[k] in by_title
+            }
+            copy = self._new_row(
+                cells, new_ids.get(row["parentId"]), destination, row.get("createdBy")
+            )
+            new_ids[row["id"]] = copy["id"]
+            destination["rows"].append(copy)
+            mappings.append({"from": row["id"], "to": copy["id"]})
+        for kind, key in (("discussions", "discussions"), ("attachments", "attachments")):
+            for item in list(self.state[key].values()):
+                if item.get("sheetId") == source["id"] and item.get("rowId") in new_ids:
+                    if kind in include:
+                        item["sheetId"], item["rowId"] = destination["id"], new_ids[item["rowId"]]
+                    else:
+                        del self.state[key][str(item["id"])]
+        source["rows"] = [row for row in source["rows"] if row["id"] not in new_ids]
+        self._touch(source)
+        self._touch(destination)
+        for mapping in mappings:
+            self._event(request, source, "row", "deleted", mapping["from"])
+            self._event(request, destination, "row", "created", mapping["to"])
+        return JSONResponse({"destinationSheetId": destination["id"], "rowMappings": mappings})
+
     def _row_of(self, sheet: dict, row_id: int) -> dict:
         row = next((row for row in sheet["rows"] if row["id"] == row_id), None)
         if row is None:
@@ -905,67 +1447,171 @@ class SheetsMixin:
 
     # --- discussions and attachments --------------------------------------------------------
 
-    @guarded
-    async def row_discussions(self, request: Request, info: dict) -> Response:
-        sheet = self._sheet(request)
-        row = self._row_of(sheet, request.path_params["row_id"])
-        if request.method == "GET":
-            found = [d for d in self.state["discussions"].values() if d["rowId"] == row["id"]]
-            data = [
-                self._discussion_json(
-                    d, with_comments="comments" in request.query_params.get("include", "")
-                )
-                for d in found
-            ]
-            return JSONResponse(
-                {
-                    "pageNumber": 1,
-                    "pageSize": max(100, len(data)),
-                    "totalPages": 1,
-                    "totalCount": len(data),
-                    "data": data,
-                }
-            )
-        body = await self._json(request)
-        text = ((body or {}).get("comment") or {}).get("text")
-        if not text:
+    def _index_page(self, request: Request, items: list) -> JSONResponse:
+        """An IndexResult: page / pageSize (100 by default), or every item with includeAll."""
+        query = request.query_params
+        if query.get("includeAll", "").lower() == "true":
+            size, page = max(1, len(items)), 1
+        else:
+            size = max(1, min(int(query.get("pageSize") or 100), 10_000))
+            page = max(1, int(query.get("page") or 1))
+        pages = max(1, -(-len(items) // size))
+        page = min(page, pages)  # past the end: the last page
+        return JSONResponse(
+            {
+                "pageNumber": page,
+                "pageSize": size,
+                "totalPages": pages,
+                "totalCount": len(items),
+                "data": items[(page - 1) * size : page * size],
+            }
+        )
+
+    def _discussions_of(self, sheet: dict, *, row_id=ALL) -> list[dict]:
+        """A sheet's discussions: on the sheet (row_id None), on one row, or ALL of them (those
+        of rows still present)."""
+        rows = {row["id"] for row in sheet["rows"]}
+        found = []
+        for discussion in self.state["discussions"].values():
+            if discussion.get("sheetId") != sheet["id"]:
+                continue
+            on_row = discussion.get("rowId")
+            if row_id is ALL:
+                if on_row is None or on_row in rows:
+                    found.append(discussion)
+            elif on_row == row_id:
+                found.append(discussion)
+        return found
+
+    def _attachments_of(self, sheet: dict, *, row_id=ALL) -> list[dict]:
+        rows = {row["id"] for row in sheet["rows"]}
+        found = []
+        for attachment in self.state["attachments"].values():
+            if attachment.get("sheetId") != sheet["id"]:
+                continue
+            on_row = attachment.get("rowId")
+            if row_id is ALL:
+                if on_row is None or on_row in rows:
+                    found.append(attachment)
+            elif on_row == row_id:
+                found.append(attachment)
+        return found
+
+    def _discussion(self, sheet: dict, discussion_id: int) -> dict:
+        discussion = self.state["discussions"].get(str(discussion_id))
+        if discussion is None or discussion not in self._discussions_of(sheet):
+            raise SheetError(404, 1006, "Not Found")
+        return discussion
+
+    async def _comment_text(self, request: Request, *, nested: bool) -> str:
+        """The comment's text: {"comment": {"text"}} for a new discussion, {"text"} for a
+        comment. Multipart bodies (a comment with a file) are not emulated: 1008."""
+        if request.headers.get("content-type", "").startswith("multipart/"):
             raise SheetError(
                 400,
-                1012,
-                "Required object attribute(s) are missing from your request: comment.text.",
+                1008,
+                "Unable to parse request. The sandbox accepts only JSON comment bodies.",
             )
-        stamp, author = now_iso(), self._user(info)
+        body = await self._json(request)
+        body = body if isinstance(body, dict) else {}
+        text = ((body.get("comment") or {}) if nested else body).get("text")
+        if not text:
+            name = "comment.text" if nested else "text"
+            raise SheetError(
+                400, 1012, f"Required object attribute(s) are missing from your request: {name}."
+            )
+        return text
+
+    def _new_comment(self, text: str, info: dict) -> dict:
+        stamp = now_iso()
+        return {
+            "id": self.new_id(),
+            "text": text,
+            "createdBy": self._user(info),
+            "createdAt": stamp,
+            "modifiedAt": stamp,
+        }
+
+    async def _create_discussion(
+        self, request: Request, info: dict, sheet: dict, row_id: int | None
+    ) -> Response:
+        text = await self._comment_text(request, nested=True)
+        comment = self._new_comment(text, info)
         discussion = {
             "id": self.new_id(),
             "sheetId": sheet["id"],
-            "rowId": row["id"],
-            "title": text[:100],
-            "createdAt": stamp,
-            "comments": [
-                {
-                    "id": self.new_id(),
-                    "text": text,
-                    "createdBy": author,
-                    "createdAt": stamp,
-                    "modifiedAt": stamp,
-                }
-            ],
+            "rowId": row_id,
+            "title": text[:100],  # read-only: the first 100 characters of the first comment
+            "createdAt": comment["createdAt"],
+            "comments": [comment],
         }
         self.state["discussions"][str(discussion["id"])] = discussion
         version = self._touch(sheet)
         self._event(request, sheet, "discussion", "created", discussion["id"])
         return self._success(self._discussion_json(discussion, with_comments=True), version=version)
 
-    def _discussion_json(self, discussion: dict, *, with_comments: bool) -> dict:
-        last = discussion["comments"][-1]
+    @guarded
+    async def row_discussions(self, request: Request, info: dict) -> Response:
+        sheet = self._sheet(request)
+        row = self._row_of(sheet, request.path_params["row_id"])
+        if request.method == "POST":
+            return await self._create_discussion(request, info, sheet, row["id"])
+        return self._discussions_page(request, self._discussions_of(sheet, row_id=row["id"]))
+
+    @guarded
+    async def sheet_discussions(self, request: Request, info: dict) -> Response:
+        """GET: every discussion of the sheet, sheet- and row-level (discussions-list);
+        POST: a discussion on the sheet itself (discussions-create)."""
+        sheet = self._sheet(request)
+        if request.method == "POST":
+            return await self._create_discussion(request, info, sheet, None)
+        return self._discussions_page(request, self._discussions_of(sheet))
+
+    def _discussions_page(self, request: Request, found: list[dict]) -> JSONResponse:
+        include = View.of(request).include
+        data = [
+            self._discussion_json(
+                d,
+                with_comments="comments" in include,
+                # "attachments" is effective only together with "comments" (SPEC-SS).
+                with_attachments="comments" in include and "attachments" in include,
+            )
+            for d in found
+        ]
+        return self._index_page(request, data)
+
+    @guarded
+    async def get_discussion(self, request: Request, info: dict) -> Response:
+        sheet = self._sheet(request)
+        discussion = self._discussion(sheet, request.path_params["discussion_id"])
+        return JSONResponse(
+            self._discussion_json(discussion, with_comments=True, with_attachments=True)
+        )
+
+    @guarded
+    async def add_comment(self, request: Request, info: dict) -> Response:
+        sheet = self._sheet(request)
+        discussion = self._discussion(sheet, request.path_params["discussion_id"])
+        comment = self._new_comment(await self._comment_text(request, nested=False), info)
+        discussion["comments"].append(comment)
+        version = self._touch(sheet)
+        self._event(request, sheet, "comment", "created", comment["id"])
+        return self._success(dict(comment, discussionId=discussion["id"]), version=version)
+
+    def _discussion_json(
+        self, discussion: dict, *, with_comments: bool, with_attachments: bool = False
+    ) -> dict:
+        first, last = discussion["comments"][0], discussion["comments"][-1]
+        on_row = discussion.get("rowId")
         body = {
             "id": discussion["id"],
             "title": discussion["title"],
             "accessLevel": "OWNER",
-            "parentType": "ROW",
-            "parentId": discussion["rowId"],
+            "parentType": "ROW" if on_row else "SHEET",
+            "parentId": on_row or discussion["sheetId"],
             "readOnly": False,
             "commentCount": len(discussion["comments"]),
+            "createdBy": first["createdBy"],
             "lastCommentedAt": last["createdAt"],
             "lastCommentedUser": last["createdBy"],
         }
@@ -973,44 +1619,101 @@ class SheetsMixin:
             body["comments"] = [
                 dict(c, discussionId=discussion["id"]) for c in discussion["comments"]
             ]
+        if with_attachments:
+            body["commentAttachments"] = []  # files on comments are not emulated
         return body
 
     @guarded
     async def row_attachments(self, request: Request, info: dict) -> Response:
         sheet = self._sheet(request)
         row = self._row_of(sheet, request.path_params["row_id"])
-        if request.method == "GET":
-            data = [
-                self._attachment_json(a)
-                for a in self.state["attachments"].values()
-                if a["rowId"] == row["id"]
-            ]
-            return JSONResponse(
-                {
-                    "pageNumber": 1,
-                    "pageSize": max(100, len(data)),
-                    "totalPages": 1,
-                    "totalCount": len(data),
-                    "data": data,
-                }
+        if request.method == "POST":
+            return await self._attach(request, info, sheet, row["id"])
+        data = [self._attachment_json(a) for a in self._attachments_of(sheet, row_id=row["id"])]
+        return self._index_page(request, data)
+
+    @guarded
+    async def sheet_attachments(self, request: Request, info: dict) -> Response:
+        """GET: every attachment of the sheet, its rows' and its comments'
+        (attachments-listOnSheet); POST: a file or a URL on the sheet (attachments-attachToSheet)."""
+        sheet = self._sheet(request)
+        if request.method == "POST":
+            return await self._attach(request, info, sheet, None)
+        return self._index_page(
+            request, [self._attachment_json(a) for a in self._attachments_of(sheet)]
+        )
+
+    @guarded
+    async def get_attachment(self, request: Request, info: dict) -> Response:
+        sheet = self._sheet(request)
+        attachment = self.state["attachments"].get(str(request.path_params["attachment_id"]))
+        if attachment is None or attachment not in self._attachments_of(sheet):
+            raise SheetError(404, 1006, "Not Found")
+        body = self._attachment_json(attachment)
+        if body["attachmentType"] == "FILE":
+            # "a temporary URL … urlExpiresInMillis" (SPEC-SS attachments-get). The sandbox keeps
+            # no file bytes (only their hash), so this URL names the file but serves nothing.
+            body["url"] = (
+                f"https://sandbox-files.smartsheet.invalid/{attachment['sha256']}"
+                f"/{attachment['name']}"
             )
-        name, content, mime = await self._upload(request)
+            body["urlExpiresInMillis"] = URL_EXPIRES_IN_MS
+        return JSONResponse(body)
+
+    async def _attach(
+        self, request: Request, info: dict, sheet: dict, row_id: int | None
+    ) -> Response:
         stamp = now_iso()
         attachment = {
             "id": self.new_id(),
             "sheetId": sheet["id"],
-            "rowId": row["id"],
-            "name": name,
-            "mimeType": mime,
-            "size": len(content),
-            "sha256": hashlib.sha256(content).hexdigest(),
+            "rowId": row_id,
             "createdAt": stamp,
             "createdBy": self._user(info),
         }
+        if request.headers.get("content-type", "").startswith("application/json"):
+            attachment.update(await self._url_attachment(request))
+        else:
+            name, content, mime = await self._upload(request)
+            attachment.update(
+                name=name,
+                attachmentType="FILE",
+                mimeType=mime,
+                size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+            )
         self.state["attachments"][str(attachment["id"])] = attachment
         version = self._touch(sheet)
         self._event(request, sheet, "attachment", "created", attachment["id"])
         return self._success(self._attachment_json(attachment), version=version)
+
+    async def _url_attachment(self, request: Request) -> dict:
+        """A URL attachment's JSON body (URLAttachmentRequest {attachmentType,
+        attachmentSubType, name, description, url}); a FILE cannot come as JSON (1051)."""
+        body = await self._json(request)
+        body = body if isinstance(body, dict) else {}
+        kind = body.get("attachmentType")
+        if kind == "FILE":
+            raise SheetError(400, 1051, "Attachments of type FILE cannot be created using JSON.")
+        if kind not in URL_ATTACHMENT_TYPES:
+            raise SheetError(
+                400,
+                1012,
+                "Required object attribute(s) are missing from your request: attachmentType.",
+            )
+        if not body.get("url"):
+            raise SheetError(
+                400, 1012, "Required object attribute(s) are missing from your request: url."
+            )
+        found = {
+            "attachmentType": kind,
+            "url": body["url"],
+            "name": body.get("name") or body["url"],
+        }
+        for key in ("attachmentSubType", "description"):
+            if body.get(key):
+                found[key] = body[key]
+        return found
 
     async def _upload(self, request: Request) -> tuple[str, bytes, str]:
         """Simple upload (the body is the file, named by Content-Disposition) or multipart
@@ -1059,6 +1762,27 @@ class SheetsMixin:
             "createdAt": attachment["createdAt"],
             "createdBy": attachment["createdBy"],
         }
+
+    def _attachment_json(self, attachment: dict) -> dict:
+        on_row = attachment.get("rowId")
+        body = {
+            "id": attachment["id"],
+            "name": attachment["name"],
+            "attachmentType": attachment.get("attachmentType", "FILE"),
+            "parentType": "ROW" if on_row else "SHEET",
+            "parentId": on_row or attachment["sheetId"],
+            "createdAt": attachment["createdAt"],
+            "createdBy": attachment["createdBy"],
+        }
+        if body["attachmentType"] == "FILE":
+            body["mimeType"] = attachment["mimeType"]
+            body["sizeInKb"] = max(1, -(-attachment["size"] // 1024))
+        else:
+            body["url"] = attachment["url"]
+            for key in ("attachmentSubType", "description"):
+                if key in attachment:
+                    body[key] = attachment[key]
+        return body
 
     # --- control plane: the change-agent event log ------------------------------------------
 

@@ -22,7 +22,9 @@ def run(args: list[str], tmp_path: Path, **variables: str) -> subprocess.Complet
         env=environment,
         capture_output=True,
         text=True,
-        timeout=60,
+        # A generous bound, not a speed check: a migrate on a fresh database took over a
+        # minute on a machine busy with other suites.
+        timeout=300,
     )
 
 

@@ -129,7 +129,7 @@ def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
     print(f"\nsoak: {SOAK_SECONDS}s, 1000 burst tasks done once, beat sent {sent}, all done once")
 
     # --- kill -9 of the worker in the middle of a real task --------------------------------
-    # A job import slow enough to be caught in the act: 12,000 jobs in 3 pages, 4 s each.
+    # A job import slow enough to be caught in the act: 12,000 jobs in 3 pages, 8 s each.
     records = [
         {
             "imi_jobid": str(uuid.UUID(int=n + 1)),
@@ -144,7 +144,7 @@ def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
         DATAVERSE,
         "POST",
         "faults",
-        {"kind": "latency", "path": "/api/data/v9.2/imi_jobs", "seconds": 4},
+        {"kind": "latency", "path": "/api/data/v9.2/imi_jobs", "seconds": 8},
     )
     run_id = stack.shell(
         "from integrations.models import Workspace\n"
@@ -152,13 +152,18 @@ def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
         "out = services.job_sync_request(workspace=Workspace.objects.get(slug='demo'),"
         " trigger='command').pk"
     )
-    status = {}
-    deadline = time.monotonic() + 60
-    while status.get("status") != "running" and time.monotonic() < deadline:
-        status = stack.shell(
-            "from timetracker.models import JobSyncRun\n"
-            f"out = JobSyncRun.objects.filter(pk={run_id}).values('status', 'created')[0]"
-        )
+    # Watched from one shell that polls (a shell per look starts Django each time: on a busy
+    # machine that took longer than the run itself).
+    status = stack.shell(
+        "import time\n"
+        "from timetracker.models import JobSyncRun\n"
+        "deadline = time.monotonic() + 60\n"
+        "while True:\n"
+        f"    out = JobSyncRun.objects.filter(pk={run_id}).values('status', 'created')[0]\n"
+        "    if out['status'] != 'queued' or time.monotonic() > deadline:\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+    )
     assert status.get("status") == "running", status
     worker = stack.pid("worker")
     # The worker and its pool, as the OOM killer would.

@@ -20,8 +20,8 @@ from urllib.parse import quote, urlencode
 
 import msal
 import requests
+from django.conf import settings
 
-from integrations import sandbox
 from integrations.connections import http
 from integrations.connections.providers.base import (
     Identity,
@@ -47,7 +47,7 @@ _apps_lock = threading.Lock()
 
 
 def login_base() -> str:
-    return sandbox.api_url("azure") if sandbox_mode() else "https://login.microsoftonline.com"
+    return settings.PROVIDER_URLS["azure_login"]
 
 
 def _app(connection) -> msal.ConfidentialClientApplication:
@@ -157,7 +157,7 @@ def identify(access_token: str, *, instance_url: str, key: str) -> Identity:
 
 def default_environment_url() -> str:
     """The environment URL a new connection starts with (the emulator in sandbox mode)."""
-    return sandbox.api_url("dataverse") if sandbox_mode() else ""
+    return settings.PROVIDER_URLS["dataverse_environment"]
 
 
 # --- reading an entity set, page by page ---------------------------------------------------------

@@ -3,12 +3,14 @@ wraps only the OAuth v1 API, which HubSpot retires on 2027-02-16; we use v3.
 
 # Reference: ../shared/providers/hubspot.md (OAuth, v1 deprecation, 30-minute tokens);
 # HubSpot-public-api-spec-collection PublicApiSpecs/Auth/Oauth/Rollouts/279897/v3/oauth.json
-# (POST /oauth/v3/token, /token/introspect, /token/revoke).
+# (POST /oauth/v3/token, /token/introspect, /token/revoke; the Error schema every failure
+# answers: category, correlationId and message, read by `_error_of`).
 """
 
 from urllib.parse import urlencode
 
-from integrations import sandbox
+from django.conf import settings
+
 from integrations.connections import http
 from integrations.connections.providers.base import (
     Identity,
@@ -16,7 +18,6 @@ from integrations.connections.providers.base import (
     TokenSet,
     oauth_client,
     rate_key,
-    sandbox_mode,
 )
 
 SPEC = ProviderSpec(
@@ -38,11 +39,11 @@ SPEC = ProviderSpec(
 
 
 def app_base() -> str:
-    return sandbox.browser_url("hubspot") if sandbox_mode() else "https://app.hubspot.com"
+    return settings.PROVIDER_URLS["hubspot_app"]
 
 
 def api_base() -> str:
-    return sandbox.api_url("hubspot") if sandbox_mode() else "https://api.hubapi.com"
+    return settings.PROVIDER_URLS["hubspot_api"]
 
 
 def authorize_url(
@@ -61,18 +62,31 @@ def authorize_url(
 def _post(path: str, form: dict, *, key: str, action: str) -> dict:
     response = http.session("hubspot", key=key).post(f"{api_base()}{path}", data=form)
     if response.status_code >= 400:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        reason = body.get("message") or body.get("error_description") or str(response.status_code)
+        reason, category = _error_of(response)
         http.raise_for_status(
             response,
             provider="hubspot",
             message=f"HubSpot refused to {action}: {reason}",
-            code=body.get("status", ""),
+            code=category,
         )
     return response.json() if response.content else {}
+
+
+# Reference: HubSpot/HubSpot-public-api-spec-collection
+# PublicApiSpecs/Auth/Oauth/Rollouts/155908/v1/oauth.json and .../279897/v3/oauth.json
+# (components/schemas/Error: required category, correlationId, message; no `status`).
+def _error_of(response) -> tuple[str, str]:
+    """(message, category) of a HubSpot error answer, by the spec's fields. The legacy
+    `status` (BAD_REFRESH_TOKEN, ...) is not in the spec, so it is never read: HubSpot keeps
+    it only for backward compatibility."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return str(response.status_code), ""
+    reason = body.get("message") or body.get("error_description") or str(response.status_code)
+    return reason, str(body.get("category") or "")
 
 
 def _token_set(body: dict) -> TokenSet:

@@ -19,7 +19,6 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from integrations import sandbox
 from integrations.connections import http
 from integrations.connections.providers.base import (
     Identity,
@@ -27,7 +26,6 @@ from integrations.connections.providers.base import (
     TokenSet,
     oauth_client,
     rate_key,
-    sandbox_mode,
 )
 
 SPEC = ProviderSpec(
@@ -39,16 +37,12 @@ SPEC = ProviderSpec(
     pkce=True,
     domains=("login", "test"),
 )
-LIVE_HOSTS = {"login": "https://login.salesforce.com", "test": "https://test.salesforce.com"}
-EMULATORS = {"login": "salesforce", "test": "salesforce-test"}
 
 
 def login_host(domain: str = "login", *, browser: bool = False) -> str:
-    domain = domain or "login"
-    if sandbox_mode():
-        name = EMULATORS[domain]
-        return sandbox.browser_url(name) if browser else sandbox.api_url(name)
-    return LIVE_HOSTS[domain]
+    """The login host of a domain (login: production orgs, test: sandbox orgs); the one a
+    browser opens differs from the API's only in sandbox mode (settings.PROVIDER_URLS)."""
+    return settings.PROVIDER_URLS[f"salesforce_{domain or 'login'}{'_browser' if browser else ''}"]
 
 
 def authorize_url(

@@ -15,11 +15,11 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 import smartsheet
+from django.conf import settings
 from smartsheet.exceptions import ApiError, UnexpectedRequestError
 from smartsheet.session import redact_token
 from smartsheet.util import fresh_operation
 
-from integrations import sandbox
 from integrations.connections import http
 from integrations.connections.providers.base import (
     Identity,
@@ -27,7 +27,6 @@ from integrations.connections.providers.base import (
     TokenSet,
     oauth_client,
     rate_key,
-    sandbox_mode,
 )
 
 SPEC = ProviderSpec(
@@ -42,19 +41,11 @@ PLACEHOLDER_TOKEN = "oauth-exchange"  # the SDK refuses to build a client withou
 
 
 def _authorize_base() -> str:
-    return (
-        f"{sandbox.browser_url('smartsheet')}/b/authorize"
-        if sandbox_mode()
-        else "https://app.smartsheet.com/b/authorize"
-    )
+    return settings.PROVIDER_URLS["smartsheet_authorize"]
 
 
 def api_base() -> str:
-    return (
-        f"{sandbox.api_url('smartsheet')}/2.0"
-        if sandbox_mode()
-        else "https://api.smartsheet.com/2.0"
-    )
+    return settings.PROVIDER_URLS["smartsheet_api"]
 
 
 def client(access_token: str, *, key: str) -> smartsheet.Smartsheet:
@@ -175,6 +166,23 @@ def identify(access_token: str, *, key: str) -> Identity:
 
 
 # --- Sheets, rows, discussions, attachments (the projects sync) --------------------------------
+
+# Reference: Smartsheet error codes (4004: "Request failed because sheetId {0} is currently
+# being updated by another request that uses the same access token. Please retry your request
+# once the previous request has completed.", HTTP 500): the write was not made, so the HTTP
+# layer may send it again, POST included. The hub writes each sheet serially and should never
+# cause one; another program using the same token can.
+SHEET_BUSY = 4004
+
+
+def _not_processed(response) -> bool:
+    try:
+        return response.status_code == 500 and response.json().get("errorCode") == SHEET_BUSY
+    except ValueError:
+        return False
+
+
+http.NOT_PROCESSED_ANSWERS["smartsheet"] = _not_processed
 
 CHANGE_AGENT = "integration-hub"  # on every write: inbound reads and webhooks can tell our echoes
 ROWS_PER_REQUEST = 500  # Add / Update Rows cap

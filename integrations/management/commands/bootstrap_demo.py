@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from integrations import sandbox
+from config import endpoints
 from integrations.accounts import audit
 from integrations.accounts import services as accounts
 from integrations.accounts.models import Membership, User, Workspace
@@ -51,10 +51,10 @@ class Command(BaseCommand):
             connections.connection_create_client_credentials(
                 workspace=demo,
                 actor=user,
-                tenant_id=sandbox.DATAVERSE_TENANT_ID,
-                client_id=sandbox.DATAVERSE_CLIENT_ID,
-                client_secret=sandbox.DATAVERSE_CLIENT_SECRET,
-                instance_url=sandbox.api_url("dataverse"),
+                tenant_id=endpoints.DATAVERSE_TENANT_ID,
+                client_id=endpoints.DATAVERSE_CLIENT_ID,
+                client_secret=endpoints.DATAVERSE_CLIENT_SECRET,
+                instance_url=settings.PROVIDER_URLS["dataverse_environment"],
                 label="Dataverse sandbox",
             )
         demo_ready.send(sender=self.__class__, workspace=demo, user=user)

@@ -1,0 +1,95 @@
+"""Where each provider answers: its live service's documented URLs, or, in sandbox mode, the
+local emulators. `settings.PROVIDER_URLS` is built from these at start-up and the providers
+read only that setting, so nothing the hub runs in production imports the emulators; the
+sandbox imports this module for its ports and for the ids of the demo data it seeds.
+
+Pure constants and string formatting: settings.py imports it before Django is set up.
+"""
+
+# Reference: ../shared/providers/smartsheet.md (api.smartsheet.com/2.0, app.smartsheet.com
+# /b/authorize); https://developers.smartsheet.com/api/smartsheet/guides/basics/base-url (Gov
+# api.smartsheetgov.com, Regions Europe api.smartsheet.eu, Australia api.smartsheet.au); salesforce.md (login / test My Domain
+# hosts), hubspot.md (api.hubapi.com, app.hubspot.com/oauth/authorize), dataverse.md
+# (login.microsoftonline.com/{tenant}).
+LIVE_URLS = {
+    "smartsheet_api": "https://api.smartsheet.com/2.0",
+    "smartsheet_authorize": "https://app.smartsheet.com/b/authorize",
+    "salesforce_login": "https://login.salesforce.com",
+    "salesforce_test": "https://test.salesforce.com",
+    "hubspot_api": "https://api.hubapi.com",
+    "hubspot_app": "https://app.hubspot.com",
+    "azure_login": "https://login.microsoftonline.com",
+    "dataverse_environment": "",  # each connection names its own environment
+}
+# The ones an operator may point elsewhere (another region, a sovereign cloud): VARIABLE -> key.
+OVERRIDABLE = {
+    "SMARTSHEET_API_URL": "smartsheet_api",
+    "SMARTSHEET_AUTHORIZE_URL": "smartsheet_authorize",
+    "SALESFORCE_LOGIN_URL": "salesforce_login",
+    "SALESFORCE_TEST_URL": "salesforce_test",
+    "HUBSPOT_API_URL": "hubspot_api",
+    "HUBSPOT_APP_URL": "hubspot_app",
+    "AZURE_LOGIN_URL": "azure_login",
+}
+
+# Port offsets from SANDBOX_BASE_PORT. "browser" is the plain-HTTP port for consent pages.
+SANDBOX_PORT_OFFSETS = {
+    "browser": 0,
+    "smartsheet": 1,
+    "salesforce": 2,
+    "salesforce-test": 3,
+    "hubspot": 4,
+    "azure": 5,
+    "dataverse": 6,
+}
+
+
+def sandbox_urls(host: str, ports: dict[str, int]) -> dict[str, str]:
+    """Every provider URL pointed at the emulators listening on `ports`. An API answers on its
+    emulator's TLS port; a page a browser opens (consent) on the plain-HTTP browser port."""
+
+    def api(name: str) -> str:
+        return f"https://{host}:{ports[name]}"
+
+    def browser(name: str) -> str:
+        return f"http://{host}:{ports['browser']}/{name}"
+
+    return {
+        "smartsheet_api": f"{api('smartsheet')}/2.0",
+        "smartsheet_authorize": f"{browser('smartsheet')}/b/authorize",
+        "salesforce_login": api("salesforce"),
+        "salesforce_login_browser": browser("salesforce"),
+        "salesforce_test": api("salesforce-test"),
+        "salesforce_test_browser": browser("salesforce-test"),
+        "hubspot_api": api("hubspot"),
+        "hubspot_app": browser("hubspot"),
+        "azure_login": api("azure"),
+        "dataverse_environment": api("dataverse"),
+    }
+
+
+def live_urls(overrides: dict[str, str]) -> dict[str, str]:
+    """The live URLs with the operator's overrides; a browser opens the same login host the
+    API calls (only the emulators split them)."""
+    urls = {**LIVE_URLS, **{key: value for key, value in overrides.items() if value}}
+    urls["salesforce_login_browser"] = urls["salesforce_login"]
+    urls["salesforce_test_browser"] = urls["salesforce_test"]
+    return urls
+
+
+# --- the demo data the emulators seed, which sandbox mode's defaults point at -----------------
+
+# The Azure AD app the Dataverse emulator trusts (the demo's Microsoft connection uses it).
+DATAVERSE_TENANT_ID = "7e2d3c1a-5b4f-4c8e-9a1d-2f6b8c0e4a17"
+DATAVERSE_CLIENT_ID = "5c9f0e2b-8d3a-4f1c-b6e7-1a2b3c4d5e6f"
+DATAVERSE_CLIENT_SECRET = "sbx~dataverse.client-secret-0123456789"
+
+# The Smartsheet emulator's "TimeTracker Jobs" sheet: the TimeTracker's rollback source
+# (USE_DATAVERSE=false) defaults to it in sandbox mode.
+TIMETRACKER_JOBS_SHEET_ID = 7340625417283460
+TIMETRACKER_JOBS_COLUMNS = {
+    "im_number": 5170319034935172,
+    "general_contractor": 2918519221249924,
+    "job_scope": 7422118848620420,
+    "submittal_status": 1792619314407300,
+}
