@@ -1,5 +1,6 @@
 """A client of the emulators' control planes, for tests and benchmarks: reset, counters,
-faults, limits, token expiry, and the consent page a person would click through."""
+faults, limits, token expiry, tokens granted in one call, and the consent page a person would
+click through."""
 
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -69,6 +70,14 @@ class SandboxClient:
 
     def configure(self, name: str, **config) -> None:
         self.control(name, "PUT", "config", config)
+
+    def grant(self, name: str, *, client_id: str, scope: str = "", user: str = "") -> dict:
+        """A token pair and the user's identity in one control-plane call, issued as the
+        provider's own grant would (for tests whose subject is not the consent flow)."""
+        body = {"client_id": client_id, "scope": scope}
+        if user:
+            body["user"] = user
+        return self.control(name, "POST", "tokens", body)
 
     def consent(self, authorize_url: str, *, approve: bool = True, user_index: int = 0) -> dict:
         """Do what a person does on the consent page; return the redirect's query."""

@@ -346,6 +346,7 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
             Route("/_sandbox/faults", self._cp_faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sandbox/apps", self._cp_apps, methods=["POST"]),
             Route("/_sandbox/tokens/expire", self._cp_expire, methods=["POST"]),
+            Route("/_sandbox/tokens", self._cp_tokens, methods=["POST"]),
             Route("/_sandbox/config", self._cp_config, methods=["GET", "PUT"]),
             Route("/_sandbox/state", self._cp_state, methods=["GET"]),
         ]
@@ -410,6 +411,36 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
                 expired += 1
         self.dirty = True
         return JSONResponse({"expired": expired})
+
+    async def _cp_tokens(self, request: Request) -> Response:
+        """A token pair for a registered app and a seeded user in one call, without the consent
+        page and the code exchange: for tests whose subject is not the OAuth flow itself. The
+        tokens are issued exactly as the provider's grant issues them (same store, lifetime,
+        refresh, revoke, introspection and limits); the answer adds the identity the provider's
+        who-am-i would give. Body: {"client_id", "scope"?, "user"?} (user: a seeded user's id;
+        default the first one, whom the consent page offers first)."""
+        body = await self._body(request)
+        client_id = body.get("client_id", "")
+        if client_id not in self.state["apps"]:
+            return json_error({"error": f"no app {client_id!r} is registered"}, 400)
+        users = self.state["users"]
+        user_id = str(body.get("user") or next(iter(users), ""))
+        if user_id not in users:
+            return json_error({"error": f"no seeded user {user_id!r}"}, 400)
+        scope = body.get("scope", "")
+        scopes = scope.split() if isinstance(scope, str) else list(scope)
+        try:
+            answer = self.grant_tokens(client_id=client_id, user_id=user_id, scopes=scopes)
+        except ValueError as exc:
+            return json_error({"error": str(exc)}, 400)
+        return JSONResponse(answer)
+
+    def grant_tokens(self, *, client_id: str, user_id: str, scopes: list[str]) -> dict:
+        """Issue a token pair as the provider's authorization-code grant would, and return
+        {"access_token", "refresh_token", "expires_in", "scopes", "user_id", "email", "name",
+        "account_id", "account_name", "instance_url", "identity_url"}. Emulators with an OAuth
+        flow override it; ValueError refuses (e.g. a scope the provider does not know)."""
+        raise ValueError(f"{self.title} issues no tokens through the control plane")
 
     async def _cp_config(self, request: Request) -> Response:
         if request.method == "PUT":

@@ -332,6 +332,30 @@ class HubSpotEmulator(Emulator):
         tokens = self.issue_tokens(ttl=ttl, **info)
         return JSONResponse(self._token_body(info, tokens, version3))
 
+    def grant_tokens(self, *, client_id: str, user_id: str, scopes: list[str]) -> dict:
+        if not scopes:
+            raise ValueError("no scopes were requested")
+        user = self.state["users"][user_id]
+        info = {
+            "client_id": client_id,
+            "user_id": user_id,
+            "scopes": scopes,
+            "hub_id": user["hub_id"],
+        }
+        tokens = self.issue_tokens(ttl=self.config.get("access_ttl", ACCESS_TTL), **info)
+        return {
+            **tokens,
+            "expires_in": int(self.config.get("access_ttl", ACCESS_TTL)),
+            "scopes": scopes,
+            "user_id": str(user["id"]),
+            "email": user["email"],
+            "name": user["name"],
+            "account_id": str(user["hub_id"]),
+            "account_name": self.state["portal"]["domain"],
+            "instance_url": "",
+            "identity_url": "",
+        }
+
     def app_id(self, client_id: str) -> int:
         return zlib.crc32(client_id.encode()) % 10_000_000
 

@@ -271,6 +271,29 @@ class SalesforceEmulator(Emulator):
         tokens = self.issue_tokens(ttl=ttl, refresh=wants_refresh, **info)
         return JSONResponse(self.token_body(app["secret"], info, tokens))
 
+    def grant_tokens(self, *, client_id: str, user_id: str, scopes: list[str]) -> dict:
+        scopes = scopes or ["api", "refresh_token"]
+        info = {"client_id": client_id, "user_id": user_id, "scopes": scopes}
+        wants_refresh = bool({"refresh_token", "offline_access"} & set(scopes))
+        tokens = self.issue_tokens(
+            ttl=self.config.get("session_seconds", SESSION_SECONDS), refresh=wants_refresh, **info
+        )
+        user = self.state["users"][user_id]
+        # Salesforce's answer carries no expiry (the org's session timeout decides) and the
+        # User record no account: the org id is the identity URL's second-to-last part.
+        return {
+            **tokens,
+            "expires_in": None,
+            "scopes": scopes,
+            "user_id": user["id"],
+            "email": user["email"],
+            "name": f"{user['first_name']} {user['last_name']}",
+            "account_id": self.state["org"]["id"],
+            "account_name": "",
+            "instance_url": self.base,
+            "identity_url": self.identity_url(user_id),
+        }
+
     async def revoke(self, request: Request) -> Response:
         form = await request.form()
         token = form.get("token", "")

@@ -255,6 +255,25 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
             }
         )
 
+    def grant_tokens(self, *, client_id: str, user_id: str, scopes: list[str]) -> dict:
+        if not scopes or not set(scopes) <= SCOPES:
+            raise ValueError("invalid_scope")
+        info = {"client_id": client_id, "user_id": user_id, "scopes": scopes}
+        tokens = self.issue_tokens(ttl=self.config.get("access_ttl", ACCESS_TTL), **info)
+        user = self.state["users"][user_id]
+        return {
+            **tokens,
+            "expires_in": int(self.config.get("access_ttl", ACCESS_TTL)),
+            "scopes": scopes,
+            "user_id": str(user["id"]),
+            "email": user["email"],
+            "name": f"{user['firstName']} {user['lastName']}",
+            "account_id": str(user["account"]["id"]),
+            "account_name": user["account"]["name"],
+            "instance_url": "",
+            "identity_url": "",
+        }
+
     async def revoke(self, request: Request) -> Response:
         info, failure = self.authenticated(request)
         if failure:

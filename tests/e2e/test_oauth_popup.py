@@ -7,7 +7,7 @@ import pytest
 
 from integrations.connections.models import Connection
 from projects.services import project_create
-from tests.integrations.helpers import connect
+from tests.integrations.helpers import connect_through_consent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -160,9 +160,9 @@ def test_dismissing_the_disconnect_question_keeps_the_connection(
     signed_in, hub, two_workspaces, sandbox
 ):
     admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
-    connect(sandbox, user=admin, workspace=workspace, provider="salesforce")
+    connect_through_consent(sandbox, user=admin, workspace=workspace, provider="salesforce")
     project = project_create(workspace=workspace, actor=admin, number="2201", name="Harbor")
-    connect(sandbox, user=admin, workspace=workspace, provider="smartsheet")
+    connect_through_consent(sandbox, user=admin, workspace=workspace, provider="smartsheet")
     page = signed_in(admin)
     disconnects = []
     page.on(

@@ -60,6 +60,7 @@ def test_a_consents_identity_call_counts_against_the_new_connections_budget(
         user=two_workspaces["a_admin"],
         workspace=two_workspaces["a"],
         provider="smartsheet",
+        full_flow=True,  # the callback's identity call is what this test is about
     )
     sandbox.clear_calls("smartsheet")
     session = http.session("smartsheet", key=rate_key(connection))

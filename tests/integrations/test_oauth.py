@@ -6,12 +6,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from integrations.accounts.models import AuditEvent
+from integrations.accounts.models import AuditEvent, Membership
+from integrations.connections import services as connection_services
 from integrations.connections.models import Connection, OAuthState
 from integrations.connections.oauth import flow
 from integrations.sandbox.core import s256
 from tests.factories import MembershipFactory
-from tests.integrations.helpers import connect
+from tests.integrations.helpers import connect, connect_through_consent
 
 pytestmark = pytest.mark.django_db
 
@@ -272,8 +273,12 @@ class TestStatus:
         self, client, two_workspaces, sandbox
     ):
         member, admin = two_workspaces["a_member"], two_workspaces["a_admin"]
-        connect(sandbox, user=admin, workspace=two_workspaces["a"], provider="smartsheet")
-        connect(sandbox, user=admin, workspace=two_workspaces["a"], provider="hubspot")
+        connect_through_consent(
+            sandbox, user=admin, workspace=two_workspaces["a"], provider="smartsheet"
+        )
+        connect_through_consent(
+            sandbox, user=admin, workspace=two_workspaces["a"], provider="hubspot"
+        )
         client.force_login(member)
         smartsheet = client.get(
             f"/integrations/smartsheet/auth/status?workspace={two_workspaces['a'].pk}"
@@ -286,7 +291,7 @@ class TestStatus:
         assert hubspot["org"] == ""  # HubSpot has no choice of org
 
     def test_status_names_the_salesforce_org(self, client, two_workspaces, sandbox):
-        connection = connect(
+        connection = connect_through_consent(
             sandbox,
             user=two_workspaces["a_admin"],
             workspace=two_workspaces["a"],
@@ -310,7 +315,7 @@ class TestStatus:
         )
 
     def test_disconnect_through_the_page_endpoint(self, client, two_workspaces, sandbox):
-        connection = connect(
+        connection = connect_through_consent(
             sandbox,
             user=two_workspaces["a_admin"],
             workspace=two_workspaces["a"],
@@ -330,9 +335,15 @@ class TestStatus:
 def test_a_member_of_two_workspaces_has_one_smartsheet_link_in_each(two_workspaces, sandbox):
     member = two_workspaces["a_member"]
     MembershipFactory(workspace=two_workspaces["b"], user=member)
-    first = connect(sandbox, user=member, workspace=two_workspaces["a"], provider="smartsheet")
-    again = connect(sandbox, user=member, workspace=two_workspaces["a"], provider="smartsheet")
-    other = connect(sandbox, user=member, workspace=two_workspaces["b"], provider="smartsheet")
+    first = connect_through_consent(
+        sandbox, user=member, workspace=two_workspaces["a"], provider="smartsheet"
+    )
+    again = connect_through_consent(
+        sandbox, user=member, workspace=two_workspaces["a"], provider="smartsheet"
+    )
+    other = connect_through_consent(
+        sandbox, user=member, workspace=two_workspaces["b"], provider="smartsheet"
+    )
     assert first.pk == again.pk != other.pk
     assert flow.redirect_uri("smartsheet").endswith("/integrations/smartsheet/auth/callback")
 
@@ -346,7 +357,7 @@ def test_the_pkce_challenge_is_rfc_7636_s256():
 
 
 def test_a_member_cannot_disconnect_the_workspace_crm(client, two_workspaces, sandbox):
-    connect(
+    connect_through_consent(
         sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
     )
     client.force_login(two_workspaces["a_member"])
@@ -357,3 +368,36 @@ def test_a_member_cannot_disconnect_the_workspace_crm(client, two_workspaces, sa
     )
     assert response.status_code == 403
     assert Connection.objects.get().status == "connected"
+
+
+@pytest.mark.parametrize(
+    ("provider", "domain"),
+    [("smartsheet", ""), ("hubspot", ""), ("salesforce", "login"), ("salesforce", "test")],
+)
+def test_a_granted_connection_is_stored_as_the_consent_flow_stores_it(
+    two_workspaces, sandbox, provider, domain
+):
+    # The tests' one-call `connect` must stand in for the flow: the same row, audit and usable
+    # tokens, or every test built on it proves something about a connection the hub never makes.
+    admin = two_workspaces["a_admin"]
+    MembershipFactory(workspace=two_workspaces["b"], user=admin, role=Membership.Role.ADMIN)
+    user, workspace = admin, two_workspaces["a"]
+    consented = connect_through_consent(
+        sandbox, user=user, workspace=workspace, provider=provider, domain=domain
+    )
+    granted = connect(
+        sandbox, user=user, workspace=two_workspaces["b"], provider=provider, domain=domain
+    )
+    same = [
+        "provider", "user_id", "label", "external_user_id", "external_email",
+        "external_account_id", "instance_url", "auth_domain", "scopes", "status",
+        "last_error", "connected_by_id",
+    ]  # fmt: skip
+    assert [getattr(granted, f) for f in same] == [getattr(consented, f) for f in same]
+    assert bool(granted.refresh_token) == bool(consented.refresh_token)
+    assert (granted.expires_at is None) == (consented.expires_at is None)
+    if granted.expires_at:
+        assert abs(granted.expires_at - consented.expires_at) < timedelta(minutes=1)
+    audits = AuditEvent.objects.filter(action="connection.connect").order_by("pk")
+    assert [event.workspace_id for event in audits] == [workspace.pk, two_workspaces["b"].pk]
+    assert connection_services.connection_test(connection=granted, actor=user)["ok"] is True

@@ -30,8 +30,17 @@ def test_no_token_or_secret_reaches_the_logs(log_output, sandbox, two_workspaces
         return connection
 
     user, workspace = two_workspaces["a_admin"], two_workspaces["a"]
-    connections = [
-        remember(connect(sandbox, user=user, workspace=workspace, provider=provider, domain=domain))
+    connections = [  # the whole consent flow: the code, the exchange and who-am-i log too
+        remember(
+            connect(
+                sandbox,
+                user=user,
+                workspace=workspace,
+                provider=provider,
+                domain=domain,
+                full_flow=True,
+            )
+        )
         for provider, domain in [("smartsheet", ""), ("salesforce", "login"), ("hubspot", "")]
     ]
     dataverse = connect_dataverse(user=user, workspace=workspace)

@@ -400,3 +400,61 @@ class TestControlPlane:
         page_a = session().get(smartsheet_token(sandbox)).text
         sandbox.reset()
         assert session().get(smartsheet_token(sandbox)).text == page_a
+
+    def test_a_granted_token_is_refreshed_introspected_and_revoked_like_a_consented_one(
+        self, sandbox
+    ):
+        form = {"client_id": "hub-hubspot-sandbox", "client_secret": "sandbox-secret-hubspot"}
+        granted = sandbox.grant("hubspot", client_id=form["client_id"], scope="oauth")
+        url = sandbox.url("hubspot")
+        assert granted["expires_in"] == 1800 and granted["account_id"]
+        introspect = session().post(
+            f"{url}/oauth/v3/token/introspect", data={**form, "token": granted["access_token"]}
+        )
+        assert introspect.json()["active"] is True
+        assert introspect.json()["user"] == granted["email"]
+        refresh = session().post(
+            f"{url}/oauth/v3/token",
+            data={**form, "grant_type": "refresh_token", "refresh_token": granted["refresh_token"]},
+        )
+        assert refresh.status_code == 200 and refresh.json()["hub_id"] == int(granted["account_id"])
+        revoke = session().post(
+            f"{url}/oauth/v3/token/revoke", data={**form, "token": granted["refresh_token"]}
+        )
+        assert revoke.status_code == 200
+
+    def test_a_granted_token_counts_against_the_limit_of_its_caller(self, sandbox):
+        granted = sandbox.grant(
+            "smartsheet", client_id="hub-smartsheet-sandbox", scope="READ_SHEETS"
+        )
+        sandbox.set_limit("smartsheet", 1, 60)
+        me = f"{sandbox.url('smartsheet')}/2.0/users/me"
+        headers = {"Authorization": f"Bearer {granted['access_token']}"}
+        first, second = session().get(me, headers=headers), session().get(me, headers=headers)
+        assert first.status_code == 200 and first.json()["email"] == granted["email"]
+        assert second.status_code == 429 and second.json()["errorCode"] == 4003
+
+    def test_a_salesforce_grant_follows_the_scopes_and_names_the_first_user_by_default(
+        self, sandbox
+    ):
+        app = "hub-salesforce-sandbox"
+        first = sandbox.grant("salesforce", client_id=app, scope="api")
+        assert first["refresh_token"] == "" and first["expires_in"] is None
+        assert first["identity_url"].endswith(f"/{first['account_id']}/{first['user_id']}")
+        again = sandbox.grant(
+            "salesforce", client_id=app, scope="api refresh_token", user=first["user_id"]
+        )
+        assert again["user_id"] == first["user_id"] and again["refresh_token"]
+        assert sandbox.grant("salesforce-test", client_id=app)["account_id"] != first["account_id"]
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"client_id": "unknown", "scope": "READ_SHEETS"},
+            {"client_id": "hub-smartsheet-sandbox", "scope": "READ_SHEETS", "user": "nobody"},
+            {"client_id": "hub-smartsheet-sandbox", "scope": "NOT_A_SCOPE"},
+        ],
+    )
+    def test_a_grant_refuses_an_unknown_app_user_or_scope(self, sandbox, body):
+        response = session().post(f"{sandbox.url('smartsheet')}/_sandbox/tokens", json=body)
+        assert response.status_code == 400 and response.json()["error"]
