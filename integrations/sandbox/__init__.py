@@ -24,8 +24,9 @@ EMULATOR_NAMES = tuple(name for name in PORT_OFFSETS if name != "browser")
 
 def use_ports(ports: dict[str, int]) -> None:
     """Point the hub at emulators listening on `ports` (a sandbox started in this process on
-    free ports, as the tests and benchmarks do): the ports and every provider URL."""
-    settings.SANDBOX_PORTS = dict(ports)
+    free ports, as the tests and benchmarks do): the ports and every provider URL. Emulators
+    not among them (a bench starts only the ones it needs) keep their configured ports."""
+    settings.SANDBOX_PORTS = {**settings.SANDBOX_PORTS, **ports}
     settings.PROVIDER_URLS = endpoints.sandbox_urls(settings.SANDBOX_HOST, settings.SANDBOX_PORTS)
 
 
