@@ -44,15 +44,24 @@ SANDBOX_PORT_OFFSETS = {
 }
 
 
+def emulator_api(host: str, ports: dict[str, int], name: str) -> str:
+    """An emulator's API: its own TLS port."""
+    return f"https://{host}:{ports[name]}"
+
+
+def emulator_page(host: str, ports: dict[str, int], name: str) -> str:
+    """An emulator's pages for a browser (consent): the plain-HTTP port they share."""
+    return f"http://{host}:{ports['browser']}/{name}"
+
+
 def sandbox_urls(host: str, ports: dict[str, int]) -> dict[str, str]:
-    """Every provider URL pointed at the emulators listening on `ports`. An API answers on its
-    emulator's TLS port; a page a browser opens (consent) on the plain-HTTP browser port."""
+    """Every provider URL pointed at the emulators listening on `ports`."""
 
     def api(name: str) -> str:
-        return f"https://{host}:{ports[name]}"
+        return emulator_api(host, ports, name)
 
     def browser(name: str) -> str:
-        return f"http://{host}:{ports['browser']}/{name}"
+        return emulator_page(host, ports, name)
 
     return {
         "smartsheet_api": f"{api('smartsheet')}/2.0",

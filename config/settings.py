@@ -465,11 +465,9 @@ SANDBOX_PORTS = {
 # Where each provider answers (config/endpoints.py): the emulators in sandbox mode, else the
 # live services, each overridable for another region or cloud (SMARTSHEET_API_URL=
 # https://api.smartsheet.eu/2.0, AZURE_LOGIN_URL=https://login.microsoftonline.us, ...).
-_url_overrides = {
-    key: env.str(variable, default="").rstrip("/")
-    for variable, key in endpoints.OVERRIDABLE.items()
-}
+_url_overrides = {}
 for _variable, _key in endpoints.OVERRIDABLE.items():
+    _url_overrides[_key] = env.str(_variable, default="").rstrip("/")
     if _url_overrides[_key] and not re.match(r"^https://[^/\s]+(/\S*)?$", _url_overrides[_key]):
         _fail(_variable, f"{_url_overrides[_key]!r} is not an https URL")
 PROVIDER_URLS = (

@@ -263,6 +263,11 @@ class Conversion:
             (step.sources[0], step.target, step.function)
             for step in engine.compile_fields(rows, direction="pull").steps
         ]
+        # Asked for every row a sync merges: worked out once per kind of entry.
+        self._editable = {
+            model: {column: fields[key] for column, key, _ in self.pull if key in fields}
+            for model, fields in EDITABLE.items()
+        }
 
     def cells(self, entity, project_number: str) -> dict:
         """The cells of an entity's row, by column key (only the columns the set fills),
@@ -282,8 +287,7 @@ class Conversion:
 
     def editable(self, model) -> dict[str, tuple[str, object]]:
         """Column key -> (entity field, converter) for the cells a person may edit."""
-        fields = EDITABLE[model]
-        return {column: fields[key] for column, key, _ in self.pull if key in fields}
+        return self._editable[model]
 
     def inbound_changes(self, entity, cells: dict) -> dict:
         """Field → new value for the cells of a row that differ from the entity."""
@@ -320,8 +324,3 @@ def conversion_for(workspace) -> tuple[Conversion, object]:
     mapping_set = mapping_set_for(workspace)
     rows = engine.field_rows(mapping_set)
     return Conversion(rows, name=f"Mapping set “{mapping_set.name}”"), mapping_set
-
-
-def default_conversion() -> Conversion:
-    """The shipped set, read from its file (no workspace): for code that has none."""
-    return Conversion(json.loads(ROWS_MAPPING.read_text())["fields"])

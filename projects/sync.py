@@ -117,7 +117,7 @@ class Sync:
         # Applying an approved change: only its entity, with the cells a person approved.
         self.approved = approved
         # Otherwise, with the gate on, every row write waits for a person instead.
-        self.gated = approved is None and gate.requires_approval(
+        self.gated = approved is None and approvals.requires_approval(
             connection=self.connection, mapping_set=self.mapping_set
         )
 

@@ -32,12 +32,12 @@ def use_ports(ports: dict[str, int]) -> None:
 
 def api_url(name: str) -> str:
     """Base URL of an emulator's TLS server, as the SDKs are given it."""
-    return f"https://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORTS[name]}"
+    return endpoints.emulator_api(settings.SANDBOX_HOST, settings.SANDBOX_PORTS, name)
 
 
 def browser_url(name: str) -> str:
     """Base URL of an emulator's pages for a browser (plain HTTP, one port for all)."""
-    return f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORTS['browser']}/{name}"
+    return endpoints.emulator_page(settings.SANDBOX_HOST, settings.SANDBOX_PORTS, name)
 
 
 def control_url(name: str) -> str:

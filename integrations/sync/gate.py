@@ -29,10 +29,6 @@ class Outgoing:
     payload: dict  # what the applier writes
 
 
-def requires_approval(*, connection=None, mapping_set=None) -> bool:
-    return approvals.requires_approval(connection=connection, mapping_set=mapping_set)
-
-
 def waiting(owner: str, keys: Iterable[str]) -> dict[str, OutboundChange]:
     """The changes still waiting (for review, or approved and not yet applied), by key."""
     return {

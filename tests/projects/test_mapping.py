@@ -1,6 +1,7 @@
 """The column conversion is a mapping set: shipped as the default of each workspace's
 Smartsheet setup, editable in admin, read by every sync in both directions."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -148,7 +149,7 @@ def test_a_setup_cannot_name_another_workspaces_set(linked, author, two_workspac
 
 def test_the_shipped_file_converts_as_the_hand_written_code_did():
     """The shipped set against the conversion it replaced, kind by kind (spot values)."""
-    conversion = sheet.default_conversion()
+    conversion = sheet.Conversion(json.loads(sheet.ROWS_MAPPING.read_text())["fields"])
     block = TaskBlock(title="Framing", status="not_started", notes="", amount=Decimal("10.50"))
     assert conversion.cells(block, "1042") == {
         "name": "Framing",
