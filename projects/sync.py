@@ -36,7 +36,7 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -44,9 +44,9 @@ from integrations import approvals
 from integrations.approvals.models import OutboundChange
 from integrations.connections import http, services
 from integrations.connections.providers import smartsheet
-from integrations.errors import ApplicationError
+from integrations.errors import ApplicationError, Conflict
 from integrations.mapping.transforms import MappingError
-from integrations.runs import RunRecorder, SyncRun, claim, close_abandoned
+from integrations.runs import RunRecorder, SyncRun, claim, request_run
 from integrations.sync import gate, planner
 from integrations.sync.models import Held, reconcile
 from projects import sheet
@@ -883,21 +883,21 @@ def apply_change(change: OutboundChange) -> None:
     if change.connection is None:
         raise ApplicationError("The Smartsheet connection that planned this change is gone.")
     _parent_first(entity)
-    close_abandoned(ProjectSyncRun.objects.filter(project=project))
     try:
-        with transaction.atomic():
-            run = ProjectSyncRun.objects.create(
-                workspace=project.workspace,
-                project=project,
-                connection=change.connection,
-                direction=ProjectSyncRun.Direction.OUTBOUND,
-                trigger=SyncRun.Trigger.APPROVAL,
-                requested_by=change.decided_by,
-            )
-    except IntegrityError:
-        raise approvals.TryLater(
-            "A sync of this project is running; the change waits for it."
-        ) from None
+        run = request_run(
+            ProjectSyncRun.objects.filter(project=project),
+            task=None,  # this task does the run itself
+            action="project.sync.approval",
+            busy="A sync of this project is running; the change waits for it.",
+            workspace=project.workspace,
+            project=project,
+            connection=change.connection,
+            direction=ProjectSyncRun.Direction.OUTBOUND,
+            trigger=SyncRun.Trigger.APPROVAL,
+            requested_by=change.decided_by,
+        )
+    except Conflict as exc:
+        raise approvals.TryLater(exc.message) from None
     run = execute(run.pk, approved=change)
     if run is not None and (run.status == SyncRun.Status.FAILED or run.failed):
         reasons = "; ".join(error["message"] for error in run.errors) or run.message

@@ -434,7 +434,8 @@ def claim(model: type[SyncRun], run_id: int) -> bool:
 def request_run(runs: models.QuerySet, *, task, action: str, busy: str, **fields) -> SyncRun:
     """Queue a run in a scope (`runs`: the scope's runs, whose model allows one active run per
     scope by a database constraint): close the scope's abandoned runs, create the run and its
-    audit event in one transaction, and hand it to `task` once committed. A run already going
+    audit event in one transaction, and hand it to `task` once committed (`task` None: the
+    caller does the run itself, in the task it is already in). A run already going
     is a 409 `run_in_progress` naming it (which run, its direction, who started it, how far
     it is), so a page can say what is going on and wait for it."""
     close_abandoned(runs)
@@ -444,7 +445,8 @@ def request_run(runs: models.QuerySet, *, task, action: str, busy: str, **fields
             audit_record(
                 action=action, actor=run.requested_by, target=run, workspace=run.workspace_id
             )
-            transaction.on_commit(lambda: _enqueue(run, task))
+            if task is not None:
+                transaction.on_commit(lambda: _enqueue(run, task))
     except IntegrityError:
         active = runs.filter(status__in=SyncRun.ACTIVE).select_related("requested_by").first()
         raise Conflict(busy, code="run_in_progress", details=active_run_details(active)) from None
