@@ -112,13 +112,32 @@ def main() -> None:
         watch = Watch(project.pk)
         watch.start()
         with http.track() as stats:
-            began = time.monotonic()
+            began, began_at = time.monotonic(), time.time()
             # Eager: the task runs to its end as sync_request commits.
             run = services.sync_request(project=project, actor=user, direction=direction)
             seconds = time.monotonic() - began
+        calls = sandbox.calls("smartsheet")
+        calls["began_at"] = began_at
         watch.stopped.set()
         run = ProjectSyncRun.objects.get(pk=run.pk)
-        return run, stats, seconds, sandbox.calls("smartsheet")
+        return run, stats, seconds, calls
+
+    def timeline(calls: dict, seconds: float) -> None:
+        """Where the time over the floor goes: each minute's sends replay the first minute's
+        spacing, so the run ends (minutes of floor) + (time to send the first N mod limit
+        units) + (work before the first request and after the last)."""
+        log, units, marks = calls["log"], 0, []
+        remainder = units_floor - limit * (math.ceil(units_floor / limit) - 1)
+        for c in log:
+            units += ATTACHMENT_WEIGHT if c["endpoint"].endswith("/attachments") else 1
+            if units >= remainder and not marks:
+                marks.append(c["t"])
+        first, last = log[0]["t"] - calls["began_at"], log[-1]["t"] - calls["began_at"]
+        print(
+            f"  timeline: first request at +{first:.1f} s; the first {remainder} units sent by "
+            f"+{marks[0] - calls['began_at']:.1f} s; last request at +{last:.1f} s, "
+            f"run closed at +{seconds:.1f} s"
+        )
 
     print(
         f"Full sync to Smartsheet: {len(made)} rows, {comments} comments, {files} files, "
@@ -165,6 +184,8 @@ def main() -> None:
         f"  wall: {seconds:.1f} s against a rate-limit floor of {wall_floor:.1f} s "
         f"({units_floor} request units){versus}"
     )
+    if wall_floor:
+        timeline(calls, seconds)
     if run.status != "succeeded":
         raise SystemExit(f"the full sync did not succeed: {run.message} {run.errors[:5]}")
 

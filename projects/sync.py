@@ -426,24 +426,28 @@ class Sync:
             self.rec.progress(add=len(items))
             return
         failed = {failure.index: failure for failure in result.failures}
-        written = iter(result.rows)
-        with transaction.atomic():
-            for index, (entity, values, _) in enumerate(items):
-                if index in failed:
-                    self._fail(
-                        entity,
-                        f"Smartsheet refused the row: {failed[index].message} (error {failed[index].code})",
-                    )
-                    continue
-                row = next(written)
-                RowMapping.objects.create(
+        written, links = iter(result.rows), []
+        for index, (entity, values, _) in enumerate(items):
+            if index in failed:
+                self._fail(
+                    entity,
+                    f"Smartsheet refused the row: {failed[index].message} (error {failed[index].code})",
+                )
+                continue
+            links.append(
+                RowMapping(
                     link=self.link,
                     entity_type=entity_type(entity),
                     entity_id=entity.pk,
-                    **self._mapping_fields(row, values, parent_row_id),
+                    **self._mapping_fields(next(written), values, parent_row_id),
                 )
-                self.rec.count("created")
+            )
+        # One insert per batch: the rows' links are written while the sheet waits for the next
+        # batch, and every millisecond here delays each later minute of a rate-limited run.
+        with transaction.atomic():
+            RowMapping.objects.bulk_create(links)
             PendingWrite.objects.filter(batch=batch).delete()
+        self.rec.count("created", len(links))
         self.rec.progress(add=len(items))
 
     def _update(self, changed: list) -> list:
@@ -624,6 +628,12 @@ class Sync:
                 and not mapping.attachment_id
             ):
                 work.append((entity, mapping))
+        # Heaviest first: under a sliding minute of N request units a run cannot end before
+        # (ceil(N / limit) - 1) minutes plus the time it took to send its first N mod limit
+        # units (each later minute's sends replay the first one's spacing). Uploads weigh ten
+        # units each, so sending them before the discussions fills that remainder in a tenth of
+        # the round trips (projects bench: wall 1.04-1.07 x the floor with discussions first).
+        work.sort(key=lambda item: not isinstance(item[0], Attachment))
         return work
 
     def _side(self, work: list) -> None:
