@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, quote, unquote_plus
 
 GUID, STRING, BOOLEAN = "Edm.Guid", "Edm.String", "Edm.Boolean"
 INT16, INT32, INT64 = "Edm.Int16", "Edm.Int32", "Edm.Int64"
@@ -250,9 +250,18 @@ class Dialect:
     def invalid_token(self, token: str) -> ODataError:
         return ODataError(f"The $skiptoken value '{token}' is not valid.")
 
-    def context(self, root: str, set_name: str, selected: list[str] | None) -> str:
+    def context(
+        self, root: str, set_name: str, selected: list[str] | None, entity: bool = False
+    ) -> str:
         columns = f"({','.join(selected)})" if selected else ""
-        return f"{root}/$metadata#{set_name}{columns}"
+        return f"{root}/$metadata#{set_name}{columns}" + ("/$entity" if entity else "")
+
+    def count_value(self, count: int) -> int | str:
+        return count
+
+    def json_value(self, edm: str, value):
+        """A property's value as the JSON answer carries it."""
+        return value
 
     def counts(self, value: str | None) -> bool:
         if value is None:
@@ -296,7 +305,8 @@ class Dialect:
     def next_token(
         self, entity_set: EntitySet, page: int, columns: list[str], first: dict, last: dict
     ) -> str:
-        return ",".join(self.literal(entity_set.columns[c], last.get(c)) for c in columns)
+        literals = ",".join(self.literal(entity_set.columns[c], last.get(c)) for c in columns)
+        return quote(literals, safe="',")
 
     def read_token(self, entity_set: EntitySet, token: str, columns: list[str]) -> tuple[int, dict]:
         """(page number, {column: last value}) from a token `next_token` wrote."""
@@ -307,15 +317,18 @@ class Dialect:
                 operand = parser.operand()
                 if operand.column is not None:
                     raise self.invalid_token(token)
-                values.append(operand.value)
+                values.append(operand)
                 if parser.peek() is None:
                     break
                 parser.take(",", "',' expected")
         except ODataError:
             raise self.invalid_token(token) from None
-        if len(values) != len(columns):
+        if len(values) != len(columns) or any(
+            operand.edm is not None and _FAMILY[operand.edm] != _FAMILY[entity_set.columns[column]]
+            for operand, column in zip(values, columns, strict=True)
+        ):
             raise self.invalid_token(token)
-        return 0, dict(zip(columns, values, strict=True))
+        return 0, {column: operand.value for operand, column in zip(values, columns, strict=True)}
 
 
 # --- $filter -------------------------------------------------------------------------------
@@ -854,7 +867,7 @@ class Service:
                 label = dialect.formatted(entity_set.by_name[column], value)
                 if label is not None:
                     record[f"{column}@{dialect.formatted_term}"] = label
-            record[column] = value
+            record[column] = dialect.json_value(entity_set.columns[column], value)
         if dialect.always_key:
             for column in entity_set.key:
                 record.setdefault(column, row[column])
@@ -938,7 +951,7 @@ class Service:
         context = self._context(name, selected, expansions)
         body: dict = {dialect.context_key: context}
         if counted:
-            body[dialect.count_key] = (
+            body[dialect.count_key] = dialect.count_value(
                 total if dialect.count_limit is None else min(total, dialect.count_limit)
             )
         body["value"] = [
@@ -953,7 +966,13 @@ class Service:
             headers["Preference-Applied"] = ",".join([*plan.applied, *applied])
         return Answer(body, headers)
 
-    def _context(self, name: str, selected: list[str] | None, expansions: list[Expansion]) -> str:
+    def _context(
+        self,
+        name: str,
+        selected: list[str] | None,
+        expansions: list[Expansion],
+        entity: bool = False,
+    ) -> str:
         items = list(selected) if selected is not None else []
         if selected is not None or any(e.selected is not None for e in expansions):
             items += [
@@ -961,7 +980,7 @@ class Service:
                 for e in expansions
                 if e.selected is not None
             ]
-        return self.dialect.context(self.root(), name, items or None)
+        return self.dialect.context(self.root(), name, items or None, entity)
 
     def _next_link(self, name: str, query: str, token: str, left: int | None) -> str:
         """The request's own query, unchanged, with the token (and what is left of $top)."""
@@ -1036,7 +1055,7 @@ class Service:
             headers["ETag"] = record[dialect.etag_key]
         if applied:
             headers["Preference-Applied"] = ",".join(applied)
-        context = self._context(name, selected, expansions) + "/$entity"
+        context = self._context(name, selected, expansions, entity=True)
         return Answer({dialect.context_key: context, **record}, headers)
 
     # --- $metadata ----------------------------------------------------------------------------
@@ -1104,7 +1123,7 @@ class Service:
         """CSDL v3: a navigation property names an Association (two typed ends) that an
         AssociationSet in the container binds to entity sets."""
         ns = self.dialect.namespace
-        schema, associations, container = [], [], []
+        schema, associations, sets, association_sets = [], [], [], []
         for entity_set in self.sets.values():
             lines = [
                 self._key(entity_set),
@@ -1124,7 +1143,7 @@ class Service:
                     f'<End Type="{ns}.{target.entity_type}" Role="{target_role}" '
                     f'Multiplicity="{"*" if nav.collection else "0..1"}" /></Association>'
                 )
-                container.append(
+                association_sets.append(
                     f'<AssociationSet Name="{name}" Association="{ns}.{name}">'
                     f'<End Role="{source_role}" EntitySet="{entity_set.name}" />'
                     f'<End Role="{target_role}" EntitySet="{target.name}" /></AssociationSet>'
@@ -1132,8 +1151,7 @@ class Service:
             schema.append(
                 f'<EntityType Name="{entity_set.entity_type}">{"".join(lines)}</EntityType>'
             )
-            container.insert(
-                0,
+            sets.append(
                 f'<EntitySet Name="{entity_set.name}" EntityType="{ns}.{entity_set.entity_type}" />',
             )
         return (
@@ -1144,7 +1162,7 @@ class Service:
             f'<Schema Namespace="{html.escape(ns)}" xmlns="http://schemas.microsoft.com/ado/2009/11/edm">'
             f"{''.join(schema)}{''.join(associations)}"
             f'<EntityContainer Name="{self.dialect.container}" m:IsDefaultEntityContainer="true">'
-            f"{''.join(container)}</EntityContainer>"
+            f"{''.join(sets)}{''.join(association_sets)}</EntityContainer>"
             "</Schema></edmx:DataServices></edmx:Edmx>"
         )
 
@@ -1158,3 +1176,100 @@ def _whole_number(options: dict[str, str], name: str) -> int | None:
             f"Invalid value '{value}' for {name} query option found. The {name} query option requires a non-negative integer value."
         )
     return int(value)
+
+
+def parse_key(text: str, entity_set: EntitySet, dialect: Dialect) -> tuple:
+    """The key values of a key segment's parentheses, in the key's order: `5`, `'a'`,
+    `guid'…'` for a one-property key, `ProjectId=guid'…',TaskId=guid'…'` for any key
+    (Project Online's Tasks and Assignments have two). A syntax error when it is not one."""
+    values: dict[str, object] = {}
+    parts = _split_outside(text, ",")
+    for part in parts:
+        name, equals, literal = part.partition("=")
+        if not equals or "'" in name:
+            name, literal = entity_set.key[0], part
+        parser = FilterParser(literal.strip(), entity_set, dialect)
+        try:
+            operand = parser.operand()
+        except ODataError:
+            raise syntax_error(0, text) from None
+        if operand.column is not None or operand.is_null or parser.peek() is not None:
+            raise syntax_error(0, text)
+        values[name.strip()] = operand.value
+    if len(values) != len(parts) or set(values) != set(entity_set.key):
+        raise syntax_error(0, text)
+    return tuple(values[column] for column in entity_set.key)
+
+
+class ProjectDataDialect(Dialect):
+    """Project Online's reporting feed (`/_api/ProjectData/`), as far as it is published:
+    WCF Data Services on the OData v3 libraries, so JSON light (`odata.metadata`,
+    `odata.nextLink`, `odata.count` as a string, Int64 and Decimal values as strings,
+    DateTime without an offset), `$skip` and `$inlinecount=allpages`, typed literals
+    (`datetime'2012-01-01T00:00:00'`, `guid'…'`), a page size per entity set and no
+    `Prefer: odata.maxpagesize`, the v3 error body. Issue 17 completes it (its entity sets,
+    custom fields, the formats and limits it meets).
+
+    Not published, so chosen: the default page size (300, the figure clients are warned not
+    to hard-code), SQL Server's null and case rules (the feed reads the reporting database),
+    the `$skiptoken` as the last row's sort values and key (WCF Data Services' form), and the
+    messages of refused queries (odata.net's, as Dataverse's)."""
+
+    # Reference: ../shared/providers/project-online.md §2 (OData v3, `value` + odata.nextLink
+    # with application/json, page size per entity set, keys, $top/$skip loops);
+    # learn.microsoft.com/previous-versions/office/project-odata/jj163015 (WCF Data Service,
+    # OData V3 libraries), jj163161 (CostScenarioProjects: a default page limit of 200),
+    # jj163621 (`$filter=ProjectStartDate gt datetime'2012-01-01T00:00:00'`, ReportingData
+    # namespace); learn.microsoft.com/powershell/module/sharepoint-server/
+    # set-spprojectodataconfiguration (DefaultMaxPageSize, PageSizeOverride per entity set);
+    # gist.github.com/markdstafford/5457004 (OData team: JSON light's odata.metadata
+    # `…/$metadata#…/Products/@Element`, DateTime "1992-01-01T00:00:00", Decimal "2.5").
+
+    version = "3.0"
+    namespace = "ReportingData"
+    container = "ReportingData"
+    options = frozenset(
+        {"$select", "$filter", "$orderby", "$top", "$skip", "$inlinecount", "$expand", "$skiptoken"}
+    )
+    count_option = "$inlinecount"
+    page_size = 300
+    page_sizes = {"CostScenarioProjects": 200}
+    honours_max_page_size = False
+    sql_nulls = ignore_case = True
+    typed_literals = True
+    context_key, count_key = "odata.metadata", "odata.count"
+    next_key, etag_key = "odata.nextLink", "odata.etag"
+    media_type = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8"
+
+    def headers(self) -> dict[str, str]:
+        return {"DataServiceVersion": "3.0;"}
+
+    def error_body(self, error: ODataError) -> dict:
+        return {
+            "odata.error": {
+                "code": error.code or self.query_error_code,
+                "message": {"lang": "en-US", "value": error.message},
+            }
+        }
+
+    def context(
+        self, root: str, set_name: str, selected: list[str] | None, entity: bool = False
+    ) -> str:
+        element = "/@Element" if entity else ""
+        columns = f"&$select={','.join(selected)}" if selected else ""
+        return f"{root}/$metadata#{set_name}{element}{columns}"
+
+    def counts(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        if value not in ("allpages", "none"):
+            raise ODataError(
+                f"Invalid value '{value}' for $inlinecount query option found. Valid values are 'allpages, none'."
+            )
+        return value == "allpages"
+
+    def count_value(self, count: int) -> int | str:
+        return str(count)
+
+    def json_value(self, edm: str, value):
+        return str(value) if value is not None and edm in (INT64, DECIMAL) else value
