@@ -1,9 +1,12 @@
 """Microsoft Dataverse Web API emulator (one environment). Accepts the bearer tokens the
-Azure emulator issued for this environment's URL; answers `WhoAmI` and IMI's job table
-(`imi_jobs`: the collection with an OData subset, and one row by id); enforces the service
+Azure emulator issued for this environment's URL; answers `WhoAmI`, IMI's job table
+(`imi_jobs`: the collection with an OData subset, and one row by id) and `$metadata` (the CSDL
+of those two, not of a whole environment); enforces the service
 protection limit (6,000 requests per 5 minutes per user) with 429 + Retry-After and the
 OData error body. The control plane's `/_sandbox/dataverse/jobs` loads generated or exact jobs.
 
+The table is declared on the sandbox's OData engine (odata.py), which parses and answers the
+queries; this module holds what is Dataverse's own, as the engine's dialect and around it.
 Queries behave as the service does, not as the OData spec allows: there is no `$skip`; `$top`
 gives way to `Prefer: odata.maxpagesize` (default and ceiling 5000; a larger request is
 ignored, so it is not echoed in Preference-Applied); `@odata.count` stops at 5000; the primary
@@ -14,8 +17,9 @@ first and last row's values of every sort column and the key, and the next page 
 that last row (keyset paging: rows added meanwhile neither repeat nor shift the pages).
 Comparisons follow SQL Server: nulls sort first ascending; `ne`, `gt`... never match a null
 (`ne 'x'` leaves nulls out, a known Dataverse gotcha); text compares without case; datetimes
-to the second. Not emulated: `$expand`, `$apply`, lambda and `Microsoft.Dynamics.CRM.*` query
-functions, writes to `imi_jobs`.
+to the second. `$expand` works on declared navigation properties, and imi_job declares none
+(its lookups are not emulated). Not emulated: `$apply`, lambda and `Microsoft.Dynamics.CRM.*`
+query functions, writes to `imi_jobs`.
 
 # Reference: ../shared/providers/dataverse.md (Web API basics, error shape
 # {"error":{"code","message"}}, 0x8006088a for a wrong entity set name, paging, no $skip,
@@ -38,7 +42,10 @@ functions, writes to `imi_jobs`.
 # literal, "')' or operator expected", incompatible operand types, unknown function, query
 # option given twice); WhoAmIResponse from learn.microsoft.com. Not published, so invented in
 # the same style: the $skip message ("The query parameter $skip is not supported") and the
-# malformed $skiptoken message.
+# malformed $skiptoken message. $metadata: the CSDL $metadata document of
+# learn.microsoft.com power-apps/developer/data-platform/webapi/web-api-service-documents
+# (namespace Microsoft.Dynamics.CRM); its container name "System" only as a Dataverse
+# client's test fixture of a $metadata document has it (not confirmed on a live service).
 """
 
 import html
