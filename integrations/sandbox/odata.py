@@ -708,15 +708,15 @@ def parse_orderby(
     return order
 
 
-def _split_outside(text: str, separator: str, opening: str = "(", closing: str = ")") -> list[str]:
-    """`text` split at `separator`s that are neither quoted nor inside brackets."""
+def _split_outside(text: str, separator: str, quote_mark: str = "'") -> list[str]:
+    """`text` split at `separator`s that are neither quoted nor inside parentheses."""
     parts, current, quoted, depth = [], [], False, 0
     for char in text:
-        if char in "'\"":
+        if char == quote_mark:
             quoted = not quoted
-        elif not quoted and char == opening:
+        elif not quoted and char == "(":
             depth += 1
-        elif not quoted and char == closing:
+        elif not quoted and char == ")":
             depth -= 1
         if char == separator and not quoted and depth == 0:
             parts.append("".join(current))
@@ -732,6 +732,7 @@ class Expansion:
     navigation: Navigation
     target: EntitySet
     selected: list[str] | None
+    related: dict | None = None  # the target's rows by their `remote` value, once per request
 
 
 def parse_expand(
@@ -776,7 +777,7 @@ def parse_prefer(headers: Iterable[str]) -> dict[str, str]:
     "odata.include-annotations": '"OData.Community.Display.V1.FormattedValue"'}."""
     preferences: dict[str, str] = {}
     for header in headers:
-        for item in _split_outside(header, ",", "\0", "\0"):
+        for item in _split_outside(header, ",", '"'):
             name, _, value = item.split(";")[0].strip().partition("=")
             if name:
                 preferences.setdefault(name.strip().lower(), value.strip())
@@ -879,13 +880,13 @@ class Service:
         self, row: dict, expansion: Expansion, formatted: bool, store
     ) -> dict | list | None:
         navigation, target = expansion.navigation, expansion.target
+        if expansion.related is None:
+            expansion.related = {}
+            for other in store[target.name]:
+                expansion.related.setdefault(other.get(navigation.remote), []).append(other)
         wanted = row.get(navigation.local)
         columns = expansion.selected if expansion.selected is not None else list(target.columns)
-        matches = (
-            []
-            if wanted is None
-            else [other for other in store[target.name] if other.get(navigation.remote) == wanted]
-        )
+        matches = [] if wanted is None else expansion.related.get(wanted, [])
         records = [self._record(target, other, columns, formatted) for other in matches]
         if navigation.collection:
             return records
