@@ -256,10 +256,10 @@ class DataverseDialect(Dialect):
     def next_token(
         self, entity_set: EntitySet, page: int, columns: list[str], first: dict, last: dict
     ) -> str:
-        return paging_cookie(page, columns, first, last)
+        return paging_cookie(entity_set, page, columns, first, last)
 
     def read_token(self, entity_set: EntitySet, token: str, columns: list[str]) -> tuple[int, dict]:
-        return read_paging_cookie(token, columns, self.invalid_token(token))
+        return read_paging_cookie(entity_set, token, columns, self.invalid_token(token))
 
 
 # --- the paging cookie -------------------------------------------------------------------------
@@ -274,15 +274,14 @@ _COOKIE_COLUMN = re.compile(r'<(\w+)((?: (?:last|first)="[^"]*")*) />')
 _COOKIE_VALUE = re.compile(r' (last|first)="([^"]*)"')
 
 
-def _cookie_text(column: str, value) -> str:
-    if COLUMNS[column] == GUID:
+def _cookie_text(edm: str, value) -> str:
+    if edm == GUID:
         return "{" + value.upper() + "}"  # Dataverse writes keys braced and upper case
     return html.escape(str(value), quote=True)
 
 
-def _cookie_value(column: str, text: str):
-    """A cookie attribute back to the column's value; ValueError when it cannot be one."""
-    edm = COLUMNS[column]
+def _cookie_value(edm: str, text: str):
+    """A cookie attribute back to a column's value; ValueError when it cannot be one."""
     if edm == GUID:
         key = text.strip("{}")
         if not GUID_PATTERN.fullmatch(key):
@@ -301,12 +300,14 @@ def _lowercase_escapes(text: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda match: match.group().lower(), text)
 
 
-def paging_cookie(page: int, columns: list[str], first: dict, last: dict) -> str:
+def paging_cookie(
+    entity_set: EntitySet, page: int, columns: list[str], first: dict, last: dict
+) -> str:
     """The `$skiptoken` of the page after `page`, URL-encoded as the nextLink carries it."""
     parts = []
     for column in columns:
         attributes = "".join(
-            f' {label}="{_cookie_text(column, row[column])}"'
+            f' {label}="{_cookie_text(entity_set.columns[column], row[column])}"'
             for label, row in (("last", last), ("first", first))
             if row.get(column) is not None
         )
@@ -319,7 +320,9 @@ def paging_cookie(page: int, columns: list[str], first: dict, last: dict) -> str
     return quote(outer, safe="=/")
 
 
-def read_paging_cookie(token: str, columns: list[str], invalid: ODataError) -> tuple[int, dict]:
+def read_paging_cookie(
+    entity_set: EntitySet, token: str, columns: list[str], invalid: ODataError
+) -> tuple[int, dict]:
     """(page number, {column: last value}) from a `$skiptoken` as the query string decoded it.
     The cookie must name the same sort columns as the query it continues."""
     outer = _OUTER_COOKIE.fullmatch(token.strip())
@@ -330,11 +333,15 @@ def read_paging_cookie(token: str, columns: list[str], invalid: ODataError) -> t
         raise invalid
     last = {}
     for column, attributes in _COOKIE_COLUMN.findall(inner.group(2)):
-        if column not in COLUMNS or column in last:
+        if column not in entity_set.columns or column in last:
             raise invalid
         values = dict(_COOKIE_VALUE.findall(attributes))
         try:
-            last[column] = _cookie_value(column, values["last"]) if "last" in values else None
+            last[column] = (
+                _cookie_value(entity_set.columns[column], values["last"])
+                if "last" in values
+                else None
+            )
         except ValueError:
             raise invalid from None
     if list(last) != columns:
