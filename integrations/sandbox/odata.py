@@ -71,7 +71,7 @@ _DATETIME = re.compile(
 )
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INTEGER = re.compile(r"-?\d+")
-_REAL = re.compile(r"-?\d+\.\d+")
+_REAL = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")  # after _INTEGER: 2.5, 1e-05
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_DEPTH = 100
 
@@ -207,7 +207,7 @@ class Dialect:
     )
     count_option = "$count"
     count_limit: int | None = None
-    page_size = 1000  # default and ceiling of a page
+    page_size = 1000  # default and ceiling of a page: the specification leaves it to the server
     page_sizes: Mapping[str, int] = {}  # per entity set, where it differs
     honours_max_page_size = True  # Prefer: odata.maxpagesize
     sql_nulls = False

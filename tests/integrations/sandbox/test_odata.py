@@ -226,6 +226,20 @@ class TestOrderAndPages:
         assert "$skip=" not in first.body["@odata.nextLink"]
         assert ids(follow(engine, store, first.body["@odata.nextLink"])) == [5]
 
+    @pytest.mark.parametrize("orderby", ["Weight", "Made desc", "OwnerId,Colour desc"])
+    def test_one_row_pages_visit_every_row_once_in_order(self, store, orderby):
+        store["Widgets"][1]["Weight"] = 1e-05  # written 1e-05 in the token
+        engine = service(SqlDialect())
+        whole = ids(engine.collection("Widgets", store, query=f"$orderby={orderby}"))
+        page = engine.collection(
+            "Widgets", store, query=f"$orderby={orderby}", prefer=["odata.maxpagesize=1"]
+        )
+        paged = ids(page)
+        while "@odata.nextLink" in page.body:
+            page = follow(engine, store, page.body["@odata.nextLink"], ["odata.maxpagesize=1"])
+            paged += ids(page)
+        assert paged == whole and sorted(paged) == [1, 2, 3, 4, 5]
+
     def test_a_token_names_every_sort_column_and_the_key(self, store):
         with pytest.raises(ODataError, match="is not valid"):
             service(SqlDialect()).collection("Widgets", store, query="$skiptoken='1'")
