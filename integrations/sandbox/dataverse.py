@@ -751,7 +751,7 @@ class DataverseEmulator(Emulator):
         except ODataError as error:
             return json_error(self.service.dialect.error_body(error), error.status)
         return JSONResponse(
-            result.body, result.status, headers=result.headers, media_type=ODATA_JSON
+            result.body, headers=result.headers, media_type=self.service.dialect.media_type
         )
 
     async def list_jobs(self, request: Request) -> Response:

@@ -167,9 +167,10 @@ class Function:
 
 @dataclass
 class Answer:
-    body: dict | str
+    """A 200 answer's JSON body and headers; refusals are raised as ODataError."""
+
+    body: dict
     headers: dict[str, str] = field(default_factory=dict)
-    status: int = 200
 
 
 class ODataError(Exception):
