@@ -562,7 +562,7 @@ class FilterParser:
                 day = date.fromisoformat(word)
             except ValueError:
                 raise syntax_error(position, self.text) from None
-            return _Operand(edm=DATE, value=f"{day.isoformat()}T00:00:00Z")
+            return _Operand(edm=DATE, value=day.isoformat())
         if _INTEGER.fullmatch(word):
             number = int(word)
             return _Operand(edm=INT32 if -(2**31) <= number < 2**31 else INT64, value=number)
@@ -609,6 +609,10 @@ class FilterParser:
         if left.column is None and right.column is not None:  # 5 lt col reads as col gt 5
             left, right, name = right, left, _MIRRORED[name]
             test = _OPERATORS[name][1]
+        if left.edm in (DATETIME, DATETIME_V3) and right.edm == DATE and right.column is None:
+            # A date against a date and time is its midnight, in the column's own form.
+            midnight = f"{right.value}T00:00:00" + ("Z" if left.edm == DATETIME else "")
+            right = _Operand(edm=left.edm, value=midnight)
         fold = self.dialect.ignore_case
         read, other = left.getter(fold), right.getter(fold)
         if right.is_null and name in ("eq", "ne"):  # eq null / ne null: IS NULL / IS NOT NULL

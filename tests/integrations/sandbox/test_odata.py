@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from integrations.sandbox.odata import (
+    DATE,
     DATETIME,
     DATETIME_V3,
     DECIMAL,
@@ -45,6 +46,7 @@ WIDGETS = EntitySet(
         Property("Weight", DOUBLE),
         Property("Kind", INT32, KINDS),
         Property("Made", DATETIME),
+        Property("Due", DATE),
         Property("OwnerId", GUID),
         Property("Version", INT64),
     ),
@@ -65,6 +67,7 @@ PING = Function("Ping", "PingResponse", (Property("Answer", STRING),))
 
 def widget(widget_id, name, colour, weight, kind, made, owner):
     return {
+        "Due": made[:10] if made[5:7] in ("01", "02", "03") else None,
         "WidgetId": widget_id,
         "Name": name,
         "Colour": colour,
@@ -136,6 +139,7 @@ class TestFilter:
             ("startswith(Name,'cr') or endswith(Name,'''brien')", [3, 5], []),
             ("(Kind eq 1 or Kind eq null) and Weight ne null", [1, 4], [1, 4]),
             ("Made ge 2025-02-01 and Made lt 2025-02-28T23:00:00-01:00", [2], [2]),
+            ("Due gt 2025-01-01 and 2025-03-01 ge Due", [2, 3], [2, 3]),
             (f"OwnerId eq {OWNER_A.upper()}", [1, 2], [1, 2]),  # GUIDs without case everywhere
             ("Weight gt 1 and Name eq null", [4], [4]),
             ("Kind ne 2 or Weight eq null", [1, 3, 4], [1, 3, 4]),
@@ -226,7 +230,7 @@ class TestOrderAndPages:
         assert "$skip=" not in first.body["@odata.nextLink"]
         assert ids(follow(engine, store, first.body["@odata.nextLink"])) == [5]
 
-    @pytest.mark.parametrize("orderby", ["Weight", "Made desc", "OwnerId,Colour desc"])
+    @pytest.mark.parametrize("orderby", ["Weight", "Made desc", "Due", "OwnerId,Colour desc"])
     def test_one_row_pages_visit_every_row_once_in_order(self, store, orderby):
         store["Widgets"][1]["Weight"] = 1e-05  # written 1e-05 in the token
         engine = service(SqlDialect())
