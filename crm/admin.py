@@ -1,1 +1,91 @@
-"""Admin of CRM sync; model admins subclass integrations.accounts.admin.WorkspaceScopedAdmin."""
+"""Admin of CRM sync: the app's accounts and contacts, the configs with their mapping sets, the
+runs (logs), the links and the conflicts."""
+
+from django.contrib import admin
+
+from crm.models import Account, Contact, CrmConfig, CrmEntityMapping, CrmLink, SyncConflict, SyncLog
+from integrations.accounts.admin import WorkspaceScopedAdmin
+from integrations.runs.admin import SyncRunAdmin
+
+
+@admin.register(Account)
+class AccountAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "domain", "industry", "phone", "workspace", "owner", "updated_at"]
+    list_filter = ["industry"]
+    search_fields = ["name", "domain", "website"]
+    readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(Contact)
+class ContactAdmin(WorkspaceScopedAdmin):
+    list_display = ["last_name", "first_name", "email", "title", "account", "workspace"]
+    search_fields = ["first_name", "last_name", "email"]
+    readonly_fields = ["created_at", "updated_at"]
+    autocomplete_fields = ["account"]
+
+
+class EntityMappingInline(admin.TabularInline):
+    model = CrmEntityMapping
+    extra = 0
+    fields = ["entity", "mapping_set"]
+
+
+@admin.register(CrmConfig)
+class CrmConfigAdmin(WorkspaceScopedAdmin):
+    list_display = [
+        "provider",
+        "workspace",
+        "status",
+        "sync_direction",
+        "sync_frequency",
+        "conflict_resolution",
+        "last_sync_at",
+        "next_sync_at",
+    ]
+    list_filter = ["provider", "status", "sync_frequency"]
+    readonly_fields = [
+        "status_reason",
+        "resume_at",
+        "last_sync_at",
+        "last_sync_status",
+        "last_sync_error",
+        "next_sync_at",
+        "api_usage",
+        "cursors",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [EntityMappingInline]
+
+
+@admin.register(SyncLog)
+class SyncLogAdmin(SyncRunAdmin):
+    list_display = ["__str__", "config", "entity", "direction", *SyncRunAdmin.run_list_display]
+    list_filter = ["status", "entity", "direction", "dry_run"]
+
+
+@admin.register(CrmLink)
+class CrmLinkAdmin(WorkspaceScopedAdmin):
+    list_display = ["__str__", "config", "entity", "remote_version", "synced_at"]
+    list_filter = ["entity"]
+    search_fields = ["remote_id"]
+
+    def has_add_permission(self, request):
+        return False  # links are the sync's to make
+
+
+@admin.register(SyncConflict)
+class SyncConflictAdmin(WorkspaceScopedAdmin):
+    list_display = ["__str__", "config", "entity", "status", "strategy", "detected_at"]
+    list_filter = ["status", "entity"]
+    readonly_fields = [
+        "log",
+        "app_data",
+        "crm_data",
+        "base_data",
+        "conflicting_fields",
+        "resolved_by",
+        "resolved_at",
+        "detected_at",
+    ]
