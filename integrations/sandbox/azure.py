@@ -41,6 +41,9 @@ class AzureEmulator(OAuthEmulator):
     name = "azure"
     title = "Microsoft Entra ID"
     default_limit = RateLimit(limit=10_000, window=60)
+    # Reference: ../shared/providers/dataverse.md "MSAL discovery and emulator setup"
+    # (client credentials at /{tenant}/oauth2/v2.0/token, 3599-second tokens); the AADSTS
+    # texts as in this module's doc.
     oauth = OAuthProfile(
         token_paths=("/{tenant}/oauth2/v2.0/token",),
         grants=(CLIENT_CREDENTIALS,),

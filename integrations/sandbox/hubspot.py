@@ -56,6 +56,10 @@ class HubSpotEmulator(OAuthEmulator):
     title = "HubSpot"
     default_limit = RateLimit(limit=100, window=10)  # the seed's default for a fresh account
     api_prefixes = ("/crm/", "/account-info/")
+    # Reference: ../shared/providers/hubspot.md "OAuth 2.0" (v1 and v3 token endpoints with
+    # client_id + client_secret; 30-minute access tokens, long-lived refresh tokens; v3
+    # introspect and revoke; code_verifier accepted, code_challenge undocumented; 400
+    # BAD_REFRESH_TOKEN); the v3 error fields as in this module's doc (FACTS.md §2, §6).
     oauth = OAuthProfile(
         authorize_path="/oauth/authorize",
         token_paths=("/oauth/v1/token", "/oauth/v3/token"),

@@ -19,6 +19,11 @@ bad_proof (Smartsheet's hash), bad_code, bad_redirect, missing_verifier, bad_ver
 missing_refresh, bad_refresh, bad_scope (client credentials), bad_client and
 revoke_unknown (revocation and introspection). A message may name `{client_id}`, `{scope}`
 or a path parameter of the endpoint (Azure AD's `{tenant}`).
+
+# Reference: RFC 6749 §4.1 (code grant; errors to the redirect URI only once it is known to be
+# registered, §4.1.2.1), §4.4 (client credentials), §6 (refresh; rotation optional), §10.5
+# (codes short-lived, 10 minutes at most, used once); RFC 7636 §4.6 (S256); RFC 7009
+# (revocation); RFC 7662 (introspection's `active`).
 """
 
 import hashlib
@@ -286,7 +291,8 @@ class OAuthEmulator(Emulator):
         if old is None or old["client_id"] != form.get("client_id"):
             raise OAuthFailure("bad_refresh")
         info = {key: value for key, value in old.items() if key != "access_token"}
-        if profile.rotates_refresh:
+        # Salesforce orgs may turn rotation on (config `rotate_refresh`).
+        if self.config.get("rotate_refresh", profile.rotates_refresh):
             self.revoke_refresh(refresh)  # the old pair stops working
             return info, self.issue_tokens(ttl=self.access_ttl, **info)
         tokens = self.issue_tokens(ttl=self.access_ttl, refresh=False, **info)

@@ -38,6 +38,12 @@ class SalesforceEmulator(OAuthEmulator):
     default_limit = RateLimit(limit=15_000, window=86_400)  # Developer Edition daily quota
     api_prefixes = ("/services/data/", "/id/", "/services/oauth2/userinfo")
     login_host = "https://login.salesforce.com"
+    # Reference: ../shared/providers/salesforce.md "OAuth" (PKCE S256 only: a mismatch is
+    # invalid_request, a missing verifier invalid_grant, PKCE can be required; a refresh token
+    # only with the refresh_token scope; no expires_in, the session timeout decides; a refresh
+    # answers no new refresh token unless rotation is on, and then the old one dies; revoke
+    # takes an access or refresh token, a refresh token's access tokens die with it, else 400
+    # invalid_token) (FACTS.md §6).
     oauth = OAuthProfile(
         authorize_path="/services/oauth2/authorize",
         token_paths=("/services/oauth2/token",),

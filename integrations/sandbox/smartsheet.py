@@ -65,6 +65,11 @@ class SmartsheetEmulator(SheetsMixin, OAuthEmulator):
     title = "Smartsheet"
     default_limit = RateLimit(limit=300, window=60)
     api_prefixes = ("/2.0/",)
+    # Reference: ../shared/providers/smartsheet.md §1 (the redirect's code, expires_in ~599135
+    # ms and state; client_secret or hash = sha256(secret|code) and sha256(secret|refresh
+    # token); a refresh returns a new pair and the old one stops working; expires_in 604799;
+    # DELETE /2.0/token with the token as Bearer, deleteAllForApiClient=true for every token of
+    # the client and user; no PKCE); the scopes from SPEC-SS (FACTS.md §6).
     oauth = OAuthProfile(
         authorize_path="/b/authorize",
         token_paths=("/2.0/token",),

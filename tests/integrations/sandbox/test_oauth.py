@@ -209,6 +209,24 @@ def test_a_salesforce_refresh_answers_no_refresh_token_and_the_old_one_keeps_wor
         assert salesforce_me(sandbox, refreshed.json()["access_token"]).status_code == 200
 
 
+def test_a_salesforce_org_with_rotation_on_answers_a_new_refresh_token_and_ends_the_old(
+    sandbox,
+):
+    sandbox.configure("salesforce", rotate_refresh=True)
+    pair = salesforce_pair(sandbox)
+    refreshed = salesforce_post(
+        sandbox, grant_type="refresh_token", refresh_token=pair["refresh_token"]
+    ).json()
+    assert refreshed["refresh_token"] not in ("", pair["refresh_token"])
+    reused = salesforce_post(
+        sandbox, grant_type="refresh_token", refresh_token=pair["refresh_token"]
+    )
+    assert reused.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
+
+
 def test_salesforce_revokes_an_access_token_alone_or_a_refresh_token_with_its_session(sandbox):
     pair = salesforce_pair(sandbox)
     revoke = "/services/oauth2/revoke"
