@@ -94,32 +94,20 @@ class HubSpotEmulator(OAuthEmulator):
                 "unsupported_grant_type",
             ),
             "unknown_client": ("BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"),
-            "bad_client": ("BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"),
             "bad_secret": (
                 "BAD_CLIENT_SECRET",
                 "missing or invalid client secret",
                 "invalid_client",
             ),
-            "missing_code": ("BAD_AUTH_CODE", "missing or unknown auth code", "invalid_grant"),
             "bad_code": ("BAD_AUTH_CODE", "missing or unknown auth code", "invalid_grant"),
             "bad_redirect": (
                 "BAD_REDIRECT_URI",
                 "redirect_uri does not match the one used for the auth code",
                 "invalid_grant",
             ),
-            "missing_verifier": (
-                "BAD_CODE_VERIFIER",
-                "code_verifier does not match the code challenge",
-                "invalid_grant",
-            ),
             "bad_verifier": (
                 "BAD_CODE_VERIFIER",
                 "code_verifier does not match the code challenge",
-                "invalid_grant",
-            ),
-            "missing_refresh": (
-                "BAD_REFRESH_TOKEN",
-                "refresh token is invalid, expired or revoked",
                 "invalid_grant",
             ),
             "bad_refresh": (

@@ -17,7 +17,8 @@ carry more than client, user and scopes, `oauth_claims(user_id)`.
 Failure kinds (`errors` keys): grant_type, unknown_client, bad_secret, missing_code,
 bad_proof (Smartsheet's hash), bad_code, bad_redirect, missing_verifier, bad_verifier,
 missing_refresh, bad_refresh, bad_scope (client credentials), bad_client and
-revoke_unknown (revocation and introspection). A message may name `{client_id}`, `{scope}`
+revoke_unknown (revocation and introspection). A provider that does not tell a missing
+value from a wrong one leaves out the missing_* kind (and bad_client: unknown_client). A message may name `{client_id}`, `{scope}`
 or a path parameter of the endpoint (Azure AD's `{tenant}`).
 
 # Reference: RFC 6749 §4.1 (code grant; errors to the redirect URI only once it is known to be
@@ -39,6 +40,13 @@ from integrations.sandbox.core import Emulator, bearer_token, s256
 
 AUTHORIZATION_CODE, REFRESH_TOKEN = "authorization_code", "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
+# The answer of a failure kind a profile leaves out.
+FALLBACK_KINDS = {
+    "missing_code": "bad_code",
+    "missing_verifier": "bad_verifier",
+    "missing_refresh": "bad_refresh",
+    "bad_client": "unknown_client",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,7 +148,8 @@ class OAuthEmulator(Emulator):
 
     def fail(self, failure: OAuthFailure, request: Request) -> Response:
         context = {**request.path_params, **failure.context}
-        args = self.oauth.errors[failure.kind]
+        errors, kind = self.oauth.errors, failure.kind
+        args = errors[kind] if kind in errors else errors[FALLBACK_KINDS[kind]]
         return self.oauth_error(
             *(arg.format(**context) if isinstance(arg, str) else arg for arg in args)
         )

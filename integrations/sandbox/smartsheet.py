@@ -69,7 +69,7 @@ class SmartsheetEmulator(SheetsMixin, OAuthEmulator):
     # ms and state; client_secret or hash = sha256(secret|code) and sha256(secret|refresh
     # token); a refresh returns a new pair and the old one stops working; expires_in 604799;
     # DELETE /2.0/token with the token as Bearer, deleteAllForApiClient=true for every token of
-    # the client and user; no PKCE); the scopes from SPEC-SS (FACTS.md §6).
+    # the client and user; no PKCE; the scopes) (FACTS.md §6).
     oauth = OAuthProfile(
         authorize_path="/b/authorize",
         token_paths=("/2.0/token",),
@@ -104,7 +104,6 @@ class SmartsheetEmulator(SheetsMixin, OAuthEmulator):
             "bad_proof": ("invalid_grant", 403),
             "bad_code": ("invalid_grant",),
             "bad_redirect": ("invalid_grant",),
-            "missing_refresh": ("invalid_grant",),
             "bad_refresh": ("invalid_grant",),
         },
     )
