@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from integrations import sandbox as sandbox_module
 from integrations.connections import http
 from integrations.sandbox.core import s256
+from tests.integrations.sandbox.test_route_errors import dataverse_token
 
 pytestmark = pytest.mark.django_db
 
@@ -277,19 +277,7 @@ def test_a_salesforce_session_dies_after_the_orgs_timeout_and_a_refresh_revives_
 
 
 def test_an_azure_ad_token_expires_on_azure_ads_clock_for_dataverse(sandbox):
-    token = (
-        session()
-        .post(
-            f"{sandbox.url('azure')}/{sandbox_module.DATAVERSE_TENANT_ID}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": sandbox_module.DATAVERSE_CLIENT_ID,
-                "client_secret": sandbox_module.DATAVERSE_CLIENT_SECRET,
-                "scope": f"{sandbox.url('dataverse')}/.default",
-            },
-        )
-        .json()["access_token"]
-    )
+    token = dataverse_token(sandbox)
     who_am_i = f"{sandbox.url('dataverse')}/api/data/v9.2/WhoAmI"
     sandbox.advance_clock("dataverse", 3600)  # the issuer's clock decides, not the API's
     assert session().get(who_am_i, headers=bearer(token)).status_code == 200
