@@ -209,10 +209,17 @@ def test_a_salesforce_refresh_answers_no_refresh_token_and_the_old_one_keeps_wor
         assert salesforce_me(sandbox, refreshed.json()["access_token"]).status_code == 200
 
 
-def test_a_salesforce_org_with_rotation_on_answers_a_new_refresh_token_and_ends_the_old(
-    sandbox,
-):
+@pytest.fixture
+def rotation_on(sandbox):
+    """A Salesforce org with refresh-token rotation turned on (control plane)."""
     sandbox.configure("salesforce", rotate_refresh=True)
+    yield
+    sandbox.configure("salesforce", rotate_refresh=False)  # the config outlives a reset
+
+
+def test_a_salesforce_org_with_rotation_on_answers_a_new_refresh_token_and_ends_the_old(
+    sandbox, rotation_on
+):
     pair = salesforce_pair(sandbox)
     refreshed = salesforce_post(
         sandbox, grant_type="refresh_token", refresh_token=pair["refresh_token"]
