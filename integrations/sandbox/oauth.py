@@ -98,6 +98,8 @@ class OAuthProfile:
 
 
 class OAuthFailure(Exception):
+    """A refusal: `kind` picks the profile's error answer, `context` fills its message."""
+
     def __init__(self, kind: str, **context):
         super().__init__(kind)
         self.kind, self.context = kind, context
@@ -253,6 +255,10 @@ class OAuthEmulator(Emulator):
             return app, info, self.issue_tokens(ttl=self.access_ttl, refresh=False, **info)
         if grant != AUTHORIZATION_CODE or grant not in profile.grants:
             raise OAuthFailure("grant_type")
+        return app, *self.exchange_code(app, form)
+
+    def exchange_code(self, app: dict, form) -> tuple[dict, dict]:
+        profile, client_id = self.oauth, form.get("client_id", "")
         code = form.get("code", "")
         if not code:
             raise OAuthFailure("missing_code")
@@ -274,8 +280,7 @@ class OAuthEmulator(Emulator):
                 raise OAuthFailure("missing_verifier")
             if not hmac.compare_digest(s256(verifier), record["challenge"]):
                 raise OAuthFailure("bad_verifier")
-        info, tokens = self.first_tokens(client_id, record["user_id"], record["scopes"])
-        return app, info, tokens
+        return self.first_tokens(client_id, record["user_id"], record["scopes"])
 
     def first_tokens(self, client_id: str, user_id: str, scopes: list[str]) -> tuple[dict, dict]:
         """The pair an authorization-code grant issues (the control plane's grant too)."""
