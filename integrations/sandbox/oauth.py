@@ -11,8 +11,9 @@ behind each profile, with their `# Reference:` lines, stay in the provider's mod
 An emulator supplies, beside its profile: `oauth_error(*args)` (its error body),
 `oauth_identity(user_id)` (who a seeded user is: user_id, email, name, account_id,
 account_name, instance_url, identity_url; the consent page lists these),
-`token_answer(request, app, info, tokens)` (the success body) and, where the token records
-carry more than client, user and scopes, `oauth_claims(user_id)`.
+`token_answer(request, app, info, tokens)` (the success body), where the token records
+carry more than client, user and scopes `oauth_claims(user_id)`, and where a client revokes
+its own token by presenting it (Smartsheet) the `authenticated(request)` its API uses.
 
 Failure kinds (`errors` keys): grant_type, unknown_client, bad_secret, missing_code,
 bad_proof (Smartsheet's hash), bad_code, bad_redirect, missing_verifier, bad_verifier,
@@ -362,7 +363,8 @@ class OAuthEmulator(Emulator):
     def end_refresh(self, token: str) -> bool:
         if self.oauth.revoke_refresh_ends_access:
             return self.revoke_refresh(token)
-        self.dirty = True  # the access tokens it gave live on
+        # Only the refresh token ends: the access tokens it gave live on.
+        self.dirty = True
         return self.state["refresh_tokens"].pop(token, None) is not None
 
     def revoke_held(self, token: str, info: dict, *, everything: bool) -> None:
