@@ -62,6 +62,9 @@ def _database_sessions_left_open(django_db_setup, django_db_blocker):
 
     if connection.vendor != "postgresql":
         return
+    # A fresh connection: this process's may have been closed under it (a test that restarts
+    # the database's sessions, a server-side idle timeout).
+    connection.close()
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, application_name, state, backend_start, left(query, 300)"
@@ -71,7 +74,9 @@ def _database_sessions_left_open(django_db_setup, django_db_blocker):
         others = cursor.fetchall()
     if others:
         threads = [t.name for t in threading.enumerate()]
-        warnings.warn(f"database sessions left open: {others}; live threads: {threads}")
+        warnings.warn(
+            f"database sessions left open: {others}; live threads: {threads}", stacklevel=1
+        )
 
 
 @pytest.fixture(autouse=True)

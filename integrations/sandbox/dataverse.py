@@ -526,12 +526,13 @@ def _number_jobs(rows: list[dict], existing: list[dict]) -> None:
             row["imi_imnumber"] = f"{year}-{last[year]:04d}"
 
 
-def explicit_job(record: dict, *, version: int) -> dict:
-    """A job from a control-plane record: the columns above, with defaults for the rest."""
+def explicit_job(record: dict, *, version: int, now: float | None = None) -> dict:
+    """A job from a control-plane record: the columns above, with defaults for the rest
+    (createdon: `now`, the emulator's clock)."""
     unknown = set(record) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown columns: {', '.join(sorted(unknown))}")
-    now = _stamp(time.time())
+    now = _stamp(time.time() if now is None else now)
     job = {column: record.get(column) for column in COLUMNS}
     job["imi_jobid"] = str(record.get("imi_jobid") or uuid.uuid4()).lower()
     if not GUID_PATTERN.fullmatch(job["imi_jobid"]):
@@ -809,7 +810,7 @@ class DataverseEmulator(Emulator):
             if "records" in body:
                 version = max((job["versionnumber"] for job in existing), default=4_100_000)
                 added = [
-                    explicit_job(record, version=version + index + 1)
+                    explicit_job(record, version=version + index + 1, now=self.clock.time())
                     for index, record in enumerate(body["records"])
                 ]
                 ids = [job[PRIMARY_KEY] for job in [*existing, *added]]
@@ -821,6 +822,7 @@ class DataverseEmulator(Emulator):
                     seed=int(body.get("seed", self.seed)),
                     approved_share=float(body.get("approved_share", DEFAULT_APPROVED_SHARE)),
                     existing=existing,
+                    now=self.clock.time(),
                 )
         except (ValueError, TypeError, AttributeError) as error:  # AttributeError: not a dict
             return json_error({"error": str(error)}, 400)
