@@ -9,6 +9,9 @@ code or refresh support), REST through simple-salesforce on our HTTP layer.
 import base64
 import hashlib
 import hmac
+import re
+from dataclasses import dataclass
+from datetime import UTC
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -171,42 +174,79 @@ def client(*, access_token: str, instance_url: str, key: str) -> Salesforce:
     )
 
 
+def sdk(connection, access_token: str) -> Salesforce:
+    """The connection's simple-salesforce client (the platform's one client makes it, and a
+    new one after each refresh: simple-salesforce fixes its headers at construction)."""
+    return client(
+        access_token=access_token, instance_url=connection.instance_url, key=rate_key(connection)
+    )
+
+
+def _error_code(exc: SalesforceError) -> str:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", ""))
+    return ""
+
+
+def _error_message(exc: SalesforceError) -> str:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("message", ""))
+    return ""
+
+
+def translated(action: str):
+    """simple-salesforce's exceptions as the platform's: an expired session is Unauthorized
+    (the one client refreshes once and calls again), the spent daily quota RateLimited with
+    REQUEST_LIMIT_EXCEEDED (a pause until the quota recovers, never a retry), the rest
+    Permanent with Salesforce's own code and message."""
+
+    def wrap(function):
+        def wrapped(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except SalesforceExpiredSession:
+                raise http.Unauthorized(
+                    "Salesforce: the session expired or was revoked",
+                    provider="salesforce",
+                    status=401,
+                    code="INVALID_SESSION_ID",
+                ) from None
+            except SalesforceRefusedRequest as exc:
+                code = _error_code(exc)
+                if code == "REQUEST_LIMIT_EXCEEDED":
+                    raise http.RateLimited(
+                        "Salesforce: the org's daily API limit is used up",
+                        provider="salesforce",
+                        status=403,
+                        code=code,
+                    ) from None
+                raise http.Permanent(
+                    f"Salesforce refused to {action} ({code or exc.status})",
+                    provider="salesforce",
+                    status=exc.status,
+                    code=code,
+                ) from None
+            except SalesforceError as exc:
+                code = _error_code(exc)
+                detail = _error_message(exc)
+                raise http.Permanent(
+                    f"Salesforce refused to {action} ({code or exc.status})"
+                    + (f": {detail}" if detail else ""),
+                    provider="salesforce",
+                    status=exc.status,
+                    code=code,
+                ) from None
+
+        return wrapped
+
+    return wrap
+
+
 def identify(*, access_token: str, instance_url: str, user_id: str, key: str) -> Identity:
     sf = client(access_token=access_token, instance_url=instance_url, key=key)
-    try:
-        user = sf.User.get(user_id)
-    except SalesforceExpiredSession:
-        raise http.Unauthorized(
-            "Salesforce: the session expired or was revoked",
-            provider="salesforce",
-            status=401,
-            code="INVALID_SESSION_ID",
-        ) from None
-    except SalesforceRefusedRequest as exc:
-        code = (
-            (exc.content[0] or {}).get("errorCode", "")
-            if isinstance(exc.content, list) and exc.content
-            else ""
-        )
-        if code == "REQUEST_LIMIT_EXCEEDED":
-            raise http.RateLimited(
-                "Salesforce: the org's daily API limit is used up",
-                provider="salesforce",
-                status=403,
-                code=code,
-            ) from None
-        raise http.Permanent(
-            f"Salesforce refused to read the user ({code or exc.status})",
-            provider="salesforce",
-            status=exc.status,
-            code=code,
-        ) from None
-    except SalesforceError as exc:
-        raise http.Permanent(
-            f"Salesforce refused to read the user ({exc.status})",
-            provider="salesforce",
-            status=exc.status,
-        ) from None
+    user = translated("read the user")(sf.User.get)(user_id)
     return Identity(
         user_id=user["Id"],
         email=user.get("Email", ""),
@@ -226,3 +266,121 @@ def whoami(connection, access_token: str) -> Identity:
 
 def user_id_of(identity_url: str) -> str:
     return urlsplit(identity_url).path.rstrip("/").split("/")[-1]
+
+
+# --- data: reads by modstamp, writes by sObject Collections ----------------------------------
+# Reference: ../shared/providers/salesforce.md ("REST endpoints": query pages of at most 2,000
+# with nextRecordsUrl, queryAll with IsDeleted, Collections of at most 200 with per-record
+# results and allOrNone, SystemModstamp as the incremental cursor, LastModifiedDate for "edited
+# at"; "simple-salesforce": query_all_iter follows nextRecordsUrl, no Collections helper, so
+# restful("composite/sobjects")).
+
+COLLECTION_SIZE = 200
+
+
+def soql_datetime(moment) -> str:
+    """A SOQL datetime literal (UTC, no quotes)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def read(sf: Salesforce, sobject: str, fields, *, since=None, deleted: bool = False) -> list:
+    """The records of `sobject` (every one, or those whose SystemModstamp is after `since`),
+    in SystemModstamp, Id order, each with Id, SystemModstamp, LastModifiedDate (and IsDeleted
+    when `deleted`: queryAll, so records in the recycle bin come too). Every page (2,000 at
+    most each, followed by nextRecordsUrl) or an error: a read that fails half-way returns
+    nothing, so no caller mistakes part of a listing for all of it."""
+    wanted = ["Id", "SystemModstamp", "LastModifiedDate", *(["IsDeleted"] if deleted else [])]
+    names = list(dict.fromkeys([*wanted, *fields]))
+    bad = [name for name in [sobject, *names] if not NAME.match(name)]
+    if bad:  # names come from mapping sets and describe: never text to splice into a query
+        raise http.Permanent(f"not a Salesforce field or object name: {bad[0]!r}")
+    where = f" WHERE SystemModstamp > {soql_datetime(since)}" if since else ""
+    query = f"SELECT {', '.join(names)} FROM {sobject}{where} ORDER BY SystemModstamp, Id"  # noqa: S608 - names checked above
+    every_page = translated(f"read {sobject} records")(list)
+    return every_page(sf.query_all_iter(query, include_deleted=deleted))
+
+
+@dataclass(frozen=True)
+class Result:
+    """One record's outcome in a Collections call: its id, or Salesforce's error."""
+
+    id: str
+    ok: bool
+    code: str = ""
+    message: str = ""
+
+
+def _results(answer) -> list[Result]:
+    results = []
+    for item in answer:
+        errors = item.get("errors") or []
+        first = errors[0] if errors else {}
+        results.append(
+            Result(
+                id=item.get("id") or "",
+                ok=bool(item.get("success")),
+                code=str(first.get("statusCode", "")),
+                message=str(first.get("message", "")),
+            )
+        )
+    return results
+
+
+def create(sf: Salesforce, sobject: str, records: list[dict]) -> list[Result]:
+    """Create up to 200 records in one call (allOrNone false: each succeeds or fails alone);
+    results in the records' order."""
+    body = {
+        "allOrNone": False,
+        "records": [{"attributes": {"type": sobject}, **record} for record in records],
+    }
+    call = translated(f"create {sobject} records")(sf.restful)
+    return _results(call("composite/sobjects", method="POST", json=body))
+
+
+def update(sf: Salesforce, sobject: str, records: list[dict]) -> list[Result]:
+    """Update up to 200 records (each with its Id) in one call, each on its own."""
+    body = {
+        "allOrNone": False,
+        "records": [{"attributes": {"type": sobject}, **record} for record in records],
+    }
+    call = translated(f"update {sobject} records")(sf.restful)
+    return _results(call("composite/sobjects", method="PATCH", json=body))
+
+
+def delete(sf: Salesforce, ids: list[str]) -> list[Result]:
+    """Delete up to 200 records in one call, each on its own."""
+    call = translated("delete records")(sf.restful)
+    return _results(
+        call(
+            "composite/sobjects",
+            method="DELETE",
+            params={"ids": ",".join(ids), "allOrNone": "false"},
+        )
+    )
+
+
+def describe(sf: Salesforce, sobject: str) -> list[dict]:
+    """The object's fields as the hub offers them for mapping: name, label, type, whether it is
+    required on create (not nillable, no default) and whether it may be written."""
+    described = translated(f"describe {sobject}")(getattr(sf, sobject).describe)()
+    return [
+        {
+            "name": field["name"],
+            "label": field.get("label", field["name"]),
+            "type": field.get("type", ""),
+            "required": not field.get("nillable", True)
+            and not field.get("defaultedOnCreate", False),
+            "updateable": bool(field.get("updateable")),
+            "picklist": [p["value"] for p in field.get("picklistValues") or [] if p.get("active")],
+        }
+        for field in described.get("fields", [])
+    ]
+
+
+def usage(sf: Salesforce) -> dict:
+    """The org's API use as the last answer's Sforce-Limit-Info said it: {used, limit}."""
+    found = (sf.api_usage or {}).get("api-usage")
+    return {"used": found.used, "limit": found.total} if found else {}
