@@ -38,6 +38,7 @@ TOKEN = re.compile(
     re.VERBOSE,
 )
 DAY = 86_400
+IDS = ("id", "reference")  # compared and sorted as they are: ids are case-sensitive
 
 
 class SoqlError(Exception):
@@ -56,7 +57,8 @@ class Query:
     fields: list[str]  # canonical names, in SELECT order; empty for COUNT()
     count: bool = False
     where: tuple | None = None
-    order: list[tuple[str, bool, bool]] = field(default_factory=list)  # (field, desc, nulls_first)
+    # (field, desc, nulls first, case-insensitive)
+    order: list[tuple[str, bool, bool, bool]] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
 
@@ -179,7 +181,7 @@ class _Parser:
                     nulls_first = self.keyword("FIRST")
                     if not nulls_first:
                         self.expect_keyword("LAST")
-                query.order.append((name, desc, nulls_first))
+                query.order.append((name, desc, nulls_first, self.fields[name]["type"] not in IDS))
                 if not (self.peek() and self.peek()[1] == ","):
                     break
                 self.index += 1
@@ -230,16 +232,17 @@ class _Parser:
         token = self.expect("word")
         name = self.field(token[1], token[2])
         kind = self.fields[name]["type"]
+        fold = kind not in IDS
         if self.keyword("NOT"):
             self.expect_keyword("IN")
-            return ("not", ("in", name, self.value_list(kind)))
+            return ("not", ("in", name, self.value_list(kind), fold))
         if self.keyword("IN"):
-            return ("in", name, self.value_list(kind))
+            return ("in", name, self.value_list(kind), fold)
         if self.keyword("LIKE"):
             value_token = self.expect("string")
             return ("like", name, _like(self.unquote(value_token[1])))
         operator = self.expect("op")[1]
-        return ("cmp", name, "!=" if operator == "<>" else operator, self.value(kind))
+        return ("cmp", name, "!=" if operator == "<>" else operator, self.value(kind), fold)
 
     def value_list(self, kind: str) -> list:
         self.expect("punct", "(")
@@ -269,7 +272,8 @@ class _Parser:
                     "be enclosed in quotes",
                     code="INVALID_FIELD",
                 )
-            return self.unquote(text).lower()
+            text = self.unquote(text)
+            return text if kind in IDS else text.lower()
         if token_kind == "number":
             return float(text)
         if token_kind == "datetime":
@@ -315,8 +319,8 @@ def parse(text: str, schema: dict[str, dict], now: float) -> Query:
 # --- evaluation --------------------------------------------------------------------------------
 
 
-def _folded(value):
-    return value.lower() if isinstance(value, str) else value
+def _folded(value, fold: bool = True):
+    return value.lower() if fold and isinstance(value, str) else value
 
 
 def matches(condition: tuple | None, record: dict) -> bool:
@@ -329,12 +333,13 @@ def matches(condition: tuple | None, record: dict) -> bool:
         return any(matches(part, record) for part in condition[1])
     if head == "not":
         return not matches(condition[1], record)
-    value = _folded(record.get(condition[1]))
+    if head == "like":
+        value = _folded(record.get(condition[1]))
+        return value is not None and condition[2].fullmatch(str(value)) is not None
+    value = _folded(record.get(condition[1]), condition[-1])
     if head == "in":
         return value is not None and any(_equal(value, v) for v in condition[2])
-    if head == "like":
-        return value is not None and condition[2].fullmatch(str(value)) is not None
-    _, _, operator, literal = condition
+    _, _, operator, literal, _ = condition
     if literal is None:
         return (value is None) == (operator == "=") if operator in ("=", "!=") else False
     if operator == "=":
@@ -370,12 +375,13 @@ def _equal(value, literal) -> bool:
     return value == literal
 
 
-def ordered(records: list[dict], order: list[tuple[str, bool, bool]]) -> list[dict]:
-    """Sorted by each ORDER BY item, last first (stable sorts compose); text case-insensitive."""
+def ordered(records: list[dict], order: list[tuple[str, bool, bool, bool]]) -> list[dict]:
+    """Sorted by each ORDER BY item, last first (stable sorts compose); text case-insensitive,
+    ids as they are."""
     result = list(records)
-    for name, desc, nulls_first in reversed(order):
+    for name, desc, nulls_first, fold in reversed(order):
         present = [r for r in result if r.get(name) is not None]
         missing = [r for r in result if r.get(name) is None]
-        present.sort(key=lambda r: _folded(r[name]), reverse=desc)
+        present.sort(key=lambda r: _folded(r[name], fold), reverse=desc)
         result = missing + present if nulls_first else present + missing
     return result
