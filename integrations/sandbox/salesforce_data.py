@@ -27,6 +27,7 @@ import json
 from urllib.parse import parse_qs
 
 from faker import Faker
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -302,6 +303,23 @@ def _generated(seed: int, accounts: int, contacts: int) -> tuple:
     return tuple(rows)
 
 
+class ServedObject(Convertor):
+    """A path segment naming an object this API serves (any case, as Salesforce's paths take
+    it): other objects' paths stay unrouted, so `sobjects/User/{id}` keeps its own GET-only
+    route and its 405, and an unknown object is the router's NOT_FOUND array."""
+
+    regex = "(?i:" + "|".join(SCHEMA) + ")"
+
+    def convert(self, value: str) -> str:
+        return next(name for name in SCHEMA if name.lower() == value.lower())
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("sobject", ServedObject())
+
+
 class SalesforceData:
     """The data API half of SalesforceEmulator (mixed in; uses its state, clock, errors and
     `authenticated`)."""
@@ -391,9 +409,8 @@ class SalesforceData:
                 return sobject, self.state["sobjects"][sobject].get(full)
         return None, None
 
-    def _object(self, request: Request) -> str | None:
-        name = request.path_params["sobject"]
-        return next((n for n in SCHEMA if n.lower() == name.lower()), None)
+    def _object(self, request: Request) -> str:
+        return request.path_params["sobject"]  # canonical: ServedObject converted it
 
     def _shape(self, sobject: str, record: dict, version: str, fields=None) -> dict:
         out = {
@@ -577,21 +594,21 @@ class SalesforceData:
             Route(f"{p}/queryAll/{{locator}}", self.query_more, methods=["GET"]),
             Route(f"{p}/composite/sobjects", self.collection, methods=["POST", "PATCH", "DELETE"]),
             Route(
-                f"{p}/composite/sobjects/{{sobject}}/{{field}}",
+                f"{p}/composite/sobjects/{{sobject:sobject}}/{{field}}",
                 self.collection_upsert,
                 methods=["PATCH"],
             ),
-            *both(f"{p}/sobjects/{{sobject}}", self.sobject_root, ["GET", "POST"]),
-            *both(f"{p}/sobjects/{{sobject}}/describe", self.describe_object, ["GET"]),
-            *both(f"{p}/sobjects/{{sobject}}/updated", self.updated, ["GET"]),
-            *both(f"{p}/sobjects/{{sobject}}/deleted", self.deleted, ["GET"]),
+            *both(f"{p}/sobjects/{{sobject:sobject}}", self.sobject_root, ["GET", "POST"]),
+            *both(f"{p}/sobjects/{{sobject:sobject}}/describe", self.describe_object, ["GET"]),
+            *both(f"{p}/sobjects/{{sobject:sobject}}/updated", self.updated, ["GET"]),
+            *both(f"{p}/sobjects/{{sobject:sobject}}/deleted", self.deleted, ["GET"]),
             Route(
-                f"{p}/sobjects/{{sobject}}/{{record_id}}",
+                f"{p}/sobjects/{{sobject:sobject}}/{{record_id}}",
                 self.sobject_row,
                 methods=["GET", "PATCH", "DELETE"],
             ),
             Route(
-                f"{p}/sobjects/{{sobject}}/{{field}}/{{value}}",
+                f"{p}/sobjects/{{sobject:sobject}}/{{field}}/{{value}}",
                 self.external_row,
                 methods=["GET", "PATCH"],
             ),
@@ -666,8 +683,6 @@ class SalesforceData:
         if failure:
             return failure
         sobject = self._object(request)
-        if sobject is None:
-            return self.sf_errors(404, [NOT_FOUND])
         info = self._object_info(sobject, request.path_params["version"])
         return JSONResponse({**info, "fields": copy.deepcopy(SCHEMA[sobject])})
 
@@ -759,8 +774,6 @@ class SalesforceData:
         if failure:
             return failure
         sobject = self._object(request)
-        if sobject is None:
-            return self.sf_errors(404, [NOT_FOUND])
         version = request.path_params["version"]
         if request.method == "GET":
             recent = sorted(
@@ -805,7 +818,7 @@ class SalesforceData:
             return failure
         sobject = self._object(request)
         full = normal_id(request.path_params["record_id"])
-        record = self._live(sobject).get(full) if sobject and full else None
+        record = self._live(sobject).get(full) if full else None
         if record is None or record["IsDeleted"]:
             if record is not None and request.method == "DELETE":
                 return self.sf_errors(404, [("ENTITY_IS_DELETED", "entity is deleted", [])])
@@ -870,8 +883,6 @@ class SalesforceData:
         if failure:
             return failure
         sobject = self._object(request)
-        if sobject is None:
-            return self.sf_errors(404, [NOT_FOUND])
         by_lower = {n.lower(): n for n, e in FIELDS[sobject].items() if e["externalId"]}
         field = by_lower.get(request.path_params["field"].lower())
         version = request.path_params["version"]
@@ -1010,8 +1021,6 @@ class SalesforceData:
         if failure:
             return failure
         sobject = self._object(request)
-        if sobject is None:
-            return self.sf_errors(404, [NOT_FOUND])
         field = next(
             (
                 n
@@ -1192,8 +1201,6 @@ class SalesforceData:
         if failure:
             return failure
         sobject = self._object(request)
-        if sobject is None:
-            return self.sf_errors(404, [NOT_FOUND])
         start, end, failure = self._window(request)
         if failure:
             return failure
@@ -1210,8 +1217,6 @@ class SalesforceData:
         if failure:
             return failure
         sobject = self._object(request)
-        if sobject is None:
-            return self.sf_errors(404, [NOT_FOUND])
         start, end, failure = self._window(request)
         if failure:
             return failure
