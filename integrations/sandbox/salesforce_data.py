@@ -38,6 +38,10 @@ from integrations.sandbox.soql import SoqlError, parse_instant, sf_stamp
 PREFIX = "/services/data/v{version}"
 PAGE = 2_000  # the most records one query answer carries
 COLLECTION_CAP = 200
+# Reference: developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/
+# salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm ("API query cursor
+# limits": 10 open query cursors per user; opening another closes the oldest).
+OPEN_CURSORS = 10
 UPDATED_WINDOW_DAYS = 30
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Reference: ../shared/providers/salesforce.md "Errors" (404 NOT_FOUND); FACTS.md §4.
@@ -743,7 +747,10 @@ class SalesforceData:
         if not body["done"]:
             if locator is None:
                 locator = "01g" + self._new_id(self.state, "Account")[3:15]
-                self.state["cursors"][locator] = shaped
+                cursors = self.state["cursors"]
+                cursors[locator] = shaped
+                while len(cursors) > OPEN_CURSORS:  # the oldest is closed, as Salesforce does
+                    cursors.pop(next(iter(cursors)))
             endpoint = "queryAll" if all_rows else "query"
             body["nextRecordsUrl"] = (
                 f"/services/data/v{version}/{endpoint}/{locator}-{start + size}"

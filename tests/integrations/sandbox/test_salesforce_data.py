@@ -128,9 +128,7 @@ def set_clock(sandbox, when: datetime) -> None:
 
 
 def seed(sandbox, sobject: str, *records: dict) -> list[str]:
-    return sandbox.control(
-        "salesforce", "POST", "records", {"sobject": sobject, "records": list(records)}
-    )[sobject]
+    return sandbox.salesforce_records(sobject=sobject, records=list(records))[sobject]
 
 
 # --- describe ------------------------------------------------------------------------------------
@@ -217,7 +215,7 @@ def test_the_soql_subset_filters_orders_and_limits(sandbox, later, sf):
 
 
 def test_queries_page_by_2000_through_next_records_url(sandbox, sf):
-    sandbox.control("salesforce", "POST", "records", {"accounts": 4_000, "seed": 7})
+    sandbox.salesforce_records(accounts=4_000, seed=7)
     first = sf.query("SELECT Id FROM Account ORDER BY Id")
     assert (first["totalSize"], first["done"], len(first["records"])) == (4_150, False, 2_000)
     assert first["nextRecordsUrl"].startswith("/services/data/v59.0/query/")
@@ -233,6 +231,16 @@ def test_queries_page_by_2000_through_next_records_url(sandbox, sf):
     assert api_errors(closed.value.content) == ["INVALID_QUERY_LOCATOR"]
     hinted = sf.query("SELECT Id FROM Account", headers={"Sforce-Query-Options": "batchSize=500"})
     assert len(hinted["records"]) == 500
+
+
+def test_an_eleventh_open_cursor_closes_the_oldest(sf):
+    small = {"Sforce-Query-Options": "batchSize=200"}  # 300 contacts: two pages each
+    opened = [sf.query("SELECT Id FROM Contact", headers=small) for _ in range(11)]
+    with pytest.raises(SalesforceMalformedRequest) as closed:
+        sf.query_more(opened[0]["nextRecordsUrl"], identifier_is_url=True)
+    assert api_errors(closed.value.content) == ["INVALID_QUERY_LOCATOR"]
+    rest = sf.query_more(opened[1]["nextRecordsUrl"], identifier_is_url=True, headers=small)
+    assert len(rest["records"]) == 100 and rest["done"]
 
 
 def test_query_all_sees_the_recycle_bin(sf):
@@ -418,13 +426,13 @@ def test_updated_and_deleted_windows_see_other_users_edits(sandbox, later, sf, g
     start = later
     ours = sf.query("SELECT Id, LastModifiedDate FROM Contact ORDER BY Id LIMIT 3")["records"]
     sandbox.advance_clock("salesforce", 120)
-    edited = sandbox.control(
-        "salesforce", "PATCH", f"records/{ours[0]['Id']}", {"fields": {"Title": "Edited in SF"}}
-    )
-    assert edited["LastModifiedById"] != granted["user_id"]
-    touched = sandbox.control("salesforce", "PATCH", f"records/{ours[1]['Id']}", {"system": True})
+    edited = sandbox.salesforce_edit(ours[0]["Id"], {"Title": "Edited in SF"})
+    assert edited["LastModifiedById"] != granted["user_id"] and edited["Title"] == "Edited in SF"
+    assert edited["LastModifiedDate"] == edited["SystemModstamp"] > ours[0]["LastModifiedDate"]
+    touched = sandbox.salesforce_edit(ours[1]["Id"], system=True)
     assert touched["LastModifiedDate"] == ours[1]["LastModifiedDate"]  # a system update
-    sandbox.control("salesforce", "DELETE", f"records/{ours[2]['Id']}")
+    assert touched["SystemModstamp"] > touched["LastModifiedDate"]
+    assert sandbox.salesforce_delete(ours[2]["Id"], user=granted["user_id"])["IsDeleted"]
     sandbox.advance_clock("salesforce", 120)
 
     window = sf.Contact.updated(start, start + timedelta(minutes=4))
