@@ -486,3 +486,39 @@ def test_unknown_objects_and_rows_are_404_arrays(sf):
         with pytest.raises(SalesforceResourceNotFound) as missing:
             call()
         assert api_errors(missing.value.content) == ["NOT_FOUND"]
+
+
+def test_external_ids_stay_unique_and_collections_roll_upserts_back(sf):
+    first = sf.Contact.create({"LastName": "One", "Hub_Id__c": "dup"})
+    with pytest.raises(SalesforceMalformedRequest) as taken:
+        sf.Contact.create({"LastName": "Two", "Hub_Id__c": "dup"})
+    assert api_errors(taken.value.content) == ["DUPLICATE_VALUE"]
+    assert first["id"] in taken.value.content[0]["message"]
+    picked = sf.Contact.get(first["id"], params={"fields": "lastname,Hub_Id__c"})
+    assert set(picked) == {"attributes", "LastName", "Hub_Id__c"}
+
+    before = count(sf, "Contact")
+    rolled = sf.restful(
+        "composite/sobjects/Contact/Hub_Id__c",
+        method="PATCH",
+        json={
+            "allOrNone": True,
+            "records": [
+                contact(Hub_Id__c="fresh", LastName="Kept?"),
+                contact(Hub_Id__c="dup", Email="broken"),
+            ],
+        },
+    )
+    assert [r["errors"][0]["statusCode"] for r in rolled] == [
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "INVALID_EMAIL_ADDRESS",
+    ]
+    assert count(sf, "Contact") == before
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Contact.get_by_custom_id("Hub_Id__c", "fresh")
+
+    sf.Contact.delete(first["id"])
+    late = sf.restful(
+        "composite/sobjects", method="PATCH", json={"records": [contact(Id=first["id"], Title="x")]}
+    )
+    assert late[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
