@@ -746,7 +746,10 @@ class SalesforceData:
         body = {"totalSize": len(shaped), "done": start + size >= len(shaped)}
         if not body["done"]:
             if locator is None:
-                locator = "01g" + self._new_id(self.state, "Account")[3:15]
+                # A query locator's own key prefix (01g) and counter: a query never shifts the
+                # ids of the rows created after it.
+                self.state["next_cursor"] = self.state.get("next_cursor", 0) + 1
+                locator = f"01gDn{self.state['next_cursor']:010d}"
                 cursors = self.state["cursors"]
                 cursors[locator] = shaped
                 while len(cursors) > OPEN_CURSORS:  # the oldest is closed, as Salesforce does
