@@ -899,11 +899,13 @@ class SalesforceData:
     async def external_row(self, request: Request) -> Response:
         """GET or upsert by an external-id field: `sobjects/{Object}/{Field}/{value}`.
 
-        # Reference: developer.salesforce.com/docs/platform/api-rest/guide/dome-upsert.html (no
-        # match: created, 201 {id, success, errors, created: true}; one match: updated, 200
-        # with created false from API 46.0 (204 before); several: 300 with their URLs; a field
-        # that is not an external id: 404 NOT_FOUND "Provided external ID field does not
-        # exist or is not accessible").
+        # Reference: developer.salesforce.com/docs/platform/api-rest/guide/dome-upsert.html and
+        # atlas.en-us.244.0.api_asynch.meta/api_asynch/bulk_api_2_0_upsert.htm (no match:
+        # created, 201 {id, success, errors, created: true}, "created" from API 46.0; one
+        # match: updated; several: 300 with their URLs; an incorrect external id field: 404
+        # NOT_FOUND "The requested resource does not exist"). An update answers 200 with
+        # created false from 46.0 (the Collections upsert's UpsertResult), 204 before: the
+        # 200 is UNVERIFIED for this resource (FACTS.md §9).
         """
         info, failure = self.authenticated(request)
         if failure:
@@ -913,17 +915,7 @@ class SalesforceData:
         field = by_lower.get(request.path_params["field"].lower())
         version = request.path_params["version"]
         if field is None:
-            return self.sf_errors(
-                404,
-                [
-                    (
-                        "NOT_FOUND",
-                        "Provided external ID field does not exist or is not accessible: "
-                        f"{request.path_params['field']}",
-                        [],
-                    )
-                ],
-            )
+            return self.sf_errors(404, [NOT_FOUND])
         value = request.path_params["value"]
         found = self._by_external(sobject, field, value)
         if len(found) > 1:
