@@ -5,7 +5,8 @@
     [LIMIT n] [OFFSET n]
 
 Conditions: `field op value` with = != <> < <= > >=, `field [NOT] IN (values)`, `field LIKE
-'pattern'` (% and _), combined with AND / OR / NOT and parentheses. Values: 'strings' (with
+'pattern'` (% and _), combined with AND / OR / NOT and parentheses (required where AND and OR meet, and around a NOT
+that does not open a condition). Values: 'strings' (with
 backslash escapes), numbers, true / false / null, date-time literals (2024-01-31T10:00:00Z or
 with an offset) and the date literals TODAY, YESTERDAY, LAST_N_DAYS:n, NEXT_N_DAYS:n. Text
 compares case-insensitively, as SOQL does; date literals on date-time fields are day ranges
@@ -13,7 +14,9 @@ compares case-insensitively, as SOQL does; date literals on date-time fields are
 
 # Reference: developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/
 # sforce_api_calls_soql_select_conditionexpression.htm (operators, LIKE wildcards and its
-# case-insensitivity), sforce_api_calls_soql_select_dateformats.htm (date-time literals and
+# case-insensitivity), sforce_api_calls_soql_select_logicaloperators.htm ("Parentheses are
+# required whenever you mix the operators"; `AND NOT (x)` is "unexpected token: 'NOT'",
+# jetstreamapp/soql-parser-js#201), sforce_api_calls_soql_select_dateformats.htm (date-time literals and
 # date literals as ranges), sforce_api_calls_soql_select_orderby.htm (ASC nulls first, DESC
 # nulls last by default); errors as the REST API sends them: MALFORMED_QUERY with the
 # "ERROR at Row:1:Column:n" locator, INVALID_FIELD "No such column", INVALID_TYPE "sObject type
@@ -167,7 +170,7 @@ class _Parser:
         self.sobject = sobject
         query = Query(sobject, [self.field(name, pos) for name, pos in selected], count=count)
         if self.keyword("WHERE"):
-            query.where = self.disjunction()
+            query.where = self.condition()
         if self.keyword("ORDER"):
             self.expect_keyword("BY")
             while True:
@@ -205,25 +208,32 @@ class _Parser:
             )
         return canonical
 
-    def disjunction(self) -> tuple:
-        parts = [self.conjunction()]
-        while self.keyword("OR"):
-            parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else ("or", parts)
+    def condition(self) -> tuple:
+        """Terms joined by one operator: SOQL refuses AND and OR mixed at one level ("Parentheses
+        are required whenever you mix the operators")."""
+        parts = [self.term(first=True)]
+        operator = None
+        while self.peek() and self.peek()[0] == "word" and self.peek()[1].upper() in ("AND", "OR"):
+            word = self.peek()[1].upper()
+            if operator not in (None, word):
+                self.unexpected()
+            operator = word
+            self.index += 1
+            parts.append(self.term(first=False))
+        return parts[0] if len(parts) == 1 else (operator.lower(), parts)
 
-    def conjunction(self) -> tuple:
-        parts = [self.negation()]
-        while self.keyword("AND"):
-            parts.append(self.negation())
-        return parts[0] if len(parts) == 1 else ("and", parts)
-
-    def negation(self) -> tuple:
-        if self.keyword("NOT"):
-            return ("not", self.negation())
+    def term(self, *, first: bool) -> tuple:
+        """A comparison, a parenthesized condition, or NOT and a term; NOT only opens a
+        condition (`a AND NOT b` is refused, `a AND (NOT b)` is not)."""
         token = self.peek()
+        if token and token[0] == "word" and token[1].upper() == "NOT":
+            if not first:
+                self.unexpected()
+            self.index += 1
+            return ("not", self.term(first=False))
         if token and token[1] == "(":
             self.index += 1
-            inner = self.disjunction()
+            inner = self.condition()
             self.expect("punct", ")")
             return inner
         return self.comparison()

@@ -42,7 +42,9 @@ def select(where_and_rest: str) -> list[str]:
         ("WHERE LastName NOT IN ('Jones')", ["a", "b"]),
         ("WHERE FirstName = null", ["b"]),
         ("WHERE FirstName != null AND Email != null", ["a"]),
-        ("WHERE Email LIKE '%.org' OR (FirstName = 'Cy' AND NOT LastName = 'Smith')", ["b", "c"]),
+        ("WHERE Email LIKE '%.org' OR (FirstName = 'Cy' AND (NOT LastName = 'Smith'))", ["b", "c"]),
+        ("WHERE NOT LastName LIKE 'smith%'", ["c"]),
+        ("WHERE LastName = 'Jones' OR LastName = 'Smith' OR Email = null", ["a", "c"]),
         ("WHERE CreatedDate = TODAY", ["a"]),
         ("WHERE CreatedDate = YESTERDAY", ["b"]),
         ("WHERE CreatedDate < YESTERDAY", ["c"]),
@@ -74,6 +76,16 @@ def test_select_list_and_count_are_canonical():
         ("SELECT Id FROM Contact WHERE", "MALFORMED_QUERY", "unexpected token: <EOF>"),
         ("SELECT Id Contact", "MALFORMED_QUERY", "unexpected token: 'Contact'"),
         ("SELECT Id FROM Contact LIMIT x", "MALFORMED_QUERY", "unexpected token: 'x'"),
+        (
+            "SELECT Id FROM Contact WHERE LastName = 'a' AND Email = null OR Title = 'b'",
+            "MALFORMED_QUERY",
+            "unexpected token: 'OR'",
+        ),
+        (
+            "SELECT Id FROM Contact WHERE LastName = 'a' AND NOT Title = 'b'",
+            "MALFORMED_QUERY",
+            "unexpected token: 'NOT'",
+        ),
         ("SELECT Id FROM Contact WHERE CreatedDate > '2026-01-01'", "INVALID_FIELD", "quotes"),
     ],
 )
