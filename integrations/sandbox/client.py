@@ -85,6 +85,34 @@ class SandboxClient:
             body["user"] = user
         return self.control(name, "POST", "tokens", body)
 
+    def salesforce_records(self, name: str = "salesforce", **body) -> dict[str, list[str]]:
+        """Add rows to a Salesforce org: {"accounts": n, "contacts": n, "seed": s} (realistic,
+        the same for the same seed) or {"sobject": ..., "records": [{field: value}]}. Answers
+        the new ids by object."""
+        return self.control(name, "POST", "records", body)
+
+    def salesforce_edit(
+        self,
+        record_id: str,
+        fields: dict | None = None,
+        *,
+        user: str = "",
+        system: bool = False,
+        name: str = "salesforce",
+    ) -> dict:
+        """Change a row as another Salesforce user would (default: the org's last seeded user,
+        not the one the hub signs in as): LastModifiedDate, LastModifiedById and SystemModstamp
+        move. `system`: an automated update, only SystemModstamp moves. Answers the row."""
+        body = {"fields": fields or {}, "system": system}
+        if user:
+            body["user"] = user
+        return self.control(name, "PATCH", f"records/{record_id}", body)
+
+    def salesforce_delete(self, record_id: str, *, user: str = "", name: str = "salesforce"):
+        """Move a row to the recycle bin as another Salesforce user would."""
+        suffix = f"?user={user}" if user else ""
+        return self.control(name, "DELETE", f"records/{record_id}{suffix}")
+
     def consent(self, authorize_url: str, *, approve: bool = True, user_index: int = 0) -> dict:
         """Do what a person does on the consent page; return the redirect's query."""
         browser = requests.Session()

@@ -23,16 +23,18 @@ from starlette.routing import Route
 
 from integrations.sandbox.core import Caller, RateLimit, bearer_token, json_error
 from integrations.sandbox.oauth import OAuthEmulator, OAuthProfile
+from integrations.sandbox.salesforce_data import SalesforceData, with_checksum
 
+SEED_ACCOUNTS, SEED_CONTACTS = 150, 300  # the org's rows after a reset
 SESSION_SECONDS = 7200  # the org's session timeout: access tokens die silently after it
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def sf_id(rng, prefix: str) -> str:
-    return prefix + "".join(rng.choice(ID_ALPHABET) for _ in range(15))
+    return with_checksum(prefix + "".join(rng.choice(ID_ALPHABET) for _ in range(12)))
 
 
-class SalesforceEmulator(OAuthEmulator):
+class SalesforceEmulator(SalesforceData, OAuthEmulator):
     name = "salesforce"
     title = "Salesforce"
     default_limit = RateLimit(limit=15_000, window=86_400)  # Developer Edition daily quota
@@ -101,7 +103,10 @@ class SalesforceEmulator(OAuthEmulator):
                 "first_name": first,
                 "last_name": last,
             }
-        return {**super().initial_state(seed), "org": org, "users": users}
+        data = self.data_state(
+            seed * 2 + (self.name != "salesforce"), list(users), SEED_ACCOUNTS, SEED_CONTACTS
+        )
+        return {**super().initial_state(seed), "org": org, "users": users, **data}
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -183,7 +188,11 @@ class SalesforceEmulator(OAuthEmulator):
                 self.user_record,
                 methods=["GET"],
             ),
+            *self.data_routes(),
         ]
+
+    def control_routes(self) -> list[Route]:
+        return [*super().control_routes(), *self.data_control_routes()]
 
     def token_answer(self, request: Request, app: dict, info: dict, tokens: dict) -> dict:
         issued_at = str(int(self.clock.time() * 1000))
