@@ -15,8 +15,10 @@ the record back (its modstamp moved) finds every field equal to the base, and no
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.db import transaction
@@ -30,13 +32,22 @@ from crm.models import (
     CrmLink,
     CrmWrite,
     SyncConflict,
+    SyncLog,
 )
+from integrations.connections import http
 from integrations.connections.providers import salesforce
+from integrations.connections.services import client
+from integrations.errors import ApplicationError
 from integrations.mapping import engine, examples
 from integrations.mapping.transforms import MappingError
+from integrations.runs import RunRecorder, SyncRun, claim
 from integrations.sync import planner
 
+logger = logging.getLogger(__name__)
+
 MAPPINGS = Path(__file__).resolve().parent / "mapping"
+# Salesforce counts its daily quota over a rolling 24 hours; no header says when it recovers.
+QUOTA_PAUSE_HOURS = 1
 
 POLICY = {
     CrmConfig.Resolution.LAST_WRITE_WINS: planner.Policy.LAST_WRITE_WINS,
@@ -321,15 +332,109 @@ def _instant(text):
     return parse_datetime(text[:-5] + text[-5:-2] + ":" + text[-2:] if text[-5] in "+-" else text)
 
 
-def run_once(config: CrmConfig, entity: str, client) -> dict:
-    """Plan and apply one entity's sync through the connection's one client (a 401 refreshes
-    once); returns the counts. The run bookkeeping (SyncLog, progress) wraps this next."""
+def plan_data(result: planner.Plan) -> list[dict]:
+    """A plan as a dry run shows it: each operation with its field-level before → after, and
+    each conflict with the base and both sides."""
+    operations = [
+        {
+            "operation": op.kind,
+            "side": "crm" if op.side == planner.REMOTE else "hub",
+            "local_id": op.local_id,
+            "remote_id": op.remote_id,
+            "changes": {name: list(change) for name, change in op.changes.items()},
+        }
+        for op in result.operations
+    ]
+    conflicts = [
+        {
+            "operation": "conflict",
+            "local_id": c.local_id,
+            "remote_id": c.remote_id,
+            "fields": {name: list(values) for name, values in c.fields.items()},
+            "winner": {planner.LOCAL: "hub", planner.REMOTE: "crm", None: "held"}[c.winner],
+        }
+        for c in result.conflicts
+    ]
+    return operations + conflicts
+
+
+def run_once(config: CrmConfig, entity: str, through, *, dry_run: bool = False) -> dict:
+    """Plan and (unless a dry run) apply one entity's sync through the connection's one client
+    (a 401 refreshes once); returns the counts, the errors and the plan."""
 
     def work(c):
         sync = EntitySync(config, entity, c.sdk)
         result, local, remote = sync.plan(complete=True)
-        counts = sync.apply(result, local, remote)
+        counts = {"created": 0, "updated": 0, "failed": 0, "conflicts": len(result.conflicts)}
+        if not dry_run:
+            counts = sync.apply(result, local, remote)
+        counts["held"] = sum(1 for c in result.conflicts if c.winner is None)
+        counts["processed"] = len(local) + len(remote)
         counts["errors"] = sync.errors
+        counts["plan"] = plan_data(result)
         return counts
 
-    return client.call(work)
+    return through.call(work)
+
+
+def execute(run_id: int) -> SyncLog | None:
+    """Do one queued run (the task's body). The daily quota spent pauses the config until it
+    can resume instead of retrying; any other provider failure fails the run, said plainly."""
+    if not claim(SyncLog, run_id):
+        return None
+    run = SyncLog.objects.select_related("config", "config__connection", "workspace").get(pk=run_id)
+    config = run.config
+    with RunRecorder(run) as recorder:
+        recorder.progress(stage=f"Syncing {run.get_entity_display().lower()}")
+        try:
+            counts = run_once(config, run.entity, client(config.connection), dry_run=run.dry_run)
+        except http.RateLimited as exc:
+            if exc.code == "REQUEST_LIMIT_EXCEEDED":
+                _pause_for_quota(config)
+            return _finish(config, recorder, SyncRun.Status.FAILED, f"stopped: {exc.message}")
+        except (ApplicationError, http.ProviderError) as exc:
+            return _finish(config, recorder, SyncRun.Status.FAILED, f"stopped: {exc.message}")
+        except Exception:
+            logger.exception("CRM sync run %s failed", run_id)
+            return _finish(
+                config,
+                recorder,
+                SyncRun.Status.FAILED,
+                "The run stopped on an unexpected error; it is logged with the run id.",
+            )
+        for name in ("created", "updated", "failed", "conflicts", "held"):
+            recorder.count(name, counts[name])
+        for item, message in counts["errors"]:
+            recorder.error(item, message)
+        SyncLog.objects.filter(pk=run.pk).update(
+            processed=counts["processed"],
+            conflicts_resolved=counts["conflicts"] - counts["held"],
+            plan=counts["plan"] if run.dry_run else [],
+        )
+        return _finish(config, recorder, None, "")
+
+
+def _finish(config: CrmConfig, recorder: RunRecorder, status, message: str) -> SyncLog:
+    run = recorder.finish(
+        status=status, message=message and f"{recorder.run.summary()} — {message}"
+    )
+    last = {
+        SyncRun.Status.SUCCEEDED: CrmConfig.LastStatus.SUCCESS,
+        SyncRun.Status.PARTIAL: CrmConfig.LastStatus.PARTIAL,
+    }.get(run.status, CrmConfig.LastStatus.FAILED)
+    CrmConfig.objects.filter(pk=config.pk).update(
+        last_sync_at=timezone.now(),
+        last_sync_status=last,
+        last_sync_error="" if last == CrmConfig.LastStatus.SUCCESS else run.message[:2000],
+    )
+    return run
+
+
+def _pause_for_quota(config: CrmConfig) -> None:
+    """Salesforce's daily quota is a rolling 24 hours: nothing is retried until it recovers."""
+    resume_at = timezone.now() + timedelta(hours=QUOTA_PAUSE_HOURS)
+    CrmConfig.objects.filter(pk=config.pk).update(
+        status=CrmConfig.Status.PAUSED,
+        status_reason="Salesforce's daily API limit is used up: paused until it recovers.",
+        resume_at=resume_at,
+    )

@@ -91,3 +91,30 @@ def test_accounts_made_on_both_sides_with_one_name_are_linked_not_doubled(config
     # No base to tell who changed the name: a conflict, settled by last write wins (ours).
     assert counts["conflicts"] == 1 and link.synced_values["Name"] == "ACME AG"
     assert Account.objects.filter(workspace=config.workspace).count() >= before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_run_records_its_counts_and_a_dry_run_only_its_plan(config, sandbox, settings):
+    from config.celery import app
+    from crm import services
+    from crm.models import SyncLog
+
+    app.conf.task_always_eager = True
+    try:
+        Contact.objects.create(
+            workspace=config.workspace, first_name="Ada", last_name="Hub", email="ada@hub.example"
+        )
+        dry = services.sync_request(config=config, entity="contact", actor=None, dry_run=True)
+        dry = SyncLog.objects.get(pk=dry.pk)
+        assert dry.status == "succeeded" and dry.created == 0
+        assert any(op["operation"] == "create" and op["side"] == "crm" for op in dry.plan)
+        assert not CrmLink.objects.filter(config=config).exists()  # a dry run changes nothing
+        real = services.sync_request(config=config, entity="contact", actor=None)
+        real = SyncLog.objects.get(pk=real.pk)
+        assert real.status == "succeeded" and real.created == len(
+            [op for op in dry.plan if op["operation"] == "create"]
+        )  # the dry run's plan is what the run did
+        config.refresh_from_db()
+        assert config.last_sync_status == "success"
+    finally:
+        app.conf.task_always_eager = False
