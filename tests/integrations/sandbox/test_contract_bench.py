@@ -1,0 +1,91 @@
+"""bench/contracts.py: its driver table covers every route the emulators serve (a new route
+without a driver is reported, never skipped), and its drive, against the test sandbox, reaches
+every route with no SDK call misbehaving."""
+
+import importlib.util
+import sys
+
+import pytest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from integrations.sandbox import runner
+from integrations.sandbox.hubspot import HubSpotEmulator
+from tests.environment import BASE_DIR
+
+
+@pytest.fixture(scope="module")
+def bench():
+    folder = str(BASE_DIR / "bench")
+    sys.path.insert(0, folder)  # the bench imports its sibling _setup, as when it is run
+    try:
+        spec = importlib.util.spec_from_file_location("contracts_bench", f"{folder}/contracts.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def test_the_driver_table_covers_every_route_of_every_emulator(bench):
+    emulators = runner.build()
+    assert bench.not_driven(emulators) == []
+    # ... and drives no route that is gone (a stale entry would hide a renamed route).
+    served = bench.routes(emulators)
+    stale = {
+        f"{name} {endpoint}"
+        for name, drivers in bench.DRIVERS.items()
+        for endpoint in drivers
+        if endpoint not in served[name]
+    }
+    assert stale == set()
+
+
+def test_a_route_added_without_a_driver_is_reported(bench, monkeypatch):
+    served = HubSpotEmulator.api_routes
+
+    async def contacts(request):
+        return JSONResponse({"results": []})
+
+    monkeypatch.setattr(
+        HubSpotEmulator,
+        "api_routes",
+        lambda self: [*served(self), Route("/crm/v3/objects/contacts", contacts)],
+    )
+    assert bench.not_driven(runner.build(["hubspot"])) == ["hubspot GET /crm/v3/objects/contacts"]
+
+
+def test_an_sdk_call_that_is_not_refused_as_expected_is_a_failure(bench):
+    from smartsheet.exceptions import ApiError
+
+    class Result:
+        status_code, code = 404, 1006
+
+    class Error:
+        result = Result()
+
+    def not_found():
+        raise ApiError(Error(), "Not Found")
+
+    ledger = bench.Ledger()
+    ledger.sdk("refused as expected", not_found, refused=404)
+    ledger.sdk("refused as expected, by its code", not_found, refused=1006)
+    assert (ledger.sdk_calls, ledger.sdk_failures) == (2, [])
+    ledger.sdk("refused with another status", not_found, refused=400)
+    ledger.sdk("refused where success was expected", not_found)
+    ledger.sdk("succeeded where a refusal was expected", lambda: "ok", refused=404)
+    assert [failure.split(":")[0] for failure in ledger.sdk_failures] == [
+        "refused with another status",
+        "refused where success was expected",
+        "succeeded where a refusal was expected",
+    ]
+
+
+def test_the_drive_reaches_every_route_and_every_call_behaves(bench, sandbox):
+    report = bench.drive(sandbox)
+    assert report.missing == []
+    assert report.ledger.sdk_failures == []
+    assert report.ledger.http_failures == []
+    assert report.exchanges >= report.ledger.sdk_calls > 100
+    # The rate limits the 429 cases cut are back as they were.
+    assert sandbox.control("smartsheet", "GET", "rate-limit") == {"limit": 300, "window": 60}
