@@ -18,6 +18,10 @@ Dataverse) are checked the same way and counted apart.
 
 No size to scale: it runs in seconds at any BENCH_SCALE.
 
+# Reference: the answers expected are the emulators' own, each cited in its module and in
+# integrations/sandbox/FACTS.md §1-4; what each SDK does with them (one attempt, its error
+# types, msal's ValueError for a refused tenant, the SDKs' missing methods) in FACTS.md §6.
+
 Last line: RESULT exchanges=<n> validated=<n> violations=<n> sdk_calls=<n> sdk_failures=<n>
 http_calls=<n> http_failures=<n> not_driven=<n>
 """
@@ -138,10 +142,11 @@ class Ledger:
             )
         return response
 
-    def expect(self, operation: str, happened: bool, what: str) -> None:
-        """A fact about an exchange the status alone does not show (a consent's redirect)."""
+    def expect(self, operation: str, happened: bool, what: str, *, sdk: bool = False) -> None:
+        """A fact about an answer that its status alone does not show (a consent's redirect,
+        a partial success's split)."""
         if not happened:
-            self._fail(self.http_failures, operation, what)
+            self._fail(self.sdk_failures if sdk else self.http_failures, operation, what)
 
     def driver_crashed(self, driver: str, exc: Exception) -> None:
         # A driver stopped by what an earlier call gave it (None after a failure): one more
@@ -410,6 +415,23 @@ def smartsheet_me(b: Bench, name: str) -> None:
     b.sdk("Users.get_current_user", b.ss.Users.get_current_user)
     junk = b.smartsheet(JUNK_TOKEN)
     b.sdk("Users.get_current_user, junk token", junk.Users.get_current_user, refused=401)
+    # A junk token on each family of routes: one check of the token guards them all, so a
+    # family that skipped it would show here.
+    sheet = b.sheet
+    for operation, call in (
+        ("Workspaces.list_workspaces", junk.Workspaces.list_workspaces),
+        ("Sheets.list_sheets", junk.Sheets.list_sheets),
+        ("Sheets.get_sheet", lambda: junk.Sheets.get_sheet(sheet.id)),
+        ("Sheets.get_columns", lambda: junk.Sheets.get_columns(sheet.id)),
+        ("Sheets.get_row", lambda: junk.Sheets.get_row(sheet.id, b.row)),
+        ("Sheets.delete_rows", lambda: junk.Sheets.delete_rows(sheet.id, [b.row])),
+        ("Discussions.get_all_discussions", lambda: junk.Discussions.get_all_discussions(sheet.id)),
+        (
+            "Attachments.list_all_attachments",
+            lambda: junk.Attachments.list_all_attachments(sheet.id),
+        ),
+    ):
+        b.sdk(f"{operation}, junk token", call, refused=401)
     with b.tiny_limit(name):
         b.sdk("Users.get_current_user, within a limit of 1", b.ss.Users.get_current_user)
         b.sdk(
@@ -592,6 +614,34 @@ def smartsheet_rows(b: Bench, name: str) -> None:
             [Row({"id": children[0], "cells": [{"column_id": primary, "value": "Child A2"}]})],
         ),
     )
+    # The hub's own row writes: partial success, one bad row refused alone.
+    partial = b.sdk(
+        "Sheets.add_rows_with_partial_success, one row with an unknown column",
+        lambda: ss.Sheets.add_rows_with_partial_success(
+            sheet.id,
+            [
+                Row({"cells": [{"column_id": primary, "value": "Good"}], "to_bottom": True}),
+                Row({"cells": [{"column_id": 1, "value": "Bad"}], "to_bottom": True}),
+            ],
+        ),
+    )
+    b.ledger.expect(
+        "Sheets.add_rows_with_partial_success",
+        partial is not None and len(partial.result) == 1 and len(partial.failed_items) == 1,
+        "one row written and one refused was expected",
+        sdk=True,
+    )
+    b.sdk(
+        "Sheets.update_rows_with_partial_success",
+        lambda: ss.Sheets.update_rows_with_partial_success(
+            sheet.id,
+            [Row({"id": children[0], "cells": [{"column_id": primary, "value": "Child A1"}]})],
+        ),
+    )
+    b.sdk(
+        "Sheets.get_sheet, rows modified since",
+        lambda: ss.Sheets.get_sheet(sheet.id, rows_modified_since="2020-01-01T00:00:00Z"),
+    )
     b.sdk(
         "Sheets.update_rows, unknown row",
         lambda: ss.Sheets.update_rows(
@@ -686,6 +736,8 @@ def smartsheet_discussions(b: Bench, name: str) -> None:
 def smartsheet_attachments(b: Bench, name: str) -> None:
     import smartsheet
 
+    from integrations.connections.providers import smartsheet as smartsheet_provider
+
     ss, sheet, row = b.ss, b.sheet, b.row
     link = smartsheet.models.Attachment(
         {"name": "Site", "url": "https://example.com/plan", "attachment_type": "LINK"}
@@ -694,6 +746,18 @@ def smartsheet_attachments(b: Bench, name: str) -> None:
         "Attachments.attach_file_to_row",
         lambda: ss.Attachments.attach_file_to_row(
             sheet.id, row, ("row.txt", io.BytesIO(b"row file"), "text/plain")
+        ),
+    )
+    b.sdk(
+        "Attachments.attach_file_to_row, the hub's streamed simple upload",
+        lambda: smartsheet_provider.attach_file(
+            ss,
+            sheet_id=sheet.id,
+            row_id=row,
+            name="streamed.txt",
+            stream=io.BytesIO(b"streamed file"),
+            size=len(b"streamed file"),
+            content_type="text/plain",
         ),
     )
     b.sdk(
