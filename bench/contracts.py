@@ -30,6 +30,7 @@ import io
 import logging
 import re
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -421,6 +422,7 @@ def smartsheet_me(b: Bench, name: str) -> None:
     for operation, call in (
         ("Workspaces.list_workspaces", junk.Workspaces.list_workspaces),
         ("Sheets.list_sheets", junk.Sheets.list_sheets),
+        ("Home.list_all_contents", lambda: junk.Home.list_all_contents.__wrapped__(junk.Home)),
         ("Sheets.get_sheet", lambda: junk.Sheets.get_sheet(sheet.id)),
         ("Sheets.get_columns", lambda: junk.Sheets.get_columns(sheet.id)),
         ("Sheets.get_row", lambda: junk.Sheets.get_row(sheet.id, b.row)),
@@ -1247,6 +1249,8 @@ class Report:
     violations: list[dict]
     missing: list[str]  # routes not driven, or driven but never reached
     checks: bool  # whether the emulators checked the exchanges against the contracts
+    # emulator -> route -> answered status -> how often: normal and error cases per route
+    statuses: dict[str, dict[str, Counter]]
 
 
 def contract_checks(sandbox) -> bool:
@@ -1279,10 +1283,14 @@ def drive(sandbox) -> Report:
                 ledger.driver_crashed(f"{name} {driver.__name__}", exc)
     exchanges = validated = 0
     violations: list[dict] = []
+    statuses: dict[str, dict[str, Counter]] = {}
     for name in names:
-        seen = sandbox.calls(name)["by_endpoint"]
+        calls = sandbox.calls(name)
+        statuses[name] = {endpoint: Counter() for endpoint in every[name]}
+        for call in calls["log"]:
+            statuses[name].setdefault(call["endpoint"], Counter())[call["status"]] += 1
         for endpoint in every[name]:
-            if endpoint in DRIVERS.get(name, {}) and not seen.get(endpoint):
+            if endpoint in DRIVERS.get(name, {}) and not calls["by_endpoint"].get(endpoint):
                 missing.append(f"{name} {endpoint}")
                 print(f"  not driven: {name} {endpoint} (its driver never reached it)")
         if checks:
@@ -1291,8 +1299,8 @@ def drive(sandbox) -> Report:
             validated += contract["validated"]
             violations += contract["violations"]
         else:
-            exchanges += sandbox.calls(name)["total"]
-    return Report(ledger, exchanges, validated, violations, missing, checks)
+            exchanges += calls["total"]
+    return Report(ledger, exchanges, validated, violations, missing, checks, statuses)
 
 
 def main() -> None:
@@ -1305,6 +1313,12 @@ def main() -> None:
     report = drive(SandboxClient(server))
     server.stop()
     ledger = report.ledger
+    print("Answers per route (status x count):")
+    for name, answered in report.statuses.items():
+        print(f"  {name}")
+        for endpoint, counts in answered.items():
+            spread = " ".join(f"{status}x{n}" for status, n in sorted(counts.items(), key=str))
+            print(f"    {endpoint:<72} {spread or '-'}")
     if not report.checks:
         print("contract checks not available: exchanges are the emulators' call counts")
     for violation in report.violations:

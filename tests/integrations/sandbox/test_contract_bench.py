@@ -1,6 +1,6 @@
 """bench/contracts.py: its driver table covers every route the emulators serve (a new route
 without a driver is reported, never skipped), and its drive, against the test sandbox, reaches
-every route with no SDK call misbehaving."""
+every route with a normal and an error case and no SDK call misbehaving."""
 
 import importlib.util
 import sys
@@ -87,5 +87,21 @@ def test_the_drive_reaches_every_route_and_every_call_behaves(bench, sandbox):
     assert report.ledger.sdk_failures == []
     assert report.ledger.http_failures == []
     assert report.exchanges >= report.ledger.sdk_calls > 100
+    # Each route answered a normal case and an error case, bar two by design: a consent's
+    # decision always redirects (a denial too), and Dataverse's catch-all serves only what
+    # does not exist.
+    answered = [
+        (name, endpoint, {status < 400 for status in counts})
+        for name, endpoints in report.statuses.items()
+        for endpoint, counts in endpoints.items()
+    ]
+    assert {(name, endpoint) for name, endpoint, kinds in answered if True not in kinds} == {
+        ("dataverse", "GET /api/data/v9.2/{segments:path}")
+    }
+    consents = {"smartsheet": "/b/authorize", "hubspot": "/oauth/authorize"}
+    assert {(name, endpoint) for name, endpoint, kinds in answered if False not in kinds} == {
+        (name, f"POST {consents.get(name, '/services/oauth2/authorize')}")
+        for name in ("smartsheet", "salesforce", "salesforce-test", "hubspot")
+    }
     # The rate limits the 429 cases cut are back as they were.
     assert sandbox.control("smartsheet", "GET", "rate-limit") == {"limit": 300, "window": 60}
