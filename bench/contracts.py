@@ -16,6 +16,10 @@ provider error code) is a call that behaved; any other outcome of an SDK call is
 printed with the operation and the exception. Plain HTTP calls (consent pages, OAuth v3,
 Dataverse) are checked the same way and counted apart.
 
+The contract checks are the emulators' own (`SandboxClient.contract`, the emulators'
+strict mode): until they exist the bench says "contract checks not available", counts the
+exchanges from the emulators' call counters and reports validated=0.
+
 No size to scale: it runs in seconds at any BENCH_SCALE.
 
 # Reference: the answers expected are the emulators' own, each cited in its module and in
@@ -1266,6 +1270,9 @@ def drive(sandbox) -> Report:
     for name in names:
         sandbox.clear_calls(name)
         if checks:
+            # The contracts work is announced with a per-emulator switch, as a runner option
+            # or on the control plane; this is the control plane's config key it is expected
+            # to read (to match what it lands with).
             sandbox.configure(name, strict=True)
     ledger = Ledger()
     bench = Bench(sandbox, ledger)
