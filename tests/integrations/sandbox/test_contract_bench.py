@@ -81,6 +81,40 @@ def test_an_sdk_call_that_is_not_refused_as_expected_is_a_failure(bench):
     ]
 
 
+class Counted:
+    """A sandbox whose emulators count exchanges but check no contract."""
+
+    def calls(self, name):
+        return {"total": {"smartsheet": 5, "hubspot": 2}[name]}
+
+
+class Checked(Counted):
+    """A sandbox whose emulators check the contracts (SandboxClient.contract's shape)."""
+
+    def contract(self, name):
+        violation = {
+            "provider": name,
+            "operation": "get-sheet",
+            "direction": "response",
+            "field": "columns[0].index",
+            "value": -1,
+            "message": "-1 is less than the minimum of 0",
+        }
+        return {
+            "exchanges": 4,
+            "validated": 3,
+            "unpublished": 1,
+            "violations": [violation] if name == "hubspot" else [],
+        }
+
+
+def test_the_figures_are_the_contract_checks_or_without_them_the_call_counts(bench):
+    names = ["smartsheet", "hubspot"]
+    assert bench.contract_figures(Counted(), names) == (7, 0, [])
+    exchanges, validated, violations = bench.contract_figures(Checked(), names)
+    assert (exchanges, validated, [v["provider"] for v in violations]) == (8, 6, ["hubspot"])
+
+
 def test_the_drive_reaches_every_route_and_every_call_behaves(bench, sandbox):
     report = bench.drive(sandbox)
     assert report.missing == []
