@@ -1250,6 +1250,7 @@ class Report:
     ledger: Ledger
     exchanges: int
     validated: int
+    violation_count: int
     violations: list[dict]
     missing: list[str]  # routes not driven, or driven but never reached
     checks: bool  # whether the emulators checked the exchanges against the contracts
@@ -1269,11 +1270,6 @@ def drive(sandbox) -> Report:
     checks = contract_checks(sandbox)
     for name in names:
         sandbox.clear_calls(name)
-        if checks:
-            # The contracts work is announced with a per-emulator switch, as a runner option
-            # or on the control plane; this is the control plane's config key it is expected
-            # to read (to match what it lands with).
-            sandbox.configure(name, strict=True)
     ledger = Ledger()
     bench = Bench(sandbox, ledger)
     missing = not_driven(sandbox.server.emulators)
@@ -1298,23 +1294,26 @@ def drive(sandbox) -> Report:
             if endpoint in DRIVERS.get(name, {}) and not calls["by_endpoint"].get(endpoint):
                 missing.append(f"{name} {endpoint}")
                 print(f"  not driven: {name} {endpoint} (its driver never reached it)")
-    exchanges, validated, violations = contract_figures(sandbox, names)
-    return Report(ledger, exchanges, validated, violations, missing, checks, statuses)
+    figures = contract_figures(sandbox, names)
+    return Report(ledger, *figures, missing, checks, statuses)
 
 
-def contract_figures(sandbox, names: list[str]) -> tuple[int, int, list[dict]]:
-    """(exchanges, validated, violations) of the emulators named: their contract checks' own
-    figures, or without checks the exchanges their call counters saw, none validated."""
+def contract_figures(sandbox, names: list[str]) -> tuple[int, int, int, list[dict]]:
+    """(exchanges, validated, violation count, violations) of the emulators named: their
+    contract checks' own figures, or without checks the exchanges their call counters saw,
+    none validated."""
     if not contract_checks(sandbox):
-        return sum(sandbox.calls(name)["total"] for name in names), 0, []
-    exchanges = validated = 0
+        return sum(sandbox.calls(name)["total"] for name in names), 0, 0, []
+    exchanges = validated = count = 0
     violations: list[dict] = []
     for name in names:
         contract = sandbox.contract(name)
         exchanges += contract["exchanges"]
         validated += contract["validated"]
         violations += contract["violations"]
-    return exchanges, validated, violations
+        # A long-running sandbox keeps only the first violations; the count is of all.
+        count += contract.get("violation_count", len(contract["violations"]))
+    return exchanges, validated, count, violations
 
 
 def main() -> None:
@@ -1324,7 +1323,13 @@ def main() -> None:
     from integrations.sandbox.client import SandboxClient
 
     server = start_sandbox()
-    report = drive(SandboxClient(server))
+    sandbox = SandboxClient(server)
+    if contract_checks(sandbox):
+        for emulator in server.emulators.values():
+            # What runner.build(checking=True) sets (the contracts work): each exchange is
+            # checked from now on, the findings kept for GET /_sandbox/contract.
+            emulator.checking = True
+    report = drive(sandbox)
     server.stop()
     ledger = report.ledger
     print("Answers per route (status x count):")
@@ -1348,7 +1353,7 @@ def main() -> None:
     )
     print(
         f"RESULT exchanges={report.exchanges} validated={report.validated} "
-        f"violations={len(report.violations)} sdk_calls={ledger.sdk_calls} "
+        f"violations={report.violation_count} sdk_calls={ledger.sdk_calls} "
         f"sdk_failures={len(ledger.sdk_failures)} http_calls={ledger.http_calls} "
         f"http_failures={len(ledger.http_failures)} not_driven={len(report.missing)}"
     )
