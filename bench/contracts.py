@@ -16,9 +16,9 @@ provider error code) is a call that behaved; any other outcome of an SDK call is
 printed with the operation and the exception. Plain HTTP calls (consent pages, OAuth v3,
 Dataverse) are checked the same way and counted apart.
 
-The contract checks are the emulators' own (`SandboxClient.contract`, the emulators'
-strict mode): until they exist the bench says "contract checks not available", counts the
-exchanges from the emulators' call counters and reports validated=0.
+The contract checks are the emulators' own (each emulator's `checking`, its findings at
+`SandboxClient.contract`): until the emulators have them the bench says "contract checks not
+available", counts the exchanges from their call counters and reports validated=0.
 
 No size to scale: it runs in seconds at any BENCH_SCALE.
 
