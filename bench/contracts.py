@@ -23,8 +23,8 @@ available", counts the exchanges from their call counters and reports validated=
 No size to scale: it runs in seconds at any BENCH_SCALE.
 
 # Reference: the answers expected are the emulators' own, each cited in its module and in
-# integrations/sandbox/FACTS.md §1-4; what each SDK does with them (one attempt, its error
-# types, msal's ValueError for a refused tenant, the SDKs' missing methods) in FACTS.md §6.
+# integrations/sandbox/FACTS.md §1-4, §6-7; what each SDK does with them (one attempt, its error
+# types, msal's ValueError for a refused tenant, the SDKs' missing methods) in FACTS.md §9.
 
 Last line: RESULT exchanges=<n> validated=<n> violations=<n> sdk_calls=<n> sdk_failures=<n>
 http_calls=<n> http_failures=<n> not_driven=<n>
@@ -1162,6 +1162,33 @@ def dataverse_whoami(b: Bench, name: str) -> None:
     )
 
 
+def dataverse_metadata(b: Bench, name: str) -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    url = f"{b.url(name)}/api/data/v9.2/$metadata"
+    answer = b.check(
+        "dataverse $metadata", b.http.get(url, headers=dataverse_headers(b.dataverse_token)), 200
+    )
+    try:
+        sets = [
+            e.get("Name")
+            for e in ElementTree.fromstring(answer.content).iter()
+            if e.tag.endswith("EntitySet")
+        ]
+    except ElementTree.ParseError:
+        sets = []
+    b.ledger.expect(
+        "dataverse $metadata",
+        "imi_jobs" in sets,
+        f"a CSDL naming the imi_jobs set, not {answer.text[:120]!r}",
+    )
+    b.check(
+        "dataverse $metadata, junk token",
+        b.http.get(url, headers=dataverse_headers(JUNK_TOKEN)),
+        401,
+    )
+
+
 def dataverse_jobs(b: Bench, name: str) -> None:
     base = f"{b.url(name)}/api/data/v9.2"
     headers = dataverse_headers(b.dataverse_token)
@@ -1227,6 +1254,7 @@ AZURE = {
 }
 DATAVERSE = {
     "GET /api/data/v9.2/WhoAmI": dataverse_whoami,
+    "GET /api/data/v9.2/$metadata": dataverse_metadata,
     "GET /api/data/v9.2/imi_jobs": dataverse_jobs,
     "GET /api/data/v9.2/imi_jobs({key})": dataverse_jobs,
     "GET /api/data/v9.2/{segments:path}": dataverse_jobs,

@@ -49,6 +49,31 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_sessions_left_open(django_db_setup, django_db_blocker):
+    """PostgreSQL refuses to drop a test database another session still holds ("is being
+    accessed by other users"): name any session left open at the end, with its last query
+    and this process's live threads, so the code that leaked it can be found."""
+    yield
+    import threading
+    import warnings
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state, backend_start, left(query, 300)"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        others = cursor.fetchall()
+    if others:
+        threads = [t.name for t in threading.enumerate()]
+        warnings.warn(f"database sessions left open: {others}; live threads: {threads}")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters and allauth's rate limits live in the cache.

@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations.sandbox.core import Emulator, RateLimit, json_error
+from integrations.sandbox.core import RateLimit, json_error
+from integrations.sandbox.oauth import CLIENT_CREDENTIALS, OAuthEmulator, OAuthFailure, OAuthProfile
 
 TOKEN_TTL = 3599
 
@@ -36,10 +37,52 @@ def _b64(data: dict) -> str:
     )
 
 
-class AzureEmulator(Emulator):
+class AzureEmulator(OAuthEmulator):
     name = "azure"
     title = "Microsoft Entra ID"
     default_limit = RateLimit(limit=10_000, window=60)
+    # Reference: ../shared/providers/dataverse.md "MSAL discovery and emulator setup"
+    # (client credentials at /{tenant}/oauth2/v2.0/token, 3599-second tokens); the AADSTS
+    # texts as in this module's doc.
+    oauth = OAuthProfile(
+        token_paths=("/{tenant}/oauth2/v2.0/token",),
+        grants=(CLIENT_CREDENTIALS,),
+        ttl_setting="token_ttl",
+        access_ttl=TOKEN_TTL,
+        errors={
+            "grant_type": (
+                400,
+                "unsupported_grant_type",
+                70003,
+                "The app requested an unsupported grant type.",
+            ),
+            "unknown_client": (
+                400,
+                "unauthorized_client",
+                700016,
+                "Application with identifier '{client_id}' was not found in the directory "
+                "'{tenant}'. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You may "
+                "have sent your authentication request to the wrong tenant.",
+            ),
+            "bad_secret": (
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is "
+                "the client secret value, not the client secret ID, for a secret added to app "
+                "'{client_id}'.",
+            ),
+            "bad_scope": (
+                400,
+                "invalid_scope",
+                1002012,
+                "The provided value for scope {scope} is not valid. Client credential flows must "
+                "have a scope value with /.default suffixed to the resource identifier "
+                "(application ID URI).",
+            ),
+        },
+    )
 
     def initial_state(self, seed: int) -> dict:
         return {**super().initial_state(seed), "tenants": {}}
@@ -59,9 +102,12 @@ class AzureEmulator(Emulator):
     def base(self) -> str:
         return self.config.get("base_url", "https://127.0.0.1")
 
+    def oauth_error(self, status: int, error: str, code: int | None, text: str) -> JSONResponse:
+        return self.aad_error(status, error, code, text)
+
     def aad_error(self, status: int, error: str, code: int | None, text: str) -> JSONResponse:
         trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-        stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+        stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(self.clock.time()))
         prefix = f"AADSTS{code}: " if code is not None else ""
         return json_error(
             {
@@ -105,7 +151,7 @@ class AzureEmulator(Emulator):
             Route(
                 "/{tenant}/v2.0/.well-known/openid-configuration", self.discovery, methods=["GET"]
             ),
-            Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
+            *self.oauth_routes(),
         ]
 
     async def discovery(self, request: Request) -> Response:
@@ -138,73 +184,44 @@ class AzureEmulator(Emulator):
         )
 
     async def token(self, request: Request) -> Response:
-        tenant_id = request.path_params["tenant"]
-        tenant = self.state["tenants"].get(tenant_id)
-        if tenant is None:
-            return self.unknown_tenant(tenant_id)
-        form = await request.form()
-        if form.get("grant_type") != "client_credentials":
-            return self.aad_error(
-                400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
-            )
-        client_id = form.get("client_id", "")
-        app = tenant["apps"].get(client_id)
-        if app is None:
-            return self.aad_error(
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory '{tenant_id}'. "
-                "This can happen if the application has not been installed by the administrator of the "
-                "tenant or consented to by any user in the tenant. You may have sent your authentication "
-                "request to the wrong tenant.",
-            )
-        if form.get("client_secret") != app["secret"]:
-            return self.aad_error(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the "
-                f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
-            )
+        tenant = request.path_params["tenant"]
+        if tenant not in self.state["tenants"]:
+            return self.unknown_tenant(tenant)
+        return await super().token(request)
+
+    def oauth_app(self, request: Request, client_id: str) -> dict | None:
+        return self.state["tenants"][request.path_params["tenant"]]["apps"].get(client_id)
+
+    def client_credentials_check(self, request: Request, form) -> dict:
         scope = form.get("scope", "")
         if not scope.endswith("/.default") or " " in scope.strip():
-            return self.aad_error(
-                400,
-                "invalid_scope",
-                1002012,
-                f"The provided value for scope {scope} is not valid. Client credential flows must have "
-                "a scope value with /.default suffixed to the resource identifier (application ID URI).",
-            )
-        ttl = int(self.config.get("token_ttl", TOKEN_TTL))
-        now = int(time.time())
-        audience = scope.removesuffix("/.default")
+            raise OAuthFailure("bad_scope", scope=scope)
+        return {
+            "tenant_id": request.path_params["tenant"],
+            "audience": scope.removesuffix("/.default"),
+        }
+
+    def make_access_token(self, info: dict) -> str:
+        now = int(self.clock.time())
         claims = {
-            "aud": audience,
-            "iss": f"{self.base}/{tenant_id}/v2.0",
+            "aud": info["audience"],
+            "iss": f"{self.base}/{info['tenant_id']}/v2.0",
             "iat": now,
             "nbf": now,
-            "exp": now + ttl,
-            "appid": client_id,
-            "tid": tenant_id,
+            "exp": now + int(self.access_ttl),
+            "appid": info["client_id"],
+            "tid": info["tenant_id"],
             "oid": str(uuid.uuid4()),
             "jti": str(uuid.uuid4()),
         }
         # JWT-shaped (header.claims.signature); the signature part is random, not a real one.
-        token = f"{_b64({'typ': 'JWT', 'alg': 'RS256'})}.{_b64(claims)}.{_b64({'sig': uuid.uuid4().hex})}"
-        self.state["tokens"][token] = {
-            "client_id": client_id,
-            "tenant_id": tenant_id,
-            "audience": audience,
-            "issued_at": now,
-            "expires_at": now + ttl,
+        return f"{_b64({'typ': 'JWT', 'alg': 'RS256'})}.{_b64(claims)}.{_b64({'sig': uuid.uuid4().hex})}"
+
+    def token_answer(self, request: Request, app: dict, info: dict, tokens: dict) -> dict:
+        ttl = int(self.access_ttl)
+        return {
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "ext_expires_in": ttl,
+            "access_token": tokens["access_token"],
         }
-        self.dirty = True
-        return JSONResponse(
-            {
-                "token_type": "Bearer",
-                "expires_in": ttl,
-                "ext_expires_in": ttl,
-                "access_token": token,
-            }
-        )

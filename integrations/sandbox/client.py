@@ -1,6 +1,6 @@
 """A client of the emulators' control planes, for tests and benchmarks: reset, counters,
-faults, limits, token expiry, tokens granted in one call, and the consent page a person would
-click through."""
+faults, limits, token expiry, the emulators' clocks, tokens granted in one call, and the
+consent page a person would click through."""
 
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -67,6 +67,12 @@ class SandboxClient:
 
     def expire_tokens(self, name: str) -> None:
         self.control(name, "POST", "tokens/expire", {"all": True})
+
+    def advance_clock(self, name: str | None, seconds: float) -> None:
+        """Move one emulator's clock (every emulator's with None) `seconds` ahead: its token
+        expiries and timestamps move, its rate-limit windows do not. A reset sets it back."""
+        for each in [name] if name else self.server.emulators:
+            self.control(each, "POST", "clock", {"advance": seconds})
 
     def configure(self, name: str, **config) -> None:
         self.control(name, "PUT", "config", config)

@@ -8,8 +8,13 @@ limit with the provider's own 429 answer. The control plane under `/_sandbox/` r
 seeds, sets the limit, injects faults, registers OAuth redirect URIs and reports calls.
 
 OAuth pieces (apps, codes with their PKCE challenge, access and refresh tokens, the consent
-page with Approve / Deny) live here too; each provider module decides its URLs, token
-formats, lifetimes and error bodies.
+page with Approve / Deny) live here too; the flows built on them are `oauth.py`'s, and each
+provider module's profile decides its URLs, token formats, lifetimes and error bodies.
+
+Every timestamp and expiry an emulator hands out reads its `Clock`, which tests move through
+`POST /_sandbox/clock` instead of sleeping. Rate-limit windows, the call log and injected
+latency stay on real time: they pace clients that wait in real seconds (Retry-After, the
+hub's token buckets), and benchmarks read the call log against their own real clock.
 """
 
 import asyncio
@@ -23,6 +28,7 @@ import secrets
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -97,6 +103,30 @@ class EmulatorRuntime:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
+class Clock:
+    """The emulator's idea of now: real time plus an offset that tests set. Time keeps
+    flowing from a set instant (writes a second apart still get stamps a second apart)."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def set(self, moment: datetime) -> None:
+        self.offset = moment.timestamp() - time.time()
+
+    def real(self) -> None:
+        self.offset = 0.0
+
+    def stamp(self) -> str:
+        """Now as the providers' ISO 8601 UTC timestamps, in whole seconds."""
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time()))
+
+
 def json_error(body: Any, status: int, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -127,6 +157,7 @@ class Emulator:
         self.config = dict(config or {})
         self.seed = seed
         self.state: dict = {}
+        self.clock = Clock()
         self.runtime = EmulatorRuntime()
         self.limit = RateLimit(self.default_limit.limit, self.default_limit.window)
         self.dirty = False
@@ -178,6 +209,7 @@ class Emulator:
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
             self.seed = seed
+        self.clock.real()  # before the seed: seeded data is stamped at real time
         self.state = self.initial_state(self.seed)
         self.runtime = EmulatorRuntime(rng=random.Random(self.seed))
         self.limit = RateLimit(self.default_limit.limit, self.default_limit.window)
@@ -229,7 +261,7 @@ class Emulator:
 
     def issue_code(self, **record) -> str:
         code = new_token(length=40)
-        record.setdefault("expires_at", time.time() + self.config.get("code_ttl", 600))
+        record.setdefault("expires_at", self.clock.time() + self.config.get("code_ttl", 600))
         self.state["codes"][code] = record
         self.dirty = True
         return code
@@ -238,18 +270,19 @@ class Emulator:
         """A code is good once: taking it removes it whatever happens next."""
         record = self.state["codes"].pop(code, None)
         self.dirty = True
-        if record is None or record["expires_at"] < time.time():
+        if record is None or record["expires_at"] < self.clock.time():
             return None
         return record
 
     def issue_tokens(
         self, *, ttl: float | None, refresh: bool = True, refresh_token: str = "", **info
     ) -> dict:
-        access = self.make_access_token()
+        access = self.make_access_token(info)
+        now = self.clock.time()
         self.state["tokens"][access] = {
             **info,
-            "issued_at": time.time(),
-            "expires_at": time.time() + ttl if ttl else None,
+            "issued_at": now,
+            "expires_at": now + ttl if ttl else None,
         }
         if refresh:
             refresh_token = refresh_token or self.make_refresh_token()
@@ -257,7 +290,8 @@ class Emulator:
         self.dirty = True
         return {"access_token": access, "refresh_token": refresh_token if refresh else ""}
 
-    def make_access_token(self) -> str:
+    def make_access_token(self, info: dict) -> str:
+        """A new access token; `info` is what it grants, for tokens that carry claims."""
         return new_token(length=32)
 
     def make_refresh_token(self) -> str:
@@ -270,7 +304,7 @@ class Emulator:
         info = self.state["tokens"].get(token)
         if info is None:
             return None, "invalid"
-        if info["expires_at"] is not None and info["expires_at"] < time.time():
+        if info["expires_at"] is not None and info["expires_at"] < self.clock.time():
             return None, "expired"
         return info, ""
 
@@ -349,6 +383,7 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
             Route("/_sandbox/tokens", self._cp_tokens, methods=["POST"]),
             Route("/_sandbox/config", self._cp_config, methods=["GET", "PUT"]),
             Route("/_sandbox/state", self._cp_state, methods=["GET"]),
+            Route("/_sandbox/clock", self._cp_clock, methods=["GET", "POST"]),
         ]
 
     async def _body(self, request: Request) -> dict:
@@ -403,7 +438,7 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
 
     async def _cp_expire(self, request: Request) -> Response:
         body = await self._body(request)
-        now = time.time()
+        now = self.clock.time()
         expired = 0
         for token, info in self.state["tokens"].items():
             if body.get("all") or token == body.get("token"):
@@ -446,6 +481,29 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
         if request.method == "PUT":
             self.config.update(await self._body(request))
         return JSONResponse(self.config)
+
+    async def _cp_clock(self, request: Request) -> Response:
+        """Move the emulator's clock: {"advance": seconds} (may be negative), {"set": an ISO
+        8601 instant with its offset} or {"real": true}. Answers the clock's now."""
+        if request.method == "POST":
+            body = await self._body(request)
+            try:
+                if body.get("real"):
+                    self.clock.real()
+                elif "set" in body:
+                    moment = datetime.fromisoformat(str(body["set"]).replace("Z", "+00:00"))
+                    if moment.tzinfo is None:
+                        raise ValueError("the instant needs its UTC offset")
+                    self.clock.set(moment)
+                elif "advance" in body:
+                    self.clock.advance(float(body["advance"]))
+                else:
+                    raise ValueError('give "advance", "set" or "real"')
+            except (TypeError, ValueError) as exc:
+                return json_error({"error": str(exc)}, 400)
+        return JSONResponse(
+            {"now": self.clock.stamp(), "epoch": self.clock.time(), "offset": self.clock.offset}
+        )
 
     async def _cp_state(self, request: Request) -> Response:
         return JSONResponse(self.summary())

@@ -1,9 +1,12 @@
 """Microsoft Dataverse Web API emulator (one environment). Accepts the bearer tokens the
-Azure emulator issued for this environment's URL; answers `WhoAmI` and IMI's job table
-(`imi_jobs`: the collection with an OData subset, and one row by id); enforces the service
+Azure emulator issued for this environment's URL; answers `WhoAmI`, IMI's job table
+(`imi_jobs`: the collection with an OData subset, and one row by id) and `$metadata` (the CSDL
+of those two, not of a whole environment); enforces the service
 protection limit (6,000 requests per 5 minutes per user) with 429 + Retry-After and the
 OData error body. The control plane's `/_sandbox/dataverse/jobs` loads generated or exact jobs.
 
+The table is declared on the sandbox's OData engine (odata.py), which parses and answers the
+queries; this module holds what is Dataverse's own, as the engine's dialect and around it.
 Queries behave as the service does, not as the OData spec allows: there is no `$skip`; `$top`
 gives way to `Prefer: odata.maxpagesize` (default and ceiling 5000; a larger request is
 ignored, so it is not echoed in Preference-Applied); `@odata.count` stops at 5000; the primary
@@ -14,8 +17,9 @@ first and last row's values of every sort column and the key, and the next page 
 that last row (keyset paging: rows added meanwhile neither repeat nor shift the pages).
 Comparisons follow SQL Server: nulls sort first ascending; `ne`, `gt`... never match a null
 (`ne 'x'` leaves nulls out, a known Dataverse gotcha); text compares without case; datetimes
-to the second. Not emulated: `$expand`, `$apply`, lambda and `Microsoft.Dynamics.CRM.*` query
-functions, writes to `imi_jobs`.
+to the second. `$expand` works on declared navigation properties, and imi_job declares none
+(its lookups are not emulated). Not emulated: `$apply`, lambda and `Microsoft.Dynamics.CRM.*`
+query functions, writes to `imi_jobs`.
 
 # Reference: ../shared/providers/dataverse.md (Web API basics, error shape
 # {"error":{"code","message"}}, 0x8006088a for a wrong entity set name, paging, no $skip,
@@ -38,18 +42,19 @@ functions, writes to `imi_jobs`.
 # literal, "')' or operator expected", incompatible operand types, unknown function, query
 # option given twice); WhoAmIResponse from learn.microsoft.com. Not published, so invented in
 # the same style: the $skip message ("The query parameter $skip is not supported") and the
-# malformed $skiptoken message.
+# malformed $skiptoken message. $metadata: the CSDL $metadata document of
+# learn.microsoft.com power-apps/developer/data-platform/webapi/web-api-service-documents
+# (namespace Microsoft.Dynamics.CRM); its container name "System" only as a Dataverse
+# client's test fixture of a $metadata document has it (not confirmed on a live service).
 """
 
 import html
-import operator
 import random
 import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -62,6 +67,23 @@ from integrations.sandbox.core import (
     bearer_token,
     json_error,
     route_path,
+)
+from integrations.sandbox.odata import (
+    DATETIME,
+    GUID,
+    GUID_PATTERN,
+    INT32,
+    INT64,
+    STRING,
+    Answer,
+    Dialect,
+    EntitySet,
+    Function,
+    ODataError,
+    PagePlan,
+    Property,
+    Service,
+    utc_datetime,
 )
 
 API = "/api/data/v9.2"
@@ -80,25 +102,6 @@ QUERY_ERROR = "0x80060888"  # what the service answers for a query it cannot par
 NOT_FOUND_SEGMENT = "0x8006088a"
 OBJECT_DOES_NOT_EXIST = "0x80040217"
 ORDER_BY_COLUMNS_MUST_BE_UNIQUE = "0x80048d16"
-
-GUID, STRING, INT32, INT64 = "Edm.Guid", "Edm.String", "Edm.Int32", "Edm.Int64"
-DATETIME, DATE, BOOLEAN, DOUBLE = "Edm.DateTimeOffset", "Edm.Date", "Edm.Boolean", "Edm.Double"
-
-# Logical names and Edm types of imi_job's columns, in the order an unselected row lists them.
-COLUMNS = {
-    "imi_jobid": GUID,
-    "imi_imnumber": STRING,
-    "imi_jobnameaddress": STRING,
-    "imi_gc": STRING,
-    "imi_scopesummary": STRING,
-    "imi_submittalstatus": INT32,
-    "imi_productionphase": INT32,
-    "statecode": INT32,
-    "statuscode": INT32,
-    "createdon": DATETIME,
-    "modifiedon": DATETIME,
-    "versionnumber": INT64,
-}
 
 SUBMITTAL_APPROVED = 826130004
 SUBMITTAL_STATUS = {
@@ -123,39 +126,44 @@ CHOICE_LABELS = {
     "statuscode": {1: "Active", 2: "Inactive"},
 }
 
+# imi_job's columns, in the order an unselected row lists them.
+IMI_JOBS = EntitySet(
+    name=ENTITY_SET,
+    entity_type=ENTITY,
+    key=(PRIMARY_KEY,),
+    properties=tuple(
+        Property(name, edm, CHOICE_LABELS.get(name))
+        for name, edm in (
+            ("imi_jobid", GUID),
+            ("imi_imnumber", STRING),
+            ("imi_jobnameaddress", STRING),
+            ("imi_gc", STRING),
+            ("imi_scopesummary", STRING),
+            ("imi_submittalstatus", INT32),
+            ("imi_productionphase", INT32),
+            ("statecode", INT32),
+            ("statuscode", INT32),
+            ("createdon", DATETIME),
+            ("modifiedon", DATETIME),
+            ("versionnumber", INT64),
+        )
+    ),
+    etag="versionnumber",
+)
+COLUMNS = IMI_JOBS.columns
+WHO_AM_I = Function(
+    name="WhoAmI",
+    returns="WhoAmIResponse",
+    properties=(
+        Property("BusinessUnitId", GUID),
+        Property("UserId", GUID),
+        Property("OrganizationId", GUID),
+    ),
+)
+
 
 def _stable_id(seed: int, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://dataverse.sandbox/{seed}/{name}"))
-
-
-class ODataError(Exception):
-    """A request the service refuses; the handler answers it as the OData error body."""
-
-    def __init__(self, message: str, *, status: int = 400, code: str = QUERY_ERROR):
-        super().__init__(message)
-        self.message, self.status, self.code = message, status, code
-
-
-def _no_property(name: str) -> ODataError:
-    return ODataError(
-        f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{ENTITY}'."
-    )
-
-
-def _syntax_error(position: int, text: str) -> ODataError:
-    return ODataError(f"Syntax error at position {position} in '{text}'.")
-
-
-# --- values ------------------------------------------------------------------------------------
-
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})"
-)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INTEGER = re.compile(r"-?\d+")
-_DECIMAL = re.compile(r"-?\d+\.\d+")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _stamp(epoch: float) -> str:
@@ -185,25 +193,6 @@ def _random_uuid(rng: random.Random) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def utc_datetime(text: str) -> str | None:
-    """An OData DateTimeOffset (any offset, fractions up to .NET's 7 digits) as Dataverse
-    returns it: UTC, to the second. None when it is not one."""
-    match = _DATETIME.fullmatch(text)
-    if not match:
-        return None
-    year, month, day, hour, minute, second, zone = match.groups()
-    try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC
-        )
-    except ValueError:
-        return None
-    if zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _formatted_datetime(value: str) -> str:
     # The user's time zone is UTC for an application user: "4/7/2023 9:59 PM".
     hour = int(value[11:13])
@@ -211,422 +200,66 @@ def _formatted_datetime(value: str) -> str:
     return f"{int(value[5:7])}/{int(value[8:10])}/{value[0:4]} {hour % 12 or 12}:{value[14:16]} {suffix}"
 
 
-def formatted_value(column: str, value) -> str | None:
-    if value is None:
-        return None
-    if column in CHOICE_LABELS:
-        return CHOICE_LABELS[column].get(value)
-    if COLUMNS[column] == DATETIME:
-        return _formatted_datetime(value)
-    return None
+# --- the dialect -------------------------------------------------------------------------------
 
 
-def _sort_key(column: str) -> Callable[[object], tuple]:
-    """The comparable form of a column's value: nulls first, text without case."""
-    if COLUMNS[column] == STRING:
-        return lambda value: (0, "") if value is None else (1, value.lower())
-    empty = 0 if COLUMNS[column] in (INT32, INT64) else ""
-    return lambda value: (0, empty) if value is None else (1, value)
+class DataverseDialect(Dialect):
+    """What the Web API does beyond (or instead of) the specification: see the module
+    docstring. Its query errors carry 0x80060888."""
 
-
-# --- $filter -----------------------------------------------------------------------------------
-
-_OPERATORS = {
-    "eq": ("Equal", operator.eq),
-    "ne": ("NotEqual", operator.ne),
-    "gt": ("GreaterThan", operator.gt),
-    "ge": ("GreaterThanOrEqual", operator.ge),
-    "lt": ("LessThan", operator.lt),
-    "le": ("LessThanOrEqual", operator.le),
-}
-_MIRRORED = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
-_FUNCTIONS = {
-    "contains": lambda text, part: part in text,
-    "startswith": lambda text, part: text.startswith(part),
-    "endswith": lambda text, part: text.endswith(part),
-}
-_FAMILY = {
-    GUID: "guid",
-    STRING: "text",
-    INT32: "number",
-    INT64: "number",
-    DOUBLE: "number",
-    DATETIME: "time",
-    DATE: "time",
-    BOOLEAN: "boolean",
-}
-_MAX_DEPTH = 100
-
-# A predicate answers SQL's three values: True, False, or None (unknown, as when a null is
-# compared); a row is returned only for True.
-Predicate = Callable[[dict], bool | None]
-
-
-class _Operand:
-    """One side of a comparison: a column (read from the row) or a literal."""
-
-    def __init__(self, *, edm: str | None, column: str | None = None, value=None):
-        self.edm, self.column, self.value = edm, column, value
-
-    @property
-    def is_null(self) -> bool:
-        return self.column is None and self.value is None
-
-    def getter(self) -> Callable[[dict], object]:
-        if self.column is None:
-            value = self.value
-            if isinstance(value, str) and self.edm in (STRING, GUID):
-                value = value.lower()
-            return lambda row: value
-        column = self.column
-        if COLUMNS[column] in (STRING, GUID):
-            return lambda row: None if row.get(column) is None else row[column].lower()
-        return lambda row: row.get(column)
-
-
-def _lex(text: str) -> list[tuple[str, str, int]]:
-    """(kind, value, position) tokens: "(" ")" "," "string" (quotes undone) or "word"."""
-    tokens, i, size = [], 0, len(text)
-    while i < size:
-        char = text[i]
-        if char.isspace():
-            i += 1
-        elif char in "(),":
-            tokens.append((char, char, i))
-            i += 1
-        elif char == "'":
-            j, chars = i + 1, []
-            while True:
-                if j >= size:
-                    raise ODataError(
-                        f"There is an unterminated string literal at position {size} in '{text}'."
-                    )
-                if text[j] == "'":
-                    if j + 1 < size and text[j + 1] == "'":
-                        chars.append("'")
-                        j += 2
-                        continue
-                    break
-                chars.append(text[j])
-                j += 1
-            tokens.append(("string", "".join(chars), i))
-            i = j + 1
-        else:
-            j = i
-            while j < size and not text[j].isspace() and text[j] not in "(),'":
-                j += 1
-            tokens.append(("word", text[i:j], i))
-            i = j
-    return tokens
-
-
-class FilterParser:
-    """`$filter` to a predicate: comparisons (eq ne gt ge lt le) between columns and literals,
-    contains/startswith/endswith, not, and, or, parentheses. Nothing is evaluated as code."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.tokens = _lex(text)
-        self.index = 0
-        self.depth = 0
-
-    def parse(self) -> Predicate:
-        if not self.tokens:
-            raise self._expected_expression()
-        predicate = self._or()
-        if self._peek() is not None:
-            raise ODataError(
-                f"')' or operator expected at position {self._position()} in '{self.text}'."
-            )
-        return predicate
-
-    # tokens
-
-    def _peek(self) -> tuple[str, str, int] | None:
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
-
-    def _position(self) -> int:
-        token = self._peek()
-        return token[2] if token else len(self.text)
-
-    def _keyword(self) -> str | None:
-        token = self._peek()
-        return token[1].lower() if token and token[0] == "word" else None
-
-    def _take(self, kind: str, message: str) -> tuple[str, str, int]:
-        token = self._peek()
-        if token is None or token[0] != kind:
-            raise ODataError(f"{message} at position {self._position()} in '{self.text}'.")
-        self.index += 1
-        return token
-
-    def _expected_expression(self) -> ODataError:
-        return ODataError(f"Expression expected at position {self._position()} in '{self.text}'.")
-
-    # grammar
-
-    def _or(self) -> Predicate:
-        left = self._and()
-        while self._keyword() == "or":
-            self.index += 1
-            left = _either(left, self._and())
-        return left
-
-    def _and(self) -> Predicate:
-        left = self._not()
-        while self._keyword() == "and":
-            self.index += 1
-            left = _both(left, self._not())
-        return left
-
-    def _not(self) -> Predicate:
-        if self._keyword() == "not":
-            self.index += 1
-            inner = self._not()
-            return lambda row: None if (value := inner(row)) is None else not value
-        return self._primary()
-
-    def _primary(self) -> Predicate:
-        token = self._peek()
-        if token is None:
-            raise self._expected_expression()
-        if token[0] == "(":
-            self.depth += 1
-            if self.depth > _MAX_DEPTH:
-                raise ODataError("Recursion depth exceeded allowed limit.")
-            self.index += 1
-            inner = self._or()
-            self._take(")", "')' or operator expected")
-            self.depth -= 1
-            return inner
-        following = self.tokens[self.index + 1] if self.index + 1 < len(self.tokens) else None
-        if token[0] == "word" and following and following[0] == "(":
-            return self._function()
-        left = self._operand()
-        name = self._keyword()
-        if name not in _OPERATORS:
-            if left.edm == BOOLEAN and left.column is None:  # $filter=true
-                return lambda row, constant=left.value: constant
-            following = self._peek()
-            if following is None or following[0] == ")" or name in ("and", "or"):
-                raise ODataError("The $filter expression must evaluate to a single boolean value.")
-            raise ODataError(
-                f"')' or operator expected at position {self._position()} in '{self.text}'."
-            )
-        self.index += 1
-        right = self._operand()
-        return _comparison(left, name, right)
-
-    def _operand(self) -> _Operand:
-        token = self._peek()
-        if token is None or token[0] in (")", ","):
-            raise self._expected_expression()
-        if token[0] == "(":
-            raise ODataError(f"Syntax error at position {token[2]} in '{self.text}'.")
-        self.index += 1
-        kind, word, position = token
-        if kind == "string":
-            return _Operand(edm=STRING, value=word)
-        return _literal_or_column(word, position, self.text)
-
-    def _function(self) -> Predicate:
-        name_token = self._take("word", "Expression expected")
-        name = name_token[1].lower()
-        if name not in _FUNCTIONS:
-            raise ODataError(
-                f"An unknown function with name '{name_token[1]}' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed."
-            )
-        self._take("(", "'(' expected")
-        first = self._operand()
-        self._take(",", "')' or ',' expected")
-        second = self._operand()
-        self._take(")", "')' or ',' expected")
-        if first.edm != STRING or second.edm != STRING:
-            raise ODataError(
-                f"No function signature for the function with name '{name}' matches the specified arguments. The function signatures considered are: {name}(Edm.String Nullable=true, Edm.String Nullable=true)."
-            )
-        test, text, part = _FUNCTIONS[name], first.getter(), second.getter()
-
-        def call(row):
-            whole, piece = text(row), part(row)
-            return None if whole is None or piece is None else test(whole, piece)
-
-        return call
-
-
-def _literal_or_column(word: str, position: int, text: str) -> _Operand:
-    lowered = word.lower()
-    if lowered == "null":
-        return _Operand(edm=None, value=None)
-    if lowered in ("true", "false"):
-        return _Operand(edm=BOOLEAN, value=lowered == "true")
-    if _GUID.fullmatch(word):
-        return _Operand(edm=GUID, value=word.lower())
-    if "T" in word and _DATE.match(word):
-        moment = utc_datetime(word)
-        if moment is None:
-            raise _syntax_error(position, text)
-        return _Operand(edm=DATETIME, value=moment)
-    if _DATE.fullmatch(word):
-        try:
-            day = date.fromisoformat(word)
-        except ValueError:
-            raise _syntax_error(position, text) from None
-        return _Operand(edm=DATE, value=f"{day.isoformat()}T00:00:00Z")
-    if _INTEGER.fullmatch(word):
-        number = int(word)
-        return _Operand(edm=INT32 if -(2**31) <= number < 2**31 else INT64, value=number)
-    if _DECIMAL.fullmatch(word):
-        return _Operand(edm=DOUBLE, value=float(word))
-    if _IDENTIFIER.fullmatch(word):
-        if word not in COLUMNS:
-            raise _no_property(word)
-        return _Operand(edm=COLUMNS[word], column=word)
-    raise _syntax_error(position, text)
-
-
-def _comparison(left: _Operand, name: str, right: _Operand) -> Predicate:
-    kind, test = _OPERATORS[name]
-    if left.edm and right.edm and _FAMILY[left.edm] != _FAMILY[right.edm]:
-        raise ODataError(
-            f"A binary operator with incompatible types was detected. Found operand types '{left.edm}' and '{right.edm}' for operator kind '{kind}'."
-        )
-    if left.column is None and right.column is not None:  # 5 lt col reads as col gt 5
-        left, right, name = right, left, _MIRRORED[name]
-        test = _OPERATORS[name][1]
-    read = left.getter()
-    if right.is_null:  # eq null / ne null are IS NULL / IS NOT NULL
-        if name == "eq":
-            return lambda row: read(row) is None
-        if name == "ne":
-            return lambda row: read(row) is not None
-        return lambda row: None
-    other = right.getter()
-
-    def compare(row):
-        a, b = read(row), other(row)
-        return None if a is None or b is None else test(a, b)
-
-    return compare
-
-
-def _both(left: Predicate, right: Predicate) -> Predicate:
-    def both(row):
-        a = left(row)
-        if a is False:
-            return False
-        b = right(row)
-        if b is False:
-            return False
-        return None if a is None or b is None else True
-
-    return both
-
-
-def _either(left: Predicate, right: Predicate) -> Predicate:
-    def either(row):
-        a = left(row)
-        if a is True:
-            return True
-        b = right(row)
-        if b is True:
-            return True
-        return None if a is None or b is None else False
-
-    return either
-
-
-# --- $select, $orderby, Prefer -----------------------------------------------------------------
-
-
-def parse_select(text: str | None) -> list[str] | None:
-    """The selected columns, in the order given; None for every column."""
-    if text is None:
-        return None
-    columns = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        if item == "*":
-            return None
-        if item not in COLUMNS:
-            raise _no_property(item)
-        if item in columns:
-            raise ODataError(
-                f"Found multiple select terms with same select path '{item}' at one $select, please combine them together."
-            )
-        columns.append(item)
-    return columns
-
-
-def parse_orderby(text: str | None) -> list[tuple[str, bool]]:
-    """[(column, descending)], in the order given."""
-    if text is None:
-        return []
-    order, offset = [], 0
-    for part in text.split(","):
-        words = part.split()
-        if not words:
-            raise ODataError(f"Expression expected at position {offset} in '{text}'.")
-        column, direction = words[0], (words[1].lower() if len(words) > 1 else "asc")
-        if not _IDENTIFIER.fullmatch(column):
-            raise _syntax_error(offset + part.index(column), text)
-        if column not in COLUMNS:
-            raise _no_property(column)
-        if len(words) > 2 or direction not in ("asc", "desc"):
-            raise _syntax_error(offset + part.index(words[1]), text)
-        if any(column == seen for seen, _ in order):
-            raise ODataError(
-                "A column has been specified more than once in the order by list. Columns in the order by list must be unique.",
-                code=ORDER_BY_COLUMNS_MUST_BE_UNIQUE,
-            )
-        order.append((column, direction == "desc"))
-        offset += len(part) + 1
-    return order
-
-
-def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts, current, quoted = [], [], False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        if char == separator and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
-
-
-def parse_prefer(headers: list[str]) -> dict[str, str]:
-    """Preferences by lowercase name, e.g. {"odata.maxpagesize": "5000",
-    "odata.include-annotations": '"OData.Community.Display.V1.FormattedValue"'}."""
-    preferences = {}
-    for header in headers:
-        for item in _split_outside_quotes(header, ","):
-            name, _, value = item.split(";")[0].strip().partition("=")
-            if name:
-                preferences.setdefault(name.strip().lower(), value.strip())
-    return preferences
-
-
-def _annotation_matches(pattern: str, term: str) -> bool:
-    return (
-        pattern == "*"
-        or pattern == term
-        or (pattern.endswith(".*") and term.startswith(pattern[:-1]))
+    namespace = "Microsoft.Dynamics.CRM"
+    container = "System"
+    options = frozenset(
+        {"$select", "$filter", "$orderby", "$top", "$count", "$expand", "$skiptoken"}
     )
+    count_limit = COUNT_LIMIT
+    page_size = MAX_PAGE_SIZE
+    sql_nulls = ignore_case = always_key = True
+    formatted_term = FORMATTED
+    query_error_code = QUERY_ERROR
+    media_type = ODATA_JSON
 
+    def plan(self, entity_set: EntitySet, top: int | None, prefer: dict[str, str]) -> PagePlan:
+        """odata.maxpagesize wins over $top; past 5000 it is ignored (the default holds, and
+        it is not echoed); $top alone gives one page of at most 5000 rows, no next link."""
+        requested = prefer.get("odata.maxpagesize", "")
+        if requested.isdigit() and int(requested) > 0:
+            if int(requested) <= MAX_PAGE_SIZE:
+                size = int(requested)
+                return PagePlan(size, paged=True, top=None, applied=[f"odata.maxpagesize={size}"])
+            return PagePlan(MAX_PAGE_SIZE, paged=True, top=None, applied=[])
+        if top is not None:
+            return PagePlan(min(top, MAX_PAGE_SIZE), paged=False, top=None, applied=[])
+        return PagePlan(MAX_PAGE_SIZE, paged=True, top=None, applied=[])
 
-def wants_annotation(include: str | None, term: str) -> bool:
-    """Whether an odata.include-annotations value ("*", a list, "-" exclusions) covers `term`."""
-    if not include:
-        return False
-    patterns = [p.strip() for p in include.strip('"').split(",") if p.strip()]
-    excluded = any(_annotation_matches(p[1:], term) for p in patterns if p.startswith("-"))
-    included = any(_annotation_matches(p, term) for p in patterns if not p.startswith("-"))
-    return included and not excluded
+    def formatted(self, prop: Property, value) -> str | None:
+        if prop.edm == DATETIME:
+            return _formatted_datetime(value)
+        return super().formatted(prop, value)
+
+    def not_found(self, entity_set: EntitySet, key: tuple) -> ODataError:
+        return ODataError(
+            f"{entity_set.entity_type} With Id = {key[0]} Does Not Exist",
+            status=404,
+            code=OBJECT_DOES_NOT_EXIST,
+        )
+
+    def repeated_order_column(self) -> ODataError:
+        return ODataError(
+            "A column has been specified more than once in the order by list. Columns in the order by list must be unique.",
+            code=ORDER_BY_COLUMNS_MUST_BE_UNIQUE,
+        )
+
+    def invalid_token(self, token: str) -> ODataError:
+        return ODataError(f"The $skiptoken value is not a valid paging cookie: '{token}'.")
+
+    def next_token(
+        self, entity_set: EntitySet, page: int, columns: list[str], first: dict, last: dict
+    ) -> str:
+        return paging_cookie(entity_set, page, columns, first, last)
+
+    def read_token(self, entity_set: EntitySet, token: str, columns: list[str]) -> tuple[int, dict]:
+        return read_paging_cookie(entity_set, token, columns, self.invalid_token(token))
 
 
 # --- the paging cookie -------------------------------------------------------------------------
@@ -641,18 +274,17 @@ _COOKIE_COLUMN = re.compile(r'<(\w+)((?: (?:last|first)="[^"]*")*) />')
 _COOKIE_VALUE = re.compile(r' (last|first)="([^"]*)"')
 
 
-def _cookie_text(column: str, value) -> str:
-    if COLUMNS[column] == GUID:
+def _cookie_text(edm: str, value) -> str:
+    if edm == GUID:
         return "{" + value.upper() + "}"  # Dataverse writes keys braced and upper case
     return html.escape(str(value), quote=True)
 
 
-def _cookie_value(column: str, text: str):
-    """A cookie attribute back to the column's value; ValueError when it cannot be one."""
-    edm = COLUMNS[column]
+def _cookie_value(edm: str, text: str):
+    """A cookie attribute back to a column's value; ValueError when it cannot be one."""
     if edm == GUID:
         key = text.strip("{}")
-        if not _GUID.fullmatch(key):
+        if not GUID_PATTERN.fullmatch(key):
             raise ValueError(text)
         return key.lower()
     if edm in (INT32, INT64):
@@ -668,12 +300,14 @@ def _lowercase_escapes(text: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda match: match.group().lower(), text)
 
 
-def paging_cookie(page: int, columns: list[str], first: dict, last: dict) -> str:
+def paging_cookie(
+    entity_set: EntitySet, page: int, columns: list[str], first: dict, last: dict
+) -> str:
     """The `$skiptoken` of the page after `page`, URL-encoded as the nextLink carries it."""
     parts = []
     for column in columns:
         attributes = "".join(
-            f' {label}="{_cookie_text(column, row[column])}"'
+            f' {label}="{_cookie_text(entity_set.columns[column], row[column])}"'
             for label, row in (("last", last), ("first", first))
             if row.get(column) is not None
         )
@@ -686,10 +320,11 @@ def paging_cookie(page: int, columns: list[str], first: dict, last: dict) -> str
     return quote(outer, safe="=/")
 
 
-def read_paging_cookie(token: str, columns: list[str]) -> tuple[int, dict]:
+def read_paging_cookie(
+    entity_set: EntitySet, token: str, columns: list[str], invalid: ODataError
+) -> tuple[int, dict]:
     """(page number, {column: last value}) from a `$skiptoken` as the query string decoded it.
     The cookie must name the same sort columns as the query it continues."""
-    invalid = ODataError(f"The $skiptoken value is not a valid paging cookie: '{token}'.")
     outer = _OUTER_COOKIE.fullmatch(token.strip())
     if not outer:
         raise invalid
@@ -698,14 +333,18 @@ def read_paging_cookie(token: str, columns: list[str]) -> tuple[int, dict]:
         raise invalid
     last = {}
     for column, attributes in _COOKIE_COLUMN.findall(inner.group(2)):
-        if column not in COLUMNS or column in last:
+        if column not in entity_set.columns or column in last:
             raise invalid
         values = dict(_COOKIE_VALUE.findall(attributes))
         try:
-            last[column] = _cookie_value(column, values["last"]) if "last" in values else None
+            last[column] = (
+                _cookie_value(entity_set.columns[column], values["last"])
+                if "last" in values
+                else None
+            )
         except ValueError:
             raise invalid from None
-    if list(last) != columns or last.get(PRIMARY_KEY) is None:
+    if list(last) != columns:
         raise invalid
     return int(outer.group(1)), last
 
@@ -887,15 +526,16 @@ def _number_jobs(rows: list[dict], existing: list[dict]) -> None:
             row["imi_imnumber"] = f"{year}-{last[year]:04d}"
 
 
-def explicit_job(record: dict, *, version: int) -> dict:
-    """A job from a control-plane record: the columns above, with defaults for the rest."""
+def explicit_job(record: dict, *, version: int, now: float | None = None) -> dict:
+    """A job from a control-plane record: the columns above, with defaults for the rest
+    (createdon: `now`, the emulator's clock)."""
     unknown = set(record) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown columns: {', '.join(sorted(unknown))}")
-    now = _stamp(time.time())
+    now = _stamp(time.time() if now is None else now)
     job = {column: record.get(column) for column in COLUMNS}
     job["imi_jobid"] = str(record.get("imi_jobid") or uuid.uuid4()).lower()
-    if not _GUID.fullmatch(job["imi_jobid"]):
+    if not GUID_PATTERN.fullmatch(job["imi_jobid"]):
         raise ValueError(f"imi_jobid is not a GUID: {job['imi_jobid']}")
     job["statecode"] = record.get("statecode", 0)
     if job["statecode"] not in (0, 1):
@@ -954,8 +594,6 @@ def jobs_summary(jobs: list[dict]) -> dict:
 
 # --- the emulator ----------------------------------------------------------------------------
 
-_LIST_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$count", "$skiptoken"}
-
 
 class DataverseEmulator(Emulator):
     name = "dataverse"
@@ -965,6 +603,9 @@ class DataverseEmulator(Emulator):
 
     def __init__(self, *, azure=None, **kwargs):
         self.azure = azure
+        self.service = Service(
+            DataverseDialect(), [IMI_JOBS], root=lambda: f"{self.base}{API}", functions=[WHO_AM_I]
+        )
         super().__init__(**kwargs)
 
     def initial_state(self, seed: int) -> dict:
@@ -1029,6 +670,7 @@ class DataverseEmulator(Emulator):
     def api_routes(self) -> list[Route]:
         return [
             Route(f"{API}/WhoAmI", self.who_am_i, methods=["GET"]),
+            Route(f"{API}/$metadata", self.metadata, methods=["GET"]),
             Route(f"{API}/{ENTITY_SET}", self.list_jobs, methods=["GET"]),
             Route(f"{API}/{ENTITY_SET}({{key}})", self.get_job, methods=["GET"]),
             # Entity set names are case sensitive: anything else is a missing segment.
@@ -1040,11 +682,6 @@ class DataverseEmulator(Emulator):
             *super().control_routes(),
             Route("/_sandbox/dataverse/jobs", self._cp_jobs, methods=["GET", "POST"]),
         ]
-
-    def _answer(self, body: dict, headers: dict | None = None) -> JSONResponse:
-        return JSONResponse(
-            body, headers={"OData-Version": "4.0", **(headers or {})}, media_type=ODATA_JSON
-        )
 
     async def who_am_i(self, request: Request) -> Response:
         info = self._token(request)
@@ -1068,7 +705,7 @@ class DataverseEmulator(Emulator):
         return self._missing_segment(request.path_params["segments"])
 
     def _missing_segment(self, segments_path: str) -> Response:
-        known = {"WhoAmI", ENTITY_SET}
+        known = self.service.segments()
         segments = [s.split("(")[0] for s in segments_path.split("/")]
         missing = next((s for s in segments if s not in known), segments[-1])
         return self.odata_error(
@@ -1089,11 +726,11 @@ class DataverseEmulator(Emulator):
             return self.unauthorized()
         segments = path.removeprefix(f"{API}/")
         first = segments.split("/")[0].split("(")[0]
-        if first == ENTITY_SET and status == 405:
+        if first in self.service.sets and status == 405:
             return self.odata_error(
                 405, "", f"The requested resource does not support http method '{request.method}'."
             )
-        if first == "WhoAmI":
+        if first in self.service.functions:
             return self._no_resource(request)
         return self._missing_segment(segments)
 
@@ -1105,156 +742,57 @@ class DataverseEmulator(Emulator):
 
     # --- imi_jobs ------------------------------------------------------------------------------
 
-    def _options(self, request: Request) -> dict[str, str]:
-        options: dict[str, str] = {}
-        for name, value in request.query_params.multi_items():
-            if not name.startswith("$"):
-                continue
-            if name not in _LIST_OPTIONS:
-                raise ODataError(f"The query parameter {name} is not supported")
-            if name in options:
-                raise ODataError(
-                    f"Query option '{name}' was specified more than once, but it must be specified at most once."
-                )
-            options[name] = value
-        return options
-
-    def _record(self, row: dict, columns: list[str], formatted: bool) -> dict:
-        record = {"@odata.etag": f'W/"{row["versionnumber"]}"'}
-        for column in columns:
-            value = row.get(column)
-            if formatted and value is not None:
-                label = formatted_value(column, value)
-                if label is not None:
-                    record[f"{column}@{FORMATTED}"] = label
-            record[column] = value
-        if PRIMARY_KEY not in record:
-            record[PRIMARY_KEY] = row[PRIMARY_KEY]
-        return record
-
-    async def list_jobs(self, request: Request) -> Response:
+    def _served(self, request: Request, answer: Callable[[], Answer]) -> Response:
+        """The engine's answer, or its refusal in Dataverse's error body, to a caller whose
+        token is good (the Web API checks the token first)."""
         if self._token(request) is None:
             return self.unauthorized()
         try:
-            return self._list_jobs(request)
+            result = answer()
         except ODataError as error:
-            return self.odata_error(error.status, error.code, error.message)
+            return json_error(self.service.dialect.error_body(error), error.status)
+        return JSONResponse(
+            result.body, headers=result.headers, media_type=self.service.dialect.media_type
+        )
 
-    def _list_jobs(self, request: Request) -> Response:
-        options = self._options(request)
-        selected = parse_select(options.get("$select"))
-        predicate = FilterParser(options["$filter"]).parse() if "$filter" in options else None
-        order = parse_orderby(options.get("$orderby"))
-        top = options.get("$top")
-        if top is not None and not top.isdigit():
-            raise ODataError(
-                f"Invalid value '{top}' for $top query option found. The $top query option requires a non-negative integer value."
-            )
-        count = options.get("$count", "false").lower()
-        if count not in ("true", "false"):
-            raise ODataError(
-                f"Invalid value '{options['$count']}' for $count query option found. Valid values are 'true, false'."
-            )
-        keys = [column for column, _ in order]
-        if PRIMARY_KEY not in keys:
-            order = [*order, (PRIMARY_KEY, False)]  # the key breaks ties, so pages never overlap
-            keys.append(PRIMARY_KEY)
-        page_number, after = 1, None
-        if "$skiptoken" in options:
-            page_number, after = read_paging_cookie(options["$skiptoken"], keys)
-
-        prefer = parse_prefer(request.headers.getlist("prefer"))
-        applied = []
-        page_size = None
-        requested = prefer.get("odata.maxpagesize", "")
-        if requested.isdigit() and int(requested) > 0:
-            if int(requested) <= MAX_PAGE_SIZE:
-                page_size = int(requested)
-                applied.append(f"odata.maxpagesize={page_size}")
-            else:
-                page_size = MAX_PAGE_SIZE  # a larger preference is ignored: the default holds
-        include = prefer.get("odata.include-annotations")
-        if include:
-            applied.append(f"odata.include-annotations={include}")
-        formatted = wants_annotation(include, FORMATTED)
-        paged = True
-        if page_size is None:
-            if top is not None:
-                page_size, paged = min(int(top), MAX_PAGE_SIZE), False
-            else:
-                page_size = MAX_PAGE_SIZE
-
-        rows = self.state["imi_jobs"]
-        if predicate is not None:
-            rows = [row for row in rows if predicate(row) is True]
-        else:
-            rows = list(rows)
-        total = len(rows)
-        for column, descending in reversed(order):  # stable sorts, last key first
-            key = _sort_key(column)
-            rows.sort(
-                key=lambda row, key=key, column=column: key(row.get(column)), reverse=descending
-            )
-        start = 0
-        if after is not None:
-            start = _first_after(rows, order, after)
-        page = rows[start : start + page_size]
-        columns = selected if selected is not None else list(COLUMNS)
-
-        context = f"{self.base}{API}/$metadata#{ENTITY_SET}"
-        if selected is not None:
-            context += f"({','.join(selected)})"
-        body: dict = {"@odata.context": context}
-        if count == "true":
-            body["@odata.count"] = min(total, COUNT_LIMIT)
-        body["value"] = [self._record(row, columns, formatted) for row in page]
-        if paged and page and start + page_size < len(rows):
-            token = paging_cookie(page_number, keys, page[0], page[-1])
-            kept = [
-                part
-                for part in request.url.query.split("&")
-                if part and unquote_plus(part.partition("=")[0]) != "$skiptoken"
-            ]
-            body["@odata.nextLink"] = (
-                f"{self.base}{API}/{ENTITY_SET}?{'&'.join([*kept, f'$skiptoken={token}'])}"
-            )
-        headers = {"Preference-Applied": ",".join(applied)} if applied else {}
-        return self._answer(body, headers)
+    async def list_jobs(self, request: Request) -> Response:
+        return self._served(
+            request,
+            lambda: self.service.collection(
+                ENTITY_SET,
+                self.state,
+                query=request.url.query,
+                prefer=request.headers.getlist("prefer"),
+            ),
+        )
 
     async def get_job(self, request: Request) -> Response:
-        if self._token(request) is None:
-            return self.unauthorized()
         key = request.path_params["key"]
         if key.startswith(f"{PRIMARY_KEY}="):
             key = key[len(PRIMARY_KEY) + 1 :]
-        if not _GUID.fullmatch(key):
-            return self.odata_error(400, QUERY_ERROR, "Bad Request - Error in query syntax.")
-        key = key.lower()
-        try:
-            selected = parse_select(request.query_params.get("$select"))
-        except ODataError as error:
-            return self.odata_error(error.status, error.code, error.message)
-        row = next((job for job in self.state["imi_jobs"] if job[PRIMARY_KEY] == key), None)
-        if row is None:
-            return self.odata_error(
-                404, OBJECT_DOES_NOT_EXIST, f"{ENTITY} With Id = {key} Does Not Exist"
+
+        def answer() -> Answer:
+            if not GUID_PATTERN.fullmatch(key):
+                raise ODataError("Bad Request - Error in query syntax.")
+            return self.service.entity(
+                ENTITY_SET,
+                self.state,
+                (key.lower(),),
+                query=request.url.query,
+                prefer=request.headers.getlist("prefer"),
             )
-        include = parse_prefer(request.headers.getlist("prefer")).get("odata.include-annotations")
-        record = self._record(
-            row,
-            selected if selected is not None else list(COLUMNS),
-            wants_annotation(include, FORMATTED),
-        )
-        columns = f"({','.join(selected)})" if selected is not None else ""
-        headers = {"ETag": record["@odata.etag"]}
-        if include:
-            headers["Preference-Applied"] = f"odata.include-annotations={include}"
-        return self._answer(
-            {
-                "@odata.context": f"{self.base}{API}/$metadata#{ENTITY_SET}{columns}/$entity",
-                **record,
-            },
-            headers,
+
+        return self._served(request, answer)
+
+    async def metadata(self, request: Request) -> Response:
+        """The CSDL of what this emulator serves (imi_jobs and WhoAmI), not an environment's
+        whole schema."""
+        if self._token(request) is None:
+            return self.unauthorized()
+        return Response(
+            self.service.metadata(),
+            headers={"OData-Version": "4.0"},
+            media_type="application/xml",
         )
 
     # --- control plane -------------------------------------------------------------------------
@@ -1272,7 +810,7 @@ class DataverseEmulator(Emulator):
             if "records" in body:
                 version = max((job["versionnumber"] for job in existing), default=4_100_000)
                 added = [
-                    explicit_job(record, version=version + index + 1)
+                    explicit_job(record, version=version + index + 1, now=self.clock.time())
                     for index, record in enumerate(body["records"])
                 ]
                 ids = [job[PRIMARY_KEY] for job in [*existing, *added]]
@@ -1284,6 +822,7 @@ class DataverseEmulator(Emulator):
                     seed=int(body.get("seed", self.seed)),
                     approved_share=float(body.get("approved_share", DEFAULT_APPROVED_SHARE)),
                     existing=existing,
+                    now=self.clock.time(),
                 )
         except (ValueError, TypeError, AttributeError) as error:  # AttributeError: not a dict
             return json_error({"error": str(error)}, 400)
@@ -1295,26 +834,3 @@ class DataverseEmulator(Emulator):
                 "approved_active": approved_active(self.state["imi_jobs"]),
             }
         )
-
-
-def _first_after(rows: list[dict], order: list[tuple[str, bool]], last: dict) -> int:
-    """Index of the first sorted row that comes after the cookie's last row (binary search:
-    rows are in the very order the comparison follows)."""
-    keys = [(column, _sort_key(column), descending) for column, descending in order]
-    bound = [(key(last[column]), descending) for column, key, descending in keys]
-
-    def comes_after(row: dict) -> bool:
-        for (column, key, _), (other, descending) in zip(keys, bound, strict=True):
-            mine = key(row.get(column))
-            if mine != other:
-                return (mine > other) != descending
-        return False
-
-    low, high = 0, len(rows)
-    while low < high:
-        middle = (low + high) // 2
-        if comes_after(rows[middle]):
-            high = middle
-        else:
-            low = middle + 1
-    return low

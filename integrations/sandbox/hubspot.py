@@ -37,7 +37,6 @@ headers, and HubSpot's error bodies, also for paths and methods it does not serv
 import base64
 import hashlib
 import hmac
-import time
 import uuid
 import zlib
 
@@ -46,16 +45,83 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error, s256
+from integrations.sandbox.core import Caller, RateLimit, bearer_token, json_error
+from integrations.sandbox.oauth import OAuthEmulator, OAuthProfile
 
 ACCESS_TTL = 1800
 
 
-class HubSpotEmulator(Emulator):
+class HubSpotEmulator(OAuthEmulator):
     name = "hubspot"
     title = "HubSpot"
     default_limit = RateLimit(limit=100, window=10)  # the seed's default for a fresh account
     api_prefixes = ("/crm/", "/account-info/")
+    # Reference: ../shared/providers/hubspot.md "OAuth 2.0" (v1 and v3 token endpoints with
+    # client_id + client_secret; 30-minute access tokens, long-lived refresh tokens; v3
+    # introspect and revoke; code_verifier accepted, code_challenge undocumented; 400
+    # BAD_REFRESH_TOKEN); the v3 error fields as in this module's doc (FACTS.md §2, §7).
+    oauth = OAuthProfile(
+        authorize_path="/oauth/authorize",
+        token_paths=("/oauth/v1/token", "/oauth/v3/token"),
+        introspect_path="/oauth/v3/token/introspect",
+        revoke_path="/oauth/v3/token/revoke",
+        grant_type_first=False,
+        checks_response_type=False,
+        # code_verifier is documented at the token endpoints, code_challenge nowhere: a
+        # challenge sent is kept and checked as S256, its method is not read.
+        pkce=True,
+        scopes_required=True,
+        page_messages={
+            "unknown_client": "Couldn't complete the connection: the app's client ID is not valid.",
+            "bad_redirect": (
+                "Couldn't complete the connection: the redirect URL does not match the app's "
+                "settings."
+            ),
+            "scope": "Couldn't complete the connection: no scopes were requested.",
+        },
+        redirect_errors={"denied": ("access_denied", "The user denied the request.")},
+        access_ttl=ACCESS_TTL,
+        # Refresh tokens are long-lived: the same one comes back with a new access token.
+        refresh_answer_repeats=True,
+        # Revocation takes the refresh token only; access tokens already issued live on.
+        revoke_needs_client=True,
+        revoke_accepts=("refresh",),
+        revoke_refresh_ends_access=False,
+        errors={
+            "grant_type": (
+                "BAD_GRANT_TYPE",
+                "grant_type must be authorization_code or refresh_token",
+                "unsupported_grant_type",
+            ),
+            "unknown_client": ("BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"),
+            "bad_secret": (
+                "BAD_CLIENT_SECRET",
+                "missing or invalid client secret",
+                "invalid_client",
+            ),
+            "bad_code": ("BAD_AUTH_CODE", "missing or unknown auth code", "invalid_grant"),
+            "bad_redirect": (
+                "BAD_REDIRECT_URI",
+                "redirect_uri does not match the one used for the auth code",
+                "invalid_grant",
+            ),
+            "bad_verifier": (
+                "BAD_CODE_VERIFIER",
+                "code_verifier does not match the code challenge",
+                "invalid_grant",
+            ),
+            "bad_refresh": (
+                "BAD_REFRESH_TOKEN",
+                "refresh token is invalid, expired or revoked",
+                "invalid_grant",
+            ),
+            "revoke_unknown": (
+                "BAD_REFRESH_TOKEN",
+                "missing or unknown refresh token",
+                "invalid_grant",
+            ),
+        },
+    )
 
     def initial_state(self, seed: int) -> dict:
         fake = Faker()
@@ -83,8 +149,8 @@ class HubSpotEmulator(Emulator):
     def correlation_id(self) -> str:
         return str(uuid.UUID(int=self.runtime.rng.getrandbits(128), version=4))
 
-    def make_access_token(self) -> str:
-        return "CN" + super().make_access_token() + super().make_access_token()[:40]
+    def make_access_token(self, info: dict) -> str:
+        return "CN" + super().make_access_token(info) + super().make_access_token(info)[:40]
 
     def make_refresh_token(self) -> str:
         raw = super().make_refresh_token()
@@ -185,7 +251,7 @@ class HubSpotEmulator(Emulator):
         info, problem = self.token_info(token)
         if info is None:
             if problem == "expired":
-                ago = int(time.time() - self.state["tokens"][token]["expires_at"])
+                ago = int(self.clock.time() - self.state["tokens"][token]["expires_at"])
                 return None, self.api_error(
                     401,
                     "EXPIRED_AUTHENTICATION",
@@ -203,11 +269,7 @@ class HubSpotEmulator(Emulator):
 
     def api_routes(self) -> list[Route]:
         return [
-            Route("/oauth/authorize", self.authorize, methods=["GET", "POST"]),
-            Route("/oauth/v1/token", self.token, methods=["POST"]),
-            Route("/oauth/v3/token", self.token, methods=["POST"]),
-            Route("/oauth/v3/token/introspect", self.introspect, methods=["POST"]),
-            Route("/oauth/v3/token/revoke", self.revoke, methods=["POST"]),
+            *self.oauth_routes(),
             Route("/oauth/v1/access-tokens/{token}", self.access_token_info, methods=["GET"]),
             Route("/oauth/v1/refresh-tokens/{token}", self.refresh_token_info, methods=["GET"]),
             Route(
@@ -216,144 +278,26 @@ class HubSpotEmulator(Emulator):
             Route("/account-info/v3/details", self.account_details, methods=["GET"]),
         ]
 
-    async def authorize(self, request: Request) -> Response:
-        query = request.query_params
-        app = self.state["apps"].get(query.get("client_id", ""))
-        if app is None:
-            return self.error_page(
-                "Couldn't complete the connection: the app's client ID is not valid."
-            )
-        redirect_uri = query.get("redirect_uri", "")
-        if redirect_uri not in app["redirect_uris"]:
-            return self.error_page(
-                "Couldn't complete the connection: the redirect URL does not match the app's settings."
-            )
-        state = query.get("state")
-        scopes = query.get("scope", "").split()
-        if not scopes:
-            return self.error_page("Couldn't complete the connection: no scopes were requested.")
-        if request.method == "GET":
-            users = [
-                {"id": u["id"], "name": u["name"], "email": u["email"]}
-                for u in self.state["users"].values()
-            ]
-            return self.consent_page(
-                request, app_name=query["client_id"], scopes=scopes, users=users
-            )
-        form = await request.form()
-        if form.get("decision") != "approve":
-            return self.redirect(
-                redirect_uri,
-                {
-                    "error": "access_denied",
-                    "error_description": "The user denied the request.",
-                    "state": state,
-                },
-            )
-        code = self.issue_code(
-            client_id=query["client_id"],
-            user_id=str(form.get("user_id")),
-            scopes=scopes,
-            redirect_uri=redirect_uri,
-            challenge=query.get("code_challenge"),
-        )
-        return self.redirect(redirect_uri, {"code": code, "state": state})
+    def oauth_claims(self, user_id: str) -> dict:
+        return {"hub_id": self.state["users"][user_id]["hub_id"]}
 
-    def _token_body(self, info: dict, tokens: dict, version3: bool) -> dict:
+    def token_answer(self, request: Request, app: dict, info: dict, tokens: dict) -> dict:
         body = {
             "token_type": "bearer",
             "refresh_token": tokens["refresh_token"],
             "access_token": tokens["access_token"],
-            "expires_in": int(self.config.get("access_ttl", ACCESS_TTL)),
+            "expires_in": int(self.access_ttl),
             "hub_id": info["hub_id"],
             "scopes": info["scopes"],
             "user_id": int(info["user_id"]),
         }
-        if version3:
+        if "/v3/" in request.url.path:
             body["token_use"] = "access_token"
         return body
 
-    async def token(self, request: Request) -> Response:
-        form = await request.form()
-        version3 = "/v3/" in request.url.path
-        app = self.state["apps"].get(form.get("client_id", ""))
-        if app is None:
-            return self.oauth_error(
-                "BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"
-            )
-        if form.get("client_secret") != app["secret"]:
-            return self.oauth_error(
-                "BAD_CLIENT_SECRET", "missing or invalid client secret", "invalid_client"
-            )
-        grant = form.get("grant_type")
-        ttl = self.config.get("access_ttl", ACCESS_TTL)
-        if grant == "refresh_token":
-            refresh = form.get("refresh_token", "")
-            old = self.state["refresh_tokens"].get(refresh)
-            if old is None or old["client_id"] != form["client_id"]:
-                return self.oauth_error(
-                    "BAD_REFRESH_TOKEN",
-                    "refresh token is invalid, expired or revoked",
-                    "invalid_grant",
-                )
-            # HubSpot refresh tokens are long-lived: the same one comes back with a new access token.
-            tokens = self.issue_tokens(
-                ttl=ttl,
-                refresh=False,
-                **{k: old[k] for k in ("client_id", "user_id", "scopes", "hub_id")},
-            )
-            old["access_token"] = tokens["access_token"]
-            return JSONResponse(
-                self._token_body(old, {**tokens, "refresh_token": refresh}, version3)
-            )
-        if grant != "authorization_code":
-            return self.oauth_error(
-                "BAD_GRANT_TYPE",
-                "grant_type must be authorization_code or refresh_token",
-                "unsupported_grant_type",
-            )
-        record = self.take_code(form.get("code", ""))
-        if record is None or record["client_id"] != form["client_id"]:
-            return self.oauth_error(
-                "BAD_AUTH_CODE", "missing or unknown auth code", "invalid_grant"
-            )
-        if form.get("redirect_uri") != record["redirect_uri"]:
-            return self.oauth_error(
-                "BAD_REDIRECT_URI",
-                "redirect_uri does not match the one used for the auth code",
-                "invalid_grant",
-            )
-        if record.get("challenge") and s256(form.get("code_verifier", "")) != record["challenge"]:
-            return self.oauth_error(
-                "BAD_CODE_VERIFIER",
-                "code_verifier does not match the code challenge",
-                "invalid_grant",
-            )
-        user = self.state["users"][record["user_id"]]
-        info = {
-            "client_id": record["client_id"],
-            "user_id": record["user_id"],
-            "scopes": record["scopes"],
-            "hub_id": user["hub_id"],
-        }
-        tokens = self.issue_tokens(ttl=ttl, **info)
-        return JSONResponse(self._token_body(info, tokens, version3))
-
-    def grant_tokens(self, *, client_id: str, user_id: str, scopes: list[str]) -> dict:
-        if not scopes:
-            raise ValueError("no scopes were requested")
+    def oauth_identity(self, user_id: str) -> dict:
         user = self.state["users"][user_id]
-        info = {
-            "client_id": client_id,
-            "user_id": user_id,
-            "scopes": scopes,
-            "hub_id": user["hub_id"],
-        }
-        tokens = self.issue_tokens(ttl=self.config.get("access_ttl", ACCESS_TTL), **info)
         return {
-            **tokens,
-            "expires_in": int(self.config.get("access_ttl", ACCESS_TTL)),
-            "scopes": scopes,
             "user_id": str(user["id"]),
             "email": user["email"],
             "name": user["name"],
@@ -406,7 +350,7 @@ class HubSpotEmulator(Emulator):
             "signed_access_token": self._signed_access_token(token, info),
             "hub_id": info["hub_id"],
             "app_id": self.app_id(info["client_id"]),
-            "expires_in": max(0, int(info["expires_at"] - time.time())),
+            "expires_in": max(0, int(info["expires_at"] - self.clock.time())),
             "user_id": int(info["user_id"]),
             "token_type": "bearer",
             "is_private_distribution": False,
@@ -425,50 +369,18 @@ class HubSpotEmulator(Emulator):
             "token_type": "bearer",
         }
 
-    async def introspect(self, request: Request) -> Response:
-        form = await request.form()
-        app = self.state["apps"].get(form.get("client_id", ""))
-        if app is None or form.get("client_secret") != app["secret"]:
-            return self.oauth_error(
-                "BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"
-            )
-        token = form.get("token", "")
-        info, _ = self.token_info(token)
-        if info is not None:
-            return JSONResponse(
-                {
-                    "active": True,
-                    "token_use": "access_token",
-                    "client_id": info["client_id"],
-                    **self.access_metadata(token, info),
-                }
-            )
-        refresh = self.state["refresh_tokens"].get(token)
-        if refresh is not None:
-            return JSONResponse(
-                {
-                    "active": True,
-                    "token_use": "refresh_token",
-                    "app_id": self.app_id(refresh["client_id"]),
-                    **self.refresh_metadata(token, refresh),
-                }
-            )
-        return JSONResponse({"active": False})
-
-    async def revoke(self, request: Request) -> Response:
-        form = await request.form()
-        app = self.state["apps"].get(form.get("client_id", ""))
-        if app is None or form.get("client_secret") != app["secret"]:
-            return self.oauth_error(
-                "BAD_CLIENT_ID", "missing or unknown client id", "invalid_client"
-            )
-        # Only the refresh token is revoked; access tokens already issued live on.
-        if not self.state["refresh_tokens"].pop(form.get("token", ""), None):
-            return self.oauth_error(
-                "BAD_REFRESH_TOKEN", "missing or unknown refresh token", "invalid_grant"
-            )
-        self.dirty = True
-        return Response(status_code=200)
+    def introspection(self, token: str, info: dict, kind: str) -> dict:
+        if kind == "access":
+            return {
+                "token_use": "access_token",
+                "client_id": info["client_id"],
+                **self.access_metadata(token, info),
+            }
+        return {
+            "token_use": "refresh_token",
+            "app_id": self.app_id(info["client_id"]),
+            **self.refresh_metadata(token, info),
+        }
 
     async def access_token_info(self, request: Request) -> Response:
         token = request.path_params["token"]

@@ -15,14 +15,14 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 
 from faker import Faker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error, s256
+from integrations.sandbox.core import Caller, RateLimit, bearer_token, json_error
+from integrations.sandbox.oauth import OAuthEmulator, OAuthProfile
 
 SESSION_SECONDS = 7200  # the org's session timeout: access tokens die silently after it
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -32,12 +32,57 @@ def sf_id(rng, prefix: str) -> str:
     return prefix + "".join(rng.choice(ID_ALPHABET) for _ in range(15))
 
 
-class SalesforceEmulator(Emulator):
+class SalesforceEmulator(OAuthEmulator):
     name = "salesforce"
     title = "Salesforce"
     default_limit = RateLimit(limit=15_000, window=86_400)  # Developer Edition daily quota
     api_prefixes = ("/services/data/", "/id/", "/services/oauth2/userinfo")
     login_host = "https://login.salesforce.com"
+    # Reference: ../shared/providers/salesforce.md "OAuth" (PKCE S256 only: a mismatch is
+    # invalid_request, a missing verifier invalid_grant, PKCE can be required; a refresh token
+    # only with the refresh_token scope; no expires_in, the session timeout decides; a refresh
+    # answers no new refresh token unless rotation is on, and then the old one dies; revoke
+    # takes an access or refresh token, a refresh token's access tokens die with it, else 400
+    # invalid_token) (FACTS.md §7).
+    oauth = OAuthProfile(
+        authorize_path="/services/oauth2/authorize",
+        token_paths=("/services/oauth2/token",),
+        revoke_path="/services/oauth2/revoke",
+        pkce=True,
+        pkce_checks_method=True,
+        default_scopes=("api", "refresh_token"),
+        page_messages={
+            "unknown_client": "error=invalid_client_id&error_description=client identifier invalid",
+            "bad_redirect": (
+                "error=redirect_uri_mismatch&error_description=redirect_uri must match "
+                "configuration"
+            ),
+        },
+        redirect_errors={
+            "response_type": ("unsupported_response_type", "response type not supported"),
+            "pkce_method": ("invalid_request", "code_challenge_method must be S256"),
+            "pkce_missing": ("invalid_request", "missing required code challenge"),
+            "denied": ("access_denied", "end-user denied authorization"),
+        },
+        # Access tokens die silently after the org's session timeout; the answer has no
+        # expires_in. A refresh token only for the refresh_token / offline_access scope, and
+        # no new one on refresh (rotation is off by default): the old one keeps working.
+        ttl_setting="session_seconds",
+        access_ttl=SESSION_SECONDS,
+        answers_expires_in=False,
+        refresh_scopes=frozenset({"refresh_token", "offline_access"}),
+        errors={
+            "grant_type": ("unsupported_grant_type", "grant type not supported"),
+            "unknown_client": ("invalid_client_id", "client identifier invalid"),
+            "bad_secret": ("invalid_client", "invalid client credentials"),
+            "bad_code": ("invalid_grant", "expired authorization code"),
+            "bad_redirect": ("invalid_grant", "redirect_uri must match configuration"),
+            "missing_verifier": ("invalid_grant", "invalid code verifier"),
+            "bad_verifier": ("invalid_request", "invalid code verifier"),
+            "bad_refresh": ("invalid_grant", "expired access/refresh token"),
+            "revoke_unknown": ("invalid_token", "invalid token"),
+        },
+    )
 
     def initial_state(self, seed: int) -> dict:
         fake = Faker()
@@ -67,7 +112,7 @@ class SalesforceEmulator(Emulator):
     def identity_url(self, user_id: str) -> str:
         return f"{self.base}/id/{self.state['org']['id']}/{user_id}"
 
-    def make_access_token(self) -> str:
+    def make_access_token(self, info: dict) -> str:
         return f"{self.state['org']['id']}!AR" + secrets.token_urlsafe(72)[:96]
 
     def make_refresh_token(self) -> str:
@@ -130,9 +175,7 @@ class SalesforceEmulator(Emulator):
 
     def api_routes(self) -> list[Route]:
         return [
-            Route("/services/oauth2/authorize", self.authorize, methods=["GET", "POST"]),
-            Route("/services/oauth2/token", self.token, methods=["POST"]),
-            Route("/services/oauth2/revoke", self.revoke, methods=["POST"]),
+            *self.oauth_routes(),
             Route("/services/oauth2/userinfo", self.userinfo, methods=["GET"]),
             Route("/id/{org_id}/{user_id}", self.identity, methods=["GET"]),
             Route(
@@ -142,80 +185,13 @@ class SalesforceEmulator(Emulator):
             ),
         ]
 
-    async def authorize(self, request: Request) -> Response:
-        query = request.query_params
-        app = self.state["apps"].get(query.get("client_id", ""))
-        if app is None:
-            return self.error_page(
-                "error=invalid_client_id&error_description=client identifier invalid"
-            )
-        redirect_uri = query.get("redirect_uri", "")
-        if redirect_uri not in app["redirect_uris"]:
-            return self.error_page(
-                "error=redirect_uri_mismatch&error_description=redirect_uri must match configuration"
-            )
-        state = query.get("state")
-        if query.get("response_type") != "code":
-            return self.redirect(
-                redirect_uri,
-                {
-                    "error": "unsupported_response_type",
-                    "error_description": "response type not supported",
-                    "state": state,
-                },
-            )
-        challenge, method = query.get("code_challenge"), query.get("code_challenge_method", "S256")
-        if challenge and method != "S256":
-            return self.redirect(
-                redirect_uri,
-                {
-                    "error": "invalid_request",
-                    "error_description": "code_challenge_method must be S256",
-                    "state": state,
-                },
-            )
-        if self.config.get("require_pkce") and not challenge:
-            return self.redirect(
-                redirect_uri,
-                {
-                    "error": "invalid_request",
-                    "error_description": "missing required code challenge",
-                    "state": state,
-                },
-            )
-        scopes = query.get("scope", "api refresh_token").split()
-        if request.method == "GET":
-            users = [
-                {"id": u["id"], "name": f"{u['first_name']} {u['last_name']}", "email": u["email"]}
-                for u in self.state["users"].values()
-            ]
-            return self.consent_page(
-                request, app_name=query["client_id"], scopes=scopes, users=users
-            )
-        form = await request.form()
-        if form.get("decision") != "approve":
-            return self.redirect(
-                redirect_uri,
-                {
-                    "error": "access_denied",
-                    "error_description": "end-user denied authorization",
-                    "state": state,
-                },
-            )
-        code = self.issue_code(
-            client_id=query["client_id"],
-            user_id=str(form.get("user_id")),
-            scopes=scopes,
-            redirect_uri=redirect_uri,
-            challenge=challenge,
-        )
-        return self.redirect(redirect_uri, {"code": code, "state": state})
-
-    def token_body(self, app_secret: str, info: dict, tokens: dict) -> dict:
-        issued_at = str(int(time.time() * 1000))
+    def token_answer(self, request: Request, app: dict, info: dict, tokens: dict) -> dict:
+        issued_at = str(int(self.clock.time() * 1000))
         identity = self.identity_url(info["user_id"])
         signature = base64.b64encode(
-            hmac.new(app_secret.encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
+            hmac.new(
+                app["secret"].encode(), (identity + issued_at).encode(), hashlib.sha256
+            ).digest()
         ).decode()
         body = {
             "access_token": tokens["access_token"],
@@ -230,61 +206,11 @@ class SalesforceEmulator(Emulator):
             body["refresh_token"] = tokens["refresh_token"]
         return body
 
-    async def token(self, request: Request) -> Response:
-        form = await request.form()
-        grant = form.get("grant_type")
-        app = self.state["apps"].get(form.get("client_id", ""))
-        if grant not in ("authorization_code", "refresh_token"):
-            return self.oauth_error("unsupported_grant_type", "grant type not supported")
-        if app is None:
-            return self.oauth_error("invalid_client_id", "client identifier invalid")
-        if not hmac.compare_digest(form.get("client_secret", ""), app["secret"]):
-            return self.oauth_error("invalid_client", "invalid client credentials")
-        ttl = self.config.get("session_seconds", SESSION_SECONDS)
-        if grant == "refresh_token":
-            old = self.state["refresh_tokens"].get(form.get("refresh_token", ""))
-            if old is None or old["client_id"] != form["client_id"]:
-                return self.oauth_error("invalid_grant", "expired access/refresh token")
-            # No new refresh token (rotation is off by default): the old one keeps working.
-            tokens = self.issue_tokens(
-                ttl=ttl, refresh=False, **{k: old[k] for k in ("client_id", "user_id", "scopes")}
-            )
-            old["access_token"] = tokens["access_token"]
-            return JSONResponse(self.token_body(app["secret"], old, tokens))
-        record = self.take_code(form.get("code", ""))
-        if record is None or record["client_id"] != form["client_id"]:
-            return self.oauth_error("invalid_grant", "expired authorization code")
-        if form.get("redirect_uri") != record["redirect_uri"]:
-            return self.oauth_error("invalid_grant", "redirect_uri must match configuration")
-        verifier = form.get("code_verifier")
-        if record["challenge"]:
-            if not verifier:
-                return self.oauth_error("invalid_grant", "invalid code verifier")
-            if not hmac.compare_digest(s256(verifier), record["challenge"]):
-                return self.oauth_error("invalid_request", "invalid code verifier")
-        info = {
-            "client_id": record["client_id"],
-            "user_id": record["user_id"],
-            "scopes": record["scopes"],
-        }
-        wants_refresh = bool({"refresh_token", "offline_access"} & set(record["scopes"]))
-        tokens = self.issue_tokens(ttl=ttl, refresh=wants_refresh, **info)
-        return JSONResponse(self.token_body(app["secret"], info, tokens))
-
-    def grant_tokens(self, *, client_id: str, user_id: str, scopes: list[str]) -> dict:
-        scopes = scopes or ["api", "refresh_token"]
-        info = {"client_id": client_id, "user_id": user_id, "scopes": scopes}
-        wants_refresh = bool({"refresh_token", "offline_access"} & set(scopes))
-        tokens = self.issue_tokens(
-            ttl=self.config.get("session_seconds", SESSION_SECONDS), refresh=wants_refresh, **info
-        )
-        user = self.state["users"][user_id]
+    def oauth_identity(self, user_id: str) -> dict:
         # Salesforce's answer carries no expiry (the org's session timeout decides) and the
         # User record no account: the org id is the identity URL's second-to-last part.
+        user = self.state["users"][user_id]
         return {
-            **tokens,
-            "expires_in": None,
-            "scopes": scopes,
             "user_id": user["id"],
             "email": user["email"],
             "name": f"{user['first_name']} {user['last_name']}",
@@ -293,13 +219,6 @@ class SalesforceEmulator(Emulator):
             "instance_url": self.base,
             "identity_url": self.identity_url(user_id),
         }
-
-    async def revoke(self, request: Request) -> Response:
-        form = await request.form()
-        token = form.get("token", "")
-        if self.revoke_refresh(token) or self.revoke_access(token):
-            return Response(status_code=200)
-        return self.oauth_error("invalid_token", "invalid token")
 
     async def identity(self, request: Request) -> Response:
         info, failure = self.authenticated(request)

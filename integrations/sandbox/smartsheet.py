@@ -10,17 +10,15 @@ Later issues add sheets, rows, discussions and attachments to this same app.
 # {errorCode, message, refId} plus the OAuth `error` the SDKs read.
 """
 
-import hashlib
-import hmac
 import re
-import time
 
 from faker import Faker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations.sandbox.core import Caller, Emulator, RateLimit, bearer_token, json_error
+from integrations.sandbox.core import Caller, RateLimit, bearer_token, json_error
+from integrations.sandbox.oauth import OAuthEmulator, OAuthProfile
 from integrations.sandbox.smartsheet_sheets import SheetsMixin, overlap_message
 
 SCOPES = {
@@ -62,11 +60,53 @@ AUTH_ERRORS = {
 }
 
 
-class SmartsheetEmulator(SheetsMixin, Emulator):
+class SmartsheetEmulator(SheetsMixin, OAuthEmulator):
     name = "smartsheet"
     title = "Smartsheet"
     default_limit = RateLimit(limit=300, window=60)
     api_prefixes = ("/2.0/",)
+    # Reference: ../shared/providers/smartsheet.md §1 (the redirect's code, expires_in ~599135
+    # ms and state; client_secret or hash = sha256(secret|code) and sha256(secret|refresh
+    # token); a refresh returns a new pair and the old one stops working; expires_in 604799;
+    # DELETE /2.0/token with the token as Bearer, deleteAllForApiClient=true for every token of
+    # the client and user; no PKCE; the scopes) (FACTS.md §7).
+    oauth = OAuthProfile(
+        authorize_path="/b/authorize",
+        token_paths=("/2.0/token",),
+        revoke_path="/2.0/token",
+        revoke_method="DELETE",
+        client_auth="grant_hash",
+        redirect_uri_optional=True,
+        known_scopes=frozenset(SCOPES),
+        scopes_required=True,
+        code_redirect_extra={"expires_in": CODE_EXPIRES_IN_MS},
+        page_messages={
+            "unknown_client": "Invalid client_id: this application is not registered.",
+            "bad_redirect": "The redirect_uri does not match the application's redirect URL.",
+        },
+        redirect_errors={
+            "response_type": ("unsupported_response_type", None),
+            "scope": ("invalid_scope", None),
+            "denied": ("access_denied", None),
+        },
+        access_ttl=ACCESS_TTL,
+        rotates_refresh=True,
+        # DELETE /2.0/token revokes the caller's own access token and the refresh token that
+        # came with it, or (deleteAllForApiClient=true) every token of its app and user.
+        revoke_token_from="bearer",
+        revoke_access_ends_refresh=True,
+        revoke_all_param="deleteAllForApiClient",
+        revoke_answer={"message": "SUCCESS", "resultCode": 0},
+        errors={
+            "grant_type": ("unsupported_grant_type",),
+            "unknown_client": ("invalid_client", 401),
+            "missing_code": ("invalid_request",),
+            "bad_proof": ("invalid_grant", 403),
+            "bad_code": ("invalid_grant",),
+            "bad_redirect": ("invalid_grant",),
+            "bad_refresh": ("invalid_grant",),
+        },
+    )
 
     def initial_state(self, seed: int) -> dict:
         fake = Faker()
@@ -148,123 +188,22 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
 
     def api_routes(self) -> list[Route]:
         return [
-            Route("/b/authorize", self.authorize, methods=["GET", "POST"]),
-            Route("/2.0/token", self.token, methods=["POST"]),
-            Route("/2.0/token", self.revoke, methods=["DELETE"]),
+            *self.oauth_routes(),
             Route("/2.0/users/me", self.me, methods=["GET"]),
             *self.sheet_routes(),
         ]
 
-    async def authorize(self, request: Request) -> Response:
-        query = request.query_params
-        app = self.state["apps"].get(query.get("client_id", ""))
-        if app is None:
-            return self.error_page("Invalid client_id: this application is not registered.")
-        redirect_uri = query.get("redirect_uri") or (app["redirect_uris"] or [""])[0]
-        if redirect_uri not in app["redirect_uris"]:
-            return self.error_page(
-                "The redirect_uri does not match the application's redirect URL."
-            )
-        state = query.get("state")
-        if query.get("response_type") != "code":
-            return self.redirect(
-                redirect_uri, {"error": "unsupported_response_type", "state": state}
-            )
-        scopes = query.get("scope", "").split()
-        if not scopes or not set(scopes) <= SCOPES:
-            return self.redirect(redirect_uri, {"error": "invalid_scope", "state": state})
-        if request.method == "GET":
-            users = [
-                {"id": u["id"], "name": f"{u['firstName']} {u['lastName']}", "email": u["email"]}
-                for u in self.state["users"].values()
-            ]
-            return self.consent_page(
-                request, app_name=query["client_id"], scopes=scopes, users=users
-            )
-        form = await request.form()
-        if form.get("decision") != "approve":
-            return self.redirect(redirect_uri, {"error": "access_denied", "state": state})
-        code = self.issue_code(
-            client_id=query["client_id"],
-            user_id=str(form.get("user_id")),
-            scopes=scopes,
-            redirect_uri=redirect_uri,
-            explicit_redirect=bool(query.get("redirect_uri")),
-        )
-        return self.redirect(
-            redirect_uri, {"code": code, "expires_in": CODE_EXPIRES_IN_MS, "state": state}
-        )
+    def token_answer(self, request: Request, app: dict, info: dict, tokens: dict) -> dict:
+        return {
+            "access_token": tokens["access_token"],
+            "token_type": "bearer",
+            "refresh_token": tokens["refresh_token"],
+            "expires_in": int(self.access_ttl),
+        }
 
-    def _client_ok(self, app: dict, form, secret_of: str) -> bool:
-        # Either the plain client_secret or hash = sha256(app_secret + "|" + code-or-refresh).
-        if form.get("hash"):
-            expected = hashlib.sha256(f"{app['secret']}|{secret_of}".encode()).hexdigest()
-            return hmac.compare_digest(form["hash"].lower(), expected)
-        return bool(form.get("client_secret")) and hmac.compare_digest(
-            form["client_secret"], app["secret"]
-        )
-
-    async def token(self, request: Request) -> Response:
-        form = await request.form()
-        grant = form.get("grant_type")
-        if grant not in ("authorization_code", "refresh_token"):
-            return self.oauth_error("unsupported_grant_type")
-        app = self.state["apps"].get(form.get("client_id", ""))
-        if app is None:
-            return self.oauth_error("invalid_client", 401)
-        if grant == "authorization_code":
-            code = form.get("code", "")
-            if not code:
-                return self.oauth_error("invalid_request")
-            if not self._client_ok(app, form, code):
-                self.take_code(code)  # a guessed hash burns the code, as a real server would
-                return self.oauth_error("invalid_grant", 403)
-            record = self.take_code(code)
-            if record is None or record["client_id"] != form["client_id"]:
-                return self.oauth_error("invalid_grant")
-            if record["explicit_redirect"] and form.get("redirect_uri") not in (
-                None,
-                record["redirect_uri"],
-            ):
-                return self.oauth_error("invalid_grant")
-            info = {
-                "client_id": record["client_id"],
-                "user_id": record["user_id"],
-                "scopes": record["scopes"],
-            }
-        else:
-            refresh = form.get("refresh_token", "")
-            if not refresh or not self._client_ok(app, form, refresh):
-                return self.oauth_error("invalid_grant", 403 if refresh else 400)
-            old = self.state["refresh_tokens"].get(refresh)
-            if old is None or old["client_id"] != form["client_id"]:
-                return self.oauth_error("invalid_grant")
-            self.revoke_refresh(refresh)  # the old pair stops working
-            info = {
-                "client_id": old["client_id"],
-                "user_id": old["user_id"],
-                "scopes": old["scopes"],
-            }
-        tokens = self.issue_tokens(ttl=self.config.get("access_ttl", ACCESS_TTL), **info)
-        return JSONResponse(
-            {
-                "access_token": tokens["access_token"],
-                "token_type": "bearer",
-                "refresh_token": tokens["refresh_token"],
-                "expires_in": int(self.config.get("access_ttl", ACCESS_TTL)),
-            }
-        )
-
-    def grant_tokens(self, *, client_id: str, user_id: str, scopes: list[str]) -> dict:
-        if not scopes or not set(scopes) <= SCOPES:
-            raise ValueError("invalid_scope")
-        info = {"client_id": client_id, "user_id": user_id, "scopes": scopes}
-        tokens = self.issue_tokens(ttl=self.config.get("access_ttl", ACCESS_TTL), **info)
+    def oauth_identity(self, user_id: str) -> dict:
         user = self.state["users"][user_id]
         return {
-            **tokens,
-            "expires_in": int(self.config.get("access_ttl", ACCESS_TTL)),
-            "scopes": scopes,
             "user_id": str(user["id"]),
             "email": user["email"],
             "name": f"{user['firstName']} {user['lastName']}",
@@ -273,25 +212,6 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
             "instance_url": "",
             "identity_url": "",
         }
-
-    async def revoke(self, request: Request) -> Response:
-        info, failure = self.authenticated(request)
-        if failure:
-            return failure
-        token = bearer_token(request)
-        if request.query_params.get("deleteAllForApiClient", "").lower() == "true":
-            for access, other in list(self.state["tokens"].items()):
-                if (other["client_id"], other["user_id"]) == (info["client_id"], info["user_id"]):
-                    self.revoke_access(access)
-            for refresh, other in list(self.state["refresh_tokens"].items()):
-                if (other["client_id"], other["user_id"]) == (info["client_id"], info["user_id"]):
-                    self.revoke_refresh(refresh)
-        else:
-            self.revoke_access(token)
-            for refresh, other in list(self.state["refresh_tokens"].items()):
-                if other.get("access_token") == token:
-                    self.revoke_refresh(refresh)
-        return JSONResponse({"message": "SUCCESS", "resultCode": 0})
 
     async def me(self, request: Request) -> Response:
         info, failure = self.authenticated(request)
@@ -312,7 +232,7 @@ class SmartsheetEmulator(SheetsMixin, Emulator):
                 "groupAdmin": False,
                 "resourceViewer": False,
                 "sheetCount": -1,
-                "lastLogin": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "lastLogin": self.clock.stamp(),
             }
         )
 

@@ -24,7 +24,6 @@ same token, and the Smartsheet-Change-Agent of every change, kept in an event lo
 import asyncio
 import hashlib
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -202,10 +201,6 @@ def _family(sheet: dict, row_ids: list[int]) -> set[int]:
     return family
 
 
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 class SheetError(Exception):
     def __init__(self, status: int, code: int, message: str, detail: dict | None = None):
         super().__init__(message)
@@ -260,7 +255,7 @@ def guarded(handler):
 
 
 class SheetsMixin:
-    """Mixed into SmartsheetEmulator (which supplies state, error(), authenticated())."""
+    """Mixed into SmartsheetEmulator (which supplies state, clock, error(), authenticated())."""
 
     def reset(self, seed: int | None = None) -> None:
         self.writing: set[tuple[str, int]] = set()  # (access token, sheet id) being written
@@ -356,7 +351,7 @@ class SheetsMixin:
         self, name: str, workspace_id: int, columns: list[dict], sheet_id: int | None = None
     ) -> dict:
         sheet_id = sheet_id or self.new_id()
-        stamp = now_iso()
+        stamp = self.clock.stamp()
         sheet = {
             "id": sheet_id,
             "name": name,
@@ -389,7 +384,7 @@ class SheetsMixin:
     def _new_row(
         self, cells: dict, parent_id: int | None, sheet: dict, author: dict | None = None
     ) -> dict:
-        stamp, author = now_iso(), author or self._owner()
+        stamp, author = self.clock.stamp(), author or self._owner()
         return {
             "id": self.new_id(),
             "parentId": parent_id,
@@ -417,7 +412,7 @@ class SheetsMixin:
                 "eventType": event_type,
                 "id": object_id,
                 "changeAgent": request.headers.get("smartsheet-change-agent"),
-                "timestamp": now_iso(),
+                "timestamp": self.clock.stamp(),
             }
         )
         del events[:-20_000]
@@ -659,7 +654,7 @@ class SheetsMixin:
 
     def _touch(self, sheet: dict) -> int:
         sheet["version"] += 1
-        sheet["modifiedAt"] = now_iso()
+        sheet["modifiedAt"] = self.clock.stamp()
         self.dirty = True
         return sheet["version"]
 
@@ -1331,7 +1326,7 @@ class SheetsMixin:
         # "Update: the row stays where it is" unless a location moves it (and its children).
         moved = self._moved(sheet, [target["id"] for target, _ in changes], location)
         version = self._touch(sheet)
-        stamp, author = now_iso(), self._user(info)
+        stamp, author = self.clock.stamp(), self._user(info)
         if moved is not None:
             sheet["rows"] = moved
         for target, cells in changes:
@@ -1525,7 +1520,7 @@ class SheetsMixin:
         return text
 
     def _new_comment(self, text: str, info: dict) -> dict:
-        stamp = now_iso()
+        stamp = self.clock.stamp()
         return {
             "id": self.new_id(),
             "text": text,
@@ -1665,7 +1660,7 @@ class SheetsMixin:
     async def _attach(
         self, request: Request, info: dict, sheet: dict, row_id: int | None
     ) -> Response:
-        stamp = now_iso()
+        stamp = self.clock.stamp()
         attachment = {
             "id": self.new_id(),
             "sheetId": sheet["id"],

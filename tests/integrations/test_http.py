@@ -71,9 +71,12 @@ def test_a_consents_identity_call_counts_against_the_new_connections_budget(
     assert sandbox.calls("smartsheet")["by_status"] == {"200": 3}  # the third waited its turn
 
 
-def test_a_thousand_calls_at_the_published_rate_earn_no_429(sandbox, two_workspaces, settings):
+def test_calls_at_the_published_rate_over_several_windows_earn_no_429(
+    sandbox, two_workspaces, settings
+):
     # Same shape as HubSpot's limit (N per window, per account), on a 1 s window so the test
-    # takes seconds, not the 100 s that 1,000 calls take at 100 per 10 s.
+    # takes seconds. Three windows' worth proves the pacing; how close 1,000 calls come to the
+    # floor at the real 100 per 10 s is bench/http_pacing.py's question, not the suite's.
     settings.PROVIDER_RATE_LIMITS = {**settings.PROVIDER_RATE_LIMITS, "hubspot": (100, 1.0)}
     http.reset_buckets()
     sandbox.set_limit("hubspot", 100, 1.0)
@@ -86,14 +89,14 @@ def test_a_thousand_calls_at_the_published_rate_earn_no_429(sandbox, two_workspa
     sandbox.clear_calls("hubspot")
 
     with http.track() as stats:
-        statuses = [session.get(url, headers=headers).status_code for _ in range(1000)]
+        statuses = [session.get(url, headers=headers).status_code for _ in range(300)]
 
     calls = sandbox.calls("hubspot")
-    assert statuses.count(200) == 1000
-    assert calls["by_status"] == {"200": 1000}  # no 429 ever reached us, retried or not
+    assert statuses.count(200) == 300
+    assert calls["by_status"] == {"200": 300}  # no 429 ever reached us, retried or not
     assert stats.retries == 0
     log = log_of(sandbox, "hubspot", "GET /account-info/v3/details")
-    assert log[-1]["t"] - log[0]["t"] >= 9.0  # 1,000 at 100/s: paced, not a burst
+    assert log[-1]["t"] - log[0]["t"] >= 1.9  # 300 at 100/s: paced, not a burst
 
 
 def test_the_same_burst_without_the_bucket_does_earn_429s(sandbox, two_workspaces):

@@ -1,6 +1,5 @@
 """Outbound and inbound sync against the Smartsheet emulator, through the official SDK."""
 
-import time
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -175,16 +174,16 @@ class TestInbound:
             RowMapping.objects.update(synced_values={})
 
         edit_row(linked, author, row_of(only_remote), name="Framing (east wing)")
+        edit_row(linked, author, row_of(local_later), notes="theirs, earlier")
         only_local.notes = "ordered"
         only_local.save()
         remote_later.notes = "ours, earlier"
         remote_later.save()
-        time.sleep(1.1)  # Smartsheet stamps modifiedAt in whole seconds
+        local_later.notes = "ours, later"  # after Smartsheet's edit, which is stamped in
+        local_later.save()  # whole seconds (rounded down): ours is the later one
+        # Smartsheet's clock, not a sleep, puts its next edit after ours.
+        sandbox.advance_clock("smartsheet", 2)
         edit_row(linked, author, row_of(remote_later), notes="theirs, later", amount=120)
-        edit_row(linked, author, row_of(local_later), notes="theirs, earlier")
-        time.sleep(1.1)
-        local_later.notes = "ours, later"
-        local_later.save()
 
         inbound = run_sync(linked, author, "inbound")
         assert (inbound.updated, inbound.conflicts) == (2, 2)
@@ -222,7 +221,9 @@ class TestInbound:
             (edit_ours, edit_theirs) if later == "smartsheet" else (edit_theirs, edit_ours)
         )
         first()
-        time.sleep(1.1)  # Smartsheet stamps modifiedAt in whole seconds
+        # Smartsheet stamps modifiedAt in whole seconds: its clock, not a sleep, keeps its
+        # edit after ours when it is the later one.
+        sandbox.advance_clock("smartsheet", 2)
         second()
 
         outbound = run_sync(linked, author, "outbound")

@@ -160,7 +160,7 @@ def test_lookups_read_the_workspaces_table_and_see_changes(two_workspaces):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_thousand_numbers_from_eight_threads_are_all_unique():
+def test_numbers_taken_by_eight_threads_at_once_are_all_unique():
     from zoneinfo import ZoneInfo
 
     from integrations.mapping.numbers import next_number
@@ -172,9 +172,10 @@ def test_a_thousand_numbers_from_eight_threads_are_all_unique():
             connections.close_all()
 
     with ThreadPoolExecutor(8) as pool:
-        numbers = list(pool.map(take, range(1000)))
-    assert len(set(numbers)) == 1000
-    assert NumberSequence.objects.get().last == 1000
+        # 8 threads contend on every take; 300 takes give hundreds of collisions to lose.
+        numbers = list(pool.map(take, range(300)))
+    assert len(set(numbers)) == 300
+    assert NumberSequence.objects.get().last == 300
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,6 +6,7 @@ application user's token from the Azure emulator, as the real client does."""
 
 import re
 import uuid
+import xml.etree.ElementTree as ElementTree
 from urllib.parse import unquote
 
 import pytest
@@ -278,6 +279,40 @@ class TestQueries:
             f"imi_job With Id = {missing} Does Not Exist",
         )
         assert error_of(web.get(jobs_url(sandbox, "(42)")))[:2] == (400, "0x80060888")
+
+
+class TestMetadata:
+    def test_metadata_is_csdl_of_the_job_table_and_who_am_i(self, sandbox, web):
+        url = f"{sandbox.url('dataverse')}/api/data/v9.2/$metadata"
+        answer = web.get(url)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["Content-Type"].startswith("application/xml")
+        edm = "{http://docs.oasis-open.org/odata/ns/edm}"
+        schema = ElementTree.fromstring(answer.content).find(f".//{edm}Schema")
+        assert schema.get("Namespace") == "Microsoft.Dynamics.CRM"
+        job = schema.find(f"{edm}EntityType[@Name='imi_job']")
+        assert [r.get("Name") for r in job.iter(f"{edm}PropertyRef")] == ["imi_jobid"]
+        assert {p.get("Name"): p.get("Type") for p in job.findall(f"{edm}Property")} == {
+            "imi_jobid": "Edm.Guid",
+            "imi_imnumber": "Edm.String",
+            "imi_jobnameaddress": "Edm.String",
+            "imi_gc": "Edm.String",
+            "imi_scopesummary": "Edm.String",
+            "imi_submittalstatus": "Edm.Int32",
+            "imi_productionphase": "Edm.Int32",
+            "statecode": "Edm.Int32",
+            "statuscode": "Edm.Int32",
+            "createdon": "Edm.DateTimeOffset",
+            "modifiedon": "Edm.DateTimeOffset",
+            "versionnumber": "Edm.Int64",
+        }
+        container = schema.find(f"{edm}EntityContainer")
+        assert container.find(f"{edm}EntitySet[@Name='imi_jobs']").get("EntityType") == (
+            "Microsoft.Dynamics.CRM.imi_job"
+        )
+        assert container.find(f"{edm}FunctionImport[@Name='WhoAmI']") is not None
+        del web.headers["Authorization"]
+        assert web.get(url).status_code == 401
 
 
 class TestErrors:
