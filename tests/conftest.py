@@ -71,7 +71,10 @@ def _database_sessions_left_open(django_db_setup, django_db_blocker):
         others = cursor.fetchall()
     if others:
         threads = [t.name for t in threading.enumerate()]
-        warnings.warn(f"database sessions left open: {others}; live threads: {threads}")
+        # stacklevel 2: the warning names the fixture's caller, not this line.
+        warnings.warn(
+            f"database sessions left open: {others}; live threads: {threads}", stacklevel=2
+        )
 
 
 @pytest.fixture(autouse=True)
