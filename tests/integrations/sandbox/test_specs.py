@@ -13,7 +13,7 @@ from integrations.connections import http
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db
-SPECS = Path(__file__).parent / "specs"
+SPECS = Path(__file__).resolve().parents[3] / "integrations" / "sandbox" / "specs"
 
 
 @cache
