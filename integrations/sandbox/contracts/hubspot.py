@@ -197,7 +197,10 @@ class HubSpotContract:
     def _error(self, name, source, exchange, body) -> list[Violation]:
         if exchange.status == 405 and not exchange.response_body.strip():
             return []  # HubSpot's 405 has no body (FACTS.md §4); nothing to hold to Error
-        found = self._required(name, body, ERROR_REQUIRED, f"{source} Error")
+        # The status is named: HubSpot's 429 is excepted from the Error shape (exceptions.py).
+        found = self._required(
+            name, body, ERROR_REQUIRED, f"{source} Error, answered {exchange.status}"
+        )
         correlation = body.get("correlationId") if isinstance(body, dict) else None
         if isinstance(correlation, str):
             try:
