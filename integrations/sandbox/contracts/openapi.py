@@ -93,13 +93,25 @@ def _declared(validator, schema, seen=()) -> frozenset:
     return frozenset(names)
 
 
+def _may_be(validator, schema, instance) -> bool:
+    """Whether the instance is of the schema's declared type (an array is no Row)."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        resolved = validator._resolver.lookup(schema["$ref"])
+        validator = validator.evolve(_resolver=resolved.resolver)
+        schema = resolved.contents
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    return kind is None or validator.is_type(instance, kind)
+
+
 def _closest_alternative(validator, alternatives, instance, schema):
     """oneOf / anyOf without a discriminator, as the Smartsheet spec writes them: its
     alternatives declare no required fields, so a body matches several (oneOf then always
     fails) or matches a trivial one (SheetVersion's lone `version` matches anything). The
     body is held to the alternative(s) declaring most of its fields, and must be valid under
     one of them (the "closest-alternative" rule of exceptions.EXCEPTIONS)."""
-    candidates = list(alternatives)
+    candidates = [alt for alt in alternatives if _may_be(validator, alt, instance)] or list(
+        alternatives
+    )
     if isinstance(instance, dict) and len(candidates) > 1:
         keys = set(instance)
         scores = [len(keys & _declared(validator, alt)) for alt in candidates]
@@ -136,6 +148,7 @@ class OpenApiContract:
         )
         self.comma_lists = exceptions.has_rule(spec.provider, "comma-list")
         self._validators: dict[tuple[str, bool], object] = {}
+        self._inline_cache: dict[str, dict] = {}
 
     # --- the spec's operations ------------------------------------------------------------------
 
@@ -172,17 +185,33 @@ class OpenApiContract:
             pointer = node["$ref"]
             node = self.document
             for token in pointer.lstrip("#/").split("/"):
-                node = node[token.replace("~1", "/").replace("~0", "~")]
+                token = token.replace("~1", "/").replace("~0", "~")
+                node = node[int(token) if isinstance(node, list) else token]
         return node, pointer
 
     def validator(self, pointer: str, *, request: bool):
         key = (pointer, request)
         if key not in self._validators:
             cls = self.classes[0] if request else self.classes[1]
-            self._validators[key] = cls(
-                {"$ref": SPEC_URI + pointer}, registry=self.registry, format_checker=None
-            )
+            schema = self._inlined({"$ref": pointer})
+            self._validators[key] = cls(schema, registry=self.registry, format_checker=None)
         return self._validators[key]
+
+    def _inlined(self, node):
+        """The schema with every `$ref` replaced by what it points to (shared, so recursive
+        schemas stay finite): following references at each instance node would take most of
+        the checking time."""
+        if isinstance(node, list):
+            return [self._inlined(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            pointer = node["$ref"]
+            if pointer not in self._inline_cache:
+                target = self._inline_cache[pointer] = {}
+                target.update(self._inlined(self.resolve(node, pointer)[0]))
+            return self._inline_cache[pointer]
+        return {key: self._inlined(value) for key, value in node.items()}
 
     # --- checking -------------------------------------------------------------------------------
 
