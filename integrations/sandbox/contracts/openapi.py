@@ -19,8 +19,6 @@ from urllib.parse import parse_qsl
 
 from jsonschema import validators
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
 from integrations.sandbox.contracts import (
     Exchange,
@@ -33,7 +31,6 @@ from integrations.sandbox.contracts import (
 )
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-SPEC_URI = "urn:spec"
 ERRORS_PER_BODY = 10  # a body's first errors are enough to find the fault; a flood says nothing
 FORM = "application/x-www-form-urlencoded"
 
@@ -79,26 +76,23 @@ def _json_path(parts) -> str:
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 
-def _declared(validator, schema, seen=()) -> frozenset:
-    """The property names a schema declares, through `$ref` and `allOf`."""
+_DECLARED: dict[int, frozenset] = {}  # by schema identity: the inlined schemas live as long
+
+
+def _declared(schema, seen=()) -> frozenset:
+    """The property names a schema declares, through `allOf` (its references are inlined)."""
     if not isinstance(schema, dict) or id(schema) in seen:
         return frozenset()
-    seen = (*seen, id(schema))
-    if "$ref" in schema:
-        resolved = validator._resolver.lookup(schema["$ref"])
-        return _declared(validator.evolve(_resolver=resolved.resolver), resolved.contents, seen)
-    names = set(schema.get("properties", {}))
-    for part in schema.get("allOf", ()):
-        names |= _declared(validator, part, seen)
-    return frozenset(names)
+    if id(schema) not in _DECLARED:
+        names = set(schema.get("properties", {}))
+        for part in schema.get("allOf", ()):
+            names |= _declared(part, (*seen, id(schema)))
+        _DECLARED[id(schema)] = frozenset(names)
+    return _DECLARED[id(schema)]
 
 
 def _may_be(validator, schema, instance) -> bool:
     """Whether the instance is of the schema's declared type (an array is no Row)."""
-    while isinstance(schema, dict) and "$ref" in schema:
-        resolved = validator._resolver.lookup(schema["$ref"])
-        validator = validator.evolve(_resolver=resolved.resolver)
-        schema = resolved.contents
     kind = schema.get("type") if isinstance(schema, dict) else None
     return kind is None or validator.is_type(instance, kind)
 
@@ -114,7 +108,7 @@ def _closest_alternative(validator, alternatives, instance, schema):
     )
     if isinstance(instance, dict) and len(candidates) > 1:
         keys = set(instance)
-        scores = [len(keys & _declared(validator, alt)) for alt in candidates]
+        scores = [len(keys & _declared(alt)) for alt in candidates]
         best = max(scores)
         candidates = [alt for alt, score in zip(candidates, scores, strict=True) if score == best]
     first_errors = None
@@ -139,9 +133,6 @@ class OpenApiContract:
     def __init__(self, spec: Spec):
         self.spec = spec
         self.document = json.loads((SPECS / spec.file).read_text())
-        self.registry = Registry().with_resource(
-            SPEC_URI, Resource(contents=self.document, specification=DRAFT4)
-        )
         self.prefix = re.compile(spec.prefix)
         self.classes = (
             CLOSEST if exceptions.has_rule(spec.provider, "closest-alternative") else STANDARD
@@ -194,7 +185,7 @@ class OpenApiContract:
         if key not in self._validators:
             cls = self.classes[0] if request else self.classes[1]
             schema = self._inlined({"$ref": pointer})
-            self._validators[key] = cls(schema, registry=self.registry, format_checker=None)
+            self._validators[key] = cls(schema, format_checker=None)
         return self._validators[key]
 
     def _inlined(self, node):
