@@ -62,6 +62,9 @@ def _database_sessions_left_open(django_db_setup, django_db_blocker):
 
     if connection.vendor != "postgresql":
         return
+    # A fresh connection: this process's may have been closed under it (a test that restarts
+    # the database's sessions, a server-side idle timeout).
+    connection.close()
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, application_name, state, backend_start, left(query, 300)"
@@ -71,9 +74,8 @@ def _database_sessions_left_open(django_db_setup, django_db_blocker):
         others = cursor.fetchall()
     if others:
         threads = [t.name for t in threading.enumerate()]
-        # stacklevel 2: the warning names the fixture's caller, not this line.
         warnings.warn(
-            f"database sessions left open: {others}; live threads: {threads}", stacklevel=2
+            f"database sessions left open: {others}; live threads: {threads}", stacklevel=1
         )
 
 
@@ -157,7 +159,9 @@ def _sandbox_server(tmp_path_factory):
     from integrations.sandbox.tls import ensure_ca
 
     files = ensure_ca(settings.SANDBOX_DIR)
-    emulators = runner.build()
+    # Every exchange is held to the provider's published contract (the `sandbox` fixture's
+    # tests fail on a violation: _contract_checked).
+    emulators = runner.build(checking=True)
     server = runner.SandboxServer(
         emulators, host="127.0.0.1", ports={}, tls=files, snapshot=None, quiet=True
     )
@@ -182,3 +186,34 @@ def sandbox(_sandbox_server):
     dataverse._apps.clear()
     yield box
     http.reset_buckets()
+
+
+@pytest.fixture(autouse=True)
+def _contract_checked(request):
+    """A test that used the emulators fails if any exchange broke the provider's published
+    contract (integrations/sandbox/contracts), listing each violation. Request-side ones are
+    forgiven only under an explicit `@pytest.mark.contract(requests=False, reason=...)`."""
+    if "sandbox" not in request.fixturenames:
+        yield
+        return
+    box = request.getfixturevalue("sandbox")
+    yield
+    marker = request.node.get_closest_marker("contract")
+    requests_checked = True
+    if marker is not None:
+        if not marker.kwargs.get("reason"):
+            pytest.fail("@pytest.mark.contract needs a reason=")
+        requests_checked = marker.kwargs.get("requests", True)
+    found = []
+    for name in box.server.emulators:
+        for violation in box.contract(name)["violations"]:
+            if violation["direction"] == "request" and not requests_checked:
+                continue
+            found.append(violation)
+    if found:
+        lines = "\n".join(
+            f"  {v['provider']} {v['operation']} [{v['direction']}] {v['field']} = {v['value']}: "
+            f"{v['message']}"
+            for v in found
+        )
+        pytest.fail(f"{len(found)} contract violation(s):\n{lines}", pytrace=False)

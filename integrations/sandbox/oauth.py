@@ -50,6 +50,12 @@ FALLBACK_KINDS = {
 }
 
 
+def _same(sent: str, expected: str) -> bool:
+    """A constant-time comparison of what a client sent: as bytes, since compare_digest
+    refuses str with non-ASCII characters (a TypeError, a 500 where the provider says 401)."""
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
 @dataclass(frozen=True, kw_only=True)
 class OAuthProfile:
     """What one provider's authorization server does differently (see the module doc)."""
@@ -226,10 +232,8 @@ class OAuthEmulator(Emulator):
         """The client's proof: its secret, or (grant_hash) sha256(secret|code-or-refresh)."""
         if self.oauth.client_auth == "grant_hash" and form.get("hash"):
             expected = hashlib.sha256(f"{app['secret']}|{grant_value}".encode()).hexdigest()
-            return hmac.compare_digest(form["hash"].lower(), expected)
-        return bool(form.get("client_secret")) and hmac.compare_digest(
-            form["client_secret"], app["secret"]
-        )
+            return _same(form["hash"].lower(), expected)
+        return bool(form.get("client_secret")) and _same(form["client_secret"], app["secret"])
 
     async def token(self, request: Request) -> Response:
         form = await request.form()
@@ -279,7 +283,7 @@ class OAuthEmulator(Emulator):
             verifier = form.get("code_verifier")
             if not verifier:
                 raise OAuthFailure("missing_verifier")
-            if not hmac.compare_digest(s256(verifier), record["challenge"]):
+            if not _same(s256(verifier), record["challenge"]):
                 raise OAuthFailure("bad_verifier")
         return self.first_tokens(client_id, record["user_id"], record["scopes"])
 

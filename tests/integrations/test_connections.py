@@ -342,6 +342,29 @@ class TestClientCredentials:
         assert result["ok"] is False and "AADSTS7000215" in result["error"]
         assert "nope" not in result["error"]
 
+    def test_a_secret_with_non_ascii_characters_is_refused_like_any_wrong_one(
+        self, sandbox, two_workspaces
+    ):
+        # The fuzzer's find: the emulator compared secrets as str and crashed (a 500) on "é".
+        connection = connect_dataverse(
+            user=two_workspaces["a_admin"], workspace=two_workspaces["a"], secret="clé-é"
+        )
+        result = connection_services.connection_test(connection=connection)
+        assert result["ok"] is False and "AADSTS7000215" in result["error"]
+
+    def test_azure_failing_to_answer_is_a_502_not_a_500(self, api, sandbox, two_workspaces):
+        connection = connect_dataverse(
+            user=two_workspaces["a_admin"], workspace=two_workspaces["a"]
+        )
+        sandbox.fault("azure", kind="error", status=500, path="*/oauth2/v2.0/token", count=20)
+        api.force_authenticate(two_workspaces["a_admin"])
+        response = api.post(f"/api/integrations/connections/{connection.pk}/refresh")
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            502,
+            "provider_unavailable",
+        )
+        assert "Azure AD failed to answer" in response.json()["error"]["message"]
+
     def test_the_api_creates_one_without_echoing_the_secret(self, api, sandbox, two_workspaces):
         from integrations import sandbox as sandbox_module
 

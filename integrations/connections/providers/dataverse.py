@@ -92,6 +92,15 @@ def acquire_token(connection) -> TokenSet:
     except ValueError as exc:
         forget(connection)
         raise http.Permanent(f"Azure AD settings are not usable: {exc}", provider="azure") from None
+    except msal.exceptions.MsalServiceError as exc:
+        # msal answers a 4xx with an error dict but raises on a 5xx (after our HTTP layer's
+        # retries): Azure AD is failing, not refusing us.
+        forget(connection)
+        raise http.Unavailable(
+            f"Azure AD failed to answer the token request ({exc})",
+            provider="azure",
+            status=502,
+        ) from None
     if "access_token" not in result:
         forget(connection)  # msal replays a failed answer for a while; start clean next time
         first_line = (
