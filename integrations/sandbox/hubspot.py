@@ -198,19 +198,12 @@ class HubSpotEmulator(OAuthEmulator):
         }
 
     def rate_limited(self, request: Request, retry_after: float) -> Response:
-        # Reference: ../shared/providers/hubspot.md (429: status, message, errorType
-        # RATE_LIMIT, correlationId, policyName; hubspot-api-python#117); the published specs'
-        # Error requires `category` too (FACTS.md §2), and HubSpot's rate-limit answers carry
-        # "category":"RATE_LIMITS" as clients record them (Pobble/hubspot_v3
-        # lib/hubspot_v3.rb: {"status":"error","message":"You have reached your secondly
-        # limit.","category":"RATE_LIMITS"}); the older observed body lacks it.
         return json_error(
             {
                 "status": "error",
                 "message": "You have reached your ten_secondly_rolling limit.",
                 "errorType": "RATE_LIMIT",
                 "correlationId": self.correlation_id(),
-                "category": "RATE_LIMITS",
                 "policyName": "TEN_SECONDLY_ROLLING",
             },
             429,
