@@ -167,6 +167,18 @@ def test_hubspot_errors_need_the_specs_category_except_the_rate_limiters_429():
     )
 
 
+def test_hubspots_consent_page_refuses_in_html_and_account_info_in_the_specs_error():
+    page = Exchange("GET", "/oauth/authorize", "client_id=x", "", b"", 400, "text/html", b"<p>")
+    outcome = check("hubspot", page)
+    assert (outcome.kind, outcome.violations) == ("unpublished", [])
+    refused = answer("GET", "/account-info/v3/details", {"status": "error"}, status=401)
+    assert [field for _, field, _ in found(check("hubspot", refused))] == [
+        "$.category",
+        "$.correlationId",
+        "$.message",
+    ]
+
+
 def test_hubspot_introspection_needs_the_2026_03_fields_of_an_active_token():
     body = {"active": True, "token_use": "access_token", "token": "t", "scopes": ["oauth"]}
     exchange = answer("POST", "/oauth/v3/token/introspect", body, request_type=FORM)
