@@ -16,15 +16,17 @@ provider error code) is a call that behaved; any other outcome of an SDK call is
 printed with the operation and the exception. Plain HTTP calls (consent pages, OAuth v3,
 Dataverse) are checked the same way and counted apart.
 
-The contract checks are the emulators' own (each emulator's `checking`, its findings at
-`SandboxClient.contract`): until the emulators have them the bench says "contract checks not
-available", counts the exchanges from their call counters and reports validated=0.
+The contract checks are the emulators' own (integrations/sandbox/contracts, on with
+`runner.build(checking=True)`), their findings read at `SandboxClient.contract`: exchanges,
+validated (met a published operation; OAuth pages and the providers' unpublished operations
+are counted but not validated) and each violation with its operation and field. In a sandbox
+whose checks are off the bench says so and counts exchanges from the call counters.
 
 No size to scale: it runs in seconds at any BENCH_SCALE.
 
 # Reference: the answers expected are the emulators' own, each cited in its module and in
-# integrations/sandbox/FACTS.md §1-4, §6-7; what each SDK does with them (one attempt, its error
-# types, msal's ValueError for a refused tenant, the SDKs' missing methods) in FACTS.md §9.
+# integrations/sandbox/FACTS.md §1-4, §6-7, §9; what each SDK does with them (one attempt, its error
+# types, msal's ValueError for a refused tenant, the SDKs' missing methods) in FACTS.md §10.
 
 Last line: RESULT exchanges=<n> validated=<n> violations=<n> sdk_calls=<n> sdk_failures=<n>
 http_calls=<n> http_failures=<n> not_driven=<n>
@@ -1286,16 +1288,9 @@ class Report:
     statuses: dict[str, dict[str, Counter]]
 
 
-def contract_checks(sandbox) -> bool:
-    """Whether the emulators can check exchanges against the providers' contracts (the
-    `contracts` branch of issue 14 adds SandboxClient.contract)."""
-    return hasattr(sandbox, "contract")
-
-
 def drive(sandbox) -> Report:
     """Every route of every running emulator, driven; what the emulators counted and checked."""
     names = list(sandbox.server.emulators)
-    checks = contract_checks(sandbox)
     for name in names:
         sandbox.clear_calls(name)
     ledger = Ledger()
@@ -1322,26 +1317,23 @@ def drive(sandbox) -> Report:
             if endpoint in DRIVERS.get(name, {}) and not calls["by_endpoint"].get(endpoint):
                 missing.append(f"{name} {endpoint}")
                 print(f"  not driven: {name} {endpoint} (its driver never reached it)")
-    figures = contract_figures(sandbox, names)
+    checks, *figures = contract_figures(sandbox, names)
     return Report(ledger, *figures, missing, checks, statuses)
 
 
-def contract_figures(sandbox, names: list[str]) -> tuple[int, int, int, list[dict]]:
-    """(exchanges, validated, violation count, violations) of the emulators named: their
-    contract checks' own figures, or without checks the exchanges their call counters saw,
-    none validated."""
-    if not contract_checks(sandbox):
-        return sum(sandbox.calls(name)["total"] for name in names), 0, 0, []
-    exchanges = validated = count = 0
-    violations: list[dict] = []
-    for name in names:
-        contract = sandbox.contract(name)
-        exchanges += contract["exchanges"]
-        validated += contract["validated"]
-        violations += contract["violations"]
-        # A long-running sandbox keeps only the first violations; the count is of all.
-        count += contract.get("violation_count", len(contract["violations"]))
-    return exchanges, validated, count, violations
+def contract_figures(sandbox, names: list[str]) -> tuple[bool, int, int, int, list[dict]]:
+    """(checked, exchanges, validated, violation count, violations) of the emulators named
+    since their last reset: their contract checks' own figures, or, in a sandbox whose checks
+    are off (runner.build's default), the exchanges their call counters saw, none validated."""
+    contracts = [sandbox.contract(name) for name in names]
+    if not all(contract["checking"] for contract in contracts):
+        return False, sum(sandbox.calls(name)["total"] for name in names), 0, 0, []
+    exchanges = sum(contract["exchanges"] for contract in contracts)
+    validated = sum(contract["validated"] for contract in contracts)
+    # A long-running sandbox keeps only its first violations; violation_count counts all.
+    count = sum(contract["violation_count"] for contract in contracts)
+    violations = [v for contract in contracts for v in contract["violations"]]
+    return True, exchanges, validated, count, violations
 
 
 def main() -> None:
@@ -1350,14 +1342,8 @@ def main() -> None:
     logging.getLogger("smartsheet").setLevel(logging.CRITICAL)
     from integrations.sandbox.client import SandboxClient
 
-    server = start_sandbox()
-    sandbox = SandboxClient(server)
-    if contract_checks(sandbox):
-        for emulator in server.emulators.values():
-            # What runner.build(checking=True) sets (the contracts work): each exchange is
-            # checked from now on, the findings kept for GET /_sandbox/contract.
-            emulator.checking = True
-    report = drive(sandbox)
+    server = start_sandbox(checking=True)
+    report = drive(SandboxClient(server))
     server.stop()
     ledger = report.ledger
     print("Answers per route (status x count):")
@@ -1367,7 +1353,7 @@ def main() -> None:
             spread = " ".join(f"{status}x{n}" for status, n in sorted(counts.items(), key=str))
             print(f"    {endpoint:<72} {spread or '-'}")
     if not report.checks:
-        print("contract checks not available: exchanges are the emulators' call counts")
+        print("contract checks are off in this sandbox: exchanges are the emulators' call counts")
     for violation in report.violations:
         print(
             f"  violation: {violation['provider']} {violation['operation']} "

@@ -82,14 +82,24 @@ def test_an_sdk_call_that_is_not_refused_as_expected_is_a_failure(bench):
 
 
 class Counted:
-    """A sandbox whose emulators count exchanges but check no contract."""
+    """A sandbox whose emulators count exchanges, their contract checks off."""
 
     def calls(self, name):
         return {"total": {"smartsheet": 5, "hubspot": 2}[name]}
 
+    def contract(self, name):
+        return {
+            "checking": False,
+            "exchanges": 0,
+            "validated": 0,
+            "unpublished": 0,
+            "violation_count": 0,
+            "violations": [],
+        }
+
 
 class Checked(Counted):
-    """A sandbox whose emulators check the contracts (SandboxClient.contract's shape)."""
+    """A sandbox whose emulators check the contracts."""
 
     def contract(self, name):
         violation = {
@@ -102,6 +112,7 @@ class Checked(Counted):
         }
         # HubSpot found three, of which its log kept one (violation_count counts all).
         return {
+            "checking": True,
             "exchanges": 4,
             "validated": 3,
             "unpublished": 1,
@@ -112,8 +123,9 @@ class Checked(Counted):
 
 def test_the_figures_are_the_contract_checks_or_without_them_the_call_counts(bench):
     names = ["smartsheet", "hubspot"]
-    assert bench.contract_figures(Counted(), names) == (7, 0, 0, [])
-    exchanges, validated, count, violations = bench.contract_figures(Checked(), names)
+    assert bench.contract_figures(Counted(), names) == (False, 7, 0, 0, [])
+    checked, exchanges, validated, count, violations = bench.contract_figures(Checked(), names)
+    assert checked
     assert (exchanges, validated, count) == (8, 6, 3)
     assert [v["provider"] for v in violations] == ["hubspot"]
 
@@ -124,6 +136,8 @@ def test_the_drive_reaches_every_route_and_every_call_behaves(bench, sandbox):
     assert report.ledger.sdk_failures == []
     assert report.ledger.http_failures == []
     assert report.exchanges >= report.ledger.sdk_calls > 100
+    # The test sandbox checks contracts: the figures are the checks' own, nothing broken.
+    assert report.checks and report.validated and report.violation_count == 0
     # Each route answered a normal case and an error case, bar two by design: a consent's
     # decision always redirects (a denial too), and Dataverse's catch-all serves only what
     # does not exist.
