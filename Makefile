@@ -39,9 +39,15 @@ $(VENV)/.base: requirements/base.txt | $(BIN)/python
 	$(call install,requirements/base.txt)
 	@touch $@
 
-$(VENV)/.dev: requirements/dev.txt requirements/base.txt | $(BIN)/python
+# The emulators' own dependencies (starlette, uvicorn, ...): `make run` serves the sandboxes;
+# a production host installs base (and prod) only.
+$(VENV)/.sandbox: requirements/sandbox.txt $(VENV)/.base | $(BIN)/python
+	$(call install,requirements/sandbox.txt)
+	@touch $@
+
+$(VENV)/.dev: requirements/dev.txt requirements/base.txt requirements/sandbox.txt | $(BIN)/python
 	$(call install,requirements/dev.txt)
-	@touch $@ $(VENV)/.base
+	@touch $@ $(VENV)/.base $(VENV)/.sandbox
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 $(CHROMIUM):
@@ -55,7 +61,7 @@ $(CHROMIUM):
 # becomes supervisord (web, worker, beat, sandboxes; a process that dies is restarted).
 run: export DEBUG ?= true
 run: export HUB_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: $(VENV)/.base
+run: $(VENV)/.base $(VENV)/.sandbox
 	exec $(BIN)/python manage.py run_embedded --port $(PORT)
 
 status: $(VENV)/.base
@@ -77,7 +83,7 @@ lint: $(VENV)/.dev
 
 # Re-pin after editing requirements/*.in (uv's resolver, exact pins, as pip-tools wrote them).
 requirements: | $(BIN)/python
-	cd requirements && for f in base dev prod; do \
+	cd requirements && for f in base sandbox dev prod; do \
 	  ../$(BIN)/uv pip compile -q --python ../$(BIN)/python $$f.in -o $$f.txt; done
 
 clean:

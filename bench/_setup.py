@@ -47,15 +47,17 @@ def fresh_database(name: str) -> Path:
     return db
 
 
-def start_sandbox(names=None):
-    """Emulators in a background thread, on free ports; the hub's settings point at them."""
+def start_sandbox(names=None, *, checking: bool = False):
+    """Emulators in a background thread, on free ports; the hub's settings point at them.
+    `checking`: each exchange held to the provider's published contract (their findings at
+    GET /_sandbox/contract); off by default, as it costs what a bench would measure."""
     from django.conf import settings
 
     from integrations import sandbox
     from integrations.sandbox import runner
     from integrations.sandbox.tls import ensure_ca
 
-    emulators = runner.build(names)
+    emulators = runner.build(names, checking=checking)
     server = runner.SandboxServer(
         emulators, host="127.0.0.1", ports={}, tls=ensure_ca(settings.SANDBOX_DIR), quiet=True
     )

@@ -45,8 +45,18 @@ def _own_broker_per_test_process(settings) -> None:
 
 
 def pytest_collection_modifyitems(config, items):
-    # The minutes-long tests first: with parallel processes the rest runs beside them.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The minutes-long tests first, one at the head of each process's share: xdist's
+    worksteal splits the list into contiguous shares, so sorted to the front together they all
+    queued on one process (the fuzzer, then the soak, then the README's: 235 s for the
+    non-browser suite, the other processes idle after 190 s)."""
+    workers = max(1, getattr(config, "workerinput", {}).get("workercount", 1))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    shares = [slow[n::workers] for n in range(workers)]
+    size = -(-len(rest) // workers)
+    for n, share in enumerate(shares):
+        share.extend(rest[n * size : (n + 1) * size])
+    items[:] = [item for share in shares for item in share]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -159,7 +169,9 @@ def _sandbox_server(tmp_path_factory):
     from integrations.sandbox.tls import ensure_ca
 
     files = ensure_ca(settings.SANDBOX_DIR)
-    emulators = runner.build()
+    # Every exchange is held to the provider's published contract (the `sandbox` fixture's
+    # tests fail on a violation: _contract_checked).
+    emulators = runner.build(checking=True)
     server = runner.SandboxServer(
         emulators, host="127.0.0.1", ports={}, tls=files, snapshot=None, quiet=True
     )
@@ -184,3 +196,34 @@ def sandbox(_sandbox_server):
     dataverse._apps.clear()
     yield box
     http.reset_buckets()
+
+
+@pytest.fixture(autouse=True)
+def _contract_checked(request):
+    """A test that used the emulators fails if any exchange broke the provider's published
+    contract (integrations/sandbox/contracts), listing each violation. Request-side ones are
+    forgiven only under an explicit `@pytest.mark.contract(requests=False, reason=...)`."""
+    if "sandbox" not in request.fixturenames:
+        yield
+        return
+    box = request.getfixturevalue("sandbox")
+    yield
+    marker = request.node.get_closest_marker("contract")
+    requests_checked = True
+    if marker is not None:
+        if not marker.kwargs.get("reason"):
+            pytest.fail("@pytest.mark.contract needs a reason=")
+        requests_checked = marker.kwargs.get("requests", True)
+    found = []
+    for name in box.server.emulators:
+        for violation in box.contract(name)["violations"]:
+            if violation["direction"] == "request" and not requests_checked:
+                continue
+            found.append(violation)
+    if found:
+        lines = "\n".join(
+            f"  {v['provider']} {v['operation']} [{v['direction']}] {v['field']} = {v['value']}: "
+            f"{v['message']}"
+            for v in found
+        )
+        pytest.fail(f"{len(found)} contract violation(s):\n{lines}", pytrace=False)

@@ -56,6 +56,12 @@ class SandboxClient:
     def count(self, name: str, endpoint: str) -> int:
         return self.calls(name)["by_endpoint"].get(endpoint, 0)
 
+    def contract(self, name: str) -> dict:
+        """What the emulator's contract checks found since its last reset: {"exchanges",
+        "validated", "unpublished", "violation_count", "violations": [{provider, operation,
+        direction, field, value, message}]} (integrations/sandbox/contracts)."""
+        return self.control(name, "GET", "contract")
+
     def clear_calls(self, name: str) -> None:
         self.control(name, "DELETE", "calls")
 

@@ -23,6 +23,7 @@ import fnmatch
 import hashlib
 import html
 import json
+import logging
 import random
 import secrets
 import time
@@ -37,6 +38,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
+
+from integrations.sandbox import contracts
+
+logger = logging.getLogger(__name__)
 
 CALL_LOG_SIZE = 20_000
 # The consent pages' icon, inline: the pages of every emulator share one plain-HTTP server,
@@ -101,6 +106,7 @@ class EmulatorRuntime:
     faults: list[Fault] = field(default_factory=list)
     windows: dict[str, deque] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    contract: contracts.ContractLog = field(default_factory=contracts.ContractLog)
 
 
 class Clock:
@@ -155,6 +161,9 @@ class Emulator:
 
     def __init__(self, *, seed: int = 0, config: dict | None = None):
         self.config = dict(config or {})
+        # Contract checks of every exchange (contracts.py): on in the test suite's sandbox and
+        # under `manage.py sandbox --strict`; off by default, as they cost (bodies are kept).
+        self.checking = False
         self.seed = seed
         self.state: dict = {}
         self.clock = Clock()
@@ -384,6 +393,7 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
             Route("/_sandbox/config", self._cp_config, methods=["GET", "PUT"]),
             Route("/_sandbox/state", self._cp_state, methods=["GET"]),
             Route("/_sandbox/clock", self._cp_clock, methods=["GET", "POST"]),
+            Route("/_sandbox/contract", self._cp_contract, methods=["GET"]),
         ]
 
     async def _body(self, request: Request) -> dict:
@@ -505,6 +515,11 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
             {"now": self.clock.stamp(), "epoch": self.clock.time(), "offset": self.clock.offset}
         )
 
+    async def _cp_contract(self, request: Request) -> Response:
+        """{"exchanges", "validated", "unpublished", "violation_count", "violations"} since the
+        last reset; all zero while checking is off."""
+        return JSONResponse({"checking": self.checking, **self.runtime.contract.as_dict()})
+
     async def _cp_state(self, request: Request) -> Response:
         return JSONResponse(self.summary())
 
@@ -563,6 +578,11 @@ class SandboxMiddleware:
         runtime.calls.append(record)
         runtime.by_endpoint[endpoint] += 1
         status_holder = {}
+        kept = _Kept(request.headers.get("content-type", "")) if emulator.checking else None
+        if kept is not None:
+            # Read before any handler: an answer given without reading the body (a 4004, a
+            # 429, a fault) still has its request checked.
+            receive = await kept.receiving(receive)
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -576,6 +596,8 @@ class SandboxMiddleware:
                         if k.lower().encode() not in present
                     ]
                     message = {**message, "headers": [*message.get("headers", []), *added]}
+            if kept is not None:
+                kept.sent(message)
             await send(message)
 
         try:
@@ -594,6 +616,33 @@ class SandboxMiddleware:
             runtime.by_status[status] += 1
             if scope["method"] not in ("GET", "HEAD"):
                 emulator.dirty = True
+            if kept is not None and isinstance(status, int) and status:
+                # After the answer is sent: the check costs the caller nothing.
+                self._check(runtime, scope, kept, status)
+
+    def _check(self, runtime: EmulatorRuntime, scope, kept: "_Kept", status: int) -> None:
+        exchange = contracts.Exchange(
+            method=scope["method"],
+            path=route_path(Request(scope)),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            request_type=kept.request_type,
+            request_body=bytes(kept.request_body),
+            status=status,
+            response_type=kept.response_type,
+            response_body=bytes(kept.response_body),
+        )
+        outcome = contracts.check(self.emulator.name, exchange)
+        runtime.contract.add(outcome)
+        for violation in outcome.violations:
+            logger.warning(
+                "contract violation: %s %s %s %s=%s: %s",
+                violation.provider,
+                violation.operation,
+                violation.direction,
+                violation.field,
+                violation.value,
+                violation.message,
+            )
 
     async def _intercept(self, request: Request, scope) -> Response | None:
         emulator, runtime = self.emulator, self.emulator.runtime
@@ -624,6 +673,53 @@ class SandboxMiddleware:
                 if wait:
                     return emulator.rate_limited(request, wait)
         return None
+
+
+def _replay(messages: list, receive):
+    pending = list(messages)
+
+    async def replayed():
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+class _Kept:
+    """An exchange's bodies, kept for the contract checks: JSON and form bodies only (an
+    upload's bytes say nothing a schema checks, and may be 25 MB)."""
+
+    def __init__(self, request_type: str):
+        self.request_type = request_type
+        self.request_body = bytearray()
+        self.response_type = ""
+        self.response_body = bytearray()
+
+    @staticmethod
+    def _wanted(content_type: str) -> bool:
+        kind = contracts.media_type(content_type)
+        return contracts.is_json(kind) or kind == "application/x-www-form-urlencoded"
+
+    async def receiving(self, receive):
+        """Read a JSON or form body now; return a `receive` that hands it on as one message."""
+        if not self._wanted(self.request_type):
+            return receive
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _replay([message], receive)
+            self.request_body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = {"type": "http.request", "body": bytes(self.request_body), "more_body": False}
+        return _replay([body], receive)
+
+    def sent(self, message) -> None:
+        if message["type"] == "http.response.start":
+            for name, value in message.get("headers", []):
+                if name.lower() == b"content-type":
+                    self.response_type = value.decode("latin-1")
+        elif message["type"] == "http.response.body" and self._wanted(self.response_type):
+            self.response_body += message.get("body", b"")
 
 
 class _Dropped(Response):

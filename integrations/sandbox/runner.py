@@ -26,9 +26,12 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_EVERY = 5.0  # seconds between snapshot writes while something changed
 
 
-def build(names: list[str] | None = None, *, seed: int = 0) -> dict[str, Emulator]:
+def build(
+    names: list[str] | None = None, *, seed: int = 0, checking: bool = False
+) -> dict[str, Emulator]:
     """The emulators named (all by default), in port order. Dataverse brings Azure AD along:
-    it accepts only tokens that Azure AD issued."""
+    it accepts only tokens that Azure AD issued. `checking` turns on their contract checks
+    (integrations/sandbox/contracts): each exchange validated, violations logged and kept."""
     wanted = set(names or EMULATOR_NAMES)
     if "dataverse" in wanted:
         wanted.add("azure")
@@ -47,6 +50,8 @@ def build(names: list[str] | None = None, *, seed: int = 0) -> dict[str, Emulato
             emulators[name] = DataverseEmulator(seed=seed, azure=emulators["azure"])
         else:
             emulators[name] = simple[name](seed=seed)
+    for emulator in emulators.values():
+        emulator.checking = checking
     return emulators
 
 

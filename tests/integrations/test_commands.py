@@ -40,3 +40,55 @@ def test_bootstrap_demo_gives_the_demo_a_dataverse_connection_in_sandbox_mode(ca
     call_command("bootstrap_demo", email="admin@example.com")
     connection = Connection.objects.get(provider="dataverse")
     assert connection.workspace.slug == "demo" and connection.client_secret
+
+
+async def _a_malformed_token_call(server) -> None:
+    """What the patched `serve` does instead of serving: one HubSpot token call whose
+    grant_type the spec does not allow, through the emulator's app as uvicorn would call it."""
+    for sock in server.sockets.values():
+        sock.close()
+    messages = [{"type": "http.request", "body": b"grant_type=password", "more_body": False}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        pass
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/oauth/v3/token",
+        "raw_path": b"/oauth/v3/token",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "server": ("127.0.0.1", 0),
+        "client": ("127.0.0.1", 1),
+    }
+    await server.emulators["hubspot"].app()(scope, receive, send)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_sandbox_strict_logs_each_contract_violation_on_one_warning_line(
+    strict, settings, monkeypatch, caplog
+):
+    from integrations.sandbox import runner
+
+    settings.SANDBOX_PORTS = {**settings.SANDBOX_PORTS, "browser": 0, "hubspot": 0}
+    monkeypatch.setattr(runner.SandboxServer, "serve", _a_malformed_token_call)
+    options = ["--strict"] if strict else []
+    with caplog.at_level("WARNING", logger="integrations.sandbox.core"):
+        call_command("sandbox", "--only", "hubspot", "--no-snapshot", *options)
+    lines = [r.getMessage() for r in caplog.records if "contract violation" in r.getMessage()]
+    if not strict:
+        assert lines == []  # checking costs: it is off unless asked for
+        return
+    assert [record.levelname for record in caplog.records if "contract" in record.getMessage()] == [
+        "WARNING"
+    ]
+    [line] = lines
+    assert "hubspot POST /oauth/v3/token request form.grant_type=password" in line

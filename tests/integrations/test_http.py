@@ -139,11 +139,21 @@ def test_5xx_answers_are_retried_and_counted(connected, sandbox):
     assert all(seconds > 0 for *_, seconds in stats.attempts)
 
 
+# A refresh as Smartsheet's token call takes it (its required grant_type and client_id): the
+# contract checks hold every request the tests send to the emulators.
+REFRESH_FORM = {
+    "grant_type": "refresh_token",
+    "client_id": "hub",
+    "refresh_token": "x",
+    "hash": "y",
+}
+
+
 def test_a_post_that_may_have_been_processed_is_not_resent(connected, sandbox):
     sandbox.fault("smartsheet", kind="error", status=500, method="POST", path="/2.0/token", count=1)
     sandbox.clear_calls("smartsheet")
     response = http.session("smartsheet").post(
-        f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"}
+        f"{sandbox.url('smartsheet')}/2.0/token", data=REFRESH_FORM
     )
     assert response.status_code == 500
     assert sandbox.count("smartsheet", "POST /2.0/token") == 1
@@ -154,9 +164,7 @@ def test_a_post_that_may_have_been_processed_is_not_resent(connected, sandbox):
 def test_a_post_answered_429_or_503_is_resent(connected, sandbox):
     sandbox.fault("smartsheet", kind="error", status=503, method="POST", path="/2.0/token", count=1)
     sandbox.clear_calls("smartsheet")
-    http.session("smartsheet").post(
-        f"{sandbox.url('smartsheet')}/2.0/token", data={"grant_type": "refresh_token"}
-    )
+    http.session("smartsheet").post(f"{sandbox.url('smartsheet')}/2.0/token", data=REFRESH_FORM)
     assert sandbox.count("smartsheet", "POST /2.0/token") == 2
 
 

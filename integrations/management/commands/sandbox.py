@@ -28,12 +28,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-snapshot", action="store_true", help="keep state in memory only")
         parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="check every exchange against the provider's published contract and log each "
+            "violation (one WARNING line: operation, field, value); GET /_sandbox/contract "
+            "reports them",
+        )
+        parser.add_argument(
             "--init-ca",
             action="store_true",
             help="only create the CA and the client bundle, then exit",
         )
 
-    def handle(self, *args, only, seed, no_snapshot, init_ca, **options):
+    def handle(self, *args, only, seed, no_snapshot, init_ca, strict=False, **options):
         files = ensure_ca(settings.SANDBOX_DIR)
         if init_ca:
             self.stdout.write(f"Sandbox CA bundle: {files.bundle}")
@@ -44,7 +51,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Unknown emulator(s): {', '.join(unknown)}. Choose from: {', '.join(sandbox.EMULATOR_NAMES)}."
             )
-        emulators = runner.build(names or None, seed=seed)
+        emulators = runner.build(names or None, seed=seed, checking=strict)
         try:
             server = runner.SandboxServer(
                 emulators,

@@ -3,6 +3,7 @@ bodies, limits, token rules and the control plane."""
 
 import hashlib
 import time
+import uuid
 
 import pytest
 
@@ -279,6 +280,23 @@ class TestHubSpot:
             response.status_code == 401 and response.json()["category"] == "EXPIRED_AUTHENTICATION"
         )
         assert "expired" in response.json()["message"]
+
+    def test_the_rate_limit_answer_is_the_one_hubspot_was_seen_to_send(self, sandbox):
+        # Which limit (errorType, policyName) and a correlation id, without the `category`
+        # the spec's Error requires: the harsher of the bodies observed (FACTS.md §2).
+        token = self.tokens(sandbox)["access_token"]
+        sandbox.set_limit("hubspot", 1, 60)
+        answers = [
+            session().get(
+                f"{sandbox.url('hubspot')}/account-info/v3/details",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            for _ in range(2)
+        ]
+        body = answers[1].json()
+        assert [a.status_code for a in answers] == [200, 429]
+        assert (body["errorType"], body["policyName"]) == ("RATE_LIMIT", "TEN_SECONDLY_ROLLING")
+        assert body["message"] and uuid.UUID(body["correlationId"]) and "category" not in body
 
     def test_revoke_ends_the_refresh_token_only(self, sandbox):
         body = self.tokens(sandbox)

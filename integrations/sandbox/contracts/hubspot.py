@@ -1,0 +1,271 @@
+"""HubSpot: the required fields of the operations the emulator serves, as explicit checks.
+
+HubSpot publishes its OpenAPI documents in HubSpot/HubSpot-public-api-spec-collection, whose
+licence forbids copying them here; each check below names the file (and the schema in it)
+it encodes. Read them with the search tool's read_file; integrations/sandbox/FACTS.md §2
+summarises the commits read.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from integrations.sandbox.contracts import (
+    Exchange,
+    Outcome,
+    Violation,
+    exceptions,
+    is_json,
+    media_type,
+    shown,
+)
+
+REPO = "HubSpot/HubSpot-public-api-spec-collection"
+V1 = "PublicApiSpecs/Auth/Oauth/Rollouts/155908/v1/oauth.json"
+V3 = "PublicApiSpecs/Auth/Oauth/Rollouts/279897/v3/oauth.json"
+V2026 = "PublicApiSpecs/Auth/Oauth/Rollouts/279897/2026-03/oauth.json"
+
+# Reference: V3 (and V1) components/schemas/Error: required category, correlationId (uuid),
+# message; ErrorDetail (errors[]) requires message.
+ERROR_REQUIRED = ("category", "correlationId", "message")
+# Reference: V2026 components/schemas/PublicAccessTokenInfoResponse (required).
+INTROSPECT_ACCESS = (
+    "active",
+    "app_id",
+    "client_id",
+    "expires_in",
+    "hub_id",
+    "is_private_distribution",
+    "scopes",
+    "signed_access_token",
+    "token",
+    "token_type",
+    "token_use",
+    "user_id",
+)
+# Reference: V2026 components/schemas/PublicRefreshTokenInfoResponse (required).
+INTROSPECT_REFRESH = (
+    "active",
+    "app_id",
+    "client_id",
+    "hub_id",
+    "scopes",
+    "token",
+    "token_type",
+    "token_use",
+    "user_id",
+)
+# Reference: V1 components/schemas/SignedAccessToken (required).
+SIGNED_ACCESS_TOKEN = (
+    "appId",
+    "expiresAt",
+    "hubId",
+    "hublet",
+    "installingUserId",
+    "isPrivateDistribution",
+    "isServiceAccount",
+    "isUserLevel",
+    "newSignature",
+    "scopeToScopeGroupPks",
+    "scopes",
+    "signature",
+    "trialScopeToScopeGroupPks",
+    "trialScopes",
+    "userId",
+)
+# Reference: V1 components/schemas/AccessTokenInfoResponse (required).
+ACCESS_TOKEN_INFO = ("app_id", "expires_in", "hub_id", "scopes", "token", "token_type", "user_id")
+# Reference: V1 components/schemas/RefreshTokenInfoResponse (required).
+REFRESH_TOKEN_INFO = ("client_id", "hub_id", "scopes", "token", "token_type", "user_id")
+# Reference: V3 /oauth/v3/token requestBody: grant_type enum.
+GRANT_TYPES = ("authorization_code", "refresh_token")
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    template: str  # as HubSpot's spec spells the path
+    source: str  # the spec file it is encoded from
+    form: bool = False  # the request is a form (every OAuth POST)
+    no_content: bool = False  # the success answer has no body
+
+
+OPERATIONS = (
+    Operation("POST", "/oauth/v1/token", V1, form=True),
+    Operation("POST", "/oauth/v3/token", V3, form=True),
+    Operation("POST", "/oauth/v3/token/introspect", V3 + " + " + V2026, form=True),
+    Operation("POST", "/oauth/v3/token/revoke", V3, form=True),
+    Operation("GET", "/oauth/v1/access-tokens/{token}", V1),
+    Operation("GET", "/oauth/v1/refresh-tokens/{token}", V1),
+    Operation("DELETE", "/oauth/v1/refresh-tokens/{token}", V1, no_content=True),
+)
+
+
+# The consent page answers a person, with HTML pages, its refusals too; HubSpot publishes no
+# JSON error for it, so its answers are not held to the API's Error.
+# Reference: legacydocs.hubspot.com/docs/methods/oauth2/initiate-oauth-integration (users are
+# sent to the authorization page on app.hubspot.com, a login and consent screen); FACTS.md §2.
+PAGES = ("/oauth/authorize",)
+
+
+def _matches(template: str, path: str) -> bool:
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(got) and all(
+        w == g or (w.startswith("{") and g) for w, g in zip(want, got, strict=True)
+    )
+
+
+class HubSpotContract:
+    provider = "hubspot"
+
+    def check(self, exchange: Exchange) -> Outcome:
+        operation = next(
+            (
+                op
+                for op in OPERATIONS
+                if op.method == exchange.method and _matches(op.template, exchange.path)
+            ),
+            None,
+        )
+        if operation is None:
+            outcome = exceptions.unpublished(
+                self.provider, exchange
+            ) or exceptions.unknown_operation(self.provider, exchange)
+            if (
+                outcome.kind == "unpublished"
+                and exchange.status >= 400
+                and exchange.path not in PAGES
+            ):
+                name = outcome.operation
+                outcome.violations += self._error(name, V3, exchange, self._body(exchange))
+            return outcome
+        name = f"{operation.method} {operation.template}"
+        violations: list[Violation] = []
+        if operation.form:
+            violations += self._form(name, operation, exchange)
+        body = self._body(exchange)
+        if exchange.status >= 400:
+            violations += self._error(name, operation.source, exchange, body)
+        elif operation.no_content:
+            if exchange.response_body.strip():
+                violations.append(
+                    self._violation(
+                        name, "response", "body", exchange.response_body, f"204, no body ({V1})"
+                    )
+                )
+        else:
+            violations += self._success(name, exchange, body)
+        return Outcome("validated", name, violations)
+
+    # --- the parts ------------------------------------------------------------------------------
+
+    def _violation(self, name, direction, field, value, message) -> Violation:
+        return Violation(self.provider, name, direction, field, shown(value), message)
+
+    @staticmethod
+    def _body(exchange: Exchange):
+        if not is_json(exchange.response_type):
+            return None
+        try:
+            return json.loads(exchange.response_body)
+        except ValueError:
+            return None
+
+    def _form(self, name, operation, exchange) -> list[Violation]:
+        if media_type(exchange.request_type) != FORM:
+            return [
+                self._violation(
+                    name,
+                    "request",
+                    "content-type",
+                    exchange.request_type,
+                    f"the body is {FORM} ({operation.source})",
+                )
+            ]
+        form = dict(parse_qsl(exchange.request_body.decode("latin-1"), keep_blank_values=True))
+        grant = form.get("grant_type")
+        if operation.template == "/oauth/v3/token" and grant not in GRANT_TYPES:
+            return [
+                self._violation(
+                    name, "request", "form.grant_type", grant, f"one of {GRANT_TYPES} ({V3})"
+                )
+            ]
+        return []
+
+    def _required(self, name, body, required, source, path="$") -> list[Violation]:
+        if not isinstance(body, dict):
+            return [self._violation(name, "response", path, body, f"an object ({source})")]
+        return [
+            self._violation(name, "response", f"{path}.{key}", body, f"required ({source})")
+            for key in required
+            if key not in body
+        ]
+
+    def _error(self, name, source, exchange, body) -> list[Violation]:
+        if exchange.status == 405 and not exchange.response_body.strip():
+            return []  # HubSpot's 405 has no body (FACTS.md §4); nothing to hold to Error
+        # The status is named: HubSpot's 429 is excepted from the Error shape (exceptions.py).
+        found = self._required(
+            name, body, ERROR_REQUIRED, f"{source} Error, answered {exchange.status}"
+        )
+        correlation = body.get("correlationId") if isinstance(body, dict) else None
+        if isinstance(correlation, str):
+            try:
+                uuid.UUID(correlation)
+            except ValueError:
+                found.append(
+                    self._violation(
+                        name,
+                        "response",
+                        "$.correlationId",
+                        correlation,
+                        f"format uuid ({source} Error)",
+                    )
+                )
+        for index, detail in enumerate((body or {}).get("errors") or ()):
+            found += self._required(
+                name, detail, ("message",), f"{source} ErrorDetail", f"$.errors[{index}]"
+            )
+        return found
+
+    def _success(self, name, exchange, body) -> list[Violation]:
+        template = name.split(" ", 1)[1]
+        if template == "/oauth/v3/token/introspect":
+            if not isinstance(body, dict) or not isinstance(body.get("active"), bool):
+                return [
+                    self._violation(
+                        name, "response", "$.active", body, f"a boolean, required ({V3})"
+                    )
+                ]
+            if not body["active"]:
+                return []  # V3's TokenInfoResponseBaseIF: an inactive token has only `active`
+            use = body.get("token_use")
+            required = INTROSPECT_REFRESH if use == "refresh_token" else INTROSPECT_ACCESS
+            found = self._required(name, body, required, V2026)
+            if use not in ("access_token", "refresh_token"):
+                found.append(
+                    self._violation(
+                        name,
+                        "response",
+                        "$.token_use",
+                        use,
+                        f"access_token or refresh_token ({V2026})",
+                    )
+                )
+            signed = body.get("signed_access_token")
+            if use == "access_token" and isinstance(signed, dict):
+                found += self._required(
+                    name, signed, SIGNED_ACCESS_TOKEN, V1, "$.signed_access_token"
+                )
+            return found
+        if template == "/oauth/v1/access-tokens/{token}":
+            return self._required(name, body, ACCESS_TOKEN_INFO, V1)
+        if template == "/oauth/v1/refresh-tokens/{token}":
+            return self._required(name, body, REFRESH_TOKEN_INFO, V1)
+        # The token endpoints: V3 lists only `default` (no success schema), and V1's
+        # TokenResponseIF differs between the commits read (FACTS.md §2): nothing to hold.
+        return []
