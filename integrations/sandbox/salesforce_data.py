@@ -18,7 +18,7 @@ the system: only `SystemModstamp` moves) for tests of the hub's sync.
 # Reference: ../shared/providers/salesforce.md "REST endpoints" (query batches of at most
 # 2,000 and nextRecordsUrl, Collections ≤200 with allOrNone default false and per-record
 # {id, success, errors[{statusCode, message, fields}]}, Get Updated / Get Deleted shapes,
-# SystemModstamp vs LastModifiedDate, limits, errors as arrays); FACTS.md §9.
+# SystemModstamp vs LastModifiedDate, limits, errors as arrays); FACTS.md §11.
 """
 
 import copy
@@ -905,7 +905,7 @@ class SalesforceData:
         # match: updated; several: 300 with their URLs; an incorrect external id field: 404
         # NOT_FOUND "The requested resource does not exist"). An update answers 200 with
         # created false from 46.0 (the Collections upsert's UpsertResult), 204 before: the
-        # 200 is UNVERIFIED for this resource (FACTS.md §9).
+        # 200 is UNVERIFIED for this resource (FACTS.md §11).
         """
         info, failure = self.authenticated(request)
         if failure:

@@ -20,7 +20,7 @@ compares case-insensitively, as SOQL does; date literals on date-time fields are
 # date literals as ranges), sforce_api_calls_soql_select_orderby.htm (ASC nulls first, DESC
 # nulls last by default); errors as the REST API sends them: MALFORMED_QUERY with the
 # "ERROR at Row:1:Column:n" locator, INVALID_FIELD "No such column", INVALID_TYPE "sObject type
-# 'X' is not supported" (../shared/providers/salesforce.md "Errors"; FACTS.md §9).
+# 'X' is not supported" (../shared/providers/salesforce.md "Errors"; FACTS.md §11).
 """
 
 import re

@@ -4,7 +4,7 @@ sObject Collections with allOrNone and the 200 cap, the updated / deleted window
 sessions, the daily cap, and every error as Salesforce's JSON array. Each answer is checked
 against the published sObjects OpenAPI document's schema where it has one.
 
-# Reference: ../shared/providers/salesforce.md; FACTS.md §9.
+# Reference: ../shared/providers/salesforce.md; FACTS.md §11.
 """
 
 import copy
