@@ -59,6 +59,34 @@ class SpecException:
 
 EXCEPTIONS: tuple[SpecException, ...] = (
     SpecException(
+        "salesforce",
+        "*",
+        "*",
+        "*",
+        "The sObjects spec is generated from one org's describe and marks no property "
+        "nullable, while Salesforce sends and takes null for every empty field (REST API "
+        "guide: 'null values are returned'; a field is cleared by sending null) (FACTS.md §11).",
+        message="for not nullable",
+    ),
+    SpecException(
+        "salesforce",
+        "*",
+        "*",
+        "*",
+        "As above: the null that clears or reports an empty field, seen by the type check.",
+        message="None is not of type",
+    ),
+    SpecException(
+        "salesforce",
+        "*",
+        "response",
+        "*",
+        "Salesforce writes datetimes as 2024-01-15T10:30:00.000+0000 (offset without a colon), "
+        "which RFC 3339's date-time the spec names does not allow; every client parses it "
+        "(FACTS.md §11).",
+        message="date-time",
+    ),
+    SpecException(
         "smartsheet",
         "*",
         "response",

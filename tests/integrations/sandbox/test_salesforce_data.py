@@ -28,7 +28,13 @@ from simple_salesforce.exceptions import (
 from integrations.sandbox.salesforce_data import with_checksum
 from integrations.sandbox.soql import parse_instant
 
-SPEC = Path(__file__).parent / "specs" / "salesforce-sobjects-openapi-v59-core.json"
+SPEC = (
+    Path(__file__).resolve().parents[3]
+    / "integrations"
+    / "sandbox"
+    / "specs"
+    / "salesforce-sobjects-openapi-v59-core.json"
+)
 
 
 # --- the spec's schemas --------------------------------------------------------------------------
