@@ -955,7 +955,246 @@ def salesforce_user(b: Bench, name: str) -> None:
         )
 
 
+def salesforce_data(b: Bench, name: str) -> None:
+    """The data API: describe, SOQL with paging, CRUD, Collections, external ids, windows —
+    through simple-salesforce where it has the call, plain HTTP for the rest (and for the
+    path spellings it does not use: each route answers with and without its trailing slash)."""
+    from datetime import UTC, datetime, timedelta
+
+    tokens = b.salesforce_tokens(name)
+    sf = b.salesforce(name, tokens["access_token"])
+    junk = b.salesforce(name, JUNK_TOKEN)
+    base = f"{b.url(name)}/services/data/v{b.settings.SALESFORCE_API_VERSION}"
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    def get(path: str, *, headers: dict | None = None, **kw):
+        return b.http.get(f"{base}/{path}", headers={**bearer, **(headers or {})}, **kw)
+
+    b.sdk(f"{name} describe", sf.describe)
+    b.check(f"{name} describe, slash", get("sobjects/"), 200)
+    b.sdk(f"{name} describe, junk token", junk.describe, refused=401)
+    b.sdk(f"{name} limits", sf.limits)
+    b.check(f"{name} limits, no slash", get("limits"), 200)
+    b.sdk(f"{name} Contact.describe", sf.Contact.describe)
+    b.check(f"{name} Contact.describe, slash", get("sobjects/Contact/describe/"), 200)
+    b.sdk(f"{name} Contact metadata", sf.Contact.metadata)
+    b.check(f"{name} Contact metadata, slash", get("sobjects/Contact/"), 200)
+    b.check(f"{name} Contact metadata, no slash", get("sobjects/Contact"), 200)
+    # Queries: a page of 2,000, the next by its locator, and queryAll with the recycle bin.
+    page = b.sdk(f"{name} query", lambda: sf.query("SELECT Id, LastName FROM Contact"))
+    b.check(f"{name} query, no slash", get("query", params={"q": "SELECT Id FROM Account"}), 200)
+    b.sdk(
+        f"{name} query, malformed",
+        lambda: sf.query("SELEKT Id FROM Contact"),
+        refused="MALFORMED_QUERY",
+    )
+    b.sdk(f"{name} query_all", lambda: sf.query_all("SELECT Id FROM Contact", include_deleted=True))
+    b.check(
+        f"{name} queryAll, no slash", get("queryAll", params={"q": "SELECT Id FROM Contact"}), 200
+    )
+    many = get(
+        "query/",
+        params={"q": "SELECT Id FROM Contact"},
+        headers={"Sforce-Query-Options": "batchSize=200"},
+    )
+    b.check(f"{name} query in pages of 200", many, 200)
+    locator = (many.json().get("nextRecordsUrl") or "").rsplit("/", 1)[-1]
+    b.check(f"{name} query, next page", get(f"query/{locator}"), 200)
+    b.check(f"{name} query, unknown locator", get("query/01gD0000000nope-2000"), 400)
+    all_page = get(
+        "queryAll/",
+        params={"q": "SELECT Id FROM Contact"},
+        headers={"Sforce-Query-Options": "batchSize=200"},
+    )
+    b.check(f"{name} queryAll in pages of 200", all_page, 200)
+    all_locator = (all_page.json().get("nextRecordsUrl") or "").rsplit("/", 1)[-1]
+    b.check(f"{name} queryAll, next page", get(f"queryAll/{all_locator}"), 200)
+    del page
+    # One record: create, read, update, by external id, delete.
+    made = b.sdk(
+        f"{name} Contact.create",
+        lambda: sf.Contact.create({"LastName": "Bench", "Hub_Id__c": "bench-1"}),
+    )
+    record_id = made["id"] if isinstance(made, dict) else ""
+    b.check(
+        f"{name} Contact.create, no slash",
+        b.http.post(f"{base}/sobjects/Contact", headers=bearer, json={"LastName": "Bench 2"}),
+        201,
+    )
+    b.sdk(
+        f"{name} Contact.create, no last name",
+        lambda: sf.Contact.create({"FirstName": "X"}),
+        refused="REQUIRED_FIELD_MISSING",
+    )
+    b.sdk(f"{name} Contact.get", lambda: sf.Contact.get(record_id))
+    b.sdk(f"{name} Contact.get, unknown", lambda: sf.Contact.get("003000000000000AAA"), refused=404)
+    b.sdk(f"{name} Contact.update", lambda: sf.Contact.update(record_id, {"Title": "Bench"}))
+    b.sdk(
+        f"{name} Contact.get_by_custom_id",
+        lambda: sf.Contact.get_by_custom_id("Hub_Id__c", "bench-1"),
+    )
+    b.sdk(
+        f"{name} Contact.upsert",
+        lambda: sf.Contact.upsert("Hub_Id__c/bench-2", {"LastName": "Upserted"}),
+    )
+    b.sdk(
+        f"{name} Contact.get_by_custom_id, unknown",
+        lambda: sf.Contact.get_by_custom_id("Hub_Id__c", "nope"),
+        refused=404,
+    )
+
+    # Collections of up to 200, each record on its own.
+    def collection(method, **kw):
+        return b.http.request(method, f"{base}/composite/sobjects", headers=bearer, **kw)
+
+    created = collection(
+        "POST",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Account"}, "Name": "Bench A"},
+                {"attributes": {"type": "Account"}},
+            ],
+        },
+    )
+    b.check(f"{name} collections create (one refused)", created, 200)
+    ids = [item.get("id") for item in created.json() if item.get("success")]
+    b.check(
+        f"{name} collections update",
+        collection(
+            "PATCH",
+            json={
+                "allOrNone": False,
+                "records": [
+                    {"attributes": {"type": "Account"}, "id": ids[0] if ids else "", "Phone": "1"}
+                ],
+            },
+        ),
+        200,
+    )
+    b.check(
+        f"{name} collections over 200",
+        collection(
+            "POST",
+            json={
+                "records": [{"attributes": {"type": "Account"}, "Name": str(n)} for n in range(201)]
+            },
+        ),
+        400,
+    )
+    upsert = b.http.patch(
+        f"{base}/composite/sobjects/Account/Hub_Id__c",
+        headers=bearer,
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Account"}, "Hub_Id__c": "bench-a", "Name": "Bench U"}
+            ],
+        },
+    )
+    b.check(f"{name} collections upsert", upsert, 200)
+    b.check(
+        f"{name} collections upsert, unknown field",
+        b.http.patch(
+            f"{base}/composite/sobjects/Account/Nope__c", headers=bearer, json={"records": []}
+        ),
+        400,
+    )
+    b.check(
+        f"{name} collections delete",
+        collection("DELETE", params={"ids": ",".join(ids), "allOrNone": "false"}),
+        200,
+    )
+    # Windows of changes (the last day) and the recycle bin.
+    end = datetime.now(UTC)
+    start = end - timedelta(days=1)
+    b.sdk(f"{name} Contact.updated", lambda: sf.Contact.updated(start, end))
+    b.sdk(f"{name} Contact.deleted", lambda: sf.Contact.deleted(start, end))
+    window = {
+        "start": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        "end": end.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+    }
+    b.check(f"{name} updated, no slash", get("sobjects/Contact/updated", params=window), 200)
+    b.check(f"{name} deleted, no slash", get("sobjects/Contact/deleted", params=window), 200)
+    b.sdk(f"{name} Contact.delete", lambda: sf.Contact.delete(record_id))
+    b.sdk(f"{name} Contact.delete, again", lambda: sf.Contact.delete(record_id), refused=404)
+    b.check(
+        f"{name} external id, unknown field",
+        b.http.patch(f"{base}/sobjects/Contact/Nope__c/x", headers=bearer, json={"LastName": "X"}),
+        404,
+    )
+    # Every data route refuses a junk token with Salesforce's 401 array.
+    junk_bearer = {"Authorization": f"Bearer {JUNK_TOKEN}"}
+    for method, path in (
+        ("GET", "sobjects"),
+        ("GET", "sobjects/"),
+        ("GET", "limits"),
+        ("GET", "limits/"),
+        ("GET", "query?q=SELECT+Id+FROM+Contact"),
+        ("GET", "query/?q=SELECT+Id+FROM+Contact"),
+        ("GET", "queryAll?q=SELECT+Id+FROM+Contact"),
+        ("GET", "queryAll/?q=SELECT+Id+FROM+Contact"),
+        ("GET", f"query/{locator}"),
+        ("GET", f"queryAll/{all_locator}"),
+        ("POST", "composite/sobjects"),
+        ("PATCH", "composite/sobjects"),
+        ("DELETE", "composite/sobjects?ids=001000000000000AAA"),
+        ("PATCH", "composite/sobjects/Account/Hub_Id__c"),
+        ("GET", "sobjects/Contact"),
+        ("POST", "sobjects/Contact"),
+        ("GET", "sobjects/Contact/"),
+        ("POST", "sobjects/Contact/"),
+        ("GET", "sobjects/Contact/describe"),
+        ("GET", "sobjects/Contact/describe/"),
+        ("GET", "sobjects/Contact/updated"),
+        ("GET", "sobjects/Contact/updated/"),
+        ("GET", "sobjects/Contact/deleted"),
+        ("GET", "sobjects/Contact/deleted/"),
+        ("GET", "sobjects/Contact/003000000000000AAA"),
+        ("PATCH", "sobjects/Contact/003000000000000AAA"),
+        ("DELETE", "sobjects/Contact/003000000000000AAA"),
+        ("GET", "sobjects/Contact/Hub_Id__c/x"),
+        ("PATCH", "sobjects/Contact/Hub_Id__c/x"),
+    ):
+        body = {"json": {}} if method in ("POST", "PATCH") else {}  # GET and DELETE take none
+        answer = b.http.request(method, f"{base}/{path}", headers=junk_bearer, **body)
+        b.check(f"{name} {method} {path.split('?')[0]}, junk token", answer, 401)
+
+
+SALESFORCE_DATA = [
+    "GET /services/data/v{version}/sobjects",
+    "GET /services/data/v{version}/sobjects/",
+    "GET /services/data/v{version}/limits",
+    "GET /services/data/v{version}/limits/",
+    "GET /services/data/v{version}/query",
+    "GET /services/data/v{version}/query/",
+    "GET /services/data/v{version}/queryAll",
+    "GET /services/data/v{version}/queryAll/",
+    "GET /services/data/v{version}/query/{locator}",
+    "GET /services/data/v{version}/queryAll/{locator}",
+    "POST /services/data/v{version}/composite/sobjects",
+    "PATCH /services/data/v{version}/composite/sobjects",
+    "DELETE /services/data/v{version}/composite/sobjects",
+    "PATCH /services/data/v{version}/composite/sobjects/{sobject:sobject}/{field}",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}",
+    "POST /services/data/v{version}/sobjects/{sobject:sobject}",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/",
+    "POST /services/data/v{version}/sobjects/{sobject:sobject}/",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/describe",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/describe/",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/updated",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/updated/",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/deleted",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/deleted/",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/{record_id}",
+    "PATCH /services/data/v{version}/sobjects/{sobject:sobject}/{record_id}",
+    "DELETE /services/data/v{version}/sobjects/{sobject:sobject}/{record_id}",
+    "GET /services/data/v{version}/sobjects/{sobject:sobject}/{field}/{value}",
+    "PATCH /services/data/v{version}/sobjects/{sobject:sobject}/{field}/{value}",
+]
+
 SALESFORCE = {
+    **dict.fromkeys(SALESFORCE_DATA, salesforce_data),
     "GET /services/oauth2/authorize": salesforce_oauth,
     "POST /services/oauth2/authorize": salesforce_oauth,
     "POST /services/oauth2/token": salesforce_oauth,
