@@ -1125,37 +1125,22 @@ def salesforce_data(b: Bench, name: str) -> None:
     )
     # Every data route refuses a junk token with Salesforce's 401 array.
     junk_bearer = {"Authorization": f"Bearer {JUNK_TOKEN}"}
-    for method, path in (
-        ("GET", "sobjects"),
-        ("GET", "sobjects/"),
-        ("GET", "limits"),
-        ("GET", "limits/"),
-        ("GET", "query?q=SELECT+Id+FROM+Contact"),
-        ("GET", "query/?q=SELECT+Id+FROM+Contact"),
-        ("GET", "queryAll?q=SELECT+Id+FROM+Contact"),
-        ("GET", "queryAll/?q=SELECT+Id+FROM+Contact"),
-        ("GET", f"query/{locator}"),
-        ("GET", f"queryAll/{all_locator}"),
-        ("POST", "composite/sobjects"),
-        ("PATCH", "composite/sobjects"),
-        ("DELETE", "composite/sobjects?ids=001000000000000AAA"),
-        ("PATCH", "composite/sobjects/Account/Hub_Id__c"),
-        ("GET", "sobjects/Contact"),
-        ("POST", "sobjects/Contact"),
-        ("GET", "sobjects/Contact/"),
-        ("POST", "sobjects/Contact/"),
-        ("GET", "sobjects/Contact/describe"),
-        ("GET", "sobjects/Contact/describe/"),
-        ("GET", "sobjects/Contact/updated"),
-        ("GET", "sobjects/Contact/updated/"),
-        ("GET", "sobjects/Contact/deleted"),
-        ("GET", "sobjects/Contact/deleted/"),
-        ("GET", "sobjects/Contact/003000000000000AAA"),
-        ("PATCH", "sobjects/Contact/003000000000000AAA"),
-        ("DELETE", "sobjects/Contact/003000000000000AAA"),
-        ("GET", "sobjects/Contact/Hub_Id__c/x"),
-        ("PATCH", "sobjects/Contact/Hub_Id__c/x"),
-    ):
+    for route in SALESFORCE_DATA:  # each route, made concrete
+        method, template = route.split(" ", 1)
+        path = template.removeprefix("/services/data/v{version}/")
+        for placeholder, value in (
+            ("query/{locator}", f"query/{locator}"),
+            ("queryAll/{locator}", f"queryAll/{all_locator}"),
+            ("{sobject:sobject}", "Contact"),
+            ("{record_id}", "003000000000000AAA"),
+            ("{field}/{value}", "Hub_Id__c/x"),
+            ("{field}", "Hub_Id__c"),
+        ):
+            path = path.replace(placeholder, value)
+        if path.rstrip("/") in ("query", "queryAll"):
+            path += "?q=SELECT+Id+FROM+Contact"
+        elif method == "DELETE" and path == "composite/sobjects":
+            path += "?ids=001000000000000AAA"
         body = {"json": {}} if method in ("POST", "PATCH") else {}  # GET and DELETE take none
         answer = b.http.request(method, f"{base}/{path}", headers=junk_bearer, **body)
         b.check(f"{name} {method} {path.split('?')[0]}, junk token", answer, 401)

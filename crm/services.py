@@ -5,12 +5,6 @@ from integrations.accounts.models import User
 from integrations.accounts.services import require_workspace_admin
 from integrations.runs import request_run
 
-DIRECTIONS = {
-    CrmConfig.Direction.PUSH: SyncLog.Direction.PUSH,
-    CrmConfig.Direction.PULL: SyncLog.Direction.PULL,
-    CrmConfig.Direction.BIDIRECTIONAL: SyncLog.Direction.BOTH,
-}
-
 
 def sync_request(
     *,
@@ -33,7 +27,7 @@ def sync_request(
         workspace=config.workspace,
         config=config,
         entity=entity,
-        direction=DIRECTIONS[config.sync_direction],
+        direction=config.sync_direction,  # the log's choices carry the config's values
         trigger=trigger,
         requested_by=actor,
         dry_run=dry_run,

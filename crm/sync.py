@@ -13,8 +13,6 @@ Echoes need no bookkeeping: after a write the link's base holds what was written
 the record back (its modstamp moved) finds every field equal to the base, and nothing to do.
 """
 
-import hashlib
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from crm.models import (
     Account,
@@ -42,6 +41,7 @@ from integrations.mapping import engine, examples
 from integrations.mapping.transforms import MappingError
 from integrations.runs import RunRecorder, SyncRun, claim
 from integrations.sync import planner
+from integrations.sync.models import digest
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +88,6 @@ def mapping_set_for(config: CrmConfig, entity: str):
         defaults={"workspace": config.workspace, "mapping_set": mapping_set},
     )
     return mapping_set
-
-
-def digest(values: dict) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class EntitySync:
@@ -183,7 +179,7 @@ class EntitySync:
     # --- writing ------------------------------------------------------------------------------
 
     def apply(self, result: planner.Plan, local: dict, remote: dict) -> dict:
-        counts = {"created": 0, "updated": 0, "failed": 0, "conflicts": len(result.conflicts)}
+        counts = fresh_counts(result)
         bases = dict(result.bases)
         for local_id, remote_id in result.links:
             self._link(local_id, remote_id, bases.get((local_id, remote_id)) or {})
@@ -324,12 +320,13 @@ def _plain(value):
 
 
 def _instant(text):
-    from django.utils.dateparse import parse_datetime
+    # Salesforce writes +0000; Python 3.11's ISO parser (under parse_datetime) reads it.
+    return parse_datetime(text) if text else None
 
-    if not text:
-        return None
-    # Salesforce writes +0000 where ISO 8601 wants +00:00.
-    return parse_datetime(text[:-5] + text[-5:-2] + ":" + text[-2:] if text[-5] in "+-" else text)
+
+def fresh_counts(result: planner.Plan) -> dict:
+    """A run's counts before any write: every conflict of its plan was detected."""
+    return {"created": 0, "updated": 0, "failed": 0, "conflicts": len(result.conflicts)}
 
 
 def plan_data(result: planner.Plan) -> list[dict]:
@@ -365,7 +362,7 @@ def run_once(config: CrmConfig, entity: str, through, *, dry_run: bool = False) 
     def work(c):
         sync = EntitySync(config, entity, c.sdk)
         result, local, remote = sync.plan(complete=True)
-        counts = {"created": 0, "updated": 0, "failed": 0, "conflicts": len(result.conflicts)}
+        counts = fresh_counts(result)
         if not dry_run:
             counts = sync.apply(result, local, remote)
         counts["held"] = sum(1 for c in result.conflicts if c.winner is None)

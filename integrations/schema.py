@@ -74,17 +74,23 @@ def add_error_responses(result, generator, request, public):
     return result
 
 
-def _every_integer_is_int64(node) -> None:
-    """Ids and numbers are 64-bit columns: beyond that, PostgreSQL finds no row and SQLite's
-    driver refuses the number (400). Integers with no width of their own say so."""
+def _schemas(node):
+    """Every mapping in the schema document, depth first."""
     if isinstance(node, dict):
-        if node.get("type") == "integer" and "format" not in node:
-            node["format"] = "int64"
+        yield node
         for value in node.values():
-            _every_integer_is_int64(value)
+            yield from _schemas(value)
     elif isinstance(node, list):
         for value in node:
-            _every_integer_is_int64(value)
+            yield from _schemas(value)
+
+
+def _every_integer_is_int64(result) -> None:
+    """Ids and numbers are 64-bit columns: beyond that, PostgreSQL finds no row and SQLite's
+    driver refuses the number (400). Integers with no width of their own say so."""
+    for node in _schemas(result):
+        if node.get("type") == "integer" and "format" not in node:
+            node["format"] = "int64"
 
 
 # drf-spectacular's decimal pattern, ^-?\d{0,W}(?:\.\d{0,P})?$, allows "", "-" and ".", which
@@ -93,14 +99,9 @@ def _every_integer_is_int64(node) -> None:
 _DECIMAL = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 
 
-def _every_decimal_has_a_digit(node) -> None:
-    if isinstance(node, dict):
+def _every_decimal_has_a_digit(result) -> None:
+    for node in _schemas(result):
         found = node.get("format") == "decimal" and _DECIMAL.match(node.get("pattern", ""))
         if found:
             whole, places = found.groups()
             node["pattern"] = rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
-        for value in node.values():
-            _every_decimal_has_a_digit(value)
-    elif isinstance(node, list):
-        for value in node:
-            _every_decimal_has_a_digit(value)

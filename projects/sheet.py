@@ -13,8 +13,6 @@ whether it was computed from the entity or from the sheet (that is how a crashed
 recognized on resume, with no hidden id column).
 """
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from integrations.mapping import engine, examples
 from integrations.mapping.transforms import MappingError
+from integrations.sync.models import digest
 from projects.models import Attachment, Comment, PurchaseOrder, Status, TaskBlock, WorkOrder
 
 CELL_MAX = 4000  # Smartsheet silently truncates longer values: we truncate first, knowingly
@@ -110,7 +109,7 @@ def content_hash(values: dict) -> str:
     """A digest over every schema column (a missing key counts as an empty cell), so an
     entity's row and the same row read back from the sheet digest alike."""
     canonical = {column.key: normalize(values.get(column.key)) for column in SCHEMA}
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+    return digest(canonical)
 
 
 # --- entries: what every kind of timeline entry says about itself -------------------------------

@@ -20,6 +20,8 @@ Each app declares the ids of its records: their types differ by provider (a Smar
 a 64-bit integer, a Salesforce id 18 characters, a Dataverse id a GUID).
 """
 
+import hashlib
+import json
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,12 @@ from django.db import models
 from django.utils import timezone
 
 from integrations.accounts.models import WorkspaceOwned
+
+
+def digest(values: dict) -> str:
+    """A record link's `content_hash`: SHA-256 of the values as sorted JSON (what is not JSON,
+    a date or a decimal, as its text)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class RecordLink(WorkspaceOwned):

@@ -182,18 +182,12 @@ def sdk(connection, access_token: str) -> Salesforce:
     )
 
 
-def _error_code(exc: SalesforceError) -> str:
+def _first_error(exc: SalesforceError) -> dict:
+    """The first entry of Salesforce's error array ({} when the answer was not one)."""
     content = exc.content
     if isinstance(content, list) and content and isinstance(content[0], dict):
-        return str(content[0].get("errorCode", ""))
-    return ""
-
-
-def _error_message(exc: SalesforceError) -> str:
-    content = exc.content
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        return str(content[0].get("message", ""))
-    return ""
+        return content[0]
+    return {}
 
 
 def translated(action: str):
@@ -214,7 +208,7 @@ def translated(action: str):
                     code="INVALID_SESSION_ID",
                 ) from None
             except SalesforceRefusedRequest as exc:
-                code = _error_code(exc)
+                code = str(_first_error(exc).get("errorCode", ""))
                 if code == "REQUEST_LIMIT_EXCEEDED":
                     raise http.RateLimited(
                         "Salesforce: the org's daily API limit is used up",
@@ -229,8 +223,8 @@ def translated(action: str):
                     code=code,
                 ) from None
             except SalesforceError as exc:
-                code = _error_code(exc)
-                detail = _error_message(exc)
+                first = _first_error(exc)
+                code, detail = str(first.get("errorCode", "")), str(first.get("message", ""))
                 raise http.Permanent(
                     f"Salesforce refused to {action} ({code or exc.status})"
                     + (f": {detail}" if detail else ""),
@@ -329,25 +323,25 @@ def _results(answer) -> list[Result]:
     return results
 
 
-def create(sf: Salesforce, sobject: str, records: list[dict]) -> list[Result]:
-    """Create up to 200 records in one call (allOrNone false: each succeeds or fails alone);
-    results in the records' order."""
+def _collection(sf: Salesforce, method: str, sobject: str, records: list[dict], action: str):
+    """One sObject Collections call of up to 200 records, allOrNone false (each record
+    succeeds or fails alone); results in the records' order."""
     body = {
         "allOrNone": False,
         "records": [{"attributes": {"type": sobject}, **record} for record in records],
     }
-    call = translated(f"create {sobject} records")(sf.restful)
-    return _results(call("composite/sobjects", method="POST", json=body))
+    call = translated(f"{action} {sobject} records")(sf.restful)
+    return _results(call("composite/sobjects", method=method, json=body))
+
+
+def create(sf: Salesforce, sobject: str, records: list[dict]) -> list[Result]:
+    """Create up to 200 records in one call."""
+    return _collection(sf, "POST", sobject, records, "create")
 
 
 def update(sf: Salesforce, sobject: str, records: list[dict]) -> list[Result]:
-    """Update up to 200 records (each with its Id) in one call, each on its own."""
-    body = {
-        "allOrNone": False,
-        "records": [{"attributes": {"type": sobject}, **record} for record in records],
-    }
-    call = translated(f"update {sobject} records")(sf.restful)
-    return _results(call("composite/sobjects", method="PATCH", json=body))
+    """Update up to 200 records (each with its Id) in one call."""
+    return _collection(sf, "PATCH", sobject, records, "update")
 
 
 def delete(sf: Salesforce, ids: list[str]) -> list[Result]:
