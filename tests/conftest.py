@@ -59,11 +59,13 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [item for share in shares for item in share]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _database_sessions_left_open(django_db_setup, django_db_blocker):
-    """PostgreSQL refuses to drop a test database another session still holds ("is being
-    accessed by other users"): name any session left open at the end, with its last query
-    and this process's live threads, so the code that leaked it can be found."""
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and at its end a check: PostgreSQL refuses to drop a
+    test database another session still holds ("is being accessed by other users"), so any
+    session left open is named, with its last query and this process's live threads, so the
+    code that leaked it can be found. (Wrapping the fixture, not an autouse one beside it: a
+    run whose tests need no database creates none.)"""
     yield
     import threading
     import warnings
