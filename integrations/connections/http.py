@@ -353,6 +353,15 @@ class HubAdapter(HTTPAdapter):
             kwargs["ssl_context"] = self.ssl_context
         super().init_poolmanager(*args, **kwargs)
 
+    def cert_verify(self, conn, url, verify, cert):
+        if self.ssl_context is not None and verify is True and url.lower().startswith("https"):
+            # The context holds the CAs and requires a valid certificate: requests would add
+            # certifi's path, which urllib3 parses again for every new connection.
+            conn.cert_reqs = "CERT_REQUIRED"
+            conn.ca_certs = conn.ca_cert_dir = None
+            return
+        super().cert_verify(conn, url, verify, cert)
+
     def _should_retry_response(self, method: str, response: requests.Response) -> bool:
         if response.status_code not in RETRY_STATUSES:
             return False

@@ -273,3 +273,15 @@ def test_sandbox_sessions_share_one_tls_context_and_verify_with_it(connected, sa
     context = first.get_adapter("https://x").ssl_context
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert me(sandbox, connected.access_token).status_code == 200
+
+
+def test_a_smartsheet_client_is_built_on_the_hubs_session_and_builds_none_of_its_own(
+    monkeypatch,
+):
+    import smartsheet.session
+
+    built = []
+    monkeypatch.setattr(smartsheet.session._SSLAdapter, "__init__", lambda *a, **k: built.append(a))
+    sdk = smartsheet_provider.client("token", key="k")
+    assert isinstance(sdk._session.get_adapter("https://x"), http.HubAdapter)
+    assert built == []  # the SDK's own adapter (and its CA store) was never made
