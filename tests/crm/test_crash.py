@@ -130,7 +130,7 @@ def test_killed_mid_run_the_resumed_run_makes_each_record_once_and_loses_no_edit
     pulled = CrmLink.objects.filter(config=config, remote_id__in=list(crm_linked)).exclude(
         pk=link.pk
     )
-    assert set(hub.filter(pk__in=[l.local_id for l in pulled]).values_list("title", flat=True)) == {
+    assert set(hub.filter(pk__in=[p.local_id for p in pulled]).values_list("title", flat=True)) == {
         "Edited in Salesforce"
     }
     again = sync.run_once(config, "contact", client(config.connection))

@@ -475,3 +475,13 @@ def test_the_command_syncs_accounts_then_contacts(config, sandbox, capsys):
     call_command("crm_sync", str(config.pk), "--entity", "contact")
     assert "contacts: succeeded" in capsys.readouterr().out
     assert CrmLink.objects.filter(config=config, entity="contact").exists()
+
+
+def test_a_contains_filter_matches_percent_and_underscore_literally(config, sandbox):
+    sandbox.salesforce_records(
+        sobject="Contact",
+        records=[{"LastName": "A", "Title": "50%_off"}, {"LastName": "B", "Title": "50% off"}],
+    )
+    pattern = salesforce.like_literal("50%_off")
+    rows = crm_rows(config, f"SELECT Title FROM Contact WHERE Title LIKE {pattern}")
+    assert [r["Title"] for r in rows] == ["50%_off"]
