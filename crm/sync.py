@@ -36,7 +36,7 @@ Salesforce made (same payload, no link) instead of making it again.
 import logging
 import math
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -277,7 +277,6 @@ class Reads:
     crm_cursor: str | None
     hub_cursor: str
     full: bool
-    gated: set = field(default_factory=set)  # (local_id, remote_id) of deletes held for review
 
 
 class EntitySync:
@@ -448,7 +447,7 @@ class EntitySync:
         wanted |= {self.links[pk].remote_id for pk in local_gone}
         retry_crm = set(state.get("retry_crm") or [])
         by_ids = math.ceil(len(wanted | retry_crm) / salesforce.IDS_PER_QUERY)
-        whole = max(1, math.ceil((len(self.links) + 1) / PAGE))
+        whole = max(1, math.ceil(len(self.links) / PAGE))
         full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
         rows = self.call(
             salesforce.read,

@@ -56,14 +56,6 @@ def ada(config, **fields):
     )
 
 
-def queries(sandbox) -> list[str]:
-    return [
-        call["path"]
-        for call in sandbox.calls("salesforce")["log"]
-        if "/query" in call["path"] or "/queryAll" in call["path"]
-    ]
-
-
 # --- incremental reads -------------------------------------------------------------------------
 
 
@@ -153,12 +145,13 @@ def test_contacts_made_on_both_sides_with_one_email_are_linked_once(config, sand
 
 
 def test_a_crm_delete_reaches_the_hub_only_with_propagation(config, sandbox):
+    run(config, "account")  # the contacts' accounts are linked: none waits to be read again
     contact = ada(config)
     run(config)
     sandbox.salesforce_delete(link_of(config, contact).remote_id)
     counts = run(config)  # propagation off: the link goes, the hub record stays
     assert counts["deleted"] == 0 and Contact.objects.filter(pk=contact.pk).exists()
-    assert not CrmLink.objects.filter(config=config, local_id=contact.pk).exists()
+    assert not CrmLink.objects.filter(config=config, entity="contact", local_id=contact.pk).exists()
 
     config.propagate_deletes = True
     config.save()
@@ -166,9 +159,13 @@ def test_a_crm_delete_reaches_the_hub_only_with_propagation(config, sandbox):
         workspace=config.workspace, last_name="Lovelace", email="l@x.example"
     )
     run(config)
+    before = Contact.objects.count()
     sandbox.salesforce_delete(link_of(config, other).remote_id)
     counts = run(config)  # seen through queryAll (IsDeleted), not by its absence
-    assert counts["deleted"] == 1 and not Contact.objects.filter(pk=other.pk).exists()
+    assert counts["full"] is False and counts["deleted"] == 1
+    assert not Contact.objects.filter(pk=other.pk).exists()
+    # The other linked records were not in that (partial) read: unchanged, not deleted.
+    assert Contact.objects.count() == before - 1
 
 
 def test_a_hub_delete_reaches_salesforce_with_propagation(config, sandbox):
@@ -402,10 +399,16 @@ def test_a_failed_record_is_tried_again_next_run(config, sandbox, monkeypatch):
 
     monkeypatch.setattr(salesforce, "create", refusing)
     counts = run(config)
-    assert counts["failed"] == 1 and not CrmLink.objects.filter(local_id=contact.pk).exists()
+    assert (
+        counts["failed"] == 1
+        and not CrmLink.objects.filter(entity="contact", local_id=contact.pk).exists()
+    )
     monkeypatch.setattr(salesforce, "create", real)
     counts = run(config)  # the hub record did not change: read again by id all the same
-    assert counts["failed"] == 0 and CrmLink.objects.filter(local_id=contact.pk).exists()
+    assert (
+        counts["failed"] == 0
+        and CrmLink.objects.filter(entity="contact", local_id=contact.pk).exists()
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -506,3 +509,23 @@ def test_the_admin_actions_queue_a_run_and_a_dry_run(config, sandbox, superuser,
     SyncLog.objects.filter(config=config).update(status="succeeded")
     browser.post(url, {"action": "sync_now", "_selected_action": [config.pk]}, follow=True)
     assert SyncLog.objects.filter(config=config, dry_run=False).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_sync_operation_is_audited(config, sandbox, monkeypatch):
+    from integrations.accounts.models import AuditEvent
+
+    monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
+    config.propagate_deletes = True
+    config.save()
+    contact = ada(config)
+    log = services.sync_request(config=config, entity="contact", actor=None)
+    sync.execute(log.pk)
+    contact.delete()
+    log = services.retry_failed(log=log, actor=None)
+    sync.execute(log.pk)
+    actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
+    for action in ("crm.sync.request", "crm.sync.retry", "crm.sync.finished", "crm.sync.delete"):
+        assert action in actions, actions
+    finished = AuditEvent.objects.filter(action="crm.sync.finished").last()
+    assert finished.details["entity"] == "contact" and finished.details["status"] == "succeeded"
