@@ -59,11 +59,11 @@ class CrmConfigAdmin(WorkspaceScopedAdmin):
     inlines = [EntityMappingInline]
     actions = ["sync_now", "dry_run"]
 
-    @admin.action(description="Sync now")
+    @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
         self._queue(request, queryset, dry_run=False)
 
-    @admin.action(description="Dry run (plan only, change nothing)")
+    @admin.action(description="Dry run (plan only, change nothing)", permissions=["change"])
     def dry_run(self, request, queryset):
         self._queue(request, queryset, dry_run=True)
 

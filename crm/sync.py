@@ -707,9 +707,6 @@ class EntitySync:
     def _create_remote(self, ops: list) -> None:
         batch = str(uuid.uuid4())
         records = [{name: after for name, (_, after) in op.changes.items()} for op in ops]
-        if self.entity == "contact":  # an account not linked yet goes unset; filled next run
-            for op, record in zip(ops, records, strict=True):
-                self._pending_account(op, record)
         with transaction.atomic():
             CrmWrite.objects.bulk_create(
                 [
@@ -750,10 +747,6 @@ class EntitySync:
             for link in made:
                 self.links[link.local_id] = link
             CrmWrite.objects.filter(batch=batch).delete()
-
-    def _pending_account(self, op, record: dict) -> None:
-        if record.get(ACCOUNT_FIELD) is None and op.local_id is not None:
-            self.retry_hub.add(op.local_id)
 
     def _update_remote(self, ops: list) -> None:
         records = [

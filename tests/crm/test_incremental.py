@@ -2,6 +2,7 @@
 exchange contract-checked): incremental reads, the merge table, deletes, filters, the contact's
 account, token expiry, the daily cap, pause, schedules."""
 
+import math
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -529,3 +530,25 @@ def test_every_sync_operation_is_audited(config, sandbox, monkeypatch):
         assert action in actions, actions
     finished = AuditEvent.objects.filter(action="crm.sync.finished").last()
     assert finished.details["entity"] == "contact" and finished.details["status"] == "succeeded"
+
+
+def test_a_run_costs_no_more_calls_than_the_floor(config, sandbox):
+    """Half the accounts changed on each side: one read of the object (cheaper than asking for
+    the other half of the hub's changes by id) and one Collections call per 200 writes —
+    within the floor ceil(reads / 2,000) + ceil(writes / 200) + describe."""
+    sandbox.salesforce_records(accounts=500, seed=3)
+    run(config, "account")
+    links = list(CrmLink.objects.filter(config=config, entity="account").order_by("pk"))
+    hub_side, crm_side = links[: len(links) // 2], links[len(links) // 2 :]
+    for link in hub_side:
+        account = Account.objects.get(pk=link.local_id)
+        account.description = "changed in the hub"
+        account.save()
+    for link in crm_side:
+        sandbox.salesforce_edit(link.remote_id, {"Description": "changed in Salesforce"})
+    sandbox.clear_calls("salesforce")
+    counts = run(config, "account")
+    calls = sandbox.calls("salesforce")["total"]
+    assert counts["updated"] == len(links) and counts["failed"] == 0
+    floor = math.ceil(len(crm_side) / 2_000) + math.ceil(len(hub_side) / 200) + 1
+    assert calls <= floor, sandbox.calls("salesforce")["by_endpoint"]
