@@ -95,6 +95,24 @@ def outbound_change(w) -> OutboundChange:
     return planned(w["a"])
 
 
+def crm_config(w):
+    from crm.models import CrmConfig
+
+    connection = connect(w["sandbox"], user=w["a_admin"], workspace=w["a"], provider="salesforce")
+    return CrmConfig.objects.create(
+        workspace=w["a"], provider="salesforce", connection=connection, entities=["account"]
+    )
+
+
+def crm_run_queued(dry_run: bool):
+    def done(row, response) -> bool:
+        from crm.models import SyncLog
+
+        return SyncLog.objects.filter(config=row, dry_run=dry_run).exists()
+
+    return done
+
+
 def mapping_set(w) -> MappingSet:
     return MappingSet.objects.create(workspace=w["a"], name="Roles", target_entity="b")
 
@@ -153,6 +171,8 @@ ACTIONS: dict[tuple[str, str], ActionCase] = {
         lambda w: employee(w, removed=True),
         lambda row, r: Employee.objects.get(pk=row.pk).deleted_date is None,
     ),
+    ("crm.crmconfig", "sync_now"): ActionCase(crm_config, crm_run_queued(dry_run=False)),
+    ("crm.crmconfig", "dry_run"): ActionCase(crm_config, crm_run_queued(dry_run=True)),
     ("timetracker.jobsyncrun", "sync_again"): ActionCase(
         job_run, lambda row, r: JobSyncRun.objects.filter(status="queued").exists()
     ),
