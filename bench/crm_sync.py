@@ -182,12 +182,13 @@ def main() -> None:
     from integrations.sandbox.client import SandboxClient
     from tests.integrations.helpers import connect
 
+    def step(text: str) -> None:
+        print(f"[{time.monotonic() - began_all:6.1f} s] {text}")
+
+    step("A fresh database migrated; starting the Salesforce emulator...")
     app.conf.task_always_eager = True  # the worker's task, run here
     server = start_sandbox(["salesforce"])
     sandbox = SandboxClient(server)
-
-    def step(text: str) -> None:
-        print(f"[{time.monotonic() - began_all:6.1f} s] {text}")
 
     # --- Salesforce: the org's rows and generated ones, their modstamps a day old ------------------
     step(f"Seeding Salesforce with {RECORDS} accounts and {RECORDS} contacts...")
