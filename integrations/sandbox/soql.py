@@ -69,8 +69,11 @@ class Query:
 def sf_stamp(epoch: float) -> str:
     """Salesforce's date-time format: milliseconds and a +0000 offset, always UTC. Fixed width,
     so stored stamps compare as strings."""
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
-    return f"{whole}.{int(round(epoch * 1000)) % 1000:03d}+0000"
+    # Rounded once, to the millisecond, before it is split: rounding only the milliseconds
+    # wrote x.9996 s as x.000 (a second early), so a later write could stamp an earlier time.
+    millis = round(epoch * 1000)
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
+    return f"{whole}.{millis % 1000:03d}+0000"
 
 
 def parse_instant(text: str) -> float:
