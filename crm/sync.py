@@ -36,6 +36,7 @@ Salesforce made (same payload, no link) instead of making it again.
 import logging
 import math
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,7 +67,7 @@ from integrations.mapping import engine, examples
 from integrations.mapping.transforms import MappingError
 from integrations.runs import RunRecorder, SyncRun, claim
 from integrations.sync import gate, planner
-from integrations.sync.models import Held, digest, reconcile
+from integrations.sync.models import Held, digest, reconcile, update_many
 
 logger = logging.getLogger(__name__)
 
@@ -596,6 +597,7 @@ class EntitySync:
         self.bases = dict(result.bases)
         self.failed: set = set()  # (local_id, remote_id) of records a write failed for
         self.pending: dict = {}
+        self.finished: list = []  # records whose last write of this batch is done
         for op in result.operations:
             key = (op.local_id, op.remote_id)
             self.pending[key] = self.pending.get(key, 0) + 1
@@ -642,7 +644,13 @@ class EntitySync:
                 chosen = [op for op in chosen if (op.local_id, op.remote_id) not in self.gated]
             for start in range(0, len(chosen), BATCH):
                 batch = chosen[start : start + BATCH]
-                write(batch)
+                # A hub batch and its bases in one transaction; a CRM batch's call is made
+                # outside any (a transaction held over a call would lock SQLite meanwhile).
+                with transaction.atomic() if side == "local" else nullcontext():
+                    write(batch)
+                    with transaction.atomic():
+                        self._save_bases(self.finished)
+                self.finished = []
                 self.progress(add=len(batch))
                 self._checkpoint()
         for conflict in result.conflicts:
@@ -667,10 +675,10 @@ class EntitySync:
             return
         self.pending[key] -= 1
         if self.pending[key] == 0 and None not in key:
-            self._save_bases([key])
+            self.finished.append(key)  # its base is saved with the batch's (apply)
 
     def _save_bases(self, keys) -> None:
-        """The merge base of each finished record (one bulk update)."""
+        """The merge base of each finished record (one prepared UPDATE for them all)."""
         now = timezone.now()
         changed = []
         for key in keys:
@@ -680,10 +688,7 @@ class EntitySync:
                 continue
             link.synced_values, link.content_hash, link.synced_at = base, digest(base), now
             changed.append(link)
-        if changed:
-            CrmLink.objects.bulk_update(
-                changed, ["synced_values", "content_hash", "synced_at"], batch_size=500
-            )
+        update_many(CrmLink, changed, ["synced_values", "content_hash", "synced_at"])
 
     def _link(self, local_id, remote_id, base: dict) -> CrmLink:
         link, _ = CrmLink.objects.update_or_create(
@@ -917,7 +922,7 @@ class EntitySync:
             touched.append(record)
             done.append(op)
         if touched and names:
-            model.objects.bulk_update(touched, sorted(names), batch_size=500)
+            update_many(model, touched, sorted(names))
         for op in done:
             self.counts["updated"] += 1
             self._done(op, True)
