@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,14 +30,13 @@ def sync_request(
     """Queue a run of one entity (a dry run plans and changes nothing); a run of it going is
     a 409 naming it. Workspace admins only (actor None: the system). `queue` False: the caller
     does the run itself (the command)."""
-    from crm import tasks
-
     require_workspace_admin(actor=actor, workspace=config.workspace, doing="sync a CRM")
     if entity not in config.entities:
         raise ApplicationError(f"{config} does not sync {entity}s (it syncs: {config.entities}).")
     return request_run(
         SyncLog.objects.filter(config=config, entity=entity),
-        task=tasks.sync_run if queue else None,
+        # By the task's name (crm/tasks.py calls into this module: no import back).
+        task=current_app.signature(SyncLog.run_task) if queue else None,
         action=action or ("crm.sync.dry_run" if dry_run else "crm.sync.request"),
         busy=f"A sync of {config}'s {entity}s is already going.",
         workspace=config.workspace,

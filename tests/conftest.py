@@ -193,7 +193,7 @@ def sandbox(_sandbox_server):
     from integrations.connections.providers import dataverse
 
     box = SandboxClient(_sandbox_server)
-    box.reset()
+    box.reset(unless_untouched=True)
     http.reset_buckets()
     dataverse._apps.clear()
     yield box

@@ -92,11 +92,10 @@ class AzureEmulator(OAuthEmulator):
         tenant["apps"][client_id] = {"secret": secret}
         self.dirty = True
 
-    async def _cp_apps(self, request: Request) -> Response:
+    def register_from(self, body: dict) -> dict:
         # Azure AD apps live in a tenant: {"tenant_id", "client_id", "client_secret"}.
-        body = await self._body(request)
         self.register_client(body["tenant_id"], body["client_id"], body["client_secret"])
-        return JSONResponse({"tenant_id": body["tenant_id"], "client_id": body["client_id"]})
+        return {"tenant_id": body["tenant_id"], "client_id": body["client_id"]}
 
     @property
     def base(self) -> str:

@@ -36,24 +36,27 @@ class SandboxClient:
         response.raise_for_status()
         return response.json()
 
-    def reset(self, hub_base_url: str | None = None) -> None:
-        for name in self.server.emulators:
-            self.control(name, "POST", "reset", {"seed": 0})
-        for name, app in sandbox.hub_registrations(hub_base_url).items():
-            if name in self.server.emulators:
-                self.control(name, "POST", "apps", app)
-        if "azure" not in self.server.emulators:
-            return
-        self.control(
-            "azure",
-            "POST",
-            "apps",
+    def reset(self, hub_base_url: str | None = None, *, unless_untouched: bool = False) -> None:
+        """Every emulator back to seed 0 with the hub's apps registered, one call each.
+        `unless_untouched`: an emulator that nothing reached since the same reset keeps its
+        state as it is (the suite's per-test reset: most tests use one emulator or none)."""
+        apps = {
+            name: [app]
+            for name, app in sandbox.hub_registrations(hub_base_url).items()
+            if name in self.server.emulators
+        }
+        apps["azure"] = [
             {
                 "tenant_id": sandbox.DATAVERSE_TENANT_ID,
                 "client_id": sandbox.DATAVERSE_CLIENT_ID,
                 "client_secret": sandbox.DATAVERSE_CLIENT_SECRET,
-            },
-        )
+            }
+        ]
+        for name in self.server.emulators:
+            body = {"seed": 0, "apps": apps.get(name, [])}
+            if unless_untouched:
+                body["unless_untouched"] = True
+            self.control(name, "POST", "reset", body)
 
     def calls(self, name: str) -> dict:
         return self.control(name, "GET", "calls")
