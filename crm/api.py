@@ -130,7 +130,7 @@ class DisconnectView(APIView):
     """Revoke the CRM connection (the platform's disconnect) and mark the config
     disconnected. Workspace admins."""
 
-    @extend_schema(parameters=[s.CrmWorkspaceQuery], responses=s.CrmSuccessOut)
+    @extend_schema(parameters=[s.CrmWorkspaceQuery], responses={200: s.CrmSuccessOut})
     def delete(self, request, provider: str):
         services.require_supported(provider)
         query = _query(s.CrmWorkspaceQuery, request)
@@ -172,7 +172,8 @@ class TestConnectionView(APIView):
 
 
 class AvailableFieldsView(APIView):
-    """The CRM object's fields for mapping (Salesforce describe, cached a few minutes)."""
+    """The CRM object's fields for mapping (Salesforce describe, cached a few minutes): the
+    entity's, or every entity's (accounts first)."""
 
     @extend_schema(
         parameters=[s.CrmFieldsQuery], responses={200: s.CrmFieldsOut, **PROVIDER_ERRORS}
@@ -188,7 +189,12 @@ class AvailableFieldsView(APIView):
             raise services.NotConnected(
                 f"{workspace.name} is not connected to {provider}: connect it first."
             )
-        fields = selectors.crm_fields(connection=connection, entity=query["entity_type"])
+        entities = [query["entity_type"]] if query.get("entity_type") else services.ENTITY_ORDER
+        fields = [
+            {"entity_type": entity, **field}
+            for entity in entities
+            for field in selectors.crm_fields(connection=connection, entity=entity)
+        ]
         return Response(s.CrmFieldsOut({"fields": fields}).data)
 
 
@@ -303,7 +309,7 @@ class MappingView(APIView):
         mapping = s.mapping_json(entity, field, services.SEED_DIRECTION)
         return Response(s.CrmMappingOut({"mapping": mapping}).data)
 
-    @extend_schema(responses=s.CrmSuccessOut)
+    @extend_schema(responses={200: s.CrmSuccessOut})
     def delete(self, request, config_id: int, mapping_id: int):
         """Stop syncing a field. Workspace admins."""
         config = selectors.config_for(user=request.user, config_id=config_id)

@@ -3,6 +3,10 @@ its fields in snake_case like the models and `CamelCase` shows them camelCased, 
 writing the snake_case attributes, so validated data goes to the services as it is. (`job_id`
 stays as the seed spells it.)"""
 
+import re
+from datetime import time
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.models import CrmConfig, Entity, SyncConflict, SyncLog
@@ -71,6 +75,25 @@ class Flag(serializers.BooleanField):
         return data
 
 
+TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": TIME_OF_DAY, "nullable": True, "example": "02:30"}
+)
+class TimeOfDay(serializers.Field):
+    """A time of day as HH:MM (UTC; seconds may be given): OpenAPI's `time` format would
+    demand an offset, which a schedule's wall-clock time does not have."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(TIME_OF_DAY, data):
+            raise serializers.ValidationError("A time of day as HH:MM (UTC).")
+        return time.fromisoformat(data)
+
+    def to_representation(self, value):
+        return value.strftime("%H:%M") if value is not None else None
+
+
 # --- Configs ------------------------------------------------------------------------------------
 
 
@@ -90,6 +113,11 @@ class CrmConfigSerializer(CamelCase, serializers.ModelSerializer):
     instance_url = serializers.CharField(
         source="connection.instance_url", allow_null=True, read_only=True
     )
+
+    last_sync_status = serializers.CharField(
+        read_only=True, help_text="success, partial or failed; empty before the first run."
+    )
+    daily_at = TimeOfDay(read_only=True, help_text="A daily sync's time of day (UTC).")
 
     class Meta:
         model = CrmConfig
@@ -165,13 +193,14 @@ class CrmConfigIn(CamelCase, serializers.Serializer):
 
     sync_direction = serializers.ChoiceField(choices=CrmConfig.Direction.choices, required=False)
     sync_frequency = serializers.ChoiceField(choices=CrmConfig.Frequency.choices, required=False)
-    daily_at = serializers.TimeField(
-        required=False, allow_null=True, help_text="A daily sync's time of day (UTC)."
+    daily_at = TimeOfDay(
+        required=False, allow_null=True, help_text="A daily sync's time of day (HH:MM, UTC)."
     )
     entities = serializers.ListField(
         child=serializers.ChoiceField(choices=Entity.choices),
         required=False,
         allow_empty=False,
+        min_length=1,
         max_length=len(Entity.choices),
     )
     sync_rules = serializers.DictField(
@@ -306,10 +335,13 @@ class CrmTestConnectionOut(serializers.Serializer):
 
 
 class CrmFieldsQuery(CamelCase, CrmWorkspaceQuery):
+    entity_type = serializers.ChoiceField(
+        choices=Entity.choices, required=False, help_text="Every entity's fields unless given."
+    )
+
+
+class CrmFieldSerializer(CamelCase, serializers.Serializer):
     entity_type = serializers.ChoiceField(choices=Entity.choices)
-
-
-class CrmFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
     type = serializers.CharField()
@@ -439,6 +471,7 @@ class CrmTriggerIn(CamelCase, serializers.Serializer):
         child=serializers.ChoiceField(choices=Entity.choices),
         required=False,
         allow_empty=False,
+        min_length=1,
         max_length=len(Entity.choices),
         help_text="The config's entities unless given.",
     )

@@ -1,10 +1,4 @@
-"""Writes of CRM sync: `<entity>_<verb>` functions with keyword-only arguments.
-
-Connecting goes through the platform's OAuth flow and connections (one consent, one client per
-connection, one disconnect); field mappings are rows of the config's mapping sets, checked by
-the mapping engine; a conflict is settled by writing the chosen values into the hub record and
-moving the link's base so that the next run carries them over (the sync itself decides nothing
-new). Every change is audited; workspace admins change, members read."""
+"""Writes of CRM sync: `<entity>_<verb>` functions with keyword-only arguments."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,6 +20,41 @@ from integrations.mapping.transforms import MappingError
 from integrations.runs import request_run
 from integrations.sync.models import digest
 
+
+def sync_request(
+    *,
+    config: CrmConfig,
+    entity: str,
+    actor: User | None,
+    trigger: str = SyncLog.Trigger.BUTTON,
+    dry_run: bool = False,
+) -> SyncLog:
+    """Queue a run of one entity (a dry run plans and changes nothing); a run of it going is
+    a 409 naming it. Workspace admins only (actor None: the system)."""
+    from crm import tasks
+
+    require_workspace_admin(actor=actor, workspace=config.workspace, doing="sync a CRM")
+    return request_run(
+        SyncLog.objects.filter(config=config, entity=entity),
+        task=tasks.sync_run,
+        action="crm.sync.dry_run" if dry_run else "crm.sync.request",
+        busy=f"A sync of {config}'s {entity}s is already going.",
+        workspace=config.workspace,
+        config=config,
+        entity=entity,
+        direction=config.sync_direction,  # the log's choices carry the config's values
+        trigger=trigger,
+        requested_by=actor,
+        dry_run=dry_run,
+    )
+
+
+# Connecting goes through the platform's OAuth flow and connections (one consent, one client
+# per connection, one disconnect); field mappings are rows of the config's mapping sets, checked
+# by the mapping engine; a conflict is settled by writing the chosen values into the hub record
+# and moving the link's base, so that the next run carries them over. Every change is audited;
+# workspace admins change, members read.
+
 # The providers whose sync exists; HubSpot's comes with the next issue on the same code.
 SUPPORTED = (CrmConfig.Provider.SALESFORCE,)
 ENTITY_ORDER = [Entity.ACCOUNT, Entity.CONTACT]  # accounts first: contacts refer to them
@@ -39,6 +68,7 @@ DIRECTIONS = {
     "none": FieldMapping.Direction.NONE,
 }
 SEED_DIRECTION = {engine_name: seed for seed, engine_name in DIRECTIONS.items()}
+SCALARS = (str, int, float, bool, type(None))  # what a CRM field's value may be
 
 
 class ProviderNotSupported(ApplicationError):
@@ -526,37 +556,6 @@ def mapping_remove(
     )
 
 
-# --- Runs -----------------------------------------------------------------------------------------
-
-
-def sync_request(
-    *,
-    config: CrmConfig,
-    entity: str,
-    actor: User | None,
-    trigger: str = SyncLog.Trigger.BUTTON,
-    dry_run: bool = False,
-) -> SyncLog:
-    """Queue a run of one entity (a dry run plans and changes nothing); a run of it going is
-    a 409 naming it. Workspace admins only (actor None: the system)."""
-    from crm import tasks
-
-    require_workspace_admin(actor=actor, workspace=config.workspace, doing="sync a CRM")
-    return request_run(
-        SyncLog.objects.filter(config=config, entity=entity),
-        task=tasks.sync_run,
-        action="crm.sync.dry_run" if dry_run else "crm.sync.request",
-        busy=f"A sync of {config}'s {entity}s is already going.",
-        workspace=config.workspace,
-        config=config,
-        entity=entity,
-        direction=config.sync_direction,  # the log's choices carry the config's values
-        trigger=trigger,
-        requested_by=actor,
-        dry_run=dry_run,
-    )
-
-
 def sync_trigger(
     *,
     config: CrmConfig,
@@ -614,18 +613,19 @@ def _hub_values(config: CrmConfig, entity: str, crm_values: dict) -> dict[str, t
     """The hub columns the chosen CRM values map to through the entity's pull mapping:
     column -> (value, the CRM field it comes from)."""
     pull = engine.mapper_for(sync.mapping_set_for(config, entity), direction="pull")
+    # Only the steps that read the chosen fields: the others keep the hub's values.
+    steps = [step for step in pull.steps if set(step.sources) <= set(crm_values)]
     try:
-        mapped = pull.map(crm_values)
+        mapped = engine.Mapper(steps=steps).map(crm_values)
     except MappingError as exc:
         raise _invalid("mergedData", exc.message) from None
     model = sync.KINDS[entity].model
     found = {}
-    for step in pull.steps:
-        if set(step.sources) <= set(crm_values):
-            value = mapped.get(step.target)
-            if value is None and not model._meta.get_field(step.target).null:
-                value = ""  # text columns hold "" for nothing
-            found[step.target] = (value, step.sources[0])
+    for step in steps:
+        value = mapped.get(step.target)
+        if value is None and not model._meta.get_field(step.target).null:
+            value = ""  # text columns hold "" for nothing
+        found[step.target] = (value, step.sources[0])
     return found
 
 
@@ -676,6 +676,11 @@ def conflict_resolve(
             "mergedData",
             f"mergedData may hold only the conflicting fields ({', '.join(fields)}); "
             f"{stray[0]!r} is not one of them.",
+        )
+    odd = [name for name, value in merged.items() if not isinstance(value, SCALARS)]
+    if odd:
+        raise _invalid(
+            "mergedData", f"mergedData's {odd[0]} must be a text, a number, true/false or null."
         )
     if selectors.active_run(config=config, entity=conflict.entity) is not None:
         raise Conflict(

@@ -197,7 +197,9 @@ class TestConnect:
             response.json()
         )
         assert sandbox.calls("salesforce")["total"] == calls
-        assert api.get("/api/crm/salesforce/available-fields").status_code == 400
+        both = api.get("/api/crm/salesforce/available-fields").json()["fields"]
+        assert {f["entityType"] for f in both} == {"account", "contact"}
+        assert {"entityType": "contact", **fields["LastName"]} in both
         bad = api.get("/api/crm/salesforce/available-fields?entityType=lead")
         assert bad.status_code == 400 and "entityType" in bad.json()["error"]["details"]
 
@@ -262,6 +264,7 @@ class TestConfigs:
         )
         assert response.status_code == 200, response.content
         assert response.json()["config"]["syncRules"] == rules
+        assert response.json()["config"]["dailyAt"] == "02:30"
         config.refresh_from_db()
         assert (config.sync_direction, config.sync_frequency, str(config.daily_at)) == (
             "pull",
@@ -283,6 +286,7 @@ class TestConfigs:
             ({"entities": ["lead"]}, "entities"),
             ({"entities": []}, "entities"),
             ({"syncFrequency": "daily"}, "dailyAt"),
+            ({"syncFrequency": "daily", "dailyAt": "25:00"}, "dailyAt"),
             ({"createIfMissing": "yes"}, "createIfMissing"),
             ({"syncRules": {"lead": []}}, "syncRules"),
             (
@@ -653,6 +657,7 @@ class TestConflicts:
             ({"strategy": "use_app", "mergedData": {"Email": "x@y.z"}}, "mergedData"),
             ({"strategy": "use_app", "mergedData": {"Title": "x" * 200}}, "mergedData"),
             ({"strategy": "use_app", "mergedData": "CFO"}, "mergedData"),
+            ({"strategy": "use_app", "mergedData": {"Title": {"text": "CFO"}}}, "mergedData"),
         ],
     )
     def test_a_bad_resolution_is_a_400_and_writes_nothing(self, api, conflict, admin, body, field):
