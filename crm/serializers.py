@@ -6,6 +6,7 @@ stays as the seed spells it.)"""
 import re
 from datetime import time
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -152,7 +153,11 @@ class CrmConfigSerializer(CamelCase, serializers.ModelSerializer):
 
 
 class CrmRuleIn(serializers.Serializer):
-    field = Text(max_length=80, help_text="The CRM field's API name (Owner: OwnerId).")
+    field = Text(
+        max_length=80,
+        validators=[RegexValidator(salesforce.NAME, "Not a CRM field name.")],
+        help_text="The CRM field's API name (Owner: OwnerId).",
+    )
     operator = serializers.ChoiceField(choices=OPERATORS)
     value = serializers.JSONField(
         required=False,
@@ -160,11 +165,6 @@ class CrmRuleIn(serializers.Serializer):
         help_text="A text, number or true/false; a list for `in`; nothing for `empty`. "
         "{current_user_crm_id} stands for the connected user's CRM id.",
     )
-
-    def validate_field(self, value):
-        if not salesforce.NAME.match(value):
-            raise serializers.ValidationError("Not a CRM field name.")
-        return value
 
     def validate(self, data):
         operator, value = data["operator"], data.get("value")

@@ -81,6 +81,11 @@ KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
     ("DELETE /api/crm/disconnect/{provider}", "Schema-valid request rejected", ""): (
         "As test-connection: `workspace` when you belong to several; HubSpot not yet."
     ),
+    ("PATCH /api/crm/configs/{config_id}", "Schema-valid request rejected", ""): (
+        "Rules across fields the schema does not spell out: a daily syncFrequency needs its "
+        "dailyAt, a filter rule's value must fit its operator (a list for `in`, true or false "
+        "for `empty`), and rules are given per entity (account, contact)."
+    ),
     ("POST /api/crm/sync/trigger", "Schema-valid request rejected", ""): (
         "A run follows its config: a syncDirection other than the config's, or entityTypes it "
         "does not sync, is a 400 naming the field (PATCH the config to change them)."
