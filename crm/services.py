@@ -260,7 +260,11 @@ def config_set_paused(*, config: CrmConfig, actor: User | None, paused: bool) ->
     require_workspace_admin(
         actor=actor, workspace=config.workspace, doing="pause or resume the CRM sync"
     )
-    config = CrmConfig.objects.select_for_update().select_related("connection").get(pk=config.pk)
+    config = (
+        CrmConfig.objects.select_for_update(of=("self",))
+        .select_related("connection")
+        .get(pk=config.pk)
+    )
     before = snapshot(config)
     if paused:
         if config.status == CrmConfig.Status.DISCONNECTED:
