@@ -1,7 +1,7 @@
 """Admin of CRM sync: the app's accounts and contacts, the configs with their mapping sets, the
 runs (logs), the links and the conflicts."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from crm.models import Account, Contact, CrmConfig, CrmEntityMapping, CrmLink, SyncConflict, SyncLog
 from integrations.accounts.admin import WorkspaceScopedAdmin
@@ -57,6 +57,39 @@ class CrmConfigAdmin(WorkspaceScopedAdmin):
         "updated_at",
     ]
     inlines = [EntityMappingInline]
+    actions = ["sync_now", "dry_run"]
+
+    @admin.action(description="Sync now", permissions=["change"])
+    def sync_now(self, request, queryset):
+        self._queue(request, queryset, dry_run=False)
+
+    @admin.action(description="Dry run (plan only, change nothing)", permissions=["change"])
+    def dry_run(self, request, queryset):
+        self._queue(request, queryset, dry_run=True)
+
+    def _queue(self, request, queryset, *, dry_run: bool) -> None:
+        from crm import services
+        from integrations.errors import ApplicationError
+
+        for config in queryset:
+            for entity in services.ordered_entities(config):
+                try:
+                    run = services.sync_request(
+                        config=config,
+                        entity=entity,
+                        actor=request.user,
+                        trigger=SyncLog.Trigger.ADMIN,
+                        dry_run=dry_run,
+                    )
+                except ApplicationError as exc:
+                    self.message_user(
+                        request, f"{config}, {entity}s: {exc.message}", messages.ERROR
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        f"{config}, {entity}s: {'dry run' if dry_run else 'run'} {run.pk} queued.",
+                    )
 
 
 @admin.register(SyncLog)

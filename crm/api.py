@@ -399,6 +399,7 @@ class RetryView(APIView):
             actor=request.user,
             entities=[log.entity],
             trigger=trigger_of(request),
+            action="crm.sync.retry",
         )
         return Response(s.CrmRetryOut({"job_id": runs[0].pk}).data, status=status.HTTP_202_ACCEPTED)
 

@@ -7,3 +7,10 @@ class CrmConfig(AppConfig):
 
     name = "crm"
     verbose_name = "CRM sync"
+
+    def ready(self):
+        from crm import sync
+        from integrations import approvals
+
+        # Deletes this sync held for review come back here to be carried out once approved.
+        approvals.register_applier(sync.OWNER, sync.apply_change)

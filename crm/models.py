@@ -25,7 +25,21 @@ class Entity(models.TextChoices):
     CONTACT = "contact", "Contacts"
 
 
-class Account(WorkspaceOwned):
+class Edited(WorkspaceOwned):
+    """A hub record whose `updated_at` moves on every save: the CRM sync reads the hub's edits
+    by it (its own writes use bulk queries, which leave it alone)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        self.updated_at = timezone.now()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
+        super().save(*args, **kwargs)
+
+
+class Account(Edited):
     """A company the workspace deals with (Salesforce Account, HubSpot company)."""
 
     name = models.CharField(max_length=255)
@@ -54,7 +68,7 @@ class Account(WorkspaceOwned):
         return self.name
 
 
-class Contact(WorkspaceOwned):
+class Contact(Edited):
     """A person (Salesforce Contact, HubSpot contact). The email is the natural key that
     matches a contact created on both sides, so it is unique per workspace when given."""
 

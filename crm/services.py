@@ -1,12 +1,14 @@
 """Writes of CRM sync: `<entity>_<verb>` functions with keyword-only arguments."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from crm import selectors, sync
-from crm.models import CrmConfig, CrmLink, Entity, SyncConflict, SyncLog
+from crm.models import CrmConfig, CrmLink, SyncConflict, SyncLog
 from integrations.accounts.audit import audit_record, audited, snapshot
 from integrations.accounts.models import User, Workspace
 from integrations.accounts.services import require_workspace_admin
@@ -20,6 +22,9 @@ from integrations.mapping.transforms import MappingError
 from integrations.runs import request_run
 from integrations.sync.models import digest
 
+# A run of both entities goes accounts first: a contact's account is linked by then.
+ENTITY_ORDER = ("account", "contact")
+
 
 def sync_request(
     *,
@@ -28,16 +33,21 @@ def sync_request(
     actor: User | None,
     trigger: str = SyncLog.Trigger.BUTTON,
     dry_run: bool = False,
+    action: str = "",
+    queue: bool = True,
 ) -> SyncLog:
     """Queue a run of one entity (a dry run plans and changes nothing); a run of it going is
-    a 409 naming it. Workspace admins only (actor None: the system)."""
+    a 409 naming it. Workspace admins only (actor None: the system). `queue` False: the caller
+    does the run itself (the command)."""
     from crm import tasks
 
     require_workspace_admin(actor=actor, workspace=config.workspace, doing="sync a CRM")
+    if entity not in config.entities:
+        raise ApplicationError(f"{config} does not sync {entity}s (it syncs: {config.entities}).")
     return request_run(
         SyncLog.objects.filter(config=config, entity=entity),
-        task=tasks.sync_run,
-        action="crm.sync.dry_run" if dry_run else "crm.sync.request",
+        task=tasks.sync_run if queue else None,
+        action=action or ("crm.sync.dry_run" if dry_run else "crm.sync.request"),
         busy=f"A sync of {config}'s {entity}s is already going.",
         workspace=config.workspace,
         config=config,
@@ -49,6 +59,73 @@ def sync_request(
     )
 
 
+def retry_failed(*, log: SyncLog, actor: User | None) -> SyncLog:
+    """Run the log's config and entity again: the records that failed in it were left with
+    their old base and are read again by id, so this run plans them again."""
+    return sync_request(
+        config=log.config,
+        entity=log.entity,
+        actor=actor,
+        trigger=SyncLog.Trigger.BUTTON if actor else SyncLog.Trigger.API,
+        action="crm.sync.retry",
+    )
+
+
+def ordered_entities(config: CrmConfig) -> list[str]:
+    return [entity for entity in ENTITY_ORDER if entity in (config.entities or [])]
+
+
+def sync_due(*, now: datetime | None = None) -> dict:
+    """The beat's minute: queue a run of every entity of each active config whose schedule
+    came due (realtime every minute, hourly, daily at its time; manual never), and move its
+    next_sync_at on. A config paused for the spent API quota resumes once its time is up; one
+    paused by a person stays paused."""
+    now = now or timezone.now()
+    outcome = {"queued": 0, "busy": 0, "resumed": 0}
+    quota_over = CrmConfig.objects.filter(
+        status=CrmConfig.Status.PAUSED, resume_at__isnull=False, resume_at__lte=now
+    )
+    for config in quota_over:
+        CrmConfig.objects.filter(pk=config.pk, status=CrmConfig.Status.PAUSED).update(
+            status=CrmConfig.Status.CONNECTED, status_reason="", resume_at=None
+        )
+        audit_record(action="crm.config.resumed", target=config, workspace=config.workspace_id)
+        outcome["resumed"] += 1
+    due = (
+        CrmConfig.objects.filter(
+            is_active=True, status=CrmConfig.Status.CONNECTED, connection__isnull=False
+        )
+        .exclude(sync_frequency=CrmConfig.Frequency.MANUAL)
+        .select_related("workspace")
+    )
+    for config in due:
+        if config.next_sync_at is None and config.sync_frequency == CrmConfig.Frequency.DAILY:
+            # First seen: the first run is at the configured time, not now.
+            schedule_next(config, after=now)
+            continue
+        if config.next_sync_at is not None and config.next_sync_at > now:
+            continue
+        for entity in ordered_entities(config):
+            try:
+                sync_request(
+                    config=config, entity=entity, actor=None, trigger=SyncLog.Trigger.SCHEDULE
+                )
+                outcome["queued"] += 1
+            except Conflict:
+                outcome["busy"] += 1  # the one going does the work
+        CrmConfig.objects.filter(pk=config.pk).update(next_sync_at=sync.next_due(config, now))
+    return outcome
+
+
+def schedule_next(config: CrmConfig, *, after: datetime | None = None) -> CrmConfig:
+    """Set next_sync_at from the config's frequency (none for manual): call after a change of
+    frequency or time of day."""
+    with transaction.atomic():
+        config.next_sync_at = sync.next_due(config, after or timezone.now())
+        CrmConfig.objects.filter(pk=config.pk).update(next_sync_at=config.next_sync_at)
+    return config
+
+
 # Connecting goes through the platform's OAuth flow and connections (one consent, one client
 # per connection, one disconnect); field mappings are rows of the config's mapping sets, checked
 # by the mapping engine; a conflict is settled by writing the chosen values into the hub record
@@ -57,7 +134,6 @@ def sync_request(
 
 # The providers whose sync exists; HubSpot's comes with the next issue on the same code.
 SUPPORTED = (CrmConfig.Provider.SALESFORCE,)
-ENTITY_ORDER = [Entity.ACCOUNT, Entity.CONTACT]  # accounts first: contacts refer to them
 # Hub columns a mapping may not name: the row's identity and the sync's own bookkeeping.
 NOT_MAPPABLE = {"id", "workspace", "created_at", "updated_at"}
 # The seed's words for a field's direction, and the mapping engine's.
@@ -240,7 +316,13 @@ def config_update(*, config: CrmConfig, actor: User | None, **changes) -> CrmCon
         )
     if "entities" in changes:
         config.entities = [e for e in ENTITY_ORDER if e in changes["entities"]]
+    if "filters" in changes:
+        problems = sync.check_filters(config, config.filters)
+        if problems:
+            raise ApplicationError(problems[0], code="invalid", details={"syncRules": problems})
     config.save()
+    if {"sync_frequency", "daily_at"} & set(changes):
+        schedule_next(config)
     audit_record(
         action="crm.config.update",
         actor=actor,
@@ -567,6 +649,7 @@ def sync_trigger(
     entities: list[str] | None = None,
     trigger: str = SyncLog.Trigger.API,
     dry_run: bool = False,
+    action: str = "",
 ) -> list[SyncLog]:
     """Queue one run per entity (the config's entities unless given; accounts first), all or
     none: one of them going already is a 409 and queues nothing. A paused or disconnected
@@ -593,7 +676,12 @@ def sync_trigger(
     with transaction.atomic():
         return [
             sync_request(
-                config=config, entity=entity, actor=actor, trigger=trigger, dry_run=dry_run
+                config=config,
+                entity=entity,
+                actor=actor,
+                trigger=trigger,
+                dry_run=dry_run,
+                action=action,
             )
             for entity in ENTITY_ORDER
             if entity in wanted
@@ -665,7 +753,8 @@ def conflict_resolve(
     values given in `merged_data` (CRM field names, among the conflicting ones; the others
     follow the strategy). The chosen values are written into the hub record and the link's
     base for those fields becomes the CRM's values, so the next run sees a change on the hub
-    side only and writes it to the CRM (nothing to write for use_crm); that run is queued now.
+    side only and writes it to the CRM (nothing to write for use_crm); that run is queued now
+    (when the config is connected and syncs the entity; else the next run does it).
     While a run of the entity is going, resolving waits (409): it would restore the old base."""
     require_workspace_admin(
         actor=actor, workspace=conflict.workspace, doing="resolve CRM conflicts"
@@ -726,7 +815,8 @@ def conflict_resolve(
         after=snapshot(conflict),
         details={"chosen": chosen},
     )
-    if config.status == CrmConfig.Status.CONNECTED and config.connection_id is not None:
+    runnable = config.status == CrmConfig.Status.CONNECTED and config.connection_id is not None
+    if runnable and conflict.entity in config.entities:
         sync_request(config=config, entity=conflict.entity, actor=actor, trigger=trigger)
     return conflict
 

@@ -1,25 +1,48 @@
-"""CRM sync: one run of one config's entity — read both sides, plan with the engine's planner,
-write, keep each link's base. (Issue 15, first step: Salesforce, no gate or deletes yet.)
+"""CRM sync: one run of one config's entity — read what changed on both sides since their
+cursors, plan with the engine's planner, write in batches, keep each link's base. (Issue 15:
+Salesforce.)
 
 Both sides are compared in the CRM's field names: a hub record goes through the entity's
-mapping set (push), a CRM record is cut to the mapped fields. A field whose mapping does not
-read edits back (direction push) has its CRM value replaced by the base before planning, so a
-CRM edit to it is no change; a pull-only field the same way on the hub side. The planner then
-applies one-side changes, settles both-side ones by the config's strategy or holds them (a
-`SyncConflict` with both sides and the base), and links records new on both sides by their
-natural key (a contact's email, an account's name) instead of making them twice.
+mapping set (push), a CRM record is cut to the mapped fields; a contact's account is its
+`AccountId`, through the account links. A field whose mapping does not read edits back
+(direction push) has its CRM value replaced by the base before planning, so a CRM edit to it is
+no change; a pull-only field the same way on the hub side. The planner then applies one-side
+changes, settles both-side ones by the config's strategy or holds them (a `SyncConflict` with
+both sides and the base), and links records new on both sides by their natural key (a
+contact's email, an account's name) instead of making them twice.
 
-Echoes need no bookkeeping: after a write the link's base holds what was written, so reading
-the record back (its modstamp moved) finds every field equal to the base, and nothing to do.
+Reads. The first run (no cursor) reads everything. Later runs read the CRM by `SystemModstamp`
+after the cursor less LOOKBACK (through queryAll, so the records deleted since come in the same
+pages, `IsDeleted`) and the hub by `updated_at` after its cursor. A record whose values equal
+its link's base is no change: that is how our own writes, read back, vanish. Only a record that
+changed on one side needs the other: the hub's by id from the database, the CRM's by
+`Id IN (...)` — or, when that would cost more calls than reading the object whole, one full
+read. The cursors move only once a run's writes are done; records that failed, and contacts
+whose account was not linked yet, are read again by id next run (`retry_*` beside the cursor).
+
+Deletes are seen only for certain: a CRM record in the recycle bin (queryAll), one missing from
+a complete unfiltered read, or a hub record that a link names and the database no longer has. A
+read that fails on any page fails the run before anything is planned. They are propagated only
+with `propagate_deletes`, and wait in the review queue when the mapping set (or connection)
+requires approval (integrations.sync.gate; `apply_change` writes an approved one).
+
+Writes go in batches of 200 (the Collections cap); after each batch the bases of the records it
+finished are saved and the config is checked: a paused config stops the run there, keeping what
+was done. A create is preceded by a committed `CrmWrite` intent: a worker killed between
+Salesforce's answer and our record of it leaves the intent, and the next run adopts the record
+Salesforce made (same payload, no link) instead of making it again.
 """
 
 import logging
+import math
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -33,6 +56,9 @@ from crm.models import (
     SyncConflict,
     SyncLog,
 )
+from integrations import approvals
+from integrations.accounts.audit import audit_record
+from integrations.approvals.models import OutboundChange
 from integrations.connections import http
 from integrations.connections.providers import salesforce
 from integrations.connections.services import client
@@ -40,14 +66,25 @@ from integrations.errors import ApplicationError
 from integrations.mapping import engine, examples
 from integrations.mapping.transforms import MappingError
 from integrations.runs import RunRecorder, SyncRun, claim
-from integrations.sync import planner
-from integrations.sync.models import digest
+from integrations.sync import gate, planner
+from integrations.sync.models import Held, digest, reconcile, update_many
 
 logger = logging.getLogger(__name__)
 
 MAPPINGS = Path(__file__).resolve().parent / "mapping"
 # Salesforce counts its daily quota over a rolling 24 hours; no header says when it recovers.
 QUOTA_PAUSE_HOURS = 1
+# Reference: airbytehq/airbyte#27146 (a Salesforce record committed with a SystemModstamp below
+# the cursor an earlier read had already passed, so an incremental read never saw it) and
+# singer-io/tap-salesforce#135 (a lookback window on the SystemModstamp bookmark for it). Records
+# read again inside the window equal their base and are no change.
+LOOKBACK = timedelta(minutes=5)
+PAGE = 2_000  # records per query answer (salesforce.md "Query")
+BATCH = salesforce.COLLECTION_SIZE
+DB_CHUNK = 2_000  # ids per `pk__in` query
+RECONCILE_SKEW = timedelta(minutes=5)  # clock slack when looking for what an intent made
+OWNER = "crm"  # the approval gate's name for this sync: its changes come back to apply_change
+USER_PLACEHOLDER = "{current_user_crm_id}"
 
 POLICY = {
     CrmConfig.Resolution.LAST_WRITE_WINS: planner.Policy.LAST_WRITE_WINS,
@@ -73,6 +110,16 @@ KINDS = {
     "account": Kind(Account, "Account", ("Name",)),
     "contact": Kind(Contact, "Contact", ("Email",)),
 }
+ACCOUNT_FIELD = "AccountId"  # a contact's account: Contact.account through the account links
+OWNER_FIELD = "OwnerId"  # filterable: a hub record would be owned by the connected user
+
+
+class Paused(Exception):
+    """The config was paused while the run went: it stops after the batch it was in."""
+
+    def __init__(self, counts: dict):
+        super().__init__("paused")
+        self.counts = counts
 
 
 def mapping_set_for(config: CrmConfig, entity: str):
@@ -90,122 +137,558 @@ def mapping_set_for(config: CrmConfig, entity: str):
     return mapping_set
 
 
+# --- filters -------------------------------------------------------------------------------------
+
+OPERATORS = ("equals", "not_equals", "contains", "greater", "less", "in", "empty")
+
+
+def filter_fields(config: CrmConfig, entity: str) -> list[str]:
+    """The CRM fields a rule of `entity` may test: the mapped ones (both sides know them),
+    a contact's AccountId, and OwnerId."""
+    rows = engine.field_rows(mapping_set_for(config, entity))
+    names = [r["target"] for r in rows if r["direction"] != "none"]
+    if entity == "contact":
+        names.append(ACCOUNT_FIELD)
+    return list(dict.fromkeys([*names, OWNER_FIELD]))
+
+
+def check_filters(config: CrmConfig, rules) -> list[str]:
+    """What is wrong with filter rules ({entity: [{field, operator, value}]}), one message each;
+    empty when they can be saved."""
+    if not isinstance(rules, dict):
+        return ["Filters must be an object of entity → list of rules."]
+    problems = []
+    for entity, entity_rules in rules.items():
+        if entity not in KINDS:
+            problems.append(f"Unknown entity {entity!r}: use one of {', '.join(KINDS)}.")
+            continue
+        if not isinstance(entity_rules, list):
+            problems.append(f"{entity}: the rules must be a list.")
+            continue
+        allowed = filter_fields(config, entity)
+        for number, rule in enumerate(entity_rules, start=1):
+            where = f"{entity} rule {number}"
+            if not isinstance(rule, dict):
+                problems.append(f"{where}: a rule is an object {{field, operator, value}}.")
+                continue
+            name, operator, value = rule.get("field"), rule.get("operator"), rule.get("value")
+            if name not in allowed:
+                problems.append(
+                    f"{where}: unknown field {name!r}; filterable: {', '.join(allowed)}."
+                )
+            if operator not in OPERATORS:
+                problems.append(
+                    f"{where}: unknown operator {operator!r}; use one of {', '.join(OPERATORS)}."
+                )
+            elif operator == "in":
+                if not isinstance(value, list) or not value:
+                    problems.append(f"{where}: 'in' takes a non-empty list of values.")
+                elif not all(isinstance(v, str | int | float) for v in value):
+                    problems.append(f"{where}: 'in' takes text or numbers.")
+            elif operator == "empty":
+                if value is not None and not isinstance(value, bool):
+                    problems.append(f"{where}: 'empty' takes true (is empty) or false.")
+            elif isinstance(value, bool) or not isinstance(value, str | int | float):
+                problems.append(f"{where}: {operator!r} takes a text or a number.")
+            elif operator == "contains" and not str(value):
+                problems.append(f"{where}: 'contains' needs some text.")
+    return problems
+
+
+def _resolved(value, user_id: str):
+    if isinstance(value, str):
+        return value.replace(USER_PLACEHOLDER, user_id)
+    if isinstance(value, list):
+        return [_resolved(v, user_id) for v in value]
+    return value
+
+
+def soql_where(rules: list[dict], user_id: str) -> str:
+    """The rules as one SOQL condition (AND), every value a quoted literal."""
+    parts = []
+    for rule in rules:
+        name, operator = rule["field"], rule["operator"]
+        if not salesforce.NAME.match(name):
+            raise ApplicationError(f"Not a filterable field: {name!r}.")
+        value = _resolved(rule.get("value"), user_id)
+        if operator == "equals":
+            parts.append(f"{name} = {salesforce.literal(value)}")
+        elif operator == "not_equals":
+            parts.append(f"{name} != {salesforce.literal(value)}")
+        elif operator == "contains":
+            parts.append(f"{name} LIKE {salesforce.like_literal(value)}")
+        elif operator == "greater":
+            parts.append(f"{name} > {salesforce.literal(value)}")
+        elif operator == "less":
+            parts.append(f"{name} < {salesforce.literal(value)}")
+        elif operator == "in":
+            parts.append(f"{name} IN ({', '.join(salesforce.literal(v) for v in value)})")
+        elif operator == "empty":
+            parts.append(f"{name} {'=' if value is not False else '!='} null")
+    return " AND ".join(parts)
+
+
+def _fold(value):
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _ordered(a, b):
+    """a and b made comparable: numbers as numbers when both read as one, else text."""
+    try:
+        return float(a), float(b)
+    except (TypeError, ValueError):
+        return str(a).casefold(), str(b).casefold()
+
+
+def passes(rules: list[dict], values: dict, user_id: str) -> bool:
+    """Whether a record (CRM field names) passes every rule, compared as SOQL compares: text
+    without case, null never greater, less or equal to a value."""
+    return all(_passes(rule, values.get(rule["field"]), user_id) for rule in rules)
+
+
+def _passes(rule: dict, value, user_id: str) -> bool:
+    wanted = _resolved(rule.get("value"), user_id)
+    operator = rule["operator"]
+    if operator == "empty":
+        return (value in (None, "")) == (wanted is not False)
+    if value is None:
+        return operator == "not_equals"
+    if operator in ("greater", "less"):
+        left, right = _ordered(value, wanted)
+        return left > right if operator == "greater" else left < right
+    tests = {
+        "equals": lambda: _fold(value) == _fold(wanted),
+        "not_equals": lambda: _fold(value) != _fold(wanted),
+        "contains": lambda: str(wanted).casefold() in str(value).casefold(),
+        "in": lambda: _fold(value) in {_fold(v) for v in wanted},
+    }
+    return tests[operator]()
+
+
+# --- one entity's run ----------------------------------------------------------------------------
+
+
+@dataclass
+class Reads:
+    """What a run read and planned, for apply and the cursors."""
+
+    result: planner.Plan
+    local: dict
+    remote: dict
+    crm_cursor: str | None
+    hub_cursor: str
+    full: bool
+
+
 class EntitySync:
-    """One config's entity in one run."""
+    """One config's entity in one run, through the connection's one client."""
 
-    def __init__(self, config: CrmConfig, entity: str, sf):
-        self.config, self.entity, self.sf = config, entity, sf
+    def __init__(self, config: CrmConfig, entity: str, through, *, progress=None):
+        self.config, self.entity, self.through = config, entity, through
         self.kind = KINDS[entity]
-        mapping_set = mapping_set_for(config, entity)
-        rows = engine.field_rows(mapping_set)
-        self.push = engine.mapper_for(mapping_set, direction="push")
-        self.pull = engine.mapper_for(mapping_set, direction="pull")
-        self.pushed = [r["target"] for r in rows if r["direction"] in ("both", "push")]
-        self.pulled = [r["target"] for r in rows if r["direction"] in ("both", "pull")]
+        self.mapping_set = mapping_set_for(config, entity)
+        rows = engine.field_rows(self.mapping_set)
+        self.push = engine.mapper_for(self.mapping_set, direction="push")
+        self.pull = engine.mapper_for(self.mapping_set, direction="pull")
+        extra = [ACCOUNT_FIELD] if entity == "contact" else []
+        self.pushed = [r["target"] for r in rows if r["direction"] in ("both", "push")] + extra
+        self.pulled = [r["target"] for r in rows if r["direction"] in ("both", "pull")] + extra
         self.fields = list(dict.fromkeys([*self.pushed, *self.pulled]))
+        self.rules = (config.filters or {}).get(entity) or []
+        self.user_id = config.connection.external_user_id if config.connection else ""
+        self.where = soql_where(self.rules, self.user_id) if self.rules else ""
         self.errors: list[tuple[str, str]] = []
+        self.retry_hub: set[int] = set()
+        self.retry_crm: set[str] = set()
+        self.progress = progress or (lambda **kwargs: None)
+        self.links: dict[int, CrmLink] = {}
+        self.by_remote: dict[str, CrmLink] = {}
+        self.account_remote: dict[int, str] = {}  # a contact's account: hub id → CRM id
+        self.account_local: dict[str, int] = {}
+        self.sdk = None
+        self.hub_read_at = timezone.now()
 
-    # --- reading ------------------------------------------------------------------------------
+    # --- calls ----------------------------------------------------------------------------------
 
-    def links(self) -> dict:
-        return {
+    def call(self, function, *args, **kwargs):
+        """`function(sdk, ...)` through the one client: a 401 refreshes once and calls again."""
+
+        def work(c):
+            self.sdk = c.sdk
+            return function(c.sdk, *args, **kwargs)
+
+        return self.through.call(work)
+
+    def usage(self) -> dict:
+        return salesforce.usage(self.sdk) if self.sdk is not None else {}
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def _load_links(self) -> None:
+        self.links = {
             link.local_id: link
             for link in CrmLink.objects.filter(config=self.config, entity=self.entity)
         }
+        self.by_remote = {link.remote_id: link for link in self.links.values()}
+        if self.entity == "contact":
+            pairs = CrmLink.objects.filter(config=self.config, entity="account").values_list(
+                "local_id", "remote_id"
+            )
+            self.account_remote = dict(pairs)
+            self.account_local = {remote: local for local, remote in pairs}
 
-    def read_local(self, since=None) -> dict:
-        records = self.kind.model.objects.filter(workspace=self.config.workspace)
-        if since is not None:
-            records = records.filter(updated_at__gt=since)
+    def _snapshots_local(self, records) -> dict:
         found = {}
         for record in records:
             source = {f.name: getattr(record, f.attname) for f in record._meta.concrete_fields}
             try:
-                values = self.push.map(source)
+                values = self._cut(self.push.map(source))
             except MappingError as exc:
                 self.errors.append((f"{self.entity} {record.pk}", exc.message))
                 continue
+            if self.entity == "contact":
+                values[ACCOUNT_FIELD] = self._account_of(record)
             found[record.pk] = planner.Snapshot(
-                id=record.pk, values=self._cut(values), modified_at=record.updated_at
+                id=record.pk, values=values, modified_at=record.updated_at
             )
         return found
 
-    def read_remote(self, since=None) -> dict:
-        rows = salesforce.read(self.sf, self.kind.sobject, self.fields, since=since)
-        return {
-            row["Id"]: planner.Snapshot(
-                id=row["Id"],
-                values=self._cut(row),
-                modified_at=_instant(row.get("LastModifiedDate")),
+    def _account_of(self, contact) -> str | None:
+        if contact.account_id is None:
+            return None
+        remote = self.account_remote.get(contact.account_id)
+        if remote is None:
+            # Its account is not linked yet: unknown here (the base's value stands) until an
+            # account run links it; the contact is read again next run.
+            self.retry_hub.add(contact.pk)
+            link = self.links.get(contact.pk)
+            return (link.synced_values or {}).get(ACCOUNT_FIELD) if link else None
+        return remote
+
+    def _local_by_ids(self, ids) -> dict:
+        ids = sorted(set(ids))
+        found = {}
+        model = self.kind.model
+        for start in range(0, len(ids), DB_CHUNK):
+            chunk = ids[start : start + DB_CHUNK]
+            found.update(
+                self._snapshots_local(
+                    model.objects.filter(workspace=self.config.workspace, pk__in=chunk)
+                )
             )
-            for row in rows
-        }
+        return found
+
+    def _existing_local(self, ids) -> set:
+        ids = sorted(set(ids))
+        existing = set()
+        model = self.kind.model
+        for start in range(0, len(ids), DB_CHUNK):
+            existing.update(
+                model.objects.filter(
+                    workspace=self.config.workspace, pk__in=ids[start : start + DB_CHUNK]
+                ).values_list("pk", flat=True)
+            )
+        return existing
+
+    def _snapshot_remote(self, row: dict) -> planner.Snapshot:
+        return planner.Snapshot(
+            id=row["Id"], values=self._cut(row), modified_at=_instant(row.get("LastModifiedDate"))
+        )
 
     def _cut(self, values: dict) -> dict:
         return {name: _plain(values.get(name)) for name in self.fields}
 
-    # --- planning -----------------------------------------------------------------------------
+    def _neutral(self, snapshot, link, side: str) -> None:
+        """A field that does not flow from `side` keeps its base there: no change."""
+        if link is None:
+            return
+        flows = self.pushed if side == planner.LOCAL else self.pulled
+        base = link.synced_values or {}
+        for name in self.fields:
+            if name not in flows and name in base:
+                snapshot.values[name] = base[name]
 
-    def plan(self, *, complete: bool = True) -> tuple[planner.Plan, dict, dict]:
-        """The plan, with what each side read (the reads are complete on a first run)."""
-        links = self.links()
-        local, remote = self.read_local(), self.read_remote()
-        for link in links.values():  # a field that does not flow from a side: no change there
-            base = link.synced_values or {}
-            here, there = local.get(link.local_id), remote.get(link.remote_id)
-            for name in self.fields:
-                if there is not None and name not in self.pulled and name in base:
-                    there.values[name] = base[name]
-                if here is not None and name not in self.pushed and name in base:
-                    here.values[name] = base[name]
-        result = planner.plan(
-            links=[
-                planner.Link(link.local_id, link.remote_id, link.synced_values or {})
-                for link in links.values()
-            ],
+    def _changed(self, snapshot, link) -> bool:
+        return link is None or snapshot.values != (link.synced_values or None)
+
+    # --- planning --------------------------------------------------------------------------------
+
+    def plan(self) -> Reads:
+        """Read both sides (everything on a first run, what changed since the cursors after)
+        and plan; nothing is written."""
+        state = (self.config.cursors or {}).get(self.entity) or {}
+        crm_since, hub_since = _instant(state.get("crm")), _instant(state.get("hub"))
+        first = crm_since is None or hub_since is None
+        self._load_links()
+        hub_cursor = self.hub_read_at = timezone.now()
+        model = self.kind.model
+
+        # The hub: changed since its cursor (everything on a first run), and the retries.
+        records = model.objects.filter(workspace=self.config.workspace)
+        if not first:
+            again = set(state.get("retry_hub") or [])
+            if self.entity == "contact":
+                again |= self._pending_accounts()
+            records = records.filter(Q(updated_at__gt=hub_since) | Q(pk__in=sorted(again)))
+        local = {}
+        for pk, snapshot in self._snapshots_local(records.order_by("pk")).items():
+            link = self.links.get(pk)
+            self._neutral(snapshot, link, planner.LOCAL)
+            if not self._changed(snapshot, link):
+                continue  # an echo, or touched without a change
+            if self.rules and not passes(
+                self.rules, {**snapshot.values, OWNER_FIELD: self.user_id}, self.user_id
+            ):
+                continue  # out of the filter: its change is not read
+            local[pk] = snapshot
+        local_gone = set(self.links) - self._existing_local(self.links)
+
+        # The CRM: changed since its cursor (less the lookback) with the deleted ones, or all.
+        wanted = {self.links[pk].remote_id for pk in local if pk in self.links}
+        wanted |= {self.links[pk].remote_id for pk in local_gone}
+        retry_crm = set(state.get("retry_crm") or [])
+        by_ids = math.ceil(len(wanted | retry_crm) / salesforce.IDS_PER_QUERY)
+        whole = max(1, math.ceil(len(self.links) / PAGE))
+        full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
+        rows = self.call(
+            salesforce.read,
+            self.kind.sobject,
+            self.fields,
+            since=None if full else crm_since - LOOKBACK,
+            deleted=True,
+            where=self.where,
+        )
+        stamps = [row["SystemModstamp"] for row in rows if row.get("SystemModstamp")]
+        crm_cursor = max(stamps, key=_instant) if stamps else state.get("crm")
+        remote, deleted = {}, set()
+        for row in rows:
+            if row.get("IsDeleted"):
+                deleted.add(row["Id"])
+            else:
+                remote[row["Id"]] = self._snapshot_remote(row)
+        if full and not self.where:
+            # A complete listing: a linked record missing from it (bin emptied) is gone.
+            deleted |= set(self.by_remote) - set(remote) - deleted
+        missing = (wanted | retry_crm) - set(remote) - deleted
+        if missing:
+            rows = self.call(
+                salesforce.read_ids, self.kind.sobject, self.fields, missing, deleted=True
+            )
+            seen = set()
+            for row in rows:
+                seen.add(row["Id"])
+                if row.get("IsDeleted"):
+                    deleted.add(row["Id"])
+                else:
+                    remote[row["Id"]] = self._snapshot_remote(row)
+            deleted |= {rid for rid in missing - seen if rid in self.by_remote}
+        for rid, snapshot in list(remote.items()):
+            link = self.by_remote.get(rid)
+            self._neutral(snapshot, link, planner.REMOTE)
+            if (
+                link is not None
+                and link.local_id not in local
+                and link.local_id not in local_gone
+                and rid not in retry_crm
+                and not self._changed(snapshot, link)
+            ):
+                del remote[rid]  # unchanged (our own write read back): nothing to plan
+        remote_gone = deleted & set(self.by_remote)
+
+        # The other side of every linked record that changed on one.
+        need_local = {
+            self.by_remote[rid].local_id
+            for rid in [*remote, *remote_gone]
+            if rid in self.by_remote and self.by_remote[rid].local_id not in local
+        } - local_gone
+        for pk, snapshot in self._local_by_ids(need_local).items():
+            self._neutral(snapshot, self.links.get(pk), planner.LOCAL)
+            local[pk] = snapshot
+
+        # Records missing from the hub read but linked: their remote half decides.
+        gone_links = {
+            pk: link
+            for pk, link in self.links.items()
+            if pk in local_gone or link.remote_id in remote_gone
+        }
+        changed_links = [
+            link
+            for pk, link in self.links.items()
+            if pk not in gone_links and (pk in local or link.remote_id in remote)
+        ]
+        new_local = {pk: s for pk, s in local.items() if pk not in self.links}
+        new_remote = {rid: s for rid, s in remote.items() if rid not in self.by_remote}
+        common = {
+            "fields": self.fields,
+            "policy": POLICY[self.config.conflict_resolution],
+            "direction": DIRECTION[self.config.sync_direction],
+            "natural_keys": self.kind.natural_keys,
+            "creates": self.config.create_if_missing,
+        }
+        main = planner.plan(
+            links=[_engine_link(link) for link in changed_links],
+            local={
+                pk: local[pk]
+                for pk in [*(link.local_id for link in changed_links), *new_local]
+                if pk in local
+            },
+            remote={
+                rid: remote[rid]
+                for rid in [*(link.remote_id for link in changed_links), *new_remote]
+                if rid in remote
+            },
+            local_complete=False,
+            remote_complete=False,
+            deletes=False,
+            **common,
+        )
+        ends = planner.plan(
+            links=[_engine_link(link) for link in gone_links.values()],
+            local={pk: local[pk] for pk in gone_links if pk in local},
+            remote={
+                link.remote_id: remote[link.remote_id]
+                for link in gone_links.values()
+                if link.remote_id in remote
+            },
+            local_complete=True,
+            remote_complete=True,
+            deletes=self.config.propagate_deletes,
+            **common,
+        )
+        result = planner.Plan(
+            operations=main.operations + ends.operations,
+            conflicts=main.conflicts + ends.conflicts,
+            links=main.links,
+            bases={**main.bases, **ends.bases},
+        )
+        return Reads(
+            result=result,
             local=local,
             remote=remote,
-            fields=self.fields,
-            policy=POLICY[self.config.conflict_resolution],
-            direction=DIRECTION[self.config.sync_direction],
-            natural_keys=self.kind.natural_keys,
-            local_complete=complete,
-            remote_complete=complete,
-            deletes=False,  # propagating deletes comes with the approval gate (next step)
-            creates=self.config.create_if_missing,
+            crm_cursor=crm_cursor,
+            hub_cursor=hub_cursor.isoformat(),
+            full=full,
         )
-        return result, local, remote
 
-    # --- writing ------------------------------------------------------------------------------
+    def _pending_accounts(self) -> set:
+        """Linked contacts whose account was not linked when they were last synced."""
+        waiting = [
+            pk
+            for pk, link in self.links.items()
+            if (link.synced_values or {}).get(ACCOUNT_FIELD) is None
+        ]
+        found = set()
+        for start in range(0, len(waiting), DB_CHUNK):
+            found.update(
+                Contact.objects.filter(
+                    pk__in=waiting[start : start + DB_CHUNK], account__isnull=False
+                ).values_list("pk", flat=True)
+            )
+        return found
 
-    def apply(self, result: planner.Plan, local: dict, remote: dict) -> dict:
-        counts = fresh_counts(result)
-        bases = dict(result.bases)
-        for local_id, remote_id in result.links:
-            self._link(local_id, remote_id, bases.get((local_id, remote_id)) or {})
-        remote_creates = [
-            op for op in result.operations if op.side == "remote" and op.kind == "create"
-        ]
-        remote_updates = [
-            op for op in result.operations if op.side == "remote" and op.kind == "update"
-        ]
-        for start in range(0, len(remote_creates), salesforce.COLLECTION_SIZE):
-            self._create_remote(remote_creates[start : start + salesforce.COLLECTION_SIZE], counts)
-        for start in range(0, len(remote_updates), salesforce.COLLECTION_SIZE):
-            self._update_remote(remote_updates[start : start + salesforce.COLLECTION_SIZE], counts)
+    # --- writing ---------------------------------------------------------------------------------
+
+    def apply(self, reads: Reads) -> dict:
+        """Write the plan, batch by batch; raises Paused (with the counts so far) when the
+        config is paused between batches."""
+        result = reads.result
+        self.counts = fresh_counts(result)
+        self.counts["deleted"] = 0
+        self.bases = dict(result.bases)
+        self.failed: set = set()  # (local_id, remote_id) of records a write failed for
+        self.pending: dict = {}
+        self.finished: list = []  # records whose last write of this batch is done
         for op in result.operations:
-            if op.side == "local" and op.kind in ("create", "update"):
-                self._write_local(op, remote, counts)
+            key = (op.local_id, op.remote_id)
+            self.pending[key] = self.pending.get(key, 0) + 1
+        self.gated = self._gated_deletes(result)
+        self.remote_rows = reads.remote
+        self.progress(stage="Writing", stage_total=len(result.operations))
+
+        # Links to forget (a record gone on one side) go first: a record made again takes
+        # the id's place. A delete held for review keeps its link until it is decided.
+        forget = [
+            ids
+            for ids, base in self.bases.items()
+            if base is None and ids not in self.gated and ids[0] is not None
+        ]
+        for start in range(0, len(forget), DB_CHUNK):
+            CrmLink.objects.filter(
+                config=self.config,
+                entity=self.entity,
+                local_id__in=[ids[0] for ids in forget[start : start + DB_CHUNK]],
+            ).delete()
+        for ids in forget:
+            self.links.pop(ids[0], None)
+        for local_id, remote_id in result.links:
+            link = self._link(local_id, remote_id, {})
+            self.links[local_id] = link
+            self.pending.setdefault((local_id, remote_id), 0)
+        # Records planned without a write (merged, or a conflict settled as they stand).
+        self._save_bases([ids for ids, count in self.pending.items() if count == 0])
+        self._save_bases([ids for ids in self.bases if ids not in self.pending and None not in ids])
+        self._checkpoint()
+
+        ops = result.operations
+        groups = [
+            ("remote", "create", self._create_remote),
+            ("remote", "update", self._update_remote),
+            ("remote", "delete", self._delete_remote),
+            ("local", "create", self._create_local),
+            ("local", "update", self._update_local),
+            ("local", "delete", self._delete_local),
+        ]
+        for side, kind, write in groups:
+            chosen = [op for op in ops if op.side == side and op.kind == kind]
+            if kind == "delete":
+                chosen = [op for op in chosen if (op.local_id, op.remote_id) not in self.gated]
+            for start in range(0, len(chosen), BATCH):
+                batch = chosen[start : start + BATCH]
+                # A hub batch and its bases in one transaction; a CRM batch's call is made
+                # outside any (a transaction held over a call would lock SQLite meanwhile).
+                with transaction.atomic() if side == "local" else nullcontext():
+                    write(batch)
+                    with transaction.atomic():
+                        self._save_bases(self.finished)
+                self.finished = []
+                self.progress(add=len(batch))
+                self._checkpoint()
         for conflict in result.conflicts:
             if conflict.winner is None:
-                self._hold(conflict, local, remote)
-        # The base of every record planned (updated or unchanged after a merge).
-        for (local_id, remote_id), base in bases.items():
-            if local_id is not None and remote_id is not None and base is not None:
-                CrmLink.objects.filter(
-                    config=self.config, entity=self.entity, local_id=local_id
-                ).update(synced_values=base, content_hash=digest(base), synced_at=timezone.now())
-        return counts
+                self._hold(conflict)
+        self.counts["held_deletes"] = len(self.gated)
+        return self.counts
+
+    def _checkpoint(self) -> None:
+        """Between batches: keep the bases of what is done; stop here if paused."""
+        if CrmConfig.objects.filter(pk=self.config.pk, status=CrmConfig.Status.PAUSED).exists():
+            raise Paused(self.counts)
+
+    def _done(self, op, ok: bool) -> None:
+        key = (op.local_id, op.remote_id)
+        if not ok:
+            self.failed.add(key)
+            if op.side == planner.REMOTE and op.local_id is not None:
+                self.retry_hub.add(op.local_id)
+            if op.side == planner.LOCAL and op.remote_id is not None:
+                self.retry_crm.add(op.remote_id)
+            return
+        self.pending[key] -= 1
+        if self.pending[key] == 0 and None not in key:
+            self.finished.append(key)  # its base is saved with the batch's (apply)
+
+    def _save_bases(self, keys) -> None:
+        """The merge base of each finished record (one prepared UPDATE for them all)."""
+        now = timezone.now()
+        changed = []
+        for key in keys:
+            base = self.bases.get(key)
+            link = self.links.get(key[0])
+            if base is None or link is None or key in self.failed:
+                continue
+            link.synced_values, link.content_hash, link.synced_at = base, digest(base), now
+            changed.append(link)
+        update_many(CrmLink, changed, ["synced_values", "content_hash", "synced_at"])
 
     def _link(self, local_id, remote_id, base: dict) -> CrmLink:
         link, _ = CrmLink.objects.update_or_create(
@@ -222,7 +705,11 @@ class EntitySync:
         )
         return link
 
-    def _create_remote(self, ops: list, counts: dict) -> None:
+    def _fail(self, label, message: str) -> None:
+        self.counts["failed"] += 1
+        self.errors.append((f"{self.entity} {label}", message))
+
+    def _create_remote(self, ops: list) -> None:
         batch = str(uuid.uuid4())
         records = [{name: after for name, (_, after) in op.changes.items()} for op in ops]
         with transaction.atomic():
@@ -241,40 +728,84 @@ class EntitySync:
                     for index, (op, record) in enumerate(zip(ops, records, strict=True))
                 ]
             )
-        results = salesforce.create(self.sf, self.kind.sobject, records)
+        results = self.call(salesforce.create, self.kind.sobject, records)
         with transaction.atomic():
+            made = []
             for op, record, outcome in zip(ops, records, results, strict=True):
                 if outcome.ok:
-                    self._link(op.local_id, outcome.id, {**self._cut(record)})
-                    counts["created"] += 1
+                    made.append(
+                        CrmLink(
+                            workspace=self.config.workspace,
+                            config=self.config,
+                            entity=self.entity,
+                            local_id=op.local_id,
+                            remote_id=outcome.id,
+                            synced_values=self._cut(record),
+                            content_hash=digest(self._cut(record)),
+                        )
+                    )
+                    self.counts["created"] += 1
                 else:
-                    counts["failed"] += 1
-                    self.errors.append((f"{self.entity} {op.local_id}", outcome.message))
+                    self._fail(op.local_id, outcome.message)
+                    self.retry_hub.add(op.local_id)
+            CrmLink.objects.bulk_create(made)
+            for link in made:
+                self.links[link.local_id] = link
             CrmWrite.objects.filter(batch=batch).delete()
 
-    def _update_remote(self, ops: list, counts: dict) -> None:
+    def _update_remote(self, ops: list) -> None:
         records = [
             {"Id": op.remote_id, **{name: after for name, (_, after) in op.changes.items()}}
             for op in ops
         ]
-        results = salesforce.update(self.sf, self.kind.sobject, records)
+        results = self.call(salesforce.update, self.kind.sobject, records)
         for op, outcome in zip(ops, results, strict=True):
             if outcome.ok:
-                counts["updated"] += 1
+                self.counts["updated"] += 1
             else:
-                counts["failed"] += 1
-                self.errors.append((f"{self.entity} {op.local_id}", outcome.message))
+                self._fail(op.local_id, outcome.message)
+            self._done(op, outcome.ok)
 
-    def _write_local(self, op, remote: dict, counts: dict) -> None:
+    def _delete_remote(self, ops: list) -> None:
+        results = self.call(salesforce.delete, [op.remote_id for op in ops])
+        gone = []
+        for op, outcome in zip(ops, results, strict=True):
+            if outcome.ok or outcome.code == "ENTITY_IS_DELETED":
+                gone.append(op)
+                self.counts["deleted"] += 1
+            else:
+                self._fail(op.local_id, outcome.message)
+        self._forget(gone, planner.REMOTE)
+
+    def _forget(self, ops: list, side: str) -> None:
+        if not ops:
+            return
+        with transaction.atomic():
+            CrmLink.objects.filter(
+                config=self.config, entity=self.entity, local_id__in=[op.local_id for op in ops]
+            ).delete()
+            audit_record(
+                action="crm.sync.delete",
+                workspace=self.config.workspace_id,
+                target=self.config,
+                details={
+                    "entity": self.entity,
+                    "side": "crm" if side == planner.REMOTE else "hub",
+                    "ids": [
+                        str(op.remote_id if side == planner.REMOTE else op.local_id) for op in ops
+                    ],
+                },
+            )
+
+    def _hub_values(self, op) -> tuple[dict | None, bool]:
+        """The hub fields an operation writes (only those the changed CRM fields map to, all
+        of them for a create), and whether a contact's account waits for its link."""
         crm_values = {name: after for name, (_, after) in op.changes.items()}
         try:
             mapped = self.pull.map(crm_values)
         except MappingError as exc:
-            counts["failed"] += 1
-            self.errors.append((f"{self.entity} {op.remote_id}", exc.message))
-            return
-        # Only the hub fields the changed CRM fields map to: the others keep their values
-        # (an update carries the fields that changed there, not the whole record).
+            self._fail(op.remote_id, exc.message)
+            return None, False
         changed = set(crm_values)
         hub_values = {
             step.target: mapped.get(step.target)
@@ -285,15 +816,167 @@ class EntitySync:
         for name, value in list(hub_values.items()):  # text columns hold "" for nothing
             if value is None and not model._meta.get_field(name).null:
                 hub_values[name] = ""
-        if op.kind == "create":
-            record = model.objects.create(workspace=self.config.workspace, **hub_values)
-            self._link(record.pk, op.remote_id, remote[op.remote_id].values)
-            counts["created"] += 1
-        else:
-            model.objects.filter(pk=op.local_id).update(**hub_values)
-            counts["updated"] += 1
+        waiting = False
+        if ACCOUNT_FIELD in crm_values and self.entity == "contact":
+            remote_account = crm_values[ACCOUNT_FIELD]
+            local_account = self.account_local.get(remote_account) if remote_account else None
+            if remote_account and local_account is None:
+                waiting = True  # its account is not linked yet: left as it is, read again
+            else:
+                hub_values["account_id"] = local_account
+        return hub_values, waiting
 
-    def _hold(self, conflict, local: dict, remote: dict) -> None:
+    def _wait_for_account(self, op, key) -> None:
+        """Keep the old AccountId in the base, so the next run plans it again."""
+        base = self.bases.get(key)
+        if base is not None:
+            link = self.links.get(op.local_id)
+            before = (link.synced_values or {}).get(ACCOUNT_FIELD) if link else None
+            self.bases[key] = {**base, ACCOUNT_FIELD: before}
+        self.retry_crm.add(op.remote_id)
+
+    def _create_local(self, ops: list) -> None:
+        model = self.kind.model
+        ready = []
+        for op in ops:
+            values, waiting = self._hub_values(op)
+            if values is None:
+                continue
+            key = (op.local_id, op.remote_id)
+            if waiting:
+                self._wait_for_account(op, key)
+            ready.append((op, values))
+        if not ready:
+            return
+        # Made with the instant the hub was read as their change time: the next run's hub
+        # read (after that cursor) does not take them for hub edits.
+        stamp = self.hub_read_at
+        try:
+            with transaction.atomic():
+                records = model.objects.bulk_create(
+                    [
+                        model(workspace=self.config.workspace, updated_at=stamp, **values)
+                        for _, values in ready
+                    ]
+                )
+                self._link_made(list(zip([op for op, _ in ready], records, strict=True)))
+        except IntegrityError:
+            for op, values in ready:  # one refused (an e-mail the hub has): each on its own
+                try:
+                    with transaction.atomic():
+                        record = model.objects.create(
+                            workspace=self.config.workspace, updated_at=stamp, **values
+                        )
+                        self._link_made([(op, record)])
+                except IntegrityError:
+                    self._fail(op.remote_id, "The hub refused the record (a duplicate).")
+                    self.retry_crm.add(op.remote_id)
+
+    def _link_made(self, pairs: list) -> None:
+        links = []
+        for op, record in pairs:
+            base = self.bases.get((op.local_id, op.remote_id))
+            if base is None:
+                base = self._cut(self.remote_rows[op.remote_id].values)
+            links.append(
+                CrmLink(
+                    workspace=self.config.workspace,
+                    config=self.config,
+                    entity=self.entity,
+                    local_id=record.pk,
+                    remote_id=op.remote_id,
+                    synced_values=base,
+                    content_hash=digest(base),
+                )
+            )
+        CrmLink.objects.filter(
+            config=self.config, entity=self.entity, remote_id__in=[k.remote_id for k in links]
+        ).delete()
+        CrmLink.objects.bulk_create(links)
+        for link in links:
+            self.links[link.local_id] = link
+        self.counts["created"] += len(links)
+
+    def _update_local(self, ops: list) -> None:
+        model = self.kind.model
+        records = model.objects.in_bulk([op.local_id for op in ops])
+        touched, names = [], set()
+        done = []
+        for op in ops:
+            record = records.get(op.local_id)
+            if record is None:
+                self._fail(op.local_id, "The hub record was deleted meanwhile.")
+                self._done(op, False)
+                continue
+            values, waiting = self._hub_values(op)
+            if values is None:
+                self._done(op, False)
+                continue
+            if waiting:
+                self._wait_for_account(op, (op.local_id, op.remote_id))
+                if not values:
+                    continue  # only its account changed, and that waits for the account's link
+            for name, value in values.items():
+                setattr(record, name, value)
+            names.update(values)
+            touched.append(record)
+            done.append(op)
+        if touched and names:
+            update_many(model, touched, sorted(names))
+        for op in done:
+            self.counts["updated"] += 1
+            self._done(op, True)
+
+    def _delete_local(self, ops: list) -> None:
+        model = self.kind.model
+        with transaction.atomic():
+            model.objects.filter(
+                workspace=self.config.workspace, pk__in=[op.local_id for op in ops]
+            ).delete()
+            self.counts["deleted"] += len(ops)
+            self._forget(ops, planner.LOCAL)
+
+    def _gated_deletes(self, result: planner.Plan) -> set:
+        """Under the gate (the mapping set or connection requires approval): every delete this
+        run would make waits in the review queue instead."""
+        deletes = [op for op in result.operations if op.kind == "delete"]
+        if not deletes or not approvals.requires_approval(
+            connection=self.config.connection, mapping_set=self.mapping_set
+        ):
+            return set()
+        held = gate.hold(
+            (
+                gate.Outgoing(
+                    key=f"{self.config.pk}:{self.entity}:{op.side}:{op.local_id}:{op.remote_id}",
+                    operation=OutboundChange.Operation.DELETE,
+                    target_entity=(
+                        f"Salesforce {self.kind.sobject}"
+                        if op.side == planner.REMOTE
+                        else f"Hub {self.entity}"
+                    ),
+                    target_id=str(op.remote_id if op.side == planner.REMOTE else op.local_id),
+                    label=_label(op),
+                    before={name: before for name, (before, _) in op.changes.items()},
+                    after={},
+                    payload={
+                        "config": self.config.pk,
+                        "entity": self.entity,
+                        "side": op.side,
+                        "local_id": op.local_id,
+                        "remote_id": op.remote_id,
+                    },
+                )
+                for op in deletes
+            ),
+            workspace=self.config.workspace,
+            owner=OWNER,
+            connection=self.config.connection,
+            mapping_set=self.mapping_set,
+        )
+        logger.info("%s %s: %s deletes held for review", self.config, self.entity, len(held))
+        return {(op.local_id, op.remote_id) for op in deletes}
+
+    def _hold(self, conflict) -> None:
         fields = sorted(conflict.fields)
         SyncConflict.objects.update_or_create(
             config=self.config,
@@ -310,6 +993,53 @@ class EntitySync:
             },
         )
 
+    # --- resuming --------------------------------------------------------------------------------
+
+    def reconcile(self) -> int:
+        """Intents left by a run killed mid-create: adopt the record Salesforce made for each
+        (no link owns it, its values are the payload's), drop the rest (written again).
+        Returns how many were adopted."""
+        intents = list(
+            CrmWrite.objects.filter(config=self.config, entity=self.entity).order_by(
+                "created_at", "batch", "position"
+            )
+        )
+        if not intents:
+            return 0
+        since = min(i.created_at for i in intents) - RECONCILE_SKEW
+        rows = self.call(salesforce.read, self.kind.sobject, self.fields, since=since)
+        linked = set(
+            CrmLink.objects.filter(config=self.config, entity=self.entity).values_list(
+                "remote_id", flat=True
+            )
+        )
+        held = [
+            Held(row["Id"], "", digest(self._cut(row))) for row in rows if row["Id"] not in linked
+        ]
+        by_id = {row["Id"]: row for row in rows}
+        outcome = reconcile(intents, held)
+        with transaction.atomic():
+            for intent, record in outcome.adopt:
+                base = self._cut(by_id[record.remote_id])
+                if not CrmLink.objects.filter(
+                    config=self.config, entity=self.entity, local_id=intent.local_id
+                ).exists():
+                    self._link(intent.local_id, record.remote_id, base)
+            CrmWrite.objects.filter(pk__in=[i.pk for i in intents]).delete()
+        return len(outcome.adopt)
+
+
+def _engine_link(link: CrmLink) -> planner.Link:
+    return planner.Link(link.local_id, link.remote_id, link.synced_values or {})
+
+
+def _label(op) -> str:
+    values = {name: before for name, (before, _) in op.changes.items()}
+    name = values.get("Name") or " ".join(
+        str(v) for v in (values.get("FirstName"), values.get("LastName")) if v
+    )
+    return name or str(op.remote_id or op.local_id)
+
 
 def _plain(value):
     """A value as both sides compare it: text trimmed, empty text as None."""
@@ -321,7 +1051,12 @@ def _plain(value):
 
 def _instant(text):
     # Salesforce writes +0000; Python 3.11's ISO parser (under parse_datetime) reads it.
-    return parse_datetime(text) if text else None
+    if not text:
+        return None
+    moment = parse_datetime(text)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def fresh_counts(result: planner.Plan) -> dict:
@@ -355,36 +1090,101 @@ def plan_data(result: planner.Plan) -> list[dict]:
     return operations + conflicts
 
 
-def run_once(config: CrmConfig, entity: str, through, *, dry_run: bool = False) -> dict:
+def run_once(
+    config: CrmConfig, entity: str, through, *, dry_run: bool = False, progress=None
+) -> dict:
     """Plan and (unless a dry run) apply one entity's sync through the connection's one client
-    (a 401 refreshes once); returns the counts, the errors and the plan."""
-
-    def work(c):
-        sync = EntitySync(config, entity, c.sdk)
-        result, local, remote = sync.plan(complete=True)
-        counts = fresh_counts(result)
+    (a 401 refreshes once and the call goes again); then move the cursors. Returns the counts,
+    the errors and the plan; raises Paused when the config was paused between batches."""
+    sync = EntitySync(config, entity, through, progress=progress)
+    if not dry_run:
+        sync.reconcile()
+    reads = sync.plan()
+    result = reads.result
+    counts = fresh_counts(result)
+    counts["deleted"] = 0
+    try:
         if not dry_run:
-            counts = sync.apply(result, local, remote)
-        counts["held"] = sum(1 for c in result.conflicts if c.winner is None)
-        counts["processed"] = len(local) + len(remote)
-        counts["errors"] = sync.errors
-        counts["plan"] = plan_data(result)
-        return counts
+            counts = sync.apply(reads)
+            _save_cursors(config, entity, reads, sync)
+    finally:
+        _save_usage(config, sync)
+    counts["held"] = sum(1 for c in result.conflicts if c.winner is None) + counts.get(
+        "held_deletes", 0
+    )
+    counts["processed"] = len(reads.local) + len(reads.remote)
+    counts["errors"] = sync.errors
+    counts["plan"] = plan_data(result)
+    counts["full"] = reads.full
+    return counts
 
-    return through.call(work)
+
+def _save_cursors(config: CrmConfig, entity: str, reads: Reads, sync: EntitySync) -> None:
+    """The entity's cursors, once its writes are done (another entity's run may save its own
+    at the same time: the row is locked for the read-modify-write)."""
+    with transaction.atomic():
+        locked = CrmConfig.objects.select_for_update().get(pk=config.pk)
+        cursors = dict(locked.cursors or {})
+        cursors[entity] = {
+            "crm": reads.crm_cursor,
+            "hub": reads.hub_cursor,
+            "retry_crm": sorted(sync.retry_crm),
+            "retry_hub": sorted(sync.retry_hub),
+        }
+        CrmConfig.objects.filter(pk=config.pk).update(cursors=cursors)
+        config.cursors = cursors
+
+
+def _save_usage(config: CrmConfig, sync: EntitySync) -> None:
+    usage = sync.usage()
+    if usage:
+        usage = {**usage, "at": timezone.now().isoformat()}
+        CrmConfig.objects.filter(pk=config.pk).update(api_usage=usage)
+        config.api_usage = usage
 
 
 def execute(run_id: int) -> SyncLog | None:
     """Do one queued run (the task's body). The daily quota spent pauses the config until it
-    can resume instead of retrying; any other provider failure fails the run, said plainly."""
+    can resume instead of retrying; a config paused while the run goes stops it after its
+    batch (status partial, "Paused: ..."); any other provider failure fails the run, said
+    plainly. A run resumed after its worker died adopts what that worker created."""
     if not claim(SyncLog, run_id):
         return None
     run = SyncLog.objects.select_related("config", "config__connection", "workspace").get(pk=run_id)
     config = run.config
     with RunRecorder(run) as recorder:
         recorder.progress(stage=f"Syncing {run.get_entity_display().lower()}")
+        if config.status == CrmConfig.Status.PAUSED:
+            return _finish(
+                config,
+                recorder,
+                SyncRun.Status.FAILED,
+                f"not started: the sync is paused ({config.status_reason or 'by an admin'}).",
+            )
+        if config.connection is None:
+            return _finish(
+                config,
+                recorder,
+                SyncRun.Status.FAILED,
+                "not started: the config has no Salesforce connection; connect one.",
+            )
         try:
-            counts = run_once(config, run.entity, client(config.connection), dry_run=run.dry_run)
+            counts = run_once(
+                config,
+                run.entity,
+                client(config.connection),
+                dry_run=run.dry_run,
+                progress=recorder.progress,
+            )
+        except Paused as paused:
+            _record(run, recorder, {**paused.counts, "errors": [], "processed": 0, "held": 0})
+            return _finish(
+                config,
+                recorder,
+                SyncRun.Status.PARTIAL,
+                "Paused: the config was paused while the run went; what was written is kept "
+                "and the next run carries on from there.",
+            )
         except http.RateLimited as exc:
             if exc.code == "REQUEST_LIMIT_EXCEEDED":
                 _pause_for_quota(config)
@@ -399,16 +1199,21 @@ def execute(run_id: int) -> SyncLog | None:
                 SyncRun.Status.FAILED,
                 "The run stopped on an unexpected error; it is logged with the run id.",
             )
-        for name in ("created", "updated", "failed", "conflicts", "held"):
-            recorder.count(name, counts[name])
-        for item, message in counts["errors"]:
-            recorder.error(item, message)
-        SyncLog.objects.filter(pk=run.pk).update(
-            processed=counts["processed"],
-            conflicts_resolved=counts["conflicts"] - counts["held"],
-            plan=counts["plan"] if run.dry_run else [],
-        )
-        return _finish(config, recorder, None, "")
+        _record(run, recorder, counts)
+        deleted = counts.get("deleted", 0)
+        return _finish(config, recorder, None, f"{deleted} deleted" if deleted else "")
+
+
+def _record(run: SyncLog, recorder: RunRecorder, counts: dict) -> None:
+    for name in ("created", "updated", "failed", "conflicts", "held"):
+        recorder.count(name, counts.get(name, 0))
+    for item, message in counts["errors"]:
+        recorder.error(item, message)
+    SyncLog.objects.filter(pk=run.pk).update(
+        processed=counts["processed"],
+        conflicts_resolved=max(0, counts.get("conflicts", 0) - counts.get("held", 0)),
+        plan=counts.get("plan", []) if run.dry_run else [],
+    )
 
 
 def _finish(config: CrmConfig, recorder: RunRecorder, status, message: str) -> SyncLog:
@@ -424,14 +1229,92 @@ def _finish(config: CrmConfig, recorder: RunRecorder, status, message: str) -> S
         last_sync_status=last,
         last_sync_error="" if last == CrmConfig.LastStatus.SUCCESS else run.message[:2000],
     )
+    audit_record(
+        action="crm.sync.finished",
+        target=run,
+        workspace=run.workspace_id,
+        details={
+            "entity": run.entity,
+            "dry_run": run.dry_run,
+            "status": run.status,
+            **{name: getattr(run, name) for name in ("created", "updated", "failed", "conflicts")},
+        },
+    )
     return run
 
 
 def _pause_for_quota(config: CrmConfig) -> None:
     """Salesforce's daily quota is a rolling 24 hours: nothing is retried until it recovers."""
     resume_at = timezone.now() + timedelta(hours=QUOTA_PAUSE_HOURS)
-    CrmConfig.objects.filter(pk=config.pk).update(
-        status=CrmConfig.Status.PAUSED,
-        status_reason="Salesforce's daily API limit is used up: paused until it recovers.",
-        resume_at=resume_at,
+    reason = (
+        "Salesforce's daily API limit is used up: paused until "
+        f"{resume_at:%Y-%m-%d %H:%M} UTC, when the schedule tries again."
     )
+    CrmConfig.objects.filter(pk=config.pk).update(
+        status=CrmConfig.Status.PAUSED, status_reason=reason, resume_at=resume_at
+    )
+    audit_record(
+        action="crm.config.paused",
+        target=config,
+        workspace=config.workspace_id,
+        details={"reason": reason, "resume_at": resume_at.isoformat()},
+    )
+
+
+# --- approved deletes ----------------------------------------------------------------------------
+
+
+def apply_change(change: OutboundChange) -> None:
+    """The approvals applier: carry out one approved delete (a CRM record, or a hub record)
+    and forget its link. Raises, with the reason, when it could not be done."""
+    payload = change.payload
+    config = CrmConfig.objects.filter(pk=payload.get("config")).select_related("connection").first()
+    if config is None:
+        raise ApplicationError("The CRM config that planned this delete is gone.")
+    entity, side = payload.get("entity"), payload.get("side")
+    kind = KINDS.get(entity)
+    if kind is None:
+        raise ApplicationError(f"Unknown entity {entity!r}.")
+    local_id, remote_id = payload.get("local_id"), payload.get("remote_id")
+    if side == planner.REMOTE:
+        if config.connection is None:
+            raise ApplicationError("The config has no Salesforce connection.")
+        through = client(config.connection)
+        (outcome,) = through.call(lambda c: salesforce.delete(c.sdk, [remote_id]))
+        if not outcome.ok and outcome.code != "ENTITY_IS_DELETED":
+            raise ApplicationError(f"Salesforce did not delete {remote_id}: {outcome.message}")
+    else:
+        kind.model.objects.filter(workspace=config.workspace, pk=local_id).delete()
+    with transaction.atomic():
+        CrmLink.objects.filter(config=config, entity=entity, local_id=local_id).delete()
+        audit_record(
+            action="crm.sync.delete",
+            workspace=config.workspace_id,
+            target=config,
+            details={
+                "entity": entity,
+                "side": "crm" if side == planner.REMOTE else "hub",
+                "ids": [str(remote_id if side == planner.REMOTE else local_id)],
+                "approved_change": change.pk,
+            },
+        )
+
+
+# --- schedules -----------------------------------------------------------------------------------
+
+EVERY = {
+    CrmConfig.Frequency.REALTIME: timedelta(minutes=1),  # a poll until webhooks exist
+    CrmConfig.Frequency.HOURLY: timedelta(hours=1),
+}
+
+
+def next_due(config: CrmConfig, after: datetime) -> datetime | None:
+    """When the config's schedule next comes due after `after` (None: manual)."""
+    if config.sync_frequency in EVERY:
+        return after + EVERY[config.sync_frequency]
+    if config.sync_frequency == CrmConfig.Frequency.DAILY:
+        at = config.daily_at or datetime.min.time()
+        day = after.astimezone(UTC).date()
+        moment = datetime.combine(day, at, tzinfo=UTC)
+        return moment if moment > after else moment + timedelta(days=1)
+    return None

@@ -56,6 +56,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         "queues scheduled ones again.",
     ),
     Schedule(
+        name="hub.crm-due-syncs",
+        task="crm.sync_due",
+        every=timedelta(minutes=1),
+        description="Queues the CRM syncs whose schedule came due (realtime: every minute, "
+        "hourly, daily at the config's time; manual: never) and resumes configs paused for a "
+        "spent API quota once their time is up.",
+    ),
+    Schedule(
         name="hub.timetracker-daily-jobs",
         task="timetracker.daily_job_sync",
         # The seed's "6 AM EST" is New York wall-clock time: 11:00 UTC in winter, 10:00 in summer.

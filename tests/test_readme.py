@@ -183,8 +183,14 @@ def test_make_test_runs_the_suite_and_fails_on_no_tests(fresh):
     # In one process: a handful of tests do not need four.
     passed = run(fresh, "make", "test", "PYTEST_WORKERS=0", "PYTEST_ARGS=tests/test_layout.py -q")
     assert passed.returncode == 0 and " passed" in passed.stdout, passed.stdout + passed.stderr
+    # Nothing selected in one small module: collecting the whole tree would import every test
+    # module for an answer that does not depend on them.
     nothing = run(
-        fresh, "make", "test", "PYTEST_WORKERS=0", "PYTEST_ARGS=-q -k no_test_is_named_like_this"
+        fresh,
+        "make",
+        "test",
+        "PYTEST_WORKERS=0",
+        "PYTEST_ARGS=-q tests/test_layout.py -k no_test_is_named_like_this",
     )
     assert nothing.returncode != 0
     assert "collected no tests" in nothing.stderr
@@ -194,9 +200,12 @@ def test_make_test_runs_the_suite_and_fails_on_no_tests(fresh):
 def test_ci_run_uses_postgres_and_redis(fresh):
     # One test that needs no database of its own: the suite's test database (PostgreSQL's
     # "test_test") may be in use by the run this test is part of.
+    # In one process (PYTEST_WORKERS reaches make from the environment, as in CI): four
+    # workers starting Django for one test cost more than the test.
     ci = run(
         fresh,
         ".ci/run",
+        PYTEST_WORKERS="0",
         PYTEST_ARGS="-q tests/config/test_settings.py::"
         "test_the_suite_runs_on_the_database_and_broker_it_was_given",
     )

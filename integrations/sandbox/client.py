@@ -17,9 +17,14 @@ class SandboxClient:
 
     def __init__(self, server):
         self.server = server
-        self.http = requests.Session()
-        self.http.trust_env = False
-        self.http.verify = str(settings.SANDBOX_CA_BUNDLE)
+        # One keep-alive session per running server, whatever the number of clients: a test
+        # makes a client, and a new session's TLS handshakes to seven emulators (each parsing
+        # the CA bundle again) cost more than the test's own calls.
+        self.http = getattr(server, "control_session", None)
+        if self.http is None:
+            self.http = server.control_session = requests.Session()
+            self.http.trust_env = False
+            self.http.verify = str(settings.SANDBOX_CA_BUNDLE)
 
     def url(self, name: str) -> str:
         return f"https://{self.server.host}:{self.server.ports[name]}"

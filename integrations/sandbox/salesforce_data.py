@@ -11,9 +11,10 @@ write stamps `LastModifiedDate` and `SystemModstamp` from the emulator's clock; 
 the row to the recycle bin (`IsDeleted`, seen by `queryAll` and `deleted`). Errors are
 Salesforce's JSON arrays.
 
-The control plane adds `/_sandbox/records` (seed N records, or given ones) and
+The control plane adds `/_sandbox/records` (POST: seed N records, or given ones; GET: every
+row of an object as stored; PATCH: many rows edited in one call as another user) and
 `/_sandbox/records/{id}` (edit or delete a record as another Salesforce user, or touch it as
-the system: only `SystemModstamp` moves) for tests of the hub's sync.
+the system: only `SystemModstamp` moves) for tests and benches of the hub's sync.
 
 # Reference: ../shared/providers/salesforce.md "REST endpoints" (query batches of at most
 # 2,000 and nextRecordsUrl, Collections ≤200 with allOrNone default false and per-record
@@ -621,6 +622,8 @@ class SalesforceData:
     def data_control_routes(self) -> list[Route]:
         return [
             Route("/_sandbox/records", self._cp_records, methods=["POST"]),
+            Route("/_sandbox/records", self._cp_rows, methods=["GET"]),
+            Route("/_sandbox/records", self._cp_edit_many, methods=["PATCH"]),
             Route(
                 "/_sandbox/records/{record_id}", self._cp_record, methods=["GET", "PATCH", "DELETE"]
             ),
@@ -1283,6 +1286,43 @@ class SalesforceData:
             )
         self.dirty = True
         return JSONResponse({n: sorted(set(self._live(n)) - before[n]) for n in SCHEMA})
+
+    async def _cp_rows(self, request: Request) -> Response:
+        """Every row of one object as stored, the recycle bin's too (GET ?sobject=Account): what
+        a test or a bench compares the hub's records with, without spending API calls."""
+        sobject = request.query_params.get("sobject")
+        if sobject not in SCHEMA:
+            return JSONResponse(
+                {"error": f"sobject must be one of {list(SCHEMA)}"}, status_code=400
+            )
+        return JSONResponse({"records": list(self._live(sobject).values())})
+
+    async def _cp_edit_many(self, request: Request) -> Response:
+        """Many rows edited in one call, each as PATCH /_sandbox/records/{id} edits one as
+        another user: {"records": [{"Id", field: value, ...}], "user"?}. All or nothing: a row
+        that is missing or deleted, or a value the field refuses, is a 400 naming the row, and
+        no row changes."""
+        body = json.loads(await request.body() or b"{}")
+        items = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            return JSONResponse({"error": "records must be a list of objects"}, status_code=400)
+        user = body.get("user") or list(self.state["users"])[-1]  # not the hub's own user
+        staged: dict[str, dict] = {}  # the rows after this call, by id: nothing stored yet
+        for item in items:
+            sobject, record = self._find(str(item.get("Id", "")))
+            if record is None or record["IsDeleted"]:
+                return JSONResponse({"error": f"no such record: {item.get('Id')}"}, status_code=400)
+            fields = {k: v for k, v in item.items() if k != "Id"}
+            current = staged.get(record["Id"], record)
+            updated, errors = self._prepare(sobject, fields, current, user, staged)
+            if errors:
+                return JSONResponse({"error": errors, "id": record["Id"]}, status_code=400)
+            staged[record["Id"]] = updated
+        for record_id, updated in staged.items():
+            self._find(record_id)[1].update(updated)
+        self._changed()
+        self.dirty = True
+        return JSONResponse({"updated": sorted(staged)})
 
     async def _cp_record(self, request: Request) -> Response:
         """A record as stored (GET); edited as another user (PATCH {"fields", "user"?,

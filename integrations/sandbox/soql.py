@@ -69,8 +69,11 @@ class Query:
 def sf_stamp(epoch: float) -> str:
     """Salesforce's date-time format: milliseconds and a +0000 offset, always UTC. Fixed width,
     so stored stamps compare as strings."""
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
-    return f"{whole}.{int(round(epoch * 1000)) % 1000:03d}+0000"
+    # Rounded once, to the millisecond, before it is split: rounding only the milliseconds
+    # wrote x.9996 s as x.000 (a second early), so a later write could stamp an earlier time.
+    millis = round(epoch * 1000)
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
+    return f"{whole}.{millis % 1000:03d}+0000"
 
 
 def parse_instant(text: str) -> float:
@@ -250,7 +253,7 @@ class _Parser:
             return ("in", name, self.value_list(kind), fold)
         if self.keyword("LIKE"):
             value_token = self.expect("string")
-            return ("like", name, _like(self.unquote(value_token[1])))
+            return ("like", name, _like(value_token[1][1:-1]))
         operator = self.expect("op")[1]
         return ("cmp", name, "!=" if operator == "<>" else operator, self.value(kind), fold)
 
@@ -315,10 +318,28 @@ class _Parser:
 
 
 def _like(pattern: str) -> re.Pattern:
-    regex = "".join(
-        ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern.lower()
-    )
-    return re.compile(regex, re.DOTALL)
+    """A LIKE pattern (still escaped, as quoted in the query): % and _ are wildcards, \\% and
+    \\_ the characters themselves, other backslash escapes as in any string literal.
+
+    # Reference: developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/
+    # sforce_api_calls_soql_select_comparisonoperators.htm ("LIKE": "the % and _ wildcards ...
+    # escape them with a backslash") and sforce_api_calls_soql_select_quotedstringescapes.htm.
+    """
+    parts, index = [], 0
+    while index < len(pattern):
+        ch = pattern[index]
+        if ch == "\\" and index + 1 < len(pattern):
+            index += 1
+            ch = pattern[index]
+            parts.append(re.escape({"n": "\n", "t": "\t", "r": "\r"}.get(ch, ch).lower()))
+        elif ch == "%":
+            parts.append(".*")
+        elif ch == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch.lower()))
+        index += 1
+    return re.compile("".join(parts), re.DOTALL)
 
 
 def parse(text: str, schema: dict[str, dict], now: float) -> Query:

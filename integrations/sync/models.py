@@ -27,10 +27,35 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from django.db import models
+from django.db import connections, models, router
 from django.utils import timezone
 
 from integrations.accounts.models import WorkspaceOwned
+
+
+def update_many(model: type[models.Model], objects: Sequence, fields: Sequence[str]) -> None:
+    """Write `fields` of each object by primary key with one prepared UPDATE run for all of
+    them (executemany), in the caller's transaction. Django's bulk_update builds one CASE per
+    field over the whole batch, which PostgreSQL plans slowly: the CRM bench's 10,000 link
+    bases took 35 s that way and 6.5 s this way (1 s on SQLite)."""
+    if not objects:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name) for name in fields]
+    # Names from the model's own metadata, quoted by the backend; every value is a parameter.
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(f"{quote(column.column)} = %s" for column in columns),
+        quote(model._meta.pk.column),
+    )
+    rows = [
+        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns]
+        + [obj.pk]
+        for obj in objects
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def digest(values: dict) -> str:

@@ -287,6 +287,14 @@ class TestConfigs:
             ({"entities": []}, "entities"),
             ({"syncFrequency": "daily"}, "dailyAt"),
             ({"syncFrequency": "daily", "dailyAt": "25:00"}, "dailyAt"),
+            (
+                {
+                    "syncRules": {
+                        "account": [{"field": "Shoe_Size__c", "operator": "equals", "value": 9}]
+                    }
+                },
+                "syncRules",
+            ),
             ({"createIfMissing": "yes"}, "createIfMissing"),
             ({"syncRules": {"lead": []}}, "syncRules"),
             (

@@ -47,7 +47,8 @@ def test_edits_to_different_fields_on_both_sides_both_survive(config, sandbox):
     sync.run_once(config, "contact", client(config.connection))
     link = CrmLink.objects.get(config=config, entity="contact", local_id=ada.pk)
     sandbox.salesforce_edit(link.remote_id, {"Title": "Engineer"})
-    Contact.objects.filter(pk=ada.pk).update(phone="+41 44 000 00 00")
+    ada.phone = "+41 44 000 00 00"
+    ada.save()
     counts = sync.run_once(config, "contact", client(config.connection))
     assert counts["conflicts"] == 0
     ada.refresh_from_db()
@@ -63,7 +64,8 @@ def test_the_same_field_edited_on_both_sides_waits_under_manual_review(config, s
     sync.run_once(config, "contact", client(config.connection))
     link = CrmLink.objects.get(config=config, entity="contact", local_id=ada.pk)
     sandbox.salesforce_edit(link.remote_id, {"Title": "CTO"})
-    Contact.objects.filter(pk=ada.pk).update(title="CEO")
+    ada.title = "CEO"
+    ada.save()
     counts = sync.run_once(config, "contact", client(config.connection))
     assert counts["conflicts"] == 1
     conflict = config.conflicts.get()

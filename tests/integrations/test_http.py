@@ -1,9 +1,12 @@
 """The HTTP layer against the emulators: buckets, retries, Retry-After, typed errors, counts.
 Timing figures are read at the emulator (its call log), not from our own clock."""
 
+import ssl
+
 import certifi
 import pytest
 import requests
+from django.conf import settings as django_settings
 
 from integrations.connections import http
 from integrations.connections.providers import smartsheet as smartsheet_provider
@@ -107,7 +110,7 @@ def test_the_same_burst_without_the_bucket_does_earn_429s(sandbox, two_workspace
         sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
     )
     raw = requests.Session()
-    raw.trust_env, raw.verify = False, http.session("hubspot").verify
+    raw.trust_env, raw.verify = False, str(django_settings.SANDBOX_CA_BUNDLE)
     statuses = [
         raw.get(
             f"{sandbox.url('hubspot')}/account-info/v3/details",
@@ -260,3 +263,25 @@ def test_buckets_pace_in_memory_and_in_redis(settings, store):
         http.acquire("hubspot", "connection-1", max_wait=5)
     assert time.monotonic() - started >= 1.0  # the sixth had to wait for the window
     http.reset_buckets()
+
+
+def test_sandbox_sessions_share_one_tls_context_and_verify_with_it(connected, sandbox):
+    # The bundle is parsed once per process, not once per connection; verification stays on.
+    first, second = http.session("smartsheet"), http.session("hubspot")
+    contexts = {id(s.get_adapter("https://x").ssl_context) for s in (first, second)}
+    assert len(contexts) == 1
+    context = first.get_adapter("https://x").ssl_context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert me(sandbox, connected.access_token).status_code == 200
+
+
+def test_a_smartsheet_client_is_built_on_the_hubs_session_and_builds_none_of_its_own(
+    monkeypatch,
+):
+    import smartsheet.session
+
+    built = []
+    monkeypatch.setattr(smartsheet.session._SSLAdapter, "__init__", lambda *a, **k: built.append(a))
+    sdk = smartsheet_provider.client("token", key="k")
+    assert isinstance(sdk._session.get_adapter("https://x"), http.HubAdapter)
+    assert built == []  # the SDK's own adapter (and its CA store) was never made

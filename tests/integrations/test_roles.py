@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from crm import services as crm_services
 from crm import sync as crm_sync
-from crm.models import Contact, CrmConfig, CrmLink, SyncConflict
+from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
 from integrations import approvals, schedules
 from integrations.accounts import audit as audit_log
 from integrations.accounts import services as accounts
@@ -98,6 +98,13 @@ def outbound_change(w) -> OutboundChange:
     return planned(w["a"])
 
 
+def crm_run_queued(dry_run: bool):
+    def done(row, response) -> bool:
+        return SyncLog.objects.filter(config=row, dry_run=dry_run).exists()
+
+    return done
+
+
 def mapping_set(w) -> MappingSet:
     return MappingSet.objects.create(workspace=w["a"], name="Roles", target_entity="b")
 
@@ -105,7 +112,10 @@ def mapping_set(w) -> MappingSet:
 def crm_config(w) -> CrmConfig:
     connection = connect(w["sandbox"], user=w["a_admin"], workspace=w["a"], provider="salesforce")
     return CrmConfig.objects.create(
-        workspace=w["a"], provider="salesforce", connection=connection, entities=["contact"]
+        workspace=w["a"],
+        provider="salesforce",
+        connection=connection,
+        entities=["account", "contact"],
     )
 
 
@@ -192,6 +202,8 @@ ACTIONS: dict[tuple[str, str], ActionCase] = {
         lambda w: employee(w, removed=True),
         lambda row, r: Employee.objects.get(pk=row.pk).deleted_date is None,
     ),
+    ("crm.crmconfig", "sync_now"): ActionCase(crm_config, crm_run_queued(dry_run=False)),
+    ("crm.crmconfig", "dry_run"): ActionCase(crm_config, crm_run_queued(dry_run=True)),
     ("timetracker.jobsyncrun", "sync_again"): ActionCase(
         job_run, lambda row, r: JobSyncRun.objects.filter(status="queued").exists()
     ),

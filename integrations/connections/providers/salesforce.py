@@ -280,21 +280,73 @@ def soql_datetime(moment) -> str:
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def read(sf: Salesforce, sobject: str, fields, *, since=None, deleted: bool = False) -> list:
-    """The records of `sobject` (every one, or those whose SystemModstamp is after `since`),
-    in SystemModstamp, Id order, each with Id, SystemModstamp, LastModifiedDate (and IsDeleted
-    when `deleted`: queryAll, so records in the recycle bin come too). Every page (2,000 at
-    most each, followed by nextRecordsUrl) or an error: a read that fails half-way returns
-    nothing, so no caller mistakes part of a listing for all of it."""
+# Reference: ../shared/providers/salesforce.md "REST endpoints" (a GET query's URL carries the
+# SOQL; Salesforce's request-URI limit is 16,384 characters): an 18-character id in a query
+# string costs 27 (quoted, percent-encoded, comma), so 300 ids per query stay well under it.
+IDS_PER_QUERY = 300
+
+
+def literal(value) -> str:
+    """A SOQL literal: text quoted with backslash escapes (quote, backslash, newline...),
+    numbers and booleans as they are, None as null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value)
+    for raw, escaped in (("\\", "\\\\"), ("'", "\\'"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        text = text.replace(raw, escaped)
+    return f"'{text}'"
+
+
+def like_literal(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere: its own % and _ escaped (\\% and \\_)."""
+    escaped = str(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "'%" + escaped.replace("'", "\\'").replace("\n", "\\n") + "%'"
+
+
+def _names(sobject: str, fields, deleted: bool) -> list[str]:
     wanted = ["Id", "SystemModstamp", "LastModifiedDate", *(["IsDeleted"] if deleted else [])]
     names = list(dict.fromkeys([*wanted, *fields]))
     bad = [name for name in [sobject, *names] if not NAME.match(name)]
     if bad:  # names come from mapping sets and describe: never text to splice into a query
         raise http.Permanent(f"not a Salesforce field or object name: {bad[0]!r}")
-    where = f" WHERE SystemModstamp > {soql_datetime(since)}" if since else ""
-    query = f"SELECT {', '.join(names)} FROM {sobject}{where} ORDER BY SystemModstamp, Id"  # noqa: S608 - names checked above
+    return names
+
+
+def read(
+    sf: Salesforce, sobject: str, fields, *, since=None, deleted: bool = False, where: str = ""
+) -> list:
+    """The records of `sobject` (every one, or those whose SystemModstamp is after `since`),
+    in SystemModstamp, Id order, each with Id, SystemModstamp, LastModifiedDate (and IsDeleted
+    when `deleted`: queryAll, so records in the recycle bin come too). `where`: a further
+    condition, built by the caller from `literal` values. Every page (2,000 at most each,
+    followed by nextRecordsUrl) or an error: a read that fails half-way returns nothing, so no
+    caller mistakes part of a listing for all of it."""
+    names = _names(sobject, fields, deleted)
+    conditions = [f"SystemModstamp > {soql_datetime(since)}"] if since else []
+    if where:
+        conditions.append(f"({where})")
+    clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    query = f"SELECT {', '.join(names)} FROM {sobject}{clause} ORDER BY SystemModstamp, Id"  # noqa: S608 - names checked above
     every_page = translated(f"read {sobject} records")(list)
     return every_page(sf.query_all_iter(query, include_deleted=deleted))
+
+
+def read_ids(sf: Salesforce, sobject: str, fields, ids, *, deleted: bool = False) -> list:
+    """The records with these ids (those in the recycle bin too with `deleted`), one query per
+    IDS_PER_QUERY ids; ids Salesforce does not have are simply not in the answer."""
+    names = _names(sobject, fields, deleted)
+    ids = sorted(set(ids))
+    rows = []
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        chunk = ", ".join(literal(i) for i in ids[start : start + IDS_PER_QUERY])
+        query = f"SELECT {', '.join(names)} FROM {sobject} WHERE Id IN ({chunk})"  # noqa: S608 - names checked, ids quoted
+        every_page = translated(f"read {sobject} records")(list)
+        rows.extend(every_page(sf.query_all_iter(query, include_deleted=deleted)))
+    return rows
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,543 @@
+"""The CRM sync at the issue's scale: 10,000 accounts and 10,000 contacts (each contact with its
+account) linked between the hub and Salesforce (the emulator, over TLS through simple-salesforce
+and the platform's one client), then half of the records changed on each side and one sync run
+per object, the queued run of `crm.services.sync_request` executed in this process.
+
+The starting point is "after a first sync", built in bulk rather than synced: a first sync would
+create 20,000 records one side at a time, which is not what is measured and costs minutes. The
+org is seeded through the emulator's control plane (its reset rows, 150 accounts and 300
+contacts, and generated ones up to the sizes; their modstamps a day old), the hub's records are
+made from those rows with bulk_create (a contact's account is the hub account linked to its
+AccountId), and each pair gets its CrmLink with the base the sync keeps: every mapped field's
+value, text trimmed and empty as null. Then a first run per object is made and not counted:
+it must find nothing to do (else the seeded bases are not what the sync would have kept, and the
+bench stops), and it leaves whatever a run leaves behind (its cursors).
+
+The changes, record i of each object in Id order (every record changes on one side at least):
+  even i   changed in the hub       account Phone, contact Phone
+  odd i    changed in Salesforce    account BillingCity, contact Title
+  i % 50 = 0 (2 %, all even)        also the same field on both sides (account Description,
+                                    contact FirstName): i % 100 = 0 last written in the hub,
+                                    i % 100 = 50 last written in Salesforce
+The edits are made in that time order (the hub edits of Salesforce's winners, then every
+Salesforce edit, then the other hub edits), so last write wins (the config's default) settles
+each conflict one known way.
+
+Call floor per object, from the API's rules: ceil(reads / 2,000) (a query page holds 2,000 rows;
+reads are the records Salesforce must return, the ones changed there, with an incremental read)
++ ceil(writes / 200) (an sObject Collections update takes 200; writes are the records whose hub
+changes must reach Salesforce) + 1 describe. Counts come from the emulator's control plane.
+
+Conflict detection is the planner's `plan()` alone, timed here on the inputs an incremental run
+gives it (every link with its base, the hub records changed, the Salesforce records changed),
+best of three, per record planned.
+
+After the runs both sides must hold the expected values (each one-side change arrived, each
+conflict settled by last write wins): a mismatch prints FAILED and exits non-zero.
+
+Last line: RESULT calls=<n> floor=<n> calls_ratio=<x> wall_s=<x> conflict_us_per_record=<x>
+records=<n>
+"""
+
+import functools
+import json
+import math
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from _setup import ROOT, fresh_database, scaled, start_sandbox
+
+RECORDS = scaled(10_000)  # per object
+PAGE = 2_000  # rows in one query answer
+COLLECTION = 200  # records in one sObject Collections call
+CONFLICT_EVERY = 50  # 2 %
+DAY = 86_400
+REMOTE_ACCOUNT: dict[int, str] = {}  # hub account id → its Salesforce id
+TARGETS = {"calls_ratio": 1.05, "conflict_us_per_record": 1_000, "wall_s": 60}
+
+
+@dataclass(frozen=True)
+class Change:
+    hub: str  # the field (CRM name) the hub edits on even records
+    crm: str  # the field Salesforce edits on odd records
+    both: str  # the field both edit on every 50th record
+
+
+@dataclass
+class Entity:
+    name: str  # the config's entity
+    sobject: str
+    change: Change
+    rows: list = field(default_factory=list)  # Salesforce's rows, in Id order
+    hub_ids: list = field(default_factory=list)  # the hub record of each row
+    expected: list = field(default_factory=list)  # each record's mapped values after the run
+    hub_changed: set = field(default_factory=set)  # indexes
+    crm_changed: set = field(default_factory=set)
+
+    @property
+    def renames(self) -> dict:
+        """hub field → CRM field of the shipped mapping set's plain renames."""
+        return {
+            row["source"]: row["target"]
+            for row in mapping_fields(self.name)
+            if row["transform"] == "rename" and row["direction"] != "none"
+        }
+
+    @property
+    def fields(self) -> list:
+        return [row["target"] for row in mapping_fields(self.name) if row["direction"] != "none"]
+
+
+ENTITIES = [
+    Entity("account", "Account", Change(hub="Phone", crm="BillingCity", both="Description")),
+    Entity("contact", "Contact", Change(hub="Phone", crm="Title", both="FirstName")),
+]
+
+
+@functools.cache
+def mapping_fields(entity: str) -> list[dict]:
+    """The shipped mapping set's fields (the one a config starts with)."""
+    path = ROOT / "crm" / "mapping" / f"salesforce-{entity}.json"
+    return json.loads(Path(path).read_text())["fields"]
+
+
+def plain(value):
+    """A value as the sync compares it: text trimmed, empty text as null."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def generated(sobject: str, start: int, count: int, accounts: list[str]) -> list[dict]:
+    """Rows past the org's own, made without Faker (about a millisecond a row: 20,000 would
+    take longer than the sync that is measured)."""
+    cities = ["Boston", "Denver", "Austin", "Seattle", "Chicago", "Atlanta", "Portland"]
+    rows = []
+    for n in range(start, start + count):
+        if sobject == "Account":
+            rows.append(
+                {
+                    "Name": f"Bench Account {n:05d} Inc.",
+                    "Website": f"https://www.bench{n}.example.com",
+                    "Industry": ["Construction", "Engineering", "Retail", "Energy"][n % 4],
+                    "Phone": f"(555) {n // 10_000:03d}-{n % 10_000:04d}",
+                    "BillingStreet": f"{100 + n % 900} Main St",
+                    "BillingCity": cities[n % len(cities)],
+                    "BillingState": "CA",
+                    "BillingPostalCode": f"{90_000 + n % 9_999:05d}",
+                    "BillingCountry": "United States",
+                    "Description": f"Customer since {2000 + n % 25}",
+                }
+            )
+        else:
+            rows.append(
+                {
+                    "FirstName": ["Ada", "Grace", "Alan", "Edsger", "Barbara"][n % 5],
+                    "LastName": f"Benchley{n:05d}",
+                    "Email": f"contact{n}@bench{n % 997}.example.com",
+                    "Phone": f"(555) {n // 10_000:03d}-{n % 10_000:04d}",
+                    "Title": ["Buyer", "Engineer", "Director", "Estimator"][n % 4],
+                    "AccountId": accounts[n % len(accounts)] if accounts else None,
+                }
+            )
+    return rows
+
+
+class Watch(threading.Thread):
+    """Prints the running log's progress every few seconds, as the page shows it."""
+
+    def __init__(self, config_id: int):
+        super().__init__(daemon=True)
+        self.config_id, self.stopped = config_id, threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from crm.models import SyncLog
+
+        shown = None
+        while not self.stopped.wait(5):
+            run = SyncLog.objects.filter(config_id=self.config_id).order_by("-pk").first()
+            if run is not None and run.status == "running":
+                said = (run.stage, run.stage_done, run.percent)
+                if said != shown:
+                    shown = said
+                    print(
+                        f"    {run.percent:5.1f} %  {run.stage} {run.stage_done}/{run.stage_total}"
+                    )
+        connection.close()
+
+
+def main() -> None:
+    began_all = time.monotonic()
+    fresh_database("crm-sync")
+    from config.celery import app
+    from crm import services
+    from crm.models import Account, Contact, CrmConfig, CrmLink, SyncLog
+    from integrations.accounts import services as accounts
+    from integrations.accounts.models import User
+    from integrations.sandbox.client import SandboxClient
+    from tests.integrations.helpers import connect
+
+    def step(text: str) -> None:
+        print(f"[{time.monotonic() - began_all:6.1f} s] {text}")
+
+    step("A fresh database migrated; starting the Salesforce emulator...")
+    app.conf.task_always_eager = True  # the worker's task, run here
+    server = start_sandbox(["salesforce"])
+    sandbox = SandboxClient(server)
+
+    # --- Salesforce: the org's rows and generated ones, their modstamps a day old ------------------
+    step(f"Seeding Salesforce with {RECORDS} accounts and {RECORDS} contacts...")
+    sandbox.advance_clock("salesforce", -DAY)
+    by_object = {e.sobject: e for e in ENTITIES}
+    for entity in ENTITIES:
+        have = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")
+        live = [r for r in have["records"] if not r["IsDeleted"]]
+        account_ids = [r["Id"] for r in by_object["Account"].rows]
+        more = generated(entity.sobject, len(live), max(0, RECORDS - len(live)), account_ids)
+        for start in range(0, len(more), 5_000):
+            sandbox.salesforce_records(sobject=entity.sobject, records=more[start : start + 5_000])
+        rows = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")["records"]
+        entity.rows = sorted((r for r in rows if not r["IsDeleted"]), key=lambda r: r["Id"])
+    sandbox.control("salesforce", "POST", "clock", {"real": True})
+
+    # --- the hub: a workspace, its connection, the config, and the same records, linked ----------
+    user = User.objects.create_user(email="bench@example.com", password=None)
+    workspace = accounts.workspace_create(name="Bench", creator=user)
+    connection = connect(sandbox, user=user, workspace=workspace, provider="salesforce")
+    config = CrmConfig.objects.create(
+        workspace=workspace,
+        provider="salesforce",
+        connection=connection,
+        entities=[e.name for e in ENTITIES],
+    )
+    step("Making the hub's records and their links...")
+    from django.utils import timezone
+
+    a_day_ago = timezone.now() - timedelta(days=1)
+    local_of: dict[str, int] = {}  # Salesforce account id → hub account id
+    for entity in ENTITIES:
+        model = Account if entity.sobject == "Account" else Contact
+        made = []
+        for row in entity.rows:
+            values = {
+                hub: row.get(crm) or ""  # text columns hold "" for nothing
+                for hub, crm in entity.renames.items()
+                if hub != "account"
+            }
+            if entity.sobject == "Contact":
+                values["account_id"] = local_of.get(row.get("AccountId"))
+            made.append(
+                model(workspace=workspace, created_at=a_day_ago, updated_at=a_day_ago, **values)
+            )
+        made = model.objects.bulk_create(made, batch_size=2_000)
+        entity.hub_ids = [record.pk for record in made]
+        if entity.sobject == "Account":
+            local_of = {row["Id"]: pk for row, pk in zip(entity.rows, entity.hub_ids, strict=True)}
+            REMOTE_ACCOUNT.update({pk: remote for remote, pk in local_of.items()})
+        from integrations.sync.models import digest
+
+        links = []
+        for row, pk in zip(entity.rows, entity.hub_ids, strict=True):
+            base = {name: plain(row.get(name)) for name in entity.fields}
+            links.append(
+                CrmLink(
+                    workspace=workspace,
+                    config=config,
+                    entity=entity.name,
+                    local_id=pk,
+                    remote_id=row["Id"],
+                    synced_values=base,
+                    content_hash=digest(base),
+                    synced_at=a_day_ago,
+                )
+            )
+        CrmLink.objects.bulk_create(links, batch_size=2_000)
+
+    def run(entity: Entity) -> tuple[SyncLog, float]:
+        watch = Watch(config.pk)
+        watch.start()
+        began = time.monotonic()
+        # Eager: the task runs to its end as sync_request commits.
+        log = services.sync_request(
+            config=config, entity=entity.name, actor=None, trigger=SyncLog.Trigger.COMMAND
+        )
+        seconds = time.monotonic() - began
+        watch.stopped.set()
+        return SyncLog.objects.get(pk=log.pk), seconds
+
+    step("A first run per object (not counted): it must find nothing to do...")
+    for entity in ENTITIES:
+        log, seconds = run(entity)
+        print(f"    {entity.name}: {log.status} in {seconds:.1f} s: {log.message or 'no message'}")
+        if (log.status, log.created, log.updated, log.conflicts, log.failed) != (
+            "succeeded",
+            0,
+            0,
+            0,
+            0,
+        ):
+            fail(
+                f"the first {entity.name} run did something ({log.status}: {log.message}; "
+                f"{log.errors[:3]}): the seeded links are not what a sync keeps"
+            )
+
+    # --- the changes ------------------------------------------------------------------------------
+    step("Changing half of the records on each side, 2 % on the same field on both...")
+    for entity in ENTITIES:
+        entity.expected = [
+            {name: plain(row.get(name)) for name in entity.fields} for row in entity.rows
+        ]
+    hub_edits(ENTITIES, Account, Contact, last_wins="crm")  # before Salesforce's: they lose
+    time.sleep(0.01)
+    for entity in ENTITIES:
+        c = entity.change
+        edits = []
+        for i, row in enumerate(entity.rows):
+            edit = {}
+            if i % 2:
+                edit[c.crm] = f"SF {c.crm} {i}"
+            if i % CONFLICT_EVERY == 0:
+                edit[c.both] = f"Salesforce's {i}"
+            if edit:
+                entity.crm_changed.add(i)
+                edits.append({"Id": row["Id"], **edit})
+                winner = {k: v for k, v in edit.items() if k != c.both or i % 100 == 50}
+                entity.expected[i].update(winner)
+        for start in range(0, len(edits), 5_000):
+            sandbox.control(
+                "salesforce", "PATCH", "records", {"records": edits[start : start + 5_000]}
+            )
+    time.sleep(0.01)
+    hub_edits(ENTITIES, Account, Contact, last_wins="hub")
+    for entity in ENTITIES:
+        rows = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")["records"]
+        entity.rows = sorted((r for r in rows if not r["IsDeleted"]), key=lambda r: r["Id"])
+
+    # --- the planner alone, on an incremental run's inputs -------------------------------------
+    step("Timing conflict detection (the planner alone)...")
+    planned = 0
+    best_total = 0.0
+    for entity in ENTITIES:
+        seconds, count, conflicts = time_plan(entity, config, Account, Contact, CrmLink)
+        want = sum(1 for i in range(len(entity.rows)) if i % CONFLICT_EVERY == 0)
+        if conflicts != want:
+            fail(f"the planner found {conflicts} {entity.name} conflicts, not {want}")
+        planned += count
+        best_total += seconds
+        print(
+            f"    {entity.name}: {count} records planned in {seconds * 1000:.1f} ms "
+            f"({seconds / count * 1e6:.2f} µs per record), {conflicts} conflicts"
+        )
+    conflict_us = best_total / planned * 1e6
+
+    # --- the timed runs ---------------------------------------------------------------------------
+    calls_total = floor_total = 0
+    wall = 0.0
+    for entity in ENTITIES:
+        reads, writes = len(entity.crm_changed), len(entity.hub_changed)
+        floor = math.ceil(reads / PAGE) + math.ceil(writes / COLLECTION) + 1
+        step(
+            f"Syncing {entity.name}s: {len(entity.rows)} linked, {writes} changed in the hub, "
+            f"{reads} in Salesforce..."
+        )
+        sandbox.clear_calls("salesforce")
+        began_at = time.time()
+        log, seconds = run(entity)
+        calls = sandbox.calls("salesforce")
+        print(
+            f"    run: {log.status} in {seconds:.1f} s: created {log.created}, updated "
+            f"{log.updated}, conflicts {log.conflicts}, failed {log.failed}"
+            + (f" — {log.message}" if log.message else "")
+        )
+        print(
+            f"    API calls (emulator): {calls['total']}, floor {floor} "
+            f"(ceil({reads}/{PAGE}) reads + ceil({writes}/{COLLECTION}) writes + 1 describe): "
+            f"{calls['total'] / floor:.3f} x floor"
+        )
+        for endpoint, count in sorted(calls["by_endpoint"].items(), key=lambda kv: -kv[1]):
+            print(f"      {count:>5}  {endpoint}")
+        timeline(calls["log"], began_at, seconds)
+        if log.status != "succeeded":
+            fail(f"the {entity.name} run did not succeed: {log.message} {log.errors[:5]}")
+        calls_total += calls["total"]
+        floor_total += floor
+        wall += seconds
+
+    # --- both sides as expected -------------------------------------------------------------------
+    step("Checking both sides...")
+    wrong = []
+    for entity in ENTITIES:
+        wrong += compare(entity, sandbox, Account, Contact)
+    if wrong:
+        print(f"FAILED: {len(wrong)} values differ from what the sync should have left, e.g.:")
+        for line in wrong[:10]:
+            print(f"    {line}")
+        server.stop()
+        raise SystemExit(1)
+    records = sum(len(e.rows) for e in ENTITIES)
+    print(f"    both sides hold the {records} records as expected")
+    ratio = calls_total / floor_total
+    print(
+        f"Calls {calls_total} against a floor of {floor_total}: {ratio:.3f} x "
+        f"(target ≤ {TARGETS['calls_ratio']}); wall {wall:.1f} s (target < {TARGETS['wall_s']} s); "
+        f"conflict detection {conflict_us:.2f} µs per record "
+        f"(target ≤ {TARGETS['conflict_us_per_record']})"
+    )
+    server.stop()
+    print(
+        f"RESULT calls={calls_total} floor={floor_total} calls_ratio={ratio:.3f} "
+        f"wall_s={wall:.1f} conflict_us_per_record={conflict_us:.2f} records={records}"
+    )
+
+
+def fail(message: str) -> None:
+    print(f"FAILED: {message}")
+    raise SystemExit(1)
+
+
+def hub_edits(entities, Account, Contact, *, last_wins: str) -> None:
+    """The hub's edits, stamped now: of the records whose conflict Salesforce wins
+    (`last_wins` "crm": made before Salesforce's edits) or of the others ("hub"). Written
+    with one statement run many times (bulk_update's CASE per row takes seconds on SQLite)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    for entity in entities:
+        c = entity.change
+        renames = {crm: hub for hub, crm in entity.renames.items()}
+        model = Account if entity.sobject == "Account" else Contact
+        meta = model._meta
+        now = meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
+        by_columns: dict[tuple, list] = {}
+        for i in range(0, len(entity.rows), 2):
+            if (i % 100 == 50) != (last_wins == "crm"):
+                continue
+            edit = {c.hub: f"+1 555 01{i:06d}"}
+            if i % CONFLICT_EVERY == 0:
+                edit[c.both] = f"The hub's {i}"
+                if last_wins == "crm":  # Salesforce's value wins: only the hub's phone arrives
+                    entity.expected[i][c.hub] = edit[c.hub]
+                else:
+                    entity.expected[i].update(edit)
+            else:
+                entity.expected[i].update(edit)
+            entity.hub_changed.add(i)
+            columns = tuple(meta.get_field(renames[name]).column for name in edit)
+            by_columns.setdefault(columns, []).append([*edit.values(), now, entity.hub_ids[i]])
+        with transaction.atomic(), connection.cursor() as cursor:
+            for columns, params in by_columns.items():
+                sets = ", ".join(f"{connection.ops.quote_name(col)} = %s" for col in columns)
+                cursor.executemany(
+                    f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets}, "  # noqa: S608 - names from the model
+                    f"{connection.ops.quote_name('updated_at')} = %s WHERE id = %s",
+                    params,
+                )
+
+
+def hub_values(entity: Entity, record) -> dict:
+    """A hub record in the CRM's names, as the sync compares it (a contact's account, should
+    the mapping carry AccountId, as its linked Salesforce id)."""
+    values = {crm: plain(getattr(record, hub)) for hub, crm in entity.renames.items()}
+    if "AccountId" in entity.fields and "AccountId" not in values:
+        values["AccountId"] = REMOTE_ACCOUNT.get(record.account_id)
+    return {name: values.get(name) for name in entity.fields}
+
+
+def time_plan(entity: Entity, config, Account, Contact, CrmLink) -> tuple[float, int, int]:
+    """The planner on what an incremental run reads: every link (with its base), the hub records
+    changed and the Salesforce records changed. Best of three; (seconds, records, conflicts)."""
+    from django.utils.dateparse import parse_datetime
+
+    from integrations.sync import planner
+
+    model = Account if entity.sobject == "Account" else Contact
+    links = [
+        planner.Link(link.local_id, link.remote_id, link.synced_values)
+        for link in CrmLink.objects.filter(config=config, entity=entity.name)
+    ]
+    records = model.objects.in_bulk([entity.hub_ids[i] for i in entity.hub_changed])
+    local = {
+        pk: planner.Snapshot(pk, hub_values(entity, record), record.updated_at)
+        for pk, record in records.items()
+    }
+    remote = {}
+    for i in entity.crm_changed:
+        row = entity.rows[i]
+        remote[row["Id"]] = planner.Snapshot(
+            row["Id"],
+            {name: plain(row.get(name)) for name in entity.fields},
+            parse_datetime(row["LastModifiedDate"]),
+        )
+    natural = {"account": ("Name",), "contact": ("Email",)}[entity.name]
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        result = planner.plan(
+            links=links,
+            local=local,
+            remote=remote,
+            fields=entity.fields,
+            policy=planner.Policy.LAST_WRITE_WINS,
+            direction=planner.Direction.BOTH,
+            natural_keys=natural,
+            local_complete=False,
+            remote_complete=False,
+        )
+        timings.append(time.perf_counter() - started)
+    winners = {c.local_id: c.winner for c in result.conflicts}
+    for i in range(0, len(entity.rows), CONFLICT_EVERY):
+        want = planner.LOCAL if i % 100 == 0 else planner.REMOTE
+        if winners.get(entity.hub_ids[i]) != want:
+            fail(f"{entity.name} {i}: the planner's winner is {winners.get(entity.hub_ids[i])}")
+    records_planned = len({link.local_id for link in links} | set(local))
+    return min(timings), records_planned, len(result.conflicts)
+
+
+def compare(entity: Entity, sandbox, Account, Contact) -> list[str]:
+    """What differs from the expected values, on either side."""
+    model = Account if entity.sobject == "Account" else Contact
+    rows = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")["records"]
+    crm = {r["Id"]: r for r in rows if not r["IsDeleted"]}
+    hub = model.objects.in_bulk(entity.hub_ids)
+    wrong = []
+    extra_crm = len(crm) - len(entity.rows)
+    extra_hub = model.objects.count() - len(entity.hub_ids)  # the bench's database: only these
+    if extra_crm or extra_hub:
+        wrong.append(
+            f"{entity.name}: {extra_hub} records more in the hub, {extra_crm} in Salesforce"
+        )
+    for i, (row, pk) in enumerate(zip(entity.rows, entity.hub_ids, strict=True)):
+        want = entity.expected[i]
+        there = {name: plain(crm.get(row["Id"], {}).get(name)) for name in entity.fields}
+        here = hub_values(entity, hub[pk]) if pk in hub else {}
+        for side, got in (("Salesforce", there), ("hub", here)):
+            for name in entity.fields:
+                if got.get(name) != want[name]:
+                    wrong.append(
+                        f"{entity.name} {i} ({row['Id']}) in {side}: {name} = "
+                        f"{got.get(name)!r}, expected {want[name]!r}"
+                    )
+    return wrong
+
+
+def timeline(log: list[dict], began_at: float, seconds: float) -> None:
+    """Where the run's time went: before the first call, in calls (server side), after."""
+    if not log:
+        print(f"    timeline: no calls; run closed at +{seconds:.1f} s")
+        return
+    first, last = log[0]["t"] - began_at, log[-1]["t"] + log[-1]["ms"] / 1000 - began_at
+    served = sum(c["ms"] for c in log) / 1000
+    print(
+        f"    timeline: first call at +{first:.2f} s, last answer at +{last:.2f} s, run closed "
+        f"at +{seconds:.2f} s; the emulator served for {served:.2f} s of it"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
