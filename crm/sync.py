@@ -444,10 +444,13 @@ class EntitySync:
         local_gone = set(self.links) - self._existing_local(self.links)
 
         # The CRM: changed since its cursor (less the lookback) with the deleted ones, or all.
-        wanted = {self.links[pk].remote_id for pk in local if pk in self.links}
-        wanted |= {self.links[pk].remote_id for pk in local_gone}
+        # The CRM half of a record changed only in the hub is not fetched: missing from an
+        # incremental read means unchanged since the base, which the planner then uses (a
+        # record deleted and purged meanwhile answers the update ENTITY_IS_DELETED, and is
+        # read by id next run).
+        wanted: set = set()
         retry_crm = set(state.get("retry_crm") or [])
-        by_ids = math.ceil(len(wanted | retry_crm) / salesforce.IDS_PER_QUERY)
+        by_ids = math.ceil(len(retry_crm) / salesforce.IDS_PER_QUERY)
         whole = max(1, math.ceil(len(self.links) / PAGE))
         full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
         rows = self.call(
@@ -764,6 +767,8 @@ class EntitySync:
                 self.counts["updated"] += 1
             else:
                 self._fail(op.local_id, outcome.message)
+                if outcome.code == "ENTITY_IS_DELETED":
+                    self.retry_crm.add(op.remote_id)  # next run reads it by id: gone
             self._done(op, outcome.ok)
 
     def _delete_remote(self, ops: list) -> None:
