@@ -380,6 +380,10 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "timetracker.models.Job.Status",
         "JobSourceEnum": "timetracker.models.Job.Source",
         "JobSyncRunSourceEnum": "timetracker.models.JobSyncRun.Source",
+        "CrmProviderEnum": "crm.models.CrmConfig.Provider",
+        "CrmSyncDirectionEnum": "crm.models.CrmConfig.Direction",
+        "CrmFieldDirectionEnum": "crm.serializers.SEED_DIRECTIONS",
+        "CrmEntityEnum": "crm.models.Entity",
     },
 }
 

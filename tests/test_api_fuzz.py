@@ -19,6 +19,8 @@ from schemathesis.engine import events
 from schemathesis.engine import from_schema as engine_for
 
 from config.celery import app
+from crm import sync as crm_sync
+from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
 from integrations.accounts import services as accounts
 from integrations.approvals.models import OutboundChange
 from integrations.connections.models import Connection
@@ -59,6 +61,40 @@ KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
     ("POST /api/timetracker/punch-out", "Schema-valid request rejected", ""): (
         "As process-approved-jobs: `workspace` is needed when you belong to several."
     ),
+    ("POST /api/crm/connect", "Schema-valid request rejected", ""): (
+        "As process-approved-jobs: `workspace` is needed when you belong to several. HubSpot, "
+        "in the seed's provider list, answers 400 provider_not_supported until its sync "
+        "exists; an authCode alone is refused: a code is trusted only with the state it was "
+        "issued for (POST /api/crm/oauth/callback)."
+    ),
+    ("POST /api/crm/oauth/callback", "Schema-valid request rejected", ""): (
+        "The state must be one the hub issued (single-use, unexpired, to this user): the "
+        "platform's OAuth flow refuses any other with 400 oauth_rejected, as it must."
+    ),
+    ("POST /api/crm/{provider}/test-connection", "Schema-valid request rejected", ""): (
+        "As process-approved-jobs: `workspace` is needed when you belong to several; HubSpot "
+        "answers 400 provider_not_supported until its sync exists."
+    ),
+    ("GET /api/crm/{provider}/available-fields", "Schema-valid request rejected", ""): (
+        "As test-connection: `workspace` when you belong to several; HubSpot not yet."
+    ),
+    ("DELETE /api/crm/disconnect/{provider}", "Schema-valid request rejected", ""): (
+        "As test-connection: `workspace` when you belong to several; HubSpot not yet."
+    ),
+    ("PATCH /api/crm/configs/{config_id}", "Schema-valid request rejected", ""): (
+        "Rules across fields the schema does not spell out: a daily syncFrequency needs its "
+        "dailyAt, a filter rule's value must fit its operator (a list for `in`, true or false "
+        "for `empty`), and rules are given per entity (account, contact)."
+    ),
+    ("POST /api/crm/sync/trigger", "Schema-valid request rejected", ""): (
+        "A run follows its config: a syncDirection other than the config's, or entityTypes it "
+        "does not sync, is a 400 naming the field (PATCH the config to change them)."
+    ),
+    ("POST /api/crm/configs/{config_id}/field-mappings", "Schema-valid request rejected", ""): (
+        "crmField is checked against Salesforce's describe of the object, appField against "
+        "the hub's model, transformParams against the transform's JSON Schema (as the "
+        "mapping-set import): a 400 naming the field, and nothing is written."
+    ),
     (EVERY_OPERATION, NO_NUL, ""): (
         "Not generated (generation allow-x00 = false): PostgreSQL stores no NUL character, so "
         "DRF's text fields, forms and our JSON parser refuse one with a 400 the schema does "
@@ -80,7 +116,7 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
     a, b = two_workspaces["a"], two_workspaces["b"]
     admin, member, other = (two_workspaces[k] for k in ("a_admin", "a_member", "b_admin"))
     connect(sandbox, user=admin, workspace=a, provider="smartsheet")
-    connect(sandbox, user=admin, workspace=a, provider="salesforce", domain="test")
+    salesforce = connect(sandbox, user=admin, workspace=a, provider="salesforce", domain="test")
     connect(sandbox, user=admin, workspace=a, provider="hubspot")
     dataverse = connect_dataverse(user=admin, workspace=a)
     connect(sandbox, user=other, workspace=b, provider="smartsheet")
@@ -125,6 +161,7 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
     )
     JobSyncRun.objects.create(workspace=a, source="dataverse", trigger="api", status="succeeded")
     assert dataverse.status == Connection.Status.CONNECTED
+    crm = crm_seed(a, b, salesforce)
 
     ids = sorted(
         {
@@ -133,11 +170,70 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
             *OutboundChange.objects.values_list("pk", flat=True),
             *Job.objects.values_list("pk", flat=True),
             *ProjectSyncRun.objects.values_list("pk", flat=True),
+            *crm,
             linked.pk,
             foreign.pk,
         }
     )
     return {"ids": ids, "workspaces": [a.pk, b.pk]}
+
+
+def crm_seed(a, b, salesforce) -> list[int]:
+    """A CRM config in each workspace (A's connected to Salesforce) with its mapping sets, a
+    run and a conflict waiting on a linked contact; the ids of all of them."""
+    configs = [
+        CrmConfig.objects.create(
+            workspace=a,
+            provider="salesforce",
+            connection=salesforce,
+            entities=["account", "contact"],
+        ),
+        CrmConfig.objects.create(
+            workspace=b, provider="salesforce", status="disconnected", entities=["contact"]
+        ),
+    ]
+    ids = []
+    for config in configs:
+        contact = Contact.objects.create(
+            workspace=config.workspace, first_name="Ada", last_name="Hub", title="CEO"
+        )
+        CrmLink.objects.create(
+            workspace=config.workspace,
+            config=config,
+            entity="contact",
+            local_id=contact.pk,
+            remote_id="003Hb00000Ada0001",
+            synced_values={"Title": None},
+        )
+        log = SyncLog.objects.create(
+            workspace=config.workspace,
+            config=config,
+            entity="contact",
+            direction="bidirectional",
+            trigger="api",
+            status="partial",
+            failed=1,
+            errors=[{"item": f"contact {contact.pk}", "message": "REQUIRED_FIELD_MISSING"}],
+        )
+        conflict = SyncConflict.objects.create(
+            workspace=config.workspace,
+            config=config,
+            log=log,
+            entity="contact",
+            local_id=contact.pk,
+            remote_id="003Hb00000Ada0001",
+            app_data={"Title": "CEO"},
+            crm_data={"Title": "CTO"},
+            base_data={"Title": None},
+            conflicting_fields=["Title"],
+        )
+        fields = [
+            field.pk
+            for entity in ("account", "contact")
+            for field in crm_sync.mapping_set_for(config, entity).fields.all()
+        ]
+        ids += [config.pk, log.pk, conflict.pk, *fields[:3]]
+    return ids
 
 
 def fuzz_config(*, key: str, ids: list[int], workspaces: list[int]) -> schemathesis.Config:
@@ -146,7 +242,11 @@ def fuzz_config(*, key: str, ids: list[int], workspaces: list[int]) -> schemathe
             "seed": 12,
             # Each run alike: no failures replayed from an earlier run's cache or database.
             "cache": {"enabled": False},
-            "dictionaries": {"ids": {"values": ids}, "workspaces": {"values": workspaces}},
+            "dictionaries": {
+                "ids": {"values": ids},
+                "workspaces": {"values": workspaces},
+                "crm_providers": {"values": ["salesforce", "hubspot"]},
+            },
             "auth": {"openapi": {"tokenAuth": {"api_key": f"Token {key}"}}},
             # The test server serves each kept-alive connection from a thread of its own that
             # holds a database connection until the client hangs up; the fuzzer's last one
@@ -165,6 +265,13 @@ def fuzz_config(*, key: str, ids: list[int], workspaces: list[int]) -> schemathe
                     ("path.run_id", "ids"),
                     ("path.job_id", "ids"),
                     ("path.row_id", "ids"),
+                    ("path.config_id", "ids"),
+                    ("path.mapping_id", "ids"),
+                    ("path.log_id", "ids"),
+                    ("path.conflict_id", "ids"),
+                    ("path.provider", "crm_providers"),
+                    ("query.configId", "ids"),
+                    ("body.configId", "ids"),
                     ("query.workspace", "workspaces"),
                     ("body.workspace", "workspaces"),
                 )

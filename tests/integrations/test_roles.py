@@ -11,6 +11,9 @@ from django.contrib import admin as admin_site
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from crm import services as crm_services
+from crm import sync as crm_sync
+from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
 from integrations import approvals, schedules
 from integrations.accounts import audit as audit_log
 from integrations.accounts import services as accounts
@@ -95,19 +98,8 @@ def outbound_change(w) -> OutboundChange:
     return planned(w["a"])
 
 
-def crm_config(w):
-    from crm.models import CrmConfig
-
-    connection = connect(w["sandbox"], user=w["a_admin"], workspace=w["a"], provider="salesforce")
-    return CrmConfig.objects.create(
-        workspace=w["a"], provider="salesforce", connection=connection, entities=["account"]
-    )
-
-
 def crm_run_queued(dry_run: bool):
     def done(row, response) -> bool:
-        from crm.models import SyncLog
-
         return SyncLog.objects.filter(config=row, dry_run=dry_run).exists()
 
     return done
@@ -115,6 +107,45 @@ def crm_run_queued(dry_run: bool):
 
 def mapping_set(w) -> MappingSet:
     return MappingSet.objects.create(workspace=w["a"], name="Roles", target_entity="b")
+
+
+def crm_config(w) -> CrmConfig:
+    connection = connect(w["sandbox"], user=w["a_admin"], workspace=w["a"], provider="salesforce")
+    return CrmConfig.objects.create(
+        workspace=w["a"],
+        provider="salesforce",
+        connection=connection,
+        entities=["account", "contact"],
+    )
+
+
+def crm_title(w):
+    config = crm_config(w)
+    return config, crm_sync.mapping_set_for(config, "contact").fields.get(target_field="Title")
+
+
+def crm_conflict(w) -> SyncConflict:
+    config = crm_config(w)
+    contact = Contact.objects.create(workspace=w["a"], last_name="Roles", title="CEO")
+    CrmLink.objects.create(
+        workspace=w["a"],
+        config=config,
+        entity="contact",
+        local_id=contact.pk,
+        remote_id="003000000000001AAA",
+        synced_values={"Title": None},
+    )
+    return SyncConflict.objects.create(
+        workspace=w["a"],
+        config=config,
+        entity="contact",
+        local_id=contact.pk,
+        remote_id="003000000000001AAA",
+        app_data={"Title": "CEO"},
+        crm_data={"Title": "CTO"},
+        base_data={"Title": None},
+        conflicting_fields=["Title"],
+    )
 
 
 # --- admin actions ---------------------------------------------------------------------------
@@ -414,9 +445,70 @@ SERVICES: dict[str, ServiceCase] = {
             workspace=(job_run(w).workspace), actor=actor, trigger="admin"
         )
     ),
+    "crm.services.config_connect": ServiceCase(
+        lambda w, actor: crm_services.config_connect(
+            workspace=w["a"], provider="salesforce", actor=actor
+        )
+    ),
+    "crm.services.config_link": ServiceCase(
+        lambda w, actor: crm_services.config_link(
+            connection=connect(
+                w["sandbox"], user=w["a_admin"], workspace=w["a"], provider="salesforce"
+            ),
+            actor=actor,
+        )
+    ),
+    "crm.services.config_disconnect": ServiceCase(
+        lambda w, actor: crm_services.config_disconnect(config=crm_config(w), actor=actor)
+    ),
+    "crm.services.config_update": ServiceCase(
+        lambda w, actor: crm_services.config_update(
+            config=crm_config(w), actor=actor, sync_direction="push"
+        )
+    ),
+    "crm.services.config_set_paused": ServiceCase(
+        lambda w, actor: crm_services.config_set_paused(
+            config=crm_config(w), actor=actor, paused=True
+        )
+    ),
+    "crm.services.mapping_add": ServiceCase(
+        lambda w, actor: crm_services.mapping_add(
+            config=crm_config(w),
+            entity="contact",
+            actor=actor,
+            crm_field="Department",
+            app_field="title",
+        )
+    ),
+    "crm.services.mapping_update": ServiceCase(
+        lambda w, actor: crm_services.mapping_update(
+            config=(found := crm_title(w))[0],
+            entity="contact",
+            field=found[1],
+            actor=actor,
+            direction="pull",
+        )
+    ),
+    "crm.services.mapping_remove": ServiceCase(
+        lambda w, actor: crm_services.mapping_remove(
+            config=(found := crm_title(w))[0], entity="contact", field=found[1], actor=actor
+        )
+    ),
+    "crm.services.conflict_resolve": ServiceCase(
+        lambda w, actor: crm_services.conflict_resolve(
+            conflict=crm_conflict(w), actor=actor, strategy="use_app"
+        )
+    ),
+    "crm.services.conflict_ignore": ServiceCase(
+        lambda w, actor: crm_services.conflict_ignore(conflict=crm_conflict(w), actor=actor)
+    ),
 }
 # State-changing services that record no audit event of their own, checked all the same.
 UNAUDITED = {
+    "crm.services.sync_trigger": ServiceCase(
+        # Each run it queues is audited by the run log (integrations.runs.request_run).
+        lambda w, actor: crm_services.sync_trigger(config=crm_config(w), actor=actor)
+    ),
     "integrations.connections.services.connection_refresh": ServiceCase(
         lambda w, actor: connections.connection_refresh(connection=hubspot(w), actor=actor)
     ),

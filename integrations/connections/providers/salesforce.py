@@ -409,21 +409,32 @@ def delete(sf: Salesforce, ids: list[str]) -> list[Result]:
 
 
 def describe(sf: Salesforce, sobject: str) -> list[dict]:
-    """The object's fields as the hub offers them for mapping: name, label, type, whether it is
-    required on create (not nillable, no default) and whether it may be written."""
+    """The object's fields as the hub offers them for mapping: name, label, type, whether a
+    create must send it (createable, not nillable, no default) and whether it may be written
+    on create and on update."""
     described = translated(f"describe {sobject}")(getattr(sf, sobject).describe)()
     return [
         {
             "name": field["name"],
             "label": field.get("label", field["name"]),
             "type": field.get("type", ""),
-            "required": not field.get("nillable", True)
+            "required": bool(field.get("createable"))
+            and not field.get("nillable", True)
             and not field.get("defaultedOnCreate", False),
+            "createable": bool(field.get("createable")),
             "updateable": bool(field.get("updateable")),
             "picklist": [p["value"] for p in field.get("picklistValues") or [] if p.get("active")],
         }
         for field in described.get("fields", [])
     ]
+
+
+def count(sf: Salesforce, sobject: str) -> int:
+    """How many records of `sobject` the org holds (one `SELECT COUNT()` query)."""
+    if not NAME.match(sobject):
+        raise http.Permanent(f"not a Salesforce object name: {sobject!r}")
+    query = f"SELECT COUNT() FROM {sobject}"  # noqa: S608 - the name is checked above
+    return int(translated(f"count {sobject} records")(sf.query)(query)["totalSize"])
 
 
 def usage(sf: Salesforce) -> dict:
