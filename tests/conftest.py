@@ -52,8 +52,12 @@ def pytest_collection_modifyitems(config, items):
     non-browser suite, the other processes idle after 190 s)."""
     workers = max(1, getattr(config, "workerinput", {}).get("workercount", 1))
     slow = [item for item in items if item.get_closest_marker("slow")]
-    rest = [item for item in items if not item.get_closest_marker("slow")]
-    shares = [slow[n::workers] for n in range(workers)]
+    heavy = [i for i in items if i.get_closest_marker("heavy") and not i.get_closest_marker("slow")]
+    rest = [item for item in items if item not in slow and item not in heavy]
+    # Dealt like cards, the slow ones first and then the heavy ones (seconds each, in
+    # processes of their own): one such test left for the end held a run up by 20 s.
+    first = slow + heavy
+    shares = [first[n::workers] for n in range(workers)]
     size = -(-len(rest) // workers)
     for n, share in enumerate(shares):
         share.extend(rest[n * size : (n + 1) * size])

@@ -26,7 +26,7 @@ INLINE = re.compile(r"`((?:make |\.ci/|\.venv/bin/python |python manage\.py |man
 CHECKS = {
     r"make run( PORT=\d+)?": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
     r"make status": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
-    r"(\.venv/bin/python |python )?manage\.py (setup_periodic_tasks|bootstrap_demo|changepassword admin@example\.com|test_connection <id>|run_embedded( --port \d+)?)": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
+    r"(\.venv/bin/python |python )?manage\.py (setup_periodic_tasks|bootstrap_demo|changepassword admin@example\.com|test_connection <id>|run_embedded( --port \d+)?|crm_sync <config id> --dry-run)": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
     r"(\.venv/bin/)?python manage\.py sandbox --only hubspot": "test_one_sandbox_runs_alone",
     r"make test": "test_make_test_runs_the_suite_and_fails_on_no_tests",
     r"\.ci/run": "test_ci_run_uses_postgres_and_redis",
@@ -137,6 +137,11 @@ def test_make_run_serves_the_sign_in_page_and_the_admin_commands_work(fresh):
         )
         tested = stack.run(python, "manage.py", "test_connection", str(dataverse))
         assert tested.returncode == 0 and "OK — connected as" in tested.stdout, tested.stderr
+
+        # The demo has no CRM connected (that takes a consent): the command's own answer to an
+        # id it does not know; the sync it runs is tests/crm's.
+        crm = stack.run(python, "manage.py", "crm_sync", "424242", "--dry-run")
+        assert crm.returncode != 0 and "No CRM config with id 424242." in crm.stderr
 
         schedule = stack.run(python, "manage.py", "setup_periodic_tasks")
         assert schedule.returncode == 0 and "Beat schedule:" in schedule.stdout, schedule.stderr

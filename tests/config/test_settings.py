@@ -87,6 +87,7 @@ def test_the_celery_entry_point_stops_the_same_way(tmp_path):
     assert "CELERY_BROKER_URL:" in result.stderr
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(
     "command",
     [

@@ -325,6 +325,7 @@ def _wait(what: str, condition, *, timeout: float, watch=()) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.heavy
 def test_a_worker_killed_mid_run_is_swept_within_its_window_and_the_run_completes_once(
     broker, processes, linked, author, sandbox, tmp_path
 ):

@@ -178,6 +178,7 @@ def test_numbers_taken_by_eight_threads_at_once_are_all_unique():
     assert NumberSequence.objects.get().last == 300
 
 
+@pytest.mark.heavy
 @pytest.mark.django_db(transaction=True)
 def test_numbers_from_several_processes_are_all_unique(tmp_path):
     from django.conf import settings
