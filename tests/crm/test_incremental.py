@@ -552,3 +552,56 @@ def test_a_run_costs_no_more_calls_than_the_floor(config, sandbox):
     assert counts["updated"] == len(links) and counts["failed"] == 0
     floor = math.ceil(len(crm_side) / 2_000) + math.ceil(len(hub_side) / 200) + 1
     assert calls <= floor, sandbox.calls("salesforce")["by_endpoint"]
+
+
+def test_the_dry_runs_plan_is_what_the_run_then_does(config, sandbox):
+    # A mix: a hub edit, a Salesforce edit, the same field edited on both (last write wins),
+    # a contact new in the hub and one new in Salesforce.
+    run(config, "account")
+    one, two, three = (
+        Contact.objects.create(
+            workspace=config.workspace, last_name=f"Hub{n}", email=f"ada{n}@hub.example"
+        )
+        for n in range(3)
+    )
+    run(config)
+    one.title = "Hub edit"
+    one.save()
+    sandbox.salesforce_edit(link_of(config, two).remote_id, {"Title": "CRM edit"})
+    sandbox.salesforce_edit(link_of(config, three).remote_id, {"Title": "CRM first"})
+    three.title = "Hub last"
+    three.save()
+    Contact.objects.create(workspace=config.workspace, last_name="New", email="new@hub.example")
+    sandbox.salesforce_records(
+        sobject="Contact", records=[{"LastName": "Fresh", "Email": "fresh@crm.example"}]
+    )
+
+    planned = run(config, dry_run=True)["plan"]
+    assert run(config, dry_run=True)["plan"] == planned  # a dry run changed nothing
+    done = run(config)
+
+    ops = [step for step in planned if step["operation"] != "conflict"]
+    count = {kind: sum(1 for s in ops if s["operation"] == kind) for kind in ("create", "update")}
+    assert (done["created"], done["updated"]) == (count["create"], count["update"])
+    assert [s["fields"]["Title"][1:] for s in planned if s["operation"] == "conflict"] == [
+        ["Hub last", "CRM first"]
+    ]
+    for step in ops:  # every planned change is where the plan said it would be
+        after = {name: change[1] for name, change in step["changes"].items()}
+        if step["side"] == "crm":
+            remote = (
+                step["remote_id"]
+                or link_of(config, Contact.objects.get(pk=step["local_id"])).remote_id
+            )
+            fields = ", ".join(after)
+            (row,) = crm_rows(config, f"SELECT {fields} FROM Contact WHERE Id = '{remote}'")
+            assert {name: row[name] or None for name in after} == after, step
+        else:
+            local = CrmLink.objects.get(
+                config=config, entity="contact", remote_id=step["remote_id"]
+            )
+            record = Contact.objects.get(pk=local.local_id)
+            mapped = sync.EntitySync(config, "contact", client(config.connection))
+            values = mapped._snapshots_local([record])[record.pk].values
+            assert {name: values[name] for name in after} == after, step
+    assert run(config, dry_run=True)["plan"] == []  # and nothing is left to do
