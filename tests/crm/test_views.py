@@ -358,6 +358,11 @@ def test_a_runs_page_shows_its_errors_conflicts_and_stages_and_retries_them(
         assert f"<strong>{stage}</strong>" in html
     assert "Only a workspace admin can retry." in html
 
+    config.status = CrmConfig.Status.PAUSED
+    config.save()
+    assert "resume it on the" in page(client, admin, f"/crm/history/{log.pk}/")
+    config.status = CrmConfig.Status.CONNECTED
+    config.save()
     html = page(client, admin, f"/crm/history/{log.pk}/")
     assert f'action="/crm/history/{log.pk}/retry"' in html
     response = post(client, admin, f"/crm/history/{log.pk}/retry")
