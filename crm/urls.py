@@ -1,10 +1,20 @@
-"""Routes of CRM sync: the seed's /api/crm/ endpoints (the CRM pages come with the next issue)."""
+"""Routes of CRM sync: its pages under /crm/ and the seed's /api/crm/ endpoints."""
 
 from django.urls import path
 
-from crm import api
+from crm import api, views
 
 urlpatterns = [
+    path("crm/", views.settings_page, name="crm-settings"),
+    path("crm/connect/<str:provider>", views.config_connect, name="crm-connect"),
+    path("crm/configs/<int:config_id>/sync", views.config_sync, name="crm-sync"),
+    path("crm/configs/<int:config_id>/pause", views.config_pause, name="crm-pause"),
+    path("crm/configs/<int:config_id>/resume", views.config_resume, name="crm-resume"),
+    path("crm/configs/<int:config_id>/disconnect", views.config_disconnect, name="crm-disconnect"),
+    path("crm/configs/<int:config_id>/settings", views.config_settings, name="crm-config"),
+    path("crm/history/", views.history, name="crm-history"),
+    path("crm/history/<int:log_id>/", views.log_detail, name="crm-log"),
+    path("crm/history/<int:log_id>/retry", views.log_retry, name="crm-log-retry"),
     path("api/crm/connect", api.ConnectView.as_view(), name="api-crm-connect"),
     path("api/crm/oauth/callback", api.OAuthCallbackView.as_view(), name="api-crm-oauth-callback"),
     path(

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from crm.models import CrmConfig, SyncLog
 from integrations import approvals
 from integrations.accounts.models import Membership
 from integrations.connections.models import Connection
@@ -48,7 +49,7 @@ HEADER = """(width) => [...document.querySelectorAll('header a, header button')]
   const shown = el.getClientRects().length > 0 && box.left >= 0 && box.right <= width;
   return [el.textContent.trim(), shown];
 })"""
-NAVIGATION = ["Projects", "TimeTracker", "Connections", "Review", "Admin", "API", "Sign out"]
+NAVIGATION = ["Projects", "TimeTracker", "CRM", "Connections", "Review", "Admin", "API", "Sign out"]
 
 
 @pytest.fixture
@@ -200,6 +201,40 @@ def test_every_hub_page_fits_a_phone_with_labelled_fields(phone, hub, busy_works
     page.goto(f"{hub.url}/projects/{project.pk}/unmapped/")
     page.wait_for_selector("#unmapped-rows")
     assert_fits(page)
+
+    # The CRM pages: no CRM yet, then a card, the history, a run with errors, Configure.
+    page.goto(f"{hub.url}/crm/")
+    page.wait_for_selector("#crm-empty")
+    assert_fits(page)
+    config = CrmConfig.objects.create(
+        workspace=project.workspace,
+        provider="salesforce",
+        connection=Connection.objects.get(workspace=project.workspace, provider="salesforce"),
+        entities=["account", "contact"],
+        api_usage={"used": 12_345, "limit": 15_000},
+        last_sync_at=timezone.now(),
+    )
+    log = SyncLog.objects.create(
+        workspace=project.workspace,
+        config=config,
+        entity="contact",
+        direction="bidirectional",
+        trigger="schedule",
+        status="partial",
+        failed=1,
+        errors=[{"item": "contact 0035g00000AbCdEAAZ", "message": "REQUIRED_FIELD_MISSING: x"}],
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    for path, ready in [
+        ("/crm/", "#crm-salesforce"),
+        ("/crm/history/", "#runs"),
+        (f"/crm/history/{log.pk}/", "#errors"),
+        (f"/crm/configs/{config.pk}/settings", "#config-form"),
+    ]:
+        page.goto(f"{hub.url}{path}")
+        page.wait_for_selector(ready)
+        assert_fits(page)
 
 
 def test_the_sign_in_page_fits_a_phone(phone, hub):

@@ -1,0 +1,421 @@
+"""Server-rendered pages of CRM sync: the settings page (a card per CRM config of a workspace,
+with its actions) and the sync history with a page per run. Reads go through the selectors,
+writes through the services (the role checks live there); a refused action comes back as a
+message on the page it was pressed on."""
+
+from datetime import datetime, time
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
+
+from crm import selectors, services
+from crm.models import CrmConfig, Entity, SyncLog
+from integrations.accounts import selectors as account_selectors
+from integrations.accounts.models import Membership
+from integrations.connections.models import Connection
+from integrations.connections.oauth.views import hub_origin, opens_oauth_popups
+from integrations.errors import ApplicationError, NotFound, PermissionDenied
+
+HISTORY_PAGE_SIZE = 25
+# The history's status filter, in the seed's words ("Completed" is a run that succeeded).
+STATUS_FILTER = [
+    ("succeeded", "Completed"),
+    ("partial", "Partial"),
+    ("failed", "Failed"),
+    ("running", "Running"),
+    ("queued", "Queued"),
+]
+
+
+def _workspace(request):
+    """The workspace the page is about: ?workspace=<id> (or the form's), else the user's first."""
+    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
+    wanted = request.GET.get("workspace") or request.POST.get("workspace")
+    if wanted:
+        membership = memberships.filter(workspace_id=wanted).first() if wanted.isdigit() else None
+        if membership is None:
+            raise Http404("No such workspace.")
+        return membership.workspace
+    first = memberships.order_by("workspace__name").first()
+    if first is None:
+        raise Http404("You belong to no workspace yet.")
+    return first.workspace
+
+
+def _config(request, config_id: int) -> CrmConfig:
+    try:
+        return selectors.config_for(user=request.user, config_id=config_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _settings_url(workspace_id: int) -> str:
+    return f"{reverse('crm-settings')}?workspace={workspace_id}"
+
+
+def _back(config: CrmConfig):
+    return redirect(_settings_url(config.workspace_id))
+
+
+def _act(request, config: CrmConfig, action, done: str):
+    """Run a service for a card's button and say how it went; a member pressing it (the page
+    only shows it disabled) gets a 403, as the API would answer."""
+    try:
+        action()
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return _back(config)
+
+
+def _usage(config: CrmConfig) -> dict | None:
+    """The API quota the provider last reported: used, limit and the share used (percent)."""
+    used, limit = (config.api_usage or {}).get("used"), (config.api_usage or {}).get("limit")
+    if used is None or not limit:
+        return None
+    return {"used": used, "limit": limit, "percent": min(100, round(100 * used / limit))}
+
+
+def _card(config: CrmConfig) -> dict:
+    stats = selectors.config_stats(config=config)
+    connection = config.connection
+    working = connection is not None and connection.status == Connection.Status.CONNECTED
+    return {
+        "config": config,
+        "stats": stats,
+        "usage": _usage(config),
+        "connected_as": (connection.external_email or connection.label) if working else "",
+        "active": list(selectors.log_list(config=config).filter(status__in=SyncLog.ACTIVE)),
+        "entities": [Entity(entity).label.lower() for entity in services.ordered_entities(config)],
+    }
+
+
+@login_required
+@ensure_csrf_cookie
+@opens_oauth_popups
+def settings_page(request):
+    """A card per CRM config of the workspace, and the CRMs it may still connect."""
+    workspace = _workspace(request)
+    configs = selectors.config_list(user=request.user, workspace_id=workspace.pk)
+    cards = [_card(config) for config in configs]
+    configured = {card["config"].provider for card in cards}
+    connection = selectors.connection_of(
+        user=request.user, workspace=workspace, provider=CrmConfig.Provider.SALESFORCE
+    )
+    return render(
+        request,
+        "crm/settings.html",
+        {
+            "workspace": workspace,
+            "workspaces": account_selectors.workspace_list(user=request.user),
+            "is_admin": account_selectors.is_workspace_admin(
+                user=request.user, workspace_id=workspace.pk
+            ),
+            "cards": cards,
+            "salesforce_configured": CrmConfig.Provider.SALESFORCE in configured,
+            "hubspot_configured": CrmConfig.Provider.HUBSPOT in configured,
+            "salesforce_ready": connection is not None
+            and connection.status == Connection.Status.CONNECTED,
+            "page": {
+                "workspace": workspace.pk,
+                "allowedOrigin": hub_origin(),
+                "pollSeconds": settings.OAUTH_STATUS_POLL_SECONDS,
+            },
+        },
+    )
+
+
+@login_required
+@require_POST
+def config_connect(request, provider: str):
+    """Connect the workspace's config to its CRM: linked at once when the workspace's
+    connection works (the page's popup made it a moment ago); otherwise the consent page of
+    the platform's OAuth flow, in this window (the page without scripts)."""
+    workspace = _workspace(request)
+    try:
+        config, consent_url = services.config_connect(
+            workspace=workspace,
+            provider=provider,
+            actor=request.user,
+            domain=request.POST.get("domain", ""),
+        )
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(_settings_url(workspace.pk))
+    if consent_url:
+        return redirect(consent_url)
+    who = config.connection.external_email or config.connection.label
+    messages.success(request, f"{config.get_provider_display()} is connected as {who}.")
+    return redirect(_settings_url(workspace.pk))
+
+
+@login_required
+@require_POST
+def config_sync(request, config_id: int):
+    """Sync now: a run of each of the config's entities, accounts first."""
+    config = _config(request, config_id)
+
+    def sync_now():
+        services.sync_trigger(config=config, actor=request.user, trigger=SyncLog.Trigger.BUTTON)
+
+    return _act(request, config, sync_now, f"{config.get_provider_display()} sync started.")
+
+
+@login_required
+@require_POST
+def config_pause(request, config_id: int):
+    config = _config(request, config_id)
+    return _act(
+        request,
+        config,
+        lambda: services.config_set_paused(config=config, actor=request.user, paused=True),
+        f"{config.get_provider_display()} sync paused: no run starts until you resume it.",
+    )
+
+
+@login_required
+@require_POST
+def config_resume(request, config_id: int):
+    config = _config(request, config_id)
+    return _act(
+        request,
+        config,
+        lambda: services.config_set_paused(config=config, actor=request.user, paused=False),
+        f"{config.get_provider_display()} sync resumed.",
+    )
+
+
+@login_required
+@require_POST
+def config_disconnect(request, config_id: int):
+    config = _config(request, config_id)
+    return _act(
+        request,
+        config,
+        lambda: services.config_disconnect(config=config, actor=request.user),
+        f"{config.get_provider_display()} is disconnected; its links and history are kept "
+        "for when you connect again.",
+    )
+
+
+class ConfigForm(forms.Form):
+    """The sync's settings (seed screen 6): what moves, which way, how often, who wins."""
+
+    sync_direction = forms.ChoiceField(
+        label="Direction", choices=CrmConfig.Direction.choices, widget=forms.RadioSelect
+    )
+    sync_frequency = forms.ChoiceField(
+        label="How often", choices=CrmConfig.Frequency.choices, widget=forms.RadioSelect
+    )
+    daily_at = forms.TimeField(
+        label="Time of a daily sync (UTC)",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    entities = forms.MultipleChoiceField(
+        label="What to sync", choices=Entity.choices, widget=forms.CheckboxSelectMultiple
+    )
+    conflict_resolution = forms.ChoiceField(
+        label="When both sides changed a field", choices=CrmConfig.Resolution.choices
+    )
+    create_if_missing = forms.BooleanField(
+        label="Create new records if not found on the other side", required=False
+    )
+    propagate_deletes = forms.BooleanField(
+        label="Delete records deleted on the other side (after a complete read)", required=False
+    )
+
+
+@login_required
+def config_settings(request, config_id: int):
+    """Configure: the config's settings form; saved through the service, which checks the
+    rules between them (a daily sync needs its time). Members see it read-only."""
+    config = _config(request, config_id)
+    is_admin = account_selectors.is_workspace_admin(
+        user=request.user, workspace_id=config.workspace_id
+    )
+    initial = {name: getattr(config, name) for name in ConfigForm.base_fields}
+    form = ConfigForm(request.POST if request.method == "POST" else None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not is_admin:
+            raise DjangoPermissionDenied("Only a workspace admin can change the CRM sync.")
+        if form.is_valid():
+            try:
+                services.config_update(config=config, actor=request.user, **form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"{config.get_provider_display()} sync settings saved.")
+                return _back(config)
+        status = 400
+    return render(
+        request,
+        "crm/config.html",
+        {"config": config, "form": form, "is_admin": is_admin},
+        status=status,
+    )
+
+
+def _day(text: str, *, end: bool = False) -> datetime | None:
+    """A yyyy-mm-dd of the date filter as the start (or end) of that day; None if not a date."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return timezone.make_aware(datetime.combine(day, time.max if end else time.min))
+
+
+@login_required
+def history(request):
+    """The workspace's runs, newest first, filtered by date range, status and entity."""
+    workspace = _workspace(request)
+    logs = selectors.log_list(user=request.user).filter(workspace=workspace)
+    chosen = {
+        key: request.GET.get(key, "").strip() for key in ("since", "until", "status", "entity")
+    }
+    problems = []
+    if chosen["since"]:
+        since = _day(chosen["since"])
+        if since is None:
+            problems.append("From: enter a date as YYYY-MM-DD.")
+        else:
+            logs = logs.filter(created_at__gte=since)
+    if chosen["until"]:
+        until = _day(chosen["until"], end=True)
+        if until is None:
+            problems.append("To: enter a date as YYYY-MM-DD.")
+        else:
+            logs = logs.filter(created_at__lte=until)
+    if chosen["status"] in dict(STATUS_FILTER):
+        logs = logs.filter(status=chosen["status"])
+    if chosen["entity"] in Entity.values:
+        logs = logs.filter(entity=chosen["entity"])
+    page = Paginator(logs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    for log in page.object_list:
+        log.duration_text = _duration(log.duration)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "crm/history.html",
+        {
+            "workspace": workspace,
+            "workspaces": account_selectors.workspace_list(user=request.user),
+            "page": page,
+            "chosen": chosen,
+            "problems": problems,
+            "query": query.urlencode(),
+            "statuses": STATUS_FILTER,
+            "entities": Entity.choices,
+            "has_active": any(log.is_active for log in page.object_list),
+        },
+        status=400 if problems else 200,
+    )
+
+
+def _log(request, log_id: int) -> SyncLog:
+    try:
+        return selectors.log_for(user=request.user, log_id=log_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _timeline(log: SyncLog) -> list[tuple[str, datetime | None, str]]:
+    """The run's stages as its row knows them: queued, started, the stage it is at (while it
+    runs) and its end."""
+    steps = [("Queued", log.created_at, f"by {log.get_trigger_display().lower()}")]
+    if log.started_at:
+        steps.append(("Started", log.started_at, ""))
+    if log.is_active and log.stage:
+        count = f" {log.stage_done}/{log.stage_total}" if log.stage_total else ""
+        steps.append((f"{log.stage}{count}", None, "now"))
+    if log.finished_at:
+        steps.append((log.get_status_display(), log.finished_at, log.message))
+    return steps
+
+
+def _duration(seconds: float | None) -> str:
+    """ "2m 34s", "0.4s", or "—" before the run starts."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{round(seconds)}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes // 60}h {minutes % 60}m" if minutes >= 60 else f"{minutes}m {rest}s"
+
+
+def _errors(log: SyncLog) -> list[dict]:
+    """The run's per-record errors, each with the record it names: a hub record by its id,
+    a CRM record by its id and a link to it in the CRM (the connection's instance)."""
+    connection = log.config.connection
+    instance = connection.instance_url.rstrip("/") if connection and connection.instance_url else ""
+    shown = []
+    for error in log.errors:
+        entity, _, ident = str(error.get("item", "")).partition(" ")
+        on_hub = ident.isdigit()
+        shown.append(
+            {
+                "entity": entity,
+                "record": ident or error.get("item", ""),
+                "side": "hub" if on_hub else "CRM",
+                "url": f"{instance}/{ident}" if instance and ident and not on_hub else "",
+                "message": error.get("message", ""),
+            }
+        )
+    return shown
+
+
+@login_required
+@ensure_csrf_cookie
+def log_detail(request, log_id: int):
+    log = _log(request, log_id)
+    return render(
+        request,
+        "crm/log.html",
+        {
+            "log": log,
+            "errors": _errors(log),
+            "duration_text": _duration(log.duration),
+            "conflicts": list(selectors.log_conflicts(log=log)),
+            "timeline": _timeline(log),
+            "is_admin": account_selectors.is_workspace_admin(
+                user=request.user, workspace_id=log.workspace_id
+            ),
+            "may_retry": log.failed > 0 and not log.is_active,
+        },
+    )
+
+
+@login_required
+@require_POST
+def log_retry(request, log_id: int):
+    """Retry failed records: a new run of the log's config and entity, which reads the
+    records that failed again."""
+    log = _log(request, log_id)
+    try:
+        run = services.retry_failed(log=log, actor=request.user)
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("crm-log", log_id=log.pk)
+    messages.success(request, f"Retrying the failed {log.entity}s: run {run.pk} started.")
+    return redirect("crm-log", log_id=run.pk)

@@ -1,0 +1,375 @@
+"""The CRM pages through Django's test client: the settings page's cards (and its empty state)
+for admins and members, the card's actions through the services, the sync history with its
+filters, pages and a run's details, and Configure. Members read and are refused every action
+(403); another workspace's config or run is a 404."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crm.models import CrmConfig, CrmLink, SyncConflict, SyncLog
+from integrations import runs
+from integrations.accounts.models import AuditEvent
+from integrations.connections.models import Connection
+from tests.integrations.helpers import connect
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_queue(monkeypatch):
+    # A queued run stays queued (no broker here): what the pages show of it is the subject.
+    monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
+
+
+@pytest.fixture
+def admin(two_workspaces):
+    return two_workspaces["a_admin"]
+
+
+@pytest.fixture
+def member(two_workspaces):
+    return two_workspaces["a_member"]
+
+
+@pytest.fixture
+def outsider(two_workspaces):
+    return two_workspaces["b_admin"]
+
+
+@pytest.fixture
+def config(sandbox, two_workspaces, admin):
+    connection = connect(sandbox, user=admin, workspace=two_workspaces["a"], provider="salesforce")
+    return CrmConfig.objects.create(
+        workspace=two_workspaces["a"],
+        provider="salesforce",
+        connection=connection,
+        entities=["account", "contact"],
+    )
+
+
+def page(client, user, url: str, status: int = 200) -> str:
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == status, response.content[:500]
+    return response.content.decode()
+
+
+def post(client, user, url: str, data: dict | None = None):
+    client.force_login(user)
+    return client.post(url, data or {})
+
+
+def a_log(config, **fields) -> SyncLog:
+    values = {
+        "workspace": config.workspace,
+        "config": config,
+        "entity": "account",
+        "direction": "bidirectional",
+        "trigger": "button",
+        "status": "succeeded",
+        **fields,
+    }
+    return SyncLog.objects.create(**values)
+
+
+# --- The settings page -------------------------------------------------------------------------
+
+
+def test_an_admin_sees_the_card_with_its_figures_and_actions(client, config, admin):
+    CrmLink.objects.bulk_create(
+        CrmLink(
+            workspace=config.workspace,
+            config=config,
+            entity="account",
+            local_id=n,
+            remote_id=f"001{n:015d}",
+        )
+        for n in range(1, 1235)
+    )
+    config.last_sync_at = timezone.now() - timedelta(hours=2, minutes=1)
+    config.last_sync_status = "success"
+    config.next_sync_at = timezone.now() + timedelta(minutes=28, seconds=30)
+    config.api_usage = {"used": 1500, "limit": 15000}
+    config.save()
+
+    html = page(client, admin, "/crm/")
+
+    assert 'id="crm-salesforce"' in html
+    assert '<span class="badge connected" id="status-salesforce">Connected</span>' in html
+    assert config.connection.external_email in html
+    assert "2\xa0hours ago" in html
+    assert "28\xa0minutes from now" in html
+    assert "1,234 accounts · 0 contacts" in html
+    assert "1,500 of 15,000 calls today (10%)" in html
+    for action in ("sync", "pause", "disconnect", "settings"):
+        assert f"/crm/configs/{config.pk}/{action}" in html
+    assert "data-confirm=" in html  # Disconnect asks first
+    assert "read-only" not in html
+    # Salesforce has its card: only HubSpot is left to connect, and it is not available yet.
+    assert "Connect Salesforce" not in html
+    assert 'id="connect-hubspot" disabled' in html and "coming soon" in html
+
+
+def test_a_member_sees_the_card_read_only(client, config, member):
+    html = page(client, member, f"/crm/?workspace={config.workspace_id}")
+    assert 'id="crm-salesforce"' in html
+    assert 'id="read-only"' in html
+    assert "Only a workspace admin can sync" in html
+    for action in ("sync", "pause", "resume", "disconnect"):
+        assert f"/crm/configs/{config.pk}/{action}" not in html
+
+
+def test_with_no_config_the_page_offers_salesforce_and_hubspot_later(
+    client, two_workspaces, admin, member
+):
+    html = page(client, admin, "/crm/")
+    assert 'id="crm-empty"' in html and "Connect your CRM to keep data in sync" in html
+    assert 'action="/crm/connect/salesforce"' in html
+    assert 'data-start-url="/integrations/salesforce/auth/start"' in html
+    assert 'data-ready="0"' in html  # no working connection yet: the popup comes first
+    assert 'id="connect-hubspot" disabled' in html
+    assert "Only a workspace admin can connect a CRM" not in html
+    assert "Only a workspace admin can connect a CRM" in page(client, member, "/crm/")
+
+
+def test_the_hub_navigation_links_the_crm_pages(client, admin):
+    assert '<a href="/crm/">CRM</a>' in page(client, admin, "/")
+
+
+# --- The card's actions ------------------------------------------------------------------------
+
+
+def test_sync_now_queues_a_run_per_entity_and_the_card_shows_them_going(client, config, admin):
+    response = post(client, admin, f"/crm/configs/{config.pk}/sync")
+    assert response.status_code == 302
+    assert response["Location"] == f"/crm/?workspace={config.workspace_id}"
+    queued = SyncLog.objects.filter(config=config).order_by("pk")
+    assert [(log.entity, log.status, log.trigger, log.requested_by) for log in queued] == [
+        ("account", "queued", "button", admin),
+        ("contact", "queued", "button", admin),
+    ]
+
+    html = client.get(response["Location"]).content.decode()
+    assert "Salesforce sync started." in html
+    for log in queued:
+        assert f'<div class="run" data-run="{log.pk}" data-status="queued">' in html
+    assert html.count("Waiting for a worker…") == 2
+    assert 'title="A sync is going"' in html
+
+    # Pressed again while they wait: refused with the reason, nothing more queued.
+    again = post(client, admin, f"/crm/configs/{config.pk}/sync")
+    assert "already going" in client.get(again["Location"]).content.decode()
+    assert SyncLog.objects.filter(config=config).count() == 2
+
+
+def test_pause_resume_and_disconnect_go_through_the_services(client, config, admin):
+    post(client, admin, f"/crm/configs/{config.pk}/pause")
+    config.refresh_from_db()
+    assert config.status == "paused"
+    html = page(client, admin, "/crm/")
+    assert '<span class="badge paused"' in html and "None while paused" in html
+    assert f"/crm/configs/{config.pk}/resume" in html
+    assert 'title="Resume the sync first"' in html
+    # A paused config's Sync now is refused by the service too.
+    response = post(client, admin, f"/crm/configs/{config.pk}/sync")
+    assert "resume it first" in client.get(response["Location"]).content.decode()
+    assert not SyncLog.objects.exists()
+
+    post(client, admin, f"/crm/configs/{config.pk}/resume")
+    config.refresh_from_db()
+    assert config.status == "connected"
+
+    response = post(client, admin, f"/crm/configs/{config.pk}/disconnect")
+    config.refresh_from_db()
+    config.connection.refresh_from_db()
+    assert config.status == "disconnected"
+    assert config.connection.status == Connection.Status.REVOKED
+    html = client.get(response["Location"]).content.decode()
+    assert "Salesforce is disconnected" in html
+    assert '<span class="badge disconnected"' in html
+    assert 'action="/crm/connect/salesforce"' in html  # the card offers to connect again
+    actions = set(
+        AuditEvent.objects.filter(action__startswith="crm.config.").values_list("action", flat=True)
+    )
+    assert {"crm.config.disconnect"} <= actions
+
+
+def test_connect_links_the_workspaces_working_connection_or_sends_to_the_consent(
+    client, sandbox, two_workspaces, admin
+):
+    started = post(client, admin, "/crm/connect/salesforce", {"workspace": two_workspaces["a"].pk})
+    assert started.status_code == 302
+    assert "/services/oauth2/authorize?" in started["Location"]
+    assert CrmConfig.objects.get().status == "disconnected"
+
+    connection = connect(sandbox, user=admin, workspace=two_workspaces["a"], provider="salesforce")
+    done = post(client, admin, "/crm/connect/salesforce", {"workspace": two_workspaces["a"].pk})
+    assert done["Location"] == f"/crm/?workspace={two_workspaces['a'].pk}"
+    config = CrmConfig.objects.get()
+    assert (config.status, config.connection) == ("connected", connection)
+    assert f"Salesforce is connected as {connection.external_email}" in (
+        client.get(done["Location"]).content.decode()
+    )
+
+    hubspot = post(client, admin, "/crm/connect/hubspot")
+    assert "not supported yet" in client.get(hubspot["Location"]).content.decode()
+    assert post(client, admin, "/crm/connect/pipedrive").status_code == 404
+
+
+def test_members_are_refused_every_action(client, config, member):
+    log = a_log(config, failed=2, status="partial")
+    for url in (
+        f"/crm/configs/{config.pk}/sync",
+        f"/crm/configs/{config.pk}/pause",
+        f"/crm/configs/{config.pk}/disconnect",
+        f"/crm/configs/{config.pk}/settings",
+        f"/crm/history/{log.pk}/retry",
+        "/crm/connect/salesforce",
+    ):
+        assert post(client, member, url).status_code == 403, url
+    config.refresh_from_db()
+    assert config.status == "connected" and config.connection.status == "connected"
+    assert list(SyncLog.objects.all()) == [log]
+
+
+def test_another_workspaces_config_and_runs_are_not_found(client, config, outsider):
+    log = a_log(config)
+    for url in (
+        f"/crm/configs/{config.pk}/settings",
+        f"/crm/history/{log.pk}/",
+        f"/crm/?workspace={config.workspace_id}",
+        f"/crm/history/?workspace={config.workspace_id}",
+    ):
+        page(client, outsider, url, status=404)
+    for url in (
+        f"/crm/configs/{config.pk}/sync",
+        f"/crm/configs/{config.pk}/pause",
+        f"/crm/configs/{config.pk}/disconnect",
+        f"/crm/history/{log.pk}/retry",
+    ):
+        assert post(client, outsider, url).status_code == 404, url
+    # Their own page knows nothing of it.
+    assert "crm-salesforce" not in page(client, outsider, "/crm/")
+    assert not SyncLog.objects.exclude(pk=log.pk).exists()
+
+
+# --- Configure ----------------------------------------------------------------------------------
+
+
+def test_configure_saves_the_settings_through_the_service(client, config, admin, member):
+    form = {
+        "sync_direction": "pull",
+        "sync_frequency": "daily",
+        "daily_at": "",
+        "entities": ["contact"],
+        "conflict_resolution": "manual_review",
+        "create_if_missing": "on",
+    }
+    refused = post(client, admin, f"/crm/configs/{config.pk}/settings", form)
+    assert refused.status_code == 400
+    assert "A daily sync needs its time of day" in refused.content.decode()
+    config.refresh_from_db()
+    assert config.sync_frequency == "hourly"  # nothing half-written
+
+    saved = post(client, admin, f"/crm/configs/{config.pk}/settings", {**form, "daily_at": "02:30"})
+    assert saved.status_code == 302
+    config.refresh_from_db()
+    assert (config.sync_direction, config.sync_frequency, str(config.daily_at)) == (
+        "pull",
+        "daily",
+        "02:30:00",
+    )
+    assert config.entities == ["contact"] and config.conflict_resolution == "manual_review"
+    assert (config.create_if_missing, config.propagate_deletes) == (True, False)
+    assert config.next_sync_at is not None
+    assert AuditEvent.objects.filter(action="crm.config.update").exists()
+    assert 'id="read-only"' in page(client, member, f"/crm/configs/{config.pk}/settings")
+
+
+# --- Sync history -------------------------------------------------------------------------------
+
+
+def test_the_history_filters_by_date_status_and_entity_and_pages(client, config, admin):
+    now = timezone.now()
+    old = a_log(config, entity="contact", status="failed", created_at=now - timedelta(days=10))
+    partial = a_log(config, entity="account", status="partial", failed=5, updated=234)
+    for n in range(26):
+        a_log(config, entity="contact", created_at=now - timedelta(days=1, minutes=n))
+
+    html = page(client, admin, "/crm/history/")
+    assert "Page 1 of 2 (28 runs)" in html
+    assert f'data-run="{partial.pk}"' in html and "234 synced" in html and "5 failed" in html
+    assert f'data-run="{old.pk}"' not in html  # the oldest is on page 2
+    assert f'data-run="{old.pk}"' in page(client, admin, "/crm/history/?page=2")
+
+    def shown(query: str) -> set[int]:
+        html = page(client, admin, f"/crm/history/?{query}")
+        return {log.pk for log in SyncLog.objects.all() if f'data-run="{log.pk}"' in html}
+
+    assert shown("status=partial") == {partial.pk}
+    assert shown("status=failed&entity=contact") == {old.pk}
+    assert shown("entity=account") == {partial.pk}
+    day = (now - timedelta(days=10)).date().isoformat()
+    assert shown(f"since={day}&until={day}") == {old.pk}
+    bad = page(client, admin, "/crm/history/?since=yesterday", status=400)
+    assert "From: enter a date as YYYY-MM-DD." in bad
+
+
+def test_a_runs_page_shows_its_errors_conflicts_and_stages_and_retries_them(
+    client, config, admin, member
+):
+    started = timezone.now() - timedelta(minutes=3)
+    log = a_log(
+        config,
+        entity="contact",
+        status="partial",
+        updated=4,
+        failed=2,
+        processed=6,
+        error_count=2,
+        errors=[
+            {"item": "contact 0035g00000AbCdEAAZ", "message": "REQUIRED_FIELD_MISSING: LastName"},
+            {"item": "contact 17", "message": "The hub record was deleted meanwhile."},
+        ],
+        message="0 created, 4 updated, 0 unchanged, 2 failed",
+        started_at=started,
+        finished_at=started + timedelta(minutes=2, seconds=34),
+    )
+    SyncConflict.objects.create(
+        workspace=config.workspace,
+        config=config,
+        log=log,
+        entity="contact",
+        local_id=9,
+        remote_id="0035g00000XyZaBAAZ",
+        conflicting_fields=["Title", "Phone"],
+    )
+
+    html = page(client, member, f"/crm/history/{log.pk}/")
+    instance = config.connection.instance_url.rstrip("/")
+    assert f'href="{instance}/0035g00000AbCdEAAZ"' in html
+    assert "REQUIRED_FIELD_MISSING: LastName" in html
+    assert "<code>17</code>" in html and "(hub)" in html
+    assert "Title, Phone" in html and "0035g00000XyZaBAAZ" in html
+    assert "2m 34s" in html
+    for stage in ("Queued", "Started", "Partly done"):
+        assert f"<strong>{stage}</strong>" in html
+    assert "Only a workspace admin can retry." in html
+
+    config.status = CrmConfig.Status.PAUSED
+    config.save()
+    assert "resume it on the" in page(client, admin, f"/crm/history/{log.pk}/")
+    config.status = CrmConfig.Status.CONNECTED
+    config.save()
+    html = page(client, admin, f"/crm/history/{log.pk}/")
+    assert f'action="/crm/history/{log.pk}/retry"' in html
+    response = post(client, admin, f"/crm/history/{log.pk}/retry")
+    retry = SyncLog.objects.exclude(pk=log.pk).get()
+    assert (retry.entity, retry.status, retry.requested_by) == ("contact", "queued", admin)
+    assert response["Location"] == f"/crm/history/{retry.pk}/"
+    assert AuditEvent.objects.filter(action="crm.sync.retry").exists()
+    html = client.get(response["Location"]).content.decode()
+    assert "Retrying the failed contacts" in html
+    assert f'id="run-live" class="run" data-run="{retry.pk}" data-status="queued" aria' in html
