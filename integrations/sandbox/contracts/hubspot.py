@@ -85,6 +85,33 @@ GRANT_TYPES = ("authorization_code", "refresh_token")
 FORM = "application/x-www-form-urlencoded"
 
 
+# The CRM data API (integrations/sandbox/hubspot_data.py).
+CONTACTS = "PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json"
+COMPANIES = "PublicApiSpecs/CRM/Companies/Rollouts/424/v3/companies.json"
+OBJECTS = CONTACTS + " + " + COMPANIES
+ASSOC = "PublicApiSpecs/CRM/Associations/Rollouts/130902/v4/associations.json"
+PROPERTIES = "PublicApiSpecs/CRM/Properties/Rollouts/424/v3/properties.json"
+# Reference: OBJECTS components/schemas/SimplePublicObject (and ...WithAssociations): required.
+SIMPLE_OBJECT = ("createdAt", "id", "properties", "updatedAt")
+# Reference: OBJECTS BatchResponseSimplePublicObject (and ASSOC's BatchResponse*): required.
+BATCH_RESPONSE = ("completedAt", "results", "startedAt", "status")
+BATCH_STATUS = ("PENDING", "PROCESSING", "CANCELED", "COMPLETE")
+# Reference: OBJECTS components/schemas/StandardError (a batch's per-record errors): required.
+STANDARD_ERROR = ("category", "context", "errors", "links", "message", "status")
+# Reference: OBJECTS CollectionResponseWithTotalSimplePublicObjectForwardPaging: required.
+SEARCH_RESPONSE = ("results", "total")
+# Reference: ASSOC PublicDefaultAssociation, LabelsBetweenObjectPair,
+# MultiAssociatedObjectWithLabel, AssociationSpecWithLabel, PublicAssociationMultiWithLabel.
+DEFAULT_ASSOCIATION = ("associationSpec", "from", "to")
+LABELS_BETWEEN = ("fromObjectId", "fromObjectTypeId", "labels", "toObjectId", "toObjectTypeId")
+MULTI_ASSOCIATED = ("associationTypes", "toObjectId")
+ASSOCIATION_TYPE = ("category", "typeId")
+MULTI_WITH_LABEL = ("from", "to")
+# Reference: PROPERTIES components/schemas/Property: required.
+PROPERTY = ("description", "fieldType", "groupName", "label", "name", "options", "type")
+OPTION = ("displayOrder", "hidden", "label", "value")
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -102,6 +129,30 @@ OPERATIONS = (
     Operation("GET", "/oauth/v1/access-tokens/{token}", V1),
     Operation("GET", "/oauth/v1/refresh-tokens/{token}", V1),
     Operation("DELETE", "/oauth/v1/refresh-tokens/{token}", V1, no_content=True),
+    Operation("POST", "/crm/v3/objects/{objectType}/search", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/read", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/create", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/update", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/archive", OBJECTS, no_content=True),
+    Operation("GET", "/crm/v3/objects/{objectType}", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}", OBJECTS),
+    Operation("GET", "/crm/v3/objects/{objectType}/{objectId}", OBJECTS),
+    Operation("PATCH", "/crm/v3/objects/{objectType}/{objectId}", OBJECTS),
+    Operation("DELETE", "/crm/v3/objects/{objectType}/{objectId}", OBJECTS, no_content=True),
+    Operation(
+        "PUT",
+        "/crm/v4/objects/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/{toObjectId}",
+        ASSOC,
+    ),
+    Operation(
+        "PUT",
+        "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}/{toObjectId}",
+        ASSOC,
+    ),
+    Operation("GET", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}", ASSOC),
+    Operation("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create", ASSOC),
+    Operation("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", ASSOC),
+    Operation("GET", "/crm/v3/properties/{objectType}", PROPERTIES),
 )
 
 
@@ -266,6 +317,154 @@ class HubSpotContract:
             return self._required(name, body, ACCESS_TOKEN_INFO, V1)
         if template == "/oauth/v1/refresh-tokens/{token}":
             return self._required(name, body, REFRESH_TOKEN_INFO, V1)
+        if template.startswith("/crm/"):
+            return self._crm(name, template, body)
         # The token endpoints: V3 lists only `default` (no success schema), and V1's
         # TokenResponseIF differs between the commits read (FACTS.md §2): nothing to hold.
+        return []
+
+    # --- the CRM data API -----------------------------------------------------------------------
+
+    def _objects(self, name, rows, path) -> list[Violation]:
+        found = []
+        for index, row in enumerate(rows if isinstance(rows, list) else [rows]):
+            here = f"{path}[{index}]" if isinstance(rows, list) else path
+            found += self._required(name, row, SIMPLE_OBJECT, f"{OBJECTS} SimplePublicObject", here)
+            props = row.get("properties") if isinstance(row, dict) else None
+            for key, value in (props or {}).items():
+                if value is not None and not isinstance(value, str):
+                    found.append(
+                        self._violation(
+                            name,
+                            "response",
+                            f"{here}.properties.{key}",
+                            value,
+                            f"a string or null ({OBJECTS} SimplePublicObject.properties)",
+                        )
+                    )
+        return found
+
+    def _batch(self, name, body, source) -> list[Violation]:
+        found = self._required(name, body, BATCH_RESPONSE, f"{source} BatchResponse")
+        if not isinstance(body, dict):
+            return found
+        if body.get("status") not in BATCH_STATUS:
+            found.append(
+                self._violation(
+                    name, "response", "$.status", body.get("status"), f"one of {BATCH_STATUS}"
+                )
+            )
+        for index, error in enumerate(body.get("errors") or ()):
+            found += self._required(
+                name, error, STANDARD_ERROR, f"{source} StandardError", f"$.errors[{index}]"
+            )
+        return found
+
+    def _each(self, name, rows, required, source, path) -> list[Violation]:
+        if not isinstance(rows, list):
+            return [self._violation(name, "response", path, rows, f"an array ({source})")]
+        found = []
+        for index, row in enumerate(rows):
+            found += self._required(name, row, required, source, f"{path}[{index}]")
+        return found
+
+    def _crm(self, name, template, body) -> list[Violation]:
+        if template.endswith("/search"):
+            found = self._required(name, body, SEARCH_RESPONSE, f"{OBJECTS} search response")
+            if isinstance(body, dict):
+                found += self._objects(name, body.get("results", []), "$.results")
+                nxt = (body.get("paging") or {}).get("next")
+                if nxt is not None:
+                    found += self._required(
+                        name, nxt, ("after",), f"{OBJECTS} NextPage", "$.paging.next"
+                    )
+            return found
+        if template.startswith("/crm/v3/objects/") and "/batch/" in template:
+            found = self._batch(name, body, OBJECTS)
+            if isinstance(body, dict):
+                found += self._objects(name, body.get("results", []), "$.results")
+            return found
+        if template == "/crm/v3/objects/{objectType}" and name.startswith("GET"):
+            found = self._required(name, body, ("results",), f"{OBJECTS} CollectionResponse")
+            if isinstance(body, dict):
+                found += self._objects(name, body.get("results", []), "$.results")
+                nxt = (body.get("paging") or {}).get("next")
+                if nxt is not None:
+                    found += self._required(
+                        name, nxt, ("after",), f"{OBJECTS} NextPage", "$.paging.next"
+                    )
+            return found
+        if template.startswith("/crm/v3/objects/"):
+            return self._objects(name, body, "$")
+        if "/associations/default/" in template:
+            found = self._batch(name, body, ASSOC)
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    DEFAULT_ASSOCIATION,
+                    f"{ASSOC} PublicDefaultAssociation",
+                    "$.results",
+                )
+            return found
+        if template.endswith("/batch/create"):
+            found = self._batch(name, body, ASSOC)
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    LABELS_BETWEEN,
+                    f"{ASSOC} LabelsBetweenObjectPair",
+                    "$.results",
+                )
+            return found
+        if template.endswith("/batch/read"):
+            found = self._batch(name, body, ASSOC)
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    MULTI_WITH_LABEL,
+                    f"{ASSOC} PublicAssociationMultiWithLabel",
+                    "$.results",
+                )
+            return found
+        if template.endswith("/{toObjectId}"):
+            return self._required(name, body, LABELS_BETWEEN, f"{ASSOC} LabelsBetweenObjectPair")
+        if template.startswith("/crm/v4/objects/"):
+            found = self._required(name, body, ("results",), f"{ASSOC} CollectionResponse")
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    MULTI_ASSOCIATED,
+                    f"{ASSOC} MultiAssociatedObjectWithLabel",
+                    "$.results",
+                )
+                for index, row in enumerate(body.get("results") or ()):
+                    if isinstance(row, dict):
+                        found += self._each(
+                            name,
+                            row.get("associationTypes"),
+                            ASSOCIATION_TYPE,
+                            f"{ASSOC} AssociationSpecWithLabel",
+                            f"$.results[{index}].associationTypes",
+                        )
+            return found
+        if template.startswith("/crm/v3/properties/"):
+            found = self._required(name, body, ("results",), f"{PROPERTIES} CollectionResponse")
+            if isinstance(body, dict):
+                found += self._each(
+                    name, body.get("results"), PROPERTY, f"{PROPERTIES} Property", "$.results"
+                )
+                for index, row in enumerate(body.get("results") or ()):
+                    if isinstance(row, dict):
+                        found += self._each(
+                            name,
+                            row.get("options"),
+                            OPTION,
+                            f"{PROPERTIES} Option",
+                            f"$.results[{index}].options",
+                        )
+            return found
         return []
