@@ -1383,7 +1383,7 @@ def hubspot_crm(b: Bench, name: str) -> None:
         f"{o}/contacts/batch/read",
         401,
         headers=junk,
-        json={"inputs": []},
+        json={"inputs": [], "properties": [], "propertiesWithHistory": []},
     )
     made = call(
         "batch create",

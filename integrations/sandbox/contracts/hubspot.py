@@ -90,7 +90,7 @@ CONTACTS = "PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json"
 COMPANIES = "PublicApiSpecs/CRM/Companies/Rollouts/424/v3/companies.json"
 OBJECTS = CONTACTS + " + " + COMPANIES
 ASSOC = "PublicApiSpecs/CRM/Associations/Rollouts/130902/v4/associations.json"
-PROPERTIES = "PublicApiSpecs/CRM/Properties/Rollouts/424/v3/properties.json"
+PROPERTIES = "PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json"
 # Reference: OBJECTS components/schemas/SimplePublicObject (and ...WithAssociations): required.
 SIMPLE_OBJECT = ("createdAt", "id", "properties", "updatedAt")
 # Reference: OBJECTS BatchResponseSimplePublicObject (and ASSOC's BatchResponse*): required.
@@ -107,9 +107,34 @@ LABELS_BETWEEN = ("fromObjectId", "fromObjectTypeId", "labels", "toObjectId", "t
 MULTI_ASSOCIATED = ("associationTypes", "toObjectId")
 ASSOCIATION_TYPE = ("category", "typeId")
 MULTI_WITH_LABEL = ("from", "to")
+# Reference: OBJECTS components/schemas (requests): SimplePublicObjectInput(ForCreate) and
+# SimplePublicObjectBatchInput(ForCreate) require `properties` (values strings), the batch
+# ones `id` too (update); BatchInput* require `inputs`; BatchReadInputSimplePublicObjectId
+# requires inputs, properties, propertiesWithHistory; Filter requires operator, propertyName.
+BATCH_READ_INPUT = ("inputs", "properties", "propertiesWithHistory")
+FILTER = ("operator", "propertyName")
+FILTER_OPERATORS = (
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
+)
+# Reference: ASSOC AssociationSpec (associationCategory, associationTypeId) and
+# PublicAssociationMultiPost (from, to, types): required.
+ASSOCIATION_SPEC = ("associationCategory", "associationTypeId")
+ASSOCIATION_POST = ("from", "to", "types")
 # Reference: PROPERTIES components/schemas/Property: required.
 PROPERTY = ("description", "fieldType", "groupName", "label", "name", "options", "type")
-OPTION = ("displayOrder", "hidden", "label", "value")
+OPTION = ("hidden", "label", "value")
 
 
 @dataclass(frozen=True)
@@ -198,6 +223,8 @@ class HubSpotContract:
         violations: list[Violation] = []
         if operation.form:
             violations += self._form(name, operation, exchange)
+        elif operation.template.startswith("/crm/") and exchange.method in ("POST", "PATCH", "PUT"):
+            violations += self._crm_request(name, operation.template, exchange)
         body = self._body(exchange)
         if exchange.status >= 400:
             violations += self._error(name, operation.source, exchange, body)
@@ -468,3 +495,92 @@ class HubSpotContract:
                         )
             return found
         return []
+
+    def _needs(self, name, body, required, source, path="$") -> list[Violation]:
+        """Request-side `_required`."""
+        return [
+            Violation(self.provider, v.operation, "request", v.field, v.value, v.message)
+            for v in self._required(name, body, required, source, path)
+        ]
+
+    def _strings(self, name, props, path) -> list[Violation]:
+        return [
+            Violation(
+                self.provider,
+                name,
+                "request",
+                f"{path}.{key}",
+                shown(value),
+                f"a string ({OBJECTS} properties: additionalProperties string)",
+            )
+            for key, value in (props.items() if isinstance(props, dict) else ())
+            if not isinstance(value, str)
+        ]
+
+    def _crm_request(self, name, template, exchange) -> list[Violation]:
+        """The request bodies the published schemas require of the CRM operations."""
+        if "/associations/default/" in template:
+            return []  # no body
+        try:
+            body = json.loads(exchange.request_body or b"null")
+        except ValueError:
+            return [
+                Violation(
+                    self.provider, name, "request", "body", shown(exchange.request_body), "JSON"
+                )
+            ]
+        found: list[Violation] = []
+        source = OBJECTS if template.startswith("/crm/v3/") else ASSOC
+        if template.endswith("/search"):
+            for g, group in enumerate((body or {}).get("filterGroups") or ()):
+                for f, item in enumerate((group or {}).get("filters") or ()):
+                    path = f"$.filterGroups[{g}].filters[{f}]"
+                    found += self._needs(name, item, FILTER, f"{OBJECTS} Filter", path)
+                    operator = item.get("operator") if isinstance(item, dict) else None
+                    if operator is not None and operator not in FILTER_OPERATORS:
+                        found.append(
+                            Violation(
+                                self.provider,
+                                name,
+                                "request",
+                                f"{path}.operator",
+                                shown(operator),
+                                f"one of the Filter operators ({OBJECTS})",
+                            )
+                        )
+            return found
+        if template.endswith("/{toObjectId}"):
+            if not isinstance(body, list):
+                return [
+                    Violation(
+                        self.provider, name, "request", "$", shown(body), f"an array ({ASSOC})"
+                    )
+                ]
+            for index, spec in enumerate(body):
+                found += self._needs(
+                    name, spec, ASSOCIATION_SPEC, f"{ASSOC} AssociationSpec", f"$[{index}]"
+                )
+            return found
+        if template.endswith("/batch/read"):
+            required = BATCH_READ_INPUT if source == OBJECTS else ("inputs",)
+            found += self._needs(name, body, required, f"{source} BatchReadInput")
+            each = ("id",)
+        elif "/batch/" in template:
+            found += self._needs(name, body, ("inputs",), f"{source} BatchInput")
+            each = {
+                "create": ("properties",) if source == OBJECTS else ASSOCIATION_POST,
+                "update": ("id", "properties"),
+                "archive": ("id",),
+            }[template.rsplit("/", 1)[1]]
+        else:  # a create or an update of one record
+            found += self._needs(name, body, ("properties",), f"{OBJECTS} SimplePublicObjectInput")
+            if isinstance(body, dict):
+                found += self._strings(name, body.get("properties"), "$.properties")
+            return found
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        for index, item in enumerate(inputs if isinstance(inputs, list) else ()):
+            path = f"$.inputs[{index}]"
+            found += self._needs(name, item, each, f"{source} batch input", path)
+            if isinstance(item, dict) and "properties" in each:
+                found += self._strings(name, item.get("properties"), f"{path}.properties")
+        return found
