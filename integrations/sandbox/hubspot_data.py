@@ -217,9 +217,8 @@ class HubSpotAssociable(Convertor):
     regex = "contacts|contact|0-1|companies|company|0-2"
 
     def convert(self, value: str) -> str:
-        return {"contact": "contacts", "0-1": "contacts", "company": "companies"}.get(
-            value, "companies" if value == "0-2" else value
-        )
+        aliases = {"contact": "contacts", "0-1": "contacts", "company": "companies"}
+        return aliases.get(value, "companies" if value == "0-2" else value)
 
     def to_string(self, value: str) -> str:
         return value
@@ -311,6 +310,15 @@ def _generated(seed: int, index: int, kind: str, rng) -> tuple[dict, float, floa
         created,
         share,
     )
+
+
+def _stored(value) -> str | None:
+    """A written value as HubSpot keeps it: a string; an empty string clears it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class HubSpotData:
@@ -462,7 +470,7 @@ class HubSpotData:
         except ValueError:
             return None, self._validation("Invalid input JSON on line 1: the body is not JSON")
 
-    def _check_props(self, kind: str, props, creating: bool) -> list[dict]:
+    def _check_props(self, kind: str, props) -> list[dict]:
         """Per-property problems of a write, as HubSpot's errors[] entries."""
         if not isinstance(props, dict):
             return [{"message": "properties must be an object", "code": "INVALID_INPUT"}]
@@ -536,11 +544,7 @@ class HubSpotData:
     def _write(self, kind: str, record: dict | None, props: dict) -> dict:
         """Apply a validated write; answers the record (new or changed)."""
         now = self.clock.time()
-        values = {k: (None if v is None or v == "" else str(v)) for k, v in props.items()}
-        if isinstance(props, dict):
-            for key, value in props.items():
-                if isinstance(value, bool):
-                    values[key] = "true" if value else "false"
+        values = {key: _stored(value) for key, value in props.items()}
         if record is None:
             record = self._new_record(self.state, kind, values, now, now)
         else:
@@ -553,7 +557,7 @@ class HubSpotData:
 
     def _write_errors(self, kind: str, props, record_id: str | None = None):
         """(status, category, message, errors) of a refused write, or None."""
-        problems = self._check_props(kind, props, record_id is None)
+        problems = self._check_props(kind, props)
         if problems:
             return 400, "VALIDATION_ERROR", "Property values were not valid", problems
         if kind == "contacts" and isinstance(props, dict):
