@@ -920,7 +920,7 @@ class HubSpotData:
             return self._validation(problem)
         limit = int(body.get("limit") or 10)
         after = int(body.get("after") or 0)
-        if after >= SEARCH_CAP or after + limit > SEARCH_CAP + SEARCH_MAX:
+        if after >= SEARCH_CAP:
             return self._validation(
                 f"Paging past {SEARCH_CAP} results is not supported: narrow the search "
                 "with filters instead.",
