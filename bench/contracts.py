@@ -1321,6 +1321,183 @@ def hubspot_account(b: Bench, name: str) -> None:
         b.check("hubspot account details, over the limit", b.http.get(url, headers=bearer), 429)
 
 
+def hubspot_crm(b: Bench, name: str) -> None:
+    """The CRM data API: plain HTTP with the bearer token (each route a normal case and an
+    error case: a junk token's 401, or HubSpot's 400 / 404)."""
+    base = b.url(name)
+    bearer = {"Authorization": f"Bearer {b.hubspot_tokens['access_token']}"}
+    junk = {"Authorization": f"Bearer {JUNK_TOKEN}"}
+
+    def call(label, method, path, status, *, headers=bearer, **kw):
+        return b.check(
+            f"hubspot {label}", b.http.request(method, base + path, headers=headers, **kw), status
+        )
+
+    o = "/crm/v3/objects"
+    call("list contacts", "GET", f"{o}/contacts?limit=2&properties=email", 200)
+    call("list contacts, junk token", "GET", f"{o}/contacts", 401, headers=junk)
+    company = call(
+        "create company", "POST", f"{o}/companies", 201, json={"properties": {"name": "Bench Co"}}
+    ).json()
+    call(
+        "create, unknown property",
+        "POST",
+        f"{o}/companies",
+        400,
+        json={"properties": {"nope": "x"}},
+    )
+    contact = call(
+        "create contact",
+        "POST",
+        f"{o}/contacts",
+        201,
+        json={"properties": {"email": f"bench-{secrets.token_hex(4)}@example.com"}},
+    ).json()
+    cid, kid = contact["id"], company["id"]
+    call("get contact", "GET", f"{o}/contacts/{cid}", 200)
+    call("get contact, unknown", "GET", f"{o}/contacts/{UNKNOWN_ID}", 404)
+    call(
+        "update contact",
+        "PATCH",
+        f"{o}/contacts/{cid}",
+        200,
+        json={"properties": {"firstname": "B"}},
+    )
+    call(
+        "update contact, unknown",
+        "PATCH",
+        f"{o}/contacts/{UNKNOWN_ID}",
+        404,
+        json={"properties": {}},
+    )
+    call(
+        "batch read",
+        "POST",
+        f"{o}/contacts/batch/read",
+        200,
+        json={"inputs": [{"id": cid}], "properties": [], "propertiesWithHistory": []},
+    )
+    call(
+        "batch read, junk token",
+        "POST",
+        f"{o}/contacts/batch/read",
+        401,
+        headers=junk,
+        json={"inputs": [], "properties": [], "propertiesWithHistory": []},
+    )
+    made = call(
+        "batch create",
+        "POST",
+        f"{o}/contacts/batch/create",
+        201,
+        json={"inputs": [{"properties": {"firstname": "Batch"}}]},
+    ).json()
+    too_many = {"inputs": [{"properties": {}}] * 101}
+    call("batch create, 101 inputs", "POST", f"{o}/contacts/batch/create", 400, json=too_many)
+    call(
+        "batch update",
+        "POST",
+        f"{o}/contacts/batch/update",
+        200,
+        json={"inputs": [{"id": cid, "properties": {"lastname": "C"}}]},
+    )
+    call(
+        "batch update, 101 inputs",
+        "POST",
+        f"{o}/contacts/batch/update",
+        400,
+        json={"inputs": [{"id": cid, "properties": {}}] * 101},
+    )
+    call(
+        "batch archive",
+        "POST",
+        f"{o}/contacts/batch/archive",
+        204,
+        json={"inputs": [{"id": made["results"][0]["id"]}]},
+    )
+    call(
+        "batch archive, junk token",
+        "POST",
+        f"{o}/contacts/batch/archive",
+        401,
+        headers=junk,
+        json={"inputs": []},
+    )
+    call(
+        "search",
+        "POST",
+        f"{o}/contacts/search",
+        200,
+        json={
+            "filterGroups": [
+                {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": cid}]}
+            ]
+        },
+    )
+    call("search, limit 201", "POST", f"{o}/contacts/search", 400, json={"limit": 201})
+    call("properties", "GET", "/crm/v3/properties/contacts", 200)
+    call("properties, junk token", "GET", "/crm/v3/properties/contacts", 401, headers=junk)
+    a = f"/crm/v4/objects/contact/{cid}/associations"
+    call("associate (default)", "PUT", f"{a}/default/company/{kid}", 200)
+    call("associate (default), unknown company", "PUT", f"{a}/default/company/{UNKNOWN_ID}", 404)
+    primary = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]
+    call("associate (typed)", "PUT", f"{a}/company/{kid}", 201, json=primary)
+    call(
+        "associate (typed), bad type",
+        "PUT",
+        f"{a}/company/{kid}",
+        400,
+        json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+    )
+    call("associations read", "GET", f"{a}/company", 200)
+    call(
+        "associations read, unknown contact",
+        "GET",
+        f"/crm/v4/objects/contact/{UNKNOWN_ID}/associations/company",
+        404,
+    )
+    v4 = "/crm/v4/associations/contacts/companies/batch"
+    pair = {"from": {"id": cid}, "to": {"id": kid}, "types": primary}
+    call("associations batch create", "POST", f"{v4}/create", 201, json={"inputs": [pair]})
+    call(
+        "associations batch create, 101 inputs",
+        "POST",
+        f"{v4}/create",
+        400,
+        json={"inputs": [pair] * 101},
+    )
+    call("associations batch read", "POST", f"{v4}/read", 200, json={"inputs": [{"id": cid}]})
+    call(
+        "associations batch read, junk token",
+        "POST",
+        f"{v4}/read",
+        401,
+        headers=junk,
+        json={"inputs": []},
+    )
+    call("delete contact", "DELETE", f"{o}/contacts/{cid}", 204)
+    call("delete contact, junk token", "DELETE", f"{o}/contacts/{cid}", 401, headers=junk)
+
+
+HUBSPOT_CRM = (
+    "GET /crm/v3/objects/{object_type:hsobject}",
+    "POST /crm/v3/objects/{object_type:hsobject}",
+    "POST /crm/v3/objects/{object_type:hsobject}/search",
+    "POST /crm/v3/objects/{object_type:hsobject}/batch/read",
+    "POST /crm/v3/objects/{object_type:hsobject}/batch/create",
+    "POST /crm/v3/objects/{object_type:hsobject}/batch/update",
+    "POST /crm/v3/objects/{object_type:hsobject}/batch/archive",
+    "GET /crm/v3/objects/{object_type:hsobject}/{object_id}",
+    "PATCH /crm/v3/objects/{object_type:hsobject}/{object_id}",
+    "DELETE /crm/v3/objects/{object_type:hsobject}/{object_id}",
+    "PUT /crm/v4/objects/{from_type:hsassoc}/{from_id}/associations/default/{to_type:hsassoc}/{to_id}",
+    "PUT /crm/v4/objects/{from_type:hsassoc}/{from_id}/associations/{to_type:hsassoc}/{to_id}",
+    "GET /crm/v4/objects/{from_type:hsassoc}/{from_id}/associations/{to_type:hsassoc}",
+    "POST /crm/v4/associations/{from_type:hsassoc}/{to_type:hsassoc}/batch/create",
+    "POST /crm/v4/associations/{from_type:hsassoc}/{to_type:hsassoc}/batch/read",
+    "GET /crm/v3/properties/{object_type:hsobject}",
+)
+
 HUBSPOT = {
     "GET /oauth/authorize": hubspot_oauth,
     "POST /oauth/authorize": hubspot_oauth,
@@ -1332,6 +1509,7 @@ HUBSPOT = {
     "GET /oauth/v1/refresh-tokens/{token}": hubspot_token_metadata,
     "DELETE /oauth/v1/refresh-tokens/{token}": hubspot_token_metadata,
     "GET /account-info/v3/details": hubspot_account,
+    **dict.fromkeys(HUBSPOT_CRM, hubspot_crm),
 }
 
 

@@ -262,6 +262,9 @@ def _sandbox_server(tmp_path_factory):
     # Every exchange is held to the provider's published contract (the `sandbox` fixture's
     # tests fail on a violation: _contract_checked).
     emulators = runner.build(checking=True)
+    # HubSpot's search sees a write a few seconds after it; tests that care set the delay
+    # (`sandbox.configure("hubspot", search_delay=...)`) and set it back to 0.
+    emulators["hubspot"].config["search_delay"] = 0
     server = runner.SandboxServer(
         emulators, host="127.0.0.1", ports={}, tls=files, snapshot=None, quiet=True
     )

@@ -127,6 +127,25 @@ class SandboxClient:
         suffix = f"?user={user}" if user else ""
         return self.control(name, "DELETE", f"records/{record_id}{suffix}")
 
+    def hubspot_records(self, **body) -> dict[str, list[str]]:
+        """Add rows to the HubSpot account: {"companies": n, "contacts": n, "seed": s}
+        (realistic, the same for the same seed, searchable at once) or {"type": "contacts",
+        "records": [{property: value}]}. Answers the new ids by type."""
+        return self.control("hubspot", "POST", "records", body)
+
+    def hubspot_rows(self, object_type: str) -> list[dict]:
+        """Every row of `companies` or `contacts` as stored, archived ones too."""
+        return self.control("hubspot", "GET", f"records?type={object_type}")["records"]
+
+    def hubspot_edit(self, object_type: str, object_id: str, properties: dict) -> dict:
+        """Change a row as a HubSpot user would: its last-modified property moves."""
+        body = {"properties": properties}
+        return self.control("hubspot", "PATCH", f"records/{object_type}/{object_id}", body)
+
+    def hubspot_delete(self, object_type: str, object_id: str) -> dict:
+        """Archive a row as a HubSpot user would."""
+        return self.control("hubspot", "DELETE", f"records/{object_type}/{object_id}")
+
     def consent(self, authorize_url: str, *, approve: bool = True, user_index: int = 0) -> dict:
         """Do what a person does on the consent page; return the redirect's query."""
         browser = requests.Session()

@@ -39,6 +39,7 @@ import hashlib
 import hmac
 import uuid
 import zlib
+from collections import deque
 
 from faker import Faker
 from starlette.requests import Request
@@ -46,12 +47,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from integrations.sandbox.core import Caller, RateLimit, bearer_token, json_error
+from integrations.sandbox.hubspot_data import SEARCH_PER_SECOND, HubSpotData
 from integrations.sandbox.oauth import OAuthEmulator, OAuthProfile
 
 ACCESS_TTL = 1800
+SEED_COMPANIES, SEED_CONTACTS = 40, 80  # the account's CRM rows after a reset
 
 
-class HubSpotEmulator(OAuthEmulator):
+class HubSpotEmulator(HubSpotData, OAuthEmulator):
     name = "hubspot"
     title = "HubSpot"
     default_limit = RateLimit(limit=100, window=10)  # the seed's default for a fresh account
@@ -142,7 +145,8 @@ class HubSpotEmulator(OAuthEmulator):
                 "name": f"{first} {last}",
                 "hub_id": hub_id,
             }
-        return {**super().initial_state(seed), "portal": portal, "users": users}
+        crm = self.crm_state(seed, SEED_COMPANIES, SEED_CONTACTS)
+        return {**super().initial_state(seed), "portal": portal, "users": users, **crm}
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -188,7 +192,23 @@ class HubSpotEmulator(OAuthEmulator):
 
     def caller(self, request: Request) -> Caller | None:
         info, _ = self.token_info(bearer_token(request))
-        return Caller(key=str(info["hub_id"])) if info else None  # the limit is per account
+        if not info:
+            return None
+        # The limit is per account; searches have their own (5 a second) and do not count
+        # against the ten-secondly one (../shared/providers/hubspot.md "Search").
+        prefix = "search:" if _is_search(request) else ""
+        return Caller(key=f"{prefix}{info['hub_id']}")
+
+    def take(self, key: str, now: float, weight: int = 1) -> float:
+        if not key.startswith("search:"):
+            return super().take(key, now, weight)
+        window = self.runtime.windows.setdefault(key, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) + weight > int(self.config.get("search_per_second", SEARCH_PER_SECOND)):
+            return max(0.001, window[0] + 1.0 - now)
+        window.extend([now] * weight)
+        return 0.0
 
     def _limit_headers(self, remaining: int) -> dict:
         return {
@@ -198,6 +218,19 @@ class HubSpotEmulator(OAuthEmulator):
         }
 
     def rate_limited(self, request: Request, retry_after: float) -> Response:
+        if _is_search(request):
+            # Reference: ../shared/providers/hubspot.md "Rate limits" (policyName SECONDLY);
+            # search answers carry no X-HubSpot-RateLimit-* headers.
+            return json_error(
+                {
+                    "status": "error",
+                    "message": "You have reached your secondly limit.",
+                    "errorType": "RATE_LIMIT",
+                    "correlationId": self.correlation_id(),
+                    "policyName": "SECONDLY",
+                },
+                429,
+            )
         return json_error(
             {
                 "status": "error",
@@ -235,7 +268,7 @@ class HubSpotEmulator(OAuthEmulator):
 
     def extra_headers(self, request: Request, status: int) -> dict[str, str]:
         caller = self.caller(request) if request.url.path.startswith(self.api_prefixes) else None
-        if caller is None:
+        if caller is None or caller.key.startswith("search:"):
             return {}
         return self._limit_headers(self.limit.limit - len(self.runtime.windows.get(caller.key, ())))
 
@@ -269,7 +302,11 @@ class HubSpotEmulator(OAuthEmulator):
                 "/oauth/v1/refresh-tokens/{token}", self.refresh_token_delete, methods=["DELETE"]
             ),
             Route("/account-info/v3/details", self.account_details, methods=["GET"]),
+            *self.crm_routes(),
         ]
+
+    def control_routes(self) -> list[Route]:
+        return [*super().control_routes(), *self.crm_control_routes()]
 
     def oauth_claims(self, user_id: str) -> dict:
         return {"hub_id": self.state["users"][user_id]["hub_id"]}
@@ -412,3 +449,7 @@ class HubSpotEmulator(OAuthEmulator):
                 "dataHostingLocation": "na1",
             }
         )
+
+
+def _is_search(request: Request) -> bool:
+    return request.method == "POST" and request.url.path.endswith("/search")

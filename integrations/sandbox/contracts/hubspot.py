@@ -85,6 +85,58 @@ GRANT_TYPES = ("authorization_code", "refresh_token")
 FORM = "application/x-www-form-urlencoded"
 
 
+# The CRM data API (integrations/sandbox/hubspot_data.py).
+CONTACTS = "PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json"
+COMPANIES = "PublicApiSpecs/CRM/Companies/Rollouts/424/v3/companies.json"
+OBJECTS = CONTACTS + " + " + COMPANIES
+ASSOC = "PublicApiSpecs/CRM/Associations/Rollouts/130902/v4/associations.json"
+PROPERTIES = "PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json"
+# Reference: OBJECTS components/schemas/SimplePublicObject (and ...WithAssociations): required.
+SIMPLE_OBJECT = ("createdAt", "id", "properties", "updatedAt")
+# Reference: OBJECTS BatchResponseSimplePublicObject (and ASSOC's BatchResponse*): required.
+BATCH_RESPONSE = ("completedAt", "results", "startedAt", "status")
+BATCH_STATUS = ("PENDING", "PROCESSING", "CANCELED", "COMPLETE")
+# Reference: OBJECTS components/schemas/StandardError (a batch's per-record errors): required.
+STANDARD_ERROR = ("category", "context", "errors", "links", "message", "status")
+# Reference: OBJECTS CollectionResponseWithTotalSimplePublicObjectForwardPaging: required.
+SEARCH_RESPONSE = ("results", "total")
+# Reference: ASSOC PublicDefaultAssociation, LabelsBetweenObjectPair,
+# MultiAssociatedObjectWithLabel, AssociationSpecWithLabel, PublicAssociationMultiWithLabel.
+DEFAULT_ASSOCIATION = ("associationSpec", "from", "to")
+LABELS_BETWEEN = ("fromObjectId", "fromObjectTypeId", "labels", "toObjectId", "toObjectTypeId")
+MULTI_ASSOCIATED = ("associationTypes", "toObjectId")
+ASSOCIATION_TYPE = ("category", "typeId")
+MULTI_WITH_LABEL = ("from", "to")
+# Reference: OBJECTS components/schemas (requests): SimplePublicObjectInput(ForCreate) and
+# SimplePublicObjectBatchInput(ForCreate) require `properties` (values strings), the batch
+# ones `id` too (update); BatchInput* require `inputs`; BatchReadInputSimplePublicObjectId
+# requires inputs, properties, propertiesWithHistory; Filter requires operator, propertyName.
+BATCH_READ_INPUT = ("inputs", "properties", "propertiesWithHistory")
+FILTER = ("operator", "propertyName")
+FILTER_OPERATORS = (
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
+)
+# Reference: ASSOC AssociationSpec (associationCategory, associationTypeId) and
+# PublicAssociationMultiPost (from, to, types): required.
+ASSOCIATION_SPEC = ("associationCategory", "associationTypeId")
+ASSOCIATION_POST = ("from", "to", "types")
+# Reference: PROPERTIES components/schemas/Property: required.
+PROPERTY = ("description", "fieldType", "groupName", "label", "name", "options", "type")
+OPTION = ("hidden", "label", "value")
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -102,6 +154,30 @@ OPERATIONS = (
     Operation("GET", "/oauth/v1/access-tokens/{token}", V1),
     Operation("GET", "/oauth/v1/refresh-tokens/{token}", V1),
     Operation("DELETE", "/oauth/v1/refresh-tokens/{token}", V1, no_content=True),
+    Operation("POST", "/crm/v3/objects/{objectType}/search", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/read", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/create", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/update", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}/batch/archive", OBJECTS, no_content=True),
+    Operation("GET", "/crm/v3/objects/{objectType}", OBJECTS),
+    Operation("POST", "/crm/v3/objects/{objectType}", OBJECTS),
+    Operation("GET", "/crm/v3/objects/{objectType}/{objectId}", OBJECTS),
+    Operation("PATCH", "/crm/v3/objects/{objectType}/{objectId}", OBJECTS),
+    Operation("DELETE", "/crm/v3/objects/{objectType}/{objectId}", OBJECTS, no_content=True),
+    Operation(
+        "PUT",
+        "/crm/v4/objects/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/{toObjectId}",
+        ASSOC,
+    ),
+    Operation(
+        "PUT",
+        "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}/{toObjectId}",
+        ASSOC,
+    ),
+    Operation("GET", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}", ASSOC),
+    Operation("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create", ASSOC),
+    Operation("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", ASSOC),
+    Operation("GET", "/crm/v3/properties/{objectType}", PROPERTIES),
 )
 
 
@@ -147,6 +223,8 @@ class HubSpotContract:
         violations: list[Violation] = []
         if operation.form:
             violations += self._form(name, operation, exchange)
+        elif operation.template.startswith("/crm/") and exchange.method in ("POST", "PATCH", "PUT"):
+            violations += self._crm_request(name, operation.template, exchange)
         body = self._body(exchange)
         if exchange.status >= 400:
             violations += self._error(name, operation.source, exchange, body)
@@ -266,6 +344,243 @@ class HubSpotContract:
             return self._required(name, body, ACCESS_TOKEN_INFO, V1)
         if template == "/oauth/v1/refresh-tokens/{token}":
             return self._required(name, body, REFRESH_TOKEN_INFO, V1)
+        if template.startswith("/crm/"):
+            return self._crm(name, template, body)
         # The token endpoints: V3 lists only `default` (no success schema), and V1's
         # TokenResponseIF differs between the commits read (FACTS.md §2): nothing to hold.
         return []
+
+    # --- the CRM data API -----------------------------------------------------------------------
+
+    def _objects(self, name, rows, path) -> list[Violation]:
+        found = []
+        for index, row in enumerate(rows if isinstance(rows, list) else [rows]):
+            here = f"{path}[{index}]" if isinstance(rows, list) else path
+            found += self._required(name, row, SIMPLE_OBJECT, f"{OBJECTS} SimplePublicObject", here)
+            props = row.get("properties") if isinstance(row, dict) else None
+            for key, value in (props or {}).items():
+                if value is not None and not isinstance(value, str):
+                    found.append(
+                        self._violation(
+                            name,
+                            "response",
+                            f"{here}.properties.{key}",
+                            value,
+                            f"a string or null ({OBJECTS} SimplePublicObject.properties)",
+                        )
+                    )
+        return found
+
+    def _batch(self, name, body, source) -> list[Violation]:
+        found = self._required(name, body, BATCH_RESPONSE, f"{source} BatchResponse")
+        if not isinstance(body, dict):
+            return found
+        if body.get("status") not in BATCH_STATUS:
+            found.append(
+                self._violation(
+                    name, "response", "$.status", body.get("status"), f"one of {BATCH_STATUS}"
+                )
+            )
+        for index, error in enumerate(body.get("errors") or ()):
+            found += self._required(
+                name, error, STANDARD_ERROR, f"{source} StandardError", f"$.errors[{index}]"
+            )
+        return found
+
+    def _each(self, name, rows, required, source, path) -> list[Violation]:
+        if not isinstance(rows, list):
+            return [self._violation(name, "response", path, rows, f"an array ({source})")]
+        found = []
+        for index, row in enumerate(rows):
+            found += self._required(name, row, required, source, f"{path}[{index}]")
+        return found
+
+    def _crm(self, name, template, body) -> list[Violation]:
+        if template.endswith("/search"):
+            found = self._required(name, body, SEARCH_RESPONSE, f"{OBJECTS} search response")
+            if isinstance(body, dict):
+                found += self._objects(name, body.get("results", []), "$.results")
+                nxt = (body.get("paging") or {}).get("next")
+                if nxt is not None:
+                    found += self._required(
+                        name, nxt, ("after",), f"{OBJECTS} NextPage", "$.paging.next"
+                    )
+            return found
+        if template.startswith("/crm/v3/objects/") and "/batch/" in template:
+            found = self._batch(name, body, OBJECTS)
+            if isinstance(body, dict):
+                found += self._objects(name, body.get("results", []), "$.results")
+            return found
+        if template == "/crm/v3/objects/{objectType}" and name.startswith("GET"):
+            found = self._required(name, body, ("results",), f"{OBJECTS} CollectionResponse")
+            if isinstance(body, dict):
+                found += self._objects(name, body.get("results", []), "$.results")
+                nxt = (body.get("paging") or {}).get("next")
+                if nxt is not None:
+                    found += self._required(
+                        name, nxt, ("after",), f"{OBJECTS} NextPage", "$.paging.next"
+                    )
+            return found
+        if template.startswith("/crm/v3/objects/"):
+            return self._objects(name, body, "$")
+        if "/associations/default/" in template:
+            found = self._batch(name, body, ASSOC)
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    DEFAULT_ASSOCIATION,
+                    f"{ASSOC} PublicDefaultAssociation",
+                    "$.results",
+                )
+            return found
+        if template.endswith("/batch/create"):
+            found = self._batch(name, body, ASSOC)
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    LABELS_BETWEEN,
+                    f"{ASSOC} LabelsBetweenObjectPair",
+                    "$.results",
+                )
+            return found
+        if template.endswith("/batch/read"):
+            found = self._batch(name, body, ASSOC)
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    MULTI_WITH_LABEL,
+                    f"{ASSOC} PublicAssociationMultiWithLabel",
+                    "$.results",
+                )
+            return found
+        if template.endswith("/{toObjectId}"):
+            return self._required(name, body, LABELS_BETWEEN, f"{ASSOC} LabelsBetweenObjectPair")
+        if template.startswith("/crm/v4/objects/"):
+            found = self._required(name, body, ("results",), f"{ASSOC} CollectionResponse")
+            if isinstance(body, dict):
+                found += self._each(
+                    name,
+                    body.get("results"),
+                    MULTI_ASSOCIATED,
+                    f"{ASSOC} MultiAssociatedObjectWithLabel",
+                    "$.results",
+                )
+                for index, row in enumerate(body.get("results") or ()):
+                    if isinstance(row, dict):
+                        found += self._each(
+                            name,
+                            row.get("associationTypes"),
+                            ASSOCIATION_TYPE,
+                            f"{ASSOC} AssociationSpecWithLabel",
+                            f"$.results[{index}].associationTypes",
+                        )
+            return found
+        if template.startswith("/crm/v3/properties/"):
+            found = self._required(name, body, ("results",), f"{PROPERTIES} CollectionResponse")
+            if isinstance(body, dict):
+                found += self._each(
+                    name, body.get("results"), PROPERTY, f"{PROPERTIES} Property", "$.results"
+                )
+                for index, row in enumerate(body.get("results") or ()):
+                    if isinstance(row, dict):
+                        found += self._each(
+                            name,
+                            row.get("options"),
+                            OPTION,
+                            f"{PROPERTIES} Option",
+                            f"$.results[{index}].options",
+                        )
+            return found
+        return []
+
+    def _needs(self, name, body, required, source, path="$") -> list[Violation]:
+        """Request-side `_required`."""
+        return [
+            Violation(self.provider, v.operation, "request", v.field, v.value, v.message)
+            for v in self._required(name, body, required, source, path)
+        ]
+
+    def _strings(self, name, props, path) -> list[Violation]:
+        return [
+            Violation(
+                self.provider,
+                name,
+                "request",
+                f"{path}.{key}",
+                shown(value),
+                f"a string ({OBJECTS} properties: additionalProperties string)",
+            )
+            for key, value in (props.items() if isinstance(props, dict) else ())
+            if not isinstance(value, str)
+        ]
+
+    def _crm_request(self, name, template, exchange) -> list[Violation]:
+        """The request bodies the published schemas require of the CRM operations."""
+        if "/associations/default/" in template:
+            return []  # no body
+        try:
+            body = json.loads(exchange.request_body or b"null")
+        except ValueError:
+            return [
+                Violation(
+                    self.provider, name, "request", "body", shown(exchange.request_body), "JSON"
+                )
+            ]
+        found: list[Violation] = []
+        source = OBJECTS if template.startswith("/crm/v3/") else ASSOC
+        if template.endswith("/search"):
+            for g, group in enumerate((body or {}).get("filterGroups") or ()):
+                for f, item in enumerate((group or {}).get("filters") or ()):
+                    path = f"$.filterGroups[{g}].filters[{f}]"
+                    found += self._needs(name, item, FILTER, f"{OBJECTS} Filter", path)
+                    operator = item.get("operator") if isinstance(item, dict) else None
+                    if operator is not None and operator not in FILTER_OPERATORS:
+                        found.append(
+                            Violation(
+                                self.provider,
+                                name,
+                                "request",
+                                f"{path}.operator",
+                                shown(operator),
+                                f"one of the Filter operators ({OBJECTS})",
+                            )
+                        )
+            return found
+        if template.endswith("/{toObjectId}"):
+            if not isinstance(body, list):
+                return [
+                    Violation(
+                        self.provider, name, "request", "$", shown(body), f"an array ({ASSOC})"
+                    )
+                ]
+            for index, spec in enumerate(body):
+                found += self._needs(
+                    name, spec, ASSOCIATION_SPEC, f"{ASSOC} AssociationSpec", f"$[{index}]"
+                )
+            return found
+        if template.endswith("/batch/read"):
+            required = BATCH_READ_INPUT if source == OBJECTS else ("inputs",)
+            found += self._needs(name, body, required, f"{source} BatchReadInput")
+            each = ("id",)
+        elif "/batch/" in template:
+            found += self._needs(name, body, ("inputs",), f"{source} BatchInput")
+            each = {
+                "create": ("properties",) if source == OBJECTS else ASSOCIATION_POST,
+                "update": ("id", "properties"),
+                "archive": ("id",),
+            }[template.rsplit("/", 1)[1]]
+        else:  # a create or an update of one record
+            found += self._needs(name, body, ("properties",), f"{OBJECTS} SimplePublicObjectInput")
+            if isinstance(body, dict):
+                found += self._strings(name, body.get("properties"), "$.properties")
+            return found
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        for index, item in enumerate(inputs if isinstance(inputs, list) else ()):
+            path = f"$.inputs[{index}]"
+            found += self._needs(name, item, each, f"{source} batch input", path)
+            if isinstance(item, dict) and "properties" in each:
+                found += self._strings(name, item.get("properties"), f"{path}.properties")
+        return found

@@ -190,6 +190,53 @@ def test_hubspot_introspection_needs_the_2026_03_fields_of_an_active_token():
     assert check("hubspot", inactive).violations == []
 
 
+def test_hubspot_crm_answers_are_held_to_the_objects_and_associations_specs():
+    search = {"results": [{"id": "1", "properties": {"n": 5}, "createdAt": "x"}]}
+    outcome = check("hubspot", answer("POST", "/crm/v3/objects/contacts/search", search))
+    assert outcome.kind == "validated"
+    assert [field for _, field, _ in found(outcome)] == [
+        "$.total",
+        "$.results[0].updatedAt",
+        "$.results[0].properties.n",
+    ]
+    assert "Contacts/Rollouts/424/v3/contacts.json" in outcome.violations[0].message
+    batch = {"status": "COMPLETE", "results": [], "startedAt": "s", "completedAt": "c"}
+    batch["errors"] = [{"status": "error", "message": "m", "category": "OBJECT_NOT_FOUND"}]
+    path = "/crm/v3/objects/companies/batch/update"
+    outcome = check("hubspot", answer("POST", path, batch, status=207))
+    fields = [f for d, f, _ in found(outcome) if d == "response"]
+    assert fields == ["$.errors[0].context", "$.errors[0].errors", "$.errors[0].links"]
+    read = {"results": [{"toObjectId": "2", "associationTypes": [{"typeId": 279}]}]}
+    path = "/crm/v4/objects/contact/1/associations/company"
+    assert found(check("hubspot", answer("GET", path, read))) == [
+        (
+            "response",
+            "$.results[0].associationTypes[0].category",
+            json.dumps(read["results"][0]["associationTypes"][0]),
+        )
+    ]
+
+
+def test_hubspot_crm_requests_are_held_to_the_published_input_schemas():
+    def sent(method, path, body):
+        return Exchange(method, path, "", JSON, json.dumps(body).encode(), 201, JSON, b"{}")
+
+    create = sent("POST", "/crm/v3/objects/contacts", {"properties": {"age": 5}})
+    assert found(check("hubspot", create))[0][:2] == ("request", "$.properties.age")
+    read = sent("POST", "/crm/v3/objects/contacts/batch/read", {"inputs": [{}]})
+    assert [f for d, f, _ in found(check("hubspot", read)) if d == "request"] == [
+        "$.properties",
+        "$.propertiesWithHistory",
+        "$.inputs[0].id",
+    ]
+    typed = sent(
+        "PUT", "/crm/v4/objects/contacts/1/associations/companies/2", [{"associationTypeId": 1}]
+    )
+    assert [f for d, f, _ in found(check("hubspot", typed)) if d == "request"] == [
+        "$[0].associationCategory"
+    ]
+
+
 def test_dataverse_and_azure_publish_nothing_to_check():
     outcome = check("dataverse", answer("GET", "/api/data/v9.2/imi_jobs", {"value": 1}))
     assert (outcome.kind, outcome.violations) == ("unpublished", [])
