@@ -120,6 +120,29 @@ def conflict_for(*, user: User, conflict_id) -> SyncConflict:
     return _by_id(conflict_list(user=user), conflict_id, "conflict")
 
 
+def conflict_records(*, conflicts) -> dict[tuple[str, int], object]:
+    """The hub records the conflicts are about, (entity, local id) -> record: one query per
+    entity and workspace (a record deleted since is missing)."""
+    wanted: dict[tuple[str, int], set[int]] = {}
+    for conflict in conflicts:
+        if conflict.local_id is not None:
+            key = (conflict.entity, conflict.workspace_id)
+            wanted.setdefault(key, set()).add(conflict.local_id)
+    found = {}
+    for (entity, workspace_id), ids in wanted.items():
+        model = sync.KINDS[entity].model
+        for record in model.objects.filter(workspace_id=workspace_id, pk__in=ids):
+            found[(entity, record.pk)] = record
+    return found
+
+
+def conflict_link(*, conflict: SyncConflict) -> CrmLink | None:
+    """The link of the conflict's record: its base holds the fields not in conflict."""
+    return CrmLink.objects.filter(
+        config_id=conflict.config_id, entity=conflict.entity, local_id=conflict.local_id
+    ).first()
+
+
 # --- The CRM's fields, and the config's mapping sets ---------------------------------------------
 
 

@@ -15,6 +15,11 @@ urlpatterns = [
     path("crm/history/", views.history, name="crm-history"),
     path("crm/history/<int:log_id>/", views.log_detail, name="crm-log"),
     path("crm/history/<int:log_id>/retry", views.log_retry, name="crm-log-retry"),
+    path("crm/conflicts/", views.conflict_list, name="crm-conflicts"),
+    path("crm/conflicts/<int:conflict_id>/", views.conflict_detail, name="crm-conflict"),
+    path(
+        "crm/conflicts/<int:conflict_id>/ignore", views.conflict_ignore, name="crm-conflict-ignore"
+    ),
     path("api/crm/connect", api.ConnectView.as_view(), name="api-crm-connect"),
     path("api/crm/oauth/callback", api.OAuthCallbackView.as_view(), name="api-crm-oauth-callback"),
     path(

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from crm import selectors, services
-from crm.models import CrmConfig, Entity, SyncLog
+from crm.models import CrmConfig, Entity, SyncConflict, SyncLog
 from integrations.accounts import selectors as account_selectors
 from integrations.accounts.models import Membership
 from integrations.connections.models import Connection
@@ -419,3 +419,200 @@ def log_retry(request, log_id: int):
         return redirect("crm-log", log_id=log.pk)
     messages.success(request, f"Retrying the failed {log.entity}s: run {run.pk} started.")
     return redirect("crm-log", log_id=run.pk)
+
+
+# --- Conflicts ----------------------------------------------------------------------------------
+
+CONFLICTS_PAGE_SIZE = 25
+# The list's status filter: the pending ones unless asked otherwise ("all" shows every one).
+CONFLICT_STATUS_FILTER = [*SyncConflict.Status.choices, ("all", "All")]
+# A field's choice on the split view, and the side each takes its value from.
+KEEP_APP, KEEP_CRM, MERGED = "app", "crm", "merged"
+
+
+def _conflict(request, conflict_id: int) -> SyncConflict:
+    try:
+        return selectors.conflict_for(user=request.user, conflict_id=conflict_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _record_label(conflict: SyncConflict, record) -> str:
+    """ "Acme Corp", else the CRM record's id, else the hub's (a record deleted since)."""
+    return str(record).strip() if record else conflict.remote_id or f"#{conflict.local_id}"
+
+
+@login_required
+def conflict_list(request):
+    """The workspace's conflicts, newest first, filtered by status (pending unless asked) and
+    entity."""
+    workspace = _workspace(request)
+    chosen = {
+        "status": request.GET.get("status", "").strip() or SyncConflict.Status.PENDING,
+        "entity": request.GET.get("entity", "").strip(),
+    }
+    if chosen["status"] not in dict(CONFLICT_STATUS_FILTER):
+        chosen["status"] = SyncConflict.Status.PENDING
+    conflicts = selectors.conflict_list(
+        user=request.user,
+        status="" if chosen["status"] == "all" else chosen["status"],
+        entity=chosen["entity"] if chosen["entity"] in Entity.values else "",
+    ).filter(workspace=workspace)
+    page = Paginator(conflicts, CONFLICTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    records = selectors.conflict_records(conflicts=page.object_list)
+    for conflict in page.object_list:
+        conflict.label = _record_label(conflict, records.get((conflict.entity, conflict.local_id)))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "crm/conflicts.html",
+        {
+            "workspace": workspace,
+            "workspaces": account_selectors.workspace_list(user=request.user),
+            "page": page,
+            "chosen": chosen,
+            "query": query.urlencode(),
+            "statuses": CONFLICT_STATUS_FILTER,
+            "entities": Entity.choices,
+        },
+    )
+
+
+def _conflict_rows(conflict: SyncConflict, form: dict) -> list[dict]:
+    """A row per conflicting field: the base, both sides, the choice the form holds (the
+    merged value starts as the hub's) and, once resolved, the value both sides keep."""
+    rows = []
+    for name in conflict.conflicting_fields:
+        app, crm = conflict.app_data.get(name), conflict.crm_data.get(name)
+        merged = form.get(f"merged-{name}")
+        kept = {
+            SyncConflict.Strategy.USE_APP: app,
+            SyncConflict.Strategy.USE_CRM: crm,
+            SyncConflict.Strategy.MANUAL: conflict.merged_data.get(name),
+        }
+        rows.append(
+            {
+                "name": name,
+                "base": conflict.base_data.get(name),
+                "app": app,
+                "crm": crm,
+                "choice": form.get(f"choice-{name}", ""),
+                "merged": ("" if app is None else app) if merged is None else merged,
+                "settled": conflict.status == SyncConflict.Status.RESOLVED,
+                "kept": kept.get(conflict.strategy),
+            }
+        )
+    return rows
+
+
+def _choices(conflict: SyncConflict, form) -> tuple[str, dict, list[str]]:
+    """The resolve service's arguments from the split view's form: one side's strategy when
+    every field keeps that side, otherwise mergedData with each field's chosen value (an empty
+    merged value clears the field). Also the fields left without a choice."""
+    picked, missing = {}, []
+    for name in conflict.conflicting_fields:
+        choice = form.get(f"choice-{name}", "")
+        if choice == KEEP_APP:
+            picked[name] = (choice, conflict.app_data.get(name))
+        elif choice == KEEP_CRM:
+            picked[name] = (choice, conflict.crm_data.get(name))
+        elif choice == MERGED:
+            text = form.get(f"merged-{name}", "").strip()
+            picked[name] = (choice, text or None)
+        else:
+            missing.append(name)
+    sides = {choice for choice, _ in picked.values()}
+    if sides == {KEEP_APP}:
+        return SyncConflict.Strategy.USE_APP, {}, missing
+    if sides == {KEEP_CRM}:
+        return SyncConflict.Strategy.USE_CRM, {}, missing
+    return SyncConflict.Strategy.USE_APP, {n: v for n, (_, v) in picked.items()}, missing
+
+
+@login_required
+@ensure_csrf_cookie
+def conflict_detail(request, conflict_id: int):
+    """The split view: per conflicting field the base, the hub's value and the CRM's, and the
+    choice Keep app / Keep CRM / a merged value; Resolve sends the choices to the resolve
+    service. Members see it read-only (a POST of theirs is a 403)."""
+    conflict = _conflict(request, conflict_id)
+    is_admin = account_selectors.is_workspace_admin(
+        user=request.user, workspace_id=conflict.workspace_id
+    )
+    form, problems, status = {}, [], 200
+    if request.method == "POST":
+        if not is_admin:
+            raise DjangoPermissionDenied("Only a workspace admin can resolve CRM conflicts.")
+        form = request.POST
+        strategy, merged, missing = _choices(conflict, form)
+        if missing:
+            problems.append(f"Choose a value for {', '.join(missing)}.")
+            status = 400
+        else:
+            try:
+                services.conflict_resolve(
+                    conflict=conflict,
+                    actor=request.user,
+                    strategy=strategy,
+                    merged_data=merged,
+                    trigger=SyncLog.Trigger.BUTTON,
+                )
+            except PermissionDenied as exc:
+                raise DjangoPermissionDenied(exc.message) from exc
+            except ApplicationError as exc:
+                problems.append(exc.message)
+                status = exc.status_code
+            else:
+                messages.success(
+                    request,
+                    "Conflict resolved: the hub record has the chosen values, and the next "
+                    f"{conflict.entity} sync writes them to {conflict.config.get_provider_display()}.",
+                )
+                return redirect("crm-conflict", conflict_id=conflict.pk)
+        conflict.refresh_from_db()
+    record = selectors.conflict_records(conflicts=[conflict]).get(
+        (conflict.entity, conflict.local_id)
+    )
+    link = selectors.conflict_link(conflict=conflict)
+    others = sorted(
+        (name, value)
+        for name, value in ((link.synced_values or {}) if link else {}).items()
+        if name not in conflict.conflicting_fields
+    )
+    return render(
+        request,
+        "crm/conflict.html",
+        {
+            "conflict": conflict,
+            "label": _record_label(conflict, record),
+            "record": record,
+            "rows": _conflict_rows(conflict, form),
+            "others": others,
+            "problems": problems,
+            "is_admin": is_admin,
+            "pending": conflict.status == SyncConflict.Status.PENDING,
+            "provider": conflict.config.get_provider_display(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def conflict_ignore(request, conflict_id: int):
+    """Ignore: nothing written; a field still differing comes back at the next sync."""
+    conflict = _conflict(request, conflict_id)
+    try:
+        services.conflict_ignore(conflict=conflict, actor=request.user)
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Conflict ignored: both sides keep their values; if the field still differs, "
+            "the next sync holds it again.",
+        )
+    return redirect("crm-conflict", conflict_id=conflict.pk)

@@ -1,14 +1,15 @@
 """The CRM pages through Django's test client: the settings page's cards (and its empty state)
 for admins and members, the card's actions through the services, the sync history with its
-filters, pages and a run's details, and Configure. Members read and are refused every action
-(403); another workspace's config or run is a 404."""
+filters, pages and a run's details, Configure, and the conflicts (a list, and a split view
+resolved field by field through the resolve service). Members read and are refused every action
+(403); another workspace's config, run or conflict is a 404."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from crm.models import CrmConfig, CrmLink, SyncConflict, SyncLog
+from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
 from integrations import runs
 from integrations.accounts.models import AuditEvent
 from integrations.connections.models import Connection
@@ -373,3 +374,204 @@ def test_a_runs_page_shows_its_errors_conflicts_and_stages_and_retries_them(
     html = client.get(response["Location"]).content.decode()
     assert "Retrying the failed contacts" in html
     assert f'id="run-live" class="run" data-run="{retry.pk}" data-status="queued" aria' in html
+
+
+# --- Conflicts ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def conflict(config):
+    """Ada's title and phone edited on both sides since the last sync, held for review."""
+    ada = Contact.objects.create(
+        workspace=config.workspace,
+        first_name="Ada",
+        last_name="Lovelace",
+        title="CEO",
+        phone="+1 555 0100",
+    )
+    base = {"FirstName": "Ada", "LastName": "Lovelace", "Title": "Founder", "Phone": "+1 555 0000"}
+    CrmLink.objects.create(
+        workspace=config.workspace,
+        config=config,
+        entity="contact",
+        local_id=ada.pk,
+        remote_id="0035g00000AdaAAAAA",
+        synced_values=base,
+    )
+    return SyncConflict.objects.create(
+        workspace=config.workspace,
+        config=config,
+        entity="contact",
+        local_id=ada.pk,
+        remote_id="0035g00000AdaAAAAA",
+        app_data={"Phone": "+1 555 0100", "Title": "CEO"},
+        crm_data={"Phone": "+1 555 0199", "Title": "CTO"},
+        base_data={"Phone": "+1 555 0000", "Title": "Founder"},
+        conflicting_fields=["Phone", "Title"],
+    )
+
+
+def link_base(conflict) -> dict:
+    return CrmLink.objects.get(config=conflict.config, local_id=conflict.local_id).synced_values
+
+
+def test_the_conflicts_list_filters_by_status_and_entity_and_links_each(
+    client, config, conflict, admin
+):
+    settled = SyncConflict.objects.create(
+        workspace=config.workspace,
+        config=config,
+        entity="account",
+        remote_id="0015g00000GoneAAAA",
+        conflicting_fields=["Industry"],
+        status="ignored",
+    )
+    html = page(client, admin, "/crm/conflicts/")
+    assert f'data-conflict="{conflict.pk}"' in html and f'data-conflict="{settled.pk}"' not in html
+    assert "Ada Lovelace" in html and "Phone, Title" in html
+    assert f'href="/crm/conflicts/{conflict.pk}/">Review' in html
+
+    def shown(query: str) -> set[int]:
+        html = page(client, admin, f"/crm/conflicts/?{query}")
+        return {c.pk for c in SyncConflict.objects.all() if f'data-conflict="{c.pk}"' in html}
+
+    assert shown("status=all") == {conflict.pk, settled.pk}
+    assert shown("status=ignored") == {settled.pk}
+    assert shown("status=all&entity=account") == {settled.pk}
+    assert "No conflict matches these filters." in page(
+        client, admin, "/crm/conflicts/?entity=account"
+    )
+    # The settings card and the run's page lead to them.
+    assert '<a class="conflicts-link" href="/crm/conflicts/?workspace=' in page(
+        client, admin, "/crm/"
+    )
+    log = a_log(config, entity="contact", conflicts=1)
+    SyncConflict.objects.filter(pk=conflict.pk).update(log=log)
+    assert f'href="/crm/conflicts/{conflict.pk}/">Review' in page(
+        client, admin, f"/crm/history/{log.pk}/"
+    )
+
+
+def test_the_split_view_shows_the_base_and_both_sides_of_each_field(
+    client, conflict, admin, member
+):
+    html = page(client, admin, f"/crm/conflicts/{conflict.pk}/")
+    for field, base, app, crm in (
+        ("Phone", "+1 555 0000", "+1 555 0100", "+1 555 0199"),
+        ("Title", "Founder", "CEO", "CTO"),
+    ):
+        assert f'<fieldset class="conflict-field" data-field="{field}">' in html
+        assert f"Last synced: {base}" in html
+        assert (
+            f'name="choice-{field}" value="app"' in html
+            and f'name="choice-{field}" value="crm"' in html
+        )
+        assert (
+            f'name="merged-{field}" value="{app}"' in html
+        )  # the merged value starts as the hub's
+        assert app in html and crm in html
+    assert "LastName" in html  # the fields not in conflict, as last synced
+    assert 'id="resolve-button"' in html and 'id="ignore"' in html
+
+    read_only = page(client, member, f"/crm/conflicts/{conflict.pk}/")
+    assert 'id="read-only"' in read_only and '<fieldset class="plain" disabled>' in read_only
+    assert 'id="resolve-button"' not in read_only and 'id="ignore"' not in read_only
+
+
+def test_resolving_field_by_field_merges_the_choices(client, conflict, admin):
+    url = f"/crm/conflicts/{conflict.pk}/"
+    missing = post(client, admin, url, {"choice-Phone": "crm"})
+    assert missing.status_code == 400 and "Choose a value for Title." in missing.content.decode()
+
+    response = post(client, admin, url, {"choice-Phone": "crm", "choice-Title": "app"})
+    assert response.status_code == 302 and response["Location"] == url
+    conflict.refresh_from_db()
+    assert (conflict.status, conflict.strategy, conflict.resolved_by) == (
+        "resolved",
+        "manual",
+        admin,
+    )
+    assert conflict.merged_data == {"Phone": "+1 555 0199", "Title": "CEO"}
+    ada = Contact.objects.get(pk=conflict.local_id)
+    assert (ada.phone, ada.title) == ("+1 555 0199", "CEO")
+    # The base becomes the CRM's values: the next run writes only the hub's title to the CRM.
+    assert link_base(conflict) == {
+        "FirstName": "Ada",
+        "LastName": "Lovelace",
+        "Title": "CTO",
+        "Phone": "+1 555 0199",
+    }
+    assert SyncLog.objects.get(config=conflict.config).entity == "contact"  # queued
+    html = client.get(url).content.decode()
+    assert "Conflict resolved" in html and 'id="conflict-status">Resolved' in html
+    assert "Both sides keep: <strong>CEO</strong>" in html
+    assert 'id="resolve-button"' not in html
+    again = post(client, admin, url, {"choice-Phone": "app", "choice-Title": "app"})
+    assert again.status_code == 409 and "resolved already" in again.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("form", "strategy", "phone", "title"),
+    [
+        ({"choice-Phone": "crm", "choice-Title": "crm"}, "use_crm", "+1 555 0199", "CTO"),
+        (
+            {"choice-Phone": "app", "choice-Title": "merged", "merged-Title": " Chief Executive "},
+            "manual",
+            "+1 555 0100",
+            "Chief Executive",
+        ),
+    ],
+)
+def test_one_side_everywhere_is_its_strategy_and_a_merged_value_is_written(
+    client, conflict, admin, form, strategy, phone, title
+):
+    post(client, admin, f"/crm/conflicts/{conflict.pk}/", form)
+    conflict.refresh_from_db()
+    assert (conflict.status, conflict.strategy) == ("resolved", strategy)
+    ada = Contact.objects.get(pk=conflict.local_id)
+    assert (ada.phone, ada.title) == (phone, title)
+    assert link_base(conflict)["Title"] == "CTO"
+
+
+def test_a_value_the_hub_cannot_hold_is_refused_and_nothing_is_written(client, conflict, admin):
+    form = {"choice-Phone": "app", "choice-Title": "merged", "merged-Title": "x" * 200}
+    response = post(client, admin, f"/crm/conflicts/{conflict.pk}/", form)
+    assert response.status_code == 400 and "Title:" in response.content.decode()
+    conflict.refresh_from_db()
+    assert conflict.status == "pending"
+    assert Contact.objects.get(pk=conflict.local_id).title == "CEO"
+    assert link_base(conflict)["Title"] == "Founder"
+    assert not SyncLog.objects.exists()
+
+
+def test_ignore_writes_nothing(client, conflict, admin):
+    response = post(client, admin, f"/crm/conflicts/{conflict.pk}/ignore")
+    assert response["Location"] == f"/crm/conflicts/{conflict.pk}/"
+    conflict.refresh_from_db()
+    assert (conflict.status, conflict.resolved_by) == ("ignored", admin)
+    assert Contact.objects.get(pk=conflict.local_id).title == "CEO"
+    assert link_base(conflict)["Title"] == "Founder"
+    assert not SyncLog.objects.exists()
+    assert "Conflict ignored" in client.get(response["Location"]).content.decode()
+
+
+def test_a_member_is_refused_and_another_workspace_sees_no_conflict(
+    client, conflict, member, outsider
+):
+    url = f"/crm/conflicts/{conflict.pk}/"
+    assert (
+        post(client, member, url, {"choice-Phone": "app", "choice-Title": "app"}).status_code == 403
+    )
+    assert post(client, member, f"{url}ignore").status_code == 403
+    page(client, outsider, url, status=404)
+    assert (
+        post(client, outsider, url, {"choice-Phone": "app", "choice-Title": "app"}).status_code
+        == 404
+    )
+    assert post(client, outsider, f"{url}ignore").status_code == 404
+    assert f'data-conflict="{conflict.pk}"' not in page(
+        client, outsider, "/crm/conflicts/?status=all"
+    )
+    conflict.refresh_from_db()
+    assert conflict.status == "pending"
+    assert Contact.objects.get(pk=conflict.local_id).title == "CEO"

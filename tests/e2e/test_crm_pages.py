@@ -1,13 +1,14 @@
-"""The CRM settings page in a real browser on a phone-wide window, against a real Celery worker
-and the Salesforce emulator: Sync now, the card showing the runs going, then "last synced"
-once they end. Runs are made slow enough to watch by the emulator's latency, never by
-sleeping here."""
+"""The CRM pages in a real browser on a phone-wide window. The settings page against a real
+Celery worker and the Salesforce emulator: Sync now, the card showing the runs going, then
+"last synced" once they end (runs made slow enough to watch by the emulator's latency, never
+by sleeping here). A conflict resolved field by field on its split view."""
 
 import re
 
 import pytest
 
-from crm.models import CrmConfig, CrmLink, SyncLog
+from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
+from integrations import runs
 from tests.e2e.helpers import console_errors
 from tests.integrations.helpers import connect
 
@@ -69,4 +70,75 @@ def test_sync_now_shows_the_runs_on_the_card_then_when_it_last_synced(
     assert accounts >= 12
     assert f"{accounts} accounts" in card.locator(".linked").inner_text()
     assert page.evaluate(WIDTH_OF_PAGE) <= WIDTH
+    assert errors == []
+
+
+def test_a_conflict_is_resolved_field_by_field(
+    signed_in, hub, two_workspaces, sandbox, monkeypatch
+):
+    # The run the resolve queues stays queued (no worker here): the page and the rows are the
+    # subject.
+    monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
+    admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
+    connection = connect(sandbox, user=admin, workspace=workspace, provider="salesforce")
+    config = CrmConfig.objects.create(
+        workspace=workspace, provider="salesforce", connection=connection, entities=["contact"]
+    )
+    ada = Contact.objects.create(
+        workspace=workspace,
+        first_name="Ada",
+        last_name="Lovelace",
+        title="CEO",
+        phone="+1 555 0100",
+    )
+    CrmLink.objects.create(
+        workspace=workspace,
+        config=config,
+        entity="contact",
+        local_id=ada.pk,
+        remote_id="0035g00000AdaAAAAA",
+        synced_values={"LastName": "Lovelace", "Title": "Founder", "Phone": "+1 555 0000"},
+    )
+    conflict = SyncConflict.objects.create(
+        workspace=workspace,
+        config=config,
+        entity="contact",
+        local_id=ada.pk,
+        remote_id="0035g00000AdaAAAAA",
+        app_data={"Phone": "+1 555 0100", "Title": "CEO"},
+        crm_data={"Phone": "+1 555 0199", "Title": "CTO"},
+        base_data={"Phone": "+1 555 0000", "Title": "Founder"},
+        conflicting_fields=["Phone", "Title"],
+    )
+    page = signed_in(admin)
+    page.set_viewport_size({"width": WIDTH, "height": 844})
+    errors = console_errors(page)
+    page.goto(f"{hub.url}/crm/")
+    page.get_by_role("link", name="1 conflict waiting").click()
+    page.locator("#conflicts").get_by_role(
+        "link", name="Review the conflict on Ada Lovelace"
+    ).click()
+    page.wait_for_url(f"**/crm/conflicts/{conflict.pk}/")
+    assert page.evaluate(WIDTH_OF_PAGE) <= WIDTH
+
+    phone = page.locator('.conflict-field[data-field="Phone"]')
+    title = page.locator('.conflict-field[data-field="Title"]')
+    assert "+1 555 0000" in phone.locator(".base").inner_text()
+    phone.get_by_label("Keep Salesforce").check()
+    title.get_by_label("Keep app").check()
+    page.get_by_role("button", name="Resolve with selected values").click()
+
+    page.locator("#conflict-status", has_text="Resolved").wait_for(timeout=10_000)
+    assert "Both sides keep: +1 555 0199" in phone.inner_text()
+    assert "Both sides keep: CEO" in title.inner_text()
+    assert page.get_by_role("button", name="Resolve with selected values").count() == 0
+    assert page.evaluate(WIDTH_OF_PAGE) <= WIDTH
+    conflict.refresh_from_db()
+    ada.refresh_from_db()
+    assert (conflict.status, conflict.merged_data) == (
+        "resolved",
+        {"Phone": "+1 555 0199", "Title": "CEO"},
+    )
+    assert (ada.phone, ada.title) == ("+1 555 0199", "CEO")
+    assert SyncLog.objects.filter(config=config, entity="contact").exists()
     assert errors == []

@@ -2,7 +2,7 @@
 // (a settings card also notices a run started elsewhere: another tab, the schedule), reload
 // the page once they end so that it shows what they did; and Connect, through the platform's
 // sign-in popup (integrations/static/integrations/oauth-popup.js), then the config linked by
-// the form's own POST.
+// the form's own POST; and on a conflict, typing a merged value chooses it.
 import { connectProvider, progressText } from "/static/integrations/oauth-popup.js";
 
 const ACTIVE = ["queued", "running"];
@@ -122,4 +122,11 @@ for (const form of document.querySelectorAll("form.connect-form")) {
     note.textContent = result.status === "not_connected" ? `Not connected: ${result.message}` : result.message || "Not connected.";
     note.classList.add("error");
   });
+}
+
+// A conflict's split view: editing a field's merged value picks "Merged value" for that field.
+for (const field of document.querySelectorAll(".conflict-field")) {
+  const text = field.querySelector('.merged input[type="text"]');
+  const merged = field.querySelector('.merged input[type="radio"]');
+  if (text && merged) text.addEventListener("input", () => { merged.checked = true; });
 }
