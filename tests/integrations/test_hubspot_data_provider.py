@@ -11,6 +11,7 @@ import pytest
 from integrations.connections import http
 from integrations.connections.providers import hubspot
 from integrations.connections.services import client
+from integrations.sandbox import hubspot_data
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +28,13 @@ def hs(sandbox, two_workspaces):
 
 @pytest.fixture
 def emulator_config(sandbox):
-    """Change the emulator's config in a test; the values before come back after it."""
+    """Change the emulator's config in a test (a reset keeps it); the values before, or the
+    emulator's defaults, come back after it."""
     before = sandbox.control("hubspot", "GET", "config")
+    defaults = {
+        "search_per_second": hubspot_data.SEARCH_PER_SECOND,
+        "search_delay": hubspot_data.DEFAULT_SEARCH_DELAY,
+    }
     changed: set[str] = set()
 
     def configure(**values):
@@ -36,14 +42,7 @@ def emulator_config(sandbox):
         sandbox.configure("hubspot", **values)
 
     yield configure
-    defaults = {"search_per_second": hubspot_data_default("search_per_second"), "search_delay": 0}
-    sandbox.configure("hubspot", **{k: before.get(k, defaults.get(k)) for k in changed})
-
-
-def hubspot_data_default(name):
-    from integrations.sandbox import hubspot_data
-
-    return {"search_per_second": hubspot_data.SEARCH_PER_SECOND}[name]
+    sandbox.configure("hubspot", **{k: before.get(k, defaults[k]) for k in changed})
 
 
 @pytest.fixture
@@ -279,3 +278,15 @@ def test_properties_list_the_fields_with_type_and_read_only(hs):
     assert not any(f["required"] for f in fields.values())
     company = {f["name"] for f in hs.call(lambda c: hubspot.properties(c.sdk, "companies"))}
     assert {"name", "domain", "hs_lastmodifieddate"} <= company
+
+
+def test_an_outage_outlasting_the_retries_is_unavailable_with_hubspots_category(
+    hs, sandbox, settings
+):
+    settings.HTTP_MAX_ATTEMPTS = 2
+    sandbox.fault("hubspot", kind="error", status=503, path="/crm/v3/properties/contacts")
+    with http.track() as stats, pytest.raises(http.Unavailable) as down:
+        hs.call(lambda c: hubspot.properties(c.sdk, "contacts"))
+    assert stats.calls == 2 and stats.retries == 1  # a GET: retried by the platform
+    assert down.value.status == 503 and down.value.code == "SERVICE_UNAVAILABLE"
+    assert "HubSpot could not list the contacts properties" in down.value.message

@@ -309,7 +309,8 @@ def _error(exc, action: str) -> http.ProviderError:
             retry_after=float(wait) if wait and str(wait).isdigit() else None,
         )
     if status >= 500:
-        return http.Unavailable(message, provider="hubspot", status=status, code=category)
+        failed = f"HubSpot could not {action} ({category or status}): {detail}"
+        return http.Unavailable(failed, provider="hubspot", status=status, code=category)
     refused = http.Permanent(message, provider="hubspot", status=status or None, code=category)
     # Where in the request HubSpot found the problem ("inputs[3]"): no values, only places.
     refused.places = [str(e.get("in", "")) for e in body.get("errors") or [] if isinstance(e, dict)]
@@ -359,7 +360,9 @@ def read(sdk: HubSpotData, object_type: str, properties, since=None) -> list[dic
     createdAt, updatedAt, archived}) with hs_object_id and the last-modified property among
     its properties. Pages of 200; a query stops at 10,000 results, so the read goes on in
     windows: a new search for `hs_object_id > the last id` (no gap, no repeat). Every page or
-    an error: a read that fails half-way returns nothing."""
+    an error: a read that fails half-way returns nothing. A write reaches search only "a few
+    moments" after it is made: an incremental caller starts `since` that much before its last
+    cursor (and drops the repeats), or misses changes made just before its previous read."""
     kind = _kind(object_type)
     names = list(dict.fromkeys(["hs_object_id", MODIFIED[kind], *properties]))
     base = []
