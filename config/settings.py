@@ -506,7 +506,7 @@ if not re.match(r"^\d{2}\.0$", SALESFORCE_API_VERSION):
 
 
 def _rate_limit(provider: str, default: str) -> tuple[int, float]:
-    name = f"{provider.upper()}_RATE_LIMIT"
+    name = f"{provider.upper().replace('-', '_')}_RATE_LIMIT"
     raw = env.str(name, default=default).strip()
     match = re.match(r"^(\d+)/(\d+(?:\.\d+)?)s?$", raw)
     if not match or int(match[1]) < 1 or float(match[2]) <= 0:
@@ -520,6 +520,8 @@ PROVIDER_RATE_LIMITS = {
     "smartsheet": _rate_limit("smartsheet", "300/60"),  # per access token
     "salesforce": _rate_limit("salesforce", "15000/86400"),  # per org (daily API quota)
     "hubspot": _rate_limit("hubspot", "100/10"),  # per account
+    # Search has its own budget, outside the ten-secondly one (providers/hubspot.md "Search").
+    "hubspot-search": _rate_limit("hubspot-search", "5/1"),  # per account
     "dataverse": _rate_limit("dataverse", "6000/300"),  # per user, service protection
 }
 RATE_LIMIT_URL = env.str("RATE_LIMIT_URL", default="memory://")

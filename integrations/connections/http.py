@@ -338,10 +338,12 @@ class HubAdapter(HTTPAdapter):
         backoff_base: float,
         timeout: tuple[float, float],
         ssl_context: ssl.SSLContext | None = None,
+        limit: str = "",
     ):
         self.ssl_context = ssl_context  # set first: HTTPAdapter's init builds the pool manager
         super().__init__(max_retries=0, pool_connections=4, pool_maxsize=16)
         self.provider = provider
+        self.limit = limit or provider  # the PROVIDER_RATE_LIMITS entry paced against
         self.key = key
         self.attempts = attempts
         self.max_retry_wait = max_retry_wait
@@ -397,7 +399,7 @@ class HubAdapter(HTTPAdapter):
         rewind = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
 
         def attempt() -> requests.Response:
-            acquire(self.provider, self.key, weight=weight)
+            acquire(self.limit, self.key, weight=weight)
             if rewind is not None:
                 body.seek(rewind)
             started = time.monotonic()
@@ -469,9 +471,11 @@ class HubAdapter(HTTPAdapter):
 # --- Sessions --------------------------------------------------------------------------------------
 
 
-def session(provider: str, *, key: str = "app") -> requests.Session:
+def session(provider: str, *, key: str = "app", limit: str = "") -> requests.Session:
     """A requests session for one provider and one rate-limit key (a connection id, an org).
-    Give it to the SDK where the SDK accepts one."""
+    Give it to the SDK where the SDK accepts one. `limit`: the settings.PROVIDER_RATE_LIMITS
+    entry to pace against when an API has a budget of its own (HubSpot's search,
+    "hubspot-search"); the provider's by default."""
     sandbox = settings.INTEGRATIONS_MODE == "sandbox"
     http = requests.Session()
     http.trust_env = not sandbox
@@ -489,6 +493,7 @@ def session(provider: str, *, key: str = "app") -> requests.Session:
         backoff_base=settings.HTTP_BACKOFF_BASE,
         timeout=(settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT),
         ssl_context=context,
+        limit=limit,
     )
     http.mount("https://", adapter)
     http.mount("http://", adapter)
