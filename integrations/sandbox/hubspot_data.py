@@ -382,6 +382,7 @@ class HubSpotData:
             "pending": None,  # a write search does not see yet
         }
         state["crm"][kind][record_id] = record
+        state["search_version"] = state.get("search_version", 0) + 1
         return record
 
     @staticmethod
@@ -403,13 +404,53 @@ class HubSpotData:
             record["indexed"], record["pending"] = snapshot, None
         else:
             record["pending"] = snapshot
+        self._search_changed()
+
+    def _search_changed(self) -> None:
+        """What search sees changed: its remembered matches are stale."""
+        self.state["search_version"] = self.state.get("search_version", 0) + 1
 
     def _searchable(self, record: dict, now: float) -> dict | None:
         pending = record["pending"]
         if pending and pending["at"] <= now:
             record["indexed"], record["pending"] = pending, None
+            self._search_changed()
         indexed = record["indexed"]
         return indexed if indexed and not indexed["archived"] else None
+
+    def _search_matches(self, kind: str, groups: list, query: str, sort: dict) -> list:
+        """The (record, view) pairs a search matches, in its order. Remembered while nothing
+        search sees changes and no write waits to become searchable: paging through a query
+        (50 pages to reach 10,000 results) then scans the records once, not once a page."""
+        key = json.dumps([kind, groups, query, sort], sort_keys=True, default=str)
+        remembered = self.state.setdefault("search_cache", {})
+        hit = remembered.get(key)
+        if hit is not None and hit[0] == self.state.get("search_version", 0):
+            return hit[1]
+        now = self.clock.time()
+        seen, waiting = [], False
+        for record in self._store(kind).values():
+            view = self._searchable(record, now)
+            waiting = waiting or record["pending"] is not None
+            if view is not None and self._matches(kind, view["properties"], groups):
+                seen.append((record, view))
+        if query:
+            seen = [
+                (r, v)
+                for r, v in seen
+                if any(query in str(value or "").lower() for value in v["properties"].values())
+            ]
+        prop = sort.get("propertyName", "hs_object_id")
+        spec = PROPS[kind].get(prop, {"type": "string"})
+        seen.sort(
+            key=lambda rv: (self._sort_key(spec, rv[1]["properties"].get(prop)), int(rv[0]["id"])),
+            reverse=sort.get("direction") == "DESCENDING",
+        )
+        if not waiting:
+            if len(remembered) > 16:
+                remembered.clear()
+            remembered[key] = (self.state.get("search_version", 0), seen)
+        return seen
 
     @staticmethod
     def _associate(state, contact: str, company: str, types: list[int]) -> None:
@@ -926,19 +967,7 @@ class HubSpotData:
                 "with filters instead.",
                 [{"message": f"after must be below {SEARCH_CAP}", "in": "after"}],
             )
-        now = self.clock.time()
-        seen = []
-        for record in self._store(kind).values():
-            view = self._searchable(record, now)
-            if view is not None and self._matches(kind, view["properties"], groups):
-                seen.append((record, view))
         query = str(body.get("query") or "").strip().lower()
-        if query:
-            seen = [
-                (r, v)
-                for r, v in seen
-                if any(query in str(value or "").lower() for value in v["properties"].values())
-            ]
         sorts = body.get("sorts") or []
         sort = sorts[0] if sorts else {"propertyName": "hs_object_id", "direction": "ASCENDING"}
         if isinstance(sort, str):  # the SDK's typing allows "-name" / "name"
@@ -946,12 +975,7 @@ class HubSpotData:
                 "propertyName": sort.lstrip("-"),
                 "direction": "DESCENDING" if sort.startswith("-") else "ASCENDING",
             }
-        prop = sort.get("propertyName", "hs_object_id")
-        spec = PROPS[kind].get(prop, {"type": "string"})
-        seen.sort(
-            key=lambda rv: (self._sort_key(spec, rv[1]["properties"].get(prop)), int(rv[0]["id"])),
-            reverse=sort.get("direction") == "DESCENDING",
-        )
+        seen = self._search_matches(kind, groups, query, sort)
         names = self._wanted(kind, body.get("properties") or [])
         page = seen[after : after + limit]
         answer = {

@@ -441,3 +441,23 @@ def test_the_control_plane_edits_and_archives_as_a_hubspot_user(hs, sandbox):
     assert (
         sandbox.hubspot_rows("contacts")[0]["properties"]["email"] == contact["properties"]["email"]
     )
+
+
+def test_paging_one_query_sees_a_write_made_between_its_pages(hs, sandbox, searches_unlimited):
+    # The emulator remembers a query's matches while it pages; any write must end that.
+    query = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "lastname", "operator": "EQ", "value": "Pager"}]}
+        ],
+        "limit": 1,
+    }
+    first = new_contact(hs, "one@pager.example", lastname="Pager")
+    assert search(hs, **query).json()["total"] == 1
+    new_contact(hs, "two@pager.example", lastname="Pager")
+    assert search(hs, **query).json()["total"] == 2
+    patched = hs.crm.contacts.basic_api.update(
+        first.id,
+        simple_public_object_input=SimplePublicObjectInput(properties={"lastname": "Moved"}),
+    )
+    assert patched.properties["lastname"] == "Moved"
+    assert search(hs, after="0", **query).json()["total"] == 1
