@@ -11,6 +11,12 @@ The rules:
 - the same field changed on both sides to different values is a conflict, settled by the
   policy (last write wins, remote wins, local wins) or held for a person (`manual`): a held
   field is written nowhere and keeps its old base, so it shows up again until it is decided;
+- a field with a policy of its own (`field_policies`, "always use the CRM's Title") is settled
+  by that policy instead of the run's. A record whose conflicting fields fall under different
+  policies gets one `Conflict` per policy, each with its fields and its winner (the run's
+  policy first, then the others in the order of `fields`), so every conflict still has one
+  winner and a held one holds only its own fields. A delete against an edit is a decision on
+  the whole record: the run's policy settles it;
 - changes to different fields of one record merge without a conflict;
 - records new on both sides with the same natural key are linked, never created twice (their
   differing fields are conflicts: there is no base to tell which side changed);
@@ -117,6 +123,16 @@ class Plan:
 _MISSING = object()
 
 
+def _by_policy(
+    policy: str, field_policies: Mapping[str, str], clashes: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """The conflicting fields grouped by the policy that settles each, the run's first."""
+    groups: dict[str, list[str]] = {str(policy): []}
+    for name in clashes:
+        groups.setdefault(str(field_policies.get(name, policy)), []).append(name)
+    return {each: names for each, names in groups.items() if names}
+
+
 def _winner(policy: str, direction: str, local_at: Any, remote_at: Any) -> str | None:
     if direction == Direction.PUSH:
         return LOCAL
@@ -160,13 +176,16 @@ def plan(
     remote_complete: bool = True,
     deletes: bool = True,
     creates: bool = True,
+    field_policies: Mapping[str, str] | None = None,
 ) -> Plan:
     """Plan one sync of a set of records. `local` and `remote` hold what each side read (all
     records if its read was complete, else the changed ones); `links` every record synced
     before. With `deletes` off, a record deleted on one side is only unlinked; with `creates`
-    off, new records stay where they are."""
+    off, new records stay where they are. `field_policies` (field -> Policy) settle a conflict
+    on a field listed by its own policy instead of `policy`."""
     result = Plan()
     fields = tuple(fields)
+    field_policies = dict(field_policies or {})
     linked_local, linked_remote = set(), set()
     for link in links:
         linked_local.add(link.local_id)
@@ -182,11 +201,22 @@ def plan(
             local_complete,
             remote_complete,
             deletes,
+            field_policies,
         )
     new_local = [s for key, s in local.items() if key not in linked_local]
     new_remote = [s for key, s in remote.items() if key not in linked_remote]
     if new_local or new_remote:
-        _plan_new(result, new_local, new_remote, fields, policy, direction, natural_keys, creates)
+        _plan_new(
+            result,
+            new_local,
+            new_remote,
+            fields,
+            policy,
+            direction,
+            natural_keys,
+            creates,
+            field_policies,
+        )
     return result
 
 
@@ -201,6 +231,7 @@ def _plan_linked(
     local_complete: bool,
     remote_complete: bool,
     deletes: bool,
+    field_policies: Mapping[str, str],
 ) -> None:
     base = link.base
     ids = (link.local_id, link.remote_id)
@@ -244,11 +275,17 @@ def _plan_linked(
             agreed[name] = rv
         to_remote = {}
     if clashes:
-        winner = _winner(policy, direction, *_times(here, there))
-        result.conflicts.append(
-            Conflict(link.local_id, link.remote_id, clashes, str(policy), winner)
-        )
+        winners = {}
+        for each, names in _by_policy(policy, field_policies, clashes).items():
+            winner = _winner(each, direction, *_times(here, there))
+            result.conflicts.append(
+                Conflict(
+                    link.local_id, link.remote_id, {n: clashes[n] for n in names}, str(each), winner
+                )
+            )
+            winners.update(dict.fromkeys(names, winner))
         for name, (b, lv, rv) in clashes.items():
+            winner = winners[name]
             if winner == LOCAL:
                 to_remote[name] = (rv, lv)
                 agreed[name] = lv
@@ -342,6 +379,7 @@ def _plan_new(
     direction: str,
     natural_keys: Sequence[str],
     creates: bool,
+    field_policies: Mapping[str, str],
 ) -> None:
     unmatched_remote: dict[tuple, Snapshot] = {}
     loose_remote: list[Snapshot] = []
@@ -369,6 +407,7 @@ def _plan_new(
             True,
             True,
             False,
+            field_policies,
         )
         result.links.append((here.id, there.id))
     for there in [*unmatched_remote.values(), *loose_remote]:

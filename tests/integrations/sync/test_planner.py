@@ -106,6 +106,92 @@ def test_the_same_field_changed_on_both_sides_is_settled_by_the_policy(
         assert result.bases[("L1", "R1")]["phone"] == "1"
 
 
+@pytest.mark.parametrize(
+    ("policy", "field_policies", "expected", "base"),
+    [
+        # The field's own policy beats the run's, whichever way.
+        (Policy.LOCAL_WINS, {"phone": Policy.REMOTE_WINS}, {LOCAL: {"phone": ("2", "3")}}, "3"),
+        (Policy.REMOTE_WINS, {"phone": Policy.LOCAL_WINS}, {REMOTE: {"phone": ("3", "2")}}, "2"),
+        # A policy for another field changes nothing here.
+        (Policy.LOCAL_WINS, {"name": Policy.REMOTE_WINS}, {REMOTE: {"phone": ("3", "2")}}, "2"),
+        # Manual review for the run, but this field is always the remote's: settled, not held.
+        (Policy.MANUAL, {"phone": Policy.REMOTE_WINS}, {LOCAL: {"phone": ("2", "3")}}, "3"),
+        # And the other way: a field held for a person (the old base stays) under a run that
+        # settles the rest.
+        (Policy.REMOTE_WINS, {"phone": Policy.MANUAL}, {}, "1"),
+    ],
+)
+def test_a_field_with_its_own_policy_is_settled_by_it(policy, field_policies, expected, base):
+    result = one(
+        local={**BASE, "phone": "2"},
+        remote={**BASE, "phone": "3"},
+        policy=policy,
+        field_policies=field_policies,
+    )
+    (conflict,) = result.conflicts
+    assert conflict.policy == field_policies.get("phone", policy)
+    assert {side: changes for _, side, changes in ops(result)} == expected
+    assert result.bases[("L1", "R1")]["phone"] == base
+
+
+def test_fields_under_different_policies_are_one_conflict_per_policy():
+    result = one(
+        local={"email": "l@example.com", "name": "Local", "phone": "2"},
+        remote={"email": "r@example.com", "name": "Remote", "phone": "3"},
+        policy=Policy.LOCAL_WINS,
+        field_policies={"name": Policy.REMOTE_WINS, "phone": Policy.MANUAL},
+    )
+    # The run's policy first, then the others in the order of the fields.
+    assert [(c.fields, c.policy, c.winner) for c in result.conflicts] == [
+        ({"email": ("pat@example.com", "l@example.com", "r@example.com")}, "local_wins", LOCAL),
+        ({"name": ("Pat", "Local", "Remote")}, "remote_wins", REMOTE),
+        ({"phone": ("1", "2", "3")}, "manual", None),
+    ]
+    assert sorted(ops(result)) == [
+        ("update", LOCAL, {"name": ("Local", "Remote")}),
+        ("update", REMOTE, {"email": ("r@example.com", "l@example.com")}),
+    ]
+    # Settled fields move on; the held one keeps its base and comes back next time.
+    assert result.bases[("L1", "R1")] == {"email": "l@example.com", "name": "Remote", "phone": "1"}
+    assert result.counts()["held"] == 1
+
+
+def test_a_field_policy_does_not_beat_a_one_way_sync():
+    result = one(
+        local={**BASE, "phone": "2"},
+        remote={**BASE, "phone": "3"},
+        direction=Direction.PUSH,
+        field_policies={"phone": Policy.REMOTE_WINS},
+    )
+    assert ops(result) == [("update", REMOTE, {"phone": ("3", "2")})]
+
+
+def test_a_deletion_against_an_edit_is_settled_by_the_runs_policy_not_a_fields():
+    result = one(
+        local=None,
+        remote={**BASE, "phone": "9"},
+        policy=Policy.MANUAL,
+        field_policies={"phone": Policy.REMOTE_WINS},
+    )
+    assert ops(result) == [] and result.conflicts[0].winner is None
+
+
+def test_records_new_on_both_sides_follow_the_field_policies_too():
+    result = plan(
+        links=[],
+        local={"L7": Snapshot("L7", {"email": "pat@example.com", "name": "Pat", "phone": "1"}, 9)},
+        remote={"R7": Snapshot("R7", {"email": "pat@example.com", "name": "P.", "phone": "2"}, 1)},
+        fields=FIELDS,
+        natural_keys=["email"],
+        policy=Policy.LOCAL_WINS,
+        field_policies={"phone": Policy.REMOTE_WINS},
+    )
+    assert sorted(ops(result)) == [
+        ("update", LOCAL, {"phone": ("1", "2")}),
+        ("update", REMOTE, {"name": ("P.", "Pat")}),
+    ]
+
+
 def test_a_deletion_after_a_complete_read_is_planned():
     result = one(local=None, local_complete=True)
     assert ops(result) == [("delete", REMOTE, {n: (v, None) for n, v in BASE.items()})]
@@ -179,6 +265,7 @@ RECORD = st.fixed_dictionaries({name: VALUES for name in FIELDS})
 @st.composite
 def worlds(draw):
     policy = draw(st.sampled_from(list(Policy)))
+    field_policies = draw(st.dictionaries(st.sampled_from(FIELDS), st.sampled_from(list(Policy))))
     direction = draw(st.sampled_from(list(Direction)))
     local_complete, remote_complete = draw(st.booleans()), draw(st.booleans())
     local, remote, links = {}, {}, []
@@ -200,6 +287,7 @@ def worlds(draw):
     times = itertools.count()
     return {
         "policy": policy,
+        "field_policies": field_policies,
         "direction": direction,
         "local_complete": local_complete,
         "remote_complete": remote_complete,
@@ -252,6 +340,7 @@ def test_a_plan_applied_leaves_both_sides_equal_and_planning_again_does_nothing(
     options = {
         "fields": FIELDS,
         "policy": world["policy"],
+        "field_policies": world["field_policies"],
         "direction": world["direction"],
         "natural_keys": ["email"],
     }
@@ -266,11 +355,21 @@ def test_a_plan_applied_leaves_both_sides_equal_and_planning_again_does_nothing(
     links = apply(first, local, remote, links)
 
     held = {(c.local_id, c.remote_id) for c in first.conflicts if c.winner is None}
+    # A record's held fields differ still; every other field is equal on both sides.
+    held_fields = {}
+    for c in first.conflicts:
+        if c.winner is None:
+            held_fields.setdefault((c.local_id, c.remote_id), set()).update(c.fields)
     for link in links:
-        if (link.local_id, link.remote_id) in held:
-            continue
+        key = (link.local_id, link.remote_id)
+        if key in held and any(
+            c.deleted for c in first.conflicts if (c.local_id, c.remote_id) == key
+        ):
+            continue  # a held delete: the record's existence waits for a person
         here, there = local[link.local_id], remote[link.remote_id]
-        assert {n: here[n] for n in FIELDS} == {n: there[n] for n in FIELDS} == link.base
+        same = [n for n in FIELDS if n not in held_fields.get(key, ())]
+        assert {n: here[n] for n in same} == {n: there[n] for n in same}
+        assert {n: here[n] for n in same} == {n: link.base[n] for n in same}
 
     again = plan(
         links=links,
