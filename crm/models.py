@@ -161,6 +161,12 @@ class CrmConfig(WorkspaceOwned):
     conflict_resolution = models.CharField(
         max_length=20, choices=Resolution.choices, default=Resolution.LAST_WRITE_WINS
     )
+    field_policies = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per entity, CRM field -> "app_wins" or "crm_wins": a field changed on both '
+        "sides is settled that way whatever conflict_resolution says (Always use app / CRM).",
+    )
     create_if_missing = models.BooleanField(
         default=True, help_text="Create a record on the other side when it has no match there."
     )

@@ -92,6 +92,8 @@ POLICY = {
     CrmConfig.Resolution.APP_WINS: planner.Policy.LOCAL_WINS,
     CrmConfig.Resolution.MANUAL_REVIEW: planner.Policy.MANUAL,
 }
+# What "Always use app / Always use CRM" may set for one field (CrmConfig.field_policies).
+FIELD_POLICIES = (CrmConfig.Resolution.APP_WINS, CrmConfig.Resolution.CRM_WINS)
 DIRECTION = {
     CrmConfig.Direction.PUSH: planner.Direction.PUSH,
     CrmConfig.Direction.PULL: planner.Direction.PULL,
@@ -527,6 +529,11 @@ class EntitySync:
             "direction": DIRECTION[self.config.sync_direction],
             "natural_keys": self.kind.natural_keys,
             "creates": self.config.create_if_missing,
+            "field_policies": {
+                name: POLICY[value]
+                for name, value in (self.config.field_policies or {}).get(self.entity, {}).items()
+                if value in FIELD_POLICIES
+            },
         }
         main = planner.plan(
             links=[_engine_link(link) for link in changed_links],

@@ -81,6 +81,34 @@ def test_the_same_field_edited_on_both_sides_waits_under_manual_review(config, s
     assert again["conflicts"] == 1 and config.conflicts.count() == 1  # refreshed, not doubled
 
 
+def test_a_field_always_taken_from_the_crm_beats_the_runs_strategy(config, sandbox):
+    """Title is "always use CRM" under a run where the hub wins: a Title edited on both sides
+    takes the CRM's value, a Phone edited on both sides the hub's, in the same run."""
+    config.conflict_resolution = CrmConfig.Resolution.APP_WINS
+    config.field_policies = {"contact": {"Title": CrmConfig.Resolution.CRM_WINS}}
+    config.save()
+    ada = Contact.objects.create(
+        workspace=config.workspace, first_name="Ada", last_name="Hub", email="ada@hub.example"
+    )
+    sync.run_once(config, "contact", client(config.connection))
+    link = CrmLink.objects.get(config=config, entity="contact", local_id=ada.pk)
+    sandbox.salesforce_edit(link.remote_id, {"Title": "CTO", "Phone": "+1 555 0100"})
+    ada.title, ada.phone = "CEO", "+41 44 000 00 00"
+    ada.save()
+    counts = sync.run_once(config, "contact", client(config.connection))
+    assert counts["errors"] == [] and counts["held"] == 0
+    assert counts["conflicts"] == 2  # one per policy: the run's (Phone) and Title's own
+    ada.refresh_from_db()
+    crm = client(config.connection).call(lambda c: c.sdk.Contact.get(link.remote_id))
+    assert (ada.title, crm["Title"]) == ("CTO", "CTO")
+    assert (ada.phone, crm["Phone"]) == ("+41 44 000 00 00", "+41 44 000 00 00")
+    winners = {
+        tuple(c["fields"]): c["winner"] for c in counts["plan"] if c["operation"] == "conflict"
+    }
+    assert winners == {("Phone",): "hub", ("Title",): "crm"}
+    assert not config.conflicts.exists()  # nothing held for a person
+
+
 def test_accounts_made_on_both_sides_with_one_name_are_linked_not_doubled(config, sandbox):
     sandbox.salesforce_records(sobject="Account", records=[{"Name": "Acme AG"}])
     Account.objects.create(workspace=config.workspace, name="ACME AG ")
