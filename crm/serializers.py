@@ -20,6 +20,8 @@ from integrations.runs.api import QuerySerializer
 # value}]}; `{current_user_crm_id}` in a value stands for the connected user's CRM id.
 OPERATORS = ["equals", "not_equals", "contains", "greater", "less", "in", "empty"]
 SEED_DIRECTIONS = ["bidirectional", "push", "pull", "none"]
+# An "always" rule of one field (CrmConfig.field_policies).
+FIELD_POLICIES = [CrmConfig.Resolution.APP_WINS.value, CrmConfig.Resolution.CRM_WINS.value]
 
 
 def camel(name: str) -> str:
@@ -105,6 +107,12 @@ class CrmConfigSerializer(CamelCase, serializers.ModelSerializer):
         child=serializers.ListField(child=serializers.DictField()),
         help_text="Per entity, the filter rules {field, operator, value} a record must pass.",
     )
+    field_policies = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text='Per entity, CRM field -> "app_wins" (always use the app\'s value) or '
+        '"crm_wins" (always the CRM\'s): how a conflict on that field is settled, whatever '
+        "conflictResolution says.",
+    )
     connected_as = serializers.CharField(
         source="connection.external_email",
         allow_null=True,
@@ -136,6 +144,7 @@ class CrmConfigSerializer(CamelCase, serializers.ModelSerializer):
             "entities",
             "sync_rules",
             "conflict_resolution",
+            "field_policies",
             "create_if_missing",
             "propagate_deletes",
             "status",
@@ -212,6 +221,20 @@ class CrmConfigIn(CamelCase, serializers.Serializer):
     conflict_resolution = serializers.ChoiceField(
         choices=CrmConfig.Resolution.choices, required=False
     )
+    field_policies = serializers.DictField(
+        child=serializers.DictField(
+            child=serializers.ChoiceField(
+                choices=FIELD_POLICIES,
+                error_messages={
+                    "invalid_choice": '"{input}" is not a field policy: use app_wins (always '
+                    "the app's value) or crm_wins (always the CRM's)."
+                },
+            )
+        ),
+        required=False,
+        help_text="Per entity (account, contact), CRM field -> app_wins or crm_wins; replaces "
+        "the rules there were ({} clears them all).",
+    )
     create_if_missing = Flag(required=False)
     propagate_deletes = Flag(required=False)
 
@@ -221,6 +244,15 @@ class CrmConfigIn(CamelCase, serializers.Serializer):
         if stray:
             raise serializers.ValidationError(
                 {"syncRules": [f"{stray[0]!r} is not an entity: rules are per account, contact."]}
+            )
+        stray = [key for key in data.get("field_policies", {}) if key not in Entity.values]
+        if stray:
+            raise serializers.ValidationError(
+                {
+                    "fieldPolicies": [
+                        f"{stray[0]!r} is not an entity: policies are per account, contact."
+                    ]
+                }
             )
         return data
 

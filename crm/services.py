@@ -289,6 +289,7 @@ CONFIG_FIELDS = (
     "entities",
     "filters",
     "conflict_resolution",
+    "field_policies",
     "create_if_missing",
     "propagate_deletes",
 )
@@ -320,6 +321,11 @@ def config_update(*, config: CrmConfig, actor: User | None, **changes) -> CrmCon
         problems = sync.check_filters(config, config.filters)
         if problems:
             raise ApplicationError(problems[0], code="invalid", details={"syncRules": problems})
+    if "field_policies" in changes:
+        problems = sync.check_field_policies(config, config.field_policies)
+        if problems:
+            raise ApplicationError(problems[0], code="invalid", details={"fieldPolicies": problems})
+        config.field_policies = {e: rules for e, rules in config.field_policies.items() if rules}
     config.save()
     if {"sync_frequency", "daily_at"} & set(changes):
         schedule_next(config)
@@ -329,6 +335,44 @@ def config_update(*, config: CrmConfig, actor: User | None, **changes) -> CrmCon
         target=config,
         before=before,
         after=snapshot(config),
+    )
+    return config
+
+
+@audited
+@transaction.atomic
+def config_field_policy_set(
+    *, config: CrmConfig, entity: str, crm_field: str, policy: str | None, actor: User | None
+) -> CrmConfig:
+    """Always use app (app_wins) / Always use CRM (crm_wins) for one field: a conflict on it
+    is settled that way from the next run on, whatever the config's strategy; None clears the
+    rule (the strategy decides again)."""
+    require_workspace_admin(
+        actor=actor, workspace=config.workspace, doing="change the CRM sync's settings"
+    )
+    config = CrmConfig.objects.select_for_update().get(pk=config.pk)
+    before = snapshot(config)
+    policies = {e: dict(rules) for e, rules in (config.field_policies or {}).items()}
+    rules = policies.setdefault(entity, {})
+    if policy is None:
+        if entity not in sync.KINDS:
+            raise _invalid("entity", f"Unknown entity {entity!r}.")
+        if rules.pop(crm_field, None) is None:
+            return config  # no rule: nothing to clear
+    else:
+        problems = sync.check_field_policies(config, {entity: {crm_field: policy}})
+        if problems:
+            raise ApplicationError(problems[0], code="invalid", details={"fieldPolicies": problems})
+        rules[crm_field] = policy
+    config.field_policies = {e: found for e, found in policies.items() if found}
+    config.save(update_fields=["field_policies", "updated_at"])
+    audit_record(
+        action="crm.config.field_policy",
+        actor=actor,
+        target=config,
+        before=before,
+        after=snapshot(config),
+        details={"entity": entity, "crm_field": crm_field, "policy": policy},
     )
     return config
 
@@ -819,6 +863,45 @@ def conflict_resolve(
     if runnable and conflict.entity in config.entities:
         sync_request(config=config, entity=conflict.entity, actor=actor, trigger=trigger)
     return conflict
+
+
+@audited
+@transaction.atomic
+def conflict_resolve_always(
+    *,
+    conflict: SyncConflict,
+    actor: User | None,
+    crm_field: str,
+    policy: str,
+    strategy: str,
+    merged_data: dict | None = None,
+    trigger: str = SyncLog.Trigger.API,
+) -> SyncConflict:
+    """Always use app / CRM from a conflict: the field's rule is set (config_field_policy_set)
+    and the conflict resolved (conflict_resolve) with that field's value from that side and
+    the other fields as chosen (`strategy`, `merged_data`), all or nothing."""
+    if crm_field not in conflict.conflicting_fields:
+        raise _invalid("field", f"{crm_field} is not one of this conflict's fields.")
+    config_field_policy_set(
+        config=conflict.config,
+        entity=conflict.entity,
+        crm_field=crm_field,
+        policy=policy,
+        actor=actor,
+    )
+    app = policy == CrmConfig.Resolution.APP_WINS
+    value = (conflict.app_data if app else conflict.crm_data).get(crm_field)
+    merged = dict(merged_data or {})
+    follows = SyncConflict.Strategy.USE_APP if app else SyncConflict.Strategy.USE_CRM
+    if merged or strategy != follows:
+        merged[crm_field] = value
+    return conflict_resolve(
+        conflict=conflict,
+        actor=actor,
+        strategy=strategy,
+        merged_data=merged,
+        trigger=trigger,
+    )
 
 
 @audited

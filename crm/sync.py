@@ -197,6 +197,44 @@ def check_filters(config: CrmConfig, rules) -> list[str]:
     return problems
 
 
+def policy_fields(config: CrmConfig, entity: str) -> list[str]:
+    """The CRM fields of `entity` an "always" rule may name: those the sync compares (the
+    mapped ones, and a contact's AccountId)."""
+    rows = engine.field_rows(mapping_set_for(config, entity))
+    names = [r["target"] for r in rows if r["direction"] != "none"]
+    if entity == "contact":
+        names.append(ACCOUNT_FIELD)
+    return list(dict.fromkeys(names))
+
+
+def check_field_policies(config: CrmConfig, policies) -> list[str]:
+    """What is wrong with "always" rules ({entity: {CRM field: app_wins | crm_wins}}), one
+    message each naming the entity and field; empty when they can be saved."""
+    if not isinstance(policies, dict):
+        return ["Field policies must be an object of entity → {CRM field: policy}."]
+    allowed_values = ", ".join(FIELD_POLICIES)
+    problems = []
+    for entity, rules in policies.items():
+        if entity not in KINDS:
+            problems.append(f"Unknown entity {entity!r}: use one of {', '.join(KINDS)}.")
+            continue
+        if not isinstance(rules, dict):
+            problems.append(f"{entity}: the rules must be an object of CRM field → policy.")
+            continue
+        known = policy_fields(config, entity)
+        for name, value in rules.items():
+            if name not in known:
+                problems.append(
+                    f"{entity}.{name}: not a synced field of the {entity}s; one of: "
+                    f"{', '.join(known)}."
+                )
+            if value not in FIELD_POLICIES:
+                problems.append(
+                    f"{entity}.{name}: {value!r} is not a policy; use {allowed_values}."
+                )
+    return problems
+
+
 def _resolved(value, user_id: str):
     if isinstance(value, str):
         return value.replace(USER_PLACEHOLDER, user_id)

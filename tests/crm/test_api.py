@@ -296,6 +296,10 @@ class TestConfigs:
                 "syncRules",
             ),
             ({"createIfMissing": "yes"}, "createIfMissing"),
+            ({"fieldPolicies": {"contact": {"Title": "always"}}}, "fieldPolicies"),
+            ({"fieldPolicies": {"lead": {"Title": "crm_wins"}}}, "fieldPolicies"),
+            ({"fieldPolicies": {"contact": {"Shoe_Size__c": "crm_wins"}}}, "fieldPolicies"),
+            ({"fieldPolicies": {"contact": ["Title"]}}, "fieldPolicies"),
             ({"syncRules": {"lead": []}}, "syncRules"),
             (
                 {"syncRules": {"account": [{"field": "Name", "operator": "like", "value": "A"}]}},
@@ -323,6 +327,47 @@ class TestConfigs:
         assert field in response.json()["error"]["details"]
         config.refresh_from_db()
         assert config.sync_direction == "bidirectional"  # nothing half-written
+
+    def test_an_admin_sets_field_policies_and_the_config_shows_them(
+        self, api, config, admin, member
+    ):
+        policies = {"contact": {"Title": "crm_wins", "Phone": "app_wins"}}
+        response = as_user(api, admin).patch(
+            f"/api/crm/configs/{config.pk}", {"fieldPolicies": policies}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["config"]["fieldPolicies"] == policies
+        config.refresh_from_db()
+        assert config.field_policies == policies
+        shown = as_user(api, member).get(f"/api/crm/configs/{config.pk}").json()
+        assert shown["config"]["fieldPolicies"] == policies
+        event = AuditEvent.objects.get(action="crm.config.update")
+        assert event.changes["field_policies"]["after"] == policies
+        # The whole set is replaced; an entity left without rules is dropped.
+        as_user(api, admin).patch(
+            f"/api/crm/configs/{config.pk}",
+            {"fieldPolicies": {"contact": {}, "account": {"Name": "app_wins"}}},
+            format="json",
+        )
+        config.refresh_from_db()
+        assert config.field_policies == {"account": {"Name": "app_wins"}}
+
+    @pytest.mark.parametrize(
+        ("policies", "named"),
+        [
+            ({"contact": {"Title": "always"}}, '"always" is not a field policy'),
+            ({"lead": {"Title": "crm_wins"}}, "'lead' is not an entity"),
+            ({"contact": {"Shoe_Size__c": "crm_wins"}}, "contact.Shoe_Size__c: not a synced"),
+        ],
+    )
+    def test_a_bad_field_policy_is_a_400_naming_it(self, api, config, admin, policies, named):
+        response = as_user(api, admin).patch(
+            f"/api/crm/configs/{config.pk}", {"fieldPolicies": policies}, format="json"
+        )
+        assert response.status_code == 400, response.content
+        assert named in str(response.json()["error"])
+        config.refresh_from_db()
+        assert config.field_policies == {}
 
     def test_a_member_cannot_change_a_config(self, api, config, member):
         response = as_user(api, member).patch(
