@@ -704,6 +704,7 @@ class EntitySync:
         for conflict in result.conflicts:
             if conflict.winner is None:
                 self._hold(conflict)
+        self._settle_pending(result.conflicts)
         self.counts["held_deletes"] = len(self.gated)
         return self.counts
 
@@ -1042,6 +1043,41 @@ class EntitySync:
                 "conflicting_fields": fields,
             },
         )
+
+    def _settle_pending(self, conflicts) -> None:
+        """A record waiting for a person whose conflict this run settled with nothing left to
+        hold (an "always" rule set since, or the strategy changed): its pending conflict is
+        resolved the way the run settled it, not left to write its old values later."""
+        held = {c.local_id for c in conflicts if c.winner is None}
+        settled: dict = {}
+        for c in conflicts:
+            if c.winner is None or c.deleted or c.local_id is None or c.local_id in held:
+                continue
+            for name, (_, here, there) in c.fields.items():
+                settled.setdefault(c.local_id, {})[name] = (c.winner, here, there)
+        ids = list(settled)
+        for start in range(0, len(ids), DB_CHUNK):
+            for pending in SyncConflict.objects.filter(
+                config=self.config,
+                entity=self.entity,
+                status=SyncConflict.Status.PENDING,
+                local_id__in=ids[start : start + DB_CHUNK],
+            ):
+                fields = settled[pending.local_id]
+                sides = {winner for winner, _, _ in fields.values()}
+                pending.status = SyncConflict.Status.RESOLVED
+                pending.resolved_at = timezone.now()
+                if sides == {planner.LOCAL}:
+                    pending.strategy = SyncConflict.Strategy.USE_APP
+                elif sides == {planner.REMOTE}:
+                    pending.strategy = SyncConflict.Strategy.USE_CRM
+                else:
+                    pending.strategy = SyncConflict.Strategy.MANUAL
+                    pending.merged_data = {
+                        name: here if winner == planner.LOCAL else there
+                        for name, (winner, here, there) in fields.items()
+                    }
+                pending.save(update_fields=["status", "resolved_at", "strategy", "merged_data"])
 
     # --- resuming --------------------------------------------------------------------------------
 

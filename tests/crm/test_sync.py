@@ -109,6 +109,39 @@ def test_a_field_always_taken_from_the_crm_beats_the_runs_strategy(config, sandb
     assert not config.conflicts.exists()  # nothing held for a person
 
 
+def test_a_conflict_held_for_review_is_settled_by_a_rule_set_since(config, sandbox):
+    config.conflict_resolution = CrmConfig.Resolution.MANUAL_REVIEW
+    config.save()
+    ada = Contact.objects.create(
+        workspace=config.workspace, first_name="Ada", last_name="Hub", email="ada@hub.example"
+    )
+    sync.run_once(config, "contact", client(config.connection))
+    link = CrmLink.objects.get(config=config, entity="contact", local_id=ada.pk)
+    sandbox.salesforce_edit(link.remote_id, {"Title": "CTO", "Phone": "+1 555 0100"})
+    ada.title, ada.phone = "CEO", "+41 44 000 00 00"
+    ada.save()
+    sync.run_once(config, "contact", client(config.connection))
+    assert config.conflicts.get().conflicting_fields == ["Phone", "Title"]
+    # Always use CRM for Title: the next run settles it and holds only Phone.
+    config.field_policies = {"contact": {"Title": CrmConfig.Resolution.CRM_WINS}}
+    config.save()
+    counts = sync.run_once(config, "contact", client(config.connection))
+    assert counts["held"] == 1
+    pending = config.conflicts.get()
+    assert (pending.status, pending.conflicting_fields) == ("pending", ["Phone"])
+    ada.refresh_from_db()
+    assert (ada.title, ada.phone) == ("CTO", "+41 44 000 00 00")
+    # And Phone too: nothing is left to hold, so the waiting conflict is resolved by the run.
+    config.field_policies["contact"]["Phone"] = CrmConfig.Resolution.APP_WINS
+    config.save()
+    counts = sync.run_once(config, "contact", client(config.connection))
+    assert counts["held"] == 0
+    pending.refresh_from_db()
+    assert (pending.status, pending.strategy) == ("resolved", "use_app")
+    crm = client(config.connection).call(lambda c: c.sdk.Contact.get(link.remote_id))
+    assert (crm["Title"], crm["Phone"]) == ("CTO", "+41 44 000 00 00")
+
+
 def test_accounts_made_on_both_sides_with_one_name_are_linked_not_doubled(config, sandbox):
     sandbox.salesforce_records(sobject="Account", records=[{"Name": "Acme AG"}])
     Account.objects.create(workspace=config.workspace, name="ACME AG ")
