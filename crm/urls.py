@@ -20,6 +20,11 @@ urlpatterns = [
     path(
         "crm/conflicts/<int:conflict_id>/ignore", views.conflict_ignore, name="crm-conflict-ignore"
     ),
+    path(
+        "crm/conflicts/<int:conflict_id>/rule/clear",
+        views.conflict_rule_clear,
+        name="crm-conflict-rule-clear",
+    ),
     path("api/crm/connect", api.ConnectView.as_view(), name="api-crm-connect"),
     path("api/crm/oauth/callback", api.OAuthCallbackView.as_view(), name="api-crm-oauth-callback"),
     path(

@@ -428,6 +428,9 @@ CONFLICTS_PAGE_SIZE = 25
 CONFLICT_STATUS_FILTER = [*SyncConflict.Status.choices, ("all", "All")]
 # A field's choice on the split view, and the side each takes its value from.
 KEEP_APP, KEEP_CRM, MERGED = "app", "crm", "merged"
+# "Always use app / CRM": the field policy each button sets, and the side a policy keeps.
+ALWAYS = {KEEP_APP: CrmConfig.Resolution.APP_WINS, KEEP_CRM: CrmConfig.Resolution.CRM_WINS}
+ALWAYS_SIDE = {policy: side for side, policy in ALWAYS.items()}
 
 
 def _conflict(request, conflict_id: int) -> SyncConflict:
@@ -479,9 +482,21 @@ def conflict_list(request):
     )
 
 
+def _rules(conflict: SyncConflict) -> dict[str, str]:
+    """The conflict's fields with an "always" rule: field -> the side it keeps (app / crm)."""
+    rules = (conflict.config.field_policies or {}).get(conflict.entity, {})
+    return {
+        name: ALWAYS_SIDE[rules[name]]
+        for name in conflict.conflicting_fields
+        if rules.get(name) in ALWAYS_SIDE
+    }
+
+
 def _conflict_rows(conflict: SyncConflict, form: dict) -> list[dict]:
     """A row per conflicting field: the base, both sides, the choice the form holds (the
-    merged value starts as the hub's) and, once resolved, the value both sides keep."""
+    merged value starts as the hub's; a field with an "always" rule starts on its side), its
+    rule and, once resolved, the value both sides keep."""
+    rules = _rules(conflict)
     rows = []
     for name in conflict.conflicting_fields:
         app, crm = conflict.app_data.get(name), conflict.crm_data.get(name)
@@ -497,7 +512,8 @@ def _conflict_rows(conflict: SyncConflict, form: dict) -> list[dict]:
                 "base": conflict.base_data.get(name),
                 "app": app,
                 "crm": crm,
-                "choice": form.get(f"choice-{name}", ""),
+                "choice": form.get(f"choice-{name}", "") if form else rules.get(name, ""),
+                "rule": rules.get(name, ""),
                 "merged": ("" if app is None else app) if merged is None else merged,
                 "settled": conflict.status == SyncConflict.Status.RESOLVED,
                 "kept": kept.get(conflict.strategy),
@@ -541,33 +557,70 @@ def conflict_detail(request, conflict_id: int):
         user=request.user, workspace_id=conflict.workspace_id
     )
     form, problems, status = {}, [], 200
+    provider = conflict.config.get_provider_display()
     if request.method == "POST":
         if not is_admin:
             raise DjangoPermissionDenied("Only a workspace admin can resolve CRM conflicts.")
         form = request.POST
+        always = _always(conflict, form)
+        if always:  # the field's choice is the button's side
+            form = form.copy()
+            form[f"choice-{always[0]}"] = always[1]
         strategy, merged, missing = _choices(conflict, form)
-        if missing:
+        if always and always[0] not in conflict.conflicting_fields:
+            problems.append(f"{always[0]} is not one of this conflict's fields.")
+            status = 400
+        elif missing and not always:
             problems.append(f"Choose a value for {', '.join(missing)}.")
             status = 400
         else:
             try:
-                services.conflict_resolve(
-                    conflict=conflict,
-                    actor=request.user,
-                    strategy=strategy,
-                    merged_data=merged,
-                    trigger=SyncLog.Trigger.BUTTON,
-                )
+                if always and missing:  # the rule now; the conflict once every field is chosen
+                    services.config_field_policy_set(
+                        config=conflict.config,
+                        entity=conflict.entity,
+                        crm_field=always[0],
+                        policy=ALWAYS[always[1]],
+                        actor=request.user,
+                    )
+                elif always:
+                    services.conflict_resolve_always(
+                        conflict=conflict,
+                        actor=request.user,
+                        crm_field=always[0],
+                        policy=ALWAYS[always[1]],
+                        strategy=strategy,
+                        merged_data=merged,
+                        trigger=SyncLog.Trigger.BUTTON,
+                    )
+                else:
+                    services.conflict_resolve(
+                        conflict=conflict,
+                        actor=request.user,
+                        strategy=strategy,
+                        merged_data=merged,
+                        trigger=SyncLog.Trigger.BUTTON,
+                    )
             except PermissionDenied as exc:
                 raise DjangoPermissionDenied(exc.message) from exc
             except ApplicationError as exc:
                 problems.append(exc.message)
                 status = exc.status_code
             else:
+                rule = ""
+                if always:
+                    whose = "the app's" if always[1] == KEEP_APP else f"{provider}'s"
+                    rule = f"From now on {always[0]} always takes {whose} value in a conflict."
+                if always and missing:
+                    messages.success(
+                        request,
+                        f"{rule} Choose a value for {', '.join(missing)} to resolve this one.",
+                    )
+                    return redirect("crm-conflict", conflict_id=conflict.pk)
                 messages.success(
                     request,
                     "Conflict resolved: the hub record has the chosen values, and the next "
-                    f"{conflict.entity} sync writes them to {conflict.config.get_provider_display()}.",
+                    f"{conflict.entity} sync writes them to {provider}. {rule}".strip(),
                 )
                 return redirect("crm-conflict", conflict_id=conflict.pk)
         conflict.refresh_from_db()
@@ -592,10 +645,47 @@ def conflict_detail(request, conflict_id: int):
             "problems": problems,
             "is_admin": is_admin,
             "pending": conflict.status == SyncConflict.Status.PENDING,
-            "provider": conflict.config.get_provider_display(),
+            "provider": provider,
+            "rules": sorted(_rules(conflict).items()),
         },
         status=status,
     )
+
+
+def _always(conflict: SyncConflict, form) -> tuple[str, str] | None:
+    """The "Always use app / CRM" button pressed, if one was: (field, side)."""
+    for key, value in form.items():
+        if key.startswith("always-") and value in ALWAYS:
+            return key.removeprefix("always-"), value
+    return None
+
+
+@login_required
+@require_POST
+def conflict_rule_clear(request, conflict_id: int):
+    """Clear a field's "always" rule from a conflict's page: conflicts on it are settled by
+    the config's strategy again."""
+    conflict = _conflict(request, conflict_id)
+    name = request.POST.get("field", "")
+    try:
+        services.config_field_policy_set(
+            config=conflict.config,
+            entity=conflict.entity,
+            crm_field=name,
+            policy=None,
+            actor=request.user,
+        )
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"The rule for {name} is cleared: a conflict on it is settled by the sync's "
+            f"strategy ({conflict.config.get_conflict_resolution_display().lower()}) again.",
+        )
+    return redirect("crm-conflict", conflict_id=conflict.pk)
 
 
 @login_required

@@ -575,3 +575,72 @@ def test_a_member_is_refused_and_another_workspace_sees_no_conflict(
     conflict.refresh_from_db()
     assert conflict.status == "pending"
     assert Contact.objects.get(pk=conflict.local_id).title == "CEO"
+
+
+def test_always_use_sets_the_fields_rule_and_resolves_with_the_other_choices(
+    client, conflict, admin
+):
+    url = f"/crm/conflicts/{conflict.pk}/"
+    html = page(client, admin, url)
+    assert 'name="always-Title" value="crm"' in html and 'name="always-Phone" value="app"' in html
+    # Always use Salesforce for Title, with Phone kept from the app: the rule, and resolved.
+    response = post(client, admin, url, {"choice-Phone": "app", "always-Title": "crm"})
+    assert response.status_code == 302 and response["Location"] == url
+    conflict.config.refresh_from_db()
+    assert conflict.config.field_policies == {"contact": {"Title": "crm_wins"}}
+    conflict.refresh_from_db()
+    assert (conflict.status, conflict.merged_data) == (
+        "resolved",
+        {"Phone": "+1 555 0100", "Title": "CTO"},
+    )
+    ada = Contact.objects.get(pk=conflict.local_id)
+    assert (ada.phone, ada.title) == ("+1 555 0100", "CTO")
+    event = AuditEvent.objects.get(action="crm.config.field_policy")
+    assert event.actor == admin and event.details["crm_field"] == "Title"
+    assert AuditEvent.objects.filter(action="crm.conflict.resolve").exists()
+    html = client.get(url).content.decode()
+    assert "From now on Title always takes Salesforce&#x27;s value" in html
+    assert '<li data-rule="Title"><strong>Title</strong>: always Salesforce\'s value' in html
+
+    # Clearing it from the page: the strategy decides again.
+    response = post(client, admin, f"{url}rule/clear", {"field": "Title"})
+    assert response["Location"] == url
+    conflict.config.refresh_from_db()
+    assert conflict.config.field_policies == {}
+    html = client.get(url).content.decode()
+    assert "The rule for Title is cleared" in html and 'data-rule="Title"' not in html
+
+
+def test_always_use_with_other_fields_undecided_sets_the_rule_and_waits(
+    client, conflict, admin, member
+):
+    url = f"/crm/conflicts/{conflict.pk}/"
+    response = post(client, admin, url, {"always-Phone": "app"})
+    assert response.status_code == 302
+    conflict.refresh_from_db()
+    assert conflict.status == "pending"  # Title still needs a choice
+    conflict.config.refresh_from_db()
+    assert conflict.config.field_policies == {"contact": {"Phone": "app_wins"}}
+    html = client.get(url).content.decode()
+    assert "Choose a value for Title to resolve this one." in html
+    # The field with a rule starts on its side, and says so.
+    assert 'name="choice-Phone" value="app" checked' in html
+    assert '<span class="badge rule">Always the app\'s</span>' in html
+    # A member sees the rule but can neither set nor clear one.
+    read_only = page(client, member, url)
+    assert 'data-rule="Phone"' in read_only and "Clear rule" not in read_only
+    assert post(client, member, url, {"always-Title": "crm"}).status_code == 403
+    assert post(client, member, f"{url}rule/clear", {"field": "Phone"}).status_code == 403
+    conflict.config.refresh_from_db()
+    assert conflict.config.field_policies == {"contact": {"Phone": "app_wins"}}
+
+
+def test_always_use_is_all_or_nothing_when_the_resolve_is_refused(client, conflict, admin):
+    # A value the hub cannot hold for Phone: nothing is resolved and no rule is set.
+    form = {"choice-Phone": "merged", "merged-Phone": "9" * 100, "always-Title": "crm"}
+    response = post(client, admin, f"/crm/conflicts/{conflict.pk}/", form)
+    assert response.status_code == 400 and "Phone:" in response.content.decode()
+    conflict.refresh_from_db()
+    conflict.config.refresh_from_db()
+    assert (conflict.status, conflict.config.field_policies) == ("pending", {})
+    assert not AuditEvent.objects.filter(action="crm.config.field_policy").exists()

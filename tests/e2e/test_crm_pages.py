@@ -1,7 +1,8 @@
 """The CRM pages in a real browser on a phone-wide window. The settings page against a real
 Celery worker and the Salesforce emulator: Sync now, the card showing the runs going, then
 "last synced" once they end (runs made slow enough to watch by the emulator's latency, never
-by sleeping here). A conflict resolved field by field on its split view."""
+by sleeping here). A conflict resolved field by field on its split view, one field by its
+"Always use" button (whose rule is then cleared)."""
 
 import re
 
@@ -124,11 +125,14 @@ def test_a_conflict_is_resolved_field_by_field(
     phone = page.locator('.conflict-field[data-field="Phone"]')
     title = page.locator('.conflict-field[data-field="Title"]')
     assert "+1 555 0000" in phone.locator(".base").inner_text()
-    phone.get_by_label("Keep Salesforce").check()
     title.get_by_label("Keep app").check()
-    page.get_by_role("button", name="Resolve with selected values").click()
+    # Always use Salesforce for Phone: its rule is set and the conflict resolved with Title's
+    # choice.
+    phone.get_by_role("button", name="Always use Salesforce for Phone").click()
 
     page.locator("#conflict-status", has_text="Resolved").wait_for(timeout=10_000)
+    rule = page.locator('#field-rules [data-rule="Phone"]')
+    assert "always Salesforce's value" in rule.inner_text()
     assert "Both sides keep: +1 555 0199" in phone.inner_text()
     assert "Both sides keep: CEO" in title.inner_text()
     assert page.get_by_role("button", name="Resolve with selected values").count() == 0
@@ -141,4 +145,11 @@ def test_a_conflict_is_resolved_field_by_field(
     )
     assert (ada.phone, ada.title) == ("+1 555 0199", "CEO")
     assert SyncLog.objects.filter(config=config, entity="contact").exists()
+    config.refresh_from_db()
+    assert config.field_policies == {"contact": {"Phone": "crm_wins"}}
+    rule.get_by_role("button", name="Clear the rule for Phone").click()
+    page.get_by_text("The rule for Phone is cleared").wait_for(timeout=10_000)
+    assert page.locator("#field-rules").count() == 0
+    config.refresh_from_db()
+    assert config.field_policies == {}
     assert errors == []
