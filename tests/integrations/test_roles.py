@@ -502,6 +502,24 @@ SERVICES: dict[str, ServiceCase] = {
     "crm.services.conflict_ignore": ServiceCase(
         lambda w, actor: crm_services.conflict_ignore(conflict=crm_conflict(w), actor=actor)
     ),
+    "crm.services.config_field_policy_set": ServiceCase(
+        lambda w, actor: crm_services.config_field_policy_set(
+            config=crm_config(w),
+            entity="contact",
+            crm_field="Title",
+            policy="crm_wins",
+            actor=actor,
+        )
+    ),
+    "crm.services.conflict_resolve_always": ServiceCase(
+        lambda w, actor: crm_services.conflict_resolve_always(
+            conflict=crm_conflict(w),
+            actor=actor,
+            crm_field="Title",
+            policy="app_wins",
+            strategy="use_app",
+        )
+    ),
 }
 # State-changing services that record no audit event of their own, checked all the same.
 UNAUDITED = {
