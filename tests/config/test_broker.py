@@ -51,8 +51,10 @@ def rows(path) -> int:
         return db.execute("SELECT count(*) FROM message").fetchone()[0]
 
 
-def test_the_sqlite_scheme_names_this_transport():
-    with Connection("sqlite://") as conn:
+def test_the_sqlite_scheme_names_this_transport(tmp_path):
+    # A file of its own: the process's default broker file may be held by a worker thread
+    # another test left stopping (this waited out SQLite's 10 s busy timeout once).
+    with connect(tmp_path / "b.sqlite3") as conn:
         assert conn.transport_cls == "sqlite"
         assert isinstance(conn.transport, broker.Transport)
 
