@@ -3,12 +3,15 @@ faults, limits, token expiry, the emulators' clocks, tokens granted in one call,
 consent page a person would click through."""
 
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
 
 from integrations import sandbox
+
+KEEP_ALIVE_SECONDS = 2  # well inside the server's 5 s
 
 
 class SandboxClient:
@@ -30,6 +33,13 @@ class SandboxClient:
         return f"https://{self.server.host}:{self.server.ports[name]}"
 
     def control(self, name: str, verb: str, path: str, body: dict | None = None):
+        # The emulators' server closes a connection idle for 5 s (uvicorn's keep-alive): a
+        # request sent on one it is closing meets "Remote end closed connection". Connections
+        # idle for a while are dropped here first, so only fresh ones are reused.
+        now = time.monotonic()
+        if now - getattr(self.server, "control_used_at", now) > KEEP_ALIVE_SECONDS:
+            self.http.close()
+        self.server.control_used_at = now
         response = self.http.request(
             verb, f"{self.url(name)}/_sandbox/{path}", json=body, timeout=10
         )
