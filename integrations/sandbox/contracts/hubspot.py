@@ -395,16 +395,26 @@ class HubSpotContract:
             found += self._required(name, row, required, source, f"{path}[{index}]")
         return found
 
+    def _association_batch(self, name, body, required, schema: str) -> list[Violation]:
+        found = self._batch(name, body, ASSOC)
+        if isinstance(body, dict):
+            found += self._each(
+                name, body.get("results"), required, f"{ASSOC} {schema}", "$.results"
+            )
+        return found
+
+    def _next_page(self, name, body: dict) -> list[Violation]:
+        nxt = (body.get("paging") or {}).get("next")
+        if nxt is None:
+            return []
+        return self._required(name, nxt, ("after",), f"{OBJECTS} NextPage", "$.paging.next")
+
     def _crm(self, name, template, body) -> list[Violation]:
         if template.endswith("/search"):
             found = self._required(name, body, SEARCH_RESPONSE, f"{OBJECTS} search response")
             if isinstance(body, dict):
                 found += self._objects(name, body.get("results", []), "$.results")
-                nxt = (body.get("paging") or {}).get("next")
-                if nxt is not None:
-                    found += self._required(
-                        name, nxt, ("after",), f"{OBJECTS} NextPage", "$.paging.next"
-                    )
+                found += self._next_page(name, body)
             return found
         if template.startswith("/crm/v3/objects/") and "/batch/" in template:
             found = self._batch(name, body, OBJECTS)
@@ -415,47 +425,20 @@ class HubSpotContract:
             found = self._required(name, body, ("results",), f"{OBJECTS} CollectionResponse")
             if isinstance(body, dict):
                 found += self._objects(name, body.get("results", []), "$.results")
-                nxt = (body.get("paging") or {}).get("next")
-                if nxt is not None:
-                    found += self._required(
-                        name, nxt, ("after",), f"{OBJECTS} NextPage", "$.paging.next"
-                    )
+                found += self._next_page(name, body)
             return found
         if template.startswith("/crm/v3/objects/"):
             return self._objects(name, body, "$")
         if "/associations/default/" in template:
-            found = self._batch(name, body, ASSOC)
-            if isinstance(body, dict):
-                found += self._each(
-                    name,
-                    body.get("results"),
-                    DEFAULT_ASSOCIATION,
-                    f"{ASSOC} PublicDefaultAssociation",
-                    "$.results",
-                )
-            return found
+            return self._association_batch(
+                name, body, DEFAULT_ASSOCIATION, "PublicDefaultAssociation"
+            )
         if template.endswith("/batch/create"):
-            found = self._batch(name, body, ASSOC)
-            if isinstance(body, dict):
-                found += self._each(
-                    name,
-                    body.get("results"),
-                    LABELS_BETWEEN,
-                    f"{ASSOC} LabelsBetweenObjectPair",
-                    "$.results",
-                )
-            return found
+            return self._association_batch(name, body, LABELS_BETWEEN, "LabelsBetweenObjectPair")
         if template.endswith("/batch/read"):
-            found = self._batch(name, body, ASSOC)
-            if isinstance(body, dict):
-                found += self._each(
-                    name,
-                    body.get("results"),
-                    MULTI_WITH_LABEL,
-                    f"{ASSOC} PublicAssociationMultiWithLabel",
-                    "$.results",
-                )
-            return found
+            return self._association_batch(
+                name, body, MULTI_WITH_LABEL, "PublicAssociationMultiWithLabel"
+            )
         if template.endswith("/{toObjectId}"):
             return self._required(name, body, LABELS_BETWEEN, f"{ASSOC} LabelsBetweenObjectPair")
         if template.startswith("/crm/v4/objects/"):
