@@ -7,46 +7,13 @@ import pytest
 
 from crm import sync
 from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
-from integrations import runs
 from integrations.accounts.models import AuditEvent
 from integrations.connections.models import Connection
 from integrations.connections.services import client
 from integrations.mapping.models import FieldMapping
 from tests.integrations.helpers import connect
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    # On commit a run is put on the broker; these tests run it themselves with sync.execute.
-    monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
-
-
-@pytest.fixture
-def admin(two_workspaces):
-    return two_workspaces["a_admin"]
-
-
-@pytest.fixture
-def member(two_workspaces):
-    return two_workspaces["a_member"]
-
-
-@pytest.fixture
-def outsider(two_workspaces):
-    return two_workspaces["b_admin"]
-
-
-@pytest.fixture
-def config(sandbox, two_workspaces, admin):
-    connection = connect(sandbox, user=admin, workspace=two_workspaces["a"], provider="salesforce")
-    return CrmConfig.objects.create(
-        workspace=two_workspaces["a"],
-        provider="salesforce",
-        connection=connection,
-        entities=["account", "contact"],
-    )
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_queue")]
 
 
 def as_user(api, user):

@@ -15,23 +15,6 @@ from integrations.approvals.models import OutboundChange
 from integrations.connections import http
 from integrations.connections.providers import salesforce
 from integrations.connections.services import client
-from tests.integrations.helpers import connect
-
-
-@pytest.fixture
-def config(sandbox, two_workspaces):
-    connection = connect(
-        sandbox,
-        user=two_workspaces["a_admin"],
-        workspace=two_workspaces["a"],
-        provider="salesforce",
-    )
-    return CrmConfig.objects.create(
-        workspace=two_workspaces["a"],
-        provider="salesforce",
-        connection=connection,
-        entities=["account", "contact"],
-    )
 
 
 def run(config, entity="contact", **kwargs):

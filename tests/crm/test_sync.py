@@ -6,23 +6,6 @@ import pytest
 from crm import sync
 from crm.models import Account, Contact, CrmConfig, CrmLink
 from integrations.connections.services import client
-from tests.integrations.helpers import connect
-
-
-@pytest.fixture
-def config(sandbox, two_workspaces):
-    connection = connect(
-        sandbox,
-        user=two_workspaces["a_admin"],
-        workspace=two_workspaces["a"],
-        provider="salesforce",
-    )
-    return CrmConfig.objects.create(
-        workspace=two_workspaces["a"],
-        provider="salesforce",
-        connection=connection,
-        entities=["account", "contact"],
-    )
 
 
 def test_a_first_run_links_both_sides_and_a_second_run_does_nothing(config, sandbox):

@@ -10,44 +10,11 @@ import pytest
 from django.utils import timezone
 
 from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
-from integrations import runs
 from integrations.accounts.models import AuditEvent
 from integrations.connections.models import Connection
 from tests.integrations.helpers import connect
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch):
-    # A queued run stays queued (no broker here): what the pages show of it is the subject.
-    monkeypatch.setattr(runs, "_enqueue", lambda run, task: None)
-
-
-@pytest.fixture
-def admin(two_workspaces):
-    return two_workspaces["a_admin"]
-
-
-@pytest.fixture
-def member(two_workspaces):
-    return two_workspaces["a_member"]
-
-
-@pytest.fixture
-def outsider(two_workspaces):
-    return two_workspaces["b_admin"]
-
-
-@pytest.fixture
-def config(sandbox, two_workspaces, admin):
-    connection = connect(sandbox, user=admin, workspace=two_workspaces["a"], provider="salesforce")
-    return CrmConfig.objects.create(
-        workspace=two_workspaces["a"],
-        provider="salesforce",
-        connection=connection,
-        entities=["account", "contact"],
-    )
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_queue")]
 
 
 def page(client, user, url: str, status: int = 200) -> str:
