@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from hubspot import Client
-from hubspot.discovery.discovery_base import DiscoveryBase
 
 from integrations.connections import http
 from integrations.connections.providers.base import (
@@ -240,6 +238,10 @@ class HubSpotData:
     clients), and kept: the SDK builds a new ApiClient on every `.basic_api` access."""
 
     def __init__(self, *, access_token: str, key: str):
+        # The SDK is imported here, not with the module: its ~60 ms of imports would otherwise
+        # be paid by every process that starts Django, most of which never call HubSpot.
+        from hubspot import Client
+
         self.pool = _HubPool(key)
         self._apis: dict[tuple[str, str], object] = {}
         sandbox = settings.INTEGRATIONS_MODE == "sandbox"
@@ -255,6 +257,8 @@ class HubSpotData:
     def _factory(self, package, api_name, config):
         found = self._apis.get((package.__name__, api_name))
         if found is None:
+            from hubspot.discovery.discovery_base import DiscoveryBase
+
             found = DiscoveryBase._default_api_factory(package, api_name, config)
             found.api_client.rest_client.pool_manager = self.pool
             self._apis[(package.__name__, api_name)] = found
