@@ -440,6 +440,16 @@ def describe(sf: Salesforce, sobject: str) -> list[dict]:
     ]
 
 
+def recent(sf: Salesforce, sobject: str, fields, n: int) -> list:
+    """The `n` records changed last (one query, newest first): the mapping preview's sample."""
+    names = _names(sobject, fields, False)
+    query = (
+        f"SELECT {', '.join(names)} FROM {sobject} "  # noqa: S608 - names checked above
+        f"ORDER BY SystemModstamp DESC LIMIT {max(1, min(int(n), 200))}"
+    )
+    return translated(f"read {sobject} records")(list)(sf.query_all_iter(query))
+
+
 def count(sf: Salesforce, sobject: str) -> int:
     """How many records of `sobject` the org holds (one `SELECT COUNT()` query)."""
     if not NAME.match(sobject):
