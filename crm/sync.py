@@ -548,14 +548,19 @@ class EntitySync:
             deletes=False,
             **common,
         )
+        # A record deleted in the hub whose CRM half the incremental read did not return is
+        # unchanged there since its base (not gone: "complete" below would say so, and the
+        # link would be dropped with the CRM record left in place).
+        ends_remote = {
+            link.remote_id: remote.get(link.remote_id)
+            or planner.Snapshot(id=link.remote_id, values=dict(link.synced_values or {}))
+            for link in gone_links.values()
+            if link.remote_id in remote or link.remote_id not in remote_gone
+        }
         ends = planner.plan(
             links=[_engine_link(link) for link in gone_links.values()],
             local={pk: local[pk] for pk in gone_links if pk in local},
-            remote={
-                link.remote_id: remote[link.remote_id]
-                for link in gone_links.values()
-                if link.remote_id in remote
-            },
+            remote=ends_remote,
             local_complete=True,
             remote_complete=True,
             deletes=self.config.propagate_deletes,
