@@ -1421,19 +1421,31 @@ class HubSpotData:
     async def _cp_records(self, request: Request) -> Response:
         """Seed rows: {"companies": n, "contacts": n, "seed"?} (realistic, deterministic per
         seed, searchable at once), or {"type", "records": [{property: value}]} (exactly these,
-        searchable after the search delay as the API's writes). Answers the new ids by type."""
+        searchable after the search delay as the API's writes; contacts may come with
+        "primary": [company id or null, one per record], their primary company). Answers the
+        new ids by type."""
         body = json.loads(await request.body() or b"{}")
         if "records" in body:
             kind = body.get("type")
             if kind not in OBJECT_TYPES:
                 return JSONResponse({"error": f"type must be one of {OBJECT_TYPES}"}, 400)
+            primary = body.get("primary") or [None] * len(body["records"])
+            if kind != "contacts" and any(primary) or len(primary) != len(body["records"]):
+                return JSONResponse({"error": "primary: one company id per contact"}, 400)
+            if any(c and self._live("companies", c) is None for c in primary):
+                return JSONResponse({"error": "primary: no such company"}, 400)
             made = []
             for props in body["records"]:
                 problem = self._write_errors(kind, props)
                 if problem:
                     return JSONResponse({"error": problem[2], "errors": problem[3]}, 400)
-            for props in body["records"]:
-                made.append(self._write(kind, None, props)["id"])
+            for props, company in zip(body["records"], primary, strict=True):
+                record = self._write(kind, None, props)
+                if company:
+                    types = [CONTACT_TO_PRIMARY_COMPANY, CONTACT_TO_COMPANY]
+                    self._associate(self.state, record["id"], str(company), types)
+                    self._reindex(record)
+                made.append(record["id"])
             self.dirty = True
             return JSONResponse({kind: made})
         made = self._seed_into(
