@@ -205,8 +205,8 @@ class SalesforceRemote(Remote):
         )
 
     def describe(self, entity: str) -> list[dict]:
-        sobject = self.object_name(entity)
-        return self.call(salesforce.describe, sobject)
+        fields = self.call(salesforce.describe, self.object_name(entity))
+        return [{**f, "read_only": not (f["createable"] or f["updateable"])} for f in fields]
 
     def read(self, entity: str, fields, *, since=None, where: str = "") -> Listing:
         rows = self.call(

@@ -3,7 +3,11 @@ HTTP layer and the platform's one client (every exchange contract-checked by the
 sandbox): both ways, conflicts, the contact's company (associations v4), deletes (the archived
 list), incremental reads, a 429 storm on batch updates, and the dry run's plan."""
 
+import io
+
 import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
 
 from crm import remote, sync
 from crm.models import Account, Contact, CrmConfig, CrmLink
@@ -259,11 +263,25 @@ def test_the_dry_runs_plan_is_what_the_run_does(linked, sandbox):
     assert run(config, "contact", dry_run=True)["plan"] == []
 
 
-def test_available_fields_and_a_sample_come_from_hubspots_properties(linked, sandbox):
+def test_the_api_and_the_command_work_for_a_hubspot_config(linked, sandbox, two_workspaces):
+    """Available fields from HubSpot's properties (read-only ones marked), the preview's sample,
+    the quota from the rate-limit headers, and `manage.py crm_sync` on the HubSpot config."""
+    api = APIClient()
+    api.force_authenticate(two_workspaces["a_member"])
+    answer = api.get("/api/crm/hubspot/available-fields?entityType=contact")
+    assert answer.status_code == 200, answer.content
+    fields = {f["name"]: f for f in answer.json()["fields"]}
+    assert fields["email"]["type"] == "string" and not fields["email"]["readOnly"]
+    assert fields["associatedcompanyid"]["readOnly"] and fields["lastmodifieddate"]["readOnly"]
     crm = remote.remote_for(linked, client(linked.connection))
-    fields = {f["name"]: f for f in crm.describe("contact")}
-    assert fields["email"]["type"] == "string" and not fields["email"]["read_only"]
-    assert fields["associatedcompanyid"]["read_only"] and fields["lastmodifieddate"]["read_only"]
     sample = crm.sample("contact", ["email", "firstname"], 3)
     assert len(sample) == 3 and all(set(s) == {"id", "email", "firstname"} for s in sample)
-    assert crm.usage()["limit"] > 0  # the X-HubSpot-RateLimit-* headers of the last answer
+    ada = Contact.objects.get(email="ada@hub.example")
+    ada.phone = "+41 44 000 00 01"
+    ada.save()
+    out = io.StringIO()
+    call_command("crm_sync", str(linked.pk), "--entity", "contact", stdout=out)
+    there = rows(sandbox, "contacts")[remote_id(linked, ada)]["properties"]
+    assert there["phone"] == "+41 44 000 00 01", out.getvalue()
+    linked.refresh_from_db()
+    assert linked.api_usage["limit"] > 0 and linked.api_usage["window"] in ("day", "interval")
