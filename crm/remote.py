@@ -122,6 +122,44 @@ class Remote:
         parts = [str(values.get(name)) for name in self.label_fields if values.get(name)]
         return " ".join(parts)
 
+    # What each remote implements (the sync and the pages call nothing else):
+
+    def describe(self, entity: str) -> list[dict]:
+        """The object's fields: name, label, type, required, createable, updateable,
+        read_only, picklist."""
+        raise NotImplementedError
+
+    def read(self, entity: str, fields, *, since=None, where: str = "") -> Listing:
+        """Every record (since None) or those changed since `since`, with the deleted ones
+        flagged; every page or an error."""
+        raise NotImplementedError
+
+    def read_ids(self, entity: str, fields, ids) -> list[Row]:
+        """The records with these ids; an id the CRM no longer has is not in the answer."""
+        raise NotImplementedError
+
+    def create(self, entity: str, records: list[dict]) -> list[Result]:
+        """At most `batch_size` records (CRM field → value), results in their order."""
+        raise NotImplementedError
+
+    def update(self, entity: str, records: list[dict]) -> list[Result]:
+        """At most `batch_size` records ({"id": CRM id, field: value})."""
+        raise NotImplementedError
+
+    def delete(self, entity: str, ids: list[str]) -> list[Result]:
+        raise NotImplementedError
+
+    def count(self, entity: str) -> int:
+        raise NotImplementedError
+
+    def usage(self) -> dict:
+        """The API quota as the last answer said it: {used, limit, ...} or {}."""
+        raise NotImplementedError
+
+    def sample(self, entity: str, fields, n: int = 5) -> list[dict]:
+        """The `n` records changed last, {"id", field: value}: the mapping preview's."""
+        raise NotImplementedError
+
 
 # --- Salesforce ------------------------------------------------------------------------------------
 
@@ -286,9 +324,6 @@ class HubSpotRemote(Remote):
 
     def by_id_calls(self, ids: int) -> int:
         return math.ceil(ids / hubspot.BATCH_SIZE)
-
-    def _fields(self, entity: str, fields) -> list[str]:
-        return [f for f in fields if f != self.account_field or entity == "contact"]
 
     def _row(self, entity: str, row: dict, *, deleted: bool = False) -> Row:
         kind = self.object_name(entity)

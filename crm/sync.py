@@ -1,36 +1,42 @@
 """CRM sync: one run of one config's entity — read what changed on both sides since their
 cursors, plan with the engine's planner, write in batches, keep each link's base. (Issue 15:
-Salesforce.)
+Salesforce; issue 16: HubSpot on the same run.) Everything said to the CRM goes through the
+config's remote (crm/remote.py: `SalesforceRemote`, `HubSpotRemote`); nothing here knows a
+provider's API.
 
 Both sides are compared in the CRM's field names: a hub record goes through the entity's
-mapping set (push), a CRM record is cut to the mapped fields; a contact's account is its
-`AccountId`, through the account links. A field whose mapping does not read edits back
-(direction push) has its CRM value replaced by the base before planning, so a CRM edit to it is
-no change; a pull-only field the same way on the hub side. The planner then applies one-side
-changes, settles both-side ones by the config's strategy or holds them (a `SyncConflict` with
-both sides and the base), and links records new on both sides by their natural key (a
-contact's email, an account's name) instead of making them twice.
+mapping set (push), a CRM record is cut to the mapped fields; a contact's account is the
+remote's `account_field` (Salesforce `AccountId`, HubSpot `associatedcompanyid`), through the
+account links. A field whose mapping does not read edits back (direction push) has its CRM
+value replaced by the base before planning, so a CRM edit to it is no change; a pull-only field
+the same way on the hub side. The planner then applies one-side changes, settles both-side ones
+by the config's strategy or holds them (a `SyncConflict` with both sides and the base), and
+links records new on both sides by their natural key (the remote's: a contact's email, an
+account's name — or a HubSpot company's domain) instead of making them twice.
 
-Reads. The first run (no cursor) reads everything. Later runs read the CRM by `SystemModstamp`
-after the cursor less LOOKBACK (through queryAll, so the records deleted since come in the same
-pages, `IsDeleted`) and the hub by `updated_at` after its cursor. A record whose values equal
-its link's base is no change: that is how our own writes, read back, vanish. Only a record that
-changed on one side needs the other: the hub's by id from the database, the CRM's by
-`Id IN (...)` — or, when that would cost more calls than reading the object whole, one full
-read. The cursors move only once a run's writes are done; records that failed, and contacts
-whose account was not linked yet, are read again by id next run (`retry_*` beside the cursor).
+Reads. The first run (no cursor) reads everything. Later runs read the CRM from its cursor less
+the remote's lookback (Salesforce: SystemModstamp through queryAll, so the records deleted
+since come in the same pages; HubSpot: search on the last-modified property, and the archived
+list) and the hub by `updated_at` after its cursor. A record whose values equal its link's base
+is no change: that is how our own writes, read back, vanish. Only a record that changed on one
+side needs the other: the hub's by id from the database, the CRM's by id — or, when that would
+cost more calls than reading the object whole, one full read. The cursors move only once a
+run's writes are done; records that failed, and contacts whose account was not linked yet, are
+read again by id next run (`retry_*` beside the cursor; a webhook's ids join `retry_crm`).
 
-Deletes are seen only for certain: a CRM record in the recycle bin (queryAll), one missing from
-a complete unfiltered read, or a hub record that a link names and the database no longer has. A
-read that fails on any page fails the run before anything is planned. They are propagated only
-with `propagate_deletes`, and wait in the review queue when the mapping set (or connection)
-requires approval (integrations.sync.gate; `apply_change` writes an approved one).
+Deletes are seen only for certain: a CRM record deleted there (Salesforce's recycle bin,
+HubSpot's archived list), one missing from a complete unfiltered read (HubSpot: and not found by
+id either, its search lagging writes), or a hub record that a link names and the database no
+longer has. A read that fails on any page fails the run before anything is planned. They are
+propagated only with `propagate_deletes`, and wait in the review queue when the mapping set (or
+connection) requires approval (integrations.sync.gate; `apply_change` writes an approved one).
 
-Writes go in batches of 200 (the Collections cap); after each batch the bases of the records it
-finished are saved and the config is checked: a paused config stops the run there, keeping what
-was done. A create is preceded by a committed `CrmWrite` intent: a worker killed between
-Salesforce's answer and our record of it leaves the intent, and the next run adopts the record
-Salesforce made (same payload, no link) instead of making it again.
+Writes go in batches of the remote's size (200 for Salesforce's Collections, 100 for HubSpot's
+batch API); after each batch the bases of the records it finished are saved and the config is
+checked: a paused config stops the run there, keeping what was done. A create is preceded by a
+committed `CrmWrite` intent: a worker killed between the CRM's answer and our record of it
+leaves the intent, and the next run adopts the record the CRM made (same payload, no link)
+instead of making it again.
 """
 
 import logging
@@ -304,6 +310,9 @@ class EntitySync:
         self.rules = (config.filters or {}).get(entity) or []
         self.user_id = config.connection.external_user_id if config.connection else ""
         self.where = self.remote.where(self.rules, self.user_id)
+        # A CRM that filters after the read must read the fields its rules test too.
+        tested = [] if self.remote.filters_in_query() else [r["field"] for r in self.rules]
+        self.read_fields = list(dict.fromkeys([*self.fields, *tested]))
         self.errors: list[tuple[str, str]] = []
         self.retry_hub: set[int] = set()
         self.retry_crm: set[str] = set()
@@ -452,7 +461,7 @@ class EntitySync:
         full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
         listing = crm.read(
             self.entity,
-            self.fields,
+            self.read_fields,
             since=None if full else crm_since - crm.lookback,
             where=self.where,
         )
@@ -476,7 +485,7 @@ class EntitySync:
             missing |= unseen  # missing from a lagging index: read by id to know
         if missing:
             seen = set()
-            for row in crm.read_ids(self.entity, self.fields, missing):
+            for row in crm.read_ids(self.entity, self.read_fields, missing):
                 seen.add(row.id)
                 if row.deleted:
                     deleted.add(row.id)

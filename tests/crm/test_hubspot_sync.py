@@ -285,3 +285,27 @@ def test_the_api_and_the_command_work_for_a_hubspot_config(linked, sandbox, two_
     assert there["phone"] == "+41 44 000 00 01", out.getvalue()
     linked.refresh_from_db()
     assert linked.api_usage["limit"] > 0 and linked.api_usage["window"] in ("day", "interval")
+
+
+def test_filter_rules_are_checked_after_hubspots_read_as_on_the_hubs_side(hs_config, sandbox):
+    """HubSpot's search does not filter (crm/remote.py says why): a contact outside the rules
+    is read and left alone, on both sides; one inside comes down, compared without case."""
+    people = sorted(sandbox.hubspot_rows("contacts"), key=lambda r: int(r["id"]))
+    sandbox.hubspot_edit("contacts", people[0]["id"], {"jobtitle": "Chief Engineer"})
+    sandbox.hubspot_edit("contacts", people[1]["id"], {"jobtitle": "ENGINEER"})
+    rules = {"contact": [{"field": "jobtitle", "operator": "contains", "value": "engineer"}]}
+    assert sync.check_filters(hs_config, rules) == []
+    hs_config.filters = rules
+    hs_config.save()
+    out = Contact.objects.create(workspace=hs_config.workspace, last_name="Out", title="Buyer")
+    engineers = {
+        r["id"]
+        for r in sandbox.hubspot_rows("contacts")
+        if "engineer" in (r["properties"]["jobtitle"] or "").lower()
+    }
+    counts = run(hs_config, "contact")
+    assert counts["errors"] == [] and counts["created"] == len(engineers)
+    linked = set(CrmLink.objects.filter(config=hs_config).values_list("remote_id", flat=True))
+    assert linked == engineers and {people[0]["id"], people[1]["id"]} <= linked
+    assert not CrmLink.objects.filter(local_id=out.pk).exists()
+    assert all(r["properties"]["lastname"] != "Out" for r in sandbox.hubspot_rows("contacts"))
