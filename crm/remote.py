@@ -373,15 +373,11 @@ class HubSpotRemote(Remote):
         return props, props.pop(self.account_field), True
 
     def create(self, entity: str, records: list[dict]) -> list[Result]:
+        """A contact is made with its company in the same call (no contact without it)."""
         kind = self.object_name(entity)
         split = [self._split(entity, r) for r in records]
-        results = self._results(self.call(hubspot.create, kind, [p for p, _, _ in split]))
-        pairs = [
-            (result.id, company)
-            for result, (_, company, _) in zip(results, split, strict=True)
-            if result.ok and company
-        ]
-        return self._linked(results, pairs, {})
+        made = self.call(hubspot.create, kind, [p for p, _, _ in split], [c for _, c, _ in split])
+        return self._results(made)
 
     def update(self, entity: str, records: list[dict]) -> list[Result]:
         """records: {"id": CRM id, property: value, ...}; a contact's `associatedcompanyid`

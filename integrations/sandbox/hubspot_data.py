@@ -913,9 +913,15 @@ class HubSpotData:
         _, inputs, bad = await self._inputs(request)
         if bad:
             return bad
-        # HubSpot validates the batch as a whole: one refused input refuses the call.
-        emails = set()
+        # HubSpot validates the batch as a whole: one refused input refuses the call. An input
+        # may carry its `associations` (SimplePublicObjectInputForCreate), made with it.
+        emails, linked = set(), []
         for index, item in enumerate(inputs):
+            associations, bad = self._inline_associations(kind, item.get("associations") or [])
+            if bad is not None:
+                message = json.loads(bad.body)["message"]
+                return self._validation(message, [{"message": message, "in": f"inputs[{index}]"}])
+            linked.append(associations)
             problem = self._write_errors(kind, item.get("properties"))
             email = str((item.get("properties") or {}).get("email") or "").lower()
             if problem is None and email and email in emails:
@@ -931,6 +937,13 @@ class HubSpotData:
                 )
             emails.add(email)
         results = [self._write(kind, None, item["properties"]) for item in inputs]
+        for record, associations in zip(results, linked, strict=True):
+            for other, types in associations:
+                contact, company = (
+                    (record["id"], other) if kind == "contacts" else (other, record["id"])
+                )
+                if self._associate(self.state, contact, company, types):
+                    self._reindex(self._store("contacts")[contact])
         return self._batch(
             [self._shape(kind, r, list(PROPS[kind])) for r in results], [], started, created=True
         )

@@ -517,12 +517,20 @@ def _each_alone(sdk, operation: str, object_type: str, inputs: list[dict], key) 
     return [outcome[i] for i in range(len(inputs))]
 
 
-def create(sdk: HubSpotData, object_type: str, records: list[dict]) -> list[Result]:
-    """Create up to 100 records (property dicts) in one call; results in the records' order."""
-    inputs = [
-        {"properties": _strings(record), "objectWriteTraceId": str(index)}
-        for index, record in enumerate(records)
-    ]
+def create(sdk: HubSpotData, object_type: str, records: list[dict], companies=None) -> list[Result]:
+    """Create up to 100 records (property dicts) in one call; results in the records' order.
+    `companies` (contacts): each record's primary company id or None, associated in the same
+    call (types 279 and 1), so a contact never exists without the company it was made with."""
+    # Reference: HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Contacts/Rollouts/424/
+    # v3/contacts.json, SimplePublicObjectInputForCreate: properties and associations
+    # ([{to: {id}, types: [AssociationSpec]}]), the input of POST .../batch/create.
+    companies = companies or [None] * len(records)
+    inputs = []
+    for index, (record, company) in enumerate(zip(records, companies, strict=True)):
+        item = {"properties": _strings(record), "objectWriteTraceId": str(index)}
+        if company:
+            item["associations"] = [{"to": {"id": str(company)}, "types": _primary_types()}]
+        inputs.append(item)
     return _each_alone(
         sdk, "create", _kind(object_type), inputs, lambda item, index: item["objectWriteTraceId"]
     )
@@ -572,14 +580,7 @@ def associate(
     """Associate contacts with companies ((contact id, company id) pairs, 100 a call), typed:
     279 (unlabeled), and 1 (the primary company) too with `primary`. Results by pair, ok or
     HubSpot's error; the result's id is the contact's."""
-    types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CONTACT_TO_COMPANY}]
-    if primary:
-        types.append(
-            {
-                "associationCategory": "HUBSPOT_DEFINED",
-                "associationTypeId": CONTACT_TO_PRIMARY_COMPANY,
-            }
-        )
+    types = _primary_types() if primary else _primary_types()[:1]
     results = []
     for start in range(0, len(pairs), BATCH_SIZE):
         chunk = pairs[start : start + BATCH_SIZE]
@@ -605,6 +606,14 @@ def associate(
                 else Result(id=str(contact), ok=True)
             )
     return results
+
+
+def _primary_types() -> list[dict]:
+    """The association specs of a contact's primary company: unlabeled (279) and primary (1)."""
+    return [
+        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+        for type_id in (CONTACT_TO_COMPANY, CONTACT_TO_PRIMARY_COMPANY)
+    ]
 
 
 def companies_of(sdk: HubSpotData, contact_ids) -> dict[str, list[dict]]:
