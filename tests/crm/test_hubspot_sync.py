@@ -10,7 +10,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from crm import remote, sync
-from crm.models import Account, Contact, CrmConfig, CrmLink
+from crm.models import Account, Contact, CrmConfig, CrmLink, CrmWrite
 from integrations.connections import http
 from integrations.connections.providers import hubspot
 from integrations.connections.services import client
@@ -309,3 +309,34 @@ def test_filter_rules_are_checked_after_hubspots_read_as_on_the_hubs_side(hs_con
     assert linked == engineers and {people[0]["id"], people[1]["id"]} <= linked
     assert not CrmLink.objects.filter(local_id=out.pk).exists()
     assert all(r["properties"]["lastname"] != "Out" for r in sandbox.hubspot_rows("contacts"))
+
+
+def test_a_run_that_died_after_hubspot_made_its_contacts_adopts_them_on_resume(
+    hs_config, sandbox, monkeypatch
+):
+    """The create reached HubSpot, the worker died before the links were kept: the intents
+    left behind find the contacts HubSpot made (by search), and nothing is made twice."""
+    for n in range(3):
+        Contact.objects.create(
+            workspace=hs_config.workspace, last_name=f"Crash{n}", email=f"crash{n}@hub.example"
+        )
+    real = remote.HubSpotRemote.create
+
+    def dies_after(self, entity, records):
+        real(self, entity, records)
+        raise SystemExit("killed")  # what the run sees of a worker killed here
+
+    monkeypatch.setattr(remote.HubSpotRemote, "create", dies_after)
+    with pytest.raises(SystemExit):
+        run(hs_config, "contact")
+    monkeypatch.setattr(remote.HubSpotRemote, "create", real)
+    assert CrmWrite.objects.filter(config=hs_config).count() == 3
+    counts = run(hs_config, "contact")
+    assert counts["errors"] == [] and not CrmWrite.objects.filter(config=hs_config).exists()
+    made = [
+        r
+        for r in sandbox.hubspot_rows("contacts")
+        if r["properties"]["lastname"].startswith("Crash")
+    ]
+    assert len(made) == 3  # once each
+    assert CrmLink.objects.filter(remote_id__in=[r["id"] for r in made]).count() == 3
