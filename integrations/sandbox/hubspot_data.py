@@ -13,6 +13,11 @@ contacts, `hs_lastmodifieddate` on companies) are HubSpot's, read-only. A write 
 searchable only `search_delay` seconds (config, emulator clock) after it; searches are limited
 to 5 a second per account with HubSpot's SECONDLY 429 and are outside the ten-secondly limit.
 
+Every write, archive and association made announces itself to the webhooks half
+(hubspot_webhooks.py): creation / propertyChange / deletion / associationChange events, with
+changeSource INTEGRATION for an app's API calls and CRM_UI for the control plane's edits (a
+person's, choice); seeding announces nothing.
+
 The control plane adds `/_sandbox/records` (POST: seed N companies / contacts or given ones;
 GET ?type=: every row as stored; PATCH: many rows edited in one call) and
 `/_sandbox/records/{type}/{id}` (GET, PATCH as another user, DELETE: archive).
@@ -582,10 +587,15 @@ class HubSpotData:
                 return record["id"]
         return None
 
-    def _write(self, kind: str, record: dict | None, props: dict) -> dict:
-        """Apply a validated write; answers the record (new or changed)."""
+    def _write(
+        self, kind: str, record: dict | None, props: dict, source: str = "INTEGRATION"
+    ) -> dict:
+        """Apply a validated write; answers the record (new or changed). `source` is the
+        changeSource its webhook events carry: INTEGRATION for an app's API call, CRM_UI for
+        a person's edit (the control plane's)."""
         now = self.clock.time()
         values = {key: _stored(value) for key, value in props.items()}
+        before = None if record is None else dict(record["properties"])
         if record is None:
             record = self._new_record(self.state, kind, values, now, now)
         else:
@@ -594,6 +604,7 @@ class HubSpotData:
             record["updatedAt"] = iso(now)
         self._reindex(record)
         self.dirty = True
+        self.webhook_record_changed(kind, record, before, source=source)
         return record
 
     def _write_errors(self, kind: str, props, record_id: str | None = None):
@@ -755,11 +766,12 @@ class HubSpotData:
         record = self._write(kind, record, body["properties"])
         return JSONResponse(self._shape(kind, record, list(PROPS[kind])))
 
-    def _archive(self, kind: str, record: dict) -> None:
+    def _archive(self, kind: str, record: dict, source: str = "INTEGRATION") -> None:
         now = self.clock.time()
         record.update(archived=True, archivedAt=iso(now), updatedAt=iso(now))
         self._reindex(record)
         self.dirty = True
+        self.webhook_record_changed(kind, record, None, source=source, deleted=True)
 
     # --- batch -----------------------------------------------------------------------------------
 
@@ -1137,6 +1149,7 @@ class HubSpotData:
             return bad
         now = self.clock.time()
         self._associate(self.state, *pair, [CONTACT_TO_COMPANY])
+        self.webhook_associated(*pair, primary=False)
         self.dirty = True
         type_id = CONTACT_TO_COMPANY if p["from_type"] == "contacts" else COMPANY_TO_CONTACT
         return JSONResponse(
@@ -1193,6 +1206,7 @@ class HubSpotData:
         if problem:
             return self._validation(problem)
         self._associate(self.state, *pair, types)
+        self.webhook_associated(*pair, primary=CONTACT_TO_PRIMARY_COMPANY in types)
         self.dirty = True
         stored = self.state["assoc"][pair[0]][pair[1]]
         return JSONResponse(
@@ -1295,6 +1309,7 @@ class HubSpotData:
         results = []
         for pair, types, from_id, to_id in staged:
             self._associate(self.state, *pair, types)
+            self.webhook_associated(*pair, primary=CONTACT_TO_PRIMARY_COMPANY in types)
             stored = self.state["assoc"][pair[0]][pair[1]]
             results.append(
                 {
@@ -1344,7 +1359,7 @@ class HubSpotData:
                 if problem:
                     return JSONResponse({"error": problem[2], "errors": problem[3]}, 400)
             for props in body["records"]:
-                made.append(self._write(kind, None, props)["id"])
+                made.append(self._write(kind, None, props, "CRM_UI")["id"])
             self.dirty = True
             return JSONResponse({kind: made})
         made = self._seed_into(
@@ -1388,7 +1403,7 @@ class HubSpotData:
                 return JSONResponse({"error": problem[2], "id": record["id"]}, 400)
             staged.append((record, props))
         for record, props in staged:
-            self._write(kind, record, props)
+            self._write(kind, record, props, "CRM_UI")
         return JSONResponse({"updated": [r["id"] for r, _ in staged]})
 
     async def _cp_record(self, request: Request) -> Response:
@@ -1400,12 +1415,12 @@ class HubSpotData:
             return JSONResponse({"error": "no such record"}, 404)
         if request.method == "DELETE":
             if not record["archived"]:
-                self._archive(kind, record)
+                self._archive(kind, record, "CRM_UI")
         elif request.method == "PATCH":
             body = json.loads(await request.body() or b"{}")
             props = body.get("properties", {})
             problem = self._write_errors(kind, props, record_id)
             if problem:
                 return JSONResponse({"error": problem[2], "errors": problem[3]}, 400)
-            self._write(kind, record, props)
+            self._write(kind, record, props, "CRM_UI")
         return JSONResponse({k: v for k, v in record.items() if k not in ("indexed", "pending")})
