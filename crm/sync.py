@@ -53,6 +53,7 @@ from crm.models import (
     CrmEntityMapping,
     CrmLink,
     CrmWrite,
+    HubSpotWebhookEvent,
     SyncConflict,
     SyncLog,
 )
@@ -347,6 +348,7 @@ class EntitySync:
         self.account_local: dict[str, int] = {}
         self.sdk = None
         self.hub_read_at = timezone.now()
+        self.announced_upto = 0  # the last webhook notification this run read (crm.webhooks)
 
     # --- calls ----------------------------------------------------------------------------------
 
@@ -490,6 +492,9 @@ class EntitySync:
         # read by id next run).
         wanted: set = set()
         retry_crm = set(state.get("retry_crm") or [])
+        # What HubSpot's webhooks announced: read by id too (crm.webhooks).
+        announced, self.announced_upto = _announced(self.config, self.entity)
+        retry_crm |= announced
         by_ids = math.ceil(len(retry_crm) / salesforce.IDS_PER_QUERY)
         whole = max(1, math.ceil(len(self.links) / PAGE))
         full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
@@ -1219,6 +1224,21 @@ def _save_cursors(config: CrmConfig, entity: str, reads: Reads, sync: EntitySync
         }
         CrmConfig.objects.filter(pk=config.pk).update(cursors=cursors)
         config.cursors = cursors
+        HubSpotWebhookEvent.objects.filter(
+            config=config, entity=entity, read_at__isnull=True, pk__lte=sync.announced_upto
+        ).update(read_at=timezone.now())
+
+
+def _announced(config: CrmConfig, entity: str) -> tuple[set[str], int]:
+    """The records HubSpot's webhooks announced that no run has read yet, and the last
+    notification's id (a run marks those up to it read once its cursors are saved; later ones
+    wait for the next run)."""
+    rows = list(
+        HubSpotWebhookEvent.objects.filter(
+            config=config, entity=entity, read_at__isnull=True
+        ).values_list("pk", "object_id")
+    )
+    return {object_id for _, object_id in rows}, max((pk for pk, _ in rows), default=0)
 
 
 def _save_usage(config: CrmConfig, sync: EntitySync) -> None:
@@ -1389,7 +1409,9 @@ def apply_change(change: OutboundChange) -> None:
 # --- schedules -----------------------------------------------------------------------------------
 
 EVERY = {
-    CrmConfig.Frequency.REALTIME: timedelta(minutes=1),  # a poll until webhooks exist
+    # Also with HubSpot's webhooks: they announce CRM changes only (the hub's own edits still
+    # need the poll), and a notification HubSpot gave up on is caught by it.
+    CrmConfig.Frequency.REALTIME: timedelta(minutes=1),
     CrmConfig.Frequency.HOURLY: timedelta(hours=1),
 }
 

@@ -144,14 +144,10 @@ def test_the_emulator_delivers_signed_batches_the_sdk_verifier_accepts(
     assert len({e["eventId"] for e in events}) == len(events)
 
 
-def test_a_failed_delivery_is_sent_again_with_the_next_attempt_number(
-    sandbox, receiver, installed
-):
+def test_a_failed_delivery_is_sent_again_with_the_next_attempt_number(sandbox, receiver, installed):
     sandbox.hubspot_webhooks(receiver.url, events=("creation",))
     receiver.statuses = [503]
-    (made,) = sandbox.hubspot_records(type="companies", records=[{"name": "Retry Co"}])[
-        "companies"
-    ]
+    (made,) = sandbox.hubspot_records(type="companies", records=[{"name": "Retry Co"}])["companies"]
     first = sandbox.hubspot_deliveries()
     assert [d["status"] for d in first] == [503]
     sandbox.advance_clock("hubspot", 80)  # past the first retry's delay (60 s, +-20 %)
