@@ -69,7 +69,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations.sandbox.hubspot_data import SINGULAR, iso
+from integrations.sandbox.hubspot_data import PROPS, SINGULAR, iso
 
 BATCH_MAX = 100  # events a request
 TIMEOUT = 5.0  # seconds HubSpot waits for an answer
@@ -426,6 +426,45 @@ class HubSpotWebhooks:
             }
         ]
         return JSONResponse(answer, status_code=207)
+
+    def subscribe_app(self, client_id: str, target_url: str) -> None:
+        """What a developer sets up once for the hub's app (the `sandbox` command does it for
+        HUB_BASE_URL, so `make run` gets real-time HubSpot): the target URL, and active
+        subscriptions to contact / company creation, deletion, association changes and changes
+        of every property. Idempotent; kept subscriptions stay as they are."""
+        hooks = self._webhooks()
+        app_id = str(self.app_id(client_id))
+        now = iso(self.clock.time())
+        current = hooks["settings"].get(app_id)
+        hooks["settings"][app_id] = {
+            "targetUrl": target_url,
+            "throttling": {"maxConcurrentRequests": 10, "period": "SECONDLY"},
+            "createdAt": current["createdAt"] if current else now,
+            "updatedAt": now,
+        }
+        mine = hooks["subscriptions"].setdefault(app_id, {})
+        have = {(sub["eventType"], sub.get("propertyName")) for sub in mine.values()}
+        wanted = [
+            (f"{singular}.{event}", None)
+            for singular in ("contact", "company")
+            for event in ("creation", "deletion", "associationChange")
+        ] + [
+            (f"{SINGULAR[kind]}.propertyChange", name)
+            for kind, props in PROPS.items()
+            for name, spec in props.items()
+            if not spec["modificationMetadata"]["readOnlyValue"]
+        ]
+        for event_type, prop in wanted:
+            if (event_type, prop) in have:
+                continue
+            sub_id = str(hooks["next_subscription"])
+            hooks["next_subscription"] += 1
+            sub = {"id": sub_id, "eventType": event_type, "active": True}
+            sub.update(createdAt=now, updatedAt=now)
+            if prop:
+                sub["propertyName"] = prop
+            mine[sub_id] = sub
+        self.dirty = True
 
     # --- control plane ---------------------------------------------------------------------------
 

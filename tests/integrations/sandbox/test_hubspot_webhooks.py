@@ -178,3 +178,22 @@ def test_an_app_not_installed_in_the_account_hears_nothing(sandbox, receiver):
     sandbox.hubspot_webhooks(receiver.url, events=("creation",))
     sandbox.hubspot_records(type="companies", records=[{"name": "Quiet Co"}])
     assert sandbox.hubspot_deliveries() == [] and receiver.received == []
+
+
+def test_the_sandbox_command_subscribes_the_hubs_app_to_its_receiver(settings):
+    from integrations import sandbox as sandbox_module
+    from integrations.sandbox import runner
+
+    emulators = runner.build(["hubspot"])
+    sandbox_module.register_hub(emulators, "http://127.0.0.1:8000")
+    sandbox_module.register_hub(emulators, "http://127.0.0.1:8000")  # idempotent
+    hubspot = emulators["hubspot"]
+    hooks = hubspot.state["webhooks"]
+    app_id = str(hubspot.app_id(settings.HUBSPOT_CLIENT_ID))
+    assert hooks["settings"][app_id]["targetUrl"] == "http://127.0.0.1:8000/hooks/hubspot/"
+    subscriptions = list(hooks["subscriptions"][app_id].values())
+    kinds = {(s["eventType"], s.get("propertyName")) for s in subscriptions}
+    assert len(kinds) == len(subscriptions) and all(s["active"] for s in subscriptions)
+    assert {("contact.creation", None), ("company.deletion", None)} <= kinds
+    assert ("contact.propertyChange", "firstname") in kinds
+    assert ("contact.propertyChange", "lastmodifieddate") not in kinds  # read-only
