@@ -5,6 +5,7 @@ change nothing; a run going when notifications come gets a follow-up; old rows a
 import json
 import time
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
 from django.conf import settings
@@ -13,8 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm import services, sync, tasks, webhooks
-from crm.models import CrmConfig, HubSpotWebhookEvent, SyncLog
+from crm.models import Contact, CrmConfig, CrmLink, HubSpotWebhookEvent, SyncLog
 from integrations import schedules
+from integrations.connections.providers import hubspot
+from integrations.connections.services import client
 from integrations.sandbox.hubspot_webhooks import signature_v3
 from tests.integrations.helpers import connect
 
@@ -237,3 +240,62 @@ def test_old_notifications_are_pruned_by_a_daily_beat_entry(
 
 def test_the_receiver_takes_posts_only(db):
     assert Client().get(reverse("hooks-hubspot")).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_made_in_hubspot_arrives_in_the_hub_through_its_webhook(
+    sandbox, two_workspaces, live_server, settings, queued, no_queue
+):
+    settings.PROVIDER_RATE_LIMITS = {
+        **settings.PROVIDER_RATE_LIMITS,
+        hubspot.SEARCH_LIMIT: (10_000, 1.0),
+    }
+    sandbox.configure("hubspot", search_per_second=10_000)
+    connection = connect(
+        sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
+    )
+    config = CrmConfig.objects.create(
+        workspace=two_workspaces["a"],
+        provider="hubspot",
+        connection=connection,
+        entities=["account", "contact"],
+        sync_frequency=CrmConfig.Frequency.REALTIME,
+    )
+    for entity in ("account", "contact"):  # a first run links both sides
+        assert sync.run_once(config, entity, client(connection))["errors"] == []
+    link = CrmLink.objects.filter(config=config, entity="contact").order_by("pk").first()
+    sandbox.hubspot_webhooks(
+        f"{live_server.url}/hooks/hubspot/", events=("creation",), properties=("firstname",)
+    )
+    sandbox.configure("hubspot", search_delay=60)  # only the by-id read can see the change
+    try:
+        sandbox.hubspot_edit("contacts", link.remote_id, {"firstname": "Webhooked"})
+        (delivered,) = sandbox.hubspot_deliveries()
+        assert delivered["status"] == 200
+        assert queued == [(config.pk, "contact")]  # the request queued, it did not sync
+        assert Contact.objects.get(pk=link.local_id).first_name != "Webhooked"
+        tasks.webhook_sync(config.pk, "contact")
+        run = SyncLog.objects.get(config=config, entity="contact", status=SyncLog.Status.QUEUED)
+        with patch.object(webhooks, "webhook_sync", wraps=webhooks.webhook_sync) as follow:
+            tasks.sync_run(run.pk)
+        run.refresh_from_db()
+        assert run.status == SyncLog.Status.SUCCEEDED and run.updated == 1, run.message
+        assert Contact.objects.get(pk=link.local_id).first_name == "Webhooked"
+        assert not HubSpotWebhookEvent.objects.filter(read_at__isnull=True).exists()
+        follow.assert_not_called()  # nothing came while it ran: no follow-up
+        # The hub's own write comes back as a notification (an echo): its run reads the record,
+        # finds it equal to the base and writes nothing, so nothing comes back again.
+        Contact.objects.filter(pk=link.local_id).update(
+            first_name="From the hub", updated_at=timezone.now()
+        )
+        assert sync.run_once(config, "contact", client(connection))["updated"] == 1
+        echo = sandbox.hubspot_deliveries()[1:]
+        assert [json.loads(d["body"])[0]["changeSource"] for d in echo] == ["INTEGRATION"]
+        tasks.webhook_sync(config.pk, "contact")
+        run = SyncLog.objects.get(config=config, entity="contact", status=SyncLog.Status.QUEUED)
+        tasks.sync_run(run.pk)
+        run.refresh_from_db()
+        assert (run.status, run.created, run.updated) == (SyncLog.Status.SUCCEEDED, 0, 0)
+        assert len(sandbox.hubspot_deliveries()) == 2
+    finally:
+        sandbox.configure("hubspot", search_delay=0, search_per_second=5)
