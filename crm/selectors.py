@@ -4,14 +4,13 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from crm import sync
+from crm import remote, sync
 from crm.models import CrmConfig, CrmLink, Entity, SyncConflict, SyncLog
 from integrations.accounts import selectors as account_selectors
 from integrations.accounts.models import User, Workspace
 from integrations.connections import http
 from integrations.connections import selectors as connection_selectors
 from integrations.connections.models import Connection
-from integrations.connections.providers import salesforce
 from integrations.connections.services import client
 from integrations.errors import ApplicationError, NotFound
 from integrations.mapping.models import FieldMapping
@@ -146,22 +145,32 @@ def conflict_link(*, conflict: SyncConflict) -> CrmLink | None:
 # --- The CRM's fields, and the config's mapping sets ---------------------------------------------
 
 
+def crm_remote(connection: Connection) -> remote.Remote:
+    """The connection's CRM (Salesforce or HubSpot) through its one client."""
+    return remote.remote_class(connection.provider)(client(connection))
+
+
 def crm_fields(*, connection: Connection, entity: str) -> list[dict]:
-    """The CRM object's fields (Salesforce describe through the connection's one client),
-    cached per connection for a few minutes."""
-    sobject = sync.KINDS[entity].sobject
-    key = f"crm:describe:{connection.pk}:{sobject}"
+    """The CRM object's fields (Salesforce describe, HubSpot properties) through the
+    connection's one client, cached per connection for a few minutes."""
+    crm = crm_remote(connection)
+    key = f"crm:describe:{connection.pk}:{crm.object_name(entity)}"
     found = cache.get(key)
     if found is None:
-        found = client(connection).call(lambda c: salesforce.describe(c.sdk, sobject))
+        found = crm.describe(entity)
         cache.set(key, found, DESCRIBE_SECONDS)
     return found
 
 
+def crm_sample(*, connection: Connection, entity: str, fields, n: int = 5) -> list[dict]:
+    """A few of the CRM's most recently changed records ({"id", field: value}), for the field
+    mapping preview."""
+    return crm_remote(connection).sample(entity, list(fields), n)
+
+
 def crm_count(*, connection: Connection, entity: str) -> int:
-    """How many records the CRM holds of an entity (one COUNT() query)."""
-    sobject = sync.KINDS[entity].sobject
-    return client(connection).call(lambda c: salesforce.count(c.sdk, sobject))
+    """How many records the CRM holds of an entity (one COUNT() query, one search)."""
+    return crm_remote(connection).count(entity)
 
 
 def sync_estimate(*, config: CrmConfig, entities: list[str]) -> int:

@@ -195,8 +195,11 @@ class HubSpotWebhooks:
                     prop=name,
                 )
 
-    def webhook_associated(self, contact: str, company: str, primary: bool) -> None:
-        """associationChange from each side of a contact <-> company association made."""
+    def webhook_associated(
+        self, contact: str, company: str, primary: bool, removed: bool = False
+    ) -> None:
+        """associationChange from each side of a contact <-> company association made (or
+        removed)."""
         for singular, from_id, to_id, kind in (
             ("contact", contact, company, "CONTACT_TO_COMPANY"),
             ("company", company, contact, "COMPANY_TO_CONTACT"),
@@ -209,7 +212,7 @@ class HubSpotWebhooks:
                     "associationType": kind,
                     "fromObjectId": int(from_id),
                     "toObjectId": int(to_id),
-                    "associationRemoved": False,
+                    "associationRemoved": removed,
                     "isPrimaryAssociation": primary,
                 },
             )
