@@ -5,13 +5,16 @@ record by id, the write into the hub. Changes go one at a time so each is timed 
 
 What it needs running (`serve_hub`, `start_worker`): the hub's receiver on a local HTTP port
 the emulator posts to, and a Celery worker taking the tasks from the broker (not eager: a
-webhook never runs a sync in its request). Usable on its own too:
+webhook never runs a sync in its request). `contact_latency(sandbox, config)` does it all for
+a linked HubSpot config (the CRM bench: ` webhook_p95_s={p95(seconds):.2f}`); run alone,
+this file measures it on the emulator's seeded account:
 
-    latency = measure(sandbox, changes, arrived)   # seconds, one per change
-    print(f"webhook_p95_s={p95(latency):.2f}")
+    python bench/_webhooks.py      # ... RESULT webhook_p95_s=<x> changes=<n>
 """
 
 import math
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -97,3 +100,71 @@ def p95(values: list[float]) -> float:
     """The 95th percentile (nearest rank)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] if ordered else float("nan")
+
+
+def contact_latency(sandbox, config, *, changes: int = 50) -> list[float]:
+    """Seconds from a HubSpot contact's first name changed (as a person, in the emulator) to the
+    linked hub contact holding it, for `changes` linked contacts of `config` (a HubSpot config,
+    made real-time here), one at a time."""
+    from crm.models import Contact, CrmConfig, CrmLink
+
+    CrmConfig.objects.filter(pk=config.pk).update(sync_frequency=CrmConfig.Frequency.REALTIME)
+    links = list(CrmLink.objects.filter(config=config, entity="contact").order_by("pk")[:changes])
+    stamp = int(time.time())
+    values = [f"Hook{stamp}x{i}" for i in range(len(links))]
+    url, stop = serve_hub()
+    try:
+        subscribe(sandbox, url, ("firstname",))
+        with start_worker():
+
+            def arrived(i: int) -> bool:
+                return Contact.objects.filter(pk=links[i].local_id, first_name=values[i]).exists()
+
+            return measure(
+                sandbox,
+                [
+                    ("contacts", link.remote_id, {"firstname": v})
+                    for link, v in zip(links, values, strict=True)
+                ],
+                arrived,
+            )
+    finally:
+        stop()
+
+
+def main() -> None:
+    sys.path.insert(0, os.path.dirname(__file__))
+    from _setup import fresh_database, start_sandbox
+
+    fresh_database("webhooks")
+    from crm import sync
+    from crm.models import CrmConfig
+    from integrations.accounts import services as accounts
+    from integrations.accounts.models import User
+    from integrations.connections.services import client
+    from integrations.sandbox.client import SandboxClient
+    from tests.integrations.helpers import connect
+
+    sandbox = SandboxClient(start_sandbox(["hubspot"]))
+    sandbox.control("hubspot", "PUT", "config", {"search_delay": 2.0})  # HubSpot's lag
+    user = User.objects.create_user(email="bench@example.com", password=None)
+    workspace = accounts.workspace_create(name="Bench", creator=user)
+    connection = connect(sandbox, user=user, workspace=workspace, provider="hubspot")
+    config = CrmConfig.objects.create(
+        workspace=workspace,
+        provider="hubspot",
+        connection=connection,
+        entities=["account", "contact"],
+    )
+    for entity in ("account", "contact"):  # link both sides first
+        sync.run_once(config, entity, client(connection))
+    seconds = contact_latency(sandbox, config, changes=int(os.environ.get("CHANGES", "50")))
+    print(
+        f"median {sorted(seconds)[len(seconds) // 2]:.2f} s, max {max(seconds):.2f} s over "
+        f"{len(seconds)} changes"
+    )
+    print(f"RESULT webhook_p95_s={p95(seconds):.2f} changes={len(seconds)}")
+
+
+if __name__ == "__main__":
+    main()
