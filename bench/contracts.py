@@ -1508,7 +1508,139 @@ HUBSPOT_CRM = (
     "GET /crm/v3/properties/{object_type:hsobject}",
 )
 
+
+def hubspot_webhooks(b: Bench, name: str) -> None:
+    """The Webhooks API with the developer key (hubspot-api-client's webhooks client where it
+    has the call; plain HTTP for the error cases): each route a normal and an error case."""
+    from hubspot import Client
+    from hubspot.webhooks import (
+        BatchInputSubscriptionBatchUpdateRequest,
+        SettingsChangeRequest,
+        SubscriptionBatchUpdateRequest,
+        SubscriptionCreateRequest,
+        SubscriptionPatchRequest,
+        ThrottlingSettings,
+    )
+
+    key = b.sandbox.control(
+        name, "POST", "webhooks/developer-key", {"client_id": b.apps["hubspot"]["client_id"]}
+    )
+    app, hooks = (
+        key["appId"],
+        Client.create(api_key=key["hapikey"], host=b.url(name), ssl_ca_cert=b.ca).webhooks,
+    )
+    base = f"{b.url(name)}/webhooks/v3/{app}"
+    junk = {"hapikey": "junk"}
+    ledger = b.ledger
+    b.check(
+        "hubspot webhook settings, none yet",
+        b.http.get(f"{base}/settings", params={"hapikey": key["hapikey"]}),
+        404,
+    )
+    ledger.sdk(
+        "hubspot webhook settings configure",
+        lambda: hooks.settings_api.configure(
+            app,
+            SettingsChangeRequest(
+                target_url="https://hub.example.com/hooks/hubspot/",
+                throttling=ThrottlingSettings(max_concurrent_requests=10),
+            ),
+        ),
+    )
+    ledger.sdk("hubspot webhook settings read", lambda: hooks.settings_api.get_all(app))
+    body = {"targetUrl": "https://x.example/", "throttling": {"maxConcurrentRequests": 1}}
+    b.check(
+        "hubspot webhook settings, 1 request",
+        b.http.put(f"{base}/settings", params={"hapikey": key["hapikey"]}, json=body),
+        400,
+    )
+    b.check("hubspot webhook settings, junk key", b.http.get(f"{base}/settings", params=junk), 401)
+    made = ledger.sdk(
+        "hubspot webhook subscription create",
+        lambda: hooks.subscriptions_api.create(
+            app, SubscriptionCreateRequest(event_type="contact.creation", active=True)
+        ),
+    )
+    b.check(
+        "hubspot webhook subscription, bad type",
+        b.http.post(
+            f"{base}/subscriptions", params={"hapikey": key["hapikey"]}, json={"eventType": "nope"}
+        ),
+        400,
+    )
+    ledger.sdk("hubspot webhook subscriptions list", lambda: hooks.subscriptions_api.get_all(app))
+    b.check(
+        "hubspot webhook subscriptions, junk key",
+        b.http.get(f"{base}/subscriptions", params=junk),
+        401,
+    )
+    ledger.sdk(
+        "hubspot webhook subscription read", lambda: hooks.subscriptions_api.get_by_id(made.id, app)
+    )
+    ledger.sdk(
+        "hubspot webhook subscription pause",
+        lambda: hooks.subscriptions_api.update(
+            made.id, app, SubscriptionPatchRequest(active=False)
+        ),
+    )
+    b.check(
+        "hubspot webhook subscription, unknown",
+        b.http.get(f"{base}/subscriptions/999999", params={"hapikey": key["hapikey"]}),
+        404,
+    )
+    b.check(
+        "hubspot webhook subscription patch, unknown",
+        b.http.patch(
+            f"{base}/subscriptions/999999",
+            params={"hapikey": key["hapikey"]},
+            json={"active": True},
+        ),
+        404,
+    )
+    ledger.sdk(
+        "hubspot webhook subscriptions batch update",
+        lambda: hooks.subscriptions_api.update_batch(
+            app,
+            BatchInputSubscriptionBatchUpdateRequest(
+                inputs=[SubscriptionBatchUpdateRequest(id=int(made.id), active=True)]
+            ),
+        ),
+    )
+    b.check(
+        "hubspot webhook batch update, junk key",
+        b.http.post(f"{base}/subscriptions/batch/update", params=junk, json={"inputs": []}),
+        401,
+    )
+    ledger.sdk(
+        "hubspot webhook subscription delete", lambda: hooks.subscriptions_api.archive(made.id, app)
+    )
+    b.check(
+        "hubspot webhook subscription delete, gone",
+        b.http.delete(f"{base}/subscriptions/{made.id}", params={"hapikey": key["hapikey"]}),
+        404,
+    )
+    ledger.sdk("hubspot webhook settings delete", lambda: hooks.settings_api.clear(app))
+    b.check(
+        "hubspot webhook settings delete, junk key",
+        b.http.delete(f"{base}/settings", params=junk),
+        401,
+    )
+
+
+HUBSPOT_WEBHOOKS = (
+    "GET /webhooks/v3/{app_id}/settings",
+    "PUT /webhooks/v3/{app_id}/settings",
+    "DELETE /webhooks/v3/{app_id}/settings",
+    "GET /webhooks/v3/{app_id}/subscriptions",
+    "POST /webhooks/v3/{app_id}/subscriptions",
+    "POST /webhooks/v3/{app_id}/subscriptions/batch/update",
+    "GET /webhooks/v3/{app_id}/subscriptions/{subscription_id}",
+    "PATCH /webhooks/v3/{app_id}/subscriptions/{subscription_id}",
+    "DELETE /webhooks/v3/{app_id}/subscriptions/{subscription_id}",
+)
+
 HUBSPOT = {
+    **dict.fromkeys(HUBSPOT_WEBHOOKS, hubspot_webhooks),
     "GET /oauth/authorize": hubspot_oauth,
     "POST /oauth/authorize": hubspot_oauth,
     "POST /oauth/v1/token": hubspot_oauth,

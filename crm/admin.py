@@ -1,9 +1,18 @@
 """Admin of CRM sync: the app's accounts and contacts, the configs with their mapping sets, the
-runs (logs), the links and the conflicts."""
+runs (logs), the links, HubSpot's webhook notifications and the conflicts."""
 
 from django.contrib import admin, messages
 
-from crm.models import Account, Contact, CrmConfig, CrmEntityMapping, CrmLink, SyncConflict, SyncLog
+from crm.models import (
+    Account,
+    Contact,
+    CrmConfig,
+    CrmEntityMapping,
+    CrmLink,
+    HubSpotWebhookEvent,
+    SyncConflict,
+    SyncLog,
+)
 from integrations.accounts.admin import WorkspaceScopedAdmin
 from integrations.runs.admin import SyncRunAdmin
 
@@ -106,6 +115,22 @@ class CrmLinkAdmin(WorkspaceScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # links are the sync's to make
+
+
+@admin.register(HubSpotWebhookEvent)
+class HubSpotWebhookEventAdmin(WorkspaceScopedAdmin):
+    """What HubSpot's webhooks announced, to see that they arrive and are read; HubSpot's to
+    send and the sync's to read, so nobody adds or edits one here."""
+
+    list_display = ["__str__", "config", "entity", "change_source", "received_at", "read_at"]
+    list_filter = ["entity", "subscription_type"]
+    search_fields = ["object_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(SyncConflict)

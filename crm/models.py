@@ -348,3 +348,39 @@ class SyncConflict(WorkspaceOwned):
         return (
             f"{self.entity} {self.local_id or self.remote_id}: {', '.join(self.conflicting_fields)}"
         )
+
+
+class HubSpotWebhookEvent(WorkspaceOwned):
+    """One HubSpot webhook notification the hub took: the record it names waits here to be
+    read by id by the next run of its config and entity (`read_at` set when a run has read it
+    and saved its cursors). HubSpot may send a notification more than once: the key
+    (portal, subscription, eventId) lets the copies in no more than once. Pruned after a few
+    days (crm.webhook_prune), well past HubSpot's 24 hours of retries."""
+
+    config = models.ForeignKey(CrmConfig, on_delete=models.CASCADE, related_name="webhook_events")
+    entity = models.CharField(max_length=20, choices=Entity.choices)
+    portal_id = models.BigIntegerField()
+    subscription_id = models.BigIntegerField()
+    event_id = models.BigIntegerField()
+    subscription_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64, help_text="The HubSpot record to read again.")
+    change_source = models.CharField(max_length=40, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            # HubSpot's eventId alone is "not guaranteed to be unique": with its subscription
+            # and account it names one notification, whatever the attempt (kept once for each
+            # config of the account).
+            models.UniqueConstraint(
+                fields=["config", "portal_id", "subscription_id", "event_id"],
+                name="crm_webhook_event_once",
+            )
+        ]
+        indexes = [models.Index(fields=["config", "entity", "read_at"], name="crm_webhook_waiting")]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_type} {self.object_id} (event {self.event_id})"

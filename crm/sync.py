@@ -59,6 +59,7 @@ from crm.models import (
     CrmEntityMapping,
     CrmLink,
     CrmWrite,
+    HubSpotWebhookEvent,
     SyncConflict,
     SyncLog,
 )
@@ -322,6 +323,7 @@ class EntitySync:
         self.account_remote: dict[int, str] = {}  # a contact's account: hub id → CRM id
         self.account_local: dict[str, int] = {}
         self.hub_read_at = timezone.now()
+        self.announced_upto = 0  # the last webhook notification this run read (crm.webhooks)
 
     def usage(self) -> dict:
         return self.remote.usage()
@@ -456,6 +458,9 @@ class EntitySync:
         # next run).
         crm = self.remote
         retry_crm = set(state.get("retry_crm") or [])
+        # What HubSpot's webhooks announced: read by id too (crm.webhooks).
+        announced, self.announced_upto = _announced(self.config, self.entity)
+        retry_crm |= announced
         by_ids = crm.by_id_calls(len(retry_crm))
         whole = crm.full_read_calls(len(self.links))
         full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
@@ -480,7 +485,9 @@ class EntitySync:
             unseen = set(self.by_remote) - set(remote) - deleted
             if listing.complete:
                 deleted |= unseen  # a complete listing: a linked record missing from it is gone
-        missing = retry_crm - set(remote) - deleted
+        # Announced ones always: the listing may hold a copy older than the notification (a
+        # search index lags writes).
+        missing = (retry_crm - set(remote) - deleted) | announced
         if listing.confirm:
             missing |= unseen  # missing from a lagging index: read by id to know
         if missing:
@@ -1197,6 +1204,21 @@ def _save_cursors(config: CrmConfig, entity: str, reads: Reads, sync: EntitySync
         }
         CrmConfig.objects.filter(pk=config.pk).update(cursors=cursors)
         config.cursors = cursors
+        HubSpotWebhookEvent.objects.filter(
+            config=config, entity=entity, read_at__isnull=True, pk__lte=sync.announced_upto
+        ).update(read_at=timezone.now())
+
+
+def _announced(config: CrmConfig, entity: str) -> tuple[set[str], int]:
+    """The records HubSpot's webhooks announced that no run has read yet, and the last
+    notification's id (a run marks those up to it read once its cursors are saved; later ones
+    wait for the next run)."""
+    rows = list(
+        HubSpotWebhookEvent.objects.filter(
+            config=config, entity=entity, read_at__isnull=True
+        ).values_list("pk", "object_id")
+    )
+    return {object_id for _, object_id in rows}, max((pk for pk, _ in rows), default=0)
 
 
 def _save_usage(config: CrmConfig, sync: EntitySync) -> None:
@@ -1369,7 +1391,9 @@ def apply_change(change: OutboundChange) -> None:
 # --- schedules -----------------------------------------------------------------------------------
 
 EVERY = {
-    CrmConfig.Frequency.REALTIME: timedelta(minutes=1),  # a poll until webhooks exist
+    # Also with HubSpot's webhooks: they announce CRM changes only (the hub's own edits still
+    # need the poll), and a notification HubSpot gave up on is caught by it.
+    CrmConfig.Frequency.REALTIME: timedelta(minutes=1),
     CrmConfig.Frequency.HOURLY: timedelta(hours=1),
 }
 

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from crm import api, views
+from crm import api, hooks, views
 
 urlpatterns = [
+    path("hooks/hubspot/", hooks.hubspot, name="hooks-hubspot"),
     path("crm/", views.settings_page, name="crm-settings"),
     path("crm/connect/<str:provider>", views.config_connect, name="crm-connect"),
     path("crm/configs/<int:config_id>/sync", views.config_sync, name="crm-sync"),

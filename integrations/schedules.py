@@ -64,6 +64,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         "spent API quota once their time is up.",
     ),
     Schedule(
+        name="hub.crm-webhook-prune",
+        task="crm.webhook_prune",
+        crontab="17 3 * * *",
+        description="Deletes HubSpot webhook notifications older than 3 days (kept that long "
+        "so a copy HubSpot sends again within its 24 hours of retries is still recognised).",
+    ),
+    Schedule(
         name="hub.timetracker-daily-jobs",
         task="timetracker.daily_job_sync",
         # The seed's "6 AM EST" is New York wall-clock time: 11:00 UTC in winter, 10:00 in summer.

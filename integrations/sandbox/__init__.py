@@ -65,12 +65,18 @@ def hub_registrations(hub_base_url: str | None = None) -> dict[str, dict]:
 
 
 def register_hub(emulators: dict, hub_base_url: str | None = None) -> None:
-    """Register the hub's apps (and the Dataverse demo app) with running emulators."""
+    """Register the hub's apps (and the Dataverse demo app) with running emulators, and point
+    the hub's HubSpot app's webhooks at the hub."""
     for name, app in hub_registrations(hub_base_url).items():
         if name in emulators and app["client_id"]:
             emulators[name].register_app(
                 app["client_id"], app["client_secret"], app["redirect_uris"]
             )
+    if "hubspot" in emulators and settings.HUBSPOT_CLIENT_ID:
+        # HubSpot's webhooks to the hub's receiver (crm/hooks.py): real-time HubSpot configs
+        # hear of changes within seconds.
+        base = (hub_base_url or settings.HUB_BASE_URL).rstrip("/")
+        emulators["hubspot"].subscribe_app(settings.HUBSPOT_CLIENT_ID, f"{base}/hooks/hubspot/")
     if "azure" in emulators:
         emulators["azure"].register_client(
             DATAVERSE_TENANT_ID, DATAVERSE_CLIENT_ID, DATAVERSE_CLIENT_SECRET

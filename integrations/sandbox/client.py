@@ -156,6 +156,52 @@ class SandboxClient:
         """Archive a row as a HubSpot user would."""
         return self.control("hubspot", "DELETE", f"records/{object_type}/{object_id}")
 
+    def hubspot_webhooks(
+        self,
+        target_url: str,
+        *,
+        client_id: str = "",
+        events: tuple[str, ...] = ("creation", "deletion"),
+        properties: tuple[str, ...] = (),
+        objects: tuple[str, ...] = ("contact", "company"),
+    ) -> dict:
+        """Point the hub's HubSpot app (`client_id`, default the hub's) at `target_url` and
+        subscribe it, active, to each object's `events` and to changes of `properties`, as a
+        developer does: a developer API key from the control plane (HubSpot shows it in the
+        developer account; no API gives it), then the Webhooks API's own paths with it.
+        Answers {"appId", "hapikey", "subscriptions": [ids]}."""
+        client_id = client_id or settings.HUBSPOT_CLIENT_ID
+        key = self.control("hubspot", "POST", "webhooks/developer-key", {"client_id": client_id})
+        base = f"{self.url('hubspot')}/webhooks/v3/{key['appId']}"
+        params = {"hapikey": key["hapikey"]}
+        settings_body = {
+            "targetUrl": target_url,
+            "throttling": {"maxConcurrentRequests": 10, "period": "SECONDLY"},
+        }
+        self.http.put(
+            f"{base}/settings", params=params, json=settings_body, timeout=10
+        ).raise_for_status()
+        wanted = [{"eventType": f"{o}.{e}"} for o in objects for e in events] + [
+            {"eventType": f"{o}.propertyChange", "propertyName": p}
+            for o in objects
+            for p in properties
+        ]
+        made = []
+        for body in wanted:
+            answer = self.http.post(
+                f"{base}/subscriptions", params=params, json={**body, "active": True}, timeout=10
+            )
+            answer.raise_for_status()
+            made.append(answer.json()["id"])
+        return {"appId": key["appId"], "hapikey": key["hapikey"], "subscriptions": made}
+
+    def hubspot_deliveries(self, *, flush: bool = True) -> list[dict]:
+        """The webhook requests the HubSpot emulator sent (oldest first), once nothing due is
+        left to send (`flush`)."""
+        if flush:
+            self.control("hubspot", "POST", "webhooks/flush", {"timeout": 10})
+        return self.control("hubspot", "GET", "webhooks/deliveries")["deliveries"]
+
     def consent(self, authorize_url: str, *, approve: bool = True, user_index: int = 0) -> dict:
         """Do what a person does on the consent page; return the redirect's query."""
         browser = requests.Session()

@@ -48,13 +48,14 @@ from starlette.routing import Route
 
 from integrations.sandbox.core import Caller, RateLimit, bearer_token, json_error
 from integrations.sandbox.hubspot_data import SEARCH_PER_SECOND, HubSpotData
+from integrations.sandbox.hubspot_webhooks import HubSpotWebhooks
 from integrations.sandbox.oauth import OAuthEmulator, OAuthProfile
 
 ACCESS_TTL = 1800
 SEED_COMPANIES, SEED_CONTACTS = 40, 80  # the account's CRM rows after a reset
 
 
-class HubSpotEmulator(HubSpotData, OAuthEmulator):
+class HubSpotEmulator(HubSpotData, HubSpotWebhooks, OAuthEmulator):
     name = "hubspot"
     title = "HubSpot"
     default_limit = RateLimit(limit=100, window=10)  # the seed's default for a fresh account
@@ -146,7 +147,17 @@ class HubSpotEmulator(HubSpotData, OAuthEmulator):
                 "hub_id": hub_id,
             }
         crm = self.crm_state(seed, SEED_COMPANIES, SEED_CONTACTS)
-        return {**super().initial_state(seed), "portal": portal, "users": users, **crm}
+        return {
+            **super().initial_state(seed),
+            "portal": portal,
+            "users": users,
+            **crm,
+            "webhooks": self.webhook_state(),
+        }
+
+    def reset(self, seed: int | None = None) -> None:
+        self.webhooks_reset()  # events of the old state never go out
+        super().reset(seed)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -303,10 +314,15 @@ class HubSpotEmulator(HubSpotData, OAuthEmulator):
             ),
             Route("/account-info/v3/details", self.account_details, methods=["GET"]),
             *self.crm_routes(),
+            *self.webhook_routes(),
         ]
 
     def control_routes(self) -> list[Route]:
-        return [*super().control_routes(), *self.crm_control_routes()]
+        return [
+            *super().control_routes(),
+            *self.crm_control_routes(),
+            *self.webhook_control_routes(),
+        ]
 
     def oauth_claims(self, user_id: str) -> dict:
         return {"hub_id": self.state["users"][user_id]["hub_id"]}

@@ -13,6 +13,11 @@ contacts, `hs_lastmodifieddate` on companies) are HubSpot's, read-only. A write 
 searchable only `search_delay` seconds (config, emulator clock) after it; searches are limited
 to 5 a second per account with HubSpot's SECONDLY 429 and are outside the ten-secondly limit.
 
+Every write, archive and association made announces itself to the webhooks half
+(hubspot_webhooks.py): creation / propertyChange / deletion / associationChange events, with
+changeSource INTEGRATION for an app's API calls and CRM_UI for the control plane's edits (a
+person's, choice); seeding announces nothing.
+
 The control plane adds `/_sandbox/records` (POST: seed N companies / contacts or given ones;
 GET ?type=: every row as stored; PATCH: many rows edited in one call) and
 `/_sandbox/records/{type}/{id}` (GET, PATCH as another user, DELETE: archive).
@@ -498,12 +503,18 @@ class HubSpotData:
         sees it (after the usual delay)."""
         if self._associate(self.state, contact, company, types):
             self._touched("contacts", contact)
+        self.webhook_associated(contact, company, primary=CONTACT_TO_PRIMARY_COMPANY in types)
 
     def _unlink(self, contact: str, company: str) -> None:
         """Every association of the pair removed (v4 batch archive)."""
         links = self.state["assoc"].get(contact, {})
-        if links.pop(company, None) is not None and self._primary_changed(self.state, contact):
+        held = links.pop(company, None)
+        if held is not None and self._primary_changed(self.state, contact):
             self._touched("contacts", contact)
+        if held is not None:
+            self.webhook_associated(
+                contact, company, primary=CONTACT_TO_PRIMARY_COMPANY in held, removed=True
+            )
 
     def _touched(self, kind: str, record_id: str) -> None:
         # Reference: HubSpot's lastmodifieddate property ("Most recent timestamp of any
@@ -638,10 +649,15 @@ class HubSpotData:
                 return record["id"]
         return None
 
-    def _write(self, kind: str, record: dict | None, props: dict) -> dict:
-        """Apply a validated write; answers the record (new or changed)."""
+    def _write(
+        self, kind: str, record: dict | None, props: dict, source: str = "INTEGRATION"
+    ) -> dict:
+        """Apply a validated write; answers the record (new or changed). `source` is the
+        changeSource its webhook events carry: INTEGRATION for an app's API call, CRM_UI for
+        a person's edit (the control plane's)."""
         now = self.clock.time()
         values = {key: _stored(value) for key, value in props.items()}
+        before = None if record is None else dict(record["properties"])
         if record is None:
             record = self._new_record(self.state, kind, values, now, now)
         else:
@@ -650,6 +666,7 @@ class HubSpotData:
             record["updatedAt"] = iso(now)
         self._reindex(record)
         self.dirty = True
+        self.webhook_record_changed(kind, record, before, source=source)
         return record
 
     def _write_errors(self, kind: str, props, record_id: str | None = None):
@@ -813,11 +830,12 @@ class HubSpotData:
         record = self._write(kind, record, body["properties"])
         return JSONResponse(self._shape(kind, record, list(PROPS[kind])))
 
-    def _archive(self, kind: str, record: dict) -> None:
+    def _archive(self, kind: str, record: dict, source: str = "INTEGRATION") -> None:
         now = self.clock.time()
         record.update(archived=True, archivedAt=iso(now), updatedAt=iso(now))
         self._reindex(record)
         self.dirty = True
+        self.webhook_record_changed(kind, record, None, source=source, deleted=True)
 
     # --- batch -----------------------------------------------------------------------------------
 
@@ -1453,7 +1471,7 @@ class HubSpotData:
                 if problem:
                     return JSONResponse({"error": problem[2], "errors": problem[3]}, 400)
             for props, company in zip(body["records"], primary, strict=True):
-                record = self._write(kind, None, props)
+                record = self._write(kind, None, props, "CRM_UI")
                 if company:
                     types = [CONTACT_TO_PRIMARY_COMPANY, CONTACT_TO_COMPANY]
                     self._associate(self.state, record["id"], str(company), types)
@@ -1502,7 +1520,7 @@ class HubSpotData:
                 return JSONResponse({"error": problem[2], "id": record["id"]}, 400)
             staged.append((record, props))
         for record, props in staged:
-            self._write(kind, record, props)
+            self._write(kind, record, props, "CRM_UI")
         return JSONResponse({"updated": [r["id"] for r, _ in staged]})
 
     async def _cp_record(self, request: Request) -> Response:
@@ -1514,12 +1532,12 @@ class HubSpotData:
             return JSONResponse({"error": "no such record"}, 404)
         if request.method == "DELETE":
             if not record["archived"]:
-                self._archive(kind, record)
+                self._archive(kind, record, "CRM_UI")
         elif request.method == "PATCH":
             body = json.loads(await request.body() or b"{}")
             props = body.get("properties", {})
             problem = self._write_errors(kind, props, record_id)
             if problem:
                 return JSONResponse({"error": problem[2], "errors": problem[3]}, 400)
-            self._write(kind, record, props)
+            self._write(kind, record, props, "CRM_UI")
         return JSONResponse({k: v for k, v in record.items() if k not in ("indexed", "pending")})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl
 
 from integrations.sandbox.contracts import (
@@ -187,6 +187,33 @@ OPERATIONS = (
 )
 
 
+# Reference: WEBHOOKS components/schemas (required lists): SettingsResponse, SettingsChangeRequest,
+# ThrottlingSettings, SubscriptionResponse, SubscriptionListResponse, SubscriptionCreateRequest,
+# BatchInputSubscriptionBatchUpdateRequest + SubscriptionBatchUpdateRequest,
+# BatchResponseSubscriptionResponse(WithErrors), StandardError.
+WEBHOOKS = "PublicApiSpecs/Webhooks/Webhooks/Rollouts/147891/v3/webhooks.json"
+WEBHOOK_SETTINGS = ("createdAt", "targetUrl", "throttling")
+WEBHOOK_SETTINGS_CHANGE = ("targetUrl", "throttling")
+WEBHOOK_THROTTLING = ("maxConcurrentRequests",)
+WEBHOOK_SUBSCRIPTION = ("active", "createdAt", "eventType", "id")
+WEBHOOK_SUBSCRIPTION_CREATE = ("eventType",)
+WEBHOOK_BATCH_INPUT = ("active", "id")
+WEBHOOK_OPERATIONS = (
+    Operation("GET", "/webhooks/v3/{appId}/settings", WEBHOOKS),
+    Operation("PUT", "/webhooks/v3/{appId}/settings", WEBHOOKS),
+    Operation("DELETE", "/webhooks/v3/{appId}/settings", WEBHOOKS, no_content=True),
+    Operation("GET", "/webhooks/v3/{appId}/subscriptions", WEBHOOKS),
+    Operation("POST", "/webhooks/v3/{appId}/subscriptions", WEBHOOKS),
+    Operation("POST", "/webhooks/v3/{appId}/subscriptions/batch/update", WEBHOOKS),
+    Operation("GET", "/webhooks/v3/{appId}/subscriptions/{subscriptionId}", WEBHOOKS),
+    Operation("PATCH", "/webhooks/v3/{appId}/subscriptions/{subscriptionId}", WEBHOOKS),
+    Operation(
+        "DELETE", "/webhooks/v3/{appId}/subscriptions/{subscriptionId}", WEBHOOKS, no_content=True
+    ),
+)
+OPERATIONS += WEBHOOK_OPERATIONS
+
+
 # The consent page answers a person, with HTML pages, its refusals too; HubSpot publishes no
 # JSON error for it, so its answers are not held to the API's Error.
 # Reference: legacydocs.hubspot.com/docs/methods/oauth2/initiate-oauth-integration (users are
@@ -231,6 +258,8 @@ class HubSpotContract:
             violations += self._form(name, operation, exchange)
         elif operation.template.startswith("/crm/") and exchange.method in ("POST", "PATCH", "PUT"):
             violations += self._crm_request(name, operation.template, exchange)
+        elif operation.source == WEBHOOKS and exchange.method in ("POST", "PUT"):
+            violations += self._webhook_request(name, operation.template, exchange)
         body = self._body(exchange)
         if exchange.status >= 400:
             violations += self._error(name, operation.source, exchange, body)
@@ -352,9 +381,88 @@ class HubSpotContract:
             return self._required(name, body, REFRESH_TOKEN_INFO, V1)
         if template.startswith("/crm/"):
             return self._crm(name, template, body)
+        if template.startswith("/webhooks/"):
+            return self._webhook(name, template, body)
         # The token endpoints: V3 lists only `default` (no success schema), and V1's
         # TokenResponseIF differs between the commits read (FACTS.md §2): nothing to hold.
         return []
+
+    # --- the Webhooks API ------------------------------------------------------------------------
+
+    def _webhook(self, name, template, body) -> list[Violation]:
+        if template.endswith("/settings"):
+            found = self._required(name, body, WEBHOOK_SETTINGS, f"{WEBHOOKS} SettingsResponse")
+            throttling = body.get("throttling") if isinstance(body, dict) else None
+            return found + self._required(
+                name,
+                throttling,
+                WEBHOOK_THROTTLING,
+                f"{WEBHOOKS} ThrottlingSettings",
+                "$.throttling",
+            )
+        if template.endswith("/batch/update"):
+            found = self._required(
+                name, body, BATCH_RESPONSE, f"{WEBHOOKS} BatchResponseSubscriptionResponse"
+            )
+            rows = (body or {}).get("results") or [] if isinstance(body, dict) else []
+            return found + self._each(
+                name, rows, WEBHOOK_SUBSCRIPTION, f"{WEBHOOKS} SubscriptionResponse", "$.results"
+            )
+        if template.endswith("/subscriptions"):
+            found = self._required(name, body, ("results",), f"{WEBHOOKS} SubscriptionListResponse")
+            if isinstance(body, dict) and isinstance(body.get("results"), list):
+                return found + self._each(
+                    name,
+                    body["results"],
+                    WEBHOOK_SUBSCRIPTION,
+                    f"{WEBHOOKS} SubscriptionResponse",
+                    "$.results",
+                )
+            if isinstance(body, dict) and "eventType" in body:  # the create's answer
+                return self._required(
+                    name, body, WEBHOOK_SUBSCRIPTION, f"{WEBHOOKS} SubscriptionResponse"
+                )
+            return found
+        return self._required(name, body, WEBHOOK_SUBSCRIPTION, f"{WEBHOOKS} SubscriptionResponse")
+
+    def _webhook_request(self, name, template, exchange) -> list[Violation]:
+        return [
+            replace(v, direction="request")
+            for v in self._webhook_request_fields(name, template, exchange)
+        ]
+
+    def _webhook_request_fields(self, name, template, exchange) -> list[Violation]:
+        try:
+            body = json.loads(exchange.request_body or b"null")
+        except ValueError:
+            return [self._violation(name, "request", "body", exchange.request_body, "JSON")]
+        if template.endswith("/settings"):
+            found = self._required(
+                name, body, WEBHOOK_SETTINGS_CHANGE, f"{WEBHOOKS} SettingsChangeRequest"
+            )
+            throttling = body.get("throttling") if isinstance(body, dict) else None
+            return found + self._required(
+                name,
+                throttling,
+                WEBHOOK_THROTTLING,
+                f"{WEBHOOKS} ThrottlingSettings",
+                "$.throttling",
+            )
+        if template.endswith("/batch/update"):
+            inputs = body.get("inputs") if isinstance(body, dict) else None
+            found = self._required(
+                name, body, ("inputs",), f"{WEBHOOKS} BatchInputSubscriptionBatchUpdateRequest"
+            )
+            return found + self._each(
+                name,
+                inputs if isinstance(inputs, list) else [],
+                WEBHOOK_BATCH_INPUT,
+                f"{WEBHOOKS} SubscriptionBatchUpdateRequest",
+                "$.inputs",
+            )
+        return self._required(
+            name, body, WEBHOOK_SUBSCRIPTION_CREATE, f"{WEBHOOKS} SubscriptionCreateRequest"
+        )
 
     # --- the CRM data API -----------------------------------------------------------------------
 
