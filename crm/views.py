@@ -145,6 +145,8 @@ def config_connect(request, provider: str):
     connection works (the page's popup made it a moment ago); otherwise the consent page of
     the platform's OAuth flow, in this window (the page without scripts)."""
     workspace = _workspace(request)
+    # From the connect wizard: on to its settings step, and back to its first on a refusal.
+    wizard = request.POST.get("next") == "setup"
     try:
         config, consent_url = services.config_connect(
             workspace=workspace,
@@ -158,11 +160,14 @@ def config_connect(request, provider: str):
         raise DjangoPermissionDenied(exc.message) from exc
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return redirect(_settings_url(workspace.pk))
+        back = reverse("crm-wizard") if wizard else reverse("crm-settings")
+        return redirect(f"{back}?workspace={workspace.pk}")
     if consent_url:
         return redirect(consent_url)
     who = config.connection.external_email or config.connection.label
     messages.success(request, f"{config.get_provider_display()} is connected as {who}.")
+    if wizard:
+        return redirect("crm-wizard-setup", config_id=config.pk)
     return redirect(_settings_url(workspace.pk))
 
 

@@ -349,6 +349,19 @@ def read_ids(sf: Salesforce, sobject: str, fields, ids, *, deleted: bool = False
     return rows
 
 
+# Reference: developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/
+# sforce_api_calls_soql_select_orderby.htm and sforce_api_calls_soql_select_limit.htm.
+def recent(sf: Salesforce, sobject: str, fields, n: int) -> list:
+    """The `n` records of `sobject` modified last, newest first (one query of at most 200
+    rows, one page): the samples a field-mapping preview shows."""
+    names = _names(sobject, fields, deleted=False)
+    limit = max(1, min(int(n), 200))
+    query = (
+        f"SELECT {', '.join(names)} FROM {sobject} ORDER BY LastModifiedDate DESC, Id LIMIT {limit}"  # noqa: S608 - names checked, the limit an int
+    )
+    return translated(f"read recent {sobject} records")(sf.query)(query).get("records", [])
+
+
 @dataclass(frozen=True)
 class Result:
     """One record's outcome in a Collections call: its id, or Salesforce's error."""
