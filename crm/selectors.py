@@ -340,7 +340,8 @@ def name_words(name: str) -> list[str]:
     for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()):
         folded = SYNONYMS.get(word, word)
         words.extend(folded.split())
-    return [word for word in words if word]
+    # "Zip/Postal Code" folds to postal twice: a word said twice is said once.
+    return list(dict.fromkeys(word for word in words if word))
 
 
 def name_similarity(left: str, right: str) -> float:
