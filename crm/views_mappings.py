@@ -222,16 +222,14 @@ def _crm_choices(described: list[dict], mapped: set[str]) -> list[tuple[str, str
             f"{f['label']} ({f['name']}, {f['type']}{', required' if f['required'] else ''})",
         )
         for f in described
-        if f["name"] not in mapped
+        # The record's id is the link's business, never a mapped value.
+        if f["name"] not in mapped and f["type"] != "id"
     ]
 
 
 def _app_choices(entity: str, current: str = "") -> list[tuple[str, str]]:
     fields = selectors.hub_fields(entity)
-    choices = [
-        (f["name"], f"{f['name']} ({f['label']}{', required' if f['required'] else ''})")
-        for f in fields
-    ]
+    choices = [(f["name"], f["name"] + (" (required)" if f["required"] else "")) for f in fields]
     if current and current not in {f["name"] for f in fields}:
         choices.append((current, current))  # several hub fields joined (push only)
     return choices

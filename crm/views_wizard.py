@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from crm import selectors, services
@@ -56,6 +57,9 @@ def _is_admin(request, workspace) -> bool:
     return account_selectors.is_workspace_admin(user=request.user, workspace_id=workspace.pk)
 
 
+# never_cache on every step: the back button then asks the hub again, so a step shows what is
+# true now (the CRM connected a moment ago, the settings just saved), not the page as it was.
+@never_cache
 @login_required
 @ensure_csrf_cookie
 @opens_oauth_popups
@@ -120,6 +124,7 @@ def _connected(config: CrmConfig) -> bool:
     )
 
 
+@never_cache
 @login_required
 def connect_setup(request, config_id: int):
     """Step 3: what to sync, which way, how often (and when, for daily) and who wins a
@@ -150,6 +155,7 @@ def connect_setup(request, config_id: int):
     return render(request, "crm/wizard_setup.html", context, status=status)
 
 
+@never_cache
 @login_required
 def connect_done(request, config_id: int):
     """Step 4: connected, what it will do, and the next step: the field mappings."""

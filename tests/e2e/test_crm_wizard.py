@@ -64,6 +64,13 @@ def test_the_connect_wizard_end_to_end(signed_in, hub, two_workspaces):
     config = CrmConfig.objects.get(workspace=workspace)
     assert config.connection.auth_domain == "test"
     assert fits(page)
+    # Back to the first step: it knows Salesforce is set up, and Connect goes on without a
+    # second sign-in (the connection works).
+    page.go_back()
+    page.wait_for_url("**/crm/connect/?workspace=*")
+    assert "Salesforce is set up in Alpha" in salesforce.locator(".already").inner_text()
+    salesforce.get_by_role("button", name="Connect Salesforce").click()
+    page.wait_for_url("**/crm/configs/*/setup")
 
     # Step 3: the time of day shows for a daily sync only.
     form = page.locator("#setup-form")

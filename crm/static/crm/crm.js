@@ -135,6 +135,13 @@ for (const form of document.querySelectorAll("form.connect-form")) {
 window.addEventListener("pageshow", (event) => {
   if (!event.persisted) return;
   for (const button of document.querySelectorAll("form.connect-form button")) button.disabled = false;
+  for (const note of document.querySelectorAll(".connect-note.error")) {
+    note.classList.remove("error");
+    note.textContent = "";
+  }
+  for (const note of document.querySelectorAll(".connect-note")) {
+    if (note.textContent.startsWith("Waiting")) note.textContent = "";
+  }
 });
 
 // The wizard's settings step: the time of day only matters, and shows, for a daily sync.
