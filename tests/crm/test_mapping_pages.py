@@ -65,6 +65,13 @@ def test_the_wizard_offers_each_crm_and_goes_on_to_the_settings_once_connected(
     assert done["Location"] == f"/crm/configs/{config.pk}/setup"
     assert config.status == "connected"
 
+    # A refusal comes back to the wizard's first step, said there.
+    refused = post(
+        client, admin, "/crm/connect/hubspot", {"workspace": workspace.pk, "next": "setup"}
+    )
+    assert refused["Location"] == f"/crm/connect/?workspace={workspace.pk}"
+    assert "not supported yet" in client.get(refused["Location"]).content.decode()
+
 
 def test_the_settings_step_saves_through_the_service_then_the_success_page_leads_to_mappings(
     client, config, admin
