@@ -51,6 +51,17 @@ def test_the_wizard_offers_each_crm_and_goes_on_to_the_settings_once_connected(
     assert 'name="next" value="setup"' in html
     assert 'aria-current="step"' in html
 
+    # A refusal comes back to the wizard's first step, said there.
+    refused = post(
+        client,
+        admin,
+        "/crm/connect/salesforce",
+        {"workspace": workspace.pk, "next": "setup", "domain": "elsewhere"},
+    )
+    assert refused["Location"] == f"/crm/connect/?workspace={workspace.pk}"
+    assert "domain must be one of: login, test" in client.get(refused["Location"]).content.decode()
+    assert not CrmConfig.objects.exists()
+
     # Without a connection, Connect goes to the consent page (the popup's page, scripts off).
     started = post(
         client, admin, "/crm/connect/salesforce", {"workspace": workspace.pk, "next": "setup"}
@@ -64,13 +75,6 @@ def test_the_wizard_offers_each_crm_and_goes_on_to_the_settings_once_connected(
     config = CrmConfig.objects.get()
     assert done["Location"] == f"/crm/configs/{config.pk}/setup"
     assert config.status == "connected"
-
-    # A refusal comes back to the wizard's first step, said there.
-    refused = post(
-        client, admin, "/crm/connect/hubspot", {"workspace": workspace.pk, "next": "setup"}
-    )
-    assert refused["Location"] == f"/crm/connect/?workspace={workspace.pk}"
-    assert "not supported yet" in client.get(refused["Location"]).content.decode()
 
 
 def test_the_settings_step_saves_through_the_service_then_the_success_page_leads_to_mappings(
