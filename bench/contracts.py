@@ -1475,6 +1475,15 @@ def hubspot_crm(b: Bench, name: str) -> None:
         headers=junk,
         json={"inputs": []},
     )
+    gone = {"from": {"id": cid}, "to": [{"id": kid}]}
+    call("associations batch archive", "POST", f"{v4}/archive", 204, json={"inputs": [gone]})
+    call(
+        "associations batch archive, 101 inputs",
+        "POST",
+        f"{v4}/archive",
+        400,
+        json={"inputs": [gone] * 101},
+    )
     call("delete contact", "DELETE", f"{o}/contacts/{cid}", 204)
     call("delete contact, junk token", "DELETE", f"{o}/contacts/{cid}", 401, headers=junk)
 
@@ -1495,6 +1504,7 @@ HUBSPOT_CRM = (
     "GET /crm/v4/objects/{from_type:hsassoc}/{from_id}/associations/{to_type:hsassoc}",
     "POST /crm/v4/associations/{from_type:hsassoc}/{to_type:hsassoc}/batch/create",
     "POST /crm/v4/associations/{from_type:hsassoc}/{to_type:hsassoc}/batch/read",
+    "POST /crm/v4/associations/{from_type:hsassoc}/{to_type:hsassoc}/batch/archive",
     "GET /crm/v3/properties/{object_type:hsobject}",
 )
 

@@ -37,6 +37,9 @@ conflict settled by last write wins): a mismatch prints FAILED and exits non-zer
 
 Last line: RESULT calls=<n> floor=<n> calls_ratio=<x> wall_s=<x> conflict_us_per_record=<x>
 records=<n>
+
+`--provider hubspot`: the same against the HubSpot emulator and HubSpot's floor (bench/
+_crm_hubspot.py says how), with wall_floor_s and wall_ratio on its last line.
 """
 
 import functools
@@ -539,5 +542,17 @@ def timeline(log: list[dict], began_at: float, seconds: float) -> None:
     )
 
 
+def chosen_provider(argv: list[str]) -> str:
+    if argv in ([], ["--provider", "salesforce"]):
+        return "salesforce"
+    if argv == ["--provider", "hubspot"]:
+        return "hubspot"
+    raise SystemExit("usage: bench/crm_sync.py [--provider salesforce|hubspot]")
+
+
 if __name__ == "__main__":
+    if chosen_provider(sys.argv[1:]) == "hubspot":
+        import _crm_hubspot
+
+        sys.exit(_crm_hubspot.main(fail, timeline, Watch))
     sys.exit(main())

@@ -172,8 +172,8 @@ class TestConnectionView(APIView):
 
 
 class AvailableFieldsView(APIView):
-    """The CRM object's fields for mapping (Salesforce describe, cached a few minutes): the
-    entity's, or every entity's (accounts first)."""
+    """The CRM object's fields for mapping (Salesforce describe, HubSpot properties, cached a
+    few minutes): the entity's, or every entity's (accounts first)."""
 
     @extend_schema(
         parameters=[s.CrmFieldsQuery], responses={200: s.CrmFieldsOut, **PROVIDER_ERRORS}

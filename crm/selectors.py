@@ -9,14 +9,13 @@ from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from crm import sync
+from crm import remote, sync
 from crm.models import CrmConfig, CrmLink, Entity, SyncConflict, SyncLog
 from integrations.accounts import selectors as account_selectors
 from integrations.accounts.models import User, Workspace
 from integrations.connections import http
 from integrations.connections import selectors as connection_selectors
 from integrations.connections.models import Connection
-from integrations.connections.providers import salesforce
 from integrations.connections.services import client
 from integrations.errors import ApplicationError, NotFound
 from integrations.mapping import engine
@@ -152,22 +151,32 @@ def conflict_link(*, conflict: SyncConflict) -> CrmLink | None:
 # --- The CRM's fields, and the config's mapping sets ---------------------------------------------
 
 
+def crm_remote(connection: Connection) -> remote.Remote:
+    """The connection's CRM (Salesforce or HubSpot) through its one client."""
+    return remote.remote_class(connection.provider)(client(connection))
+
+
 def crm_fields(*, connection: Connection, entity: str) -> list[dict]:
-    """The CRM object's fields (Salesforce describe through the connection's one client),
-    cached per connection for a few minutes."""
-    sobject = sync.KINDS[entity].sobject
-    key = f"crm:describe:{connection.pk}:{sobject}"
+    """The CRM object's fields (Salesforce describe, HubSpot properties) through the
+    connection's one client, cached per connection for a few minutes."""
+    crm = crm_remote(connection)
+    key = f"crm:describe:{connection.pk}:{crm.object_name(entity)}"
     found = cache.get(key)
     if found is None:
-        found = client(connection).call(lambda c: salesforce.describe(c.sdk, sobject))
+        found = crm.describe(entity)
         cache.set(key, found, DESCRIBE_SECONDS)
     return found
 
 
+def crm_sample(*, connection: Connection, entity: str, fields, n: int = 5) -> list[dict]:
+    """A few of the CRM's most recently changed records ({"id", field: value}), for the field
+    mapping preview."""
+    return crm_remote(connection).sample(entity, list(fields), n)
+
+
 def crm_count(*, connection: Connection, entity: str) -> int:
-    """How many records the CRM holds of an entity (one COUNT() query)."""
-    sobject = sync.KINDS[entity].sobject
-    return client(connection).call(lambda c: salesforce.count(c.sdk, sobject))
+    """How many records the CRM holds of an entity (one COUNT() query, one search)."""
+    return crm_remote(connection).count(entity)
 
 
 def sync_estimate(*, config: CrmConfig, entities: list[str]) -> int:
@@ -246,14 +255,6 @@ def hub_fields(entity: str) -> list[dict]:
         for field in model._meta.concrete_fields
         if not field.is_relation and field.name not in NOT_MAPPABLE
     ]
-
-
-def crm_sample(*, connection: Connection, entity: str, fields: list[str], n: int) -> list[dict]:
-    """A few of the CRM's recently modified records of an entity, with these fields (and the
-    record's id): what the mapping preview maps. The one place the page reads CRM records."""
-    sobject = sync.KINDS[entity].sobject
-    rows = client(connection).call(lambda c: salesforce.recent(c.sdk, sobject, fields, n))
-    return [{k: v for k, v in row.items() if k != "attributes"} for row in rows]
 
 
 # A CRM field's type (Salesforce describe; HubSpot property types) in auto-map's kinds; an id or
@@ -453,7 +454,7 @@ def mapping_preview(*, config: CrmConfig, entity: str, n: int = SAMPLE_SIZE) -> 
         found = engine.preview(mapping_set, record, direction="pull", required=required)
         samples.append(
             {
-                "id": record.get("Id", ""),
+                "id": record.get("id", ""),
                 "crm": {name: record.get(name) for name in fields},
                 "app": found["output"],
                 "errors": found["errors"],

@@ -380,6 +380,7 @@ class CrmFieldSerializer(CamelCase, serializers.Serializer):
     required = serializers.BooleanField(help_text="A create must send it.")
     createable = serializers.BooleanField()
     updateable = serializers.BooleanField()
+    read_only = serializers.BooleanField(help_text="Set by the CRM only: map it pull.")
     picklist = serializers.ListField(child=serializers.CharField())
 
 

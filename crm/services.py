@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from crm import selectors, sync
+from crm import remote, selectors, sync
 from crm.models import CrmConfig, CrmLink, SyncConflict, SyncLog
 from integrations.accounts.audit import audit_record, audited, snapshot
 from integrations.accounts.models import User, Workspace
@@ -132,8 +132,8 @@ def schedule_next(config: CrmConfig, *, after: datetime | None = None) -> CrmCon
 # and moving the link's base, so that the next run carries them over. Every change is audited;
 # workspace admins change, members read.
 
-# The providers whose sync exists; HubSpot's comes with the next issue on the same code.
-SUPPORTED = (CrmConfig.Provider.SALESFORCE,)
+# The providers whose sync exists (crm/remote.py: one remote each, the same engine).
+SUPPORTED = (CrmConfig.Provider.SALESFORCE, CrmConfig.Provider.HUBSPOT)
 # The seed's words for a field's direction, and the mapping engine's.
 DIRECTIONS = {
     "bidirectional": FieldMapping.Direction.BOTH,
@@ -155,13 +155,14 @@ class NotConnected(ApplicationError):
 
 
 def require_supported(provider: str) -> None:
-    """An unknown CRM is a 404 (it is in the URL); HubSpot is a 400 saying it comes later."""
+    """An unknown CRM is a 404 (it is in the URL); a known one without a sync is a 400."""
     if provider not in CrmConfig.Provider.values:
         raise NotFound(f"No CRM called {provider!r}.", code="unknown_provider")
     if provider not in SUPPORTED:
         label = CrmConfig.Provider(provider).label
         raise ProviderNotSupported(
-            f"{label} is not supported yet: only Salesforce syncs in this version."
+            f"{label} is not supported yet: only "
+            f"{', '.join(CrmConfig.Provider(p).label for p in SUPPORTED)} sync in this version."
         )
 
 
@@ -443,7 +444,7 @@ def _check_mapping(
 ) -> None:
     """One field mapping against the CRM's describe, the hub's model and the transform
     registry; the first problem is a 400 naming the field of the request."""
-    sobject = sync.KINDS[entity].sobject
+    sobject = remote.remote_class(config.provider).objects[entity]
     described = crm_fields.get(crm_field)
     if described is None:
         raise _invalid(

@@ -1,40 +1,45 @@
 """CRM sync: one run of one config's entity — read what changed on both sides since their
 cursors, plan with the engine's planner, write in batches, keep each link's base. (Issue 15:
-Salesforce.)
+Salesforce; issue 16: HubSpot on the same run.) Everything said to the CRM goes through the
+config's remote (crm/remote.py: `SalesforceRemote`, `HubSpotRemote`); nothing here knows a
+provider's API.
 
 Both sides are compared in the CRM's field names: a hub record goes through the entity's
-mapping set (push), a CRM record is cut to the mapped fields; a contact's account is its
-`AccountId`, through the account links. A field whose mapping does not read edits back
-(direction push) has its CRM value replaced by the base before planning, so a CRM edit to it is
-no change; a pull-only field the same way on the hub side. The planner then applies one-side
-changes, settles both-side ones by the config's strategy or holds them (a `SyncConflict` with
-both sides and the base), and links records new on both sides by their natural key (a
-contact's email, an account's name) instead of making them twice.
+mapping set (push), a CRM record is cut to the mapped fields; a contact's account is the
+remote's `account_field` (Salesforce `AccountId`, HubSpot `associatedcompanyid`), through the
+account links. A field whose mapping does not read edits back (direction push) has its CRM
+value replaced by the base before planning, so a CRM edit to it is no change; a pull-only field
+the same way on the hub side. The planner then applies one-side changes, settles both-side ones
+by the config's strategy or holds them (a `SyncConflict` with both sides and the base), and
+links records new on both sides by their natural key (the remote's: a contact's email, an
+account's name — or a HubSpot company's domain) instead of making them twice.
 
-Reads. The first run (no cursor) reads everything. Later runs read the CRM by `SystemModstamp`
-after the cursor less LOOKBACK (through queryAll, so the records deleted since come in the same
-pages, `IsDeleted`) and the hub by `updated_at` after its cursor. A record whose values equal
-its link's base is no change: that is how our own writes, read back, vanish. Only a record that
-changed on one side needs the other: the hub's by id from the database, the CRM's by
-`Id IN (...)` — or, when that would cost more calls than reading the object whole, one full
-read. The cursors move only once a run's writes are done; records that failed, and contacts
-whose account was not linked yet, are read again by id next run (`retry_*` beside the cursor).
+Reads. The first run (no cursor) reads everything. Later runs read the CRM from its cursor less
+the remote's lookback (Salesforce: SystemModstamp through queryAll, so the records deleted
+since come in the same pages; HubSpot: search on the last-modified property, and the archived
+list) and the hub by `updated_at` after its cursor. A record whose values equal its link's base
+is no change: that is how our own writes, read back, vanish. Only a record that changed on one
+side needs the other: the hub's by id from the database, the CRM's by id — or, when that would
+cost more calls than reading the object whole, one full read. The cursors move only once a
+run's writes are done; records that failed, and contacts whose account was not linked yet, are
+read again by id next run (`retry_*` beside the cursor; a webhook's ids join `retry_crm`).
 
-Deletes are seen only for certain: a CRM record in the recycle bin (queryAll), one missing from
-a complete unfiltered read, or a hub record that a link names and the database no longer has. A
-read that fails on any page fails the run before anything is planned. They are propagated only
-with `propagate_deletes`, and wait in the review queue when the mapping set (or connection)
-requires approval (integrations.sync.gate; `apply_change` writes an approved one).
+Deletes are seen only for certain: a CRM record deleted there (Salesforce's recycle bin,
+HubSpot's archived list), one missing from a complete unfiltered read (HubSpot: and not found by
+id either, its search lagging writes), or a hub record that a link names and the database no
+longer has. A read that fails on any page fails the run before anything is planned. They are
+propagated only with `propagate_deletes`, and wait in the review queue when the mapping set (or
+connection) requires approval (integrations.sync.gate; `apply_change` writes an approved one).
 
-Writes go in batches of 200 (the Collections cap); after each batch the bases of the records it
-finished are saved and the config is checked: a paused config stops the run there, keeping what
-was done. A create is preceded by a committed `CrmWrite` intent: a worker killed between
-Salesforce's answer and our record of it leaves the intent, and the next run adopts the record
-Salesforce made (same payload, no link) instead of making it again.
+Writes go in batches of the remote's size (200 for Salesforce's Collections, 100 for HubSpot's
+batch API); after each batch the bases of the records it finished are saved and the config is
+checked: a paused config stops the run there, keeping what was done. A create is preceded by a
+committed `CrmWrite` intent: a worker killed between the CRM's answer and our record of it
+leaves the intent, and the next run adopts the record the CRM made (same payload, no link)
+instead of making it again.
 """
 
 import logging
-import math
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -46,6 +51,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from crm import remote as remotes
 from crm.models import (
     Account,
     Contact,
@@ -60,7 +66,6 @@ from integrations import approvals
 from integrations.accounts.audit import audit_record
 from integrations.approvals.models import OutboundChange
 from integrations.connections import http
-from integrations.connections.providers import salesforce
 from integrations.connections.services import client
 from integrations.errors import ApplicationError
 from integrations.mapping import engine, examples
@@ -72,19 +77,17 @@ from integrations.sync.models import Held, digest, reconcile, update_many
 logger = logging.getLogger(__name__)
 
 MAPPINGS = Path(__file__).resolve().parent / "mapping"
-# Salesforce counts its daily quota over a rolling 24 hours; no header says when it recovers.
+# Salesforce counts its daily quota over a rolling 24 hours; no header says when it recovers
+# (HubSpot's daily one resets at midnight in the account's time zone, which we do not know).
 QUOTA_PAUSE_HOURS = 1
-# Reference: airbytehq/airbyte#27146 (a Salesforce record committed with a SystemModstamp below
-# the cursor an earlier read had already passed, so an incremental read never saw it) and
-# singer-io/tap-salesforce#135 (a lookback window on the SystemModstamp bookmark for it). Records
-# read again inside the window equal their base and are no change.
-LOOKBACK = timedelta(minutes=5)
-PAGE = 2_000  # records per query answer (salesforce.md "Query")
-BATCH = salesforce.COLLECTION_SIZE
+# The 429 codes that mean a day's quota is spent: Salesforce's, HubSpot's policy name.
+QUOTA_SPENT = ("REQUEST_LIMIT_EXCEEDED", "DAILY")
+# Records a write batch holds at most: the provider's own size (remote.batch_size) caps it.
+BATCH = 200
 DB_CHUNK = 2_000  # ids per `pk__in` query
 RECONCILE_SKEW = timedelta(minutes=5)  # clock slack when looking for what an intent made
 OWNER = "crm"  # the approval gate's name for this sync: its changes come back to apply_change
-USER_PLACEHOLDER = "{current_user_crm_id}"
+USER_PLACEHOLDER = remotes.USER_PLACEHOLDER
 
 POLICY = {
     CrmConfig.Resolution.LAST_WRITE_WINS: planner.Policy.LAST_WRITE_WINS,
@@ -104,16 +107,11 @@ DIRECTION = {
 @dataclass(frozen=True)
 class Kind:
     model: type
-    sobject: str
-    natural_keys: tuple[str, ...]  # CRM field names
 
 
-KINDS = {
-    "account": Kind(Account, "Account", ("Name",)),
-    "contact": Kind(Contact, "Contact", ("Email",)),
-}
-ACCOUNT_FIELD = "AccountId"  # a contact's account: Contact.account through the account links
-OWNER_FIELD = "OwnerId"  # filterable: a hub record would be owned by the connected user
+# The CRM's object, its natural keys, the contact's account field (Salesforce AccountId,
+# HubSpot associatedcompanyid) and the owner field are the remote's (crm/remote.py).
+KINDS = {"account": Kind(Account), "contact": Kind(Contact)}
 
 
 class Paused(Exception):
@@ -146,12 +144,14 @@ OPERATORS = ("equals", "not_equals", "contains", "greater", "less", "in", "empty
 
 def filter_fields(config: CrmConfig, entity: str) -> list[str]:
     """The CRM fields a rule of `entity` may test: the mapped ones (both sides know them),
-    a contact's AccountId, and OwnerId."""
+    a contact's account (AccountId / associatedcompanyid), and the owner (OwnerId /
+    hubspot_owner_id)."""
+    crm = remotes.remote_class(config.provider)
     rows = engine.field_rows(mapping_set_for(config, entity))
     names = [r["target"] for r in rows if r["direction"] != "none"]
     if entity == "contact":
-        names.append(ACCOUNT_FIELD)
-    return list(dict.fromkeys([*names, OWNER_FIELD]))
+        names.append(crm.account_field)
+    return list(dict.fromkeys([*names, crm.owner_field]))
 
 
 def check_filters(config: CrmConfig, rules) -> list[str]:
@@ -203,7 +203,7 @@ def policy_fields(config: CrmConfig, entity: str) -> list[str]:
     rows = engine.field_rows(mapping_set_for(config, entity))
     names = [r["target"] for r in rows if r["direction"] != "none"]
     if entity == "contact":
-        names.append(ACCOUNT_FIELD)
+        names.append(remotes.remote_class(config.provider).account_field)
     return list(dict.fromkeys(names))
 
 
@@ -235,37 +235,8 @@ def check_field_policies(config: CrmConfig, policies) -> list[str]:
     return problems
 
 
-def _resolved(value, user_id: str):
-    if isinstance(value, str):
-        return value.replace(USER_PLACEHOLDER, user_id)
-    if isinstance(value, list):
-        return [_resolved(v, user_id) for v in value]
-    return value
-
-
-def soql_where(rules: list[dict], user_id: str) -> str:
-    """The rules as one SOQL condition (AND), every value a quoted literal."""
-    parts = []
-    for rule in rules:
-        name, operator = rule["field"], rule["operator"]
-        if not salesforce.NAME.match(name):
-            raise ApplicationError(f"Not a filterable field: {name!r}.")
-        value = _resolved(rule.get("value"), user_id)
-        if operator == "equals":
-            parts.append(f"{name} = {salesforce.literal(value)}")
-        elif operator == "not_equals":
-            parts.append(f"{name} != {salesforce.literal(value)}")
-        elif operator == "contains":
-            parts.append(f"{name} LIKE {salesforce.like_literal(value)}")
-        elif operator == "greater":
-            parts.append(f"{name} > {salesforce.literal(value)}")
-        elif operator == "less":
-            parts.append(f"{name} < {salesforce.literal(value)}")
-        elif operator == "in":
-            parts.append(f"{name} IN ({', '.join(salesforce.literal(v) for v in value)})")
-        elif operator == "empty":
-            parts.append(f"{name} {'=' if value is not False else '!='} null")
-    return " AND ".join(parts)
+_resolved = remotes.resolved
+soql_where = remotes.soql_where  # Salesforce's query filter (crm/remote.py)
 
 
 def _fold(value):
@@ -326,17 +297,22 @@ class EntitySync:
     def __init__(self, config: CrmConfig, entity: str, through, *, progress=None):
         self.config, self.entity, self.through = config, entity, through
         self.kind = KINDS[entity]
+        self.remote = remotes.remote_for(config, through)
+        self.account_field = self.remote.account_field
         self.mapping_set = mapping_set_for(config, entity)
         rows = engine.field_rows(self.mapping_set)
         self.push = engine.mapper_for(self.mapping_set, direction="push")
         self.pull = engine.mapper_for(self.mapping_set, direction="pull")
-        extra = [ACCOUNT_FIELD] if entity == "contact" else []
+        extra = [self.account_field] if entity == "contact" else []
         self.pushed = [r["target"] for r in rows if r["direction"] in ("both", "push")] + extra
         self.pulled = [r["target"] for r in rows if r["direction"] in ("both", "pull")] + extra
         self.fields = list(dict.fromkeys([*self.pushed, *self.pulled]))
         self.rules = (config.filters or {}).get(entity) or []
         self.user_id = config.connection.external_user_id if config.connection else ""
-        self.where = soql_where(self.rules, self.user_id) if self.rules else ""
+        self.where = self.remote.where(self.rules, self.user_id)
+        # A CRM that filters after the read must read the fields its rules test too.
+        tested = [] if self.remote.filters_in_query() else [r["field"] for r in self.rules]
+        self.read_fields = list(dict.fromkeys([*self.fields, *tested]))
         self.errors: list[tuple[str, str]] = []
         self.retry_hub: set[int] = set()
         self.retry_crm: set[str] = set()
@@ -345,22 +321,10 @@ class EntitySync:
         self.by_remote: dict[str, CrmLink] = {}
         self.account_remote: dict[int, str] = {}  # a contact's account: hub id → CRM id
         self.account_local: dict[str, int] = {}
-        self.sdk = None
         self.hub_read_at = timezone.now()
 
-    # --- calls ----------------------------------------------------------------------------------
-
-    def call(self, function, *args, **kwargs):
-        """`function(sdk, ...)` through the one client: a 401 refreshes once and calls again."""
-
-        def work(c):
-            self.sdk = c.sdk
-            return function(c.sdk, *args, **kwargs)
-
-        return self.through.call(work)
-
     def usage(self) -> dict:
-        return salesforce.usage(self.sdk) if self.sdk is not None else {}
+        return self.remote.usage()
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -387,7 +351,7 @@ class EntitySync:
                 self.errors.append((f"{self.entity} {record.pk}", exc.message))
                 continue
             if self.entity == "contact":
-                values[ACCOUNT_FIELD] = self._account_of(record)
+                values[self.account_field] = self._account_of(record)
             found[record.pk] = planner.Snapshot(
                 id=record.pk, values=values, modified_at=record.updated_at
             )
@@ -402,7 +366,7 @@ class EntitySync:
             # account run links it; the contact is read again next run.
             self.retry_hub.add(contact.pk)
             link = self.links.get(contact.pk)
-            return (link.synced_values or {}).get(ACCOUNT_FIELD) if link else None
+            return (link.synced_values or {}).get(self.account_field) if link else None
         return remote
 
     def _local_by_ids(self, ids) -> dict:
@@ -430,9 +394,9 @@ class EntitySync:
             )
         return existing
 
-    def _snapshot_remote(self, row: dict) -> planner.Snapshot:
+    def _snapshot_remote(self, row: remotes.Row) -> planner.Snapshot:
         return planner.Snapshot(
-            id=row["Id"], values=self._cut(row), modified_at=_instant(row.get("LastModifiedDate"))
+            id=row.id, values=self._cut(row.values), modified_at=row.modified_at
         )
 
     def _cut(self, values: dict) -> dict:
@@ -477,7 +441,9 @@ class EntitySync:
             if not self._changed(snapshot, link):
                 continue  # an echo, or touched without a change
             if self.rules and not passes(
-                self.rules, {**snapshot.values, OWNER_FIELD: self.user_id}, self.user_id
+                self.rules,
+                {**snapshot.values, self.remote.owner_field: self.user_id},
+                self.user_id,
             ):
                 continue  # out of the filter: its change is not read
             local[pk] = snapshot
@@ -486,44 +452,45 @@ class EntitySync:
         # The CRM: changed since its cursor (less the lookback) with the deleted ones, or all.
         # The CRM half of a record changed only in the hub is not fetched: missing from an
         # incremental read means unchanged since the base, which the planner then uses (a
-        # record deleted and purged meanwhile answers the update ENTITY_IS_DELETED, and is
-        # read by id next run).
-        wanted: set = set()
+        # record deleted and purged meanwhile answers the update as gone, and is read by id
+        # next run).
+        crm = self.remote
         retry_crm = set(state.get("retry_crm") or [])
-        by_ids = math.ceil(len(retry_crm) / salesforce.IDS_PER_QUERY)
-        whole = max(1, math.ceil(len(self.links) / PAGE))
+        by_ids = crm.by_id_calls(len(retry_crm))
+        whole = crm.full_read_calls(len(self.links))
         full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
-        rows = self.call(
-            salesforce.read,
-            self.kind.sobject,
-            self.fields,
-            since=None if full else crm_since - LOOKBACK,
-            deleted=True,
+        listing = crm.read(
+            self.entity,
+            self.read_fields,
+            since=None if full else crm_since - crm.lookback,
             where=self.where,
         )
-        stamps = [row["SystemModstamp"] for row in rows if row.get("SystemModstamp")]
+        stamps = [row.stamp for row in listing.rows if row.stamp and not row.deleted]
         crm_cursor = max(stamps, key=_instant) if stamps else state.get("crm")
         remote, deleted = {}, set()
-        for row in rows:
-            if row.get("IsDeleted"):
-                deleted.add(row["Id"])
+        for row in listing.rows:
+            if row.deleted:
+                deleted.add(row.id)
+            elif self._outside(row):
+                continue  # out of the filter (read, as the provider filters after the read)
             else:
-                remote[row["Id"]] = self._snapshot_remote(row)
-        if full and not self.where:
-            # A complete listing: a linked record missing from it (bin emptied) is gone.
-            deleted |= set(self.by_remote) - set(remote) - deleted
-        missing = (wanted | retry_crm) - set(remote) - deleted
+                remote[row.id] = self._snapshot_remote(row)
+        unseen = set()
+        if full and not self.where and not self.rules:
+            unseen = set(self.by_remote) - set(remote) - deleted
+            if listing.complete:
+                deleted |= unseen  # a complete listing: a linked record missing from it is gone
+        missing = retry_crm - set(remote) - deleted
+        if listing.confirm:
+            missing |= unseen  # missing from a lagging index: read by id to know
         if missing:
-            rows = self.call(
-                salesforce.read_ids, self.kind.sobject, self.fields, missing, deleted=True
-            )
             seen = set()
-            for row in rows:
-                seen.add(row["Id"])
-                if row.get("IsDeleted"):
-                    deleted.add(row["Id"])
-                else:
-                    remote[row["Id"]] = self._snapshot_remote(row)
+            for row in crm.read_ids(self.entity, self.read_fields, missing):
+                seen.add(row.id)
+                if row.deleted:
+                    deleted.add(row.id)
+                elif not self._outside(row):
+                    remote[row.id] = self._snapshot_remote(row)
             deleted |= {rid for rid in missing - seen if rid in self.by_remote}
         for rid, snapshot in list(remote.items()):
             link = self.by_remote.get(rid)
@@ -565,7 +532,7 @@ class EntitySync:
             "fields": self.fields,
             "policy": POLICY[self.config.conflict_resolution],
             "direction": DIRECTION[self.config.sync_direction],
-            "natural_keys": self.kind.natural_keys,
+            "natural_keys": self.remote.natural_keys(self.entity),
             "creates": self.config.create_if_missing,
             "field_policies": {
                 name: POLICY[value]
@@ -590,14 +557,19 @@ class EntitySync:
             deletes=False,
             **common,
         )
+        # A record deleted in the hub whose CRM half the incremental read did not return is
+        # unchanged there since its base (not gone: "complete" below would say so, and the
+        # link would be dropped with the CRM record left in place).
+        ends_remote = {
+            link.remote_id: remote.get(link.remote_id)
+            or planner.Snapshot(id=link.remote_id, values=dict(link.synced_values or {}))
+            for link in gone_links.values()
+            if link.remote_id in remote or link.remote_id not in remote_gone
+        }
         ends = planner.plan(
             links=[_engine_link(link) for link in gone_links.values()],
             local={pk: local[pk] for pk in gone_links if pk in local},
-            remote={
-                link.remote_id: remote[link.remote_id]
-                for link in gone_links.values()
-                if link.remote_id in remote
-            },
+            remote=ends_remote,
             local_complete=True,
             remote_complete=True,
             deletes=self.config.propagate_deletes,
@@ -618,12 +590,19 @@ class EntitySync:
             full=full,
         )
 
+    def _outside(self, row) -> bool:
+        """Whether a CRM record fails the entity's rules where the provider cannot filter in
+        its query (HubSpot: crm/remote.py says why): compared as the hub's side is."""
+        if not self.rules or self.remote.filters_in_query():
+            return False
+        return not passes(self.rules, row.values, self.user_id)
+
     def _pending_accounts(self) -> set:
         """Linked contacts whose account was not linked when they were last synced."""
         waiting = [
             pk
             for pk, link in self.links.items()
-            if (link.synced_values or {}).get(ACCOUNT_FIELD) is None
+            if (link.synced_values or {}).get(self.account_field) is None
         ]
         found = set()
         for start in range(0, len(waiting), DB_CHUNK):
@@ -690,8 +669,9 @@ class EntitySync:
             chosen = [op for op in ops if op.side == side and op.kind == kind]
             if kind == "delete":
                 chosen = [op for op in chosen if (op.local_id, op.remote_id) not in self.gated]
-            for start in range(0, len(chosen), BATCH):
-                batch = chosen[start : start + BATCH]
+            size = min(BATCH, self.remote.batch_size)
+            for start in range(0, len(chosen), size):
+                batch = chosen[start : start + size]
                 # A hub batch and its bases in one transaction; a CRM batch's call is made
                 # outside any (a transaction held over a call would lock SQLite meanwhile).
                 with transaction.atomic() if side == "local" else nullcontext():
@@ -777,7 +757,7 @@ class EntitySync:
                     for index, (op, record) in enumerate(zip(ops, records, strict=True))
                 ]
             )
-        results = self.call(salesforce.create, self.kind.sobject, records)
+        results = self.remote.create(self.entity, records)
         with transaction.atomic():
             made = []
             for op, record, outcome in zip(ops, records, results, strict=True):
@@ -804,24 +784,24 @@ class EntitySync:
 
     def _update_remote(self, ops: list) -> None:
         records = [
-            {"Id": op.remote_id, **{name: after for name, (_, after) in op.changes.items()}}
+            {"id": op.remote_id, **{name: after for name, (_, after) in op.changes.items()}}
             for op in ops
         ]
-        results = self.call(salesforce.update, self.kind.sobject, records)
+        results = self.remote.update(self.entity, records)
         for op, outcome in zip(ops, results, strict=True):
             if outcome.ok:
                 self.counts["updated"] += 1
             else:
                 self._fail(op.local_id, outcome.message)
-                if outcome.code == "ENTITY_IS_DELETED":
+                if outcome.gone:
                     self.retry_crm.add(op.remote_id)  # next run reads it by id: gone
             self._done(op, outcome.ok)
 
     def _delete_remote(self, ops: list) -> None:
-        results = self.call(salesforce.delete, [op.remote_id for op in ops])
+        results = self.remote.delete(self.entity, [op.remote_id for op in ops])
         gone = []
         for op, outcome in zip(ops, results, strict=True):
-            if outcome.ok or outcome.code == "ENTITY_IS_DELETED":
+            if outcome.ok or outcome.gone:
                 gone.append(op)
                 self.counts["deleted"] += 1
             else:
@@ -868,8 +848,8 @@ class EntitySync:
             if value is None and not model._meta.get_field(name).null:
                 hub_values[name] = ""
         waiting = False
-        if ACCOUNT_FIELD in crm_values and self.entity == "contact":
-            remote_account = crm_values[ACCOUNT_FIELD]
+        if self.account_field in crm_values and self.entity == "contact":
+            remote_account = crm_values[self.account_field]
             local_account = self.account_local.get(remote_account) if remote_account else None
             if remote_account and local_account is None:
                 waiting = True  # its account is not linked yet: left as it is, read again
@@ -882,8 +862,8 @@ class EntitySync:
         base = self.bases.get(key)
         if base is not None:
             link = self.links.get(op.local_id)
-            before = (link.synced_values or {}).get(ACCOUNT_FIELD) if link else None
-            self.bases[key] = {**base, ACCOUNT_FIELD: before}
+            before = (link.synced_values or {}).get(self.account_field) if link else None
+            self.bases[key] = {**base, self.account_field: before}
         self.retry_crm.add(op.remote_id)
 
     def _create_local(self, ops: list) -> None:
@@ -1001,12 +981,12 @@ class EntitySync:
                     key=f"{self.config.pk}:{self.entity}:{op.side}:{op.local_id}:{op.remote_id}",
                     operation=OutboundChange.Operation.DELETE,
                     target_entity=(
-                        f"Salesforce {self.kind.sobject}"
+                        f"{self.remote.label} {self.remote.object_name(self.entity)}"
                         if op.side == planner.REMOTE
                         else f"Hub {self.entity}"
                     ),
                     target_id=str(op.remote_id if op.side == planner.REMOTE else op.local_id),
-                    label=_label(op),
+                    label=_label(op, self.remote),
                     before={name: before for name, (before, _) in op.changes.items()},
                     after={},
                     payload={
@@ -1093,16 +1073,17 @@ class EntitySync:
         if not intents:
             return 0
         since = min(i.created_at for i in intents) - RECONCILE_SKEW
-        rows = self.call(salesforce.read, self.kind.sobject, self.fields, since=since)
+        rows = [r for r in self.remote.read(self.entity, self.fields, since=since).rows]
+        rows = [r for r in rows if not r.deleted]
         linked = set(
             CrmLink.objects.filter(config=self.config, entity=self.entity).values_list(
                 "remote_id", flat=True
             )
         )
         held = [
-            Held(row["Id"], "", digest(self._cut(row))) for row in rows if row["Id"] not in linked
+            Held(row.id, "", digest(self._cut(row.values))) for row in rows if row.id not in linked
         ]
-        by_id = {row["Id"]: row for row in rows}
+        by_id = {row.id: row.values for row in rows}
         outcome = reconcile(intents, held)
         with transaction.atomic():
             for intent, record in outcome.adopt:
@@ -1119,12 +1100,9 @@ def _engine_link(link: CrmLink) -> planner.Link:
     return planner.Link(link.local_id, link.remote_id, link.synced_values or {})
 
 
-def _label(op) -> str:
+def _label(op, crm: remotes.Remote) -> str:
     values = {name: before for name, (before, _) in op.changes.items()}
-    name = values.get("Name") or " ".join(
-        str(v) for v in (values.get("FirstName"), values.get("LastName")) if v
-    )
-    return name or str(op.remote_id or op.local_id)
+    return crm.label_of(values) or str(op.remote_id or op.local_id)
 
 
 def _plain(value):
@@ -1252,7 +1230,8 @@ def execute(run_id: int) -> SyncLog | None:
                 config,
                 recorder,
                 SyncRun.Status.FAILED,
-                "not started: the config has no Salesforce connection; connect one.",
+                f"not started: the config has no {config.get_provider_display()} connection; "
+                "connect one.",
             )
         try:
             counts = run_once(
@@ -1272,7 +1251,7 @@ def execute(run_id: int) -> SyncLog | None:
                 "and the next run carries on from there.",
             )
         except http.RateLimited as exc:
-            if exc.code == "REQUEST_LIMIT_EXCEEDED":
+            if exc.code in QUOTA_SPENT:
                 _pause_for_quota(config)
             return _finish(config, recorder, SyncRun.Status.FAILED, f"stopped: {exc.message}")
         except (ApplicationError, http.ProviderError) as exc:
@@ -1330,10 +1309,10 @@ def _finish(config: CrmConfig, recorder: RunRecorder, status, message: str) -> S
 
 
 def _pause_for_quota(config: CrmConfig) -> None:
-    """Salesforce's daily quota is a rolling 24 hours: nothing is retried until it recovers."""
+    """The CRM's daily quota is spent: nothing is retried until it recovers."""
     resume_at = timezone.now() + timedelta(hours=QUOTA_PAUSE_HOURS)
     reason = (
-        "Salesforce's daily API limit is used up: paused until "
+        f"{config.get_provider_display()}'s daily API limit is used up: paused until "
         f"{resume_at:%Y-%m-%d %H:%M} UTC, when the schedule tries again."
     )
     CrmConfig.objects.filter(pk=config.pk).update(
@@ -1363,12 +1342,13 @@ def apply_change(change: OutboundChange) -> None:
         raise ApplicationError(f"Unknown entity {entity!r}.")
     local_id, remote_id = payload.get("local_id"), payload.get("remote_id")
     if side == planner.REMOTE:
+        label = config.get_provider_display()
         if config.connection is None:
-            raise ApplicationError("The config has no Salesforce connection.")
-        through = client(config.connection)
-        (outcome,) = through.call(lambda c: salesforce.delete(c.sdk, [remote_id]))
-        if not outcome.ok and outcome.code != "ENTITY_IS_DELETED":
-            raise ApplicationError(f"Salesforce did not delete {remote_id}: {outcome.message}")
+            raise ApplicationError(f"The config has no {label} connection.")
+        crm = remotes.remote_for(config, client(config.connection))
+        (outcome,) = crm.delete(entity, [remote_id])
+        if not outcome.ok and not outcome.gone:
+            raise ApplicationError(f"{label} did not delete {remote_id}: {outcome.message}")
     else:
         kind.model.objects.filter(workspace=config.workspace, pk=local_id).delete()
     with transaction.atomic():

@@ -134,6 +134,8 @@ def _prop(name, label, type_="string", field="text", *, read_only=False, options
 
 _COMPANY_NAMES = {
     "name",
+    "address",
+    "zip",
     "domain",
     "phone",
     "city",
@@ -162,8 +164,10 @@ SCHEMA = {
         _prop("domain", "Company Domain Name"),
         _prop("website", "Website URL"),
         _prop("phone", "Phone Number", field="phonenumber"),
+        _prop("address", "Street Address"),
         _prop("city", "City"),
         _prop("state", "State/Region"),
+        _prop("zip", "Postal Code"),
         _prop("country", "Country/Region"),
         _prop("industry", "Industry", "enumeration", "select", options=INDUSTRIES),
         _prop("numberofemployees", "Number of Employees", "number", "number"),
@@ -181,6 +185,13 @@ SCHEMA = {
         _prop("city", "City"),
         _prop("country", "Country/Region"),
         _prop("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", options=LIFECYCLE),
+        _prop(
+            "associatedcompanyid",
+            "Primary Associated Company ID",
+            "number",
+            "number",
+            read_only=True,
+        ),
         *_system("lastmodifieddate"),
     ],
 }
@@ -358,7 +369,7 @@ class HubSpotData:
                 state["crm"]["contacts"][contact]["properties"]["company"] = name
                 self._associate(
                     state, contact, company, [CONTACT_TO_PRIMARY_COMPANY, CONTACT_TO_COMPANY]
-                )
+                )  # sets associatedcompanyid; the record is indexed just below
                 record = state["crm"]["contacts"][contact]
                 record["indexed"] = self._snapshot(record, 0)
         return made
@@ -453,11 +464,56 @@ class HubSpotData:
         return seen
 
     @staticmethod
-    def _associate(state, contact: str, company: str, types: list[int]) -> None:
-        held = state["assoc"].setdefault(contact, {}).setdefault(company, [])
+    def _associate(state, contact: str, company: str, types: list[int]) -> bool:
+        """Store the pair's types. A contact has one primary company: a new primary one takes
+        the label from the old (which stays associated, unlabeled), and the contact's read-only
+        `associatedcompanyid` follows it. Answers whether that property changed."""
+        links = state["assoc"].setdefault(contact, {})
+        if CONTACT_TO_PRIMARY_COMPANY in types:
+            for other, held in links.items():
+                if other != company and CONTACT_TO_PRIMARY_COMPANY in held:
+                    held.remove(CONTACT_TO_PRIMARY_COMPANY)
+        held = links.setdefault(company, [])
         for type_id in types:
             if type_id not in held:
                 held.append(type_id)
+        return HubSpotData._primary_changed(state, contact)
+
+    @staticmethod
+    def _primary_changed(state, contact: str) -> bool:
+        record = state["crm"]["contacts"].get(contact)
+        if record is None:
+            return False
+        primary = next(
+            (c for c, held in state["assoc"].get(contact, {}).items() if 1 in held), None
+        )
+        if record["properties"].get("associatedcompanyid") == primary:
+            return False
+        record["properties"]["associatedcompanyid"] = primary
+        return True
+
+    def _link(self, contact: str, company: str, types: list[int]) -> None:
+        """An association made through the API: a change of the contact's primary company is
+        a change of its `associatedcompanyid`, so its last-modified stamp moves and search
+        sees it (after the usual delay)."""
+        if self._associate(self.state, contact, company, types):
+            self._touched("contacts", contact)
+
+    def _unlink(self, contact: str, company: str) -> None:
+        """Every association of the pair removed (v4 batch archive)."""
+        links = self.state["assoc"].get(contact, {})
+        if links.pop(company, None) is not None and self._primary_changed(self.state, contact):
+            self._touched("contacts", contact)
+
+    def _touched(self, kind: str, record_id: str) -> None:
+        # Reference: HubSpot's lastmodifieddate property ("Most recent timestamp of any
+        # property update for this contact"), FACTS.md §12.
+        record = self._store(kind)[record_id]
+        now = iso(self.clock.time())
+        record["properties"][MODIFIED[kind]] = now
+        record["updatedAt"] = now
+        self._reindex(record)
+        self.dirty = True
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -634,6 +690,7 @@ class HubSpotData:
             Route(a + "/{to_type:hsassoc}", self.associations_read, methods=["GET"]),
             Route(b + "/create", self.associations_batch_create, methods=["POST"]),
             Route(b + "/read", self.associations_batch_read, methods=["POST"]),
+            Route(b + "/archive", self.associations_batch_archive, methods=["POST"]),
             Route("/crm/v3/properties/{object_type:hsobject}", self.properties, methods=["GET"]),
         ]
 
@@ -707,7 +764,8 @@ class HubSpotData:
             contact, company = (
                 (record["id"], other) if kind == "contacts" else (other, record["id"])
             )
-            self._associate(self.state, contact, company, types)
+            if self._associate(self.state, contact, company, types):
+                self._reindex(self._store("contacts")[contact])
         return JSONResponse(self._shape(kind, record, list(PROPS[kind])), status_code=201)
 
     def _inline_associations(self, kind: str, items) -> tuple[list, Response | None]:
@@ -855,9 +913,15 @@ class HubSpotData:
         _, inputs, bad = await self._inputs(request)
         if bad:
             return bad
-        # HubSpot validates the batch as a whole: one refused input refuses the call.
-        emails = set()
+        # HubSpot validates the batch as a whole: one refused input refuses the call. An input
+        # may carry its `associations` (SimplePublicObjectInputForCreate), made with it.
+        emails, linked = set(), []
         for index, item in enumerate(inputs):
+            associations, bad = self._inline_associations(kind, item.get("associations") or [])
+            if bad is not None:
+                message = json.loads(bad.body)["message"]
+                return self._validation(message, [{"message": message, "in": f"inputs[{index}]"}])
+            linked.append(associations)
             problem = self._write_errors(kind, item.get("properties"))
             email = str((item.get("properties") or {}).get("email") or "").lower()
             if problem is None and email and email in emails:
@@ -873,6 +937,13 @@ class HubSpotData:
                 )
             emails.add(email)
         results = [self._write(kind, None, item["properties"]) for item in inputs]
+        for record, associations in zip(results, linked, strict=True):
+            for other, types in associations:
+                contact, company = (
+                    (record["id"], other) if kind == "contacts" else (other, record["id"])
+                )
+                if self._associate(self.state, contact, company, types):
+                    self._reindex(self._store("contacts")[contact])
         return self._batch(
             [self._shape(kind, r, list(PROPS[kind])) for r in results], [], started, created=True
         )
@@ -1136,7 +1207,7 @@ class HubSpotData:
         if bad:
             return bad
         now = self.clock.time()
-        self._associate(self.state, *pair, [CONTACT_TO_COMPANY])
+        self._link(*pair, [CONTACT_TO_COMPANY])
         self.dirty = True
         type_id = CONTACT_TO_COMPANY if p["from_type"] == "contacts" else COMPANY_TO_CONTACT
         return JSONResponse(
@@ -1192,7 +1263,7 @@ class HubSpotData:
         types, problem = self._spec_types(p["from_type"], body)
         if problem:
             return self._validation(problem)
-        self._associate(self.state, *pair, types)
+        self._link(*pair, types)
         self.dirty = True
         stored = self.state["assoc"][pair[0]][pair[1]]
         return JSONResponse(
@@ -1263,6 +1334,37 @@ class HubSpotData:
             )
         return self._batch(results, errors, started)
 
+    async def associations_batch_archive(self, request: Request) -> Response:
+        """Remove every association between each input's `from` and its `to` records: 204,
+        the pairs that had none included. Reference: PublicApiSpecs/CRM/Associations/Rollouts/
+        130902/v4/associations.json, POST /crm/v4/associations/{fromObjectType}/{toObjectType}/
+        batch/archive (BatchInputPublicAssociationMultiArchive; 204 No Content)."""
+        _, failure = self.authenticated(request)
+        if failure:
+            return failure
+        p = request.path_params
+        if {p["from_type"], p["to_type"]} != {"contacts", "companies"}:
+            return self._validation(f"Associations to {p['to_type']} are not served here")
+        _, inputs, bad = await self._inputs(request)
+        if bad:
+            return bad
+        for index, item in enumerate(inputs):
+            from_id = (
+                (item.get("from") or {}).get("id") if isinstance(item.get("from"), dict) else None
+            )
+            targets = item.get("to")
+            if from_id is None or not isinstance(targets, list):
+                problem = "each input needs from {id} and to [{id}]"
+                return self._validation(problem, [{"message": problem, "in": f"inputs[{index}]"}])
+            for target in targets:
+                to_id = str((target or {}).get("id", "")) if isinstance(target, dict) else ""
+                pair = (
+                    (str(from_id), to_id) if p["from_type"] == "contacts" else (to_id, str(from_id))
+                )
+                self._unlink(*pair)
+        self.dirty = True
+        return Response(status_code=204)
+
     async def associations_batch_create(self, request: Request) -> Response:
         _, failure = self.authenticated(request)
         if failure:
@@ -1294,7 +1396,7 @@ class HubSpotData:
             staged.append((pair, types, from_id, to_id))
         results = []
         for pair, types, from_id, to_id in staged:
-            self._associate(self.state, *pair, types)
+            self._link(*pair, types)
             stored = self.state["assoc"][pair[0]][pair[1]]
             results.append(
                 {
@@ -1332,19 +1434,31 @@ class HubSpotData:
     async def _cp_records(self, request: Request) -> Response:
         """Seed rows: {"companies": n, "contacts": n, "seed"?} (realistic, deterministic per
         seed, searchable at once), or {"type", "records": [{property: value}]} (exactly these,
-        searchable after the search delay as the API's writes). Answers the new ids by type."""
+        searchable after the search delay as the API's writes; contacts may come with
+        "primary": [company id or null, one per record], their primary company). Answers the
+        new ids by type."""
         body = json.loads(await request.body() or b"{}")
         if "records" in body:
             kind = body.get("type")
             if kind not in OBJECT_TYPES:
                 return JSONResponse({"error": f"type must be one of {OBJECT_TYPES}"}, 400)
+            primary = body.get("primary") or [None] * len(body["records"])
+            if kind != "contacts" and any(primary) or len(primary) != len(body["records"]):
+                return JSONResponse({"error": "primary: one company id per contact"}, 400)
+            if any(c and self._live("companies", c) is None for c in primary):
+                return JSONResponse({"error": "primary: no such company"}, 400)
             made = []
             for props in body["records"]:
                 problem = self._write_errors(kind, props)
                 if problem:
                     return JSONResponse({"error": problem[2], "errors": problem[3]}, 400)
-            for props in body["records"]:
-                made.append(self._write(kind, None, props)["id"])
+            for props, company in zip(body["records"], primary, strict=True):
+                record = self._write(kind, None, props)
+                if company:
+                    types = [CONTACT_TO_PRIMARY_COMPANY, CONTACT_TO_COMPANY]
+                    self._associate(self.state, record["id"], str(company), types)
+                    self._reindex(record)
+                made.append(record["id"])
             self.dirty = True
             return JSONResponse({kind: made})
         made = self._seed_into(

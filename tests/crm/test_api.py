@@ -92,15 +92,23 @@ class TestConnect:
         as_user(api, admin).post("/api/crm/connect", {"provider": "salesforce"}, format="json")
         assert CrmConfig.objects.count() == 1
 
-    def test_hubspot_waits_for_the_next_issue_and_an_unknown_crm_is_not_found(self, api, admin):
-        hubspot = as_user(api, admin).post(
-            "/api/crm/connect", {"provider": "hubspot"}, format="json"
+    def test_hubspot_connects_through_its_consent_and_an_unknown_crm_is_not_found(
+        self, api, sandbox, admin
+    ):
+        as_user(api, admin)
+        started = api.post("/api/crm/connect", {"provider": "hubspot"}, format="json")
+        assert started.status_code == 200, started.content
+        assert "/oauth/authorize?" in started.json()["redirectUrl"]
+        params = sandbox.consent(started.json()["redirectUrl"])
+        done = api.post(
+            "/api/crm/oauth/callback",
+            {"provider": "hubspot", "code": params["code"], "state": params["state"]},
+            format="json",
         )
-        assert hubspot.status_code == 400
-        assert hubspot.json()["error"]["code"] == "provider_not_supported"
-        assert "not supported yet" in hubspot.json()["error"]["message"]
+        assert done.status_code == 200, done.content
+        assert done.json()["config"]["status"] == "connected"
+        assert CrmConfig.objects.get().provider == "hubspot"
         assert api.post("/api/crm/pipedrive/test-connection", {}, format="json").status_code == 404
-        assert not CrmConfig.objects.exists()
 
     def test_a_code_without_its_state_is_refused(self, api, admin):
         response = as_user(api, admin).post(

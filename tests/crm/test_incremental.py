@@ -164,6 +164,20 @@ def test_a_hub_delete_reaches_salesforce_with_propagation(config, sandbox):
     assert crm_rows(config, f"SELECT Id FROM Contact WHERE Id = '{remote_id}'") == []
 
 
+def test_a_hub_delete_of_a_record_unchanged_in_salesforce_for_long_reaches_it(config, sandbox):
+    """Its Salesforce half is older than the lookback, so the incremental read does not return
+    it: unchanged there, it is deleted there (not taken for gone on both sides)."""
+    config.propagate_deletes = True
+    config.save()
+    run(config, "account")
+    run(config)
+    link = CrmLink.objects.filter(config=config, entity="contact").order_by("local_id").first()
+    Contact.objects.filter(pk=link.local_id).delete()
+    counts = run(config)
+    assert counts["full"] is False and counts["deleted"] == 1
+    assert crm_rows(config, f"SELECT Id FROM Contact WHERE Id = '{link.remote_id}'") == []
+
+
 def test_a_delete_waits_for_approval_when_the_mapping_set_requires_it(config, sandbox):
     config.propagate_deletes = True
     config.save()

@@ -3,7 +3,7 @@
 
 import pytest
 
-from crm import sync
+from crm import remote, sync
 from crm.models import Account, Contact, CrmConfig, CrmLink
 from integrations.connections.services import client
 
@@ -164,3 +164,13 @@ def test_a_queued_run_records_its_counts_and_a_dry_run_only_its_plan(config, san
         assert config.last_sync_status == "success"
     finally:
         app.conf.task_always_eager = False
+
+
+def test_salesforces_remote_describes_samples_and_counts(config, sandbox):
+    """What the field-mapping pages ask of crm/remote.py, in the shape HubSpot's answers too."""
+    crm = remote.remote_for(config, client(config.connection))
+    fields = {f["name"]: f for f in crm.describe("contact")}
+    assert fields["Id"]["read_only"] and not fields["Email"]["read_only"]
+    sample = crm.sample("contact", ["Email", "LastName"], 2)
+    assert len(sample) == 2 and all(set(s) == {"id", "Email", "LastName"} for s in sample)
+    assert crm.count("contact") >= 2 and crm.usage()["limit"] > 0

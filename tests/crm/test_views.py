@@ -181,8 +181,8 @@ def test_connect_links_the_workspaces_working_connection_or_sends_to_the_consent
         client.get(done["Location"]).content.decode()
     )
 
-    hubspot = post(client, admin, "/crm/connect/hubspot")
-    assert "not supported yet" in client.get(hubspot["Location"]).content.decode()
+    hubspot = post(client, admin, "/crm/connect/hubspot", {"workspace": two_workspaces["a"].pk})
+    assert hubspot.status_code == 302 and "/oauth/authorize?" in hubspot["Location"]
     assert post(client, admin, "/crm/connect/pipedrive").status_code == 404
 
 

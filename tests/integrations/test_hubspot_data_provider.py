@@ -4,7 +4,7 @@ platform's one client (every exchange contract-checked by the suite's sandbox fi
 by search, windowed past the 10,000 cap; the search budget; 429 storms on batch writes; batch
 create / update / archive with per-record errors; associations v4; properties."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -268,6 +268,49 @@ def test_contacts_are_associated_with_companies_and_read_back(hs, sandbox):
     assert set(found[made[0].id][0]["types"]) == {1, 279}
     assert found[made[1].id] == [{"id": companies[1]["id"], "types": [279], "primary": False}]
     assert "999999" not in found
+
+
+def test_a_contacts_primary_company_is_made_with_it_moved_and_removed(hs, sandbox):
+    """Made in the create call; a new primary takes the label (the old stays unlabeled) and
+    `associatedcompanyid` follows, moving the contact's last-modified stamp; the batch archive
+    removes the pair."""
+    first, second = [
+        r["id"] for r in hs.call(lambda c: hubspot.read(c.sdk, "companies", ["name"]))[:2]
+    ]
+    (made,) = hs.call(
+        lambda c: hubspot.create(c.sdk, "contacts", [{"email": "p@assoc.example"}], [first])
+    )
+    stored = {r["id"]: r for r in sandbox.hubspot_rows("contacts")}[made.id]
+    assert list(stored["associations"]) == [first]
+    assert sorted(stored["associations"][first]) == [1, 279]
+    assert stored["properties"]["associatedcompanyid"] == first
+    before = stored["properties"]["lastmodifieddate"]
+    sandbox.advance_clock("hubspot", 1)
+    hs.call(lambda c: hubspot.associate(c.sdk, [(made.id, second)], primary=True))
+    found = hs.call(lambda c: hubspot.companies_of(c.sdk, [made.id]))[made.id]
+    assert {link["id"]: link["primary"] for link in found} == {first: False, second: True}
+    stored = {r["id"]: r for r in sandbox.hubspot_rows("contacts")}[made.id]
+    assert stored["properties"]["associatedcompanyid"] == second
+    assert stored["properties"]["lastmodifieddate"] > before
+    assert all(r.ok for r in hs.call(lambda c: hubspot.dissociate(c.sdk, [(made.id, second)])))
+    found = hs.call(lambda c: hubspot.companies_of(c.sdk, [made.id]))[made.id]
+    assert [link["id"] for link in found] == [first]
+    stored = {r["id"]: r for r in sandbox.hubspot_rows("contacts")}[made.id]
+    assert stored["properties"]["associatedcompanyid"] is None
+
+
+def test_archived_records_are_listed_page_by_page_since_a_moment(hs, sandbox):
+    contacts = sorted(sandbox.hubspot_rows("contacts"), key=lambda r: int(r["id"]))
+    hs.call(lambda c: hubspot.archive(c.sdk, "contacts", [r["id"] for r in contacts[:3]]))
+    moment = datetime.now(UTC) + timedelta(seconds=30)
+    sandbox.advance_clock("hubspot", 60)
+    hs.call(lambda c: hubspot.archive(c.sdk, "contacts", [contacts[3]["id"]]))
+    with http.track() as stats:
+        every = hs.call(lambda c: hubspot.archived(c.sdk, "contacts"))
+    assert [r["id"] for r in every] == [r["id"] for r in contacts[:4]]
+    assert all(r["archived"] and r["archivedAt"] for r in every) and stats.calls == 1
+    later = hs.call(lambda c: hubspot.archived(c.sdk, "contacts", since=moment))
+    assert [r["id"] for r in later] == [contacts[3]["id"]]
 
 
 def test_properties_list_the_fields_with_type_and_read_only(hs):

@@ -2,6 +2,7 @@
 project, and links it only once its columns check out; attaching is checked the same way."""
 
 import pytest
+import smartsheet as smartsheet_sdk
 from django.db import IntegrityError, transaction
 
 from integrations import runs
@@ -69,9 +70,7 @@ def test_long_project_names_are_cut_to_smartsheets_50_characters(author, two_wor
 def test_the_template_and_target_are_configurable_per_workspace(project, author, sandbox):
     other = (
         sdk(author)
-        .Workspaces.create_workspace(
-            smartsheet.smartsheet.models.Workspace({"name": "Alpha projects"})
-        )
+        .Workspaces.create_workspace(smartsheet_sdk.models.Workspace({"name": "Alpha projects"}))
         .result
     )
     SmartsheetSetup.objects.create(workspace=project.workspace, target_workspace_id=int(other.id))
@@ -84,7 +83,7 @@ def test_a_template_with_the_wrong_schema_is_reported_not_written_into(project, 
         sdk(author)
         .Workspaces.create_sheet_in_workspace(
             DEFAULT_TARGET_WORKSPACE_ID,
-            smartsheet.smartsheet.models.Sheet(
+            smartsheet_sdk.models.Sheet(
                 {
                     "name": "Wrong template",
                     "columns": [
@@ -142,7 +141,7 @@ def _plain_sheet(author) -> int:
         sdk(author)
         .Workspaces.create_sheet_in_workspace(
             DEFAULT_TARGET_WORKSPACE_ID,
-            smartsheet.smartsheet.models.Sheet(
+            smartsheet_sdk.models.Sheet(
                 {
                     "name": "Budget",
                     "columns": [{"title": "Item", "type": "TEXT_NUMBER", "primary": True}],

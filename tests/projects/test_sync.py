@@ -4,6 +4,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+import smartsheet as smartsheet_sdk
 import tenacity
 
 from integrations import runs
@@ -132,7 +133,7 @@ class TestOutbound:
         person(author).Sheets.update_column(
             link.sheet_id,
             int(link.columns["amount"]),
-            smartsheet.smartsheet.models.Column({"type": "DATE"}),
+            smartsheet_sdk.models.Column({"type": "DATE"}),
         )
         good = add(linked, author, "workorder", number="WO-1", description="no amount")
         bad = add(

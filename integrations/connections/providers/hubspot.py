@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from hubspot import Client
-from hubspot.discovery.discovery_base import DiscoveryBase
+from django.utils.dateparse import parse_datetime
 
 from integrations.connections import http
 from integrations.connections.providers.base import (
@@ -189,6 +188,8 @@ SEARCH_CAP = 10_000  # results one search query can page through (a page past it
 BATCH_SIZE = 100
 CONTACT_TO_COMPANY, CONTACT_TO_PRIMARY_COMPANY = 279, 1
 SEARCH_LIMIT = "hubspot-search"  # settings.PROVIDER_RATE_LIMITS: 5 searches a second
+RATE_HEADER = "X-HubSpot-RateLimit-"
+LIST_PAGE = 100  # the list endpoint's largest `limit`
 
 
 class _Answer:
@@ -216,6 +217,7 @@ class _HubPool:
     def __init__(self, key: str):
         self.calls = http.session("hubspot", key=key)
         self.searches = http.session("hubspot", key=key, limit=SEARCH_LIMIT)
+        self.limits: dict[str, str] = {}  # the last X-HubSpot-RateLimit-* headers seen
 
     def request(self, method, url, *, body=None, fields=None, headers=None, timeout=None, **rest):
         search = method == "POST" and urlsplit(url).path.endswith("/search")
@@ -231,7 +233,15 @@ class _HubPool:
         read_ = getattr(timeout, "_read", None)
         if isinstance(connect, int | float) and isinstance(read_, int | float):
             kwargs["timeout"] = (connect, read_)
-        return _Answer(session.request(method, url, **kwargs))
+        response = session.request(method, url, **kwargs)
+        limits = {
+            name[len(RATE_HEADER) :].lower(): value
+            for name, value in response.headers.items()
+            if name.lower().startswith(RATE_HEADER.lower())
+        }
+        if limits:
+            self.limits = limits
+        return _Answer(response)
 
 
 class HubSpotData:
@@ -240,6 +250,10 @@ class HubSpotData:
     clients), and kept: the SDK builds a new ApiClient on every `.basic_api` access."""
 
     def __init__(self, *, access_token: str, key: str):
+        # The SDK is imported here, not with the module: its ~60 ms of imports would otherwise
+        # be paid by every process that starts Django, most of which never call HubSpot.
+        from hubspot import Client
+
         self.pool = _HubPool(key)
         self._apis: dict[tuple[str, str], object] = {}
         sandbox = settings.INTEGRATIONS_MODE == "sandbox"
@@ -255,6 +269,8 @@ class HubSpotData:
     def _factory(self, package, api_name, config):
         found = self._apis.get((package.__name__, api_name))
         if found is None:
+            from hubspot.discovery.discovery_base import DiscoveryBase
+
             found = DiscoveryBase._default_api_factory(package, api_name, config)
             found.api_client.rest_client.pool_manager = self.pool
             self._apis[(package.__name__, api_name)] = found
@@ -501,12 +517,20 @@ def _each_alone(sdk, operation: str, object_type: str, inputs: list[dict], key) 
     return [outcome[i] for i in range(len(inputs))]
 
 
-def create(sdk: HubSpotData, object_type: str, records: list[dict]) -> list[Result]:
-    """Create up to 100 records (property dicts) in one call; results in the records' order."""
-    inputs = [
-        {"properties": _strings(record), "objectWriteTraceId": str(index)}
-        for index, record in enumerate(records)
-    ]
+def create(sdk: HubSpotData, object_type: str, records: list[dict], companies=None) -> list[Result]:
+    """Create up to 100 records (property dicts) in one call; results in the records' order.
+    `companies` (contacts): each record's primary company id or None, associated in the same
+    call (types 279 and 1), so a contact never exists without the company it was made with."""
+    # Reference: HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Contacts/Rollouts/424/
+    # v3/contacts.json, SimplePublicObjectInputForCreate: properties and associations
+    # ([{to: {id}, types: [AssociationSpec]}]), the input of POST .../batch/create.
+    companies = companies or [None] * len(records)
+    inputs = []
+    for index, (record, company) in enumerate(zip(records, companies, strict=True)):
+        item = {"properties": _strings(record), "objectWriteTraceId": str(index)}
+        if company:
+            item["associations"] = [{"to": {"id": str(company)}, "types": _primary_types()}]
+        inputs.append(item)
     return _each_alone(
         sdk, "create", _kind(object_type), inputs, lambda item, index: item["objectWriteTraceId"]
     )
@@ -556,14 +580,7 @@ def associate(
     """Associate contacts with companies ((contact id, company id) pairs, 100 a call), typed:
     279 (unlabeled), and 1 (the primary company) too with `primary`. Results by pair, ok or
     HubSpot's error; the result's id is the contact's."""
-    types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": CONTACT_TO_COMPANY}]
-    if primary:
-        types.append(
-            {
-                "associationCategory": "HUBSPOT_DEFINED",
-                "associationTypeId": CONTACT_TO_PRIMARY_COMPANY,
-            }
-        )
+    types = _primary_types() if primary else _primary_types()[:1]
     results = []
     for start in range(0, len(pairs), BATCH_SIZE):
         chunk = pairs[start : start + BATCH_SIZE]
@@ -589,6 +606,14 @@ def associate(
                 else Result(id=str(contact), ok=True)
             )
     return results
+
+
+def _primary_types() -> list[dict]:
+    """The association specs of a contact's primary company: unlabeled (279) and primary (1)."""
+    return [
+        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+        for type_id in (CONTACT_TO_COMPANY, CONTACT_TO_PRIMARY_COMPANY)
+    ]
 
 
 def companies_of(sdk: HubSpotData, contact_ids) -> dict[str, list[dict]]:
@@ -645,3 +670,86 @@ def properties(sdk: HubSpotData, object_type: str) -> list[dict]:
             }
         )
     return fields
+
+
+def dissociate(sdk: HubSpotData, pairs: list[tuple[str, str]]) -> list[Result]:
+    """Remove every association between each (contact id, company id) pair (v4 batch archive,
+    100 a call; HubSpot answers 204). Results by pair; the result's id is the contact's."""
+    # Reference: HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Associations/Rollouts/
+    # 130902/v4/associations.json, POST /crm/v4/associations/{fromObjectType}/{toObjectType}/
+    # batch/archive (BatchInputPublicAssociationMultiArchive: inputs [{from: {id}, to: [{id}]}],
+    # 204 No Content).
+    for start in range(0, len(pairs), BATCH_SIZE):
+        chunk = pairs[start : start + BATCH_SIZE]
+        body = {"inputs": [{"from": {"id": str(c)}, "to": [{"id": str(o)}]} for c, o in chunk]}
+        _call(
+            "remove contacts' companies",
+            sdk.associations.batch_api.archive,
+            "contacts",
+            "companies",
+            body,
+        )
+    return [Result(id=str(contact), ok=True) for contact, _ in pairs]
+
+
+def archived(sdk: HubSpotData, object_type: str, since=None) -> list[dict]:
+    """The archived records of `object_type` (those archived at or after `since`, when
+    given), each {id, properties, archived: true, archivedAt}: the list endpoint with
+    `archived=true`, 100 a page, every page. Search never answers archived records, so this is
+    how a reader learns of deletes; HubSpot keeps an archived record 90 days before it purges
+    it (restorable meanwhile)."""
+    # Reference: HubSpot-public-api-spec-collection PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/
+    # contacts.json and .../Companies/Rollouts/424/v3/companies.json: GET /crm/v3/objects/
+    # {type} takes `archived` ("Whether to return only results that have been archived") and
+    # `limit` (at most 100); SimplePublicObjectWithAssociations has archived and archivedAt.
+    # developers.hubspot.com/docs/api-reference/crm-contacts-v3/guide ("Delete contacts":
+    # restorable for 90 days).
+    kind = _kind(object_type)
+    rows: list[dict] = []
+    after = None
+    while True:
+        options = {"limit": LIST_PAGE, "archived": True, "properties": ["hs_object_id"]}
+        if after is not None:
+            options["after"] = after
+        page = _call(f"list archived {kind}", sdk.objects.basic_api.get_page, kind, **options)
+        rows.extend(page.get("results") or [])
+        after = ((page.get("paging") or {}).get("next") or {}).get("after")
+        if after is None:
+            break
+    if since is None:
+        return rows
+    return [r for r in rows if (_when(r.get("archivedAt")) or since) >= since]
+
+
+def _when(text):
+    return parse_datetime(text) if text else None
+
+
+def recent(sdk: HubSpotData, object_type: str, properties, n: int) -> list[dict]:
+    """The `n` records changed last (one search, newest first): the mapping preview's sample."""
+    kind = _kind(object_type)
+    body = {
+        "sorts": [{"propertyName": MODIFIED[kind], "direction": "DESCENDING"}],
+        "properties": list(dict.fromkeys(["hs_object_id", *properties])),
+        "limit": max(1, min(n, SEARCH_PAGE)),
+    }
+    return search(sdk, kind, body).get("results") or []
+
+
+def usage(sdk: HubSpotData) -> dict:
+    """The account's API use as the last answer's X-HubSpot-RateLimit-* headers said it:
+    {used, limit, window}: the daily quota where HubSpot sends it (private apps), else the
+    rolling ten-second one (OAuth apps have no daily cap). Search answers carry none."""
+    # Reference: ../shared/providers/hubspot.md "Rate limits" (the headers; -Daily and
+    # -Daily-Remaining are not sent on OAuth calls; search is exempt and sends none).
+    limits = sdk.pool.limits
+    for total, left, window in (
+        ("daily", "daily-remaining", "day"),
+        ("max", "remaining", "interval"),
+    ):
+        if str(limits.get(total, "")).isdigit() and str(limits.get(left, "")).isdigit():
+            found = {"used": int(limits[total]) - int(limits[left]), "limit": int(limits[total])}
+            if window == "interval" and str(limits.get("interval-milliseconds", "")).isdigit():
+                found["window_s"] = int(limits["interval-milliseconds"]) / 1000
+            return {**found, "window": window}
+    return {}

@@ -10,20 +10,20 @@ handed ours there instead.
 # GET /users/me) and ../shared/providers/smartsheet.md §1, §6.
 """
 
+from __future__ import annotations
+
+import functools
 import hashlib
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import requests
-import smartsheet
-import smartsheet.smartsheet
 from django.conf import settings
-from smartsheet.exceptions import ApiError, UnexpectedRequestError
-from smartsheet.session import redact_token
-from smartsheet.util import fresh_operation
 
 from integrations.connections import http
 from integrations.connections.providers.base import (
@@ -33,6 +33,9 @@ from integrations.connections.providers.base import (
     oauth_client,
     rate_key,
 )
+
+if TYPE_CHECKING:
+    import smartsheet
 
 SPEC = ProviderSpec(
     name="smartsheet",
@@ -53,26 +56,37 @@ def api_base() -> str:
     return settings.PROVIDER_URLS["smartsheet_api"]
 
 
-_sdk_pinned_session = smartsheet.smartsheet.pinned_session
 _handed: ContextVar[requests.Session | None] = ContextVar("smartsheet_session", default=None)
 
 
-def _pinned_session(pool_maxsize: int = 8) -> requests.Session:
-    # The SDK's constructor calls this by its module name; a client built by client() below
-    # gets the hub's session, anything else the SDK's own.
-    return _handed.get() or _sdk_pinned_session(pool_maxsize=pool_maxsize)
+@functools.cache
+def _sdk() -> ModuleType:
+    """The SDK, imported on first use: its imports (~35 ms) would otherwise be paid by every
+    process that starts Django, most of which never call Smartsheet. Its constructor gets the
+    session by calling `smartsheet.smartsheet.pinned_session`: replaced here, once, so that a
+    client built by client() below gets the hub's session and anything else the SDK's own."""
+    import smartsheet
+    import smartsheet.smartsheet
 
+    sdk_pinned_session = smartsheet.smartsheet.pinned_session
 
-smartsheet.smartsheet.pinned_session = _pinned_session
+    def pinned_session(pool_maxsize: int = 8) -> requests.Session:
+        return _handed.get() or sdk_pinned_session(pool_maxsize=pool_maxsize)
+
+    smartsheet.smartsheet.pinned_session = pinned_session
+    return smartsheet
 
 
 def client(access_token: str, *, key: str) -> smartsheet.Smartsheet:
     """An SDK client whose requests go through integrations.connections.http."""
+    from smartsheet.session import redact_token
+
+    sdk_module = _sdk()
     session = http.session("smartsheet", key=key)
     session.hooks["response"].append(redact_token)  # keeps the SDK's request log free of tokens
     handing = _handed.set(session)
     try:
-        sdk = smartsheet.Smartsheet(
+        sdk = sdk_module.Smartsheet(
             access_token, api_base=api_base(), max_retry_time=0, user_agent="IntegrationHub/1.0"
         )
     finally:
@@ -85,6 +99,8 @@ def client(access_token: str, *, key: str) -> smartsheet.Smartsheet:
 @contextmanager
 def _translated(action: str):
     """SDK exceptions -> our typed errors, with a message for people."""
+    from smartsheet.exceptions import ApiError, UnexpectedRequestError
+
     try:
         yield
     except ApiError as exc:
@@ -305,7 +321,7 @@ def sdk(connection, access_token: str) -> smartsheet.Smartsheet:
 def copy_sheet(sdk, *, sheet_id: int, workspace_id: int, name: str) -> SheetInfo:
     """Copy a template's structure (columns, not its example rows) into a workspace, then
     read the copy."""
-    destination = smartsheet.models.ContainerDestination(
+    destination = _sdk().models.ContainerDestination(
         {"destination_type": "workspace", "destination_id": workspace_id, "new_name": name}
     )
     with _translated("copy the template sheet"):
@@ -363,7 +379,7 @@ def add_rows(sdk, *, sheet_id: int, cells: list[list[dict]], parent_id: int | No
         raise ValueError(f"at most {ROWS_PER_REQUEST} rows per request")
     rows = []
     for row_cells in cells:
-        row = smartsheet.models.Row({"to_bottom": True, "cells": row_cells})
+        row = _sdk().models.Row({"to_bottom": True, "cells": row_cells})
         if parent_id is not None:
             row.parent_id = parent_id
         rows.append(row)
@@ -376,18 +392,14 @@ def update_rows(sdk, *, sheet_id: int, rows: list[tuple[int, list[dict]]]) -> Ro
     """Update rows (≤ 500) by id; rows that fail (deleted in Smartsheet, bad values) fail alone."""
     if len(rows) > ROWS_PER_REQUEST:
         raise ValueError(f"at most {ROWS_PER_REQUEST} rows per request")
-    payload = [
-        smartsheet.models.Row({"id": row_id, "cells": row_cells}) for row_id, row_cells in rows
-    ]
+    payload = [_sdk().models.Row({"id": row_id, "cells": row_cells}) for row_id, row_cells in rows]
     with _translated("update rows"):
         result = sdk.Sheets.update_rows_with_partial_success(sheet_id, payload)
     return _rows_result(result, len(payload))
 
 
 def add_discussion(sdk, *, sheet_id: int, row_id: int, text: str) -> int:
-    discussion = smartsheet.models.Discussion(
-        {"comment": smartsheet.models.Comment({"text": text})}
-    )
+    discussion = _sdk().models.Discussion({"comment": _sdk().models.Comment({"text": text})})
     with _translated("add a discussion"):
         result = sdk.Discussions.create_discussion_on_row(sheet_id, row_id, discussion)
     return int(result.result.id)
@@ -413,6 +425,8 @@ def attach_file(
     the file). Driven through the SDK's own request path: its multipart helper would read the
     whole file into memory first."""
     stream.seek(0)  # from the start, also when the caller repeats the call after a refresh
+    from smartsheet.util import fresh_operation
+
     operation = fresh_operation("attach_file_to_row")
     operation["method"] = "POST"
     operation["path"] = f"/sheets/{sheet_id}/rows/{row_id}/attachments"

@@ -177,6 +177,12 @@ OPERATIONS = (
     Operation("GET", "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}", ASSOC),
     Operation("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create", ASSOC),
     Operation("POST", "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", ASSOC),
+    Operation(
+        "POST",
+        "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/archive",
+        ASSOC,
+        no_content=True,
+    ),
     Operation("GET", "/crm/v3/properties/{objectType}", PROPERTIES),
 )
 
@@ -553,7 +559,8 @@ class HubSpotContract:
             each = {
                 "create": ("properties",) if source == OBJECTS else ASSOCIATION_POST,
                 "update": ("id", "properties"),
-                "archive": ("id",),
+                # Reference: ASSOC PublicAssociationMultiArchive (required from, to).
+                "archive": ("id",) if source == OBJECTS else ("from", "to"),
             }[template.rsplit("/", 1)[1]]
         else:  # a create or an update of one record
             found += self._needs(name, body, ("properties",), f"{OBJECTS} SimplePublicObjectInput")
