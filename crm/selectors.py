@@ -277,6 +277,8 @@ CRM_KINDS = {
     "date": "date",
     "datetime": "datetime",
 }
+# HubSpot's fieldType says more than its type for these (a phone number is a string property).
+CRM_FIELD_TYPES = {"phonenumber": "phone", "booleancheckbox": "bool"}
 # How well a CRM kind fits a hub kind (1 the same; lower: the value converts, as text, or a day
 # out of a moment); a pair missing here is not proposed.
 FITS = {
@@ -383,7 +385,9 @@ def automap(
     for crm in crm_fields:
         if crm["name"] in mapped_crm:
             continue
-        crm_kind = CRM_KINDS.get(str(crm.get("type", "")).lower(), "text")
+        crm_kind = CRM_FIELD_TYPES.get(str(crm.get("field_type", "")).lower()) or CRM_KINDS.get(
+            str(crm.get("type", "")).lower(), "text"
+        )
         for app in app_fields:
             if app["name"] in mapped_app:
                 continue

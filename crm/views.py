@@ -112,9 +112,15 @@ def settings_page(request):
     configs = selectors.config_list(user=request.user, workspace_id=workspace.pk)
     cards = [_card(config) for config in configs]
     configured = {card["config"].provider for card in cards}
-    connection = selectors.connection_of(
-        user=request.user, workspace=workspace, provider=CrmConfig.Provider.SALESFORCE
-    )
+    # Whether the workspace's connection to each CRM works: Connect then links it at once.
+    ready = {}
+    for provider in CrmConfig.Provider.values:
+        connection = selectors.connection_of(
+            user=request.user, workspace=workspace, provider=provider
+        )
+        ready[provider] = (
+            connection is not None and connection.status == Connection.Status.CONNECTED
+        )
     return render(
         request,
         "crm/settings.html",
@@ -127,8 +133,8 @@ def settings_page(request):
             "cards": cards,
             "salesforce_configured": CrmConfig.Provider.SALESFORCE in configured,
             "hubspot_configured": CrmConfig.Provider.HUBSPOT in configured,
-            "salesforce_ready": connection is not None
-            and connection.status == Connection.Status.CONNECTED,
+            "salesforce_ready": ready[CrmConfig.Provider.SALESFORCE],
+            "hubspot_ready": ready[CrmConfig.Provider.HUBSPOT],
             "page": {
                 "workspace": workspace.pk,
                 "allowedOrigin": hub_origin(),

@@ -119,3 +119,12 @@ def test_the_hub_fields_carry_their_kind_and_whether_a_record_needs_them():
     assert not fields["first_name"]["required"]
     assert not {"id", "workspace", "account", "owner", "updated_at"} & set(fields)
     assert {f["name"]: f["kind"] for f in hub_fields("account")}["website"] == "url"
+
+
+def test_hubspots_field_type_says_what_its_type_does_not():
+    # A yes/no property is an enumeration shown as a checkbox: it pairs with a hub boolean.
+    opted = {**crm("opted_in", "enumeration"), "field_type": "booleancheckbox"}
+    assert pairs(automap([opted], [hub("opted_in", "bool")])) == {"opted_in": ("opted_in", 100)}
+    assert automap([crm("opted_in", "enumeration")], [hub("opted_in", "bool")]) == []
+    phone = {**crm("phone", "string"), "field_type": "phonenumber"}
+    assert pairs(automap([phone], [hub("phone")])) == {"phone": ("phone", 90)}

@@ -406,3 +406,42 @@ def test_the_preview_says_plainly_when_the_crm_cannot_be_read(client, config, ad
     config.connection.save()
     html = get(client, admin, page_of(config, extra="&preview"))
     assert "Salesforce is not connected" in html
+
+
+def test_a_hubspot_config_is_auto_mapped_and_previewed_through_its_properties(
+    client, sandbox, two_workspaces, admin
+):
+    connection = connect(sandbox, user=admin, workspace=two_workspaces["a"], provider="hubspot")
+    config = CrmConfig.objects.create(
+        workspace=two_workspaces["a"],
+        provider="hubspot",
+        connection=connection,
+        entities=["contact"],
+    )
+    sync.mapping_set_for(config, "contact").fields.filter(
+        target_field__in=["jobtitle", "phone"]
+    ).delete()
+    [ada] = sandbox.hubspot_records(
+        type="contacts",
+        records=[
+            {"firstname": "Ada", "lastname": "Lovelace", "jobtitle": "CTO", "phone": "+41 44 000"}
+        ],
+    )["contacts"]
+
+    html = get(client, admin, page_of(config, "contact", "&automap"))
+    assert 'aria-label="HubSpot"' in html and "HubSpot field mappings" in html
+    proposals = dict(re.findall(r'value="(\w+)\|(\w+)\|\w+" checked', html))
+    assert proposals["jobtitle"] == "title" and proposals["phone"] == "phone"
+    answer = post(
+        client,
+        admin,
+        f"/crm/configs/{config.pk}/mappings/automap",
+        {"entity": "contact", "pair": ["jobtitle|title|both", "phone|phone|both"]},
+    )
+    assert answer.status_code == 302, answer.content[:800]
+
+    html = get(client, admin, page_of(config, "contact", "&preview"))
+    sample = html[html.index(f'data-record="{ada}"') :]
+    sample = sample[: sample.index("</article>")]
+    assert re.search(r'data-field="title">.*?CTO.*?<code>jobtitle</code>', sample, re.S)
+    assert re.search(r'data-field="last_name">.*?Lovelace', sample, re.S)
