@@ -111,6 +111,30 @@ def test_the_connect_wizard_end_to_end(signed_in, hub, two_workspaces):
     assert errors == []
 
 
+def test_the_wizard_connects_hubspot_too(signed_in, hub, two_workspaces):
+    admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
+    page = signed_in(admin)
+    page.set_viewport_size({"width": WIDTH, "height": 844})
+    errors = console_errors(page)
+    page.goto(f"{hub.url}/crm/connect/?workspace={workspace.pk}")
+    card = page.locator("#provider-hubspot")
+    with page.expect_popup() as popup:
+        card.get_by_role("button", name="Connect HubSpot").click()
+    popup.value.wait_for_selector("#approve")
+    popup.value.click("#approve")
+    page.wait_for_url("**/crm/configs/*/setup", timeout=15_000)
+    page.get_by_role("radio", name="Real time", exact=True).check()
+    page.get_by_role("button", name="Complete setup").click()
+    page.wait_for_url("**/done")
+    assert "HubSpot connected successfully" in page.locator("h1").inner_text()
+    config = CrmConfig.objects.get(workspace=workspace, provider="hubspot")
+    assert (config.status, config.sync_frequency) == ("connected", "realtime")
+    page.get_by_role("link", name="Configure field mappings").click()
+    page.locator('#mappings tr[data-crm-field="name"]').wait_for()
+    assert fits(page)
+    assert errors == []
+
+
 def test_auto_map_then_preview(signed_in, hub, two_workspaces, sandbox):
     admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
     connection = connect(sandbox, user=admin, workspace=workspace, provider="salesforce")
