@@ -32,7 +32,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-import redis
 import requests
 from django.conf import settings
 from pyrate_limiter import (
@@ -230,9 +229,13 @@ class _KeyedBuckets(BucketFactory):
         self.buckets: dict[str, AbstractBucket] = {}
         self.lock = threading.Lock()
         url = settings.RATE_LIMIT_URL
-        self.redis = (
-            redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://")) else None
-        )
+        self.redis = None
+        if url.startswith(("redis://", "rediss://")):
+            # Imported only here: redis-py's imports (~50 ms) would otherwise be paid by every
+            # process that starts Django, in the embedded set-up too, which has no Redis.
+            import redis
+
+            self.redis = redis.Redis.from_url(url)
 
     def wrap_item(self, name: str, weight: int = 1) -> RateItem:
         return RateItem(name, self.get(RateItem(name, 0)).now(), weight=weight)
