@@ -397,6 +397,15 @@ def test_the_preview_maps_recent_crm_records_and_highlights_unmapped_required_fi
     assert html.count('<tr data-field="name" class="missing">') == 3  # in every sample
     assert 'id="unmapped-crm"' not in html  # Salesforce's Name is still pushed
 
+    # Only pulled (a change the services refuse; the set as an import could leave it): a hub
+    # account can no longer be made in Salesforce, which requires its Name.
+    FieldMapping.objects.filter(
+        mapping_set=sync.mapping_set_for(config, "account"), target_field="Name"
+    ).update(direction="pull")
+    html = get(client, admin, page_of(config, extra="&preview"))
+    assert re.search(r'id="unmapped-crm">.*?<strong>Name</strong>', html, re.S)
+    assert 'id="unmapped-hub"' not in html
+
 
 def test_the_preview_says_plainly_when_the_crm_cannot_be_read(client, config, admin, sandbox):
     sandbox.fault("salesforce", kind="error", status=400, path="*/query*")
