@@ -1,6 +1,11 @@
 """Reads of CRM sync, always narrowed with integrations.accounts.selectors.scope_to_user."""
 
+import difflib
+import re
+from dataclasses import dataclass
+
 from django.core.cache import cache
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -13,6 +18,7 @@ from integrations.connections import selectors as connection_selectors
 from integrations.connections.models import Connection
 from integrations.connections.services import client
 from integrations.errors import ApplicationError, NotFound
+from integrations.mapping import engine
 from integrations.mapping.models import FieldMapping
 
 # A describe changes when an admin adds a field in Salesforce: rarely, and a few minutes late
@@ -209,3 +215,269 @@ def mapping_for(*, config: CrmConfig, mapping_id) -> tuple[str, FieldMapping]:
         if str(field.pk) == str(mapping_id):
             return entity, field
     raise NotFound("No such field mapping in this config.")
+
+
+# --- The field-mapping page: hub fields, samples, auto-map proposals, preview -------------------
+
+# Hub columns a mapping may not name: the row's identity and the sync's own bookkeeping.
+NOT_MAPPABLE = {"id", "workspace", "created_at", "updated_at"}
+SAMPLE_SIZE = 3  # CRM records a preview shows: enough to see a pattern, one small query
+
+
+def _kind_of(field) -> str:
+    """A hub column's kind in the words auto-map compares (DateTimeField before DateField:
+    it is one)."""
+    kinds = (
+        (models.EmailField, "email"),
+        (models.URLField, "url"),
+        (models.BooleanField, "bool"),
+        (models.DateTimeField, "datetime"),
+        (models.DateField, "date"),
+        (models.IntegerField | models.FloatField | models.DecimalField, "number"),
+    )
+    for types, kind in kinds:
+        if isinstance(field, types):
+            return kind
+    return "text"
+
+
+def hub_fields(entity: str) -> list[dict]:
+    """The hub columns of an entity a mapping may name (plain values, not relations), with
+    their label, kind, and whether a record needs one (not blank, no default)."""
+    model = sync.KINDS[entity].model
+    return [
+        {
+            "name": field.name,
+            "label": str(field.verbose_name),
+            "kind": _kind_of(field),
+            "required": not field.blank and not field.has_default(),
+        }
+        for field in model._meta.concrete_fields
+        if not field.is_relation and field.name not in NOT_MAPPABLE
+    ]
+
+
+# A CRM field's type (Salesforce describe; HubSpot property types) in auto-map's kinds; an id or
+# a reference is the sync's own business (links), never proposed.
+CRM_KINDS = {
+    "id": "id",
+    "reference": "id",
+    "email": "email",
+    "url": "url",
+    "phone": "phone",
+    "phone_number": "phone",
+    "boolean": "bool",
+    "bool": "bool",
+    "int": "number",
+    "double": "number",
+    "currency": "number",
+    "percent": "number",
+    "long": "number",
+    "number": "number",
+    "date": "date",
+    "datetime": "datetime",
+}
+# HubSpot's fieldType says more than its type for these (a phone number is a string property).
+CRM_FIELD_TYPES = {"phonenumber": "phone", "booleancheckbox": "bool"}
+# How well a CRM kind fits a hub kind (1 the same; lower: the value converts, as text, or a day
+# out of a moment); a pair missing here is not proposed.
+FITS = {
+    ("email", "text"): 0.9,
+    ("url", "text"): 0.9,
+    ("phone", "text"): 0.9,
+    ("text", "email"): 0.8,
+    ("text", "url"): 0.8,
+    ("number", "text"): 0.6,
+    ("bool", "text"): 0.6,
+    ("date", "text"): 0.6,
+    ("datetime", "text"): 0.6,
+    ("datetime", "date"): 0.8,
+    ("date", "datetime"): 0.8,
+}
+# Words that name the same thing, folded to one before names are compared.
+SYNONYMS = {
+    "zip": "postal",
+    "postcode": "postal",
+    "tel": "phone",
+    "telephone": "phone",
+    "url": "website",
+    "web": "website",
+    "mail": "email",
+    "e": "",
+    "jobtitle": "title",
+    "firstname": "first name",
+    "lastname": "last name",
+}
+PROPOSE_FROM = 0.5  # a pair below this confidence is not worth a person's look
+CHECKED_FROM = 0.8  # a pair from this confidence on is offered already ticked
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A CRM field and a hub field auto-map pairs, with its confidence (0..1) and the
+    direction it would sync (pull when the CRM field cannot be written)."""
+
+    crm_field: str
+    crm_label: str
+    app_field: str
+    confidence: float
+    direction: str
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.confidence)
+
+    @property
+    def checked(self) -> bool:
+        return self.confidence >= CHECKED_FROM
+
+
+def name_words(name: str) -> list[str]:
+    """A field name or label as lower-case words: camelCase, snake_case, spaces and the
+    Salesforce custom suffix / HubSpot prefix taken apart, synonyms folded."""
+    name = re.sub(r"__c$", "", name)
+    name = re.sub(r"^hs_", "", name)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    words = []
+    for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()):
+        folded = SYNONYMS.get(word, word)
+        words.extend(folded.split())
+    # "Zip/Postal Code" folds to postal twice: a word said twice is said once.
+    return list(dict.fromkeys(word for word in words if word))
+
+
+def name_similarity(left: str, right: str) -> float:
+    """0..1: 1 for the same words; otherwise the better of the shared words (Dice) and the
+    spelled-out likeness of the two (difflib)."""
+    a, b = name_words(left), name_words(right)
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    shared = len(set(a) & set(b))
+    dice = 2 * shared / (len(set(a)) + len(set(b)))
+    spelled = difflib.SequenceMatcher(None, " ".join(a), " ".join(b)).ratio()
+    return max(dice, spelled) * 0.95  # never as sure as the same words
+
+
+def type_fit(crm_kind: str, app_kind: str) -> float | None:
+    if crm_kind == "id":
+        return None
+    if crm_kind == app_kind:
+        return 1.0
+    return FITS.get((crm_kind, app_kind))
+
+
+def automap(
+    crm_fields: list[dict],
+    app_fields: list[dict],
+    *,
+    mapped_crm: set[str] = frozenset(),
+    mapped_app: set[str] = frozenset(),
+) -> list[Proposal]:
+    """Pairs of an unmapped CRM field (describe entries: name, label, type, createable,
+    updateable) and an unmapped hub field (hub_fields entries), best first. A pair's confidence
+    is its names' likeness (the CRM name or label, whichever is closer) times how well the
+    types fit; each field is in one pair at most (the most confident one), and pairs under
+    PROPOSE_FROM are left out."""
+    candidates = []
+    for crm in crm_fields:
+        if crm["name"] in mapped_crm:
+            continue
+        crm_kind = CRM_FIELD_TYPES.get(str(crm.get("field_type", "")).lower()) or CRM_KINDS.get(
+            str(crm.get("type", "")).lower(), "text"
+        )
+        for app in app_fields:
+            if app["name"] in mapped_app:
+                continue
+            fit = type_fit(crm_kind, app["kind"])
+            if fit is None:
+                continue
+            likeness = max(
+                name_similarity(crm["name"], app["name"]),
+                name_similarity(crm.get("label") or crm["name"], app["name"]),
+                name_similarity(crm.get("label") or crm["name"], app.get("label") or app["name"]),
+            )
+            confidence = round(likeness * fit, 3)
+            if confidence >= PROPOSE_FROM:
+                candidates.append((confidence, crm, app))
+    # Most confident first; ties in the CRM's own field order.
+    order = {crm["name"]: index for index, crm in enumerate(crm_fields)}
+    candidates.sort(key=lambda c: (-c[0], order[c[1]["name"]], c[2]["name"]))
+    taken_crm, taken_app, proposals = set(), set(), []
+    for confidence, crm, app in candidates:
+        if crm["name"] in taken_crm or app["name"] in taken_app:
+            continue
+        taken_crm.add(crm["name"])
+        taken_app.add(app["name"])
+        writable = crm.get("createable") or crm.get("updateable")
+        proposals.append(
+            Proposal(
+                crm_field=crm["name"],
+                crm_label=crm.get("label") or crm["name"],
+                app_field=app["name"],
+                confidence=confidence,
+                direction=FieldMapping.Direction.BOTH if writable else FieldMapping.Direction.PULL,
+            )
+        )
+    return proposals
+
+
+def mapping_proposals(*, config: CrmConfig, entity: str) -> list[Proposal]:
+    """Auto-map for one entity of a config: its CRM's fields (describe) against the hub's,
+    leaving out the fields mapped already on either side."""
+    mapping_set = sync.mapping_set_for(config, entity)
+    rows = list(mapping_set.fields.all())
+    return automap(
+        crm_fields(connection=config.connection, entity=entity),
+        hub_fields(entity),
+        mapped_crm={row.target_field for row in rows},
+        mapped_app={name for row in rows for name in row.source_fields},
+    )
+
+
+def mapping_preview(*, config: CrmConfig, entity: str, n: int = SAMPLE_SIZE) -> dict:
+    """The entity's mapping set applied to a few recent CRM records, read backwards (CRM →
+    hub): per record the CRM's values and each hub field's value or error. Also what a run
+    would miss: hub fields a record needs that no pulled field fills, and CRM fields a create
+    needs (describe) that no pushed field fills."""
+    mapping_set = sync.mapping_set_for(config, entity)
+    rows = list(mapping_set.fields.all())
+    both = FieldMapping.Direction.BOTH
+    pulled = [r for r in rows if r.direction in (FieldMapping.Direction.PULL, both)]
+    pushed = {r.target_field for r in rows if r.direction in (FieldMapping.Direction.PUSH, both)}
+    described = crm_fields(connection=config.connection, entity=entity)
+    known = {field["name"] for field in described}
+    fields = [r.target_field for r in pulled if r.target_field in known]
+    hub = hub_fields(entity)
+    required = [field["name"] for field in hub if field["required"]]
+    filled = {name for r in pulled if len(r.source_fields) == 1 for name in r.source_fields}
+    samples = []
+    for record in crm_sample(connection=config.connection, entity=entity, fields=fields, n=n):
+        found = engine.preview(mapping_set, record, direction="pull", required=required)
+        samples.append(
+            {
+                "id": record.get("id", ""),
+                "crm": {name: record.get(name) for name in fields},
+                "app": found["output"],
+                "errors": found["errors"],
+                "empty_required": [name for name in found["missing_required"] if name in filled],
+            }
+        )
+    return {
+        "fields": hub,
+        "samples": samples,
+        "sources": {
+            name: r.target_field
+            for r in pulled
+            if len(r.source_fields) == 1
+            for name in r.source_fields
+        },
+        "unmapped_hub": [name for name in required if name not in filled],
+        "unmapped_crm": [
+            field["name"]
+            for field in described
+            if field["required"] and field["name"] not in pushed
+        ],
+    }

@@ -134,8 +134,6 @@ def schedule_next(config: CrmConfig, *, after: datetime | None = None) -> CrmCon
 
 # The providers whose sync exists (crm/remote.py: one remote each, the same engine).
 SUPPORTED = (CrmConfig.Provider.SALESFORCE, CrmConfig.Provider.HUBSPOT)
-# Hub columns a mapping may not name: the row's identity and the sync's own bookkeeping.
-NOT_MAPPABLE = {"id", "workspace", "created_at", "updated_at"}
 # The seed's words for a field's direction, and the mapping engine's.
 DIRECTIONS = {
     "bidirectional": FieldMapping.Direction.BOTH,
@@ -421,12 +419,7 @@ def config_set_paused(*, config: CrmConfig, actor: User | None, paused: bool) ->
 
 def app_fields(entity: str) -> list[str]:
     """The hub columns of an entity a mapping may name (plain values, not relations)."""
-    model = sync.KINDS[entity].model
-    return [
-        field.name
-        for field in model._meta.concrete_fields
-        if not field.is_relation and field.name not in NOT_MAPPABLE
-    ]
+    return [field["name"] for field in selectors.hub_fields(entity)]
 
 
 def _invalid(api_field: str, message: str) -> ApplicationError:
@@ -616,6 +609,36 @@ def mapping_add(
     mapping_set.save(update_fields=["updated_at"])
     _mapping_audit("crm.mapping.add", config=config, entity=entity, field=field, actor=actor)
     return field
+
+
+@audited
+@transaction.atomic
+def mapping_add_many(
+    *, config: CrmConfig, entity: str, actor: User | None, rows: list[dict]
+) -> list[FieldMapping]:
+    """Add several fields at once (the pairs auto-map proposed and a person ticked), all or
+    none: each through mapping_add (checked, audited); the first refused one names its CRM
+    field and adds nothing. rows: {crm_field, app_field, direction}."""
+    require_workspace_admin(
+        actor=actor, workspace=config.workspace, doing="change the CRM field mappings"
+    )
+    added = []
+    for row in rows:
+        try:
+            added.append(
+                mapping_add(
+                    config=config,
+                    entity=entity,
+                    actor=actor,
+                    crm_field=row["crm_field"],
+                    app_field=row["app_field"],
+                    direction=row.get("direction", FieldMapping.Direction.BOTH),
+                )
+            )
+        except ApplicationError as exc:
+            exc.message = f"{row['crm_field']} → {row['app_field']}: {exc.message}"
+            raise
+    return added
 
 
 @audited

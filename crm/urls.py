@@ -2,12 +2,36 @@
 
 from django.urls import path
 
-from crm import api, hooks, views
+from crm import api, hooks, views, views_mappings, views_wizard
 
 urlpatterns = [
     path("hooks/hubspot/", hooks.hubspot, name="hooks-hubspot"),
     path("crm/", views.settings_page, name="crm-settings"),
+    path("crm/connect/", views_wizard.connect_wizard, name="crm-wizard"),
     path("crm/connect/<str:provider>", views.config_connect, name="crm-connect"),
+    path("crm/configs/<int:config_id>/setup", views_wizard.connect_setup, name="crm-wizard-setup"),
+    path("crm/configs/<int:config_id>/done", views_wizard.connect_done, name="crm-wizard-done"),
+    path("crm/configs/<int:config_id>/mappings/", views_mappings.mappings, name="crm-mappings"),
+    path(
+        "crm/configs/<int:config_id>/mappings/add",
+        views_mappings.mapping_add,
+        name="crm-mapping-add",
+    ),
+    path(
+        "crm/configs/<int:config_id>/mappings/automap",
+        views_mappings.mapping_automap,
+        name="crm-mapping-automap",
+    ),
+    path(
+        "crm/configs/<int:config_id>/mappings/<int:mapping_id>/edit",
+        views_mappings.mapping_edit,
+        name="crm-mapping-edit",
+    ),
+    path(
+        "crm/configs/<int:config_id>/mappings/<int:mapping_id>/remove",
+        views_mappings.mapping_remove,
+        name="crm-mapping-remove",
+    ),
     path("crm/configs/<int:config_id>/sync", views.config_sync, name="crm-sync"),
     path("crm/configs/<int:config_id>/pause", views.config_pause, name="crm-pause"),
     path("crm/configs/<int:config_id>/resume", views.config_resume, name="crm-resume"),

@@ -112,9 +112,15 @@ def settings_page(request):
     configs = selectors.config_list(user=request.user, workspace_id=workspace.pk)
     cards = [_card(config) for config in configs]
     configured = {card["config"].provider for card in cards}
-    connection = selectors.connection_of(
-        user=request.user, workspace=workspace, provider=CrmConfig.Provider.SALESFORCE
-    )
+    # Whether the workspace's connection to each CRM works: Connect then links it at once.
+    ready = {}
+    for provider in CrmConfig.Provider.values:
+        connection = selectors.connection_of(
+            user=request.user, workspace=workspace, provider=provider
+        )
+        ready[provider] = (
+            connection is not None and connection.status == Connection.Status.CONNECTED
+        )
     return render(
         request,
         "crm/settings.html",
@@ -127,8 +133,8 @@ def settings_page(request):
             "cards": cards,
             "salesforce_configured": CrmConfig.Provider.SALESFORCE in configured,
             "hubspot_configured": CrmConfig.Provider.HUBSPOT in configured,
-            "salesforce_ready": connection is not None
-            and connection.status == Connection.Status.CONNECTED,
+            "salesforce_ready": ready[CrmConfig.Provider.SALESFORCE],
+            "hubspot_ready": ready[CrmConfig.Provider.HUBSPOT],
             "page": {
                 "workspace": workspace.pk,
                 "allowedOrigin": hub_origin(),
@@ -145,6 +151,8 @@ def config_connect(request, provider: str):
     connection works (the page's popup made it a moment ago); otherwise the consent page of
     the platform's OAuth flow, in this window (the page without scripts)."""
     workspace = _workspace(request)
+    # From the connect wizard: on to its settings step, and back to its first on a refusal.
+    wizard = request.POST.get("next") == "setup"
     try:
         config, consent_url = services.config_connect(
             workspace=workspace,
@@ -158,11 +166,14 @@ def config_connect(request, provider: str):
         raise DjangoPermissionDenied(exc.message) from exc
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return redirect(_settings_url(workspace.pk))
+        back = reverse("crm-wizard") if wizard else reverse("crm-settings")
+        return redirect(f"{back}?workspace={workspace.pk}")
     if consent_url:
         return redirect(consent_url)
     who = config.connection.external_email or config.connection.label
     messages.success(request, f"{config.get_provider_display()} is connected as {who}.")
+    if wizard:
+        return redirect("crm-wizard-setup", config_id=config.pk)
     return redirect(_settings_url(workspace.pk))
 
 

@@ -195,16 +195,23 @@ def mapper_for(mapping_set, *, direction: str = "push") -> Mapper:
     )
 
 
-def preview(mapping_set, record: dict) -> dict:
+def preview(
+    mapping_set, record: dict, *, direction: str = "push", required: Iterable[str] | None = None
+) -> dict:
     """What a record becomes, without writing anything: each target's value or its error,
     the required fields left empty, and the fields whose transform writes (a new number) and
-    so is only shown, not run."""
+    so is only shown, not run. `direction` "pull" reads the set backwards (a target record
+    becomes a source one); `required` is then the source side's required fields (the set's own
+    are the target's)."""
     output, errors, deferred = {}, {}, []
     mapper = compile_fields(
         field_rows(mapping_set),
         entity=mapping_set.target_entity,
+        direction=direction,
         context={"lookup": workspace_lookup(mapping_set.workspace_id)},
     )
+    if required is None:
+        required = mapping_set.required_fields if direction == "push" else ()
     for step in mapper.steps:
         if not step.pure:
             output[step.target] = f"(a new {step.transform}, given on write)"
@@ -217,7 +224,7 @@ def preview(mapping_set, record: dict) -> dict:
             errors[step.target] = exc.message.split(": ", 1)[-1]
     missing = [
         name
-        for name in mapping_set.required_fields
+        for name in required
         if name not in deferred and is_empty(output.get(name)) and name not in errors
     ]
     return {"output": output, "errors": errors, "missing_required": missing, "deferred": deferred}

@@ -75,9 +75,9 @@ def test_an_admin_sees_the_card_with_its_figures_and_actions(client, config, adm
         assert f"/crm/configs/{config.pk}/{action}" in html
     assert "data-confirm=" in html  # Disconnect asks first
     assert "read-only" not in html
-    # Salesforce has its card: only HubSpot is left to connect, and it is not available yet.
+    # Salesforce has its card: only HubSpot is left to connect (then the wizard's settings).
     assert "Connect Salesforce" not in html
-    assert 'id="connect-hubspot" disabled' in html and "coming soon" in html
+    assert 'action="/crm/connect/hubspot"' in html and "coming soon" not in html
 
 
 def test_a_member_sees_the_card_read_only(client, config, member):
@@ -89,7 +89,7 @@ def test_a_member_sees_the_card_read_only(client, config, member):
         assert f"/crm/configs/{config.pk}/{action}" not in html
 
 
-def test_with_no_config_the_page_offers_salesforce_and_hubspot_later(
+def test_with_no_config_the_page_offers_salesforce_and_hubspot(
     client, two_workspaces, admin, member
 ):
     html = page(client, admin, "/crm/")
@@ -97,7 +97,10 @@ def test_with_no_config_the_page_offers_salesforce_and_hubspot_later(
     assert 'action="/crm/connect/salesforce"' in html
     assert 'data-start-url="/integrations/salesforce/auth/start"' in html
     assert 'data-ready="0"' in html  # no working connection yet: the popup comes first
-    assert 'id="connect-hubspot" disabled' in html
+    assert 'action="/crm/connect/hubspot"' in html
+    assert 'data-start-url="/integrations/hubspot/auth/start"' in html
+    assert html.count('name="next" value="setup"') == 2  # then on to the wizard's settings
+    assert 'href="/crm/connect/?workspace=' in html  # + Connect CRM: the wizard
     assert "Only a workspace admin can connect a CRM" not in html
     assert "Only a workspace admin can connect a CRM" in page(client, member, "/crm/")
 

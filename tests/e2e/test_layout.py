@@ -202,7 +202,8 @@ def test_every_hub_page_fits_a_phone_with_labelled_fields(phone, hub, busy_works
     page.wait_for_selector("#unmapped-rows")
     assert_fits(page)
 
-    # The CRM pages: no CRM yet, then a card, the history, a run with errors, Configure.
+    # The CRM pages: no CRM yet, then a card, the history, a run with errors, Configure, the
+    # connect wizard's steps, the field mappings with auto-map, the preview and a dialog.
     page.goto(f"{hub.url}/crm/")
     page.wait_for_selector("#crm-empty")
     assert_fits(page)
@@ -231,6 +232,11 @@ def test_every_hub_page_fits_a_phone_with_labelled_fields(phone, hub, busy_works
         ("/crm/history/", "#runs"),
         (f"/crm/history/{log.pk}/", "#errors"),
         (f"/crm/configs/{config.pk}/settings", "#config-form"),
+        ("/crm/connect/", "#provider-salesforce"),
+        (f"/crm/configs/{config.pk}/setup", "#setup-form"),
+        (f"/crm/configs/{config.pk}/done", "#connected"),
+        (f"/crm/configs/{config.pk}/mappings/?entity=contact&automap&preview", "#preview"),
+        (f"/crm/configs/{config.pk}/mappings/?entity=account&add", "#add-mapping"),
     ]:
         page.goto(f"{hub.url}{path}")
         page.wait_for_selector(ready)

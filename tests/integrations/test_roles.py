@@ -480,6 +480,14 @@ SERVICES: dict[str, ServiceCase] = {
             app_field="title",
         )
     ),
+    "crm.services.mapping_add_many": ServiceCase(
+        lambda w, actor: crm_services.mapping_add_many(
+            config=crm_config(w),
+            entity="contact",
+            actor=actor,
+            rows=[{"crm_field": "Department", "app_field": "title", "direction": "push"}],
+        )
+    ),
     "crm.services.mapping_update": ServiceCase(
         lambda w, actor: crm_services.mapping_update(
             config=(found := crm_title(w))[0],

@@ -2,7 +2,8 @@
 // (a settings card also notices a run started elsewhere: another tab, the schedule), reload
 // the page once they end so that it shows what they did; and Connect, through the platform's
 // sign-in popup (integrations/static/integrations/oauth-popup.js), then the config linked by
-// the form's own POST; and on a conflict, typing a merged value chooses it.
+// the form's own POST (the settings page and the connect wizard); the wizard's time of day shown
+// for a daily sync only; and on a conflict, typing a merged value chooses it.
 import { connectProvider, progressText } from "/static/integrations/oauth-popup.js";
 
 const ACTIVE = ["queued", "running"];
@@ -99,7 +100,12 @@ for (const form of document.querySelectorAll("form.connect-form")) {
   form.addEventListener("submit", async (event) => {
     if (form.dataset.ready === "1") return; // the workspace's connection works: link it now
     event.preventDefault();
-    const note = document.querySelector(".connect-note") || form;
+    // The note beside this form (a wizard card has its own), else the page's.
+    const note =
+      form.parentElement.closest("article, section")?.querySelector(".connect-note") ||
+      document.querySelector(".connect-note") ||
+      form;
+    note.classList.remove("error");
     const button = form.querySelector("button");
     button.disabled = true;
     const result = await connectProvider({
@@ -122,6 +128,33 @@ for (const form of document.querySelectorAll("form.connect-form")) {
     note.textContent = result.status === "not_connected" ? `Not connected: ${result.message}` : result.message || "Not connected.";
     note.classList.add("error");
   });
+}
+
+// Back to a page with a Connect form from the next step (the browser's back button may show it
+// from its cache, as it was left): its buttons work again.
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  for (const button of document.querySelectorAll("form.connect-form button")) button.disabled = false;
+  for (const note of document.querySelectorAll(".connect-note.error")) {
+    note.classList.remove("error");
+    note.textContent = "";
+  }
+  for (const note of document.querySelectorAll(".connect-note")) {
+    if (note.textContent.startsWith("Waiting")) note.textContent = "";
+  }
+});
+
+// The wizard's settings step: the time of day only matters, and shows, for a daily sync.
+const setupForm = document.getElementById("setup-form");
+if (setupForm) {
+  const dailyAt = setupForm.querySelector('[data-field="daily_at"]');
+  const showDaily = () => {
+    const daily = setupForm.querySelector('input[name="sync_frequency"]:checked')?.value === "daily";
+    const problem = dailyAt.querySelector(".error");
+    dailyAt.hidden = !daily && !problem;
+  };
+  setupForm.addEventListener("change", showDaily);
+  showDaily();
 }
 
 // A conflict's split view: editing a field's merged value picks "Merged value" for that field.

@@ -141,6 +141,40 @@ def test_a_record_is_mapped_whole_or_not_at_all(two_workspaces):
 
 
 @pytest.mark.django_db
+def test_a_preview_reads_the_set_backwards_with_the_source_sides_required_fields(two_workspaces):
+    mapping_set = MappingSet.objects.create(
+        workspace=two_workspaces["a"], name="Accounts", target_entity="Account"
+    )
+    mapping_set.required_fields = ["Name"]
+    mapping_set.save()
+    rows = [
+        ("name", "Name", "rename", {}, "push"),
+        ("status", "Type", "enum_map", {"values": {"customer": "Customer"}}, "both"),
+        ("phone", "Phone", "truncate", {"max_length": 4}, "both"),
+    ]
+    for position, (source, target, transform, params, direction) in enumerate(rows):
+        FieldMapping.objects.create(
+            mapping_set=mapping_set,
+            position=position,
+            source_field=source,
+            target_field=target,
+            transform=transform,
+            params=params,
+            direction=direction,
+        )
+    crm = {"Name": "Acme", "Type": "Customer", "Phone": "+41 44 000"}
+
+    pulled = engine.preview(mapping_set, crm, direction="pull", required=["name", "status"])
+
+    # enum_map read backwards; truncate has no inverse (a copy); Name is not pulled.
+    assert pulled["output"] == {"status": "customer", "phone": "+41 44 000"}
+    assert pulled["missing_required"] == ["name"]
+    pushed = engine.preview(mapping_set, {"status": "customer", "phone": "12345"})
+    assert pushed["output"] == {"Name": None, "Type": "Customer", "Phone": "1234"}
+    assert pushed["missing_required"] == ["Name"]
+
+
+@pytest.mark.django_db
 def test_lookups_read_the_workspaces_table_and_see_changes(two_workspaces):
     table = LookupTable.objects.create(workspace=two_workspaces["a"], name="clients")
     LookupEntry.objects.create(
