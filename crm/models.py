@@ -239,6 +239,10 @@ class SyncLog(SyncRun):
     entity = models.CharField(max_length=20, choices=Entity.choices)
     direction = models.CharField(max_length=20, choices=Direction.choices)
     dry_run = models.BooleanField(default=False)
+    webhook = models.BooleanField(
+        default=False,
+        help_text="Asked for by HubSpot's webhooks: reads the records they announced, by id.",
+    )
     processed = models.PositiveIntegerField(default=0)
     conflicts_resolved = models.PositiveIntegerField(default=0)
     plan = models.JSONField(

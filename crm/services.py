@@ -36,6 +36,7 @@ def sync_request(
     dry_run: bool = False,
     action: str = "",
     queue: bool = True,
+    webhook: bool = False,
 ) -> SyncLog:
     """Queue a run of one entity (a dry run plans and changes nothing); a run of it going is
     a 409 naming it. Workspace admins only (actor None: the system). `queue` False: the caller
@@ -56,6 +57,7 @@ def sync_request(
         trigger=trigger,
         requested_by=actor,
         dry_run=dry_run,
+        webhook=webhook,
     )
 
 

@@ -290,12 +290,15 @@ class Reads:
     crm_cursor: str | None
     hub_cursor: str
     full: bool
+    targeted: bool = False  # a webhook's run: the announced records only, cursors kept
 
 
 class EntitySync:
     """One config's entity in one run, through the connection's one client."""
 
-    def __init__(self, config: CrmConfig, entity: str, through, *, progress=None):
+    def __init__(
+        self, config: CrmConfig, entity: str, through, *, progress=None, targeted: bool = False
+    ):
         self.config, self.entity, self.through = config, entity, through
         self.kind = KINDS[entity]
         self.remote = remotes.remote_for(config, through)
@@ -324,6 +327,11 @@ class EntitySync:
         self.account_local: dict[str, int] = {}
         self.hub_read_at = timezone.now()
         self.announced_upto = 0  # the last webhook notification this run read (crm.webhooks)
+        # A webhook's run reads the records HubSpot announced, by id, and their hub halves:
+        # no listing since the cursor, which would read again everything changed within the
+        # lookback (after a bulk change, thousands of records for each notification). The
+        # cursors stay for the next scheduled run, which reads the rest.
+        self.targeted = targeted
 
     def usage(self) -> dict:
         return self.remote.usage()
@@ -431,7 +439,15 @@ class EntitySync:
 
         # The hub: changed since its cursor (everything on a first run), and the retries.
         records = model.objects.filter(workspace=self.config.workspace)
-        if not first:
+        announced, self.announced_upto = _announced(self.config, self.entity)
+        targeted = self.targeted and not first
+        if targeted:
+            records = records.filter(
+                pk__in=sorted(
+                    self.by_remote[rid].local_id for rid in announced if rid in self.by_remote
+                )
+            )
+        elif not first:
             again = set(state.get("retry_hub") or [])
             if self.entity == "contact":
                 again |= self._pending_accounts()
@@ -449,7 +465,12 @@ class EntitySync:
             ):
                 continue  # out of the filter: its change is not read
             local[pk] = snapshot
-        local_gone = set(self.links) - self._existing_local(self.links)
+        scope = (
+            {self.by_remote[rid].local_id for rid in announced if rid in self.by_remote}
+            if targeted
+            else set(self.links)
+        )
+        local_gone = scope - self._existing_local(scope)
 
         # The CRM: changed since its cursor (less the lookback) with the deleted ones, or all.
         # The CRM half of a record changed only in the hub is not fetched: missing from an
@@ -459,19 +480,24 @@ class EntitySync:
         crm = self.remote
         retry_crm = set(state.get("retry_crm") or [])
         # What HubSpot's webhooks announced: read by id too (crm.webhooks).
-        announced, self.announced_upto = _announced(self.config, self.entity)
         retry_crm |= announced
         by_ids = crm.by_id_calls(len(retry_crm))
         whole = crm.full_read_calls(len(self.links))
-        full = first or whole < 1 + by_ids  # one read of everything costs fewer calls
-        listing = crm.read(
-            self.entity,
-            self.read_fields,
-            since=None if full else crm_since - crm.lookback,
-            where=self.where,
+        full = first or (not targeted and whole < 1 + by_ids)  # one read of all: fewer calls
+        listing = (
+            remotes.Listing(rows=[])
+            if targeted
+            else crm.read(
+                self.entity,
+                self.read_fields,
+                since=None if full else crm_since - crm.lookback,
+                where=self.where,
+            )
         )
         stamps = [row.stamp for row in listing.rows if row.stamp and not row.deleted]
         crm_cursor = max(stamps, key=_instant) if stamps else state.get("crm")
+        if targeted:
+            hub_cursor = hub_since
         remote, deleted = {}, set()
         for row in listing.rows:
             if row.deleted:
@@ -595,6 +621,7 @@ class EntitySync:
             crm_cursor=crm_cursor,
             hub_cursor=hub_cursor.isoformat(),
             full=full,
+            targeted=targeted,
         )
 
     def _outside(self, row) -> bool:
@@ -1162,12 +1189,18 @@ def plan_data(result: planner.Plan) -> list[dict]:
 
 
 def run_once(
-    config: CrmConfig, entity: str, through, *, dry_run: bool = False, progress=None
+    config: CrmConfig,
+    entity: str,
+    through,
+    *,
+    dry_run: bool = False,
+    progress=None,
+    targeted: bool = False,
 ) -> dict:
     """Plan and (unless a dry run) apply one entity's sync through the connection's one client
     (a 401 refreshes once and the call goes again); then move the cursors. Returns the counts,
     the errors and the plan; raises Paused when the config was paused between batches."""
-    sync = EntitySync(config, entity, through, progress=progress)
+    sync = EntitySync(config, entity, through, progress=progress, targeted=targeted)
     if not dry_run:
         sync.reconcile()
     reads = sync.plan()
@@ -1196,11 +1229,14 @@ def _save_cursors(config: CrmConfig, entity: str, reads: Reads, sync: EntitySync
     with transaction.atomic():
         locked = CrmConfig.objects.select_for_update().get(pk=config.pk)
         cursors = dict(locked.cursors or {})
+        retry_hub = set(sync.retry_hub)
+        if reads.targeted:  # it read no hub retries: they wait for the next scheduled run
+            retry_hub |= set((cursors.get(entity) or {}).get("retry_hub") or [])
         cursors[entity] = {
             "crm": reads.crm_cursor,
             "hub": reads.hub_cursor,
             "retry_crm": sorted(sync.retry_crm),
-            "retry_hub": sorted(sync.retry_hub),
+            "retry_hub": sorted(retry_hub),
         }
         CrmConfig.objects.filter(pk=config.pk).update(cursors=cursors)
         config.cursors = cursors
@@ -1262,6 +1298,7 @@ def execute(run_id: int) -> SyncLog | None:
                 client(config.connection),
                 dry_run=run.dry_run,
                 progress=recorder.progress,
+                targeted=run.webhook,
             )
         except Paused as paused:
             _record(run, recorder, {**paused.counts, "errors": [], "processed": 0, "held": 0})

@@ -147,6 +147,7 @@ def webhook_sync(*, config_id: int, entity: str) -> SyncLog | None:
             actor=None,
             trigger=SyncLog.Trigger.SCHEDULE,
             action="crm.sync.webhook",
+            webhook=True,
         )
     except Conflict:
         return None

@@ -299,3 +299,36 @@ def test_a_change_made_in_hubspot_arrives_in_the_hub_through_its_webhook(
         assert len(sandbox.hubspot_deliveries()) == 2
     finally:
         sandbox.configure("hubspot", search_delay=0, search_per_second=5)
+
+
+def test_a_webhook_run_reads_the_announced_records_by_id_and_leaves_the_rest_to_the_poll(
+    sandbox, hs_config, queued, no_queue, django_capture_on_commit_callbacks
+):
+    for entity in ("account", "contact"):  # a first run links both sides
+        assert sync.run_once(hs_config, entity, client(hs_config.connection))["errors"] == []
+    hs_config.refresh_from_db()
+    cursors = hs_config.cursors["contact"]
+    links = list(CrmLink.objects.filter(config=hs_config, entity="contact").order_by("pk")[:6])
+    # A bulk change in HubSpot (inside the lookback a listing would read again), and one of its
+    # records announced by a webhook.
+    for n, link in enumerate(links):
+        sandbox.hubspot_edit("contacts", link.remote_id, {"firstname": f"Bulk{n}"})
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver([notification(hs_config, links[0].remote_id)])
+    sandbox.clear_calls("hubspot")
+    run = webhooks.webhook_sync(config_id=hs_config.pk, entity="contact")
+    assert run.webhook
+    tasks.sync_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == SyncLog.Status.SUCCEEDED and run.updated == 1, run.message
+    calls = sandbox.calls("hubspot")["by_endpoint"]
+    assert not [name for name in calls if "search" in name], calls  # no listing: by id only
+    names = [Contact.objects.get(pk=link.local_id).first_name for link in links]
+    assert names[0] == "Bulk0" and not any(name.startswith("Bulk") for name in names[1:])
+    hs_config.refresh_from_db()
+    assert hs_config.cursors["contact"]["crm"] == cursors["crm"]  # the poll reads the rest
+    assert hs_config.cursors["contact"]["hub"] == cursors["hub"]
+    sync.run_once(hs_config, "contact", client(hs_config.connection))
+    assert [Contact.objects.get(pk=link.local_id).first_name for link in links] == [
+        f"Bulk{n}" for n in range(len(links))
+    ]
