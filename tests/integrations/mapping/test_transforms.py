@@ -82,6 +82,16 @@ def test_a2_lookup_caches_per_key_and_validates_uuids():
     assert nullable("flipchart", {}) is None
 
 
+def test_a2_a3_lookup_of_many_gives_a_list_of_uuids():
+    lookup, _ = lookups({"rooms": {"salle-lac": ROOM, "atelier": CLIENT}})
+    many = compile_transform("lookup_uuid", {"table": "rooms", "many": True}, {"lookup": lookup})
+    assert many("Salle-Lac", {}) == [ROOM]  # locked_room_id → room_ids[]
+    assert many(["salle-lac", "atelier", "salle-lac"], {}) == [ROOM, CLIENT]
+    assert many(None, {}) == []
+    with pytest.raises(MappingError, match="not in the lookup table"):
+        many(["salle-lac", "cellar"], {})
+
+
 # A3: scalar ↔ array
 def test_a3_scalar_to_array():
     assert run("to_array", ROOM) == [ROOM]  # locked_room_id → room_ids[]
