@@ -178,6 +178,7 @@ INSTALLED_APPS = [
     "timetracker",
     "migration",
     "crm",
+    "destinations",
 ]
 
 MIDDLEWARE = [
@@ -638,6 +639,9 @@ LOGGING = {
         # postgrest-py's httpx logs each request's whole URL at INFO, filter values (a
         # client's email) included; the hub's HTTP layer logs method and path (DEBUG).
         "httpx": {"level": "WARNING"},
+        # urllib3 logs each request line, query string included, at DEBUG: the Supabase
+        # destination's lookups filter by a client's email there (PII).
+        "urllib3": {"level": "INFO"},
     },
 }
 
