@@ -247,6 +247,7 @@ class Plan:
     record: dict
     row: dict = field(default_factory=dict)
     children: list[dict] = field(default_factory=list)
+    on_conflict: str = ""  # the unique column to upsert on, when the record named its value
     write: RecordWrite | None = None
 
 
@@ -260,6 +261,7 @@ class Intake:
         self.lookup = destination_lookup(destination, self.pg)
         self.links = {link.entity: link for link in entities_ensure(destination=destination)}
         self._mappers: dict[str, Mapper] = {}
+        self._conflict_sources: dict[str, list[str]] = {}
 
     def mapper(self, entity: str) -> Mapper:
         if entity not in self._mappers:
@@ -305,14 +307,28 @@ class Intake:
                     raise MappingError(
                         f"line_items[{index}]: {exc.message}", field=exc.field
                     ) from None
+        plan.on_conflict = self.conflict_key(entity, record)
         return plan
 
     def requires_approval(self, entity: str) -> bool:
         return approvals.requires_approval(mapping_set=self.links[entity].mapping_set)
 
-    def conflict_key(self, entity: str, row: dict) -> str:
+    def conflict_key(self, entity: str, record: dict) -> str:
+        """The column to upsert on when the record itself gave its value (an offer that has
+        its number, a client sent with its id); "" for a new record (a number the `number`
+        transform just issued is new: nothing to meet)."""
         key = self.links[entity].conflict_key
-        return key if key and row.get(key) not in (None, "") else ""
+        if not key:
+            return ""
+        if entity not in self._conflict_sources:
+            self._conflict_sources[entity] = [
+                source
+                for row in field_rows(self.links[entity].mapping_set)
+                if row["target"] == key
+                for source in str(row["source"]).split(",")
+            ]
+        sources = self._conflict_sources[entity]
+        return key if any(not is_empty(record.get(s.strip())) for s in sources) else ""
 
 
 def _fingerprint(records: list[dict]) -> str:
@@ -414,10 +430,9 @@ def records_receive(
             write.change = _hold(intake, plan)
             RecordWrite.objects.filter(pk=write.pk).update(change=write.change)
             writes.append(write)
-        elif plan.children or intake.conflict_key(entity, plan.row):
-            flush()
-            _write_batch(intake, [plan], request, writes)
         else:
+            if pending and pending[0].on_conflict != plan.on_conflict:
+                flush()  # one request upserts on one column, or inserts
             pending.append(plan)
             if len(pending) >= BATCH_SIZE:
                 flush()
@@ -466,48 +481,63 @@ def _hold(intake: Intake, plan: Plan) -> OutboundChange:
 
 
 def _write_batch(intake: Intake, plans: list[Plan], request, writes: list[RecordWrite]) -> None:
-    """Write `plans` (one entity) in one request; if the destination refuses the batch, each
-    record alone, so only the ones at fault are refused."""
-    if len(plans) > 1:
-        try:
-            stored = supabase.insert(intake.pg, plans[0].entity, [p.row for p in plans])
-        except supabase.Refused:
+    """Write `plans` (one entity, one conflict column) in one request (their line items in a
+    second); if the destination refuses the batch, each record alone, so only the ones at
+    fault fail."""
+    try:
+        stored = _write_rows(
+            intake,
+            plans[0].entity,
+            [plan.row for plan in plans],
+            [plan.children for plan in plans],
+            on_conflict=plans[0].on_conflict,
+        )
+    except supabase.Refused as exc:
+        if len(plans) > 1:
             for plan in plans:
                 _write_batch(intake, [plan], request, writes)
             return
-        except http.ProviderError as exc:
-            for plan in plans:
-                _failed(plan.write, exc)
-                writes.append(plan.write)
-            return
-        for plan, row in zip(plans, stored, strict=True):
-            _written(intake, plan.write, row)
+        _failed(plans[0].write, exc)
+        writes.append(plans[0].write)
+        return
+    except http.ProviderError as exc:
+        for plan in plans:
+            _failed(plan.write, exc)
             writes.append(plan.write)
         return
-    plan = plans[0]
-    try:
-        row = _write_one(intake, plan.entity, plan.row, plan.children)
-    except http.ProviderError as exc:
-        _failed(plan.write, exc)
-    else:
+    for plan, row in zip(plans, stored, strict=True):
         _written(intake, plan.write, row)
-    writes.append(plan.write)
+        writes.append(plan.write)
 
 
-def _write_one(intake: Intake, entity: str, row: dict, children: list[dict]) -> dict:
-    """One record (an offer with its line items) into the destination; the stored row."""
-    on_conflict = intake.conflict_key(entity, row)
-    [stored] = supabase.insert(intake.pg, entity, [row], on_conflict=on_conflict)
-    if children:
-        items = [{**item, "offer_id": stored["id"]} for item in children]
+def _write_rows(
+    intake: Intake, entity: str, rows: list[dict], children: list[list[dict]], *, on_conflict: str
+) -> list[dict]:
+    """Rows of one entity (offers with their line items) into the destination; the rows as
+    stored, in the order sent."""
+    stored = supabase.insert(intake.pg, entity, rows, on_conflict=on_conflict)
+    items = [
+        {**item, "offer_id": parent["id"]}
+        for parent, kids in zip(stored, children, strict=True)
+        for item in kids
+    ]
+    if items:
         try:
             supabase.insert(intake.pg, "offer_line_items", items)
         except http.ProviderError:
-            # PostgREST has no transaction across two requests: the offer is taken back so a
-            # record is written whole or not at all (an upserted offer keeps its older items).
+            # PostgREST has no transaction across two requests: new offers are taken back so
+            # a record is written whole or not at all (an upserted offer keeps its old items).
             if not on_conflict:
-                supabase.delete(intake.pg, entity, eq={"id": stored["id"]})
+                supabase.delete(intake.pg, entity, in_={"id": [row["id"] for row in stored]})
             raise
+    return stored
+
+
+def _write_one(intake: Intake, write: RecordWrite, children: list[dict]) -> dict:
+    """One record again (approved, or retried), upserting on the conflict column its record
+    named."""
+    on_conflict = intake.conflict_key(write.entity, write.record)
+    [stored] = _write_rows(intake, write.entity, [write.row], [children], on_conflict=on_conflict)
     return stored
 
 
@@ -544,7 +574,7 @@ def apply_change(change: OutboundChange) -> None:
         return
     intake = Intake(write.destination)
     try:
-        row = _write_one(intake, write.entity, write.row, change.payload.get("line_items") or [])
+        row = _write_one(intake, write, change.payload.get("line_items") or [])
     except http.ProviderError as exc:
         _failed(write, exc)
         write.save()
@@ -564,7 +594,7 @@ def write_retry(*, write: RecordWrite, actor: User | None) -> RecordWrite:
         raise ApplicationError(f"Only a failed write can be retried; this one is {locked.status}.")
     intake = Intake(locked.destination)
     try:
-        row = _write_one(intake, locked.entity, locked.row, locked.children)
+        row = _write_one(intake, locked, locked.children)
     except http.ProviderError as exc:
         _failed(locked, exc)
     else:

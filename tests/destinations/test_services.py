@@ -275,3 +275,14 @@ def test_a_hundred_concurrent_offers_get_a_hundred_distinct_numbers(
     numbers = [offer["offer_number"] for offer in rows(sandbox, "offers")]
     assert len(numbers) == 100 and len(set(numbers)) == 100
     assert all(OFFER_NUMBER.match(number) for number in numbers)
+
+
+def test_an_offer_whose_line_items_are_refused_is_taken_back_whole(sandbox, destination, admin):
+    MappingSet.objects.filter(name="Events frontend · offers").update(requires_approval=False)
+    bad = OFFER | {"line_items": [OFFER["line_items"][0] | {"quantity": "eighty"}]}
+    answer = send(destination, admin, ("offers", OFFER), ("offers", bad), ("offers", OFFER))
+    assert [r["status"] for r in answer["records"]] == ["written", "failed", "written"]
+    assert "invalid input syntax for type numeric" in answer["records"][1]["error"]
+    offers = rows(sandbox, "offers")
+    assert {o["id"] for o in offers} == {answer["records"][0]["id"], answer["records"][2]["id"]}
+    assert len(rows(sandbox, "offer_line_items")) == 2

@@ -210,11 +210,15 @@ def update(pg: SyncPostgrestClient, table: str, values: dict, *, eq: dict) -> li
     return _run(builder, f"update {table}")
 
 
-def delete(pg: SyncPostgrestClient, table: str, *, eq: dict) -> list[dict]:
-    """Delete the rows matching every `eq`; the rows deleted come back."""
+def delete(
+    pg: SyncPostgrestClient, table: str, *, eq: dict | None = None, in_: dict | None = None
+) -> list[dict]:
+    """Delete the rows matching every `eq` and `in_`; the rows deleted come back."""
     builder = pg.from_(table).delete()
-    for column, value in eq.items():
+    for column, value in (eq or {}).items():
         builder = builder.eq(column, value)
+    for column, values in (in_ or {}).items():
+        builder = builder.in_(column, list(values))
     return _run(builder, f"delete rows of {table}")
 
 
