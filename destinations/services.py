@@ -29,8 +29,9 @@ from integrations.approvals.models import OutboundChange
 from integrations.connections import http
 from integrations.connections.providers import supabase
 from integrations.errors import ApplicationError
-from integrations.mapping.engine import Mapper, MissingRequired, compile_fields, field_rows
+from integrations.mapping.engine import Mapper, MissingRequired, compile_fields
 from integrations.mapping.models import FieldMapping, MappingSet
+from integrations.mapping.numbers import reserve_numbers
 from integrations.mapping.transforms import MappingError, is_empty
 from integrations.redaction import redact_text
 
@@ -100,7 +101,7 @@ def destination_save(
 def entities_ensure(*, destination: Destination) -> list[DestinationEntity]:
     """Each entity's mapping set, made from the seed's defaults where the destination has
     none yet (an admin edits them in the mapping editor afterwards)."""
-    existing = {link.entity: link for link in destination.entities.all()}
+    existing = {link.entity: link for link in destination.entities.select_related("mapping_set")}
     for entity, (rows, approval, conflict_key) in entities.DEFAULTS.items():
         if entity in existing:
             continue
@@ -251,6 +252,51 @@ class Plan:
     write: RecordWrite | None = None
 
 
+def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]:
+    """Each entity's field rows (as engine.field_rows gives them), in one query."""
+    entity_of = {link.mapping_set_id: entity for entity, link in links.items()}
+    rows: dict[str, list[dict]] = {entity: [] for entity in links}
+    for mapping in FieldMapping.objects.filter(mapping_set_id__in=entity_of).order_by(
+        "mapping_set_id", "position", "pk"
+    ):
+        rows[entity_of[mapping.mapping_set_id]].append(
+            {
+                "source": mapping.source_field,
+                "target": mapping.target_field,
+                "transform": mapping.transform,
+                "params": mapping.params,
+                "direction": mapping.direction,
+            }
+        )
+    return rows
+
+
+class NumberPool:
+    """Offer numbers for one request, taken from the sequence a block at a time (one
+    transaction for the block instead of one per offer): `expect(n)` says how many the request
+    will need; numbers not used (a record refused after its number was taken) are gaps, never
+    issued again."""
+
+    def __init__(self):
+        self.expected = 0
+        self.ready: dict[tuple, list[str]] = {}
+
+    def expect(self, count: int) -> None:
+        self.expected = max(0, count)
+
+    def issue(self, *, prefix: str, digits: int, zone) -> str:
+        key = (prefix, digits, str(zone))
+        ready = self.ready.setdefault(key, [])
+        if not ready:
+            ready.extend(
+                reserve_numbers(
+                    prefix=prefix, digits=digits, zone=zone, count=max(1, self.expected)
+                )
+            )
+            self.expected = 0
+        return ready.pop(0)
+
+
 class Intake:
     """What one request needs for every record: the destination's client, each entity's
     compiled mapping set (compiled once), the stamps."""
@@ -260,17 +306,18 @@ class Intake:
         self.pg = supabase.client(project(destination))
         self.lookup = destination_lookup(destination, self.pg)
         self.links = {link.entity: link for link in entities_ensure(destination=destination)}
+        self.rows = _field_rows_of(self.links)
         self._mappers: dict[str, Mapper] = {}
         self._conflict_sources: dict[str, list[str]] = {}
+        self.numbers = NumberPool()
 
     def mapper(self, entity: str) -> Mapper:
         if entity not in self._mappers:
-            mapping_set = self.links[entity].mapping_set
             self._mappers[entity] = compile_fields(
-                field_rows(mapping_set),
+                self.rows[entity],
                 entity=entity,
-                context={"lookup": self.lookup},
-                name=mapping_set.name,
+                context={"lookup": self.lookup, "issue_number": self.numbers.issue},
+                name=self.links[entity].mapping_set.name,
             )
         return self._mappers[entity]
 
@@ -323,7 +370,7 @@ class Intake:
         if entity not in self._conflict_sources:
             self._conflict_sources[entity] = [
                 source
-                for row in field_rows(self.links[entity].mapping_set)
+                for row in self.rows[entity]
                 if row["target"] == key
                 for source in str(row["source"]).split(",")
             ]
@@ -382,6 +429,15 @@ def records_receive(
     if earlier is not None:
         return {**earlier, "replayed": True}
     intake = Intake(destination)
+    intake.numbers.expect(
+        sum(
+            1
+            for item in records
+            if item.get("entity") == "offers"
+            and isinstance(item.get("data"), dict)
+            and not item["data"].get("offer_number")
+        )
+    )
     answers: list[dict] = []
     pending: list[Plan] = []  # consecutive records of one entity, written as one request
     writes: list[RecordWrite] = []

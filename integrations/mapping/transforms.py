@@ -666,10 +666,13 @@ def _email(params, context):
 )
 def _number(params, context):
     prefix, digits, zone = params["prefix"], params.get("digits", 4), _zone(params)
+    # A caller mapping many records may hand out numbers it reserved in a block
+    # (numbers.reserve_numbers); by default each is taken alone.
+    issue = context.get("issue_number", next_number)
 
     def apply(value, record):
         if not is_empty(value):
             return value  # already numbered: keep it
-        return next_number(prefix=prefix, digits=digits, zone=zone)
+        return issue(prefix=prefix, digits=digits, zone=zone)
 
     return apply

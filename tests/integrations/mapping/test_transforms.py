@@ -281,6 +281,26 @@ def test_a5_offer_numbers():
     assert run("number", None, {"prefix": "OE"}).startswith("OE-")
 
 
+@pytest.mark.django_db
+def test_a5_numbers_reserved_in_a_block_are_consecutive_and_never_issued_again():
+    from zoneinfo import ZoneInfo
+
+    from integrations.mapping.numbers import next_number, reserve_numbers
+
+    zone = ZoneInfo("Europe/Zurich")
+    june = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    block = reserve_numbers(prefix="OE", zone=zone, now=june, count=3)
+    assert block == ["OE-2026-06-0001", "OE-2026-06-0002", "OE-2026-06-0003"]
+    assert next_number(prefix="OE", zone=zone, now=june) == "OE-2026-06-0004"
+    issued = []
+    mapped = compile_transform(
+        "number",
+        {"prefix": "OE"},
+        {"issue_number": lambda **kw: issued.append(kw["prefix"]) or "OE-2026-06-0099"},
+    )
+    assert mapped(None, {}) == "OE-2026-06-0099" and issued == ["OE"]  # the caller's pool
+
+
 def test_every_transform_has_a_description_and_a_schema():
     assert set(REGISTRY) >= {
         "rename",
