@@ -27,7 +27,12 @@ class RecordIn(serializers.Serializer):
 
 
 class RecordsIn(serializers.Serializer):
-    records = RecordIn(many=True, required=False)
+    """One record (entity and data) or a batch (records). Each record is checked by hand:
+    a nested serializer per record cost more than mapping it (bench/destination.py)."""
+
+    records = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Each {entity, data}."
+    )
     entity = serializers.ChoiceField(choices=ENTITIES, required=False)
     data = serializers.DictField(required=False)
 
@@ -35,11 +40,26 @@ class RecordsIn(serializers.Serializer):
         if "records" in attrs:
             if "entity" in attrs or "data" in attrs:
                 raise serializers.ValidationError("Send either records or one entity and data.")
-            if not 1 <= len(attrs["records"]) <= MAX_RECORDS:
+            records = attrs["records"]
+            if not 1 <= len(records) <= MAX_RECORDS:
                 raise serializers.ValidationError(
                     {"records": [f"Send between 1 and {MAX_RECORDS} records."]}
                 )
-            return attrs["records"]
+            problems = {}
+            for index, record in enumerate(records):
+                if record.get("entity") not in ENTITIES:
+                    problems[f"records[{index}].entity"] = [
+                        f"Must be one of {', '.join(ENTITIES)}."
+                    ]
+                elif not isinstance(record.get("data"), dict):
+                    problems[f"records[{index}].data"] = ["Must be an object."]
+                elif set(record) - {"entity", "data"}:
+                    problems[f"records[{index}]"] = ["Only entity and data are taken."]
+                if len(problems) >= 10:
+                    break
+            if problems:
+                raise serializers.ValidationError(problems)
+            return [{"entity": r["entity"], "data": r["data"]} for r in records]
         if "entity" not in attrs or "data" not in attrs:
             raise serializers.ValidationError("Send records, or one entity with its data.")
         return [{"entity": attrs["entity"], "data": attrs["data"]}]
