@@ -26,12 +26,21 @@ class DestinationForm(forms.ModelForm):
         model = Destination
         fields = ["workspace", "name", "url", "team_id", "user_id", "email_account_id"]
 
+    def clean_service_key(self):
+        # Admin builds the form with every field it shows, this one too: an empty entry must
+        # keep the stored key rather than blank it.
+        return self.cleaned_data["service_key"] or (
+            self.instance.service_key if self.instance.pk else ""
+        )
+
 
 class DestinationEntityInline(admin.TabularInline):
     model = DestinationEntity
     extra = 0
     fields = ["entity", "mapping_set", "conflict_key"]
-    readonly_fields = ["entity"]
+    # The set is made with the destination (one per entity) and edited in Mapping sets; a
+    # choice here would list other workspaces' sets.
+    readonly_fields = ["entity", "mapping_set"]
 
     def has_add_permission(self, request, obj=None):
         return False  # made with the destination, one per entity
@@ -74,7 +83,16 @@ class DestinationAdmin(WorkspaceScopedAdmin):
 
 @admin.register(RecordWrite)
 class RecordWriteAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "entity", "status", "remote_id", "error", "attempts", "created_at"]
+    list_display = [
+        "__str__",
+        "entity",
+        "status",
+        "review",
+        "remote_id",
+        "error",
+        "attempts",
+        "created_at",
+    ]
     list_filter = ["status", "entity", "destination"]
     search_fields = ["remote_id", "error"]
     readonly_fields = [
@@ -96,6 +114,11 @@ class RecordWriteAdmin(ReadOnlyAdmin):
         "written_at",
     ]
     actions = ["retry"]
+
+    @admin.display(description="review")
+    def review(self, obj):
+        """A held record's decision (rejected: it is never written)."""
+        return obj.change.get_status_display() if obj.change_id else ""
 
     @admin.action(description="Retry the failed writes", permissions=["act"])
     def retry(self, request, queryset):
