@@ -19,24 +19,53 @@ MAX_RECORDS = 1000
 ENTITIES = [e for e in Entity.values if e != Entity.OFFER_LINE_ITEMS]
 
 
-class RecordIn(serializers.Serializer):
-    entity = serializers.ChoiceField(choices=ENTITIES)
-    data = serializers.DictField(
-        help_text="The record in the workflow's own field names (offers: with line_items)."
-    )
+RECORD_SCHEMA = {
+    "type": "object",
+    "required": ["entity", "data"],
+    "additionalProperties": False,
+    "properties": {
+        "entity": {"type": "string", "enum": ENTITIES},
+        "data": {
+            "type": "object",
+            "description": "The record in the workflow's own field names (offers: with "
+            "line_items).",
+        },
+    },
+}
+# One record, or a batch of them: a choice a serializer cannot describe, so written out.
+RECORDS_SCHEMA = {
+    "oneOf": [
+        RECORD_SCHEMA,
+        {
+            "type": "object",
+            "required": ["records"],
+            "additionalProperties": False,
+            "properties": {
+                "records": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_RECORDS,
+                    "items": RECORD_SCHEMA,
+                }
+            },
+        },
+    ]
+}
 
 
 class RecordsIn(serializers.Serializer):
-    """One record (entity and data) or a batch (records). Each record is checked by hand:
-    a nested serializer per record cost more than mapping it (bench/destination.py)."""
+    """One record (entity and data) or a batch (records), as RECORDS_SCHEMA says. Each record
+    of a batch is checked by hand: a nested serializer per record cost more than mapping it
+    (bench/destination.py)."""
 
-    records = serializers.ListField(
-        child=serializers.DictField(), required=False, help_text="Each {entity, data}."
-    )
+    records = serializers.ListField(child=serializers.DictField(), required=False)
     entity = serializers.ChoiceField(choices=ENTITIES, required=False)
     data = serializers.DictField(required=False)
 
     def validate(self, attrs):
+        extra = sorted(set(self.initial_data) - {"records", "entity", "data"})
+        if extra:
+            raise serializers.ValidationError({name: ["Not a field."] for name in extra})
         if "records" in attrs:
             if "entity" in attrs or "data" in attrs:
                 raise serializers.ValidationError("Send either records or one entity and data.")
@@ -68,7 +97,10 @@ class RecordsIn(serializers.Serializer):
 class RecordOut(serializers.Serializer):
     position = serializers.IntegerField()
     entity = serializers.CharField()
-    status = serializers.ChoiceField(choices=["written", "waiting", "refused", "failed"])
+    status = serializers.ChoiceField(
+        choices=["written", "waiting", "refused", "failed", "rejected"],
+        help_text="rejected (in a later read only): a reviewer refused it; it is never written",
+    )
     id = serializers.CharField(required=False, help_text="written: the destination's row id")
     change_id = serializers.IntegerField(
         required=False, help_text="waiting: the change in the review queue"
@@ -93,7 +125,7 @@ class DestinationTestOut(serializers.Serializer):
 
 class RecordsView(APIView):
     @extend_schema(
-        request=RecordsIn,
+        request={"application/json": RECORDS_SCHEMA},
         responses={200: RecordsOut},
         parameters=[
             OpenApiParameter(
@@ -132,3 +164,13 @@ class DestinationTestView(APIView):
         """Check the destination's settings, its key's role and that each table answers."""
         destination = selectors.destination_for(user=request.user, destination_id=destination_id)
         return Response(services.destination_test(destination=destination, actor=request.user))
+
+
+class RecordsStateView(APIView):
+    @extend_schema(responses=RecordsOut)
+    def get(self, request, destination_id: int, key: str):
+        """A request's records as they stand now, by its Idempotency-Key: a record that
+        waited for approval shows written (with its id), rejected or failed once decided."""
+        destination = selectors.destination_for(user=request.user, destination_id=destination_id)
+        found = selectors.request_for(user=request.user, destination=destination, key=key)
+        return Response(selectors.request_answer(request=found))

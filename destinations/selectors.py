@@ -2,9 +2,10 @@
 
 from django.db.models import QuerySet
 
-from destinations.models import Destination, RecordWrite
+from destinations.models import Destination, RecordRequest, RecordWrite
 from integrations.accounts import selectors as account_selectors
 from integrations.accounts.models import User
+from integrations.approvals.models import OutboundChange
 from integrations.errors import NotFound
 
 
@@ -32,3 +33,43 @@ def write_list(*, user: User, destination: Destination | None = None) -> QuerySe
     if destination is not None:
         writes = writes.filter(destination=destination)
     return writes
+
+
+def request_for(*, user: User, destination: Destination, key: str) -> RecordRequest:
+    found = (
+        account_selectors.scope_to_user(RecordRequest.objects.all(), user)
+        .filter(destination=destination, key=key)
+        .first()
+    )
+    if found is None:
+        raise NotFound("No request of records with this key.")
+    return found
+
+
+def request_answer(*, request: RecordRequest) -> dict:
+    """A request's records as they stand now: a record that waited may since have been
+    written (approved), rejected, or failed."""
+    answers = []
+    writes = request.writes.select_related("change").order_by("position")
+    for write in writes:
+        answer = {"position": write.position, "entity": write.entity, "status": write.status}
+        rejected = (
+            write.status == RecordWrite.Status.WAITING
+            and write.change is not None
+            and write.change.status == OutboundChange.Status.REJECTED
+        )
+        if rejected:
+            answer["status"] = "rejected"
+        if write.status == RecordWrite.Status.WRITTEN:
+            answer["id"] = write.remote_id
+        if write.change_id:
+            answer["change_id"] = write.change_id
+        if write.status in (RecordWrite.Status.REFUSED, RecordWrite.Status.FAILED):
+            answer["error"] = write.error
+            if write.error_code:
+                answer["code"] = write.error_code
+        answers.append(answer)
+    counts: dict[str, int] = {}
+    for answer in answers:
+        counts[answer["status"]] = counts.get(answer["status"], 0) + 1
+    return {"key": request.key, "records": answers, "counts": counts}

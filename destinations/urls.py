@@ -11,6 +11,11 @@ urlpatterns = [
         name="api-destination-records",
     ),
     path(
+        "api/destinations/<int:destination_id>/records/<str:key>",
+        api.RecordsStateView.as_view(),
+        name="api-destination-request",
+    ),
+    path(
         "api/destinations/<int:destination_id>/test",
         api.DestinationTestView.as_view(),
         name="api-destination-test",

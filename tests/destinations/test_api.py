@@ -96,3 +96,22 @@ def test_the_test_endpoint_answers_without_the_key(api, sandbox, destination, ad
     answer = api.post(url(destination, "test"))
     assert answer.status_code == 200 and answer.json()["ok"] is True
     assert endpoints.SUPABASE_SERVICE_KEY not in answer.content.decode()
+
+
+def test_a_request_is_read_back_by_its_key_as_it_stands_now(api, sandbox, destination, admin):
+    from integrations import approvals
+    from integrations.approvals.models import OutboundChange
+
+    api.force_authenticate(admin)
+    email = {"from_email": "a@b.ch", "to_email": "c@d.ch", "subject": "s", "body_text": "t"}
+    body = {"records": [{"entity": "emails", "data": email}, {"entity": "emails", "data": email}]}
+    first = api.post(url(destination), body, format="json", HTTP_IDEMPOTENCY_KEY="mail-1").json()
+    approved, rejected = (OutboundChange.objects.get(pk=r["change_id"]) for r in first["records"])
+    approvals.approve(changes=[approved], actor=admin)
+    approvals.apply(approved.pk)
+    approvals.reject(changes=[rejected], actor=admin)
+    now = api.get(reverse("api-destination-request", args=[destination.pk, "mail-1"])).json()
+    assert [r["status"] for r in now["records"]] == ["written", "rejected"]
+    assert now["records"][0]["id"] == rows(sandbox, "emails")[0]["id"]
+    missing = api.get(reverse("api-destination-request", args=[destination.pk, "nope"]))
+    assert missing.status_code == 404
