@@ -155,10 +155,13 @@ class RecordWrite(WorkspaceOwned):
     request = models.ForeignKey(
         RecordRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="writes"
     )
-    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="writes")
+    # Led by the composite index below.
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="writes", db_index=False
+    )
     position = models.PositiveIntegerField(default=0)
     entity = models.CharField(max_length=20, choices=Entity.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
     record = models.JSONField(default=dict, help_text="The record as it arrived.")
     row = models.JSONField(
         default=dict, blank=True, help_text="What was (or will be) sent: the mapped row."
@@ -176,11 +179,19 @@ class RecordWrite(WorkspaceOwned):
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=20, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     written_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # Few indexes: a request writes a row per record, and each index costs every insert
+        # (on SQLite, most of storing it). Admin lists a destination's writes, newest first,
+        # and filters the failed ones to retry.
+        indexes = [
+            models.Index(
+                fields=["destination", "status", "-created_at"], name="write_destination_status"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_entity_display()} → {self.destination}: {self.get_status_display()}"
