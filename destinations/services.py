@@ -438,15 +438,53 @@ def records_receive(
             and not item["data"].get("offer_number")
         )
     )
-    answers: list[dict] = []
     pending: list[Plan] = []  # consecutive records of one entity, written as one request
     writes: list[RecordWrite] = []
 
     def flush() -> None:
         if pending:
-            _write_batch(intake, list(pending), request, writes)
+            _write_batch(intake, list(pending), writes)
             pending.clear()
 
+    try:
+        _receive(intake, request, records, pending, writes, flush)
+    except Exception:
+        # Whatever was written stays recorded and the answer is kept, so a retry under this
+        # key is answered (not written twice) and the records not reached say so.
+        _record_unreached(request, records, writes)
+        raise
+    return _finish(destination, request, key, actor, writes)
+
+
+def _record_unreached(
+    request: RecordRequest, records: list[dict], writes: list[RecordWrite]
+) -> None:
+    unheld = "Not held for approval: the request failed here; send it again under a new key."
+    for write in writes:
+        if write.status == RecordWrite.Status.WAITING and write.change is None:
+            write.status, write.error = RecordWrite.Status.FAILED, unheld
+            write.save(update_fields=["status", "error"])
+    reached = {write.position for write in writes}
+    for position, item in enumerate(records):
+        if position not in reached:
+            writes.append(
+                RecordWrite(
+                    workspace=request.workspace,
+                    request=request,
+                    destination=request.destination,
+                    position=position,
+                    entity=item.get("entity") if item.get("entity") in entities.DEFAULTS else "",
+                    record=item.get("data") if isinstance(item.get("data"), dict) else {},
+                    status=RecordWrite.Status.FAILED,
+                    error="Not written: the request failed before this record; send it again "
+                    "under a new key.",
+                )
+            )
+    _finish(request.destination, request, request.key, request.created_by, writes)
+
+
+def _receive(intake: Intake, request: RecordRequest, records, pending, writes, flush) -> None:
+    destination = intake.destination
     for position, item in enumerate(records):
         entity, data = item.get("entity"), item.get("data")
         if pending and pending[0].entity != entity:
@@ -483,9 +521,9 @@ def records_receive(
             flush()
             write.status = RecordWrite.Status.WAITING
             write.save()
+            writes.append(write)
             write.change = _hold(intake, plan)
             RecordWrite.objects.filter(pk=write.pk).update(change=write.change)
-            writes.append(write)
         else:
             if pending and pending[0].on_conflict != plan.on_conflict:
                 flush()  # one request upserts on one column, or inserts
@@ -493,6 +531,10 @@ def records_receive(
             if len(pending) >= BATCH_SIZE:
                 flush()
     flush()
+
+
+def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict:
+    """Store the writes and the answer to the request."""
     RecordWrite.objects.bulk_create([w for w in writes if w.pk is None])
     writes.sort(key=lambda w: w.position)
     answers = [_answer(write) for write in writes]
@@ -536,7 +578,7 @@ def _hold(intake: Intake, plan: Plan) -> OutboundChange:
     )
 
 
-def _write_batch(intake: Intake, plans: list[Plan], request, writes: list[RecordWrite]) -> None:
+def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -> None:
     """Write `plans` (one entity, one conflict column) in one request (their line items in a
     second); if the destination refuses the batch, each record alone, so only the ones at
     fault fail."""
@@ -551,7 +593,7 @@ def _write_batch(intake: Intake, plans: list[Plan], request, writes: list[Record
     except supabase.Refused as exc:
         if len(plans) > 1:
             for plan in plans:
-                _write_batch(intake, [plan], request, writes)
+                _write_batch(intake, [plan], writes)
             return
         _failed(plans[0].write, exc)
         writes.append(plans[0].write)

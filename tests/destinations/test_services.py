@@ -286,3 +286,21 @@ def test_an_offer_whose_line_items_are_refused_is_taken_back_whole(sandbox, dest
     offers = rows(sandbox, "offers")
     assert {o["id"] for o in offers} == {answer["records"][0]["id"], answer["records"][2]["id"]}
     assert len(rows(sandbox, "offer_line_items")) == 2
+
+
+def test_a_request_that_breaks_midway_keeps_its_answer_and_writes_nothing_twice(
+    sandbox, destination, admin, monkeypatch
+):
+    def broken(intake, plan):
+        raise RuntimeError("the review queue is down")
+
+    monkeypatch.setattr(services, "_hold", broken)
+    records = (("clients", CLIENT), ("emails", EMAIL), ("clients", CLIENT | {"name": "Later"}))
+    with pytest.raises(RuntimeError):
+        send(destination, admin, *records, key="broken")
+    again = send(destination, admin, *records, key="broken")
+    assert again["replayed"] is True
+    assert [r["status"] for r in again["records"]] == ["written", "failed", "failed"]
+    assert "send it again under a new key" in again["records"][2]["error"]
+    assert len(rows(sandbox, "clients")) == 1
+    assert RecordWrite.objects.count() == 3
