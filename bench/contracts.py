@@ -106,6 +106,10 @@ def refusal(exc: Exception) -> tuple:
         return exc.status, None
     if isinstance(exc, Refused):
         return None, exc.code
+    from postgrest import APIError
+
+    if isinstance(exc, APIError):
+        return None, exc.code
     if isinstance(exc, ValueError) and exc.__context__ is not None:
         # msal refuses a tenant whose discovery document is refused ("Nonexist tenant would
         # hit this path", msal/authority.py tenant_discovery) with a ValueError raised over
@@ -1806,6 +1810,66 @@ DATAVERSE = {
     "GET /api/data/v9.2/{segments:path}": dataverse_jobs,
 }
 
+# --- Supabase (PostgREST) driver -------------------------------------------------------------------
+
+
+def supabase_data(b: Bench, name: str) -> None:
+    """Each verb of the Data API once as the hub sends it and once refused, through
+    postgrest-py (the official client) on a plain httpx client with the sandbox CA."""
+    import ssl
+
+    import httpx
+    from postgrest import SyncPostgrestClient
+
+    from config import endpoints
+
+    key = endpoints.SUPABASE_SERVICE_KEY
+    base = f"{b.url(name)}/rest/v1"
+    session = httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=b.ca))
+    pg = SyncPostgrestClient(
+        base,
+        headers={"apikey": key, "Authorization": f"Bearer {key}"},
+        http_client=session,
+        retry_enabled=False,
+    )
+    owner = {"team_id": endpoints.SUPABASE_TEAM_ID, "user_id": endpoints.SUPABASE_SYSTEM_USER_ID}
+    clients = pg.from_("clients")
+    created = b.sdk("POST clients", lambda: clients.insert({"name": "Bench", **owner}).execute())
+    b.sdk(
+        "POST clients (no name)",
+        lambda: clients.insert({"name": None, **owner}).execute(),
+        refused="23502",
+    )
+    b.sdk("GET clients", lambda: pg.from_("clients").select("*").eq("name", "Bench").execute())
+    b.sdk(
+        "GET clients (bad uuid)",
+        lambda: pg.from_("clients").select("*").eq("id", "x").execute(),
+        refused="22P02",
+    )
+    row_id = created.data[0]["id"] if created is not None else UNKNOWN_GUID
+    b.sdk(
+        "PATCH clients",
+        lambda: pg.from_("clients").update({"phone": "1"}).eq("id", row_id).execute(),
+    )
+    b.sdk(
+        "PATCH clients (no filter)",
+        lambda: pg.from_("clients").update({"phone": "1"}).execute(),
+        refused="21000",
+    )
+    b.sdk("DELETE clients", lambda: pg.from_("clients").delete().eq("id", row_id).execute())
+    b.sdk(
+        "DELETE clients (no filter)",
+        lambda: pg.from_("clients").delete().execute(),
+        refused="21000",
+    )
+    session.close()
+
+
+SUPABASE = {
+    f"{verb} /rest/v1/{{table}}": supabase_data for verb in ("GET", "POST", "PATCH", "DELETE")
+}
+
+
 DRIVERS: dict[str, dict[str, Callable[[Bench, str], None]]] = {
     "smartsheet": SMARTSHEET,
     "salesforce": SALESFORCE,
@@ -1813,6 +1877,7 @@ DRIVERS: dict[str, dict[str, Callable[[Bench, str], None]]] = {
     "hubspot": HUBSPOT,
     "azure": AZURE,
     "dataverse": DATAVERSE,
+    "supabase": SUPABASE,
 }
 
 

@@ -20,6 +20,7 @@ LIVE_URLS = {
     "hubspot_app": "https://app.hubspot.com",
     "azure_login": "https://login.microsoftonline.com",
     "dataverse_environment": "",  # each connection names its own environment
+    "supabase_project": "",  # each destination names its own project URL
 }
 # The ones an operator may point elsewhere (another region, a sovereign cloud): VARIABLE -> key.
 OVERRIDABLE = {
@@ -41,6 +42,7 @@ SANDBOX_PORT_OFFSETS = {
     "hubspot": 4,
     "azure": 5,
     "dataverse": 6,
+    "supabase": 7,
 }
 
 
@@ -74,6 +76,9 @@ def sandbox_urls(host: str, ports: dict[str, int]) -> dict[str, str]:
         "hubspot_app": browser("hubspot"),
         "azure_login": api("azure"),
         "dataverse_environment": api("dataverse"),
+        # A Supabase project's URL is each destination's own; in sandbox mode every one is
+        # pointed at the emulator (its PostgREST under /rest/v1, as on supabase.co).
+        "supabase_project": api("supabase"),
     }
 
 
@@ -102,3 +107,16 @@ TIMETRACKER_JOBS_COLUMNS = {
     "job_scope": 7422118848620420,
     "submittal_status": 1792619314407300,
 }
+
+# The Supabase emulator's project: the JWT secret its keys are signed with (HS256, as a
+# project's legacy API keys are), its service-role key, and the demo team and system user the
+# sandbox's destination is stamped with (the seed's OE_TEAM_ID / OE_SYSTEM_USER_ID).
+SUPABASE_JWT_SECRET = "sandbox-supabase-jwt-secret-with-at-least-32-characters"
+SUPABASE_SERVICE_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJpc3MiOiJzdXBhYmFzZSIsInJlZiI6InNhbmRib3giLCJyb2xlIjoic2VydmljZV9yb2xlIiwiaWF0IjoxNzY0OTc5MjAwLCJleHAiOjIwODAzMzkyMDB9."
+    "BBe2wpQN-PVvm3BX7LCtxbstPKLg2jbS5m18D6VkjhM"
+)
+SUPABASE_TEAM_ID = "3f0c6d7e-1b2a-4c5d-8e9f-0a1b2c3d4e5f"
+SUPABASE_SYSTEM_USER_ID = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f2a3b4c5d"
+SUPABASE_EMAIL_ACCOUNT_ID = "c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5"

@@ -178,6 +178,7 @@ INSTALLED_APPS = [
     "timetracker",
     "migration",
     "crm",
+    "destinations",
 ]
 
 MIDDLEWARE = [
@@ -523,6 +524,9 @@ PROVIDER_RATE_LIMITS = {
     # Search has its own budget, outside the ten-secondly one (providers/hubspot.md "Search").
     "hubspot-search": _rate_limit("hubspot-search", "5/1"),  # per account
     "dataverse": _rate_limit("dataverse", "6000/300"),  # per user, service protection
+    # Supabase publishes no request limit for the Data API (a project is bounded by its
+    # compute): the hub paces each destination at this, which an operator may change.
+    "supabase": _rate_limit("supabase", "1000/1"),  # per destination
 }
 RATE_LIMIT_URL = env.str("RATE_LIMIT_URL", default="memory://")
 if urlsplit(RATE_LIMIT_URL).scheme not in ("memory", "redis", "rediss"):
@@ -632,6 +636,12 @@ LOGGING = {
         # The Smartsheet SDK logs each request at INFO; integrations/connections/http.py already
         # does (DEBUG).
         "smartsheet": {"level": "WARNING"},
+        # postgrest-py's httpx logs each request's whole URL at INFO, filter values (a
+        # client's email) included; the hub's HTTP layer logs method and path (DEBUG).
+        "httpx": {"level": "WARNING"},
+        # urllib3 logs each request line, query string included, at DEBUG: the Supabase
+        # destination's lookups filter by a client's email there (PII).
+        "urllib3": {"level": "INFO"},
     },
 }
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("timetracker.urls")),
     path("", include("migration.urls")),
     path("", include("crm.urls")),
+    path("", include("destinations.urls")),
 ]
 
 handler404 = "integrations.views.page_not_found"

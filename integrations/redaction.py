@@ -35,6 +35,8 @@ _PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
     (re.compile(r"([?&](?:code|state)=)[^&\s'\"#]+"), r"\1" + REDACTED),
     # A JWT anywhere (three base64url parts, the first starting with {" encoded).
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
+    # A Supabase secret key (the new kind, not a JWT).
+    (re.compile(r"\bsb_secret_[A-Za-z0-9_-]+"), REDACTED),
     # user:password@ in a URL (broker and database URLs end up in error messages).
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@"), r"\1:" + REDACTED + "@"),
 )

@@ -20,9 +20,12 @@ from rest_framework.throttling import UserRateThrottle
 from schemathesis.engine import events
 from schemathesis.engine import from_schema as engine_for
 
+from config import endpoints
 from config.celery import app
 from crm import sync as crm_sync
 from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
+from destinations import services as destination_services
+from destinations.models import Destination
 from integrations.accounts import services as accounts
 from integrations.approvals.models import OutboundChange
 from integrations.connections.models import Connection
@@ -165,6 +168,7 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
     JobSyncRun.objects.create(workspace=a, source="dataverse", trigger="api", status="succeeded")
     assert dataverse.status == Connection.Status.CONNECTED
     crm = crm_seed(a, b, salesforce)
+    destinations = destination_seed(a, b, admin, other)
 
     ids = sorted(
         {
@@ -174,11 +178,38 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
             *Job.objects.values_list("pk", flat=True),
             *ProjectSyncRun.objects.values_list("pk", flat=True),
             *crm,
+            *destinations,
             linked.pk,
             foreign.pk,
         }
     )
     return {"ids": ids, "workspaces": [a.pk, b.pk]}
+
+
+def destination_seed(a, b, admin, other) -> list[int]:
+    """A Supabase destination in each workspace (the emulator's project), A's with a request
+    of records kept under the key "seeded"; their ids."""
+    found = []
+    for workspace, actor in ((a, admin), (b, other)):
+        destination = destination_services.destination_save(
+            destination=Destination(
+                workspace=workspace,
+                name=f"{workspace.name} frontend",
+                url="https://fuzz.supabase.co",
+                team_id=endpoints.SUPABASE_TEAM_ID,
+                user_id=endpoints.SUPABASE_SYSTEM_USER_ID,
+            ),
+            actor=actor,
+            service_key=endpoints.SUPABASE_SERVICE_KEY,
+        )
+        found.append(destination.pk)
+    destination_services.records_receive(
+        destination=Destination.objects.get(pk=found[0]),
+        actor=admin,
+        records=[{"entity": "clients", "data": {"name": "Ada Hub"}}],
+        key="seeded",
+    )
+    return found
 
 
 def crm_seed(a, b, salesforce) -> list[int]:
@@ -249,6 +280,7 @@ def fuzz_config(*, key: str, ids: list[int], workspaces: list[int]) -> schemathe
                 "ids": {"values": ids},
                 "workspaces": {"values": workspaces},
                 "crm_providers": {"values": ["salesforce", "hubspot"]},
+                "record_keys": {"values": ["seeded"]},
             },
             "auth": {"openapi": {"tokenAuth": {"api_key": f"Token {key}"}}},
             # The test server serves each kept-alive connection from a thread of its own that
@@ -272,6 +304,8 @@ def fuzz_config(*, key: str, ids: list[int], workspaces: list[int]) -> schemathe
                     ("path.mapping_id", "ids"),
                     ("path.log_id", "ids"),
                     ("path.conflict_id", "ids"),
+                    ("path.destination_id", "ids"),
+                    ("path.key", "record_keys"),
                     ("path.provider", "crm_providers"),
                     ("query.configId", "ids"),
                     ("body.configId", "ids"),

@@ -7,7 +7,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-APPS = ["projects", "timetracker", "migration", "crm"]
+APPS = ["projects", "timetracker", "migration", "crm", "destinations"]
 ROOMS = ["models", "services", "selectors", "api", "tasks", "admin", "urls"]
 # The platform is one app whose rooms are sub-packages, each with the modules its concern
 # needs; the app's own models, admin, tasks and urls gather them for Django and Celery.

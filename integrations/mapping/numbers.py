@@ -26,18 +26,26 @@ class NumberSequence(models.Model):
 def next_number(
     *, prefix: str, digits: int = 4, zone: ZoneInfo, now: datetime | None = None
 ) -> str:
+    return reserve_numbers(prefix=prefix, digits=digits, zone=zone, now=now, count=1)[0]
+
+
+def reserve_numbers(
+    *, prefix: str, digits: int = 4, zone: ZoneInfo, count: int, now: datetime | None = None
+) -> list[str]:
+    """`count` consecutive numbers, taken by one atomic increment (a caller that needs many,
+    a request of offers, takes them in one transaction instead of one each)."""
     moment = (now or datetime.now(tz=zone)).astimezone(zone)
     key = f"{prefix}-{moment:%Y-%m}"
     for _ in range(3):  # the row is created once per month; a racing creator wins, we retry
         try:
             with transaction.atomic():
                 NumberSequence.objects.get_or_create(key=key)
-                NumberSequence.objects.filter(key=key).update(last=F("last") + 1)
-                issued = NumberSequence.objects.select_for_update().get(key=key).last
+                NumberSequence.objects.filter(key=key).update(last=F("last") + count)
+                last = NumberSequence.objects.select_for_update().get(key=key).last
             break
         except IntegrityError:
             continue
     else:
         raise RuntimeError(f"could not take a number for {key}")
     # Past 10**digits in a month the number simply gets longer: unique beats pretty.
-    return f"{key}-{issued:0{digits}d}"
+    return [f"{key}-{issued:0{digits}d}" for issued in range(last - count + 1, last + 1)]

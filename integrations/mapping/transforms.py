@@ -259,6 +259,11 @@ def _enum_map(params, context):
         "table": {"type": "string", "minLength": 1, "required": True},
         "normalize": {"enum": ["lower", "strip", "none"]},
         "missing": {"enum": ["error", "null"], "description": "when the key is not in the table"},
+        "many": {
+            "type": "boolean",
+            "description": "a list of UUIDs: each key of a list looked up, a single key as a "
+            "one-item list (A3: locked_room_id → room_ids[])",
+        },
     },
 )
 def _lookup_uuid(params, context):
@@ -292,7 +297,17 @@ def _lookup_uuid(params, context):
             raise MappingError(f"{text!r} is not in the lookup table {table!r}.")
         return found
 
-    return apply
+    if not params.get("many"):
+        return apply
+
+    def apply_many(value, record):
+        if is_empty(value):
+            return []
+        keys = value if isinstance(value, list | tuple) else [value]
+        found = (apply(key, record) for key in keys)
+        return list(dict.fromkeys(item for item in found if item is not None))
+
+    return apply_many
 
 
 UUID_SHAPE = re.compile(
@@ -654,10 +669,13 @@ def _email(params, context):
 )
 def _number(params, context):
     prefix, digits, zone = params["prefix"], params.get("digits", 4), _zone(params)
+    # A caller mapping many records may hand out numbers it reserved in a block
+    # (numbers.reserve_numbers); by default each is taken alone.
+    issue = context.get("issue_number", next_number)
 
     def apply(value, record):
         if not is_empty(value):
             return value  # already numbered: keep it
-        return next_number(prefix=prefix, digits=digits, zone=zone)
+        return issue(prefix=prefix, digits=digits, zone=zone)
 
     return apply

@@ -19,6 +19,7 @@ from integrations.sandbox.dataverse import DataverseEmulator
 from integrations.sandbox.hubspot import HubSpotEmulator
 from integrations.sandbox.salesforce import SalesforceEmulator, SalesforceTestEmulator
 from integrations.sandbox.smartsheet import SmartsheetEmulator
+from integrations.sandbox.supabase import SupabaseEmulator
 from integrations.sandbox.tls import TlsFiles
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def build(
         "salesforce-test": SalesforceTestEmulator,
         "hubspot": HubSpotEmulator,
         "azure": AzureEmulator,
+        "supabase": SupabaseEmulator,
     }
     for name in EMULATOR_NAMES:
         if name not in wanted:

@@ -11,9 +11,12 @@ from django.contrib import admin as admin_site
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from config import endpoints
 from crm import services as crm_services
 from crm import sync as crm_sync
 from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
+from destinations import services as destination_services
+from destinations.models import Destination, RecordWrite
 from integrations import approvals, schedules
 from integrations.accounts import audit as audit_log
 from integrations.accounts import services as accounts
@@ -148,6 +151,31 @@ def crm_conflict(w) -> SyncConflict:
     )
 
 
+def destination(w) -> Destination:
+    return destination_services.destination_save(
+        destination=Destination(
+            workspace=w["a"],
+            name="Roles",
+            url="https://roles.supabase.co",
+            team_id=endpoints.SUPABASE_TEAM_ID,
+            user_id=endpoints.SUPABASE_SYSTEM_USER_ID,
+        ),
+        actor=None,
+        service_key=endpoints.SUPABASE_SERVICE_KEY,
+    )
+
+
+def failed_write(w) -> RecordWrite:
+    # A client whose id the destination refuses (not a UUID): its write failed.
+    destination_services.records_receive(
+        destination=destination(w),
+        actor=None,
+        records=[{"entity": "clients", "data": {"name": "Roles", "id": "not-a-uuid"}}],
+        key="roles",
+    )
+    return RecordWrite.objects.get(status=RecordWrite.Status.FAILED)
+
+
 # --- admin actions ---------------------------------------------------------------------------
 
 
@@ -204,6 +232,14 @@ ACTIONS: dict[tuple[str, str], ActionCase] = {
     ),
     ("crm.crmconfig", "sync_now"): ActionCase(crm_config, crm_run_queued(dry_run=False)),
     ("crm.crmconfig", "dry_run"): ActionCase(crm_config, crm_run_queued(dry_run=True)),
+    ("destinations.destination", "test"): ActionCase(
+        destination,
+        lambda row, r: Destination.objects.get(pk=row.pk).last_tested_at is not None,
+        members_may=True,
+    ),
+    ("destinations.recordwrite", "retry"): ActionCase(
+        failed_write, lambda row, r: RecordWrite.objects.get(pk=row.pk).attempts == 2
+    ),
     ("timetracker.jobsyncrun", "sync_again"): ActionCase(
         job_run, lambda row, r: JobSyncRun.objects.filter(status="queued").exists()
     ),
@@ -527,6 +563,30 @@ SERVICES: dict[str, ServiceCase] = {
             policy="app_wins",
             strategy="use_app",
         )
+    ),
+    "destinations.services.destination_save": ServiceCase(
+        lambda w, actor: destination_services.destination_save(
+            destination=Destination(workspace=w["a"], name="New", url="https://n.supabase.co"),
+            actor=actor,
+        )
+    ),
+    "destinations.services.destination_test": ServiceCase(
+        lambda w, actor: destination_services.destination_test(
+            destination=destination(w), actor=actor
+        ),
+        NOT_A_MEMBER,
+    ),
+    "destinations.services.records_receive": ServiceCase(
+        lambda w, actor: destination_services.records_receive(
+            destination=destination(w),
+            actor=actor,
+            records=[{"entity": "clients", "data": {"name": "Roles"}}],
+            key="roles-receive",
+        ),
+        NOT_A_MEMBER,
+    ),
+    "destinations.services.write_retry": ServiceCase(
+        lambda w, actor: destination_services.write_retry(write=failed_write(w), actor=actor)
     ),
 }
 # State-changing services that record no audit event of their own, checked all the same.

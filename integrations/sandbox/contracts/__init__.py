@@ -4,7 +4,8 @@ An `Exchange` (method, path, query, request content type and body, status, respo
 type and body) goes to the checker of the emulator that served it (`check`): Smartsheet and
 Salesforce against their published OpenAPI documents (`specs/`, see `specs/SOURCES.md`),
 HubSpot against explicit checks of the required fields its published specs give (its spec
-collection may not be copied here), Dataverse and Azure AD not at all (they publish no
+collection may not be copied here), Supabase against PostgREST's documented protocol (its
+OpenAPI is generated per database), Dataverse and Azure AD not at all (they publish no
 OpenAPI). Each answer is an `Outcome`: whether the exchange met a published operation
 (`validated`), one the provider does not publish (`unpublished`: OAuth token endpoints,
 Salesforce's `/query`, ...), and the `Violation`s found. Known spec defects are excepted in
@@ -84,7 +85,7 @@ def is_json(content_type: str) -> bool:
 def checker(provider: str):
     """The checker of an emulator (by its name), built once per process: the OpenAPI ones
     load and index their spec, and keep their compiled validators."""
-    from integrations.sandbox.contracts import exceptions, hubspot, openapi
+    from integrations.sandbox.contracts import exceptions, hubspot, openapi, supabase
 
     if provider in ("salesforce", "salesforce-test"):
         return openapi.OpenApiContract(openapi.SALESFORCE)
@@ -92,6 +93,8 @@ def checker(provider: str):
         return openapi.OpenApiContract(openapi.SMARTSHEET)
     if provider == "hubspot":
         return hubspot.HubSpotContract()
+    if provider == "supabase":
+        return supabase.SupabaseContract()
     return exceptions.NoSpec(provider)
 
 

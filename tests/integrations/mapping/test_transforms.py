@@ -82,6 +82,16 @@ def test_a2_lookup_caches_per_key_and_validates_uuids():
     assert nullable("flipchart", {}) is None
 
 
+def test_a2_a3_lookup_of_many_gives_a_list_of_uuids():
+    lookup, _ = lookups({"rooms": {"salle-lac": ROOM, "atelier": CLIENT}})
+    many = compile_transform("lookup_uuid", {"table": "rooms", "many": True}, {"lookup": lookup})
+    assert many("Salle-Lac", {}) == [ROOM]  # locked_room_id → room_ids[]
+    assert many(["salle-lac", "atelier", "salle-lac"], {}) == [ROOM, CLIENT]
+    assert many(None, {}) == []
+    with pytest.raises(MappingError, match="not in the lookup table"):
+        many(["salle-lac", "cellar"], {})
+
+
 # A3: scalar ↔ array
 def test_a3_scalar_to_array():
     assert run("to_array", ROOM) == [ROOM]  # locked_room_id → room_ids[]
@@ -269,6 +279,26 @@ def test_a5_offer_numbers():
     )
     assert run("number", "OE-2025-11-0042", {"prefix": "OE"}) == "OE-2025-11-0042"  # kept
     assert run("number", None, {"prefix": "OE"}).startswith("OE-")
+
+
+@pytest.mark.django_db
+def test_a5_numbers_reserved_in_a_block_are_consecutive_and_never_issued_again():
+    from zoneinfo import ZoneInfo
+
+    from integrations.mapping.numbers import next_number, reserve_numbers
+
+    zone = ZoneInfo("Europe/Zurich")
+    june = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    block = reserve_numbers(prefix="OE", zone=zone, now=june, count=3)
+    assert block == ["OE-2026-06-0001", "OE-2026-06-0002", "OE-2026-06-0003"]
+    assert next_number(prefix="OE", zone=zone, now=june) == "OE-2026-06-0004"
+    issued = []
+    mapped = compile_transform(
+        "number",
+        {"prefix": "OE"},
+        {"issue_number": lambda **kw: issued.append(kw["prefix"]) or "OE-2026-06-0099"},
+    )
+    assert mapped(None, {}) == "OE-2026-06-0099" and issued == ["OE"]  # the caller's pool
 
 
 def test_every_transform_has_a_description_and_a_schema():

@@ -1,0 +1,173 @@
+"""10,000 mixed records (clients, events, tasks, emails, offers with a line item) through
+`POST /api/destinations/<id>/records` into the Supabase emulator, end to end: the API view
+(token auth, validation), the entity's mapping set (renames, lookups read from the destination
+and cached, dates, times, statuses, offer numbers), the required fields, the write through
+postgrest-py on the hub's HTTP layer, the record writes kept.
+
+Requests carry 100 records, 20 of each entity in runs (a run of one entity goes out as one
+PostgREST request; an offer, with its line items, as two). Approval is switched off for emails
+and offers here: the figure is the write path, not a reviewer's speed.
+
+Figures (after one warm-up request, not counted): records per second end to end; hub µs per record = the wall time less the time spent
+in calls to the emulator (the HTTP layer's own timing), per record. Target: hub ≤ 200 µs.
+
+Last line: RESULT records=<n> per_s=<x> hub_us_per_record=<x>
+"""
+
+import os
+import time
+import uuid
+
+from _setup import fresh_database, scaled, start_sandbox
+
+RECORDS = scaled(10_000, minimum=100)
+PER_REQUEST = 100
+RUN = PER_REQUEST // 5
+
+
+def batch(start: int) -> list[dict]:
+    """100 records: 20 clients, then 20 events, tasks, emails and offers about them."""
+    records = []
+    people = [f"person.{start + n}@example.com" for n in range(RUN)]
+    for n, email in enumerate(people):
+        records.append(
+            {
+                "entity": "clients",
+                "data": {"name": f"Person {start + n}", "email": email, "organization": "Bench AG"},
+            }
+        )
+    for n, email in enumerate(people):
+        records.append(
+            {
+                "entity": "events",
+                "data": {
+                    "title": f"Event {start + n}",
+                    "chosen_date": f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}",
+                    "start_time": "9:00",
+                    "end_time": "17:30",
+                    "status": "Lead",
+                    "number_of_participants": 10 + n,
+                    "locked_room_id": "grand-hall",
+                    "client_email": email,
+                },
+            }
+        )
+    for email in people:
+        records.append(
+            {
+                "entity": "tasks",
+                "data": {"title": f"Call {email}", "type": "follow_up", "client_email": email},
+            }
+        )
+    for n, email in enumerate(people):
+        records.append(
+            {
+                "entity": "emails",
+                "data": {
+                    "from_email": "events@venue.ch",
+                    "to_email": email,
+                    "subject": f"Your event {start + n}",
+                    "body_text": "Dear guest, ...",
+                    "client_email": email,
+                },
+            }
+        )
+    for n, email in enumerate(people):
+        records.append(
+            {
+                "entity": "offers",
+                "data": {
+                    "subject": f"Offer {start + n}",
+                    "offer_date": "2026-06-01",
+                    "status": "Draft",
+                    "client_email": email,
+                    "line_items": [
+                        {
+                            "name": "Lunch",
+                            "product": "lunch-buffet",
+                            "quantity": 10,
+                            "unit_price": 40,
+                            "total": 400,
+                        }
+                    ],
+                },
+            }
+        )
+    return records
+
+
+def main() -> None:
+    # As production runs: with DEBUG on, Django keeps every query with its parameters quoted
+    # (on SQLite by one more query each), which cost more than the hub's own work here.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # no TLS in front of a test client
+    fresh_database("destination")
+    server = start_sandbox(["supabase"])
+    from rest_framework.test import APIClient
+
+    from config import endpoints
+    from destinations import services
+    from destinations.models import Destination
+    from integrations.accounts import services as accounts
+    from integrations.accounts.models import Membership, User
+    from integrations.connections import http
+    from integrations.mapping.models import MappingSet
+
+    user = User.objects.create_user(email="bench@example.com", password=uuid.uuid4().hex)
+    workspace = accounts.workspace_create(name="Bench", creator=user)
+    assert Membership.objects.filter(workspace=workspace, user=user, role="admin").exists()
+    _, key = accounts.api_token_create(user=user, name="bench")
+    destination = services.destination_save(
+        destination=Destination(
+            workspace=workspace,
+            name="Bench",
+            url="https://bench.supabase.co",
+            team_id=endpoints.SUPABASE_TEAM_ID,
+            user_id=endpoints.SUPABASE_SYSTEM_USER_ID,
+        ),
+        actor=user,
+        service_key=endpoints.SUPABASE_SERVICE_KEY,
+    )
+    MappingSet.objects.filter(workspace=workspace).update(requires_approval=False)
+    api = APIClient(SERVER_NAME="127.0.0.1")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    url = f"/api/destinations/{destination.pk}/records"
+
+    # One request first, not counted: the first request of a process imports and compiles
+    # what every later one reuses (the admin, the serializers, the regexes).
+    warm = api.post(url, {"records": batch(-PER_REQUEST)}, format="json")
+    assert warm.status_code == 200, (warm.status_code, warm.content[:300])
+    statuses: dict[str, int] = {}
+    sent = 0
+    started = time.perf_counter()
+    with http.track() as calls:
+        while sent < RECORDS:
+            records = batch(sent)[: RECORDS - sent]
+            answer = api.post(
+                url, {"records": records}, format="json", HTTP_IDEMPOTENCY_KEY=f"bench-{sent}"
+            )
+            if answer.status_code != 200:
+                raise SystemExit(
+                    f"request at {sent} answered {answer.status_code}: {answer.content[:300]}"
+                )
+            for status, count in answer.json()["counts"].items():
+                statuses[status] = statuses.get(status, 0) + count
+            sent += len(records)
+    wall = time.perf_counter() - started
+    server.stop()
+    hub_seconds = max(0.0, wall - calls.seconds)
+    per_s = sent / wall
+    hub_us = hub_seconds / sent * 1e6
+    print(f"records {sent} in {wall:.2f} s ({per_s:.0f}/s); outcomes {statuses}")
+    print(
+        f"calls to the emulator {calls.calls} ({calls.calls / sent:.2f} per record), "
+        f"{calls.seconds:.2f} s in them; hub {hub_seconds:.2f} s"
+    )
+    if statuses.get("written", 0) != sent:
+        raise SystemExit("not every record was written")
+    print(f"RESULT records={sent} per_s={per_s:.0f} hub_us_per_record={hub_us:.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,708 @@
+"""Writes of the destinations app: saving and testing a destination, its entities' mapping
+sets, and records in — mapped, checked, held for approval where required, written.
+
+A record's way (issue 19, item 3): the entity's mapping set (renames, lookups read from the
+destination, formats) → the team and system user stamped on → the A4 required fields (a
+record lacking one is refused whole, naming it) → the review queue when the entity's mapping
+set requires approval → the write through PostgREST. Consecutive records of one entity that
+need no approval go out as one request (PostgREST takes an array); one a batch refuses is
+found by writing that batch's records one by one.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from destinations import entities
+from destinations.models import Destination, DestinationEntity, RecordRequest, RecordWrite
+from integrations import approvals
+from integrations.accounts.audit import audit_record, audited, snapshot
+from integrations.accounts.models import User
+from integrations.accounts.services import require_workspace_admin, require_workspace_member
+from integrations.approvals.models import OutboundChange
+from integrations.connections import http
+from integrations.connections.providers import supabase
+from integrations.errors import ApplicationError
+from integrations.mapping.engine import Mapper, MissingRequired, compile_fields
+from integrations.mapping.models import FieldMapping, MappingSet
+from integrations.mapping.numbers import reserve_numbers
+from integrations.mapping.transforms import MappingError, is_empty
+from integrations.redaction import redact_text
+
+logger = logging.getLogger(__name__)
+
+OWNER = "destinations"  # the applier's name in the review queue
+LOOKUP_SECONDS = 300  # a looked-up id is kept this long (an id never changes its key)
+BATCH_SIZE = 500  # rows per insert request
+
+
+class NotConfigured(ApplicationError):
+    status_code = 409
+    code = "destination_not_configured"
+
+
+class KeyReused(ApplicationError):
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
+class InProgress(ApplicationError):
+    status_code = 409
+    code = "request_in_progress"
+
+
+def _public(destination: Destination) -> dict:
+    """What an audit diff may show: everything but the key's value."""
+    data = snapshot(destination)
+    data["service_key"] = "set" if data.get("service_key") else ""
+    return data
+
+
+# --- the destination ---------------------------------------------------------------------------
+
+
+@audited
+@transaction.atomic
+def destination_save(
+    *, destination: Destination, actor: User | None, service_key: str = ""
+) -> Destination:
+    """Create or change a destination (a new key only when one is given: the stored key is
+    never shown back, so an empty field keeps it); its entities get their default mapping
+    sets the first time."""
+    require_workspace_admin(
+        actor=actor, workspace=destination.workspace, doing="configure destinations"
+    )
+    before = (
+        _public(Destination.objects.get(pk=destination.pk))
+        if destination.pk and Destination.objects.filter(pk=destination.pk).exists()
+        else None
+    )
+    if service_key.strip():
+        destination.service_key = service_key.strip()
+    destination.url = destination.url.strip().rstrip("/")
+    destination.save()
+    entities_ensure(destination=destination)
+    audit_record(
+        action="destination.save",
+        actor=actor,
+        target=destination,
+        before=before,
+        after=_public(destination),
+    )
+    return destination
+
+
+def entities_ensure(*, destination: Destination) -> list[DestinationEntity]:
+    """Each entity's mapping set, made from the seed's defaults where the destination has
+    none yet (an admin edits them in the mapping editor afterwards)."""
+    existing = {link.entity: link for link in destination.entities.select_related("mapping_set")}
+    for entity, (rows, approval, conflict_key) in entities.DEFAULTS.items():
+        if entity in existing:
+            continue
+        name = f"{destination.name} · {entity}"
+        mapping_set = MappingSet.objects.filter(workspace=destination.workspace, name=name).first()
+        if mapping_set is None:
+            mapping_set = MappingSet.objects.create(
+                workspace=destination.workspace,
+                name=name,
+                source_entity=entity,
+                target_entity=entity,
+                required_fields=entities.required(entity),
+                requires_approval=approval,
+                description=f"Records of {entity} into the Supabase destination {destination.name}.",
+            )
+            FieldMapping.objects.bulk_create(
+                FieldMapping(
+                    mapping_set=mapping_set,
+                    position=position,
+                    source_field=row["source"],
+                    target_field=row["target"],
+                    transform=row["transform"],
+                    params=row["params"],
+                    direction=row["direction"],
+                )
+                for position, row in enumerate(rows)
+            )
+        existing[entity] = DestinationEntity.objects.create(
+            destination=destination,
+            entity=entity,
+            mapping_set=mapping_set,
+            conflict_key=conflict_key,
+        )
+    return list(existing.values())
+
+
+def project(destination: Destination) -> supabase.Project:
+    return supabase.Project(
+        url=destination.url, key=destination.service_key, rate_key=f"destination-{destination.pk}"
+    )
+
+
+@audited
+def destination_test(*, destination: Destination, actor: User | None = None) -> dict:
+    """Check what writing needs: every setting present, the key acting as the service role,
+    and each table answering to it. Returns {"ok", "role", "tables": {table: "ok" | why},
+    "error"} with messages safe to show (never the key), and records the outcome."""
+    require_workspace_member(actor=actor, workspace=destination.workspace, doing="test it")
+    destination.refresh_from_db()
+    outcome: dict = {"ok": False, "role": "", "tables": {}, "error": ""}
+    missing = destination.missing_settings
+    if missing:
+        outcome["error"] = f"Not configured: set the {', '.join(missing)}."
+    else:
+        outcome["role"] = role = supabase.key_role(destination.service_key)
+        if role != supabase.SERVICE_ROLE:
+            outcome["error"] = (
+                f"The key acts as {role or 'an unknown role'}, not as service_role: writes "
+                "would meet row-level security. Enter the project's service-role (secret) key."
+            )
+        else:
+            pg = supabase.client(project(destination))
+            for table in supabase.TABLES:
+                try:
+                    supabase.probe(pg, table)
+                    outcome["tables"][table] = "ok"
+                except http.ProviderError as exc:
+                    outcome["tables"][table] = exc.message
+            failed = [t for t, state in outcome["tables"].items() if state != "ok"]
+            if failed:
+                first = outcome["tables"][failed[0]]
+                outcome["error"] = (
+                    f"{len(failed)} table(s) did not answer: {', '.join(failed)}. {first}"
+                )
+    outcome["ok"] = not outcome["error"]
+    Destination.objects.filter(pk=destination.pk).update(
+        status=Destination.Status.OK if outcome["ok"] else Destination.Status.ERROR,
+        last_error=outcome["error"][:2000],
+        last_tested_at=timezone.now(),
+    )
+    audit_record(
+        action="destination.test",
+        actor=actor,
+        target=destination,
+        details={"ok": outcome["ok"], "error": outcome["error"]},
+    )
+    return outcome
+
+
+# --- lookups read from the destination -----------------------------------------------------------
+
+
+def destination_lookup(destination: Destination, pg) -> Callable[[str, str], str | None]:
+    """`lookup(table, key)` for the lookup_uuid transform: clients by email, rooms and products
+    by slug, read from the destination within its team and kept in the cache (ids found only:
+    a client written a moment later must be found then)."""
+
+    def lookup(table: str, key: str) -> str | None:
+        column = entities.LOOKUP_KEYS.get(table)
+        if column is None:
+            raise MappingError(
+                f"Lookups read {', '.join(entities.LOOKUP_KEYS)} from the destination, not {table!r}."
+            )
+        cache_key = _lookup_cache_key(destination, table, key)
+        found = cache.get(cache_key)
+        if found is None:
+            rows = supabase.read(
+                pg,
+                table,
+                columns="id",
+                eq={column: key, "team_id": str(destination.team_id)},
+                limit=1,
+            )
+            if not rows:
+                return None
+            found = rows[0]["id"]
+            cache.set(cache_key, found, LOOKUP_SECONDS)
+        return found
+
+    return lookup
+
+
+def _lookup_cache_key(destination: Destination, table: str, key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # keys are emails: not in the clear
+    return f"destination:{destination.pk}:{table}:{digest}"
+
+
+def _remember(destination: Destination, entity: str, row: dict) -> None:
+    column = entities.LOOKUP_KEYS.get(entity)
+    if column and row.get(column) and row.get("id"):
+        key = str(row[column]).strip().lower()
+        cache.set(_lookup_cache_key(destination, entity, key), row["id"], LOOKUP_SECONDS)
+
+
+# --- records in ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """One record on its way: its mapped row (and an offer's mapped line items)."""
+
+    position: int
+    entity: str
+    record: dict
+    row: dict = field(default_factory=dict)
+    children: list[dict] = field(default_factory=list)
+    on_conflict: str = ""  # the unique column to upsert on, when the record named its value
+    write: RecordWrite | None = None
+
+
+def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]:
+    """Each entity's field rows (as engine.field_rows gives them), in one query."""
+    entity_of = {link.mapping_set_id: entity for entity, link in links.items()}
+    rows: dict[str, list[dict]] = {entity: [] for entity in links}
+    for mapping in FieldMapping.objects.filter(mapping_set_id__in=entity_of).order_by(
+        "mapping_set_id", "position", "pk"
+    ):
+        rows[entity_of[mapping.mapping_set_id]].append(
+            {
+                "source": mapping.source_field,
+                "target": mapping.target_field,
+                "transform": mapping.transform,
+                "params": mapping.params,
+                "direction": mapping.direction,
+            }
+        )
+    return rows
+
+
+class NumberPool:
+    """Offer numbers for one request, taken from the sequence a block at a time (one
+    transaction for the block instead of one per offer): `expect(n)` says how many the request
+    will need; numbers not used (a record refused after its number was taken) are gaps, never
+    issued again."""
+
+    def __init__(self):
+        self.expected = 0
+        self.ready: dict[tuple, list[str]] = {}
+
+    def expect(self, count: int) -> None:
+        self.expected = max(0, count)
+
+    def issue(self, *, prefix: str, digits: int, zone) -> str:
+        key = (prefix, digits, str(zone))
+        ready = self.ready.setdefault(key, [])
+        if not ready:
+            ready.extend(
+                reserve_numbers(
+                    prefix=prefix, digits=digits, zone=zone, count=max(1, self.expected)
+                )
+            )
+            self.expected = 0
+        return ready.pop(0)
+
+
+class Intake:
+    """What one request needs for every record: the destination's client, each entity's
+    compiled mapping set (compiled once), the stamps."""
+
+    def __init__(self, destination: Destination):
+        self.destination = destination
+        self.pg = supabase.client(project(destination))
+        self.lookup = destination_lookup(destination, self.pg)
+        self.links = {link.entity: link for link in entities_ensure(destination=destination)}
+        self.rows = _field_rows_of(self.links)
+        self._mappers: dict[str, Mapper] = {}
+        self._conflict_sources: dict[str, list[str]] = {}
+        self.numbers = NumberPool()
+
+    def mapper(self, entity: str) -> Mapper:
+        if entity not in self._mappers:
+            self._mappers[entity] = compile_fields(
+                self.rows[entity],
+                entity=entity,
+                context={"lookup": self.lookup, "issue_number": self.numbers.issue},
+                name=self.links[entity].mapping_set.name,
+            )
+        return self._mappers[entity]
+
+    def stamp(self, entity: str, row: dict) -> dict:
+        destination = self.destination
+        if entity in entities.STAMPED:
+            row["team_id"] = str(destination.team_id)
+            row["user_id"] = str(destination.user_id)
+        if entity == "emails" and destination.email_account_id and not row.get("email_account_id"):
+            row["email_account_id"] = str(destination.email_account_id)
+        return row
+
+    def map(self, entity: str, record: dict, *, skip: tuple[str, ...] = ()) -> dict:
+        """The row for `record`, stamped and checked; MappingError names the field at fault."""
+        row = self.stamp(entity, self.mapper(entity).map(record))
+        required = self.links[entity].mapping_set.required_fields
+        missing = [name for name in required if name not in skip and is_empty(row.get(name))]
+        if missing:
+            raise MissingRequired(entity, missing)
+        return {key: value for key, value in row.items() if value is not None or key in required}
+
+    def plan(self, position: int, entity: str, record: dict) -> Plan:
+        plan = Plan(position, entity, record)
+        data = {key: value for key, value in record.items() if key != "line_items"}
+        plan.row = self.map(entity, data)
+        if entity == "offers":
+            items = record.get("line_items") or []
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise MappingError("line_items must be a list of objects.", field="line_items")
+            for index, item in enumerate(items):
+                try:
+                    plan.children.append(self.map("offer_line_items", item, skip=("offer_id",)))
+                except MappingError as exc:
+                    raise MappingError(
+                        f"line_items[{index}]: {exc.message}", field=exc.field
+                    ) from None
+        plan.on_conflict = self.conflict_key(entity, record)
+        return plan
+
+    def requires_approval(self, entity: str) -> bool:
+        return approvals.requires_approval(mapping_set=self.links[entity].mapping_set)
+
+    def conflict_key(self, entity: str, record: dict) -> str:
+        """The column to upsert on when the record itself gave its value (an offer that has
+        its number, a client sent with its id); "" for a new record (a number the `number`
+        transform just issued is new: nothing to meet)."""
+        key = self.links[entity].conflict_key
+        if not key:
+            return ""
+        if entity not in self._conflict_sources:
+            self._conflict_sources[entity] = [
+                source
+                for row in self.rows[entity]
+                if row["target"] == key
+                for source in str(row["source"]).split(",")
+            ]
+        sources = self._conflict_sources[entity]
+        return key if any(not is_empty(record.get(s.strip())) for s in sources) else ""
+
+
+def _fingerprint(records: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _claim(
+    destination: Destination, key: str, fingerprint: str, actor
+) -> tuple[RecordRequest, dict | None]:
+    """The request row for `key`, new; or the answer given to it before (the same body only)."""
+    try:
+        with transaction.atomic():
+            return (
+                RecordRequest.objects.create(
+                    workspace=destination.workspace,
+                    destination=destination,
+                    key=key,
+                    fingerprint=fingerprint,
+                    created_by=actor,
+                ),
+                None,
+            )
+    except IntegrityError:
+        earlier = RecordRequest.objects.get(destination=destination, key=key)
+    if earlier.fingerprint != fingerprint:
+        raise KeyReused(
+            "This idempotency key was used for a different request; use a new key for new records."
+        )
+    if earlier.answer is None:
+        raise InProgress(
+            "A request with this idempotency key is still being written; retry shortly."
+        )
+    return earlier, earlier.answer
+
+
+@audited
+def records_receive(
+    *, destination: Destination, actor: User | None, records: list[dict], key: str
+) -> dict:
+    """Take a request of records (each {"entity", "data"}) and answer per record: written
+    (with the destination's id), waiting for approval (with the change id), refused (why,
+    naming the field) or failed (the destination's message). A request repeated with the same
+    idempotency `key` is answered as the first was and writes nothing."""
+    require_workspace_member(actor=actor, workspace=destination.workspace, doing="send records")
+    missing = destination.missing_settings
+    if missing:
+        raise NotConfigured(
+            f"The destination {destination.name} is not configured: set the {', '.join(missing)}."
+        )
+    request, earlier = _claim(destination, key, _fingerprint(records), actor)
+    if earlier is not None:
+        return {**earlier, "replayed": True}
+    intake = Intake(destination)
+    intake.numbers.expect(
+        sum(
+            1
+            for item in records
+            if item.get("entity") == "offers"
+            and isinstance(item.get("data"), dict)
+            and not item["data"].get("offer_number")
+        )
+    )
+    pending: list[Plan] = []  # consecutive records of one entity, written as one request
+    writes: list[RecordWrite] = []
+
+    def flush() -> None:
+        if pending:
+            _write_batch(intake, list(pending), writes)
+            pending.clear()
+
+    try:
+        _receive(intake, request, records, pending, writes, flush)
+    except Exception:
+        # Whatever was written stays recorded and the answer is kept, so a retry under this
+        # key is answered (not written twice) and the records not reached say so.
+        _record_unreached(request, records, writes)
+        raise
+    return _finish(destination, request, key, actor, writes)
+
+
+def _record_unreached(
+    request: RecordRequest, records: list[dict], writes: list[RecordWrite]
+) -> None:
+    unheld = "Not held for approval: the request failed here; send it again under a new key."
+    for write in writes:
+        if write.status == RecordWrite.Status.WAITING and write.change is None:
+            write.status, write.error = RecordWrite.Status.FAILED, unheld
+            write.save(update_fields=["status", "error"])
+    reached = {write.position for write in writes}
+    for position, item in enumerate(records):
+        if position not in reached:
+            writes.append(
+                RecordWrite(
+                    workspace=request.workspace,
+                    request=request,
+                    destination=request.destination,
+                    position=position,
+                    entity=item.get("entity") if item.get("entity") in entities.DEFAULTS else "",
+                    record=item.get("data") if isinstance(item.get("data"), dict) else {},
+                    status=RecordWrite.Status.FAILED,
+                    error="Not written: the request failed before this record; send it again "
+                    "under a new key.",
+                )
+            )
+    _finish(request.destination, request, request.key, request.created_by, writes)
+
+
+def _receive(intake: Intake, request: RecordRequest, records, pending, writes, flush) -> None:
+    destination = intake.destination
+    for position, item in enumerate(records):
+        entity, data = item.get("entity"), item.get("data")
+        if pending and pending[0].entity != entity:
+            flush()  # written before a record that may look them up (an event's client)
+        write = RecordWrite(
+            workspace=destination.workspace,
+            request=request,
+            destination=destination,
+            position=position,
+            entity=entity if entity in entities.DEFAULTS else "",
+            record=data if isinstance(data, dict) else {},
+        )
+        try:
+            if entity not in entities.DEFAULTS or entity == "offer_line_items":
+                raise MappingError(
+                    "entity must be one of clients, events, offers (with line_items), tasks, emails.",
+                    field="entity",
+                )
+            if not isinstance(data, dict):
+                raise MappingError("data must be an object.", field="data")
+            plan = intake.plan(position, entity, data)
+        except MappingError as exc:
+            write.status, write.error = RecordWrite.Status.REFUSED, exc.message
+            write.error_code = exc.field[:20]
+            writes.append(write)
+            continue
+        except http.ProviderError as exc:  # a lookup could not reach the destination
+            write.status, write.error = RecordWrite.Status.FAILED, exc.message
+            writes.append(write)
+            continue
+        write.row, write.children = plan.row, plan.children
+        plan.write = write
+        if intake.requires_approval(entity):
+            flush()
+            write.status = RecordWrite.Status.WAITING
+            write.save()
+            writes.append(write)
+            write.change = _hold(intake, plan)
+            RecordWrite.objects.filter(pk=write.pk).update(change=write.change)
+        else:
+            if pending and pending[0].on_conflict != plan.on_conflict:
+                flush()  # one request upserts on one column, or inserts
+            pending.append(plan)
+            if len(pending) >= BATCH_SIZE:
+                flush()
+    flush()
+
+
+def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict:
+    """Store the writes and the answer to the request."""
+    RecordWrite.objects.bulk_create([w for w in writes if w.pk is None])
+    writes.sort(key=lambda w: w.position)
+    answers = [_answer(write) for write in writes]
+    counts: dict[str, int] = {}
+    for answer in answers:
+        counts[answer["status"]] = counts.get(answer["status"], 0) + 1
+    body = {"key": key, "records": answers, "counts": counts}
+    RecordRequest.objects.filter(pk=request.pk).update(answer=body)
+    audit_record(
+        action="destination.records",
+        actor=actor,
+        target=destination,
+        details={"key": key, "counts": counts},
+    )
+    return body
+
+
+def _answer(write: RecordWrite) -> dict:
+    answer = {"position": write.position, "entity": write.entity, "status": write.status}
+    if write.status == RecordWrite.Status.WRITTEN:
+        answer["id"] = write.remote_id
+    elif write.status == RecordWrite.Status.WAITING:
+        answer["change_id"] = write.change_id
+    else:
+        answer["error"] = write.error
+        if write.error_code:
+            answer["code"] = write.error_code
+    return answer
+
+
+def _hold(intake: Intake, plan: Plan) -> OutboundChange:
+    return approvals.plan(
+        workspace=intake.destination.workspace,
+        owner=OWNER,
+        target_entity=plan.entity,
+        operation=OutboundChange.Operation.CREATE,
+        after=plan.row,
+        target_label=str(plan.row.get("subject") or plan.row.get("offer_number") or "")[:255],
+        mapping_set=intake.links[plan.entity].mapping_set,
+        payload={"write_id": plan.write.pk, "line_items": plan.children},
+    )
+
+
+def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -> None:
+    """Write `plans` (one entity, one conflict column) in one request (their line items in a
+    second); if the destination refuses the batch, each record alone, so only the ones at
+    fault fail."""
+    try:
+        stored = _write_rows(
+            intake,
+            plans[0].entity,
+            [plan.row for plan in plans],
+            [plan.children for plan in plans],
+            on_conflict=plans[0].on_conflict,
+        )
+    except supabase.Refused as exc:
+        if len(plans) > 1:
+            for plan in plans:
+                _write_batch(intake, [plan], writes)
+            return
+        _failed(plans[0].write, exc)
+        writes.append(plans[0].write)
+        return
+    except http.ProviderError as exc:
+        for plan in plans:
+            _failed(plan.write, exc)
+            writes.append(plan.write)
+        return
+    for plan, row in zip(plans, stored, strict=True):
+        _written(intake, plan.write, row)
+        writes.append(plan.write)
+
+
+def _write_rows(
+    intake: Intake, entity: str, rows: list[dict], children: list[list[dict]], *, on_conflict: str
+) -> list[dict]:
+    """Rows of one entity (offers with their line items) into the destination; the rows as
+    stored, in the order sent."""
+    stored = supabase.insert(intake.pg, entity, rows, on_conflict=on_conflict)
+    items = [
+        {**item, "offer_id": parent["id"]}
+        for parent, kids in zip(stored, children, strict=True)
+        for item in kids
+    ]
+    if items:
+        try:
+            supabase.insert(intake.pg, "offer_line_items", items)
+        except http.ProviderError:
+            # PostgREST has no transaction across two requests: new offers are taken back so
+            # a record is written whole or not at all (an upserted offer keeps its old items).
+            if not on_conflict:
+                supabase.delete(intake.pg, entity, in_={"id": [row["id"] for row in stored]})
+            raise
+    return stored
+
+
+def _write_one(intake: Intake, write: RecordWrite, children: list[dict]) -> dict:
+    """One record again (approved, or retried), upserting on the conflict column its record
+    named."""
+    on_conflict = intake.conflict_key(write.entity, write.record)
+    [stored] = _write_rows(intake, write.entity, [write.row], [children], on_conflict=on_conflict)
+    return stored
+
+
+def _written(intake: Intake, write: RecordWrite, row: dict) -> None:
+    write.status = RecordWrite.Status.WRITTEN
+    write.answer, write.remote_id = row, str(row.get("id", ""))
+    write.error = write.error_code = ""
+    write.attempts += 1
+    write.written_at = timezone.now()
+    _remember(intake.destination, write.entity, row)
+
+
+def _failed(write: RecordWrite, exc: http.ProviderError) -> None:
+    write.status = RecordWrite.Status.FAILED
+    write.error = redact_text(exc.message)[:2000]
+    write.error_code = (exc.code or "")[:20]
+    write.attempts += 1
+
+
+# --- approved changes and retries -----------------------------------------------------------------
+
+
+def apply_change(change: OutboundChange) -> None:
+    """The review queue's applier: write a record a person approved. Applying it twice (a
+    redelivered task) finds it written and writes nothing more."""
+    write = (
+        RecordWrite.objects.select_related("destination")
+        .filter(pk=change.payload.get("write_id"))
+        .first()
+    )
+    if write is None:
+        raise ApplicationError("The record this change would write is gone.")
+    if write.status == RecordWrite.Status.WRITTEN:
+        return
+    intake = Intake(write.destination)
+    try:
+        row = _write_one(intake, write, change.payload.get("line_items") or [])
+    except http.ProviderError as exc:
+        _failed(write, exc)
+        write.save()
+        raise
+    _written(intake, write, row)
+    write.save()
+
+
+@audited
+def write_retry(*, write: RecordWrite, actor: User | None) -> RecordWrite:
+    """Write a failed record again, as it was mapped."""
+    require_workspace_admin(
+        actor=actor, workspace=write.workspace, doing="retry writes to destinations"
+    )
+    locked = RecordWrite.objects.select_related("destination").get(pk=write.pk)
+    if locked.status != RecordWrite.Status.FAILED:
+        raise ApplicationError(f"Only a failed write can be retried; this one is {locked.status}.")
+    intake = Intake(locked.destination)
+    try:
+        row = _write_one(intake, locked, locked.children)
+    except http.ProviderError as exc:
+        _failed(locked, exc)
+    else:
+        _written(intake, locked, row)
+    locked.save()
+    audit_record(
+        action="destination.write_retry",
+        actor=actor,
+        target=locked,
+        workspace=locked.workspace_id,
+        details={"status": locked.status},
+    )
+    return locked

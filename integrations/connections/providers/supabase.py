@@ -1,0 +1,227 @@
+"""Supabase: a project's Data API (PostgREST, under /rest/v1) through PostgREST's official
+Python client, postgrest-py. The client speaks httpx; its transport is swapped for one that
+sends every request through the hub's HTTP layer (`http.session`: token bucket, retries with
+Retry-After, timeouts, call counting, sandbox TLS), as hubspot.py hands the HubSpot SDK the
+hub's pool. The client's own retry loop is switched off: the layer retries, once.
+
+Why postgrest and not the `supabase` package: the hub uses the Data API only; `supabase`
+brings the Auth, Storage, Realtime (websockets) and Functions clients along with the same
+postgrest client underneath.
+
+# Reference: https://supabase.com/docs/guides/api/api-keys (the `apikey` header on every
+# request; legacy keys are JWTs whose `role` claim is anon or service_role; the new secret keys
+# `sb_secret_...` act as service_role, publishable keys `sb_publishable_...` as anon; the
+# service role bypasses row-level security and belongs on servers only).
+# Reference: https://docs.postgrest.org/en/v14/references/errors.html (error bodies: code,
+# message, details, hint; the statuses they come with).
+"""
+
+import base64
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import httpx
+import requests
+from django.conf import settings
+from postgrest import APIError, SyncPostgrestClient
+
+from integrations.connections import http
+from integrations.connections.providers.base import sandbox_mode
+
+PROVIDER = "supabase"
+REST_PATH = "/rest/v1"
+SERVICE_ROLE = "service_role"
+# The tables the destination writes, and the two it reads slugs from (seed Part A, "Frontend
+# Compatibility": rooms are read only).
+TABLES = (
+    "clients",
+    "events",
+    "offers",
+    "offer_line_items",
+    "tasks",
+    "emails",
+    "rooms",
+    "products",
+)
+
+# The hub's last raw answer in this context: postgrest-py's APIError has no status, and the
+# typed error (Unauthorized, RateLimited with Retry-After...) needs it.
+_last_answer: ContextVar[requests.Response | None] = ContextVar("supabase_answer", default=None)
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a call needs to reach one Supabase project: its URL, the key, and the rate-limit
+    key of the destination it belongs to."""
+
+    url: str
+    key: str
+    rate_key: str
+
+
+def project_url(configured: str) -> str:
+    """The project's base URL: the configured one live, the emulator's in sandbox mode (as
+    every provider is pointed at its emulator)."""
+    if sandbox_mode():
+        return settings.PROVIDER_URLS["supabase_project"]
+    return configured.rstrip("/")
+
+
+def key_role(key: str) -> str:
+    """The Postgres role a key acts as ("" when it cannot be told): read from a legacy JWT
+    key's payload (not verified: the project verifies it; we only refuse a wrong kind early),
+    or from a new-style key's prefix."""
+    key = key.strip()
+    if key.startswith("sb_secret_"):
+        return SERVICE_ROLE
+    if key.startswith("sb_publishable_"):
+        return "anon"
+    parts = key.split(".")
+    if len(parts) != 3:
+        return ""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return ""
+    return str(claims.get("role", "")) if isinstance(claims, dict) else ""
+
+
+class HubTransport(httpx.BaseTransport):
+    """httpx's transport, sending through a session of the hub's HTTP layer."""
+
+    # Set by requests from the body and the connection it holds; httpx's values would clash.
+    DROPPED = frozenset({"host", "content-length", "connection", "accept-encoding", "user-agent"})
+
+    def __init__(self, session: requests.Session):
+        self.session = session
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in self.DROPPED}
+        answer = self.session.request(
+            request.method,
+            str(request.url),
+            data=request.read() or None,
+            headers=headers,
+            allow_redirects=False,
+        )
+        _last_answer.set(answer)
+        # requests has decoded the body already: the encoding headers no longer describe it.
+        kept = [
+            (k, v)
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            answer.status_code, headers=kept, content=answer.content, request=request
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def client(project: Project) -> SyncPostgrestClient:
+    """The official client for one project, on the hub's HTTP layer."""
+    base = f"{project_url(project.url)}{REST_PATH}"
+    headers = {"apikey": project.key}
+    if "." in project.key:
+        # A legacy JWT key is also the bearer PostgREST reads the role from; the new keys
+        # are not JWTs and go in `apikey` only (the gateway maps them to their role).
+        headers["Authorization"] = f"Bearer {project.key}"
+    transport = HubTransport(http.session(PROVIDER, key=project.rate_key))
+    session = httpx.Client(base_url=base, transport=transport, follow_redirects=False)
+    return SyncPostgrestClient(base, headers=headers, http_client=session, retry_enabled=False)
+
+
+class Refused(http.Permanent):
+    """PostgREST refused the request: its `code`, `details` and `hint` are kept apart from the
+    message so pages can show them."""
+
+    def __init__(self, message: str, *, status: int | None, code: str, details, hint):
+        super().__init__(message, provider=PROVIDER, status=status, code=code)
+        self.details = "" if details is None else str(details)
+        self.hint = "" if hint is None else str(hint)
+
+
+def _run(builder, action: str) -> list[dict]:
+    _last_answer.set(None)
+    try:
+        return list(builder.execute().data)
+    except APIError as exc:
+        answer = _last_answer.get()
+        message = f"Supabase refused to {action}: {exc.message or 'no message'}"
+        if exc.code:
+            message += f" ({exc.code})"
+        if exc.hint:
+            message += f" Hint: {exc.hint}"
+        if (
+            answer is not None
+            and answer.status_code in (401, 429)
+            or (answer is not None and answer.status_code >= 500)
+        ):
+            http.raise_for_status(answer, provider=PROVIDER, message=message, code=exc.code or "")
+        raise Refused(
+            message,
+            status=answer.status_code if answer is not None else None,
+            code=exc.code or "",
+            details=exc.details,
+            hint=exc.hint,
+        ) from None
+
+
+def read(
+    pg: SyncPostgrestClient,
+    table: str,
+    *,
+    columns: str = "*",
+    eq: dict | None = None,
+    in_: dict | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    """Rows of `table` matching every `eq` (column = value) and `in_` (column in values)."""
+    builder = pg.from_(table).select(columns)
+    for column, value in (eq or {}).items():
+        builder = builder.eq(column, value)
+    for column, values in (in_ or {}).items():
+        builder = builder.in_(column, list(values))
+    if limit is not None:
+        builder = builder.limit(limit)
+    return _run(builder, f"read {table}")
+
+
+def insert(
+    pg: SyncPostgrestClient, table: str, rows: list[dict], *, on_conflict: str = ""
+) -> list[dict]:
+    """Insert `rows` (one request: PostgREST takes an array), or upsert them on the unique
+    column `on_conflict` (resolution=merge-duplicates); the rows as stored come back
+    (return=representation), in the order sent."""
+    if on_conflict:
+        builder = pg.from_(table).upsert(rows, on_conflict=on_conflict)
+    else:
+        builder = pg.from_(table).insert(rows)
+    return _run(builder, f"write {table}")
+
+
+def update(pg: SyncPostgrestClient, table: str, values: dict, *, eq: dict) -> list[dict]:
+    """Set `values` on the rows matching every `eq`; the rows as stored come back."""
+    builder = pg.from_(table).update(values)
+    for column, value in eq.items():
+        builder = builder.eq(column, value)
+    return _run(builder, f"update {table}")
+
+
+def delete(
+    pg: SyncPostgrestClient, table: str, *, eq: dict | None = None, in_: dict | None = None
+) -> list[dict]:
+    """Delete the rows matching every `eq` and `in_`; the rows deleted come back."""
+    builder = pg.from_(table).delete()
+    for column, value in (eq or {}).items():
+        builder = builder.eq(column, value)
+    for column, values in (in_ or {}).items():
+        builder = builder.in_(column, list(values))
+    return _run(builder, f"delete rows of {table}")
+
+
+def probe(pg: SyncPostgrestClient, table: str) -> None:
+    """One cheap read proving that `table` answers to this key (a missing table is PGRST205)."""
+    _run(pg.from_(table).select("id").limit(1), f"read {table}")

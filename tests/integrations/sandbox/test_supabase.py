@@ -1,0 +1,234 @@
+"""The Supabase emulator, driven through PostgREST's official client on the hub's HTTP layer:
+what it accepts and refuses (PostgREST's JSON errors), the frontend's column formats, upserts
+on a conflict key, and row-level security by team for keys other than the service role's."""
+
+import pytest
+
+from config import endpoints
+from integrations.connections import http
+from integrations.connections.providers import supabase as provider
+
+TEAM = endpoints.SUPABASE_TEAM_ID
+USER = endpoints.SUPABASE_SYSTEM_USER_ID
+OTHER_TEAM = "0b6f1e2d-3c4b-4a59-8677-8899aabbccdd"
+
+
+def pg(key: str = endpoints.SUPABASE_SERVICE_KEY):
+    return provider.client(
+        provider.Project(url="https://unused.supabase.co", key=key, rate_key="t")
+    )
+
+
+def user_key(sandbox, team: str) -> str:
+    return sandbox.control("supabase", "POST", "keys", {"role": "authenticated", "team_id": team})[
+        "key"
+    ]
+
+
+def rows(sandbox, table: str) -> list[dict]:
+    return sandbox.control("supabase", "GET", f"rows/{table}")
+
+
+def client_row(**extra) -> dict:
+    return {
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "team_id": TEAM,
+        "user_id": USER,
+    } | extra
+
+
+def test_an_insert_comes_back_as_stored_with_its_new_uuid(sandbox):
+    [stored] = provider.insert(pg(), "clients", [client_row(company="Analytical Engines")])
+    assert len(stored["id"]) == 36 and stored["company"] == "Analytical Engines"
+    assert stored["created_at"].endswith("+00:00")
+    assert rows(sandbox, "clients") == [stored]
+
+
+def test_dates_times_arrays_and_numbers_come_back_in_postgres_formats(sandbox):
+    room = rows(sandbox, "rooms")[0]["id"]
+    [event] = provider.insert(
+        pg(),
+        "events",
+        [
+            {
+                "title": "Summer party",
+                "event_date": "2026-07-04",
+                "start_time": "9:30",
+                "end_time": "17:00:00",
+                "status": "option",
+                "room_ids": [room],
+                "attendees": "40",
+                "team_id": TEAM,
+                "user_id": USER,
+            }
+        ],
+    )
+    assert (event["event_date"], event["start_time"], event["end_time"]) == (
+        "2026-07-04",
+        "09:30:00",
+        "17:00:00",
+    )
+    assert event["room_ids"] == [room] and event["attendees"] == 40
+    assert event["current_step"] == 1 and event["date_confirmed"] is False  # B2 defaults
+
+
+@pytest.mark.contract(requests=False, reason="each case sends what PostgREST refuses, on purpose")
+@pytest.mark.parametrize(
+    ("table", "values", "status", "code", "message"),
+    [
+        ("clients", {"name": None}, 400, "23502", 'null value in column "name"'),
+        ("clients", {"nickname": "x"}, 400, "PGRST204", "Could not find the 'nickname' column"),
+        (
+            "clients",
+            {"team_id": "team-a"},
+            400,
+            "22P02",
+            'invalid input syntax for type uuid: "team-a"',
+        ),
+        ("events", {"status": "Lead"}, 400, "23514", "events_status_check"),
+        ("visits", {}, 404, "PGRST205", "Could not find the table 'public.visits'"),
+    ],
+)
+def test_refusals_are_postgrest_json_errors(sandbox, table, values, status, code, message):
+    base = (
+        client_row()
+        if table == "clients"
+        else {
+            "title": "Party",
+            "event_date": "2026-07-04",
+            "start_time": "10:00",
+            "end_time": "11:00",
+            "team_id": TEAM,
+            "user_id": USER,
+        }
+    )
+    with pytest.raises(provider.Refused) as refused:
+        provider.insert(pg(), table, [base | values])
+    assert refused.value.status == status and refused.value.code == code
+    assert message in refused.value.message
+    answer = sandbox.control("supabase", "GET", "calls")["log"][-1]
+    assert answer["status"] == status
+
+
+def test_a_batch_is_written_whole_or_not_at_all(sandbox):
+    with pytest.raises(provider.Refused):
+        provider.insert(pg(), "clients", [client_row(), client_row(name=None)])
+    assert rows(sandbox, "clients") == []
+
+
+def test_an_upsert_on_the_conflict_key_updates_the_row_it_meets(sandbox):
+    offer = {
+        "offer_number": "OE-2026-07-0001",
+        "subject": "Offer",
+        "offer_date": "2026-07-01",
+        "user_id": USER,
+        "team_id": TEAM,
+    }
+    [first] = provider.insert(pg(), "offers", [offer], on_conflict="offer_number")
+    [second] = provider.insert(
+        pg(), "offers", [offer | {"subject": "Offer v2"}], on_conflict="offer_number"
+    )
+    assert second["id"] == first["id"] and second["subject"] == "Offer v2"
+    assert len(rows(sandbox, "offers")) == 1
+    with pytest.raises(provider.Refused) as duplicate:
+        provider.insert(pg(), "offers", [offer])
+    assert duplicate.value.status == 409 and duplicate.value.code == "23505"
+    assert "Key (offer_number)=(OE-2026-07-0001) already exists." in duplicate.value.details
+
+
+def test_reads_filter_order_and_limit(sandbox):
+    provider.insert(pg(), "clients", [client_row(name=n, email=f"{n}@x.ch") for n in "cab"])
+    found = provider.read(pg(), "clients", eq={"email": "a@x.ch"})
+    assert [r["name"] for r in found] == ["a"]
+    some = provider.read(pg(), "clients", in_={"name": ["b", "c"]}, columns="name")
+    assert sorted(r["name"] for r in some) == ["b", "c"] and set(some[0]) == {"name"}
+    ordered = pg().from_("clients").select("name").order("name", desc=True).limit(2).execute().data
+    assert [r["name"] for r in ordered] == ["c", "b"]
+
+
+def test_update_and_delete_by_filter(sandbox):
+    [row] = provider.insert(pg(), "clients", [client_row()])
+    [changed] = provider.update(
+        pg(), "clients", {"phone": "+41 44 000 00 00"}, eq={"id": row["id"]}
+    )
+    assert changed["phone"] == "+41 44 000 00 00"
+    assert provider.delete(pg(), "clients", eq={"id": row["id"]}) == [changed]
+    assert rows(sandbox, "clients") == []
+
+
+def test_a_team_key_sees_and_writes_only_its_own_team(sandbox):
+    provider.insert(
+        pg(), "clients", [client_row(name="ours"), client_row(name="theirs", team_id=OTHER_TEAM)]
+    )
+    ours = pg(user_key(sandbox, TEAM))
+    assert [r["name"] for r in provider.read(ours, "clients")] == ["ours"]
+    with pytest.raises(provider.Refused) as refused:
+        provider.insert(ours, "clients", [client_row(name="sneaky", team_id=OTHER_TEAM)])
+    assert refused.value.status == 403 and refused.value.code == "42501"
+    theirs_id = next(r["id"] for r in rows(sandbox, "clients") if r["name"] == "theirs")
+    assert provider.update(ours, "clients", {"name": "taken"}, eq={"id": theirs_id}) == []
+    assert provider.delete(ours, "clients", eq={"id": theirs_id}) == []
+    assert {r["name"] for r in rows(sandbox, "clients")} == {"ours", "theirs"}
+
+
+def test_line_items_belong_to_the_team_of_their_offer(sandbox):
+    [offer] = provider.insert(
+        pg(),
+        "offers",
+        [
+            {
+                "offer_number": "OE-1",
+                "subject": "s",
+                "offer_date": "2026-01-01",
+                "user_id": USER,
+                "team_id": OTHER_TEAM,
+            }
+        ],
+    )
+    provider.insert(
+        pg(),
+        "offer_line_items",
+        [{"offer_id": offer["id"], "name": "Lunch", "quantity": 2, "unit_price": 30, "total": 60}],
+    )
+    assert provider.read(pg(user_key(sandbox, TEAM)), "offer_line_items") == []
+    assert len(provider.read(pg(user_key(sandbox, OTHER_TEAM)), "offer_line_items")) == 1
+
+
+def test_an_unknown_key_is_refused_by_the_gateway(sandbox):
+    with pytest.raises(http.Unauthorized) as refused:
+        provider.read(pg("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.forged"), "clients")
+    assert "Invalid API key" in refused.value.message
+    assert "eyJ" not in str(refused.value)
+
+
+def test_the_key_role_is_read_from_the_key():
+    assert provider.key_role(endpoints.SUPABASE_SERVICE_KEY) == "service_role"
+    assert provider.key_role("sb_secret_abc") == "service_role"
+    assert provider.key_role("sb_publishable_abc") == "anon"
+    assert provider.key_role("not a key") == ""
+
+
+def test_the_contract_checks_catch_a_body_naming_no_column_and_a_bad_error_shape():
+    from integrations.sandbox.contracts import Exchange, check
+
+    bad_body = Exchange(
+        method="POST",
+        path="/rest/v1/clients",
+        request_type="application/json",
+        request_body=b'{"nickname": "x"}',
+        status=201,
+        response_type="application/json",
+        response_body=b"[]",
+    )
+    assert [v.field for v in check("supabase", bad_body).violations] == ["body.nickname"]
+    bad_error = Exchange(
+        method="GET",
+        path="/rest/v1/clients",
+        query="name=equals.x",
+        status=400,
+        response_type="application/json",
+        response_body=b'{"error": "bad"}',
+    )
+    fields = [v.field for v in check("supabase", bad_error).violations]
+    assert fields == ["query.name", "body"]
