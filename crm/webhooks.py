@@ -116,8 +116,19 @@ def webhook_receive(*, body: bytes, headers, uri: str, method: str = "POST") -> 
         for config_id, entity in sorted({(r.config_id, r.entity) for r in new}):
             if _reacts(by_id[config_id]):
                 queued.append([config_id, entity])
-                transaction.on_commit(lambda c=config_id, e=entity: _queue(c, e))
+                transaction.on_commit(lambda c=config_id, e=entity: _queue_unless_busy(c, e))
     return {"events": len(events), "new": len(new), "queued": queued}
+
+
+def _queue_unless_busy(config_id: int, entity: str) -> None:
+    """Queue a run's request unless a run of the config's entity is queued or going: a queued
+    one reads these notifications when it starts, a going one has its follow-up queued as it
+    ends (tasks.sync_run), so another task would only find it busy. After a bulk sync HubSpot
+    announces each record the hub wrote (its echoes): hundreds of deliveries, which queued a
+    task each ahead of a person's next change (seconds to tens of seconds of backlog)."""
+    active = (SyncLog.Status.QUEUED, SyncLog.Status.RUNNING)
+    if not SyncLog.objects.filter(config_id=config_id, entity=entity, status__in=active).exists():
+        _queue(config_id, entity)
 
 
 def _queue(config_id: int, entity: str) -> None:

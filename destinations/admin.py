@@ -22,6 +22,15 @@ class DestinationForm(forms.ModelForm):
         "stored one; it is never shown again.",
     )
 
+    # Declared here so that the model's URLField never builds its own (http-assuming) form field:
+    # a project URL typed without a scheme is https.
+    url = forms.URLField(
+        assume_scheme="https",
+        label="Project URL",
+        max_length=Destination._meta.get_field("url").max_length,
+        help_text=Destination._meta.get_field("url").help_text,
+    )
+
     class Meta:
         model = Destination
         fields = ["workspace", "name", "url", "team_id", "user_id", "email_account_id"]
