@@ -131,6 +131,7 @@ def webhook_figure(sandbox, config) -> str:
     time.sleep(WINDOW)
     seconds = contact_latency(sandbox, config, changes=max(5, scaled(50)))
     figure = p95(seconds)
+    print("    each change, s: " + " ".join(f"{s:.2f}" for s in seconds))
     print(
         f"Webhook to synced: p95 {figure:.2f} s, median {sorted(seconds)[len(seconds) // 2]:.2f} s, "
         f"max {max(seconds):.2f} s over {len(seconds)} "
