@@ -11,7 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.db.models import Count, Max
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -472,6 +473,9 @@ def conflict_list(request):
         status="" if chosen["status"] == "all" else chosen["status"],
         entity=chosen["entity"] if chosen["entity"] in Entity.values else "",
     ).filter(workspace=workspace)
+    stamp = _conflicts_stamp(conflicts)
+    if request.GET.get("watch"):  # the page's script: has what it lists changed?
+        return JsonResponse({"stamp": stamp})
     page = Paginator(conflicts, CONFLICTS_PAGE_SIZE).get_page(request.GET.get("page"))
     records = selectors.conflict_records(conflicts=page.object_list)
     for conflict in page.object_list:
@@ -489,8 +493,18 @@ def conflict_list(request):
             "query": query.urlencode(),
             "statuses": CONFLICT_STATUS_FILTER,
             "entities": Entity.choices,
+            "stamp": stamp,
         },
     )
+
+
+def _conflicts_stamp(conflicts) -> str:
+    """What a listing holds, in one line: it changes when a run finds a conflict or settles one,
+    and when someone resolves or ignores one."""
+    found = conflicts.aggregate(
+        count=Count("pk"), newest=Max("pk"), detected=Max("detected_at"), settled=Max("resolved_at")
+    )
+    return ":".join(str(found[key]) for key in ("count", "newest", "detected", "settled"))
 
 
 def _rules(conflict: SyncConflict) -> dict[str, str]:

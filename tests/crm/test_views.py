@@ -422,6 +422,33 @@ def test_the_conflicts_list_filters_by_status_and_entity_and_links_each(
     )
 
 
+def test_the_conflicts_list_says_when_what_it_lists_changes(client, config, conflict, admin):
+    """The page's script asks every second (`?watch=1`) and reloads when the stamp moves."""
+
+    def stamp(query: str = "") -> str:
+        client.force_login(admin)
+        answer = client.get(f"/crm/conflicts/?{query}watch=1")
+        assert answer.status_code == 200
+        return answer.json()["stamp"]
+
+    html = page(client, admin, "/crm/conflicts/")
+    first = stamp()
+    assert f'data-stamp="{first}"' in html and 'data-watch-url="?watch=1"' in html
+    assert stamp() == first  # nothing changed: no reload
+    found = SyncConflict.objects.create(  # a run finds another
+        workspace=config.workspace,
+        config=config,
+        entity="account",
+        remote_id="0015g00000NewAAAAA",
+        conflicting_fields=["Industry"],
+    )
+    second = stamp()
+    assert second != first
+    SyncConflict.objects.filter(pk=found.pk).update(status="ignored")  # settled elsewhere
+    assert stamp() != second  # a page showing it reloads (to the first list again)
+    assert stamp("entity=contact&") == stamp("entity=contact&")  # the filters are its own
+
+
 def test_the_split_view_shows_the_base_and_both_sides_of_each_field(
     client, conflict, admin, member
 ):

@@ -153,3 +153,35 @@ def test_a_conflict_is_resolved_field_by_field(
     config.refresh_from_db()
     assert config.field_policies == {}
     assert errors == []
+
+
+def test_the_conflicts_list_shows_a_conflict_a_run_finds_within_two_seconds(
+    signed_in, hub, two_workspaces, sandbox
+):
+    admin, workspace = two_workspaces["a_admin"], two_workspaces["a"]
+    connection = connect(sandbox, user=admin, workspace=workspace, provider="salesforce")
+    config = CrmConfig.objects.create(
+        workspace=workspace, provider="salesforce", connection=connection, entities=["contact"]
+    )
+    ada = Contact.objects.create(workspace=workspace, first_name="Ada", last_name="Lovelace")
+    page = signed_in(admin)
+    page.set_viewport_size({"width": WIDTH, "height": 844})
+    errors = console_errors(page)
+    page.goto(f"{hub.url}/crm/conflicts/?workspace={workspace.pk}")
+    page.locator("#no-conflicts").wait_for(state="visible")
+    # What a run does when it meets the same field changed on both sides.
+    found = SyncConflict.objects.create(
+        workspace=workspace,
+        config=config,
+        entity="contact",
+        local_id=ada.pk,
+        remote_id="0035g00000AdaAAAAA",
+        app_data={"Title": "CEO"},
+        crm_data={"Title": "CTO"},
+        base_data={"Title": "Founder"},
+        conflicting_fields=["Title"],
+    )
+    page.locator(f'tr[data-conflict="{found.pk}"]').wait_for(state="visible", timeout=2_000)
+    assert "Title" in page.locator(f'tr[data-conflict="{found.pk}"]').inner_text()
+    assert page.evaluate(WIDTH_OF_PAGE) <= WIDTH
+    assert errors == []

@@ -89,7 +89,22 @@ async function followRun(element) {
   }
 }
 
+// A conflicts list: asked every second whether what it lists changed (a run found conflicts or
+// settled some, someone resolved one elsewhere); if so the page reloads to show it.
+async function followConflicts(element) {
+  for (;;) {
+    await sleep(BUSY_MS);
+    const answer = await getJson(element.dataset.watchUrl);
+    if (answer && answer.stamp !== element.dataset.stamp) {
+      window.location.reload();
+      return;
+    }
+  }
+}
+
 for (const card of document.querySelectorAll(".crm-card[data-logs-url]")) followCard(card);
+const conflictsLive = document.getElementById("conflicts-live");
+if (conflictsLive) followConflicts(conflictsLive);
 for (const element of document.querySelectorAll("[data-run]:not(.crm-card [data-run])")) {
   if (ACTIVE.includes(element.dataset.status)) followRun(element);
 }
