@@ -652,7 +652,10 @@ class Outbox:
             "sent_at": self.emulator.clock.time(),
         }
         try:
-            answer = self.session.post(url, data=body, headers=headers, timeout=TIMEOUT)
+            # One connection per delivery: a kept-alive one holds a thread of the receiving
+            # server (and its database session) between deliveries, past the end of a test.
+            sent = {**headers, "Connection": "close"}
+            answer = self.session.post(url, data=body, headers=sent, timeout=TIMEOUT)
             record["status"], record["error"] = answer.status_code, ""
             record["ok"] = 200 <= answer.status_code < 300
         except requests.RequestException as exc:
