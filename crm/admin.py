@@ -108,7 +108,13 @@ class SyncLogAdmin(SyncRunAdmin):
     # Rows stay read-only; the action queues a new run (the service checks the workspace role).
     actions = ["undo"]
 
-    @admin.action(description="Undo the selected runs (put back what they changed)")
+    def has_undo_permission(self, request) -> bool:
+        # The rows are read-only, yet undoing queues a run: staff who may change runs.
+        return request.user.has_perm("crm.change_synclog")
+
+    @admin.action(
+        description="Undo the selected runs (put back what they changed)", permissions=["undo"]
+    )
     def undo(self, request, queryset):
         from crm import services
         from integrations.errors import ApplicationError

@@ -79,12 +79,12 @@ def sync_undo(*, log: SyncLog, actor: User | None, trigger: str = "") -> SyncLog
     a run still going, a run already undone (or being undone) and a run that changed nothing
     are refused with a 409 saying so. Workspace admins; audited with the run it queues."""
     require_workspace_admin(actor=actor, workspace=log.workspace, doing="undo a CRM sync")
-    if log.dry_run:
-        raise Conflict("A dry run changed nothing: there is nothing to undo.", code="crm_undo")
     if log.is_active:
         raise Conflict(
             f"Run {log.pk} is still going: undo it once it has finished.", code="crm_undo"
         )
+    if log.dry_run:
+        raise Conflict("A dry run changed nothing: there is nothing to undo.", code="crm_undo")
     earlier = log.undone_by.exclude(status=SyncLog.Status.FAILED).order_by("pk").first()
     if earlier is not None:
         raise Conflict(
@@ -92,7 +92,9 @@ def sync_undo(*, log: SyncLog, actor: User | None, trigger: str = "") -> SyncLog
             code="crm_undo",
         )
     if not log.changes.exists():
-        raise Conflict(f"Run {log.pk} changed no record: there is nothing to undo.", code="crm_undo")
+        raise Conflict(
+            f"Run {log.pk} changed no record: there is nothing to undo.", code="crm_undo"
+        )
     config = CrmConfig.objects.select_related("connection", "workspace").get(pk=log.config_id)
     if config.status == CrmConfig.Status.PAUSED:
         raise Conflict(f"{config} is paused: resume it first.", code="crm_paused")

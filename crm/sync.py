@@ -1305,9 +1305,7 @@ def run_once(
     """Plan and (unless a dry run) apply one entity's sync through the connection's one client
     (a 401 refreshes once and the call goes again); then move the cursors. Returns the counts,
     the errors and the plan; raises Paused when the config was paused between batches."""
-    sync = EntitySync(
-        config, entity, through, progress=progress, targeted=targeted, run_id=run_id
-    )
+    sync = EntitySync(config, entity, through, progress=progress, targeted=targeted, run_id=run_id)
     if not dry_run:
         sync.reconcile()
     reads = sync.plan()

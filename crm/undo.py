@@ -251,9 +251,13 @@ class Undo:
         values = dict(change.before)
         for field in model._meta.concrete_fields:
             value = values.get(field.attname)
-            if field.is_relation and value is not None:
-                if not field.related_model.objects.filter(pk=value).exists():
-                    values[field.attname] = None
+            gone = (
+                field.is_relation
+                and value is not None
+                and not field.related_model.objects.filter(pk=value).exists()
+            )
+            if gone:
+                values[field.attname] = None
         try:
             with transaction.atomic():
                 record = model.objects.create(workspace=self.workspace, **values)
@@ -263,11 +267,15 @@ class Undo:
             )
             return
         self.counts["created"] += 1
-        if change.base is not None and change.remote_id:
-            if not CrmLink.objects.filter(
+        relink = (
+            change.base is not None
+            and change.remote_id
+            and not CrmLink.objects.filter(
                 config=self.sync.config, entity=self.entity, remote_id=change.remote_id
-            ).exists():
-                self.sync._link(record.pk, change.remote_id, change.base)
+            ).exists()
+        )
+        if relink:
+            self.sync._link(record.pk, change.remote_id, change.base)
         self.sync.change(
             HUB, CREATE, local_id=record.pk, remote_id=change.remote_id, after=hub_state(record)
         )
@@ -284,4 +292,3 @@ class Undo:
         base = dict(link.synced_values or {})
         link.delete()
         return base
-
