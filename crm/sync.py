@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -310,7 +310,7 @@ class EntitySync:
         self.config, self.entity, self.through = config, entity, through
         # The run log the changes are kept under (CrmChange), so the run can be undone.
         self.run_id = run_id
-        self.changes: list[CrmChange] = []
+        self.changes: list[tuple] = []  # rows of CrmChange, written with their batch
         self.kind = KINDS[entity]
         self.remote = remotes.remote_for(config, through)
         self.account_field = self.remote.account_field
@@ -780,23 +780,12 @@ class EntitySync:
         if self.run_id is None:
             return  # planned outside a run log (nothing could name it to undo it)
         self.changes.append(
-            CrmChange(
-                workspace_id=self.config.workspace_id,
-                run_id=self.run_id,
-                entity=self.entity,
-                side=side,
-                operation=operation,
-                local_id=local_id,
-                remote_id=remote_id or "",
-                before=before or {},
-                after=after or {},
-                base=base,
-            )
+            (side, operation, local_id, remote_id or "", before or {}, after or {}, base)
         )
 
     def _save_changes(self) -> None:
         if self.changes:
-            CrmChange.objects.bulk_create(self.changes)
+            insert_changes(self.config.workspace_id, self.run_id, self.entity, self.changes)
             self.changes = []
 
     def _link(self, local_id, remote_id, base: dict) -> CrmLink:
@@ -1219,6 +1208,48 @@ class EntitySync:
                     self._link(intent.local_id, record.remote_id, base)
             CrmWrite.objects.filter(pk__in=[i.pk for i in intents]).delete()
         return len(outcome.adopt)
+
+
+CHANGE_COLUMNS = (
+    "workspace",
+    "run",
+    "entity",
+    "side",
+    "operation",
+    "local_id",
+    "remote_id",
+    "before",
+    "after",
+    "base",
+)
+
+
+def insert_changes(workspace_id: int, run_id: int, entity: str, rows: list[tuple]) -> None:
+    """Write a batch's changes with one prepared INSERT run for all of them (executemany), in
+    the caller's transaction: a run may change tens of thousands of records, and making a model
+    instance of each for bulk_create cost the CRM bench a third of its wall time."""
+    connection = connections[router.db_for_write(CrmChange)]
+    quote = connection.ops.quote_name
+    fields = [CrmChange._meta.get_field(name) for name in CHANGE_COLUMNS]
+    json_fields = fields[-3:]
+    # Names from the model's own metadata, quoted by the backend; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(CrmChange._meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    params = [
+        [
+            workspace_id,
+            run_id,
+            entity,
+            *row[:4],
+            *(f.get_db_prep_save(v, connection) for f, v in zip(json_fields, row[4:], strict=True)),
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 # A hub record's own bookkeeping, not its content: an undo neither compares nor restores it.
