@@ -15,9 +15,10 @@ wrote), never overwritten. The CRM is read once by id for the records the run ch
   (its changed fields listed); its link goes, so the record it was made from stays where it is;
 - a hub delete: the record is made again from its before-values (linked again when the change
   kept a link's base, i.e. when undoing an undo's delete and the CRM record is still unlinked);
-- a CRM delete is refused and listed: neither CRM's data API brings a deleted record back
-  (Salesforce's REST API has no undelete, HubSpot's archive cannot be undone through its API),
-  and making a new record would give it another id than the one the rest of the CRM points at.
+- a CRM delete is refused and listed: neither CRM's API as the hub speaks it brings a deleted
+  record back (Salesforce's `undelete()` is a SOAP call, the hub's provider speaks REST;
+  HubSpot's objects API archives but has no restore), and a new record would get another id
+  than the one the rest of the CRM points at (its contacts, deals, activities).
 
 The links' bases stay where the run left them (what it wrote): a value put back is then an
 edit newer than the run, which the next sync carries to the other side, so the record ends as it
@@ -40,7 +41,8 @@ CREATE, UPDATE, DELETE = (
     CrmChange.Operation.DELETE,
 )
 # Why a CRM record deleted by a run is not brought back (the module's docstring says more).
-# Reference: providers/hubspot.md "Archive"; https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_delete_record.htm
+# Reference: https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_undelete.htm
+# (a SOAP API call); providers/hubspot.md "Batch" (read / create / update / upsert / archive).
 CRM_DELETE_KEPT = "deleted in the CRM by the run: the CRM's API cannot bring it back"
 
 
