@@ -105,6 +105,27 @@ class CrmConfigAdmin(WorkspaceScopedAdmin):
 class SyncLogAdmin(SyncRunAdmin):
     list_display = ["__str__", "config", "entity", "direction", *SyncRunAdmin.run_list_display]
     list_filter = ["status", "entity", "direction", "dry_run"]
+    # Rows stay read-only; the action queues a new run (the service checks the workspace role).
+    actions = ["undo"]
+
+    def has_undo_permission(self, request) -> bool:
+        # The rows are read-only, yet undoing queues a run: staff who may change runs.
+        return request.user.has_perm("crm.change_synclog")
+
+    @admin.action(
+        description="Undo the selected runs (put back what they changed)", permissions=["undo"]
+    )
+    def undo(self, request, queryset):
+        from crm import services
+        from integrations.errors import ApplicationError
+
+        for log in queryset.select_related("workspace"):
+            try:
+                run = services.sync_undo(log=log, actor=request.user, trigger=SyncLog.Trigger.ADMIN)
+            except ApplicationError as exc:  # a refusal, or not an admin of its workspace
+                self.message_user(request, f"Run {log.pk}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Run {log.pk}: undo queued as run {run.pk}.")
 
 
 @admin.register(CrmLink)

@@ -383,6 +383,9 @@ class LogView(APIView):
             "errors": log.errors,
             "conflicts": selectors.log_conflicts(log=log),
             "plan": log.plan,
+            "undoes": log.undoes_id,
+            "changes": selectors.log_changes(log=log),
+            "refused": log.refused,
         }
         return Response(s.CrmLogDetailOut({"log": log, "details": details}).data)
 
@@ -402,6 +405,18 @@ class RetryView(APIView):
             action="crm.sync.retry",
         )
         return Response(s.CrmRetryOut({"job_id": runs[0].pk}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class UndoView(APIView):
+    """Queue the undo of a run (202): a run that puts back the values the run's changes
+    replaced, on both sides, and lists the fields changed since instead of overwriting them.
+    A dry run, a run still going or already undone is a 409. Workspace admins."""
+
+    @extend_schema(request=None, responses={202: s.CrmUndoOut})
+    def post(self, request, log_id: int):
+        log = selectors.log_for(user=request.user, log_id=log_id)
+        run = services.sync_undo(log=log, actor=request.user, trigger=trigger_of(request))
+        return Response(s.CrmUndoOut({"job_id": run.pk}).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- Conflicts ----------------------------------------------------------------------------------

@@ -248,6 +248,20 @@ class SyncLog(SyncRun):
     plan = models.JSONField(
         default=list, blank=True, help_text="A dry run's plan: operations, field by field."
     )
+    undoes = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="undone_by",
+        help_text="An undo: the run whose changes it restores (crm/undo.py).",
+    )
+    refused = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="An undo's fields left as they are, changed since the run: "
+        "{entity, side, local_id, remote_id, field, now, wrote, reason}.",
+    )
 
     run_task = "crm.sync_run"
 
@@ -288,6 +302,44 @@ class CrmLink(RecordLink):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.local_id} ↔ {self.remote_id}"
+
+
+class CrmChange(WorkspaceOwned):
+    """One record a run changed on one side, with its values before and after, so the run can
+    be undone (crm/undo.py). Written with the change, in its batch's transaction. The CRM side's
+    values are in the CRM's field names as the run compared them (text trimmed, empty as null;
+    the before-values are what it read); the hub side's in the hub model's own fields (a
+    contact's account as `account_id`), so an undo puts back exactly what was there."""
+
+    class Side(models.TextChoices):
+        HUB = "hub", "Hub"
+        CRM = "crm", "CRM"
+
+    class Operation(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+
+    run = models.ForeignKey(SyncLog, on_delete=models.CASCADE, related_name="changes")
+    entity = models.CharField(max_length=20, choices=Entity.choices)
+    side = models.CharField(max_length=3, choices=Side.choices)
+    operation = models.CharField(max_length=6, choices=Operation.choices)
+    local_id = models.BigIntegerField(null=True, blank=True)
+    remote_id = models.CharField(max_length=64, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    base = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The link's merge base when the change ended the link (an undo deleting a "
+        "record a run made): undoing it links the record made again the same way.",
+    )
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.operation} {self.entity} {self.local_id or self.remote_id}"
 
 
 class CrmWrite(WriteIntent):

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from crm import remote, sync
-from crm.models import CrmConfig, CrmLink, Entity, SyncConflict, SyncLog
+from crm.models import CrmChange, CrmConfig, CrmLink, Entity, SyncConflict, SyncLog
 from integrations.accounts import selectors as account_selectors
 from integrations.accounts.models import User, Workspace
 from integrations.connections import http
@@ -96,6 +96,28 @@ def log_conflicts(*, log: SyncLog) -> QuerySet[SyncConflict]:
         detected_at__lte=log.finished_at or timezone.now(),
     )
     return SyncConflict.objects.filter(Q(log=log) | during).select_related("resolved_by")
+
+
+# The changes a run page lists (the API and the page); the rest stay for the undo.
+CHANGES_SHOWN = 200
+
+
+def log_changes(*, log: SyncLog, limit: int = CHANGES_SHOWN) -> list[dict]:
+    """The records a run changed, first ones first: side, operation, ids, and field by field
+    the value before and after."""
+    return [
+        {
+            "side": change.side,
+            "operation": change.operation,
+            "local_id": change.local_id,
+            "remote_id": change.remote_id,
+            "fields": [
+                {"field": name, "before": change.before.get(name), "after": change.after.get(name)}
+                for name in dict.fromkeys([*change.after, *change.before])
+            ],
+        }
+        for change in CrmChange.objects.filter(run=log).order_by("pk")[:limit]
+    ]
 
 
 def active_run(*, config: CrmConfig, entity: str) -> SyncLog | None:

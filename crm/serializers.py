@@ -549,6 +549,10 @@ class CrmRetryOut(serializers.Serializer):
     job_id = serializers.IntegerField()
 
 
+class CrmUndoOut(CamelCase, serializers.Serializer):
+    job_id = serializers.IntegerField(help_text="The undo run's id.")
+
+
 # --- Conflicts ----------------------------------------------------------------------------------
 
 
@@ -622,6 +626,18 @@ class CrmLogDetailsSerializer(serializers.Serializer):
     conflicts = CrmConflictSerializer(many=True)
     plan = serializers.ListField(
         child=serializers.DictField(), help_text="A dry run's plan, field by field."
+    )
+    undoes = serializers.IntegerField(
+        allow_null=True, help_text="An undo: the run whose changes it put back."
+    )
+    changes = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The records the run changed: side, operation, ids, values before and after.",
+    )
+    refused = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="An undo's fields not undone: changed since the run (value now, value the "
+        "run wrote), or records it could not bring back.",
     )
 
 

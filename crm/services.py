@@ -73,6 +73,47 @@ def retry_failed(*, log: SyncLog, actor: User | None) -> SyncLog:
     )
 
 
+def sync_undo(*, log: SyncLog, actor: User | None, trigger: str = "") -> SyncLog:
+    """Queue the undo of a run (crm/undo.py): a run of the same config and entity that puts
+    back the values the run's changes replaced, refusing the fields changed since. A dry run,
+    a run still going, a run already undone (or being undone) and a run that changed nothing
+    are refused with a 409 saying so. Workspace admins; audited with the run it queues."""
+    require_workspace_admin(actor=actor, workspace=log.workspace, doing="undo a CRM sync")
+    if log.is_active:
+        raise Conflict(
+            f"Run {log.pk} is still going: undo it once it has finished.", code="crm_undo"
+        )
+    if log.dry_run:
+        raise Conflict("A dry run changed nothing: there is nothing to undo.", code="crm_undo")
+    earlier = log.undone_by.exclude(status=SyncLog.Status.FAILED).order_by("pk").first()
+    if earlier is not None:
+        raise Conflict(
+            f"Run {log.pk} is already undone (by run {earlier.pk}): undo that run to redo it.",
+            code="crm_undo",
+        )
+    if not log.changes.exists():
+        raise Conflict(
+            f"Run {log.pk} changed no record: there is nothing to undo.", code="crm_undo"
+        )
+    config = CrmConfig.objects.select_related("connection", "workspace").get(pk=log.config_id)
+    if config.status == CrmConfig.Status.PAUSED:
+        raise Conflict(f"{config} is paused: resume it first.", code="crm_paused")
+    usable_connection(config)
+    return request_run(
+        SyncLog.objects.filter(config=config, entity=log.entity),
+        task=current_app.signature(SyncLog.run_task),
+        action="crm.sync.undo",
+        busy=f"A sync of {config}'s {log.entity}s is going: undo once it has finished.",
+        workspace=config.workspace,
+        config=config,
+        entity=log.entity,
+        direction=log.direction,
+        trigger=trigger or (SyncLog.Trigger.BUTTON if actor else SyncLog.Trigger.API),
+        requested_by=actor,
+        undoes=log,
+    )
+
+
 def ordered_entities(config: CrmConfig) -> list[str]:
     return [entity for entity in ENTITY_ORDER if entity in (config.entities or [])]
 

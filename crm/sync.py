@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -55,6 +55,7 @@ from crm import remote as remotes
 from crm.models import (
     Account,
     Contact,
+    CrmChange,
     CrmConfig,
     CrmEntityMapping,
     CrmLink,
@@ -297,9 +298,19 @@ class EntitySync:
     """One config's entity in one run, through the connection's one client."""
 
     def __init__(
-        self, config: CrmConfig, entity: str, through, *, progress=None, targeted: bool = False
+        self,
+        config: CrmConfig,
+        entity: str,
+        through,
+        *,
+        progress=None,
+        targeted: bool = False,
+        run_id: int | None = None,
     ):
         self.config, self.entity, self.through = config, entity, through
+        # The run log the changes are kept under (CrmChange), so the run can be undone.
+        self.run_id = run_id
+        self.changes: list[tuple] = []  # rows of CrmChange, written with their batch
         self.kind = KINDS[entity]
         self.remote = remotes.remote_for(config, through)
         self.account_field = self.remote.account_field
@@ -712,6 +723,7 @@ class EntitySync:
                     write(batch)
                     with transaction.atomic():
                         self._save_bases(self.finished)
+                        self._save_changes()
                 self.finished = []
                 self.progress(add=len(batch))
                 self._checkpoint()
@@ -752,6 +764,29 @@ class EntitySync:
             link.synced_values, link.content_hash, link.synced_at = base, digest(base), now
             changed.append(link)
         update_many(CrmLink, changed, ["synced_values", "content_hash", "synced_at"])
+
+    def change(
+        self,
+        side: str,
+        operation: str,
+        *,
+        local_id=None,
+        remote_id=None,
+        before=None,
+        after=None,
+        base=None,
+    ) -> None:
+        """Keep one record's change with its values before and after (saved with its batch)."""
+        if self.run_id is None:
+            return  # planned outside a run log (nothing could name it to undo it)
+        self.changes.append(
+            (side, operation, local_id, remote_id or "", before or {}, after or {}, base)
+        )
+
+    def _save_changes(self) -> None:
+        if self.changes:
+            insert_changes(self.config.workspace_id, self.run_id, self.entity, self.changes)
+            self.changes = []
 
     def _link(self, local_id, remote_id, base: dict) -> CrmLink:
         link, _ = CrmLink.objects.update_or_create(
@@ -808,10 +843,18 @@ class EntitySync:
                         )
                     )
                     self.counts["created"] += 1
+                    self.change(
+                        "crm",
+                        "create",
+                        local_id=op.local_id,
+                        remote_id=outcome.id,
+                        after=self._cut(record),
+                    )
                 else:
                     self._fail(op.local_id, outcome.message)
                     self.retry_hub.add(op.local_id)
             CrmLink.objects.bulk_create(made)
+            self._save_changes()
             for link in made:
                 self.links[link.local_id] = link
             CrmWrite.objects.filter(batch=batch).delete()
@@ -825,6 +868,14 @@ class EntitySync:
         for op, outcome in zip(ops, results, strict=True):
             if outcome.ok:
                 self.counts["updated"] += 1
+                self.change(
+                    "crm",
+                    "update",
+                    local_id=op.local_id,
+                    remote_id=op.remote_id,
+                    before={name: before for name, (before, _) in op.changes.items()},
+                    after={name: after for name, (_, after) in op.changes.items()},
+                )
             else:
                 self._fail(op.local_id, outcome.message)
                 if outcome.gone:
@@ -838,6 +889,13 @@ class EntitySync:
             if outcome.ok or outcome.gone:
                 gone.append(op)
                 self.counts["deleted"] += 1
+                self.change(
+                    "crm",
+                    "delete",
+                    local_id=op.local_id,
+                    remote_id=op.remote_id,
+                    before={name: before for name, (before, _) in op.changes.items()},
+                )
             else:
                 self._fail(op.local_id, outcome.message)
         self._forget(gone, planner.REMOTE)
@@ -960,6 +1018,10 @@ class EntitySync:
         CrmLink.objects.bulk_create(links)
         for link in links:
             self.links[link.local_id] = link
+        for op, record in pairs:
+            self.change(
+                "hub", "create", local_id=record.pk, remote_id=op.remote_id, after=hub_state(record)
+            )
         self.counts["created"] += len(links)
 
     def _update_local(self, ops: list) -> None:
@@ -981,6 +1043,14 @@ class EntitySync:
                 self._wait_for_account(op, (op.local_id, op.remote_id))
                 if not values:
                     continue  # only its account changed, and that waits for the account's link
+            self.change(
+                "hub",
+                "update",
+                local_id=op.local_id,
+                remote_id=op.remote_id,
+                before={name: getattr(record, name) for name in values},
+                after=dict(values),
+            )
             for name, value in values.items():
                 setattr(record, name, value)
             names.update(values)
@@ -995,6 +1065,16 @@ class EntitySync:
     def _delete_local(self, ops: list) -> None:
         model = self.kind.model
         with transaction.atomic():
+            records = model.objects.in_bulk([op.local_id for op in ops])
+            for op in ops:
+                if op.local_id in records:
+                    self.change(
+                        "hub",
+                        "delete",
+                        local_id=op.local_id,
+                        remote_id=op.remote_id,
+                        before=hub_state(records[op.local_id]),
+                    )
             model.objects.filter(
                 workspace=self.config.workspace, pk__in=[op.local_id for op in ops]
             ).delete()
@@ -1130,6 +1210,61 @@ class EntitySync:
         return len(outcome.adopt)
 
 
+CHANGE_COLUMNS = (
+    "workspace",
+    "run",
+    "entity",
+    "side",
+    "operation",
+    "local_id",
+    "remote_id",
+    "before",
+    "after",
+    "base",
+)
+
+
+def insert_changes(workspace_id: int, run_id: int, entity: str, rows: list[tuple]) -> None:
+    """Write a batch's changes with one prepared INSERT run for all of them (executemany), in
+    the caller's transaction: a run may change tens of thousands of records, and making a model
+    instance of each for bulk_create cost the CRM bench a third of its wall time."""
+    connection = connections[router.db_for_write(CrmChange)]
+    quote = connection.ops.quote_name
+    fields = [CrmChange._meta.get_field(name) for name in CHANGE_COLUMNS]
+    json_fields = fields[-3:]
+    # Names from the model's own metadata, quoted by the backend; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(CrmChange._meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    params = [
+        [
+            workspace_id,
+            run_id,
+            entity,
+            *row[:4],
+            *(f.get_db_prep_save(v, connection) for f, v in zip(json_fields, row[4:], strict=True)),
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+# A hub record's own bookkeeping, not its content: an undo neither compares nor restores it.
+NOT_CONTENT = ("id", "workspace_id", "created_at", "updated_at")
+
+
+def hub_state(record) -> dict:
+    """A hub record's content, field by field (a foreign key as its id), as a change keeps it."""
+    return {
+        f.attname: getattr(record, f.attname)
+        for f in record._meta.concrete_fields
+        if f.attname not in NOT_CONTENT
+    }
+
+
 def _engine_link(link: CrmLink) -> planner.Link:
     return planner.Link(link.local_id, link.remote_id, link.synced_values or {})
 
@@ -1196,11 +1331,12 @@ def run_once(
     dry_run: bool = False,
     progress=None,
     targeted: bool = False,
+    run_id: int | None = None,
 ) -> dict:
     """Plan and (unless a dry run) apply one entity's sync through the connection's one client
     (a 401 refreshes once and the call goes again); then move the cursors. Returns the counts,
     the errors and the plan; raises Paused when the config was paused between batches."""
-    sync = EntitySync(config, entity, through, progress=progress, targeted=targeted)
+    sync = EntitySync(config, entity, through, progress=progress, targeted=targeted, run_id=run_id)
     if not dry_run:
         sync.reconcile()
     reads = sync.plan()
@@ -1292,14 +1428,22 @@ def execute(run_id: int) -> SyncLog | None:
                 "connect one.",
             )
         try:
-            counts = run_once(
-                config,
-                run.entity,
-                client(config.connection),
-                dry_run=run.dry_run,
-                progress=recorder.progress,
-                targeted=run.webhook,
-            )
+            if run.undoes_id is not None:
+                from crm import undo  # it builds on this module
+
+                counts = undo.undo_once(
+                    config, run, client(config.connection), progress=recorder.progress
+                )
+            else:
+                counts = run_once(
+                    config,
+                    run.entity,
+                    client(config.connection),
+                    dry_run=run.dry_run,
+                    progress=recorder.progress,
+                    targeted=run.webhook,
+                    run_id=run.pk,
+                )
         except Paused as paused:
             _record(run, recorder, {**paused.counts, "errors": [], "processed": 0, "held": 0})
             return _finish(
@@ -1337,6 +1481,7 @@ def _record(run: SyncLog, recorder: RunRecorder, counts: dict) -> None:
         processed=counts["processed"],
         conflicts_resolved=max(0, counts.get("conflicts", 0) - counts.get("held", 0)),
         plan=counts.get("plan", []) if run.dry_run else [],
+        refused=counts.get("refused", []),
     )
 
 

@@ -40,6 +40,7 @@ urlpatterns = [
     path("crm/history/", views.history, name="crm-history"),
     path("crm/history/<int:log_id>/", views.log_detail, name="crm-log"),
     path("crm/history/<int:log_id>/retry", views.log_retry, name="crm-log-retry"),
+    path("crm/history/<int:log_id>/undo", views.log_undo, name="crm-log-undo"),
     path("crm/conflicts/", views.conflict_list, name="crm-conflicts"),
     path("crm/conflicts/<int:conflict_id>/", views.conflict_detail, name="crm-conflict"),
     path(
@@ -85,6 +86,7 @@ urlpatterns = [
     path("api/crm/sync/logs", api.LogsView.as_view(), name="api-crm-logs"),
     path("api/crm/sync/logs/<int:log_id>", api.LogView.as_view(), name="api-crm-log"),
     path("api/crm/sync/logs/<int:log_id>/retry", api.RetryView.as_view(), name="api-crm-log-retry"),
+    path("api/crm/sync/logs/<int:log_id>/undo", api.UndoView.as_view(), name="api-crm-log-undo"),
     path("api/crm/conflicts", api.ConflictsView.as_view(), name="api-crm-conflicts"),
     path(
         "api/crm/conflicts/<int:conflict_id>/resolve",

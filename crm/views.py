@@ -412,6 +412,9 @@ def log_detail(request, log_id: int):
                 user=request.user, workspace_id=log.workspace_id
             ),
             "may_retry": log.failed > 0 and not log.is_active,
+            "changes": selectors.log_changes(log=log),
+            "change_count": log.changes.count(),
+            "undone_by": log.undone_by.exclude(status=SyncLog.Status.FAILED).order_by("pk").first(),
         },
     )
 
@@ -430,6 +433,22 @@ def log_retry(request, log_id: int):
         messages.error(request, exc.message)
         return redirect("crm-log", log_id=log.pk)
     messages.success(request, f"Retrying the failed {log.entity}s: run {run.pk} started.")
+    return redirect("crm-log", log_id=run.pk)
+
+
+@login_required
+@require_POST
+def log_undo(request, log_id: int):
+    """Undo this run: a new run puts back what this one changed (the page asked first)."""
+    log = _log(request, log_id)
+    try:
+        run = services.sync_undo(log=log, actor=request.user)
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("crm-log", log_id=log.pk)
+    messages.success(request, f"Undoing run {log.pk}: run {run.pk} started.")
     return redirect("crm-log", log_id=run.pk)
 
 

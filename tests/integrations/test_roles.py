@@ -14,7 +14,7 @@ from django.urls import reverse
 from config import endpoints
 from crm import services as crm_services
 from crm import sync as crm_sync
-from crm.models import Contact, CrmConfig, CrmLink, SyncConflict, SyncLog
+from crm.models import Contact, CrmChange, CrmConfig, CrmLink, SyncConflict, SyncLog
 from destinations import services as destination_services
 from destinations.models import Destination, RecordWrite
 from integrations import approvals, schedules
@@ -120,6 +120,30 @@ def crm_config(w) -> CrmConfig:
         connection=connection,
         entities=["account", "contact"],
     )
+
+
+def crm_run_done(w) -> SyncLog:
+    """A finished CRM run that changed one record: its undo has something to put back."""
+    config = crm_config(w)
+    run = SyncLog.objects.create(
+        workspace=w["a"],
+        config=config,
+        entity="contact",
+        direction="bidirectional",
+        trigger="button",
+        status="succeeded",
+    )
+    CrmChange.objects.create(
+        workspace=w["a"],
+        run=run,
+        entity="contact",
+        side="hub",
+        operation="update",
+        local_id=1,
+        before={"title": ""},
+        after={"title": "CTO"},
+    )
+    return run
 
 
 def crm_title(w):
@@ -232,6 +256,9 @@ ACTIONS: dict[tuple[str, str], ActionCase] = {
     ),
     ("crm.crmconfig", "sync_now"): ActionCase(crm_config, crm_run_queued(dry_run=False)),
     ("crm.crmconfig", "dry_run"): ActionCase(crm_config, crm_run_queued(dry_run=True)),
+    ("crm.synclog", "undo"): ActionCase(
+        crm_run_done, lambda row, r: SyncLog.objects.filter(undoes=row).exists()
+    ),
     ("destinations.destination", "test"): ActionCase(
         destination,
         lambda row, r: Destination.objects.get(pk=row.pk).last_tested_at is not None,
@@ -591,6 +618,10 @@ SERVICES: dict[str, ServiceCase] = {
 }
 # State-changing services that record no audit event of their own, checked all the same.
 UNAUDITED = {
+    "crm.services.sync_undo": ServiceCase(
+        # The undo run it queues is audited by the run log (crm.sync.undo).
+        lambda w, actor: crm_services.sync_undo(log=crm_run_done(w), actor=actor)
+    ),
     "crm.services.sync_trigger": ServiceCase(
         # Each run it queues is audited by the run log (integrations.runs.request_run).
         lambda w, actor: crm_services.sync_trigger(config=crm_config(w), actor=actor)
