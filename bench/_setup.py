@@ -43,7 +43,11 @@ def fresh_database(name: str) -> Path:
     db.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    template = db.parent / f"migrated-{_migrations_fingerprint()}.sqlite3"
+    # BENCH_TEMPLATES: where the templates are kept, when not beside the databases (the README
+    # test's clones share one folder, so that one of them migrates instead of each).
+    templates = Path(os.environ.get("BENCH_TEMPLATES") or db.parent)
+    templates.mkdir(parents=True, exist_ok=True)
+    template = templates / f"migrated-{_migrations_fingerprint()}.sqlite3"
     if template.exists():
         shutil.copyfile(template, db)
     os.environ["DATABASE_URL"] = f"sqlite:///{db}"
