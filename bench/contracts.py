@@ -1536,6 +1536,8 @@ def hubspot_webhooks(b: Bench, name: str) -> None:
     base = f"{b.url(name)}/webhooks/v3/{app}"
     junk = {"hapikey": "junk"}
     ledger = b.ledger
+    # The sandbox points the hub's app at the hub when it starts (register_hub): cleared first.
+    ledger.sdk("hubspot webhook settings clear", lambda: hooks.settings_api.clear(app))
     b.check(
         "hubspot webhook settings, none yet",
         b.http.get(f"{base}/settings", params={"hapikey": key["hapikey"]}),
