@@ -34,6 +34,7 @@ from integrations.mapping.models import FieldMapping, MappingSet
 from integrations.mapping.numbers import reserve_numbers
 from integrations.mapping.transforms import MappingError, is_empty
 from integrations.redaction import redact_text
+from integrations.sync.models import insert_many
 
 logger = logging.getLogger(__name__)
 
@@ -533,9 +534,19 @@ def _receive(intake: Intake, request: RecordRequest, records, pending, writes, f
     flush()
 
 
+# A write row's stored columns (all but its id), by field name and by attribute.
+WRITE_FIELDS = [f.name for f in RecordWrite._meta.concrete_fields if not f.primary_key]
+WRITE_ATTNAMES = [RecordWrite._meta.get_field(name).attname for name in WRITE_FIELDS]
+
+
 def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict:
-    """Store the writes and the answer to the request."""
-    RecordWrite.objects.bulk_create([w for w in writes if w.pk is None])
+    """Store the writes and the answer to the request (the new writes by one prepared INSERT:
+    bulk_create's SQL compiler was the largest share of the hub's time per record)."""
+    insert_many(
+        RecordWrite,
+        WRITE_FIELDS,
+        ([getattr(w, name) for name in WRITE_ATTNAMES] for w in writes if w.pk is None),
+    )
     writes.sort(key=lambda w: w.position)
     answers = [_answer(write) for write in writes]
     counts: dict[str, int] = {}

@@ -58,6 +58,33 @@ def update_many(model: type[models.Model], objects: Sequence, fields: Sequence[s
         cursor.executemany(sql, rows)
 
 
+def insert_many(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Insert `rows` (each the values of `fields`, in order) with one prepared INSERT run for
+    all of them (executemany), in the caller's transaction; no primary key is read back, and a
+    column not listed gets the database's default (NULL: Django's defaults are not applied).
+    bulk_create compiles every value of every row through the ORM's SQL compiler and wants a
+    model instance per row: a third of the CRM bench's wall time for a run's change records."""
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name) for name in fields]
+    # Names from the model's own metadata, quoted by the backend; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(quote(column.column) for column in columns),
+        ", ".join(["%s"] * len(columns)),
+    )
+    params = [
+        [
+            column.get_db_prep_save(value, connection)
+            for column, value in zip(columns, row, strict=True)
+        ]
+        for row in rows
+    ]
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+
+
 def digest(values: dict) -> str:
     """A record link's `content_hash`: SHA-256 of the values as sorted JSON (what is not JSON,
     a date or a decimal, as its text)."""

@@ -2,7 +2,11 @@
 
 from dataclasses import dataclass
 
-from integrations.sync.models import Held, reconcile
+import pytest
+from django.utils import timezone
+
+from integrations.accounts.models import AuditEvent
+from integrations.sync.models import Held, insert_many, reconcile
 
 
 @dataclass
@@ -39,3 +43,26 @@ def test_twin_intents_take_twin_records_one_each_in_the_order_written():
 def test_nothing_left_over_reconciles_to_nothing():
     result = reconcile([], [Held(10, "", "h")])
     assert result.adopt == [] and result.drop == []
+
+
+@pytest.mark.django_db
+def test_insert_many_writes_each_row_with_its_values_prepared_by_their_fields(two_workspaces):
+    workspace = two_workspaces["a"]
+    text = ["actor_label", "target_type", "target_id", "target_repr", "request_id", "task_id"]
+    fields = ["workspace", "actor_kind", "action", *text, "changes", "details", "created_at"]
+    moment = timezone.now()
+    blank = [""] * len(text)
+    insert_many(
+        AuditEvent,
+        fields,
+        [
+            (workspace.pk, "system", "test.one", *blank, {}, {"n": 1, "text": "Zürich"}, moment),
+            (workspace.pk, "system", "test.two", *blank, {"a": [1]}, {}, moment),
+        ],
+    )
+    insert_many(AuditEvent, fields, [])  # nothing to write: no statement
+    rows = AuditEvent.objects.filter(action__startswith="test.").order_by("action")
+    assert [(r.workspace_id, r.action, r.changes, r.details, r.created_at) for r in rows] == [
+        (workspace.pk, "test.one", {}, {"n": 1, "text": "Zürich"}, moment),
+        (workspace.pk, "test.two", {"a": [1]}, {}, moment),
+    ]
