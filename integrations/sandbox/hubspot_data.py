@@ -1312,27 +1312,38 @@ class HubSpotData:
             for other, types in sorted(pairs, key=lambda p: int(p[0]))
         ]
 
-    async def associations_read(self, request: Request) -> Response:
+    def _association_route(self, request: Request):
+        """An association route's path parameters once the caller is authenticated and the pair
+        of types is one served here (contacts <-> companies), or the error response."""
         _, failure = self.authenticated(request)
         if failure:
-            return failure
+            return None, failure
         p = request.path_params
         if {p["from_type"], p["to_type"]} != {"contacts", "companies"}:
-            return self._validation(f"Associations to {p['to_type']} are not served here")
+            return None, self._validation(f"Associations to {p['to_type']} are not served here")
+        return p, None
+
+    async def _association_batch(self, request: Request):
+        """An association batch's path parameters and inputs, or the error response."""
+        p, failure = self._association_route(request)
+        if failure:
+            return None, None, failure
+        _, inputs, bad = await self._inputs(request)
+        return (None, None, bad) if bad else (p, inputs, None)
+
+    async def associations_read(self, request: Request) -> Response:
+        p, failure = self._association_route(request)
+        if failure:
+            return failure
         if self._live(p["from_type"], p["from_id"]) is None:
             return self._not_found(p["from_type"], p["from_id"])
         return JSONResponse({"results": self._associated(p["from_type"], p["from_id"])})
 
     async def associations_batch_read(self, request: Request) -> Response:
-        _, failure = self.authenticated(request)
+        started = self.clock.time()
+        p, inputs, failure = await self._association_batch(request)
         if failure:
             return failure
-        p, started = request.path_params, self.clock.time()
-        if {p["from_type"], p["to_type"]} != {"contacts", "companies"}:
-            return self._validation(f"Associations to {p['to_type']} are not served here")
-        _, inputs, bad = await self._inputs(request)
-        if bad:
-            return bad
         results, missing = [], []
         for item in inputs:
             key = str(item.get("id", ""))
@@ -1357,15 +1368,9 @@ class HubSpotData:
         the pairs that had none included. Reference: PublicApiSpecs/CRM/Associations/Rollouts/
         130902/v4/associations.json, POST /crm/v4/associations/{fromObjectType}/{toObjectType}/
         batch/archive (BatchInputPublicAssociationMultiArchive; 204 No Content)."""
-        _, failure = self.authenticated(request)
+        p, inputs, failure = await self._association_batch(request)
         if failure:
             return failure
-        p = request.path_params
-        if {p["from_type"], p["to_type"]} != {"contacts", "companies"}:
-            return self._validation(f"Associations to {p['to_type']} are not served here")
-        _, inputs, bad = await self._inputs(request)
-        if bad:
-            return bad
         for index, item in enumerate(inputs):
             from_id = (
                 (item.get("from") or {}).get("id") if isinstance(item.get("from"), dict) else None
@@ -1384,15 +1389,10 @@ class HubSpotData:
         return Response(status_code=204)
 
     async def associations_batch_create(self, request: Request) -> Response:
-        _, failure = self.authenticated(request)
+        started = self.clock.time()
+        p, inputs, failure = await self._association_batch(request)
         if failure:
             return failure
-        p, started = request.path_params, self.clock.time()
-        if {p["from_type"], p["to_type"]} != {"contacts", "companies"}:
-            return self._validation(f"Associations to {p['to_type']} are not served here")
-        _, inputs, bad = await self._inputs(request)
-        if bad:
-            return bad
         staged, errors = [], []
         for index, item in enumerate(inputs):
             from_id = str((item.get("from") or {}).get("id", ""))
