@@ -82,6 +82,31 @@ class Undo:
             self.sync._save_changes()
         self.sync.progress(add=len(self.changes))
 
+    def _restorable(self, change: CrmChange, now: dict) -> dict:
+        """The before-value of each field that still holds what the run wrote (`now`: the
+        side's current values); every other field is refused, listed and left as it is."""
+        restore = {}
+        for name, wrote in change.after.items():
+            if now.get(name) == wrote:
+                restore[name] = change.before.get(name)
+            else:
+                self._refuse(change, name, now.get(name), wrote)
+        return restore
+
+    def _made_and_unchanged(self, change: CrmChange, now: dict) -> bool:
+        """Whether a record the run made still holds all it wrote; each field changed since is
+        refused (the record is then kept)."""
+        changed = [name for name, wrote in change.after.items() if now.get(name) != wrote]
+        for name in changed:
+            self._refuse(
+                change,
+                name,
+                now.get(name),
+                change.after[name],
+                "changed since the run: the record it made is kept",
+            )
+        return not changed
+
     def _refuse(self, change: CrmChange, field: str, now, wrote, reason: str = "") -> None:
         self.refused.append(
             {
@@ -116,26 +141,11 @@ class Undo:
                 self._refuse(change, "", None, None, "deleted in the CRM since the run")
                 continue
             if change.operation == UPDATE:
-                restore = {}
-                for name, wrote in change.after.items():
-                    if now.get(name) == wrote:
-                        restore[name] = change.before.get(name)
-                    else:
-                        self._refuse(change, name, now.get(name), wrote)
+                restore = self._restorable(change, now)
                 if restore:
                     updates.append((change, restore, now))
-            else:
-                changed = [n for n, wrote in change.after.items() if now.get(n) != wrote]
-                for name in changed:
-                    self._refuse(
-                        change,
-                        name,
-                        now.get(name),
-                        change.after[name],
-                        "changed since the run: the record it made is kept",
-                    )
-                if not changed:
-                    deletes.append((change, now))
+            elif self._made_and_unchanged(change, now):
+                deletes.append((change, now))
         size = crm.batch_size
         for start in range(0, len(updates), size):
             batch = updates[start : start + size]
@@ -195,15 +205,11 @@ class Undo:
                 self._refuse(change, "", None, None, "deleted in the hub since the run")
                 continue
             if change.operation == UPDATE:
-                restore, before = {}, {}
-                for name, wrote in change.after.items():
-                    now = getattr(record, name)
-                    if now == wrote:
-                        restore[name], before[name] = change.before.get(name), now
-                    else:
-                        self._refuse(change, name, now, wrote)
+                now = {name: getattr(record, name) for name in change.after}
+                restore = self._restorable(change, now)
                 if not restore:
                     continue
+                before = {name: now[name] for name in restore}
                 for name, value in restore.items():
                     setattr(record, name, value)
                 # A hub edit now: the next sync carries it to the CRM (see the docstring).
@@ -221,16 +227,7 @@ class Undo:
                 )
                 continue
             now = hub_state(record)
-            changed = [n for n, wrote in change.after.items() if now.get(n) != wrote]
-            for name in changed:
-                self._refuse(
-                    change,
-                    name,
-                    now.get(name),
-                    change.after[name],
-                    "changed since the run: the record it made is kept",
-                )
-            if not changed:
+            if self._made_and_unchanged(change, now):
                 gone.append(record.pk)
                 link = self._unlink(local_id=record.pk)
                 sync.change(
