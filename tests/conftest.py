@@ -291,6 +291,27 @@ def sandbox(_sandbox_server):
     http.reset_buckets()
 
 
+@pytest.fixture
+def emulator_config(sandbox):
+    """Change the HubSpot emulator's config in a test (a reset keeps it); the values before, or
+    the emulator's defaults, come back after it."""
+    from integrations.sandbox import hubspot_data
+
+    before = sandbox.control("hubspot", "GET", "config")
+    defaults = {
+        "search_per_second": hubspot_data.SEARCH_PER_SECOND,
+        "search_delay": hubspot_data.DEFAULT_SEARCH_DELAY,
+    }
+    changed: set[str] = set()
+
+    def configure(**values):
+        changed.update(values)
+        sandbox.configure("hubspot", **values)
+
+    yield configure
+    sandbox.configure("hubspot", **{k: before.get(k, defaults[k]) for k in changed})
+
+
 @pytest.fixture(autouse=True)
 def _contract_checked(request):
     """A test that used the emulators fails if any exchange broke the provider's published

@@ -11,7 +11,6 @@ import pytest
 from integrations.connections import http
 from integrations.connections.providers import hubspot
 from integrations.connections.services import client
-from integrations.sandbox import hubspot_data
 from tests.integrations.helpers import connect
 
 pytestmark = pytest.mark.django_db
@@ -24,25 +23,6 @@ def hs(sandbox, two_workspaces):
         sandbox, user=two_workspaces["a_admin"], workspace=two_workspaces["a"], provider="hubspot"
     )
     return client(connection)
-
-
-@pytest.fixture
-def emulator_config(sandbox):
-    """Change the emulator's config in a test (a reset keeps it); the values before, or the
-    emulator's defaults, come back after it."""
-    before = sandbox.control("hubspot", "GET", "config")
-    defaults = {
-        "search_per_second": hubspot_data.SEARCH_PER_SECOND,
-        "search_delay": hubspot_data.DEFAULT_SEARCH_DELAY,
-    }
-    changed: set[str] = set()
-
-    def configure(**values):
-        changed.update(values)
-        sandbox.configure("hubspot", **values)
-
-    yield configure
-    sandbox.configure("hubspot", **{k: before.get(k, defaults[k]) for k in changed})
 
 
 @pytest.fixture
