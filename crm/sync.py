@@ -1380,11 +1380,25 @@ def _save_usage(config: CrmConfig, sync: EntitySync) -> None:
         config.api_usage = usage
 
 
-def execute(run_id: int) -> SyncLog | None:
-    """Do one queued run (the task's body). The daily quota spent pauses the config until it
-    can resume instead of retrying; a config paused while the run goes stops it after its
-    batch (status partial, "Paused: ..."); any other provider failure fails the run, said
-    plainly. A run resumed after its worker died adopts what that worker created."""
+def sync_body(config: CrmConfig, run: SyncLog, through, progress) -> dict:
+    """A queued sync run's work (`execute`'s body): `run_once` for the run's entity."""
+    return run_once(
+        config,
+        run.entity,
+        through,
+        dry_run=run.dry_run,
+        progress=progress,
+        targeted=run.webhook,
+        run_id=run.pk,
+    )
+
+
+def execute(run_id: int, *, body=sync_body) -> SyncLog | None:
+    """Do one queued run (the task's body): `body(config, run, through, progress)` does its
+    work and answers its counts (crm.runner picks an undo's). The daily quota spent pauses the
+    config until it can resume instead of retrying; a config paused while the run goes stops it
+    after its batch (status partial, "Paused: ..."); any other provider failure fails the run,
+    said plainly. A run resumed after its worker died adopts what that worker created."""
     if not claim(SyncLog, run_id):
         return None
     run = SyncLog.objects.select_related("config", "config__connection", "workspace").get(pk=run_id)
@@ -1407,22 +1421,7 @@ def execute(run_id: int) -> SyncLog | None:
                 "connect one.",
             )
         try:
-            if run.undoes_id is not None:
-                from crm import undo  # it builds on this module
-
-                counts = undo.undo_once(
-                    config, run, client(config.connection), progress=recorder.progress
-                )
-            else:
-                counts = run_once(
-                    config,
-                    run.entity,
-                    client(config.connection),
-                    dry_run=run.dry_run,
-                    progress=recorder.progress,
-                    targeted=run.webhook,
-                    run_id=run.pk,
-                )
+            counts = body(config, run, client(config.connection), recorder.progress)
         except Paused as paused:
             _record(run, recorder, {**paused.counts, "errors": [], "processed": 0, "held": 0})
             return _finish(

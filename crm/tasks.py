@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from crm import services, sync, webhooks
+from crm import runner, services, webhooks
 
 
 @shared_task(name="crm.sync_run", ignore_result=True, acks_late=True)
 def sync_run(run_id: int) -> None:
     """One queued run of one config's entity; then the next one, if HubSpot announced changes
     while it went."""
-    run = sync.execute(run_id)
+    run = runner.execute(run_id)
     if run is not None:
         webhooks.webhook_follow_up(run=run)
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from crm import remote, services, sync
+from crm import remote, runner, services
 from crm.models import Contact, CrmChange, CrmLink, SyncLog
 from integrations.connections.services import client
 from integrations.errors import Conflict, PermissionDenied
@@ -25,14 +25,14 @@ FIELDS = ["Phone", "Title", "FirstName", "LastName", "Email"]
 def executed(config, entity: str, actor) -> SyncLog:
     """A run through the run log, as the task does it."""
     run = services.sync_request(config=config, entity=entity, actor=actor, queue=False)
-    sync.execute(run.pk)
+    runner.execute(run.pk)
     run.refresh_from_db()
     return run
 
 
 def undone(log: SyncLog, actor) -> SyncLog:
     run = services.sync_undo(log=log, actor=actor)
-    sync.execute(run.pk)
+    runner.execute(run.pk)
     run.refresh_from_db()
     return run
 
@@ -161,7 +161,7 @@ def test_a_dry_run_a_run_going_and_a_run_that_changed_nothing_are_not_undone(
     dry = services.sync_request(config=config, entity="contact", actor=admin, dry_run=True)
     with pytest.raises(Conflict, match="still going"):
         services.sync_undo(log=dry, actor=admin)
-    sync.execute(dry.pk)
+    runner.execute(dry.pk)
     dry.refresh_from_db()
     with pytest.raises(Conflict, match="dry run"):
         services.sync_undo(log=dry, actor=admin)
@@ -215,7 +215,7 @@ def test_the_api_and_the_admin_action_queue_an_undo(config, sandbox, admin, memb
     undo = SyncLog.objects.get(pk=answer.json()["jobId"])
     assert undo.undoes_id == run.pk and undo.status == SyncLog.Status.QUEUED
     assert api.post(f"/api/crm/sync/logs/{run.pk}/undo").status_code == 409
-    sync.execute(undo.pk)
+    runner.execute(undo.pk)
     detail = api.get(f"/api/crm/sync/logs/{undo.pk}").json()["details"]
     assert detail["undoes"] == run.pk
     assert {c["side"] for c in detail["changes"]} == {"crm", "hub"}

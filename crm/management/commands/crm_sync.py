@@ -3,7 +3,7 @@ here and now (accounts first), printing each run's progress and a summary."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from crm import services, sync
+from crm import runner, services
 from crm.models import CrmConfig, Entity, SyncLog
 from integrations.errors import ApplicationError
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 )
             except ApplicationError as exc:
                 raise CommandError(exc.message) from None
-            run = sync.execute(run.pk) or SyncLog.objects.get(pk=run.pk)
+            run = runner.execute(run.pk) or SyncLog.objects.get(pk=run.pk)
             for error in run.errors:
                 self.stdout.write(f"  ! {error['item']}: {error['message']}")
             if dry_run:
