@@ -22,10 +22,10 @@ from django.views.decorators.http import require_POST
 from crm import selectors, services
 from crm.models import CrmConfig, Entity, SyncConflict, SyncLog
 from integrations.accounts import selectors as account_selectors
-from integrations.accounts.models import Membership
 from integrations.connections.models import Connection
 from integrations.connections.oauth.views import hub_origin, opens_oauth_popups
 from integrations.errors import ApplicationError, NotFound, PermissionDenied
+from integrations.views import page_workspace
 
 HISTORY_PAGE_SIZE = 25
 # The history's status filter, in the seed's words ("Completed" is a run that succeeded).
@@ -36,21 +36,6 @@ STATUS_FILTER = [
     ("running", "Running"),
     ("queued", "Queued"),
 ]
-
-
-def _workspace(request):
-    """The workspace the page is about: ?workspace=<id> (or the form's), else the user's first."""
-    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
-    wanted = request.GET.get("workspace") or request.POST.get("workspace")
-    if wanted:
-        membership = memberships.filter(workspace_id=wanted).first() if wanted.isdigit() else None
-        if membership is None:
-            raise Http404("No such workspace.")
-        return membership.workspace
-    first = memberships.order_by("workspace__name").first()
-    if first is None:
-        raise Http404("You belong to no workspace yet.")
-    return first.workspace
 
 
 def _config(request, config_id: int) -> CrmConfig:
@@ -109,7 +94,7 @@ def _card(config: CrmConfig) -> dict:
 @opens_oauth_popups
 def settings_page(request):
     """A card per CRM config of the workspace, and the CRMs it may still connect."""
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     configs = selectors.config_list(user=request.user, workspace_id=workspace.pk)
     cards = [_card(config) for config in configs]
     configured = {card["config"].provider for card in cards}
@@ -151,7 +136,7 @@ def config_connect(request, provider: str):
     """Connect the workspace's config to its CRM: linked at once when the workspace's
     connection works (the page's popup made it a moment ago); otherwise the consent page of
     the platform's OAuth flow, in this window (the page without scripts)."""
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     # From the connect wizard: on to its settings step, and back to its first on a refusal.
     wizard = request.POST.get("next") == "setup"
     try:
@@ -298,7 +283,7 @@ def _day(text: str, *, end: bool = False) -> datetime | None:
 @login_required
 def history(request):
     """The workspace's runs, newest first, filtered by date range, status and entity."""
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     logs = selectors.log_list(user=request.user).filter(workspace=workspace)
     chosen = {
         key: request.GET.get(key, "").strip() for key in ("since", "until", "status", "entity")
@@ -480,7 +465,7 @@ def _record_label(conflict: SyncConflict, record) -> str:
 def conflict_list(request):
     """The workspace's conflicts, newest first, filtered by status (pending unless asked) and
     entity."""
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     chosen = {
         "status": request.GET.get("status", "").strip() or SyncConflict.Status.PENDING,
         "entity": request.GET.get("entity", "").strip(),

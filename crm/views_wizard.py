@@ -16,11 +16,12 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from crm import selectors, services
 from crm.models import CrmConfig, Entity
-from crm.views import ConfigForm, _config, _workspace
+from crm.views import ConfigForm, _config
 from integrations.accounts import selectors as account_selectors
 from integrations.connections.models import Connection
 from integrations.connections.oauth.views import hub_origin, opens_oauth_popups
 from integrations.errors import ApplicationError, PermissionDenied
+from integrations.views import page_workspace
 
 ADMINS_ONLY = "Only a workspace admin can connect a CRM; ask one of {workspace}'s admins."
 # The provider cards of step 1, in the seed's order.
@@ -66,7 +67,7 @@ def _is_admin(request, workspace) -> bool:
 def connect_wizard(request):
     """Step 1 (and 2): a card per CRM; Connect opens the sign-in popup, then the form's POST
     links the config and goes on to step 3. A CRM whose sync is set up already says so."""
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     if not _is_admin(request, workspace):
         return _refused(request, workspace, 1)
     cards = []

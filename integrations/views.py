@@ -3,14 +3,31 @@ from its own `views` (connections, the review queue)."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.utils.cache import patch_cache_control
 from django.views import defaults
 
 from integrations.accounts import selectors
+from integrations.accounts.models import Membership
 from integrations.errors import error_body, internal_error_body
+
+
+def page_workspace(request):
+    """The workspace an app's page is about: ?workspace=<id> (or the form's), else the user's
+    first by name; a 404 for a workspace the user is not in, or when they are in none."""
+    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
+    wanted = request.GET.get("workspace") or request.POST.get("workspace")
+    if wanted:
+        membership = memberships.filter(workspace_id=wanted).first() if wanted.isdigit() else None
+        if membership is None:
+            raise Http404("No such workspace.")
+        return membership.workspace
+    first = memberships.order_by("workspace__name").first()
+    if first is None:
+        raise Http404("You belong to no workspace yet.")
+    return first.workspace
 
 
 @login_required

@@ -11,24 +11,9 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from integrations.accounts import selectors as account_selectors
-from integrations.accounts.models import Membership
 from integrations.errors import ApplicationError, NotFound
+from integrations.views import page_workspace
 from timetracker import selectors, services
-
-
-def _workspace(request):
-    """The workspace the page is about: ?workspace=<id> or the user's first."""
-    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
-    wanted = request.GET.get("workspace") or request.POST.get("workspace")
-    if wanted:
-        membership = memberships.filter(workspace_id=wanted).first() if wanted.isdigit() else None
-        if membership is None:
-            raise Http404("No such workspace.")
-        return membership.workspace
-    first = memberships.order_by("workspace__name").first()
-    if first is None:
-        raise Http404("You belong to no workspace yet.")
-    return first.workspace
 
 
 def _dashboard(workspace):
@@ -37,7 +22,7 @@ def _dashboard(workspace):
 
 @login_required
 def dashboard(request):
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     employee = selectors.employee_of(user=request.user, workspace=workspace)
     shift = selectors.open_shift(employee=employee) if employee else None
     recent = employee.shifts.select_related("job")[:10] if employee else []
@@ -58,7 +43,7 @@ def dashboard(request):
 @login_required
 @require_POST
 def punch_in(request):
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     job_id = request.POST.get("job", "")
     try:
         job = (
@@ -78,7 +63,7 @@ def punch_in(request):
 @login_required
 @require_POST
 def punch_out(request):
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     try:
         shift = services.punch_out(
             user=request.user, workspace=workspace, note=request.POST.get("note", "")
@@ -94,7 +79,7 @@ def punch_out(request):
 @login_required
 @ensure_csrf_cookie
 def job_list(request):
-    workspace = _workspace(request)
+    workspace = page_workspace(request)
     search = request.GET.get("q", "")
     jobs = selectors.job_list(user=request.user, search=search).filter(workspace=workspace)
     page = Paginator(jobs, 50).get_page(request.GET.get("page"))
