@@ -57,6 +57,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from integrations.sandbox.contracts.hubspot import FILTER_OPERATORS
+
 OBJECT_TYPES = ("companies", "contacts")
 LIST_MAX = 100
 BATCH_MAX = 100
@@ -65,21 +67,9 @@ SEARCH_CAP = 10_000
 SEARCH_GROUPS, SEARCH_GROUP_FILTERS, SEARCH_FILTERS = 5, 6, 18
 SEARCH_PER_SECOND = 5
 DEFAULT_SEARCH_DELAY = 2.0  # seconds of the emulator's clock; config `search_delay`
-OPERATORS = (
-    "EQ",
-    "NEQ",
-    "LT",
-    "LTE",
-    "GT",
-    "GTE",
-    "BETWEEN",
-    "IN",
-    "NOT_IN",
-    "HAS_PROPERTY",
-    "NOT_HAS_PROPERTY",
-    "CONTAINS_TOKEN",
-    "NOT_CONTAINS_TOKEN",
-)
+# The search operators the published spec lists (its Filter schema), as the contract checks
+# hold requests to them.
+OPERATORS = FILTER_OPERATORS
 MODIFIED = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate"}
 # Reference: associations v4 guide (../shared/providers/hubspot.md "Associations v4").
 CONTACT_TO_COMPANY, CONTACT_TO_PRIMARY_COMPANY = 279, 1
