@@ -16,18 +16,23 @@ postgrest client underneath.
 # message, details, hint; the statuses they come with).
 """
 
+from __future__ import annotations
+
 import base64
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import httpx
 import requests
 from django.conf import settings
-from postgrest import APIError, SyncPostgrestClient
 
 from integrations.connections import http
 from integrations.connections.providers.base import sandbox_mode
+
+if TYPE_CHECKING:
+    from postgrest import SyncPostgrestClient
 
 PROVIDER = "supabase"
 REST_PATH = "/rest/v1"
@@ -87,48 +92,62 @@ def key_role(key: str) -> str:
     return str(claims.get("role", "")) if isinstance(claims, dict) else ""
 
 
-class HubTransport(httpx.BaseTransport):
-    """httpx's transport, sending through a session of the hub's HTTP layer."""
+@cache
+def _transport_class():
+    """httpx's transport, sending through a session of the hub's HTTP layer. Made on first use
+    with httpx: postgrest and httpx take half a second to import, which every Django process
+    (web, beat, each command) would pay at start-up for a destination it may never write."""
+    import httpx
 
-    # Set by requests from the body and the connection it holds; httpx's values would clash.
-    DROPPED = frozenset({"host", "content-length", "connection", "accept-encoding", "user-agent"})
-
-    def __init__(self, session: requests.Session):
-        self.session = session
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in self.DROPPED}
-        answer = self.session.request(
-            request.method,
-            str(request.url),
-            data=request.read() or None,
-            headers=headers,
-            allow_redirects=False,
-        )
-        _last_answer.set(answer)
-        # requests has decoded the body already: the encoding headers no longer describe it.
-        kept = [
-            (k, v)
-            for k, v in answer.headers.items()
-            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        ]
-        return httpx.Response(
-            answer.status_code, headers=kept, content=answer.content, request=request
+    class HubTransport(httpx.BaseTransport):
+        # Set by requests from the body and the connection it holds; httpx's values would
+        # clash.
+        DROPPED = frozenset(
+            {"host", "content-length", "connection", "accept-encoding", "user-agent"}
         )
 
-    def close(self) -> None:
-        self.session.close()
+        def __init__(self, session: requests.Session):
+            self.session = session
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in self.DROPPED}
+            answer = self.session.request(
+                request.method,
+                str(request.url),
+                data=request.read() or None,
+                headers=headers,
+                allow_redirects=False,
+            )
+            _last_answer.set(answer)
+            # requests has decoded the body already: the encoding headers no longer describe
+            # it.
+            kept = [
+                (k, v)
+                for k, v in answer.headers.items()
+                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            ]
+            return httpx.Response(
+                answer.status_code, headers=kept, content=answer.content, request=request
+            )
+
+        def close(self) -> None:
+            self.session.close()
+
+    return HubTransport
 
 
 def client(project: Project) -> SyncPostgrestClient:
     """The official client for one project, on the hub's HTTP layer."""
+    import httpx
+    from postgrest import SyncPostgrestClient
+
     base = f"{project_url(project.url)}{REST_PATH}"
     headers = {"apikey": project.key}
     if "." in project.key:
         # A legacy JWT key is also the bearer PostgREST reads the role from; the new keys
         # are not JWTs and go in `apikey` only (the gateway maps them to their role).
         headers["Authorization"] = f"Bearer {project.key}"
-    transport = HubTransport(http.session(PROVIDER, key=project.rate_key))
+    transport = _transport_class()(http.session(PROVIDER, key=project.rate_key))
     session = httpx.Client(base_url=base, transport=transport, follow_redirects=False)
     return SyncPostgrestClient(base, headers=headers, http_client=session, retry_enabled=False)
 
@@ -144,6 +163,8 @@ class Refused(http.Permanent):
 
 
 def _run(builder, action: str) -> list[dict]:
+    from postgrest import APIError
+
     _last_answer.set(None)
     try:
         return list(builder.execute().data)
