@@ -7,6 +7,11 @@ the hub's variables set, on free ports; its processes are stopped once the page 
 Run small (BENCH_SCALE < 1, as the README test does), it makes one run on this checkout's
 installed .venv: the script end to end, its figure the start-up alone (no install).
 Last line: RESULT cold_s=<s> warm_s=<s> target_s=45
+
+`--keep` (small runs only): once the RESULT line is out, the hub it started stays up until
+standard input closes; a line `KEPT url=… clone=… log=… sandbox_base=…` before RESULT says where. The README
+test uses it to go on with `make run`'s own checks on the same start instead of a second one
+(a `make run` costs some 17 s of CPU).
 """
 
 import os
@@ -36,7 +41,11 @@ TARGET_S = 45
 PHASES = {"installed": "manage.py run_embedded", "prepared": "Starting web, worker"}
 
 
-def make_run(workdir: Path, name: str, caches: Path, *, venv: Path | None = None) -> float:
+def make_run(
+    workdir: Path, name: str, caches: Path, *, venv: Path | None = None, keep: bool = False
+) -> float:
+    """Seconds from `make run` on a fresh clone to the sign-in page. With `keep`, the hub
+    stays up until standard input closes (the caller's signal that it is done with it)."""
     clone = workdir / name
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     if venv is not None:
@@ -77,6 +86,14 @@ def make_run(workdir: Path, name: str, caches: Path, *, venv: Path | None = None
                     total = time.monotonic() - started
                     steps = ", ".join(f"{phase} at {at:.1f} s" for phase, at in seen.items())
                     print(f"  ({steps})")
+                    if keep:
+                        print(
+                            f"KEPT url=http://127.0.0.1:{port} clone={clone} log={log.name}"
+                            f" sandbox_base={env['SANDBOX_BASE_PORT']}"
+                        )
+                        print(f"RESULT cold_s=not-measured warm_s={total:.1f} target_s={TARGET_S}")
+                        sys.stdout.flush()
+                        sys.stdin.read()
                     return total
             except requests.RequestException:
                 pass
@@ -102,7 +119,10 @@ def main() -> None:
             warm = make_run(workdir, "warm", caches)
         else:  # BENCH_SCALE: the script end to end, without the install it would time
             print("make run on a fresh clone, with this checkout's installed .venv...")
-            warm = make_run(workdir, "warm", caches, venv=(ROOT / ".venv").resolve())
+            keep = "--keep" in sys.argv[1:]
+            warm = make_run(workdir, "warm", caches, venv=(ROOT / ".venv").resolve(), keep=keep)
+            if keep:
+                return
         print(f"  sign-in page after {warm:.1f} s (target {TARGET_S} s)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

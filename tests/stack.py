@@ -146,3 +146,39 @@ class Stack:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
         self.output.close()
+
+
+class KeptStack(Stack):
+    """The hub a `bench/make_run.py --keep` started and keeps up: the bench's own `make run`,
+    used by the README test instead of starting a second one. Stopping it closes the bench's
+    standard input; the bench then stops the hub and removes its clone."""
+
+    def __init__(self, bench: subprocess.Popen, kept: str):
+        fields = dict(part.split("=", 1) for part in kept.split()[1:])
+        self.bench, self.url = bench, fields["url"]
+        self.root = Path(fields["clone"])
+        self.var = self.root / "var"
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.sandbox_base = int(fields["sandbox_base"])
+        self.logfile = Path(fields["log"])
+        self.env = clean_env(SANDBOX_BASE_PORT=str(self.sandbox_base))
+        self.process = self  # wait_for asks the stack's process whether it is still running
+
+    def poll(self) -> int | None:
+        return self.bench.poll()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.bench.returncode
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.bench.poll() is None:
+            self.bench.stdin.close()
+            try:
+                self.bench.wait(90)
+            except subprocess.TimeoutExpired:
+                self.bench.kill()
+                self.bench.wait(10)
