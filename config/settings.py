@@ -601,7 +601,9 @@ try:
 except ValueError:
     MIGRATION_HOURS_PER_DAY = -1.0
 if not 0 < MIGRATION_HOURS_PER_DAY <= 24:
-    _fail("MIGRATION_HOURS_PER_DAY", f"expected hours more than 0 and at most 24, got {_raw_hours!r}")
+    _fail(
+        "MIGRATION_HOURS_PER_DAY", f"expected hours more than 0 and at most 24, got {_raw_hours!r}"
+    )
     MIGRATION_HOURS_PER_DAY = 8.0
 # The optional Project Summary sheet (seed section 1.B).
 MIGRATION_SUMMARY_SHEET = _bool("MIGRATION_SUMMARY_SHEET", True)

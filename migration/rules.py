@@ -10,6 +10,7 @@ They raise `ValueError` on a value they cannot read; the transform turns that in
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from typing import Any
@@ -57,7 +58,7 @@ def workspace_name(project_name: str | None) -> str:
 
 
 def sheet_name(project_name: str, entity: str) -> str:
-    """"{Project} - {Entity}" within 50 characters: the project part is shortened (+ "...")
+    """ "{Project} - {Entity}" within 50 characters: the project part is shortened (+ "...")
     when needed, never the entity part."""
     suffix = f" - {entity}"
     full = f"{project_name}{suffix}"
@@ -98,10 +99,17 @@ _DURATION = re.compile(
 )
 
 
+_HOURS_ONLY = re.compile(r"PT(\d+(?:\.\d+)?)H")
+
+
+@functools.lru_cache(maxsize=4096)  # durations repeat across a plan's tasks
 def duration_hours(value: str, hours_per_day: float = DEFAULT_HOURS_PER_DAY) -> float:
     """Working hours of an ISO 8601 duration. Days, weeks and months are working time, as in
     Project: a day is `hours_per_day`, a week 5 days, a month 20 days (Appendix B)."""
     text = str(value).strip().upper()
+    quick = _HOURS_ONLY.fullmatch(text)  # the common "PT40H"
+    if quick:
+        return float(quick[1])
     match = _DURATION.fullmatch(text)
     if not match or text in ("P", "PT", "-P") or text.endswith("T"):
         raise ValueError(f"{value!r} is not an ISO 8601 duration")
@@ -148,13 +156,17 @@ def date_only(value: Any) -> str:
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value).strip()
+    return _date_text(str(value).strip())
+
+
+@functools.lru_cache(maxsize=4096)  # dates repeat across a plan's tasks
+def _date_text(text: str) -> str:
     try:
         if len(text) == 10:
             return date.fromisoformat(text).isoformat()
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
     except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 date") from None
+        raise ValueError(f"{text!r} is not an ISO 8601 date") from None
 
 
 # --- priority, status, constraint --------------------------------------------------------------

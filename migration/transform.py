@@ -40,11 +40,19 @@ from migration.model import (
     RowPlan,
     SheetPlan,
     SourceResource,
-    SourceTask,
     WorkspacePlan,
 )
-from migration.validation import Findings, check_guid, check_links, check_sheet, cut_cell
-from migration.validation import check_workspace_name, order_tasks, task_percent, task_priority
+from migration.validation import (
+    Findings,
+    check_guid,
+    check_links,
+    check_sheet,
+    check_workspace_name,
+    cut_cell,
+    order_tasks,
+    task_percent,
+    task_priority,
+)
 
 # --- settings ------------------------------------------------------------------------------------
 
@@ -535,9 +543,7 @@ class CompiledSheet:
     def __init__(self, rows: list[dict], name: str):
         self.mapper = engine.compile_fields(rows, direction="push", name=name)
         self.targets = _unique([step.target for step in self.mapper.steps])
-        self._single = [
-            (step, engine.Mapper(steps=[step])) for step in self.mapper.steps
-        ]
+        self._single = [(step, engine.Mapper(steps=[step])) for step in self.mapper.steps]
 
     def map(self, record: dict, entity: str, entity_id: str, findings: Findings) -> dict:
         try:
@@ -648,7 +654,9 @@ def _plan_project(extract, settings, compiled, findings, pmo, departments) -> Wo
     sheets = [tasks_sheet, resources_sheet]
     if settings.summary_sheet:
         sheets.append(
-            _summary_sheet(extract, name, hours_per_day, settings, compiled["summary"], findings, pmo)
+            _summary_sheet(
+                extract, name, hours_per_day, settings, compiled["summary"], findings, pmo
+            )
         )
     elif settings.custom_fields_enabled and any(
         v not in (None, "", []) for v in project.custom.values()
@@ -855,5 +863,3 @@ def _summary_text(value):
         name, email = value.get("name"), value.get("email")
         return f"{name} ({email})" if name and email else name or email
     return value
-
-

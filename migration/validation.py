@@ -24,7 +24,9 @@ MAX_COLUMNS = 400  # columns per sheet (seed Appendix C)
 MAX_CELLS = 500_000  # cells per sheet (providers/smartsheet.md section 5)
 MAX_ROWS = 20_000  # rows per sheet: the limits guide's own example, 20,000 rows × 25 columns
 LINK_TYPES = ("FS", "SS", "FF", "SF")
-GUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
+GUID = re.compile(
+    r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?"
+)
 
 
 class Findings:

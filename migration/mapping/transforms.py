@@ -38,7 +38,9 @@ def _lenient(rule: Callable, *, empty=None) -> Callable:
 
 
 def _hours(params: dict, record: dict) -> float:
-    return record.get("_hours_per_day") or params.get("hours_per_day") or rules.DEFAULT_HOURS_PER_DAY
+    return (
+        record.get("_hours_per_day") or params.get("hours_per_day") or rules.DEFAULT_HOURS_PER_DAY
+    )
 
 
 @register(

@@ -47,7 +47,9 @@ def project(**overrides) -> SourceProject:
     return SourceProject(**fields)
 
 
-def task(n: int, name: str | None = None, *, project_id: str = PROJECT_ID, **overrides) -> SourceTask:
+def task(
+    n: int, name: str | None = None, *, project_id: str = PROJECT_ID, **overrides
+) -> SourceTask:
     fields = {
         "id": guid("task", n),
         "project_id": project_id,

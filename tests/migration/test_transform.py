@@ -356,7 +356,11 @@ def test_custom_fields_are_typed_by_the_sections_table():
     ]  # fmt: skip
     plan, workspace = only_workspace(f.extract(tasks=tasks, custom_fields=fields))
     tasks_sheet = sheet(workspace, "tasks")
-    got = {c.key: (c.title, c.type, c.format) for c in tasks_sheet.columns if c.key.startswith("custom:")}
+    got = {
+        c.key: (c.title, c.type, c.format)
+        for c in tasks_sheet.columns
+        if c.key.startswith("custom:")
+    }
     assert got == {
         "custom:TaskText2": ("Custom - Free Text", "TEXT_NUMBER", None),
         "custom:TaskNumber1": ("Custom - Story Points", "TEXT_NUMBER", None),
