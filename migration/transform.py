@@ -713,8 +713,7 @@ def _tasks_sheet(extract, name, prefix, hours_per_day, settings, compiled, findi
         record = _record(task, hours_per_day)
         record["percent_complete"] = task_percent(task, findings)
         record["priority"] = task_priority(task, findings)
-        if extract.source == "project_online":
-            check_guid(findings, "Task", task.id, extract.source)
+        check_guid(findings, "Task", task.id, extract.source)
         mapped = compiled.map(record, "Task", task.id, findings)
         cells = _cells(mapped, known, "Task", task.id, findings)
         if task.id in assign_cells:

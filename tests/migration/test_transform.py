@@ -378,14 +378,16 @@ def test_custom_field_filtering_follows_the_sections_logic():
         f.task(n, custom={f"TaskText{k}": f"v{n}" for k in range(2, 8) if n <= k})
         for n in range(1, 8)
     ]  # TaskText1 is empty; TaskTextK is filled on K tasks
-    settings = dict(custom_fields_exclude_pattern=r"^TaskText7$",
-                    custom_fields_include_pattern=r"^TaskText[1-6]$",
-                    custom_fields_max_per_sheet=3)  # fmt: skip
+    # Empty TaskText1 dropped, TaskText5 excluded, 6 and 7 not included; of 2, 3 and 4 the
+    # two most used are kept (in usage order, as the section sorts them).
+    settings = dict(custom_fields_exclude_pattern=r"^TaskText5$",
+                    custom_fields_include_pattern=r"^TaskText[1-5]$",
+                    custom_fields_max_per_sheet=2)  # fmt: skip
     plan, workspace = only_workspace(f.extract(tasks=tasks, custom_fields=fields), **settings)
     keys = [c.key for c in sheet(workspace, "tasks").columns if c.key.startswith("custom:")]
-    assert keys == ["custom:TaskText6", "custom:TaskText5", "custom:TaskText4"]  # most used
+    assert keys == ["custom:TaskText4", "custom:TaskText3"]
     assert [(i.rule, i.value) for i in plan.issues if i.rule == "custom.max_per_sheet"] == [
-        ("custom.max_per_sheet", "TaskText3, TaskText2")
+        ("custom.max_per_sheet", "TaskText2")
     ]
 
     plan, workspace = only_workspace(f.extract(tasks=tasks, custom_fields=fields),
