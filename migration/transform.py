@@ -585,6 +585,8 @@ def _cells(mapped: dict, known: set[str], entity: str, entity_id: str, findings)
                 value = {"objectType": "CONTACT", **value}
             cells[key] = CellPlan(object_value=value)
             continue
+        if isinstance(value, list | tuple):  # an edited set's list, in a text column
+            value = ", ".join(str(item) for item in value if item is not None)
         if isinstance(value, str) and len(value) > rules.CELL_MAX:
             value = cut_cell(value, entity, entity_id, key, findings)
         cells[key] = CellPlan(value=value)

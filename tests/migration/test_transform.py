@@ -450,6 +450,10 @@ def test_an_edited_mapping_set_changes_the_plan():
         {"source": "task_type", "target": "Task Type", "transform": "text", "params": {},
          "direction": "push"}
     )  # fmt: skip
+    rows["tasks"].append(
+        {"source": "task_type,task_name", "target": "Kinds", "transform": "to_array",
+         "params": {}, "direction": "push"}
+    )  # fmt: skip
     task = f.task(1, task_notes="Review with team", task_type="Fixed Work")
     plan, workspace = only_workspace(f.extract(tasks=[task]), mappings=rows)
     tasks = sheet(workspace, "tasks")
@@ -458,6 +462,7 @@ def test_an_edited_mapping_set_changes_the_plan():
     assert "Work" not in cells
     assert cells["Task Type"].value == "Fixed Work"
     assert column(tasks, "Task Type").type == "TEXT_NUMBER"
+    assert cells["Kinds"].value == "Fixed Work, Task 1"
 
 
 @pytest.mark.django_db
