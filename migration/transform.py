@@ -406,7 +406,7 @@ def plan_custom_columns(
     kept, dropped = filter_custom_fields(fields, usage, settings)
     if dropped:
         findings.warning(
-            "Sheet", sheet_key, "custom fields", "custom.max_per_sheet",
+            "Sheet", f"{extract.project.id}:{sheet_key}", "custom fields", "custom.max_per_sheet",
             ", ".join(f.name for f in dropped),
             f"Only the {settings.custom_fields_max_per_sheet} most used custom fields get a "
             f"column; {len(dropped)} are left out.",
@@ -668,7 +668,7 @@ def _plan_project(extract, settings, compiled, findings, pmo, departments) -> Wo
             "Project custom fields are migrated on the Summary sheet, which is turned off.",
         )  # fmt: skip
     for sheet in sheets:
-        check_sheet(sheet, findings)
+        check_sheet(sheet, findings, project_id=project.id)
     return WorkspacePlan(
         project_id=project.id, project_name=project.name or "", name=name, prefix=prefix,
         sheets=sheets,

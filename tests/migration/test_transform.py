@@ -483,3 +483,10 @@ def test_a_hub_workspaces_mapping_sets_are_made_from_the_shipped_ones_and_used()
     plan = plan_migration([f.extract(tasks=[task])], settings=settings)
     cells = plan.workspaces[0].sheets[0].rows[0].cells
     assert (cells["Priority"].value, cells["Duration"].value) == ("Urgent", 4.0)
+
+
+def test_a_resource_type_is_written_as_the_picklists_option():
+    resources = [f.resource(1, "Crane", resource_type="material"), f.resource(2, "Ann")]
+    plan, workspace = only_workspace(f.extract(resources=resources))
+    rows = sheet(workspace, "resources").rows
+    assert [r.cells["ResourceType"].value for r in rows] == ["Material", "Work"]

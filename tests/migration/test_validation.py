@@ -159,7 +159,7 @@ def test_a_project_over_the_column_limit_is_reported_on_its_sheet():
         settings=TransformSettings(custom_fields_max_per_sheet=500),
     )
     assert [(i.rule, i.entity_id, i.value) for i in plan.issues] == [
-        ("sheet.columns.limit", "tasks", "412")
+        ("sheet.columns.limit", f"{f.PROJECT_ID}:tasks", "412")
     ]
 
 
