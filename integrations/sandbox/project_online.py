@@ -426,7 +426,9 @@ class ProjectOnlineEmulator(Emulator):
         return self._throttled(retry_after if retry_after is not None else 5)
 
     def error_response(self, request: Request, status: int, code: int | None = None) -> Response:
-        headers = {"Retry-After": str(self.config.get("retry_after", 5))} if status == 503 else None
+        headers = (
+            {"Retry-After": str(self.config.get("retry_after") or 5)} if status == 503 else None
+        )
         return json_error(
             self.sharepoint_error(
                 "-2146232832, Microsoft.SharePoint.SPException", "An unexpected error occurred."
