@@ -76,3 +76,25 @@ def test_a_missing_project_is_a_permanent_error(connection):
             connection,
             lambda api: list(provider.task_links(api, "00000000-0000-0000-0000-000000000001")),
         )
+
+
+def test_the_api_adds_a_project_online_connection(api, sandbox, two_workspaces):
+    from integrations import sandbox as sandbox_module
+
+    api.force_authenticate(two_workspaces["a_admin"])
+    response = api.post(
+        "/api/integrations/connections",
+        {
+            "workspace": two_workspaces["a"].pk,
+            "provider": "project_online",
+            "tenant_id": sandbox_module.DATAVERSE_TENANT_ID,
+            "client_id": sandbox_module.DATAVERSE_CLIENT_ID,
+            "client_secret": sandbox_module.DATAVERSE_CLIENT_SECRET,
+            "instance_url": f"{sandbox_module.api_url(EMULATOR)}/sites/pwa",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["provider"] == "project_online"
+    tested = api.post(f"/api/integrations/connections/{response.json()['id']}/test")
+    assert tested.json()["ok"] is True
