@@ -221,7 +221,6 @@ class _Extraction:
             custom=self.custom_values(feed_project.custom, kinds),
         )
         self.required("Project", project.id, "ProjectName", project.name)
-        tasks = [task for task in tasks if task is not None]
         self._advance()
         return Extract(
             source=SOURCE,
