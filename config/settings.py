@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.keys import decode_key, new_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # FileAwareEnv: every variable may also be given as <NAME>_FILE (a path whose content is the
@@ -108,8 +110,6 @@ SECRET_KEY = _secret_key()
 def _field_encryption_keys() -> list[str]:
     # AES-256-GCM keys for tokens and client secrets (integrations/connections/encryption.py):
     # the first encrypts, all decrypt. Unset: one key is generated once into var/, like SECRET_KEY.
-    from integrations.connections.encryption import decode_key, new_key
-
     keys = _list("FIELD_ENCRYPTION_KEYS")
     if not keys:
         key_file = VAR_DIR / "field_encryption_key"
