@@ -142,3 +142,34 @@ def compare(entity, Account, Contact, *, crm: Crm) -> list[str]:
                         f"{got.get(name)!r}, expected {want[name]!r}"
                     )
     return wrong
+
+
+def timed_run(config, entity, Watch):
+    """One sync of `entity` as the command starts it, with its calls watched: (its log, s).
+    Eager: the task runs to its end as sync_request commits."""
+    from crm import services
+    from crm.models import SyncLog
+
+    watch = Watch(config.pk)
+    watch.start()
+    began = time.monotonic()
+    log = services.sync_request(
+        config=config, entity=entity.name, actor=None, trigger=SyncLog.Trigger.COMMAND
+    )
+    seconds = time.monotonic() - began
+    watch.stopped.set()
+    return SyncLog.objects.get(pk=log.pk), seconds
+
+
+def first_runs_find_nothing(entities, config, Watch, fail) -> None:
+    """A first run per object (not counted) over the seeded links: it must find nothing to do,
+    or the links are not what a sync keeps."""
+    for entity in entities:
+        log, seconds = timed_run(config, entity, Watch)
+        print(f"    {entity.name}: {log.status} in {seconds:.1f} s: {log.message or 'no message'}")
+        done = (log.status, log.created, log.updated, log.conflicts, log.failed)
+        if done != ("succeeded", 0, 0, 0, 0):
+            fail(
+                f"the first {entity.name} run did something ({log.status}: {log.message}; "
+                f"{log.errors[:3]}): the seeded links are not what a sync keeps"
+            )

@@ -32,7 +32,16 @@ import os
 import time
 from datetime import timedelta
 
-from _crm_common import CONFLICT_EVERY, Crm, compare, hub_edits, plain, time_plan
+from _crm_common import (
+    CONFLICT_EVERY,
+    Crm,
+    compare,
+    first_runs_find_nothing,
+    hub_edits,
+    plain,
+    time_plan,
+    timed_run,
+)
 from _setup import fresh_database, scaled, start_sandbox
 
 RECORDS = scaled(10_000)  # per object
@@ -146,8 +155,7 @@ def main(fail, timeline, Watch) -> None:
     from django.utils import timezone
 
     from config.celery import app
-    from crm import services
-    from crm.models import Account, Contact, CrmConfig, CrmLink, SyncLog
+    from crm.models import Account, Contact, CrmConfig, CrmLink
     from integrations.accounts import services as accounts
     from integrations.accounts.models import User
     from integrations.sandbox.client import SandboxClient
@@ -231,32 +239,8 @@ def main(fail, timeline, Watch) -> None:
             )
         CrmLink.objects.bulk_create(links, batch_size=2_000)
 
-    def run(entity: Entity):
-        watch = Watch(config.pk)
-        watch.start()
-        began = time.monotonic()
-        log = services.sync_request(
-            config=config, entity=entity.name, actor=None, trigger=SyncLog.Trigger.COMMAND
-        )
-        seconds = time.monotonic() - began
-        watch.stopped.set()
-        return SyncLog.objects.get(pk=log.pk), seconds
-
     step("A first run per object (not counted): it must find nothing to do...")
-    for entity in entities:
-        log, seconds = run(entity)
-        print(f"    {entity.name}: {log.status} in {seconds:.1f} s: {log.message or 'no message'}")
-        if (log.status, log.created, log.updated, log.conflicts, log.failed) != (
-            "succeeded",
-            0,
-            0,
-            0,
-            0,
-        ):
-            fail(
-                f"the first {entity.name} run did something ({log.status}: {log.message}; "
-                f"{log.errors[:3]}): the seeded links are not what a sync keeps"
-            )
+    first_runs_find_nothing(entities, config, Watch, fail)
 
     step("Changing half of the records on each side, 2 % on the same field on both...")
     for entity in entities:
@@ -318,7 +302,7 @@ def main(fail, timeline, Watch) -> None:
         )
         sandbox.clear_calls("hubspot")
         began_at = time.time()
-        log, seconds = run(entity)
+        log, seconds = timed_run(config, entity, Watch)
         calls = sandbox.calls("hubspot")
         print(
             f"    run: {log.status} in {seconds:.1f} s: created {log.created}, updated "
