@@ -593,6 +593,12 @@ TIMETRACKER_SMARTSHEET_APPROVED = env.str("TIMETRACKER_SMARTSHEET_APPROVED", def
 # However many people sign in, a login starts at most one job sync per this many minutes.
 TIMETRACKER_LOGIN_SYNC_MINUTES = _int("TIMETRACKER_LOGIN_SYNC_MINUTES", 10, minimum=1)
 
+# Project migration runs: at most this many projects per run (each is read, planned and kept
+# in memory at once), and a dry run's plan may be run for real for this many hours after it was
+# made (then the projects are read again by a new dry run).
+MIGRATION_MAX_PROJECTS = _int("MIGRATION_MAX_PROJECTS", 50, minimum=1)
+MIGRATION_PLAN_MAX_AGE_HOURS = _int("MIGRATION_PLAN_MAX_AGE_HOURS", 24, minimum=1)
+
 HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
 HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)
 
