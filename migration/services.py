@@ -40,8 +40,8 @@ def _check_connection(
 ) -> Connection:
     if connection is None:
         raise ApplicationError(
-            f"The {role} connection is gone; add it again under Connections.",
-            details={f"{role}_connection": ["This connection no longer exists."]},
+            f"No {provider.replace('_', ' ')} connection: pick one (or add it under Connections).",
+            details={f"{role}_connection": ["Pick a connection."]},
         )
     if connection.workspace_id != workspace.pk or connection.provider != provider:
         raise ApplicationError(
