@@ -208,11 +208,11 @@ class SourceProjectsView(APIView):
 
     @extend_schema(responses={200: ProjectOut(many=True), **PROVIDER_ERRORS})
     def get(self, request, connection_id: int):
-        from migration.sources.project_online import list_projects
-
         connection = selectors.connection_for(
             user=request.user, connection_id=connection_id, provider=selectors.SOURCE_PROVIDER
         )
+        from migration.sources.project_online import list_projects
+
         projects = list_projects(connection)
         return Response(
             ProjectOut(
