@@ -21,6 +21,7 @@ LIVE_URLS = {
     "azure_login": "https://login.microsoftonline.com",
     "dataverse_environment": "",  # each connection names its own environment
     "supabase_project": "",  # each destination names its own project URL
+    "project_online_site": "",  # each connection names its own PWA site
 }
 # The ones an operator may point elsewhere (another region, a sovereign cloud): VARIABLE -> key.
 OVERRIDABLE = {
@@ -43,6 +44,7 @@ SANDBOX_PORT_OFFSETS = {
     "azure": 5,
     "dataverse": 6,
     "supabase": 7,
+    "project-online": 8,
 }
 
 
@@ -79,6 +81,8 @@ def sandbox_urls(host: str, ports: dict[str, int]) -> dict[str, str]:
         # A Supabase project's URL is each destination's own; in sandbox mode every one is
         # pointed at the emulator (its PostgREST under /rest/v1, as on supabase.co).
         "supabase_project": api("supabase"),
+        # The PWA site of the Project Online emulator (its host stands for <tenant>.sharepoint.com).
+        "project_online_site": f"{api('project-online')}/sites/pwa",
     }
 
 

@@ -593,6 +593,34 @@ TIMETRACKER_SMARTSHEET_APPROVED = env.str("TIMETRACKER_SMARTSHEET_APPROVED", def
 # However many people sign in, a login starts at most one job sync per this many minutes.
 TIMETRACKER_LOGIN_SYNC_MINUTES = _int("TIMETRACKER_LOGIN_SYNC_MINUTES", 10, minimum=1)
 
+# --- Project migration (Project Online -> Smartsheet): the transform's settings --------------
+# Working hours in a day when a project has no calendar of its own (seed: 8).
+_raw_hours = env.str("MIGRATION_HOURS_PER_DAY", default="8").strip()
+try:
+    MIGRATION_HOURS_PER_DAY = float(_raw_hours)
+except ValueError:
+    MIGRATION_HOURS_PER_DAY = -1.0
+if not 0 < MIGRATION_HOURS_PER_DAY <= 24:
+    _fail(
+        "MIGRATION_HOURS_PER_DAY", f"expected hours more than 0 and at most 24, got {_raw_hours!r}"
+    )
+    MIGRATION_HOURS_PER_DAY = 8.0
+# The optional Project Summary sheet (seed section 1.B).
+MIGRATION_SUMMARY_SHEET = _bool("MIGRATION_SUMMARY_SHEET", True)
+# Custom fields (seed section 5 "Configuration Options", the seed's own names).
+CUSTOM_FIELDS_ENABLED = _bool("CUSTOM_FIELDS_ENABLED", True)
+CUSTOM_FIELDS_FILTER_EMPTY = _bool("CUSTOM_FIELDS_FILTER_EMPTY", True)
+CUSTOM_FIELDS_PREFIX = env.str("CUSTOM_FIELDS_PREFIX", default="Custom - ")
+CUSTOM_FIELDS_INCLUDE_PATTERN = env.str("CUSTOM_FIELDS_INCLUDE_PATTERN", default="").strip()
+CUSTOM_FIELDS_EXCLUDE_PATTERN = env.str("CUSTOM_FIELDS_EXCLUDE_PATTERN", default="").strip()
+for _name in ("CUSTOM_FIELDS_INCLUDE_PATTERN", "CUSTOM_FIELDS_EXCLUDE_PATTERN"):
+    try:
+        re.compile(globals()[_name])
+    except re.error as _exc:
+        _fail(_name, f"is not a regular expression ({_exc})")
+CUSTOM_FIELDS_MAX_PER_SHEET = _int("CUSTOM_FIELDS_MAX_PER_SHEET", 50, minimum=1)
+CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS = _int("CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS", 25, minimum=1)
+
 # Project migration runs: at most this many projects per run (each is read, planned and kept
 # in memory at once), and a dry run's plan may be run for real for this many hours after it was
 # made (then the projects are read again by a new dry run).

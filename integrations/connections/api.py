@@ -64,7 +64,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
 class ClientCredentialsSerializer(serializers.Serializer):
     workspace = serializers.IntegerField()
-    provider = serializers.ChoiceField(choices=[Connection.Provider.DATAVERSE])
+    provider = serializers.ChoiceField(
+        choices=[Connection.Provider.DATAVERSE, Connection.Provider.PROJECT_ONLINE]
+    )
     tenant_id = serializers.CharField(max_length=100)
     client_id = serializers.CharField(max_length=200)
     client_secret = serializers.CharField(max_length=1000, write_only=True, trim_whitespace=False)
@@ -104,7 +106,8 @@ class ConnectionViewSet(
 
     @extend_schema(request=ClientCredentialsSerializer, responses={201: ConnectionSerializer})
     def create(self, request):
-        """Add a client-credentials connection (Microsoft Dataverse). OAuth providers are
+        """Add a client-credentials connection (Microsoft Dataverse, or Project Online with its
+        PWA site URL as `instance_url`). OAuth providers are
         connected through their consent page instead (/integrations/<provider>/auth/start)."""
         data = ClientCredentialsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -112,7 +115,6 @@ class ConnectionViewSet(
         workspace = account_selectors.workspace_for(
             user=request.user, workspace_id=values.pop("workspace")
         )
-        values.pop("provider")
         connection = services.connection_create_client_credentials(
             workspace=workspace, actor=request.user, **values
         )

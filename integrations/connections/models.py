@@ -19,6 +19,7 @@ class Connection(WorkspaceOwned):
         SALESFORCE = "salesforce", "Salesforce"
         HUBSPOT = "hubspot", "HubSpot"
         DATAVERSE = "dataverse", "Microsoft Dataverse"
+        PROJECT_ONLINE = "project_online", "Microsoft Project Online"
 
     class Status(models.TextChoices):
         CONNECTED = "connected", "Connected"
@@ -44,7 +45,8 @@ class Connection(WorkspaceOwned):
         max_length=255, blank=True, help_text="Org, hub, account or tenant id at the provider."
     )
     instance_url = models.URLField(
-        blank=True, help_text="Salesforce instance or Dataverse environment URL."
+        blank=True,
+        help_text="Salesforce instance, Dataverse environment or Project Online (PWA) site URL.",
     )
     auth_domain = models.CharField(
         max_length=20, blank=True, help_text="Salesforce: login (production) or test (sandbox)."

@@ -135,11 +135,15 @@ def connection_create_client_credentials(
     client_secret: str,
     instance_url: str,
     label: str = "",
+    provider: str = Connection.Provider.DATAVERSE,
 ) -> Connection:
-    """A Microsoft (Azure AD -> Dataverse) connection. Test it before syncing with it."""
+    """A Microsoft connection through Azure AD client credentials: Dataverse (an environment
+    URL) or Project Online (a PWA site URL). Test it before syncing with it."""
     require_workspace_admin(actor=actor, workspace=workspace)
+    if providers.get(provider).SPEC.kind != "client_credentials":
+        raise ApplicationError(f"{provider} does not connect with client credentials.")
     connection, _ = Connection.objects.select_for_update().get_or_create(
-        workspace=workspace, provider=Connection.Provider.DATAVERSE, user=None
+        workspace=workspace, provider=provider, user=None
     )
     before = _public(connection)
     connection.tenant_id, connection.client_id = tenant_id.strip(), client_id.strip()

@@ -17,6 +17,7 @@ from integrations.sandbox.azure import AzureEmulator
 from integrations.sandbox.core import Emulator
 from integrations.sandbox.dataverse import DataverseEmulator
 from integrations.sandbox.hubspot import HubSpotEmulator
+from integrations.sandbox.project_online import ProjectOnlineEmulator
 from integrations.sandbox.salesforce import SalesforceEmulator, SalesforceTestEmulator
 from integrations.sandbox.smartsheet import SmartsheetEmulator
 from integrations.sandbox.supabase import SupabaseEmulator
@@ -31,10 +32,10 @@ def build(
     names: list[str] | None = None, *, seed: int = 0, checking: bool = False
 ) -> dict[str, Emulator]:
     """The emulators named (all by default), in port order. Dataverse brings Azure AD along:
-    it accepts only tokens that Azure AD issued. `checking` turns on their contract checks
+    it accepts only tokens that Azure AD issued; so does Project Online. `checking` turns on their contract checks
     (integrations/sandbox/contracts): each exchange validated, violations logged and kept."""
     wanted = set(names or EMULATOR_NAMES)
-    if "dataverse" in wanted:
+    if wanted & {"dataverse", "project-online"}:
         wanted.add("azure")
     emulators: dict[str, Emulator] = {}
     simple = {
@@ -50,6 +51,8 @@ def build(
             continue
         if name == "dataverse":
             emulators[name] = DataverseEmulator(seed=seed, azure=emulators["azure"])
+        elif name == "project-online":
+            emulators[name] = ProjectOnlineEmulator(seed=seed, azure=emulators["azure"])
         else:
             emulators[name] = simple[name](seed=seed)
     for emulator in emulators.values():

@@ -93,3 +93,18 @@ def planned(workspace, **fields):
             **fields,
         }
     )
+
+
+def connect_project_online(
+    *, user, workspace, secret: str = sandbox_module.DATAVERSE_CLIENT_SECRET
+):
+    """A Project Online connection to the emulator's PWA site, through the demo Azure AD app."""
+    return connections.connection_create_client_credentials(
+        workspace=workspace,
+        actor=user,
+        tenant_id=sandbox_module.DATAVERSE_TENANT_ID,
+        client_id=sandbox_module.DATAVERSE_CLIENT_ID,
+        client_secret=secret,
+        instance_url=f"{sandbox_module.api_url('project-online')}/sites/pwa",
+        provider="project_online",
+    )

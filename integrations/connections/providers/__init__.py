@@ -3,11 +3,18 @@ integrations.connections.http always. The registry maps a provider name to its m
 
 from types import ModuleType
 
-from integrations.connections.providers import dataverse, hubspot, salesforce, smartsheet
+from integrations.connections.providers import (
+    dataverse,
+    hubspot,
+    project_online,
+    salesforce,
+    smartsheet,
+)
 from integrations.errors import NotFound
 
 REGISTRY: dict[str, ModuleType] = {
-    module.SPEC.name: module for module in (smartsheet, salesforce, hubspot, dataverse)
+    module.SPEC.name: module
+    for module in (smartsheet, salesforce, hubspot, dataverse, project_online)
 }
 
 

@@ -83,12 +83,15 @@ def resource(connection) -> str:
     return connection.instance_url.rstrip("/")
 
 
-def acquire_token(connection) -> TokenSet:
-    """A new token for the connection's environment (`<environment URL>/.default`)."""
+def acquire_token(connection, *, audience: str = "") -> TokenSet:
+    """A new token for the connection's environment (`<environment URL>/.default`), or for
+    `audience` (Project Online asks for its SharePoint host with the same Azure AD app)."""
     try:
         app = _app(connection)
         app.remove_tokens_for_client()  # our cache said "expired": make msal ask, not replay
-        result = app.acquire_token_for_client(scopes=[f"{resource(connection)}/.default"])
+        result = app.acquire_token_for_client(
+            scopes=[f"{audience or resource(connection)}/.default"]
+        )
     except ValueError as exc:
         forget(connection)
         raise http.Permanent(f"Azure AD settings are not usable: {exc}", provider="azure") from None
