@@ -20,6 +20,7 @@ from integrations.errors import ApplicationError
 from integrations.runs.admin import SyncRunAdmin
 from migration import selectors, services
 from migration.runs import STAGE_LABELS, MigrationIssue, MigrationRun
+from migration.sources.project_online import list_projects
 
 OWN_FIELDS = ("plan", "stages", "results", "sources")
 
@@ -234,8 +235,6 @@ class MigrationRunAdmin(SyncRunAdmin):
             form.is_valid()
             source = form.cleaned_data.get("source_connection")
         if source is not None:
-            from migration.sources.project_online import list_projects
-
             try:
                 projects = list_projects(source)
             except (ApplicationError, http.ProviderError) as exc:

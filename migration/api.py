@@ -21,6 +21,7 @@ from integrations.filters import MAX_ID
 from integrations.runs.api import SYNC_RUN_FIELDS, QuerySerializer, SyncRunSerializer
 from migration import selectors, services
 from migration.runs import MigrationIssue, MigrationRun
+from migration.sources.project_online import list_projects
 
 ISSUE_FIELDS = [
     "project_id",
@@ -188,7 +189,9 @@ class ReportQuery(QuerySerializer):
     severity = serializers.ChoiceField(
         choices=MigrationIssue.Severity.choices, required=False, default=""
     )
-    stage = serializers.ChoiceField(choices=MigrationIssue.Stage.choices, required=False, default="")
+    stage = serializers.ChoiceField(
+        choices=MigrationIssue.Stage.choices, required=False, default=""
+    )
     project = serializers.CharField(
         required=False, default="", max_length=64, help_text="Only this project's findings."
     )
@@ -211,8 +214,6 @@ class SourceProjectsView(APIView):
         connection = selectors.connection_for(
             user=request.user, connection_id=connection_id, provider=selectors.SOURCE_PROVIDER
         )
-        from migration.sources.project_online import list_projects
-
         projects = list_projects(connection)
         return Response(
             ProjectOut(

@@ -26,6 +26,8 @@ from integrations.runs import RunRecorder, SyncRun, claim
 from migration import services
 from migration.model import Extract, Issue, Plan
 from migration.runs import STAGE_LABELS, MigrationIssue, MigrationRun
+from migration.sources.project_online import extract_project, list_projects
+from migration.transform import TransformSettings, plan_migration
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +110,9 @@ class Stages:
             for earlier in LOAD_STAGES[: LOAD_STAGES.index(stage)]:
                 if self._cell(project_id, earlier)["state"] != "done":
                     self.finish(project_id, earlier)
-        self.update(project_id, stage, done, total, state="done" if done >= total > 0 else "running")
+        self.update(
+            project_id, stage, done, total, state="done" if done >= total > 0 else "running"
+        )
 
 
 @dataclass
@@ -118,9 +122,9 @@ class Report:
     owner: dict[str, str] = field(default_factory=dict)  # entity id -> project id
     items: list[tuple[str, Issue]] = field(default_factory=list)
 
-    def index(self, extract: Extract) -> None:
-        pid = str(extract.project.id)
+    def index(self, extract: Extract, pid: str) -> None:
         self.owner[pid] = pid
+        self.owner[str(extract.project.id)] = pid
         for records in (extract.tasks, extract.resources, extract.assignments):
             for record in records:
                 self.owner.setdefault(str(record.id), pid)
@@ -203,6 +207,7 @@ class Migration:
         self.report = Report()
         self.left_out: dict[str, str] = {}  # project id -> why
         self.names = {pid: (run.sources.get(pid) or {}).get("name") or pid for pid in self.pids}
+        self.picked = {pid.lower(): pid for pid in self.pids}
         run.results, run.issue_errors, run.issue_warnings = {}, 0, 0
         recorder.pending.update(results={}, issue_errors=0, issue_warnings=0)
         self.stages = Stages(run, recorder, self.names, listener)
@@ -241,11 +246,19 @@ class Migration:
             self.load(plan)
         return self.end(plan)
 
-    def plan(self) -> Plan:
-        from migration.sources.project_online import extract_project
-        from migration.transform import TransformSettings, plan_migration
+    def pid(self, project_id) -> str:
+        """A project's id as picked (a source may give it in another case)."""
+        return self.picked.get(str(project_id).lower(), str(project_id))
 
+    def plan(self) -> Plan:
         connection = self.source()
+        # The projects' names first, so that progress names them from the start.
+        for project in list_projects(connection):
+            pid = self.pid(project.id)
+            if pid in self.names:
+                self.names[pid] = project.name or pid
+                self.run.sources[pid] = {"name": project.name, "modified": None}
+        self.rec.pending["sources"] = self.run.sources
         extracts = []
         for pid in self.pids:
             self.stages.start(pid, "extract")
@@ -266,7 +279,7 @@ class Migration:
                 "name": extract.project.name,
                 "modified": extract.project.modified_date,
             }
-            self.report.index(extract)
+            self.report.index(extract, pid)
             self.report.add(extract.issues, project_id=pid)
             extracts.append(extract)
             self.stages.finish(pid, "extract")
@@ -276,29 +289,30 @@ class Migration:
                 "No project could be read from Project Online: "
                 + "; ".join(f"{self.names.get(p, p)}: {why}" for p, why in self.left_out.items())
             )
-        for extract in extracts:
-            self.stages.start(str(extract.project.id), "transform")
-        plan = plan_migration(extracts, settings=TransformSettings.from_settings())
+        done = [self.pid(extract.project.id) for extract in extracts]
+        for pid in done:
+            self.stages.start(pid, "transform")
+        plan = plan_migration(
+            extracts, settings=TransformSettings.from_settings(hub_workspace=self.run.workspace)
+        )
         self.report.add(plan.issues)
         # The plan keeps the whole report, so "Run for real" starts from both.
         plan.issues = [issue for _, issue in self.report.items]
         self.run.plan, self.run.plan_made_at = plan.to_json(), timezone.now()
         self.rec.pending.update(plan=self.run.plan, plan_made_at=self.run.plan_made_at)
-        for extract in extracts:
-            self.stages.finish(str(extract.project.id), "transform")
+        for pid in done:
+            self.stages.finish(pid, "transform")
         self.store_report()
         return plan
 
     def planned(self) -> Plan:
         """A real run of a dry run's plan: the plan as it was, once the projects are known not
         to have changed in Project Online since."""
-        from migration.sources.project_online import list_projects
-
         if not self.run.plan:
             raise Stopped("This run has no plan to load; start a dry run first.")
         for pid in self.pids:
             self.stages.start(pid, "extract")
-        modified = {str(p.id): p.modified for p in list_projects(self.source())}
+        modified = {self.pid(p.id): p.modified for p in list_projects(self.source())}
         for pid in self.pids:
             was = (self.run.sources.get(pid) or {}).get("modified")
             now = modified.get(pid)
@@ -337,7 +351,7 @@ class Migration:
                         "them (the rows in error are not migrated).",
                     )
         return Plan(
-            workspaces=[w for w in plan.workspaces if str(w.project_id) not in self.left_out],
+            workspaces=[w for w in plan.workspaces if self.pid(w.project_id) not in self.left_out],
             pmo=plan.pmo,
             issues=plan.issues,
         )
@@ -346,19 +360,22 @@ class Migration:
         from migration.load import load_plan
 
         for workspace in plan.workspaces:
-            self.stages.start(str(workspace.project_id), "workspace")
+            self.stages.start(self.pid(workspace.project_id), "workspace")
         result = load_plan(
             plan,
             connection=self.target(),
             hub_workspace=self.run.workspace,
-            progress=self.stages.load_progress,
+            progress=lambda project_id, *rest: self.stages.load_progress(
+                self.pid(project_id), *rest
+            ),
         )
         for workspace in plan.workspaces:
-            pid = str(workspace.project_id)
+            pid = self.pid(workspace.project_id)
             for stage in LOAD_STAGES:
                 if self.run.stages[pid][stage]["state"] != "done":
                     self.stages.finish(pid, stage)
-        for pid, outcome in project_outcomes(result).items():
+        for project_id, outcome in project_outcomes(result).items():
+            pid = self.pid(project_id)
             self.stages.start(pid, "report")
             self.rec.count("created", outcome.get("rows_created", 0))
             self.rec.count("updated", outcome.get("rows_updated", 0))
@@ -370,7 +387,7 @@ class Migration:
             self.run.results[pid] = {**self.run.results.get(pid, {}), **outcome}
 
     def end(self, plan: Plan) -> MigrationRun:
-        names = {str(w.project_id): w for w in plan.workspaces}
+        names = {self.pid(w.project_id): w for w in plan.workspaces}
         for pid in self.pids:
             if pid in self.left_out:
                 continue
@@ -436,9 +453,7 @@ class Migration:
         else:
             made = [r for r in self.run.results.values() if r.get("sheet_workspace_id")]
             what = f"{len(made)} Smartsheet workspace{'s' if len(made) != 1 else ''} written."
-        left = "".join(
-            f" {self.names.get(pid, pid)}: {why}" for pid, why in self.left_out.items()
-        )
+        left = "".join(f" {self.names.get(pid, pid)}: {why}" for pid, why in self.left_out.items())
         return f"{what} {summary}.{left}"
 
 
@@ -457,7 +472,7 @@ def project_outcomes(result) -> dict[str, dict]:
             "sheet_ids": {str(k): v for k, v in dict(sheets).items()},
             "rows_created": int(getattr(project, "rows_created", 0) or 0),
             "rows_updated": int(getattr(project, "rows_updated", 0) or 0),
-            "warnings": list(getattr(project, "warnings", []) or []),
+            "warnings": list(getattr(project, "issues", None) or []),
         }
     return outcomes
 

@@ -158,7 +158,7 @@ def migration_run_from_plan(
     trigger: str = SyncRun.Trigger.API,
     queue: bool = True,
 ) -> MigrationRun:
-    """"Run for real": queue a real run that loads a dry run's plan, unchanged. Refused
+    """ "Run for real": queue a real run that loads a dry run's plan, unchanged. Refused
     (PlanNotUsable) when the dry run has no plan, failed, is too old or has errors not
     accepted; the run itself stops before writing if a project changed since."""
     accounts.require_workspace_admin(

@@ -84,7 +84,9 @@ def run_page(request, run_id: int):
     if severity not in MigrationIssue.Severity.values:
         severity = ""
     issues = selectors.issue_list(run=run, severity=severity)
-    is_admin = account_selectors.is_workspace_admin(user=request.user, workspace_id=run.workspace_id)
+    is_admin = account_selectors.is_workspace_admin(
+        user=request.user, workspace_id=run.workspace_id
+    )
     return render(
         request,
         "migration/run.html",

@@ -7,92 +7,270 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('integrations', '0004_heartbeat_beats'),
-        ('migration', '0001_load'),
+        ("integrations", "0004_heartbeat_beats"),
+        ("migration", "0001_load"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MigrationRun',
+            name="MigrationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('button', 'Button'), ('api', 'API'), ('schedule', 'Schedule'), ('login', 'Login'), ('admin', 'Admin'), ('command', 'Command'), ('approval', 'Approval')], max_length=10)),
-                ('direction', models.CharField(max_length=20)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'Partly done'), ('failed', 'Failed')], db_index=True, default='queued', max_length=10)),
-                ('task_id', models.CharField(blank=True, max_length=64)),
-                ('created', models.PositiveIntegerField(default=0)),
-                ('updated', models.PositiveIntegerField(default=0)),
-                ('unchanged', models.PositiveIntegerField(default=0)),
-                ('unmapped', models.PositiveIntegerField(default=0)),
-                ('conflicts', models.PositiveIntegerField(default=0)),
-                ('held', models.PositiveIntegerField(default=0, help_text='Writes held in the review queue for a person to approve.')),
-                ('failed', models.PositiveIntegerField(default=0)),
-                ('api_calls', models.PositiveIntegerField(default=0)),
-                ('retries', models.PositiveIntegerField(default=0)),
-                ('progress_done', models.PositiveIntegerField(default=0)),
-                ('progress_total', models.PositiveIntegerField(default=0)),
-                ('stage', models.CharField(blank=True, max_length=100)),
-                ('stage_done', models.PositiveIntegerField(default=0)),
-                ('stage_total', models.PositiveIntegerField(default=0)),
-                ('retry_reason', models.CharField(blank=True, help_text='While a provider call waits to be retried: why.', max_length=40)),
-                ('retry_at', models.DateTimeField(blank=True, help_text='…and when its next attempt goes out.', null=True)),
-                ('message', models.TextField(blank=True, help_text='Summary, or why the run failed.')),
-                ('errors', models.JSONField(blank=True, default=list, help_text='Per-item errors (capped).')),
-                ('error_count', models.PositiveIntegerField(default=0)),
-                ('overwrites', models.JSONField(blank=True, default=list, help_text='Last-write-wins decisions (capped).')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('project_ids', models.JSONField(default=list, help_text='The picked Project Online projects.')),
-                ('dry_run', models.BooleanField(default=False, help_text='Plan and report only; write nothing.')),
-                ('accept_errors', models.BooleanField(default=False, help_text='Load a plan even though its report has errors (the rows in error are not in the plan).')),
-                ('plan', models.JSONField(blank=True, help_text='Plan.to_json() of this run.', null=True)),
-                ('plan_made_at', models.DateTimeField(blank=True, null=True)),
-                ('sources', models.JSONField(blank=True, default=dict, help_text='Per project: its name and modified time as read, to tell a stale plan.')),
-                ('stages', models.JSONField(blank=True, default=dict)),
-                ('results', models.JSONField(blank=True, default=dict)),
-                ('issue_errors', models.PositiveIntegerField(default=0)),
-                ('issue_warnings', models.PositiveIntegerField(default=0)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('runs_plan', models.ForeignKey(blank=True, help_text='The dry run whose plan this run loads, unchanged.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='real_runs', to='migration.migrationrun')),
-                ('source_connection', models.ForeignKey(blank=True, help_text='The Project Online connection read from.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='integrations.connection')),
-                ('target_connection', models.ForeignKey(blank=True, help_text='The Smartsheet connection written to.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='integrations.connection')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("button", "Button"),
+                            ("api", "API"),
+                            ("schedule", "Schedule"),
+                            ("login", "Login"),
+                            ("admin", "Admin"),
+                            ("command", "Command"),
+                            ("approval", "Approval"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("direction", models.CharField(max_length=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("partial", "Partly done"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("task_id", models.CharField(blank=True, max_length=64)),
+                ("created", models.PositiveIntegerField(default=0)),
+                ("updated", models.PositiveIntegerField(default=0)),
+                ("unchanged", models.PositiveIntegerField(default=0)),
+                ("unmapped", models.PositiveIntegerField(default=0)),
+                ("conflicts", models.PositiveIntegerField(default=0)),
+                (
+                    "held",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Writes held in the review queue for a person to approve.",
+                    ),
+                ),
+                ("failed", models.PositiveIntegerField(default=0)),
+                ("api_calls", models.PositiveIntegerField(default=0)),
+                ("retries", models.PositiveIntegerField(default=0)),
+                ("progress_done", models.PositiveIntegerField(default=0)),
+                ("progress_total", models.PositiveIntegerField(default=0)),
+                ("stage", models.CharField(blank=True, max_length=100)),
+                ("stage_done", models.PositiveIntegerField(default=0)),
+                ("stage_total", models.PositiveIntegerField(default=0)),
+                (
+                    "retry_reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="While a provider call waits to be retried: why.",
+                        max_length=40,
+                    ),
+                ),
+                (
+                    "retry_at",
+                    models.DateTimeField(
+                        blank=True, help_text="…and when its next attempt goes out.", null=True
+                    ),
+                ),
+                (
+                    "message",
+                    models.TextField(blank=True, help_text="Summary, or why the run failed."),
+                ),
+                (
+                    "errors",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Per-item errors (capped)."
+                    ),
+                ),
+                ("error_count", models.PositiveIntegerField(default=0)),
+                (
+                    "overwrites",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Last-write-wins decisions (capped)."
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project_ids",
+                    models.JSONField(default=list, help_text="The picked Project Online projects."),
+                ),
+                (
+                    "dry_run",
+                    models.BooleanField(
+                        default=False, help_text="Plan and report only; write nothing."
+                    ),
+                ),
+                (
+                    "accept_errors",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Load a plan even though its report has errors (the rows in error are not in the plan).",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.JSONField(
+                        blank=True, help_text="Plan.to_json() of this run.", null=True
+                    ),
+                ),
+                ("plan_made_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "sources",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Per project: its name and modified time as read, to tell a stale plan.",
+                    ),
+                ),
+                ("stages", models.JSONField(blank=True, default=dict)),
+                ("results", models.JSONField(blank=True, default=dict)),
+                ("issue_errors", models.PositiveIntegerField(default=0)),
+                ("issue_warnings", models.PositiveIntegerField(default=0)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "runs_plan",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The dry run whose plan this run loads, unchanged.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="real_runs",
+                        to="migration.migrationrun",
+                    ),
+                ),
+                (
+                    "source_connection",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The Project Online connection read from.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="integrations.connection",
+                    ),
+                ),
+                (
+                    "target_connection",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The Smartsheet connection written to.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="integrations.connection",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="integrations.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'migration run',
-                'ordering': ['-created_at'],
-                'abstract': False,
+                "verbose_name": "migration run",
+                "ordering": ["-created_at"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='MigrationIssue',
+            name="MigrationIssue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('project_id', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('severity', models.CharField(choices=[('error', 'Error'), ('warning', 'Warning')], db_index=True, max_length=7)),
-                ('stage', models.CharField(choices=[('extract', 'Extract'), ('transform', 'Transform'), ('load', 'Load')], max_length=10)),
-                ('entity', models.CharField(max_length=40)),
-                ('entity_id', models.CharField(blank=True, max_length=200)),
-                ('field', models.CharField(blank=True, max_length=200)),
-                ('rule', models.CharField(db_index=True, max_length=100)),
-                ('value', models.TextField(blank=True)),
-                ('message', models.TextField()),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.workspace')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='issues', to='migration.migrationrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("project_id", models.CharField(blank=True, db_index=True, max_length=64)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("error", "Error"), ("warning", "Warning")],
+                        db_index=True,
+                        max_length=7,
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("extract", "Extract"),
+                            ("transform", "Transform"),
+                            ("load", "Load"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("entity", models.CharField(max_length=40)),
+                ("entity_id", models.CharField(blank=True, max_length=200)),
+                ("field", models.CharField(blank=True, max_length=200)),
+                ("rule", models.CharField(db_index=True, max_length=100)),
+                ("value", models.TextField(blank=True)),
+                ("message", models.TextField()),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="integrations.workspace",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="issues",
+                        to="migration.migrationrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'pk'],
+                "ordering": ["run", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='migrationrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running'])), fields=('workspace',), name='one_active_migration_per_workspace'),
+            model_name="migrationrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["queued", "running"])),
+                fields=("workspace",),
+                name="one_active_migration_per_workspace",
+            ),
         ),
     ]

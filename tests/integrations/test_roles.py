@@ -630,9 +630,7 @@ SERVICES: dict[str, ServiceCase] = {
         lambda w, actor: migration_services.migration_run_from_plan(run=dry_run(w), user=actor)
     ),
     "migration.services.migration_resume": ServiceCase(
-        lambda w, actor: migration_services.migration_resume(
-            run=failed_migration(w), user=actor
-        )
+        lambda w, actor: migration_services.migration_resume(run=failed_migration(w), user=actor)
     ),
     "destinations.services.destination_save": ServiceCase(
         lambda w, actor: destination_services.destination_save(

@@ -38,7 +38,9 @@ def small_plan(project_id: str = "p-1", name: str = "Website Redesign") -> Plan:
         ),
     ]
     rows = [
-        RowPlan(key="t-1", cells={"TaskName": CellPlan(value="Design"), "Priority": CellPlan("High")}),
+        RowPlan(
+            key="t-1", cells={"TaskName": CellPlan(value="Design"), "Priority": CellPlan("High")}
+        ),
         RowPlan(key="t-2", parent_key="t-1", cells={"TaskName": CellPlan(value="Wireframes")}),
     ]
     sheet = SheetPlan(
@@ -47,12 +49,16 @@ def small_plan(project_id: str = "p-1", name: str = "Website Redesign") -> Plan:
         columns=columns,
         rows=rows,
         predecessors=[
-            PredecessorPlan(row_key="t-2", predecessors=[{"row_key": "t-1", "type": "FS", "lag_minutes": 0.0}])
+            PredecessorPlan(
+                row_key="t-2", predecessors=[{"row_key": "t-1", "type": "FS", "lag_minutes": 0.0}]
+            )
         ],
     )
     return Plan(
         workspaces=[
-            WorkspacePlan(project_id=project_id, project_name=name, name=name, prefix="WRE", sheets=[sheet])
+            WorkspacePlan(
+                project_id=project_id, project_name=name, name=name, prefix="WRE", sheets=[sheet]
+            )
         ],
         issues=[
             Issue(
@@ -85,7 +91,10 @@ def finished_dry_run(workspace, source, target, *, errors: int = 0, age_hours: f
         plan_made_at=timezone.now() - timedelta(hours=age_hours),
         sources={"p-1": {"name": "Website Redesign", "modified": "2026-01-05T10:00:00"}},
         stages={
-            "p-1": {s: {"done": 1, "total": 1, "state": "done"} for s in ("extract", "transform", "report")}
+            "p-1": {
+                s: {"done": 1, "total": 1, "state": "done"}
+                for s in ("extract", "transform", "report")
+            }
         },
         results={
             "p-1": {

@@ -28,8 +28,13 @@ def staff(user, *, view_only=False):
 def test_a_runs_admin_page_shows_its_plan_summary_and_report(client, world):
     run = finished_dry_run(world["a"], world["source"], world["target"], errors=2)
     client.force_login(staff(world["a_admin"]))
-    page = client.get(reverse("admin:migration_migrationrun_change", args=[run.pk])).content.decode()
-    assert "Website Redesign / Website Redesign - Tasks: 2 columns, 2 rows, 1 with predecessors" in page
+    page = client.get(
+        reverse("admin:migration_migrationrun_change", args=[run.pk])
+    ).content.decode()
+    assert (
+        "Website Redesign / Website Redesign - Tasks: 2 columns, 2 rows, 1 with predecessors"
+        in page
+    )
     assert f"/api/migration/runs/{run.pk}/report.csv" in page
     assert f"/api/migration/runs/{run.pk}/report" in page
     assert f"/api/migration/runs/{run.pk}/plan" in page

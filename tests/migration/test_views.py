@@ -74,7 +74,9 @@ def test_a_finished_real_run_links_to_its_smartsheet_workspaces(client, world):
     }
     run.project_ids = ["p-1", "p-2"]
     run.results["p-1"].update(
-        sheet_workspace_id=7001, permalink="https://app.smartsheet.com/b/home?lx=abc", rows_created=3
+        sheet_workspace_id=7001,
+        permalink="https://app.smartsheet.com/b/home?lx=abc",
+        rows_created=3,
     )
     run.results["p-2"] = {"name": "p-2", "left_out": "Could not be read: 404", "errors": 0}
     run.save()

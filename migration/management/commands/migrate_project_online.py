@@ -15,6 +15,7 @@ from integrations.errors import ApplicationError
 from integrations.runs import SyncRun
 from migration import pipeline, selectors, services
 from migration.runs import MigrationRun
+from migration.sources.project_online import list_projects
 
 
 class Command(BaseCommand):
@@ -61,8 +62,6 @@ class Command(BaseCommand):
 
         workspace = self.workspace(options["workspace"])
         source = self.connection(workspace, selectors.SOURCE_PROVIDER, options["source"])
-        from migration.sources.project_online import list_projects
-
         try:
             available = list_projects(source)
         except (ApplicationError, http.ProviderError) as exc:
@@ -73,9 +72,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(available)} project(s).")
             return
         if not projects:
-            raise CommandError(
-                "Name the projects to migrate (ids or names); --list shows them."
-            )
+            raise CommandError("Name the projects to migrate (ids or names); --list shows them.")
         picked = [self.pick(name, available) for name in projects]
         target = self.connection(workspace, selectors.TARGET_PROVIDER, options["target"])
         try:
