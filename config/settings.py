@@ -593,6 +593,16 @@ TIMETRACKER_SMARTSHEET_APPROVED = env.str("TIMETRACKER_SMARTSHEET_APPROVED", def
 # However many people sign in, a login starts at most one job sync per this many minutes.
 TIMETRACKER_LOGIN_SYNC_MINUTES = _int("TIMETRACKER_LOGIN_SYNC_MINUTES", 10, minimum=1)
 
+# --- Project migration (Project Online -> Smartsheet) -------------------------------------------
+# The project-sheet template (dependencies enabled) every Tasks sheet is created from: the API
+# can neither enable dependencies nor make DURATION / PREDECESSOR columns. Sandbox mode
+# defaults to the emulator's "Project Sheet Template".
+MIGRATION_TASKS_TEMPLATE_ID = _int(
+    "MIGRATION_TASKS_TEMPLATE_ID", endpoints.MIGRATION_TASKS_TEMPLATE_ID if _SANDBOX else 0
+)
+# The Smartsheet workspace holding the PMO Standards reference sheets (created if missing).
+MIGRATION_PMO_WORKSPACE = env.str("MIGRATION_PMO_WORKSPACE", default="PMO Standards")
+
 HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
 HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)
 
