@@ -627,6 +627,16 @@ CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS = _int("CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS", 
 MIGRATION_MAX_PROJECTS = _int("MIGRATION_MAX_PROJECTS", 50, minimum=1)
 MIGRATION_PLAN_MAX_AGE_HOURS = _int("MIGRATION_PLAN_MAX_AGE_HOURS", 24, minimum=1)
 
+# --- Project migration (Project Online -> Smartsheet) -------------------------------------------
+# The project-sheet template (dependencies enabled) every Tasks sheet is created from: the API
+# can neither enable dependencies nor make DURATION / PREDECESSOR columns. Sandbox mode
+# defaults to the emulator's "Project Sheet Template".
+MIGRATION_TASKS_TEMPLATE_ID = _int(
+    "MIGRATION_TASKS_TEMPLATE_ID", endpoints.MIGRATION_TASKS_TEMPLATE_ID if _SANDBOX else 0
+)
+# The Smartsheet workspace holding the PMO Standards reference sheets (created if missing).
+MIGRATION_PMO_WORKSPACE = env.str("MIGRATION_PMO_WORKSPACE", default="PMO Standards")
+
 HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
 HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)
 

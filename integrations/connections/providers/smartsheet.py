@@ -450,3 +450,97 @@ def row_attachment_names(sdk, *, sheet_id: int, row_id: int) -> dict[int, tuple[
     with _translated("read a row's attachments"):
         result = sdk.Attachments.list_row_attachments(sheet_id, row_id, include_all=True)
     return {int(item.id): (item.name, int(item.size_in_kb or 0)) for item in result.data}
+
+
+# --- Workspaces, sheets made in them, columns (the Project Online migration) -------------------
+# Reference: SPEC-SS create-workspace, list-workspaces (token paging), get-workspace-children,
+# create-sheet-in-workspace (columns, or fromId: a template / sheet whose structure the new one
+# takes: a project sheet's dependencies included), columns-addToSheet ("When creating more than
+# one column at a time ... Use one common index"), column-updateColumn (title and index in one
+# call; type required with options); SDK 4.4.0 workspaces.py, sheets.py.
+
+
+@dataclass(frozen=True)
+class Container:
+    """A workspace or sheet as a listing shows it."""
+
+    id: int
+    name: str
+    permalink: str
+
+
+def create_workspace(sdk, *, name: str) -> Container:
+    workspace = _sdk().models.Workspace({"name": name})
+    with _translated("create a workspace"):
+        result = sdk.Workspaces.create_workspace(workspace).result
+    return Container(int(result.id), result.name, result.permalink or "")
+
+
+def list_workspaces(sdk) -> list[Container]:
+    with _translated("list workspaces"):
+        result = sdk.Workspaces.list_workspaces(max_items=1000)
+        found = list(result.data)
+        while getattr(result, "last_key", None):
+            result = sdk.Workspaces.list_workspaces(max_items=1000, last_key=result.last_key)
+            found.extend(result.data)
+    return [Container(int(w.id), w.name, w.permalink or "") for w in found]
+
+
+def workspace_sheets(sdk, *, workspace_id: int) -> list[Container]:
+    """The sheets directly in a workspace."""
+    with _translated("list a workspace's sheets"):
+        result = sdk.Workspaces.get_workspace_children(
+            workspace_id, children_resource_types=["sheets"], max_items=1000
+        )
+        found = list(result.data)
+        while getattr(result, "last_key", None):
+            result = sdk.Workspaces.get_workspace_children(
+                workspace_id,
+                children_resource_types=["sheets"],
+                max_items=1000,
+                last_key=result.last_key,
+            )
+            found.extend(result.data)
+    return [Container(int(s.id), s.name, s.permalink or "") for s in found]
+
+
+def create_sheet(
+    sdk, *, workspace_id: int, name: str, columns: list[dict]
+) -> tuple[Container, tuple[ColumnInfo, ...]]:
+    """A sheet with its columns (Smartsheet's Column attributes, camelCase) in one call."""
+    sheet = _sdk().models.Sheet({"name": name, "columns": columns})
+    with _translated("create a sheet"):
+        result = sdk.Workspaces.create_sheet_in_workspace(workspace_id, sheet).result
+    made = Container(int(result.id), result.name, result.permalink or "")
+    return made, tuple(_column(column) for column in result.columns)
+
+
+def create_sheet_from(sdk, *, workspace_id: int, name: str, template_id: int) -> Container:
+    """A sheet made from a template (its columns and settings, not its rows)."""
+    sheet = _sdk().models.Sheet({"name": name, "fromId": template_id})
+    with _translated("create a sheet from the template"):
+        result = sdk.Workspaces.create_sheet_in_workspace_from_template(workspace_id, sheet).result
+    return Container(int(result.id), result.name, result.permalink or "")
+
+
+def add_columns(sdk, *, sheet_id: int, columns: list[dict], index: int) -> tuple[ColumnInfo, ...]:
+    """Columns added in one call, in order, from one common index."""
+    payload = [_sdk().models.Column({**column, "index": index}) for column in columns]
+    with _translated("add columns"):
+        result = sdk.Sheets.add_columns(sheet_id, payload).result
+    result = result if isinstance(result, list) else [result]
+    return tuple(_column(column) for column in result)
+
+
+def update_column(sdk, *, sheet_id: int, column_id: int, changes: dict) -> ColumnInfo:
+    """One column's title / index / options (with its type) and the like."""
+    with _translated("update a column"):
+        result = sdk.Sheets.update_column(sheet_id, column_id, _sdk().models.Column(changes)).result
+    return _column(result)
+
+
+def sheet_objects(sdk, *, sheet_id: int):
+    """The sheet as the SDK reads it with objectValues and multi-value columns (level 2):
+    what a check of a migrated sheet compares."""
+    with _translated("read the sheet"):
+        return sdk.Sheets.get_sheet(sheet_id, include=["objectValue"], level=2)
