@@ -24,6 +24,7 @@ from integrations.connections import http
 from integrations.errors import ApplicationError
 from integrations.runs import RunRecorder, SyncRun, claim
 from migration import services
+from migration.load import load_plan
 from migration.model import Extract, Issue, Plan
 from migration.runs import STAGE_LABELS, MigrationIssue, MigrationRun
 from migration.sources.project_online import extract_project, list_projects
@@ -357,8 +358,6 @@ class Migration:
         )
 
     def load(self, plan: Plan) -> None:
-        from migration.load import load_plan
-
         for workspace in plan.workspaces:
             self.stages.start(self.pid(workspace.project_id), "workspace")
         result = load_plan(
@@ -369,22 +368,34 @@ class Migration:
                 self.pid(project_id), *rest
             ),
         )
-        for workspace in plan.workspaces:
-            pid = self.pid(workspace.project_id)
+        for project_id, outcome in project_outcomes(result).items():
+            pid = self.pid(project_id)
+            self.rec.count("created", outcome.get("rows_created", 0))
+            self.rec.count("updated", outcome.get("rows_updated", 0))
+            found = outcome.pop("warnings", [])
+            services.issues_add(
+                run=self.run,
+                issues=[(pid, issue) for issue in self.report.add(found, project_id=pid)],
+            )
+            self.run.results[pid] = {**self.run.results.get(pid, {}), **outcome}
+            refused = [issue for issue in found if issue.severity == "error"]
+            if refused:
+                # Smartsheet refused part of it: the project is not whole, say where it stopped.
+                self.leave_out(
+                    pid,
+                    f"Smartsheet refused part of it: {refused[0].message}"
+                    + (
+                        f" (and {len(refused) - 1} more, see the report)"
+                        if len(refused) > 1
+                        else ""
+                    )
+                    + " Start the run again once it is fixed: what was written is kept.",
+                    state="failed",
+                )
+                continue
             for stage in LOAD_STAGES:
                 if self.run.stages[pid][stage]["state"] != "done":
                     self.stages.finish(pid, stage)
-        for project_id, outcome in project_outcomes(result).items():
-            pid = self.pid(project_id)
-            self.stages.start(pid, "report")
-            self.rec.count("created", outcome.get("rows_created", 0))
-            self.rec.count("updated", outcome.get("rows_updated", 0))
-            warnings = outcome.pop("warnings", [])
-            services.issues_add(
-                run=self.run,
-                issues=[(pid, issue) for issue in self.report.add(warnings, project_id=pid)],
-            )
-            self.run.results[pid] = {**self.run.results.get(pid, {}), **outcome}
 
     def end(self, plan: Plan) -> MigrationRun:
         names = {self.pid(w.project_id): w for w in plan.workspaces}

@@ -6,9 +6,14 @@ since; progress is kept per project and stage."""
 
 import pytest
 
+from integrations.connections import http
+from integrations.connections import services as connections
+from integrations.connections.providers import smartsheet
 from integrations.runs import SyncRun
 from migration import pipeline, services
 from migration.model import Plan
+from migration.links import RowLink
+from migration.load import Loader
 from migration.runs import DRY_RUN_STAGES, MigrationIssue, MigrationRun
 from migration.sources.project_online import extract_project, list_projects
 from migration.transform import TransformSettings, plan_migration
@@ -192,3 +197,135 @@ def test_progress_is_kept_per_project_and_stage_as_it_goes(po):
     assert any(s[4] == f"{DEFECTS}: Reading from Project Online" for s in seen)
     # Written to the row while it went, not only at the end.
     assert 0 < percents[len(percents) // 2] < 100
+
+
+# --- real runs: the load into the Smartsheet emulator ----------------------------------------
+
+
+def sheet(po, sheet_id):
+    client = smartsheet.client(connections.access_token(po["target"]), key="check")
+    return smartsheet.sheet_objects(client, sheet_id=sheet_id)
+
+
+def text(cell):
+    return None if cell is None else cell.value
+
+
+def test_a_dry_runs_plan_is_what_the_real_run_then_writes(po, sandbox):
+    dry = run(po, WEBSITE)
+    plan = Plan.from_json(dry.plan)
+    sandbox.clear_calls("smartsheet")
+    real = services.migration_run_from_plan(run=dry, user=po["admin"], queue=False)
+    done = pipeline.execute(real.pk)
+
+    assert done.status == SyncRun.Status.SUCCEEDED, done.message
+    assert done.plan == dry.plan  # loaded unchanged
+    pid = str(po["projects"][WEBSITE].id)
+    result = done.results[pid]
+    (workspace,) = plan.workspaces
+    assert result["sheet_workspace_name"] == workspace.name
+    assert result["sheet_workspace_id"] and result["permalink"].startswith("https://")
+    assert {cell["state"] for cell in done.stages[pid].values()} == {"done"}
+    assert done.created == result["rows_created"] == sum(len(s.rows) for s in workspace.sheets)
+    # Each planned sheet, as Smartsheet now has it: its name, its columns (titles and types, in
+    # the plan's order), one row per planned row in the plan's order under its planned parent,
+    # the primary column's values, and the predecessors.
+    for planned in workspace.sheets:
+        written = sheet(po, result["sheet_ids"][planned.key])
+        assert written.name == planned.name
+        columns = list(written.columns)
+        assert [c.title for c in columns][: len(planned.columns)] == [
+            c.title for c in planned.columns
+        ]
+        by_title = {c.title: c for c in columns}
+        for column in planned.columns:
+            if column.options and not column.from_template:
+                assert list(by_title[column.title].options) == column.options, column.title
+        links = {
+            link.key: link
+            for link in RowLink.objects.filter(sheet__remote_id=written.id)
+        }
+        assert [r.id for r in written.rows] == [links[r.key].row_id for r in planned.rows]
+        by_id = {r.id: r for r in written.rows}
+        primary = next(c for c in planned.columns if c.primary)
+        for row in planned.rows:
+            got = by_id[links[row.key].row_id]
+            parent = links[row.parent_key].row_id if row.parent_key else None
+            assert got.parent_id == parent
+            want = row.cells.get(primary.key)
+            value = next(
+                (c.value for c in got.cells if c.column_id == by_title[primary.title].id), None
+            )
+            assert value == (want.value if want else None), row.key
+        if planned.predecessors:
+            column = by_title["Predecessors"]
+            for item in planned.predecessors:
+                got = by_id[links[item.row_key].row_id]
+                value = next(c for c in got.cells if c.column_id == column.id).object_value
+                assert [p.row_id for p in value.predecessors] == [
+                    links[p["row_key"]].row_id for p in item.predecessors
+                ]
+    # The real run's report: the dry run's findings, and the load's own.
+    assert MigrationIssue.objects.filter(run=done).count() >= MigrationIssue.objects.filter(
+        run=dry
+    ).count()
+
+
+def test_running_the_same_plan_again_writes_nothing_new(po, sandbox):
+    dry = run(po, WEBSITE)
+    first = pipeline.execute(
+        services.migration_run_from_plan(run=dry, user=po["admin"], queue=False).pk
+    )
+    pid = str(po["projects"][WEBSITE].id)
+    again = pipeline.execute(
+        services.migration_run_from_plan(run=dry, user=po["admin"], queue=False).pk
+    )
+    assert again.status == SyncRun.Status.SUCCEEDED, again.message
+    assert again.created == 0 and again.results[pid]["rows_created"] == 0
+    assert again.results[pid]["sheet_workspace_id"] == first.results[pid]["sheet_workspace_id"]
+
+
+def test_a_direct_real_run_accepting_errors_migrates_the_project_with_defects(po):
+    done = run(po, DEFECTS, dry_run=False, accept_errors=True)
+    assert done.status == SyncRun.Status.SUCCEEDED, done.message
+    pid = str(po["projects"][DEFECTS].id)
+    assert done.results[pid]["sheet_workspace_id"]
+    assert done.results[pid]["errors"] > 0
+    plan = Plan.from_json(done.plan)
+    tasks = next(s for s in plan.workspaces[0].sheets if s.key == "tasks")
+    assert done.results[pid]["sheets"][0]["rows"] == len(tasks.rows)
+
+
+def test_a_project_smartsheet_refuses_is_named_never_an_empty_success(po, monkeypatch):
+    def refused(self, plan, result):
+        raise http.ProviderError("Not enough room in the workspace", provider="smartsheet")
+
+    monkeypatch.setattr(Loader, "_project", refused)
+    done = run(po, WEBSITE, dry_run=False)
+    assert done.status == SyncRun.Status.FAILED
+    pid = str(po["projects"][WEBSITE].id)
+    assert done.results[pid]["left_out"].startswith(
+        "Smartsheet refused part of it: Not enough room in the workspace"
+    )
+    assert done.errors == [
+        {"item": f"project {WEBSITE}", "message": done.results[pid]["left_out"]}
+    ]
+    assert done.stages[pid]["rows"]["state"] == "failed"
+    assert MigrationIssue.objects.filter(run=done, stage="load", severity="error").exists()
+
+
+def test_a_run_stopped_by_smartsheet_fails_with_its_reason_and_resumes(po, monkeypatch):
+    dry = run(po, WEBSITE)
+
+    def stopped(self, workspace):
+        raise http.RateLimited("Smartsheet kept answering 429", provider="smartsheet")
+
+    monkeypatch.setattr(Loader, "project", stopped)
+    done = pipeline.execute(
+        services.migration_run_from_plan(run=dry, user=po["admin"], queue=False).pk
+    )
+    assert done.status == SyncRun.Status.FAILED
+    assert "Smartsheet kept answering 429" in done.message
+    assert "Start the run again to resume it" in done.message
+    resumed = services.migration_resume(run=done, user=po["admin"])
+    assert resumed.runs_plan == dry and resumed.status == "queued"
