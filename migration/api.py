@@ -334,8 +334,8 @@ class ReportCsvView(APIView):
     renderer_classes = [CsvRenderer]
 
     def finalize_response(self, request, response, *args, **kwargs):
-        # Errors keep the API's one JSON shape, whatever the download's own type.
-        if response.status_code >= 400:
+        # Errors (and OPTIONS' description) keep the API's JSON, whatever the download's type.
+        if response.status_code >= 400 or request.method != "GET":
             request.accepted_renderer = renderers.JSONRenderer()
             request.accepted_media_type = "application/json"
         return super().finalize_response(request, response, *args, **kwargs)

@@ -49,7 +49,7 @@ def _check_connection(
             details={f"{role}_connection": [f"Pick a {provider} connection of this workspace."]},
         )
     if connection.status not in selectors.USABLE:
-        raise ApplicationError(
+        raise Conflict(
             f"The {role} connection is {connection.get_status_display().lower()}: resume or "
             "reconnect it under Connections first.",
             code="connection_not_usable",

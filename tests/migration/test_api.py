@@ -117,7 +117,7 @@ def test_connections_must_be_of_the_right_kind_and_usable(api, world):
     world["source"].status = "paused"
     world["source"].save()
     response = start(api, world)
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["error"]["code"] == "connection_not_usable"
 
 
@@ -181,6 +181,14 @@ def test_the_report_as_json_and_csv(api, world):
         "value",
         "message",
     ]
+
+
+def test_the_csv_report_describes_itself_in_json(api, world):
+    run = finished_dry_run(world["a"], world["source"], world["target"])
+    api.force_authenticate(world["a_member"])
+    response = api.options(f"/api/migration/runs/{run.pk}/report.csv")
+    assert response.status_code == 200
+    assert response.json()["name"] == "Report Csv"
 
 
 def test_the_plan_as_json(api, world):
