@@ -11,9 +11,9 @@ from integrations.connections import services as connections
 from integrations.connections.providers import smartsheet
 from integrations.runs import SyncRun
 from migration import pipeline, services
-from migration.model import Plan
 from migration.links import RowLink
 from migration.load import Loader
+from migration.model import Plan
 from migration.runs import DRY_RUN_STAGES, MigrationIssue, MigrationRun
 from migration.sources.project_online import extract_project, list_projects
 from migration.transform import TransformSettings, plan_migration
@@ -241,10 +241,7 @@ def test_a_dry_runs_plan_is_what_the_real_run_then_writes(po, sandbox):
         for column in planned.columns:
             if column.options and not column.from_template:
                 assert list(by_title[column.title].options) == column.options, column.title
-        links = {
-            link.key: link
-            for link in RowLink.objects.filter(sheet__remote_id=written.id)
-        }
+        links = {link.key: link for link in RowLink.objects.filter(sheet__remote_id=written.id)}
         assert [r.id for r in written.rows] == [links[r.key].row_id for r in planned.rows]
         by_id = {r.id: r for r in written.rows}
         primary = next(c for c in planned.columns if c.primary)
@@ -266,9 +263,10 @@ def test_a_dry_runs_plan_is_what_the_real_run_then_writes(po, sandbox):
                     links[p["row_key"]].row_id for p in item.predecessors
                 ]
     # The real run's report: the dry run's findings, and the load's own.
-    assert MigrationIssue.objects.filter(run=done).count() >= MigrationIssue.objects.filter(
-        run=dry
-    ).count()
+    assert (
+        MigrationIssue.objects.filter(run=done).count()
+        >= MigrationIssue.objects.filter(run=dry).count()
+    )
 
 
 def test_running_the_same_plan_again_writes_nothing_new(po, sandbox):
@@ -307,9 +305,7 @@ def test_a_project_smartsheet_refuses_is_named_never_an_empty_success(po, monkey
     assert done.results[pid]["left_out"].startswith(
         "Smartsheet refused part of it: Not enough room in the workspace"
     )
-    assert done.errors == [
-        {"item": f"project {WEBSITE}", "message": done.results[pid]["left_out"]}
-    ]
+    assert done.errors == [{"item": f"project {WEBSITE}", "message": done.results[pid]["left_out"]}]
     assert done.stages[pid]["rows"]["state"] == "failed"
     assert MigrationIssue.objects.filter(run=done, stage="load", severity="error").exists()
 
