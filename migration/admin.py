@@ -4,7 +4,7 @@ CSV / JSON downloads) and the report's findings, filterable."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -231,9 +231,12 @@ class MigrationRunAdmin(SyncRunAdmin):
         data = request.POST if request.method == "POST" else (request.GET or None)
         form = StartForm(data, user=request.user)
         projects, source = [], None
-        if form.is_bound and "source_connection" not in form.errors:
-            form.is_valid()
-            source = form.cleaned_data.get("source_connection")
+        if form.is_bound:
+            # The source alone first: its projects are the choices the whole form is checked by.
+            try:
+                source = form.fields["source_connection"].clean(form.data.get("source_connection"))
+            except ValidationError:
+                source = None
         if source is not None:
             try:
                 projects = list_projects(source)

@@ -92,3 +92,45 @@ def test_run_for_real_from_admin_says_why_not(client, world):
     text = response.content.decode()
     assert f"Run {dry.pk}: The plan of dry run {dry.pk} has 1 error" in text
     assert MigrationRun.objects.count() == 1
+
+
+def test_an_admin_picks_projects_and_starts_a_dry_run(client, sandbox, two_workspaces):
+    from tests.integrations.helpers import connect, connect_project_online
+
+    a, admin = two_workspaces["a"], two_workspaces["a_admin"]
+    source = connect_project_online(user=admin, workspace=a)
+    target = connect(sandbox, user=admin, workspace=a, provider="smartsheet")
+    client.force_login(staff(admin))
+    url = reverse("admin:migration_migrationrun_start")
+    page = client.get(f"{url}?source_connection={source.pk}")
+    choices = dict(page.context["form"].fields["projects"].choices)
+    picked = next(
+        pid for pid, label in choices.items() if label.startswith("Website Redesign 2024")
+    )
+    assert "Data Centre Move (Defects)" in page.content.decode()
+
+    response = client.post(
+        url,
+        {
+            "source_connection": source.pk,
+            "target_connection": target.pk,
+            "projects": [picked],
+            "_dry_run": "Dry run",
+        },
+    )
+    run = MigrationRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/migration/runs/{run.pk}/"
+    assert (run.dry_run, run.project_ids, run.trigger) == (True, [picked], "admin")
+    assert (run.source_connection, run.target_connection, run.requested_by) == (
+        source,
+        target,
+        admin,
+    )
+
+    # "Migrate for real" with no project picked: said, nothing started.
+    MigrationRun.objects.all().delete()
+    response = client.post(
+        url, {"source_connection": source.pk, "target_connection": target.pk, "_real": "1"}
+    )
+    assert "Pick at least one project to migrate." in response.content.decode()
+    assert not MigrationRun.objects.exists()

@@ -288,3 +288,16 @@ def test_the_runs_list_says_which_is_going(api, world):
 def test_issue_rows_belong_to_their_run(world):
     run = finished_dry_run(world["a"], world["source"], world["target"], errors=1)
     assert MigrationIssue.objects.filter(run=run).count() == 2
+
+
+def test_the_source_projects_of_a_connection(api, sandbox, two_workspaces):
+    from tests.integrations.helpers import connect_project_online
+
+    source = connect_project_online(user=two_workspaces["a_admin"], workspace=two_workspaces["a"])
+    api.force_authenticate(two_workspaces["a_member"])
+    projects = api.get(f"/api/migration/connections/{source.pk}/projects").json()
+    names = {p["name"]: p for p in projects}
+    assert "Website Redesign 2024" in names and "Data Centre Move (Defects)" in names
+    assert all(p["id"] and p["modified"] for p in projects)
+    api.force_authenticate(two_workspaces["b_admin"])
+    assert api.get(f"/api/migration/connections/{source.pk}/projects").status_code == 404
