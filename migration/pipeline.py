@@ -136,8 +136,8 @@ class Report:
         entity_id = str(issue.entity_id or "")
         if entity_id in self.owner:
             return self.owner[entity_id]
-        # A link or a sheet may be named by more than an id ("<pred>-><succ>", "<project>/tasks").
-        for part in entity_id.replace("->", " ").replace("/", " ").split():
+        # A link or a sheet may be named by more than an id ("<pred>-><succ>", "<project>:tasks").
+        for part in entity_id.replace("->", " ").replace("/", " ").replace(":", " ").split():
             if part in self.owner:
                 return self.owner[part]
         return ""
