@@ -96,6 +96,8 @@ def extract_project(connection, project_id: str, *, progress: Progress | None = 
     """One project, complete: its tasks, the resources its assignments use, assignments,
     links and custom fields, normalised (see the module's doc). NotFound when the site has
     no published project of that id."""
+    if not GUID.fullmatch(project_id or ""):
+        raise NotFound(f"{project_id!r} is not a Project Online project id (a GUID).")
     return connection_services.client(connection).call(
         lambda c: _Extraction(c.sdk, project_id.lower(), progress).run()
     )
@@ -221,7 +223,6 @@ class _Extraction:
             custom=self.custom_values(feed_project.custom, kinds),
         )
         self.required("Project", project.id, "ProjectName", project.name)
-        tasks = [task for task in tasks if task is not None]
         self._advance()
         return Extract(
             source=SOURCE,

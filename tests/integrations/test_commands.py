@@ -40,6 +40,8 @@ def test_bootstrap_demo_gives_the_demo_a_dataverse_connection_in_sandbox_mode(ca
     call_command("bootstrap_demo", email="admin@example.com")
     connection = Connection.objects.get(provider="dataverse")
     assert connection.workspace.slug == "demo" and connection.client_secret
+    pwa = Connection.objects.get(provider="project_online")  # once, though run twice
+    assert pwa.workspace.slug == "demo" and pwa.instance_url.endswith("/sites/pwa")
 
 
 async def _a_malformed_token_call(server) -> None:

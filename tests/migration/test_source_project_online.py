@@ -214,6 +214,8 @@ def test_a_large_generated_project_is_read_across_many_pages_without_gap_or_repe
 def test_an_unknown_project_is_not_found(connection):
     with pytest.raises(NotFound):
         source.extract_project(connection, "00000000-0000-0000-0000-000000000001")
+    with pytest.raises(NotFound, match="not a Project Online project id"):
+        source.extract_project(connection, "1') or (1 eq 1")
 
 
 def test_iso_hours():

@@ -57,6 +57,24 @@ class Command(BaseCommand):
                 instance_url=settings.PROVIDER_URLS["dataverse_environment"],
                 label="Dataverse sandbox",
             )
+        if (
+            settings.INTEGRATIONS_MODE == "sandbox"
+            and not Connection.objects.filter(
+                workspace=demo, provider=Connection.Provider.PROJECT_ONLINE
+            ).exists()
+        ):
+            # The Project Online sandbox's PWA site, through the same Azure AD app: the
+            # migration's source in the demo.
+            connections.connection_create_client_credentials(
+                workspace=demo,
+                actor=user,
+                tenant_id=endpoints.DATAVERSE_TENANT_ID,
+                client_id=endpoints.DATAVERSE_CLIENT_ID,
+                client_secret=endpoints.DATAVERSE_CLIENT_SECRET,
+                instance_url=settings.PROVIDER_URLS["project_online_site"],
+                label="Project Online sandbox",
+                provider=Connection.Provider.PROJECT_ONLINE,
+            )
         demo_ready.send(sender=self.__class__, workspace=demo, user=user)
         mapping_examples.load(workspace=demo)
 

@@ -197,5 +197,17 @@ def test_the_generator_makes_the_benchmark_project(sandbox, get):
     links = get(f"{SERVER}/Projects('{made['project_id']}')/TaskLinks").json()["value"]
     assert len(links) == 4000 and {link["DependencyType"] for link in links} == {0, 1, 2, 3}
     assert min(link["LinkLag"] for link in links) < 0 < max(link["LinkLag"] for link in links)
+    tiny = {"tasks": 8, "depth": 6, "resources": 2, "assignments": 1, "links": 0, "name": "Tiny"}
+    assert sandbox.control(EMULATOR, "POST", "project-online/generate", tiny)["depth"] == 6
     listed = sandbox.control(EMULATOR, "GET", "project-online/projects")
     assert any(p["id"] == made["project_id"] and p["tasks"] == 5000 for p in listed["projects"])
+
+
+def test_one_entity_by_its_key(get):
+    website = project_id(get, "Website Redesign 2024")
+    one = get(f"{FEED}/Projects(guid'{website}')?$select=ProjectName")
+    assert one.status_code == 200, one.text
+    assert one.json()["ProjectName"] == "Website Redesign 2024"
+    assert one.json()["odata.metadata"].endswith("#Projects/@Element&$select=ProjectName")
+    absent = get(f"{FEED}/Projects(guid'00000000-0000-0000-0000-000000000001')")
+    assert absent.status_code == 404 and "odata.error" in absent.json()
