@@ -406,7 +406,7 @@ def plan_custom_columns(
     kept, dropped = filter_custom_fields(fields, usage, settings)
     if dropped:
         findings.warning(
-            "Sheet", sheet_key, "custom fields", "custom.max_per_sheet",
+            "Sheet", f"{extract.project.id}:{sheet_key}", "custom fields", "custom.max_per_sheet",
             ", ".join(f.name for f in dropped),
             f"Only the {settings.custom_fields_max_per_sheet} most used custom fields get a "
             f"column; {len(dropped)} are left out.",
@@ -585,6 +585,8 @@ def _cells(mapped: dict, known: set[str], entity: str, entity_id: str, findings)
                 value = {"objectType": "CONTACT", **value}
             cells[key] = CellPlan(object_value=value)
             continue
+        if isinstance(value, list | tuple):  # an edited set's list, in a text column
+            value = ", ".join(str(item) for item in value if item is not None)
         if isinstance(value, str) and len(value) > rules.CELL_MAX:
             value = cut_cell(value, entity, entity_id, key, findings)
         cells[key] = CellPlan(value=value)
@@ -666,7 +668,7 @@ def _plan_project(extract, settings, compiled, findings, pmo, departments) -> Wo
             "Project custom fields are migrated on the Summary sheet, which is turned off.",
         )  # fmt: skip
     for sheet in sheets:
-        check_sheet(sheet, findings)
+        check_sheet(sheet, findings, project_id=project.id)
     return WorkspacePlan(
         project_id=project.id, project_name=project.name or "", name=name, prefix=prefix,
         sheets=sheets,
@@ -713,8 +715,7 @@ def _tasks_sheet(extract, name, prefix, hours_per_day, settings, compiled, findi
         record = _record(task, hours_per_day)
         record["percent_complete"] = task_percent(task, findings)
         record["priority"] = task_priority(task, findings)
-        if extract.source == "project_online":
-            check_guid(findings, "Task", task.id, extract.source)
+        check_guid(findings, "Task", task.id, extract.source)
         mapped = compiled.map(record, "Task", task.id, findings)
         cells = _cells(mapped, known, "Task", task.id, findings)
         if task.id in assign_cells:

@@ -300,41 +300,42 @@ def cut_cell(value: str, entity: str, entity_id: str, field: str, findings: Find
     return value[: rules.CELL_MAX]
 
 
-def check_sheet(sheet: SheetPlan, findings: Findings) -> None:
+def check_sheet(sheet: SheetPlan, findings: Findings, *, project_id: str = "") -> None:
     """Smartsheet's limits, before anything is loaded: name lengths, 400 columns, 20,000 rows,
-    500,000 cells (errors: the load refuses the sheet)."""
+    500,000 cells (errors: the load refuses the sheet). Ids are "{project id}:{sheet key}"."""
+    where = f"{project_id}:{sheet.key}" if project_id else sheet.key
     if len(sheet.name) > rules.SHEET_NAME_MAX:
         findings.error(
-            "Sheet", sheet.key, "name", "sheet.name.too_long", sheet.name,
+            "Sheet", where, "name", "sheet.name.too_long", sheet.name,
             f"Sheet names are at most {rules.SHEET_NAME_MAX} characters.",
         )  # fmt: skip
     titles: set[str] = set()
     for column in sheet.columns:
         if len(column.title) > rules.COLUMN_NAME_MAX:
             findings.error(
-                "Column", f"{sheet.key}:{column.key}", "title", "column.name.too_long",
+                "Column", f"{where}:{column.key}", "title", "column.name.too_long",
                 column.title, f"Column names are at most {rules.COLUMN_NAME_MAX} characters.",
             )  # fmt: skip
         if column.title.casefold() in titles:
             findings.error(
-                "Column", f"{sheet.key}:{column.key}", "title", "column.name.duplicate",
+                "Column", f"{where}:{column.key}", "title", "column.name.duplicate",
                 column.title, "Two columns of the sheet have this name.",
             )  # fmt: skip
         titles.add(column.title.casefold())
     columns, rows = len(sheet.columns), len(sheet.rows)
     if columns > MAX_COLUMNS:
         findings.error(
-            "Sheet", sheet.key, "columns", "sheet.columns.limit", columns,
+            "Sheet", where, "columns", "sheet.columns.limit", columns,
             f"A sheet has at most {MAX_COLUMNS} columns; this one would have {columns}.",
         )  # fmt: skip
     if rows > MAX_ROWS:
         findings.error(
-            "Sheet", sheet.key, "rows", "sheet.rows.limit", rows,
+            "Sheet", where, "rows", "sheet.rows.limit", rows,
             f"A sheet has at most {MAX_ROWS:,} rows; this one would have {rows:,}.",
         )  # fmt: skip
     if columns * rows > MAX_CELLS:
         findings.error(
-            "Sheet", sheet.key, "cells", "sheet.cells.limit", columns * rows,
+            "Sheet", where, "cells", "sheet.cells.limit", columns * rows,
             f"A sheet has at most {MAX_CELLS:,} cells; this one would have {columns * rows:,}.",
         )  # fmt: skip
 

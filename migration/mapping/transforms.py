@@ -18,7 +18,7 @@ from migration import rules
 HOURS_PER_DAY = {
     "hours_per_day": {
         "type": "number",
-        "exclusiveMinimum": 0,
+        "minimum": 0.5,
         "maximum": 24,
         "description": "working hours in a day when the project has no calendar (default 8)",
     }

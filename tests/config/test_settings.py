@@ -65,6 +65,10 @@ def test_a_valid_environment_starts(tmp_path):
         # Shorter than a live run can be silent (one call and its retry wait, 190 s by default):
         # the sweep would close runs that are still going.
         ("RUN_STALE_AFTER", "120"),
+        ("MIGRATION_HOURS_PER_DAY", "eight"),
+        ("MIGRATION_HOURS_PER_DAY", "25"),
+        ("CUSTOM_FIELDS_EXCLUDE_PATTERN", "^Task(Text"),
+        ("CUSTOM_FIELDS_MAX_PER_SHEET", "0"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path, name, value):

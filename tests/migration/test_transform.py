@@ -378,14 +378,16 @@ def test_custom_field_filtering_follows_the_sections_logic():
         f.task(n, custom={f"TaskText{k}": f"v{n}" for k in range(2, 8) if n <= k})
         for n in range(1, 8)
     ]  # TaskText1 is empty; TaskTextK is filled on K tasks
-    settings = dict(custom_fields_exclude_pattern=r"^TaskText7$",
-                    custom_fields_include_pattern=r"^TaskText[1-6]$",
-                    custom_fields_max_per_sheet=3)  # fmt: skip
+    # Empty TaskText1 dropped, TaskText5 excluded, 6 and 7 not included; of 2, 3 and 4 the
+    # two most used are kept (in usage order, as the section sorts them).
+    settings = dict(custom_fields_exclude_pattern=r"^TaskText5$",
+                    custom_fields_include_pattern=r"^TaskText[1-5]$",
+                    custom_fields_max_per_sheet=2)  # fmt: skip
     plan, workspace = only_workspace(f.extract(tasks=tasks, custom_fields=fields), **settings)
     keys = [c.key for c in sheet(workspace, "tasks").columns if c.key.startswith("custom:")]
-    assert keys == ["custom:TaskText6", "custom:TaskText5", "custom:TaskText4"]  # most used
+    assert keys == ["custom:TaskText4", "custom:TaskText3"]
     assert [(i.rule, i.value) for i in plan.issues if i.rule == "custom.max_per_sheet"] == [
-        ("custom.max_per_sheet", "TaskText3, TaskText2")
+        ("custom.max_per_sheet", "TaskText2")
     ]
 
     plan, workspace = only_workspace(f.extract(tasks=tasks, custom_fields=fields),
@@ -448,6 +450,10 @@ def test_an_edited_mapping_set_changes_the_plan():
         {"source": "task_type", "target": "Task Type", "transform": "text", "params": {},
          "direction": "push"}
     )  # fmt: skip
+    rows["tasks"].append(
+        {"source": "task_type,task_name", "target": "Kinds", "transform": "to_array",
+         "params": {}, "direction": "push"}
+    )  # fmt: skip
     task = f.task(1, task_notes="Review with team", task_type="Fixed Work")
     plan, workspace = only_workspace(f.extract(tasks=[task]), mappings=rows)
     tasks = sheet(workspace, "tasks")
@@ -456,6 +462,7 @@ def test_an_edited_mapping_set_changes_the_plan():
     assert "Work" not in cells
     assert cells["Task Type"].value == "Fixed Work"
     assert column(tasks, "Task Type").type == "TEXT_NUMBER"
+    assert cells["Kinds"].value == "Fixed Work, Task 1"
 
 
 @pytest.mark.django_db
@@ -476,3 +483,10 @@ def test_a_hub_workspaces_mapping_sets_are_made_from_the_shipped_ones_and_used()
     plan = plan_migration([f.extract(tasks=[task])], settings=settings)
     cells = plan.workspaces[0].sheets[0].rows[0].cells
     assert (cells["Priority"].value, cells["Duration"].value) == ("Urgent", 4.0)
+
+
+def test_a_resource_type_is_written_as_the_picklists_option():
+    resources = [f.resource(1, "Crane", resource_type="material"), f.resource(2, "Ann")]
+    plan, workspace = only_workspace(f.extract(resources=resources))
+    rows = sheet(workspace, "resources").rows
+    assert [r.cells["ResourceType"].value for r in rows] == ["Material", "Work"]

@@ -159,5 +159,42 @@ def test_a_project_over_the_column_limit_is_reported_on_its_sheet():
         settings=TransformSettings(custom_fields_max_per_sheet=500),
     )
     assert [(i.rule, i.entity_id, i.value) for i in plan.issues] == [
-        ("sheet.columns.limit", "tasks", "412")
+        ("sheet.columns.limit", f"{f.PROJECT_ID}:tasks", "412")
     ]
+
+
+def test_foreign_keys_types_and_loops_are_reported():
+    tasks = [
+        f.task(1, "Elsewhere", project_id=f.guid("project", 2)),  # names another project
+        f.task(2, "Loop A", parent_task_id=g("task", 3)),
+        f.task(3, "Loop B", parent_task_id=g("task", 2)),
+    ]
+    resources = [
+        f.resource(1, "No Mail"),  # a Work resource without an email
+        f.resource(2, "Robot", "robot@example.com", resource_type="Android"),
+    ]
+    assignments = [f.assignment(1, 1), f.assignment(1, 2)]
+    extract = f.extract(
+        tasks=tasks,
+        resources=resources,
+        assignments=assignments,
+        links=[f.link(2, 1, "XY")],
+        custom={"ProjectText1": "kept nowhere"},
+    )
+    plan = plan_migration([extract], settings=TransformSettings(summary_sheet=False))
+    assert [(i.severity, i.rule, i.entity_id) for i in plan.issues] == [
+        ("warning", "task.project.mismatch", g("task", 1)),
+        ("warning", "task.parent.cycle", g("task", 2)),
+        ("warning", "assignment.email.missing", g("assignment", "1:1")),
+        ("warning", "link.type.invalid", f"{g('task', 2)}->{g('task', 1)}"),
+        ("warning", "resource.type.unknown", g("resource", 2)),
+        ("warning", "custom.project.no_summary", f.PROJECT_ID),
+    ]
+    tasks_sheet = plan.workspaces[0].sheets[0]
+    assert [(r.key, r.parent_key) for r in tasks_sheet.rows] == [
+        (g("task", 1), None),
+        (g("task", 2), None),
+        (g("task", 3), g("task", 2)),
+    ]
+    assert tasks_sheet.predecessors[0].predecessors[0]["type"] == "FS"
+    assert not any(k.startswith("assign:") for r in tasks_sheet.rows for k in r.cells)
