@@ -123,6 +123,22 @@ def main() -> None:
     for endpoint, count in sorted(calls["by_endpoint"].items(), key=lambda kv: -kv[1]):
         print(f"      {count:>5}  {endpoint}")
     print(f"  answered 429/5xx: {resent}")
+    log = calls["log"]
+    if log:
+        handlers = sum(c["ms"] for c in log) / 1000
+        first = log[min(limit, len(log)) - 1]["t"] - log[0]["t"]
+        print(
+            f"  emulator time in its handlers: {handlers:.1f} s ({1000 * handlers / len(log):.1f} ms a "
+            f"call); the first {min(limit, len(log))} calls sent in {first:.1f} s"
+        )
+        if len(log) > limit:
+            # Past the first minute's allowance call k waits for call k - limit to leave the
+            # window: the run cannot end before call (N - limit) + the window.
+            paced = log[len(log) - limit - 1]["t"] - log[0]["t"]
+            print(
+                f"  call {len(log) - limit} (the one the last call waits on) went at +{paced:.1f} s; "
+                f"the last at +{log[-1]['t'] - log[0]['t']:.1f} s"
+            )
     versus = (
         f": {seconds / wall_floor:.2f} x floor"
         if wall_floor

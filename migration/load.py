@@ -39,10 +39,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from integrations.connections import http, services
 from integrations.connections.providers import smartsheet
-from integrations.sync.models import Held, digest, held_rows, reconcile, row_target
+from integrations.sync.models import (
+    Held,
+    digest,
+    held_rows,
+    insert_many,
+    reconcile,
+    row_target,
+)
 from migration.links import ContainerLink, LoadIntent, RowLink
 from migration.model import ColumnPlan, Issue, Plan, PmoSheetPlan, SheetPlan, WorkspacePlan
 
@@ -56,6 +64,30 @@ STAGES = ("workspace", "sheets", "rows", "predecessors")
 FINGERPRINTED = ("TEXT_NUMBER", "PICKLIST")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 CELL_MAX = 4000
+INTENT_FIELDS = (
+    "workspace",
+    "connection",
+    "sheet",
+    "operation",
+    "key",
+    "target",
+    "payload_hash",
+    "batch",
+    "position",
+    "created_at",
+)
+LINK_FIELDS = (
+    "workspace",
+    "sheet",
+    "key",
+    "row_id",
+    "parent_row_id",
+    "remote_version",
+    "content_hash",
+    "synced_values",
+    "synced_at",
+    "predecessors_hash",
+)
 # Errors that end the load (the rest would fail the same way); others fail one project.
 STOP = (http.Unauthorized, http.RateLimited)
 
@@ -760,23 +792,27 @@ class Rows:
             self.update(changed[start : start + ROWS])
 
     def add(self, items: list, parent_id: int | None) -> None:
-        batch = str(uuid.uuid4())
-        workspace, connection = self.loader.hub_workspace, self.loader.connection
-        LoadIntent.objects.bulk_create(
-            [
-                LoadIntent(
-                    workspace=workspace,
-                    connection=connection,
-                    sheet=self.link,
-                    operation=LoadIntent.Operation.ROW,
-                    key=row.key,
-                    target=row_target(parent_id),
-                    payload_hash=fingerprint(values, self.types),
-                    batch=batch,
-                    position=index,
+        batch, now = str(uuid.uuid4()), timezone.now()
+        workspace = self.loader.hub_workspace
+        # One prepared INSERT per batch (the engine's insert_many), committed before the call.
+        insert_many(
+            LoadIntent,
+            INTENT_FIELDS,
+            (
+                (
+                    workspace.pk,
+                    self.loader.connection.pk,
+                    self.link.pk,
+                    LoadIntent.Operation.ROW,
+                    row.key,
+                    row_target(parent_id),
+                    fingerprint(values, self.types),
+                    batch,
+                    index,
+                    now,
                 )
                 for index, (row, values) in enumerate(items)
-            ]
+            ),
         )
         try:
             answer = self.loader.call(
@@ -820,7 +856,25 @@ class Rows:
                 )
             )
         with transaction.atomic():
-            RowLink.objects.bulk_create(links)
+            insert_many(
+                RowLink,
+                LINK_FIELDS,
+                (
+                    (
+                        workspace.pk,
+                        self.link.pk,
+                        link.key,
+                        link.row_id,
+                        link.parent_row_id,
+                        link.remote_version,
+                        link.content_hash,
+                        link.synced_values,
+                        now,
+                        "",
+                    )
+                    for link in links
+                ),
+            )
             LoadIntent.objects.filter(batch=batch).delete()
         for link in links:
             self.links[link.key] = link

@@ -306,6 +306,24 @@ def _family(sheet: dict, row_ids: list[int]) -> set[int]:
     return family
 
 
+class RowIndex:
+    """A sheet's row id -> position, built on first use and once per request (a 5,000-row
+    sheet's rows are otherwise walked again by each step of a write)."""
+
+    def __init__(self, sheet: dict):
+        self.sheet = sheet
+        self._index: dict[int, int] | None = None
+
+    @property
+    def index(self) -> dict[int, int]:
+        if self._index is None:
+            self._index = {row["id"]: i for i, row in enumerate(self.sheet["rows"])}
+        return self._index
+
+    def __contains__(self, row_id) -> bool:
+        return row_id in self.index
+
+
 class SheetError(Exception):
     def __init__(self, status: int, code: int, message: str, detail: dict | None = None):
         super().__init__(message)
@@ -645,6 +663,31 @@ class SheetsMixin:
                 out.append(self._row_json(sheet, row, number, sibling, view, numbers))
         return out
 
+    def _span_json(self, sheet: dict, start: int, count: int) -> list[dict]:
+        """The rows just added at `start` (siblings, in order) as _rows_json gives them,
+        without walking the whole sheet: their numbers are their positions, the first one's
+        sibling the nearest earlier row under the same parent."""
+        rows = sheet["rows"]
+        block = rows[start : start + count]
+        if any(
+            isinstance(value, dict) and value.get("objectType") == "PREDECESSOR_LIST"
+            for row in block
+            for value in row["cells"].values()
+        ):
+            return self._rows_json(sheet, {row["id"] for row in block})  # row numbers needed
+        parent, sibling = (block[0]["parentId"] if block else None), None
+        for j in range(start - 1, -1, -1):
+            if rows[j]["id"] == parent:
+                break
+            if rows[j]["parentId"] == parent:
+                sibling = rows[j]["id"]
+                break
+        out = []
+        for offset, row in enumerate(block):
+            out.append(self._row_json(sheet, row, start + offset + 1, sibling))
+            sibling = row["id"]
+        return out
+
     def _sheet_json(self, sheet: dict, rows: list[dict], view: View = NO_VIEW) -> dict:
         body = self._sheet_fields(sheet, view)
         body["rows"] = rows
@@ -813,11 +856,11 @@ class SheetsMixin:
 
     # --- cells --------------------------------------------------------------------------------
 
-    def _present(self, sheet: dict) -> set | None:
+    def _present(self, sheet: dict) -> "RowIndex | None":
         """The sheet's row ids, when a predecessor may name them (dependencies on)."""
         if not sheet.get("dependenciesEnabled"):
             return None
-        return {row["id"] for row in sheet["rows"]}
+        return RowIndex(sheet)
 
     def _numbered(self, sheet: dict, cells: dict) -> dict:
         """A new row's cells with each AUTO_NUMBER column's next value: prefix, the number
@@ -836,7 +879,11 @@ class SheetsMixin:
         return cells
 
     def _cells(
-        self, sheet: dict, cells: list, strict_default: bool = True, present: set | None = None
+        self,
+        sheet: dict,
+        cells: list,
+        strict_default: bool = True,
+        present: "RowIndex | None" = None,
     ) -> dict:
         """Validated cell values by column id, as Smartsheet stores them."""
         columns = {column["id"]: column for column in sheet["columns"]}
@@ -876,7 +923,7 @@ class SheetsMixin:
             )
         return out
 
-    def _object(self, sheet: dict, column: dict, value, present: set | None):
+    def _object(self, sheet: dict, column: dict, value, present: "RowIndex | None"):
         """A cell written as an objectValue, checked against its column's type and kept as
         sent (read back with include=objectValue).
         # Reference: SPEC-SS ObjectValue / MultiContactObjectValue / MultiPicklistObjectValue /
@@ -1503,7 +1550,7 @@ class SheetsMixin:
             )
         return rows
 
-    def _location(self, sheet: dict, rows: list) -> dict:
+    def _location(self, sheet: dict, rows: list, present: "RowIndex | None" = None) -> dict:
         """The one location every row of the request carries ({} when none does), checked.
 
         # Reference: SPEC-SS tags[name=rows] "Specify Row Location": only one location
@@ -1523,17 +1570,20 @@ class SheetsMixin:
         location = dict(next(iter(locations)))
         if frozenset(location) not in VALID_LOCATIONS:
             raise SheetError(400, 1062, "Invalid row location.")
-        present = {row["id"] for row in sheet["rows"]}
+        present = present or RowIndex(sheet)
         if "parentId" in location and location["parentId"] not in present:
             raise SheetError(400, 1063, f"Invalid parentId: {location['parentId']}.")
         if "siblingId" in location and location["siblingId"] not in present:
             raise SheetError(400, 1064, f"Invalid siblingId: {location['siblingId']}.")
         return location
 
-    def _place(self, rows: list[dict], location: dict) -> tuple[int, int | None]:
+    def _place(
+        self, rows: list[dict], location: dict, index: dict | None = None
+    ) -> tuple[int, int | None]:
         """Where rows at `location` go in the sheet's `rows` (in sheet order): the index to
         insert at, and their parent. No location: the bottom of the sheet (add's default)."""
-        index = {row["id"]: i for i, row in enumerate(rows)}
+        if index is None and ("siblingId" in location or "parentId" in location):
+            index = {row["id"]: i for i, row in enumerate(rows)}
         if "siblingId" in location:
             sibling = index[location["siblingId"]]
             parent = rows[sibling]["parentId"]
@@ -1584,12 +1634,18 @@ class SheetsMixin:
         sheet = self._sheet(request)
         rows = self._bulk(await self._json(request))
         partial = request.query_params.get("allowPartialSuccess", "").lower() == "true"
-        location = self._location(sheet, rows)
-        present = self._present(sheet)
+        present = RowIndex(sheet)
+        location = self._location(sheet, rows, present)
         accepted, failed = [], []
         for index, row in enumerate(rows):
             try:
-                accepted.append(self._cells(sheet, row.get("cells"), present=present))
+                accepted.append(
+                    self._cells(
+                        sheet,
+                        row.get("cells"),
+                        present=present if sheet.get("dependenciesEnabled") else None,
+                    )
+                )
             except SheetError as exc:
                 if not partial:
                     raise SheetError(exc.status, exc.code, exc.message, {"index": index}) from None
@@ -1606,17 +1662,20 @@ class SheetsMixin:
         if not accepted:
             return self._success([], version=sheet["version"], failed=failed)
         version = self._touch(sheet)
-        position, parent_id = self._place(sheet["rows"], location)
+        position, parent_id = self._place(
+            sheet["rows"], location, present.index if location else None
+        )
         author = self._user(info)
         created = [
             self._new_row(self._numbered(sheet, cells), parent_id, sheet, author)
             for cells in accepted
         ]
         sheet["rows"][position:position] = created
-        ids = {row["id"] for row in created}
         for row in created:
             self._event(request, sheet, "row", "created", row["id"])
-        return self._success(self._rows_json(sheet, ids), version=version, failed=failed or None)
+        return self._success(
+            self._span_json(sheet, position, len(created)), version=version, failed=failed or None
+        )
 
     @guarded
     async def update_rows(self, request: Request, info: dict) -> Response:
