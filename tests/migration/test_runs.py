@@ -4,6 +4,9 @@ project with deliberate defects; a project that cannot be read or whose plan has
 left out, never an empty success; a dry run's plan is refused for real when a project changed
 since; progress is kept per project and stage."""
 
+import csv
+import io
+
 import pytest
 
 from integrations.connections import http
@@ -340,3 +343,34 @@ def test_a_run_stopped_by_smartsheet_fails_with_its_reason_and_resumes(po, monke
     assert "Start the run again to resume it" in done.message
     resumed = services.migration_resume(run=done, user=po["admin"])
     assert resumed.runs_plan == dry and resumed.status == "queued"
+
+
+def test_the_defects_report_in_admin_csv_and_json(po, client, api):
+    done = run(po, DEFECTS)
+    expected = set(MigrationIssue.objects.filter(run=done).values_list("rule", "entity_id"))
+    assert (
+        "task.name.missing",
+        next(e for r, e in expected if r == "task.name.missing"),
+    ) in expected
+
+    api.force_authenticate(po["admin"])
+    report = api.get(f"/api/migration/runs/{done.pk}/report").json()
+    assert {(i["rule"], i["entity_id"]) for i in report["issues"]} == expected
+    rows = list(
+        csv.DictReader(
+            io.StringIO(api.get(f"/api/migration/runs/{done.pk}/report.csv").content.decode())
+        )
+    )
+    assert {(r["rule"], r["entity_id"]) for r in rows} == expected
+
+    admin = po["admin"]
+    admin.is_superuser = admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    listed = client.get(
+        f"/admin/migration/migrationissue/?run__id__exact={done.pk}&severity__exact=error"
+    ).context["cl"]
+    assert {(i.rule, i.entity_id) for i in listed.result_list} == {
+        (i.rule, i.entity_id) for i in MigrationIssue.objects.filter(run=done, severity="error")
+    }
+    assert "task.name.missing" in {i.rule for i in listed.result_list}
