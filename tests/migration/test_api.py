@@ -301,3 +301,32 @@ def test_the_source_projects_of_a_connection(api, sandbox, two_workspaces):
     assert all(p["id"] and p["modified"] for p in projects)
     api.force_authenticate(two_workspaces["b_admin"])
     assert api.get(f"/api/migration/connections/{source.pk}/projects").status_code == 404
+
+
+def test_a_run_whose_worker_died_is_closed_by_the_sweep_and_started_again(api, world, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations import runs
+
+    dry = finished_dry_run(world["a"], world["source"], world["target"])
+    dead = MigrationRun.objects.create(
+        workspace=world["a"],
+        direction="outbound",
+        trigger="api",
+        status="running",
+        source_connection=world["source"],
+        target_connection=world["target"],
+        project_ids=["p-1"],
+        runs_plan=dry,
+        plan=dry.plan,
+        plan_made_at=dry.plan_made_at,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER + 5),
+    )
+    assert runs.sweep()["closed"] == 1
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "stopped answering" in dead.message
+    api.force_authenticate(world["a_admin"])
+    again = api.post(f"/api/migration/runs/{dead.pk}/resume").json()
+    assert (again["runs_plan"], again["status"], again["dry_run"]) == (dry.pk, "queued", False)
