@@ -50,6 +50,7 @@ from integrations.sync.models import (
     insert_many,
     reconcile,
     row_target,
+    update_many,
 )
 from migration.links import ContainerLink, LoadIntent, RowLink
 from migration.model import ColumnPlan, Issue, Plan, PmoSheetPlan, SheetPlan, WorkspacePlan
@@ -491,7 +492,9 @@ class Loader:
         done = 0
         for sheet in plan.sheets:
             if sheet.predecessors:
-                done += Rows(self, links[sheet.key], sheet, result, advance).predecessors()
+                done += Rows(
+                    self, links[sheet.key], sheet, result, advance, light=True
+                ).predecessors()
                 self.progress(project_id, "predecessors", done, total)
 
     def sheet(
@@ -701,7 +704,14 @@ class Rows:
     """One sheet's rows and predecessors."""
 
     def __init__(
-        self, loader: Loader, link: ContainerLink, sheet: SheetPlan, result: ProjectLoad, advance
+        self,
+        loader: Loader,
+        link: ContainerLink,
+        sheet: SheetPlan,
+        result: ProjectLoad,
+        advance,
+        *,
+        light: bool = False,
     ):
         self.loader, self.link, self.sheet, self.result, self.advance = (
             loader,
@@ -715,7 +725,10 @@ class Rows:
         self.skipped = {
             c.key for c in sheet.columns if c.system_column_type or c.type == "PREDECESSOR"
         }
-        self.links = {link.key: link for link in RowLink.objects.filter(sheet=self.link)}
+        links = RowLink.objects.filter(sheet=self.link)
+        if light:  # the predecessor pass: ids and hashes, not the cells last written
+            links = links.only("pk", "key", "row_id", "predecessors_hash")
+        self.links = {link.key: link for link in links}
 
     def issue(
         self, severity: str, key: str, rule: str, message: str, field_: str = "", value: str = ""
@@ -913,7 +926,7 @@ class Rows:
                 continue
             link.synced_values, link.content_hash = values, digest(values)
             saved.append(link)
-        RowLink.objects.bulk_update(saved, ["synced_values", "content_hash"])
+        update_many(RowLink, saved, ["synced_values", "content_hash"])
         self.result.rows_updated += len(saved)
         self.advance(len(items))
 
@@ -1052,7 +1065,7 @@ class Rows:
                 if index not in failed:
                     link.predecessors_hash = hashed
                     saved.append(link)
-            RowLink.objects.bulk_update(saved, ["predecessors_hash"])
+            update_many(RowLink, saved, ["predecessors_hash"])
             self.result.predecessors_written += len(saved)
         return len(self.sheet.predecessors)
 
