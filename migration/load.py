@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +50,7 @@ from integrations.sync.models import (
     insert_many,
     reconcile,
     row_target,
+    update_many,
 )
 from migration.links import ContainerLink, LoadIntent, RowLink
 from migration.model import ColumnPlan, Issue, Plan, PmoSheetPlan, SheetPlan, WorkspacePlan
@@ -482,17 +483,18 @@ class Loader:
             counter["done"] += count
             self.progress(project_id, "rows", counter["done"], total)
 
+        linked = sum(len(sheet.predecessors) for sheet in plan.sheets)
+        counted = {"done": 0}
+
+        def advance_predecessors(count: int) -> None:
+            counted["done"] += count
+            self.progress(project_id, "predecessors", counted["done"], linked)
+
         self.progress(project_id, "rows", 0, total)
         for sheet in plan.sheets:
-            Rows(self, links[sheet.key], sheet, result, advance).write()
-
-        total = sum(len(sheet.predecessors) for sheet in plan.sheets)
-        self.progress(project_id, "predecessors", 0, total)
-        done = 0
-        for sheet in plan.sheets:
-            if sheet.predecessors:
-                done += Rows(self, links[sheet.key], sheet, result, advance).predecessors()
-                self.progress(project_id, "predecessors", done, total)
+            rows = Rows(self, links[sheet.key], sheet, result, advance)
+            rows.write(advance_predecessors)
+        self.progress(project_id, "predecessors", counted["done"], linked)
 
     def sheet(
         self, plan: WorkspacePlan, sheet: SheetPlan, workspace: ContainerLink, result: ProjectLoad
@@ -701,7 +703,12 @@ class Rows:
     """One sheet's rows and predecessors."""
 
     def __init__(
-        self, loader: Loader, link: ContainerLink, sheet: SheetPlan, result: ProjectLoad, advance
+        self,
+        loader: Loader,
+        link: ContainerLink,
+        sheet: SheetPlan,
+        result: ProjectLoad,
+        advance,
     ):
         self.loader, self.link, self.sheet, self.result, self.advance = (
             loader,
@@ -749,7 +756,11 @@ class Rows:
 
     # --- rows ----------------------------------------------------------------------------------
 
-    def write(self) -> None:
+    def write(self, advance_predecessors=None) -> None:
+        """Rows: new ones added parents first, one call per 500 rows of each parent location,
+        changed ones updated; predecessors written as soon as 500 rows' predecessors and
+        their rows all exist (so the heavy updates go while later rows are still being added,
+        in the same number of calls), the rest once every row is there."""
         self.recover()
         new: dict[str | None, list] = defaultdict(list)
         order: dict[str | None, int] = {None: -1}
@@ -768,7 +779,10 @@ class Rows:
         unchanged = len(self.sheet.rows) - sum(map(len, new.values())) - len(changed)
         if unchanged:
             self.advance(unchanged)
-        for parent_key in sorted(new, key=lambda k: order[k]):
+        locations = sorted(new, key=lambda k: order[k])
+        made = [row.key for parent_key in locations for row, _ in new[parent_key]]
+        linker = Predecessors(self, made, advance_predecessors or (lambda count: None))
+        for parent_key in locations:
             items = new[parent_key]
             parent_id = None
             if parent_key is not None:
@@ -788,8 +802,10 @@ class Rows:
                 parent_id = parent.row_id
             for start in range(0, len(items), ROWS):
                 self.add(items[start : start + ROWS], parent_id)
+                linker.pump()
         for start in range(0, len(changed), ROWS):
             self.update(changed[start : start + ROWS])
+        linker.pump(final=True)
 
     def add(self, items: list, parent_id: int | None) -> None:
         batch, now = str(uuid.uuid4()), timezone.now()
@@ -913,7 +929,7 @@ class Rows:
                 continue
             link.synced_values, link.content_hash = values, digest(values)
             saved.append(link)
-        RowLink.objects.bulk_update(saved, ["synced_values", "content_hash"])
+        update_many(RowLink, saved, ["synced_values", "content_hash"])
         self.result.rows_updated += len(saved)
         self.advance(len(items))
 
@@ -965,96 +981,145 @@ class Rows:
 
     # --- predecessors --------------------------------------------------------------------------
 
-    def predecessors(self) -> int:
-        column = next((c for c in self.sheet.columns if c.type == "PREDECESSOR"), None)
-        if column is None or column.key not in self.ids:
-            for plan in self.sheet.predecessors:
-                self.issue(
+
+class Predecessors:
+    """A sheet's predecessor cells (PREDECESSOR_LIST objectValues), written 500 rows per
+    Update Rows once the rows they name exist. `made`: the keys of the rows this run adds, in
+    the order it adds them; a row's predecessors are ready when it and each predecessor has a
+    row, so the plans are taken in the order they become ready."""
+
+    def __init__(self, rows: Rows, made: list[str], advance):
+        self.rows, self.advance = rows, advance
+        sheet = rows.sheet
+        self.column = next((c for c in sheet.columns if c.type == "PREDECESSOR"), None)
+        self.hours = float((sheet.project_settings or {}).get("lengthOfDay") or 8)
+        self.buffer: list[tuple] = []
+        self.wanted: set[str] = set()
+        if sheet.predecessors and (self.column is None or self.column.key not in rows.ids):
+            for plan in sheet.predecessors:
+                rows.issue(
                     "error",
                     plan.row_key,
                     "predecessor.no_column",
                     "The sheet has no Predecessors column (the project-sheet template's).",
                 )
-            return len(self.sheet.predecessors)
-        hours = float((self.sheet.project_settings or {}).get("lengthOfDay") or 8)
-        writes = []
-        wanted = set()
-        for plan in self.sheet.predecessors:
-            link = self.links.get(plan.row_key)
-            if link is None:
-                self.issue(
+            advance(len(sheet.predecessors))
+            self.pending: deque = deque()
+            return
+        rank = {key: n for n, key in enumerate(made)}
+        never = len(made)  # a row neither linked nor made now: ready only at the end
+
+        def ready_at(plan) -> int:
+            keys = [plan.row_key, *(item["row_key"] for item in plan.predecessors)]
+            return max(-1 if key in rows.links else rank.get(key, never) for key in keys)
+
+        self.pending = deque(sorted(sheet.predecessors, key=ready_at))
+
+    def pump(self, *, final: bool = False) -> None:
+        links = self.rows.links
+        while self.pending and (
+            final
+            or all(
+                key in links
+                for key in (
+                    self.pending[0].row_key,
+                    *(item["row_key"] for item in self.pending[0].predecessors),
+                )
+            )
+        ):
+            self.stage(self.pending.popleft())
+        if final and self.column is not None and self.column.key in self.rows.ids:
+            for key, link in links.items():  # predecessors the plan no longer has
+                if link.predecessors_hash and key not in self.wanted:
+                    self.buffer.append((link, None, ""))
+        while len(self.buffer) >= ROWS or (final and self.buffer):
+            chunk, self.buffer = self.buffer[:ROWS], self.buffer[ROWS:]
+            self.send(chunk)
+
+    def stage(self, plan) -> None:
+        rows = self.rows
+        link = rows.links.get(plan.row_key)
+        self.advance(1)
+        if link is None:
+            rows.issue(
+                "warning",
+                plan.row_key,
+                "predecessor.row_missing",
+                "The row has no Smartsheet row: its predecessors are not written.",
+            )
+            return
+        items = []
+        for item in plan.predecessors:
+            source = rows.links.get(item["row_key"])
+            if source is None:
+                rows.issue(
                     "warning",
                     plan.row_key,
-                    "predecessor.row_missing",
-                    "The row has no Smartsheet row: its predecessors are not written.",
+                    "predecessor.missing",
+                    f"Predecessor {item['row_key']} has no row: left out.",
+                    "predecessors",
+                    item["row_key"],
                 )
                 continue
-            items = []
-            for item in plan.predecessors:
-                source = self.links.get(item["row_key"])
-                if source is None:
-                    self.issue(
-                        "warning",
-                        plan.row_key,
-                        "predecessor.missing",
-                        f"Predecessor {item['row_key']} has no row: left out.",
-                        "predecessors",
-                        item["row_key"],
-                    )
-                    continue
-                entry = {"rowId": source.row_id, "type": item.get("type") or "FS"}
-                lag = lag_duration(item.get("lag_minutes") or 0, item.get("lag_unit") or "d", hours)
-                if lag:
-                    entry["lag"] = lag
-                items.append(entry)
-            wanted.add(plan.row_key)
-            value = {"objectType": "PREDECESSOR_LIST", "predecessors": items} if items else None
-            hashed = digest(value) if value else ""
-            if hashed != link.predecessors_hash:
-                writes.append((link, value, hashed))
-        for key, link in self.links.items():  # predecessors the plan no longer has
-            if link.predecessors_hash and key not in wanted:
-                writes.append((link, None, ""))
-        column_id = self.ids[column.key]
-        for start in range(0, len(writes), ROWS):
-            chunk = writes[start : start + ROWS]
-            rows = [
-                (
-                    link.row_id,
-                    [
-                        {"columnId": column_id, "objectValue": value}
-                        if value
-                        else {"columnId": column_id, "value": ""}
-                    ],
-                )
-                for link, value, _ in chunk
-            ]
-            try:
-                answer = self.loader.call(
-                    smartsheet.update_rows, sheet_id=self.link.remote_id, rows=rows
-                )
-            except STOP:
-                raise
-            except http.ProviderError as exc:
-                for link, _, _ in chunk:
-                    self.issue("error", link.key, "predecessor.refused", exc.message)
-                continue
-            failed = {failure.index for failure in answer.failures}
-            for failure in answer.failures:
-                self.issue(
-                    "error",
-                    chunk[failure.index][0].key,
-                    "predecessor.refused",
-                    f"Smartsheet refused the predecessors: {failure.message} (error {failure.code})",
-                )
-            saved = []
-            for index, (link, _, hashed) in enumerate(chunk):
-                if index not in failed:
-                    link.predecessors_hash = hashed
-                    saved.append(link)
-            RowLink.objects.bulk_update(saved, ["predecessors_hash"])
-            self.result.predecessors_written += len(saved)
-        return len(self.sheet.predecessors)
+            entry = {"rowId": source.row_id, "type": item.get("type") or "FS"}
+            lag = lag_duration(
+                item.get("lag_minutes") or 0, item.get("lag_unit") or "d", self.hours
+            )
+            if lag:
+                entry["lag"] = lag
+            items.append(entry)
+        self.wanted.add(plan.row_key)
+        value = {"objectType": "PREDECESSOR_LIST", "predecessors": items} if items else None
+        hashed = digest(value) if value else ""
+        if hashed != link.predecessors_hash:
+            self.buffer.append((link, value, hashed))
+
+    def send(self, chunk: list[tuple]) -> None:
+        rows = self.rows
+        column_id = rows.ids[self.column.key]
+        payload = [
+            (
+                link.row_id,
+                [
+                    {"columnId": column_id, "objectValue": value}
+                    if value
+                    else {"columnId": column_id, "value": ""}
+                ],
+            )
+            for link, value, _ in chunk
+        ]
+        try:
+            answer = rows.loader.call(
+                smartsheet.update_rows, sheet_id=rows.link.remote_id, rows=payload
+            )
+        except STOP:
+            raise
+        except http.ProviderError as exc:
+            for link, _, _ in chunk:
+                rows.issue("error", link.key, "predecessor.refused", exc.message)
+            return
+        failed = {failure.index for failure in answer.failures}
+        for failure in answer.failures:
+            rows.issue(
+                "error",
+                chunk[failure.index][0].key,
+                "predecessor.refused",
+                f"Smartsheet refused the predecessors: {failure.message} (error {failure.code})",
+            )
+        saved = [link for index, (link, _, _) in enumerate(chunk) if index not in failed]
+        unsaved = [link.key for link in saved if link.pk is None]  # made this run (insert_many)
+        if unsaved:
+            pks = dict(
+                RowLink.objects.filter(sheet=rows.link, key__in=unsaved).values_list("key", "pk")
+            )
+            for link in saved:
+                if link.pk is None:
+                    link.pk = pks.get(link.key)
+        for index, (link, _, hashed) in enumerate(chunk):
+            if index not in failed:
+                link.predecessors_hash = hashed
+        update_many(RowLink, [link for link in saved if link.pk is not None], ["predecessors_hash"])
+        rows.result.predecessors_written += len(saved)
 
 
 def floor_calls(plan: Plan, *, template_titles: frozenset[str] = frozenset()) -> int:
