@@ -105,12 +105,17 @@ class Stages:
                 self.finish(project_id, stage, state=state)
 
     def load_progress(self, project_id: str, stage: str, done: int, total: int) -> None:
-        """The load's callback: a stage begun means the ones before it are done."""
+        """The load's callback. The workspace comes before the sheets and the sheets before the
+        rows, so a later stage begun means those are done; rows and predecessors overlap (a
+        row's predecessors go as soon as their rows exist), so each is done when it says so.
+        A stage once done stays done: the bar never goes back."""
         project_id = str(project_id)
         if stage in LOAD_STAGES:
-            for earlier in LOAD_STAGES[: LOAD_STAGES.index(stage)]:
+            for earlier in LOAD_STAGES[: min(LOAD_STAGES.index(stage), 2)]:
                 if self._cell(project_id, earlier)["state"] != "done":
                     self.finish(project_id, earlier)
+        if self._cell(project_id, stage)["state"] == "done":
+            return
         self.update(
             project_id, stage, done, total, state="done" if done >= total > 0 else "running"
         )

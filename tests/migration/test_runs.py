@@ -374,3 +374,37 @@ def test_the_defects_report_in_admin_csv_and_json(po, client, api):
         (i.rule, i.entity_id) for i in MigrationIssue.objects.filter(run=done, severity="error")
     }
     assert "task.name.missing" in {i.rule for i in listed.result_list}
+
+
+def test_load_progress_never_goes_back_when_rows_and_predecessors_overlap(po):
+    from integrations.runs import RunRecorder
+    from migration.pipeline import Stages
+
+    run = MigrationRun.objects.create(
+        workspace=po["workspace"],
+        direction="outbound",
+        trigger="api",
+        status="running",
+        project_ids=["p-1"],
+    )
+    with RunRecorder(run) as recorder:
+        stages = Stages(run, recorder, {"p-1": WEBSITE})
+        percents = []
+        for step in [
+            ("workspace", 0, 1),
+            ("workspace", 1, 1),
+            ("sheets", 3, 3),
+            ("rows", 500, 1000),
+            ("predecessors", 200, 400),  # during the rows
+            ("rows", 700, 1000),
+            ("rows", 1000, 1000),
+            ("predecessors", 400, 400),
+            ("rows", 1000, 1000),  # said again: still done
+        ]:
+            stages.load_progress("p-1", *step)
+            percents.append(run.percent)
+            states = {k: v["state"] for k, v in run.stages["p-1"].items()}
+        assert percents == sorted(percents)
+        assert run.stages["p-1"]["rows"]["state"] == "done"
+        assert states["workspace"] == states["sheets"] == states["predecessors"] == "done"
+        recorder.finish()
