@@ -750,6 +750,11 @@ class Rows:
                 continue
             if isinstance(value, dict):
                 cells.append({"columnId": self.ids[key], "objectValue": value})
+            elif self.types.get(key) == "CONTACT_LIST":
+                # A name without an email is no contact: Smartsheet keeps it as the cell's
+                # text only when the cell is not strict (strict, it wants an email).
+                # Reference: SPEC-SS Cell.strict; the Cells "Column Type" table (CONTACT_LIST).
+                cells.append({"columnId": self.ids[key], "value": value, "strict": False})
             else:
                 cells.append({"columnId": self.ids[key], "value": value})
         return cells

@@ -145,9 +145,18 @@ COLUMN_TYPES = frozenset(
     )
 )
 PROJECT_COLUMN_TYPES = frozenset(("ABSTRACT_DATETIME", "DURATION", "PREDECESSOR"))
-SYSTEM_COLUMN_TYPES = frozenset(
-    ("AUTO_NUMBER", "CREATED_BY", "CREATED_DATE", "MODIFIED_BY", "MODIFIED_DATE")
-)
+# Each system column type and the column type it goes with; DATETIME is only for these.
+# Reference: SPEC-SS Column.systemColumnType ("Column.systemColumnType Value | Column Type":
+# AUTO_NUMBER TEXT_NUMBER, CREATED_BY CONTACT_LIST, CREATED_DATE DATETIME, MODIFIED_BY
+# CONTACT_LIST, MODIFIED_DATE DATETIME) and the Cells "Column Type" table (DATETIME: "Created
+# (Date)", "Modified (Date)").
+SYSTEM_COLUMN_TYPES = {
+    "AUTO_NUMBER": "TEXT_NUMBER",
+    "CREATED_BY": "CONTACT_LIST",
+    "CREATED_DATE": "DATETIME",
+    "MODIFIED_BY": "CONTACT_LIST",
+    "MODIFIED_DATE": "DATETIME",
+}
 PREDECESSOR_TYPES = frozenset(("FF", "FS", "SF", "SS"))
 # Column attributes kept as sent and answered back (SPEC-SS Column).
 COLUMN_EXTRAS = (
@@ -1165,8 +1174,8 @@ class SheetsMixin:
     def _check_column(self, column: dict) -> None:
         """A column a request creates: a known type, and none of the project columns (only a
         sheet with dependencies has them, and the API cannot enable those); a system column
-        type from the list, an auto-number format only on an AUTO_NUMBER column, options only
-        on a dropdown.
+        type from the list with the column type it goes with (a DATETIME column is always one),
+        an auto-number format only on an AUTO_NUMBER column, options only on a dropdown.
         # Reference: SPEC-SS Column.type / Column.systemColumnType enums, columns-addToSheet
         # ("autoNumberFormat (optional)", "systemColumnType (optional)"); error 1031 / 1060
         # from the published error table (find_string id 23190797305). Which code the service
@@ -1177,7 +1186,9 @@ class SheetsMixin:
                 400, 1031, f"The value {kind} was not valid for the attribute column.type."
             )
         system = column.get("systemColumnType")
-        if system is not None and (system not in SYSTEM_COLUMN_TYPES or kind != "TEXT_NUMBER"):
+        if (system is not None and SYSTEM_COLUMN_TYPES.get(system) != kind) or (
+            system is None and kind == "DATETIME"
+        ):
             raise SheetError(
                 400,
                 1031,

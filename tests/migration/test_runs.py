@@ -205,18 +205,6 @@ def test_progress_is_kept_per_project_and_stage_as_it_goes(po):
 # --- real runs: the load into the Smartsheet emulator ----------------------------------------
 
 
-# Strict: once the transform's plan and the Smartsheet load/emulator agree, these pass and the
-# marker must go. Today Smartsheet refuses the seeded projects' sheets: the plan's system columns
-# (type DATETIME / CONTACT_LIST with a systemColumnType; the emulator takes TEXT_NUMBER only)
-# and, past those, the Contact cells of CONTACT_LIST columns (error 1042). Integration of
-# potransform and poload, reported to the lead (/tmp/briefs/poops-report.md).
-LOAD_REFUSES_SEEDED_PLANS = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Smartsheet refuses the seeded plans' system columns and Contact cells",
-)
-
-
 def sheet(po, sheet_id):
     client = smartsheet.client(connections.access_token(po["target"]), key="check")
     return smartsheet.sheet_objects(client, sheet_id=sheet_id)
@@ -226,7 +214,6 @@ def text(cell):
     return None if cell is None else cell.value
 
 
-@LOAD_REFUSES_SEEDED_PLANS
 def test_a_dry_runs_plan_is_what_the_real_run_then_writes(po, sandbox):
     dry = run(po, WEBSITE)
     plan = Plan.from_json(dry.plan)
@@ -285,7 +272,6 @@ def test_a_dry_runs_plan_is_what_the_real_run_then_writes(po, sandbox):
     )
 
 
-@LOAD_REFUSES_SEEDED_PLANS
 def test_running_the_same_plan_again_writes_nothing_new(po, sandbox):
     dry = run(po, WEBSITE)
     first = pipeline.execute(
@@ -300,7 +286,6 @@ def test_running_the_same_plan_again_writes_nothing_new(po, sandbox):
     assert again.results[pid]["sheet_workspace_id"] == first.results[pid]["sheet_workspace_id"]
 
 
-@LOAD_REFUSES_SEEDED_PLANS
 def test_a_direct_real_run_accepting_errors_migrates_the_project_with_defects(po):
     done = run(po, DEFECTS, dry_run=False, accept_errors=True)
     assert done.status == SyncRun.Status.SUCCEEDED, done.message
