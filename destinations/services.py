@@ -12,8 +12,12 @@ found by writing that batch's records one by one.
 import hashlib
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -41,6 +45,10 @@ logger = logging.getLogger(__name__)
 OWNER = "destinations"  # the applier's name in the review queue
 LOOKUP_SECONDS = 300  # a looked-up id is kept this long (an id never changes its key)
 BATCH_SIZE = 500  # rows per insert request
+# A request's owner holds it this long past its last batch: longer than one batch's write
+# (the HTTP layer's timeouts and retries); a request left longer is taken over by a retry.
+LEASE_SECONDS = 300
+READ_BACK = 100  # ids per read-back request (the URL stays short for the gateway)
 
 
 class NotConfigured(ApplicationError):
@@ -54,6 +62,14 @@ class KeyReused(ApplicationError):
 
 
 class InProgress(ApplicationError):
+    status_code = 409
+    code = "request_in_progress"
+
+
+class LeaseLost(ApplicationError):
+    """Another process took the request over (this one was taken for dead): it stops without
+    recording anything, and the taker finishes the request."""
+
     status_code = 409
     code = "request_in_progress"
 
@@ -302,8 +318,12 @@ class Intake:
     """What one request needs for every record: the destination's client, each entity's
     compiled mapping set (compiled once), the stamps."""
 
-    def __init__(self, destination: Destination):
+    def __init__(self, destination: Destination, request: RecordRequest | None = None):
         self.destination = destination
+        # A request's rows get ids derived from its seed and their positions (the write
+        # intent: what landed is found again by id); a retry or an approval reads back first.
+        self.seed = request.id_seed if request is not None else None
+        self.recovering = False
         self.pg = supabase.client(project(destination))
         self.lookup = destination_lookup(destination, self.pg)
         self.links = {link.entity: link for link in entities_ensure(destination=destination)}
@@ -356,6 +376,10 @@ class Intake:
                         f"line_items[{index}]: {exc.message}", field=exc.field
                     ) from None
         plan.on_conflict = self.conflict_key(entity, record)
+        if self.seed is not None and not plan.on_conflict:
+            plan.row.setdefault("id", str(uuid.uuid5(self.seed, str(position))))
+            for index, child in enumerate(plan.children):
+                child.setdefault("id", str(uuid.uuid5(self.seed, f"{position}.{index}")))
         return plan
 
     def requires_approval(self, entity: str) -> bool:
@@ -383,10 +407,35 @@ def _fingerprint(records: list[dict]) -> str:
     return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_gone(owner: str) -> bool:
+    """Whether the process named by `owner` is known dead: on this host, its pid no longer
+    runs. Another host's process is taken for dead only when its lease runs out."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _claim(
     destination: Destination, key: str, fingerprint: str, actor
-) -> tuple[RecordRequest, dict | None]:
-    """The request row for `key`, new; or the answer given to it before (the same body only)."""
+) -> tuple[RecordRequest, dict | None, bool]:
+    """(request, earlier answer, taken over): the request row for `key` — new, committed
+    before anything is written (the intent), and leased to this process; or the answer given
+    to it before (the same body only); or, when its owner died or let its lease run out
+    before answering, the same row taken over, to be finished here."""
+    now = timezone.now()
+    me = _owner()
     try:
         with transaction.atomic():
             return (
@@ -396,8 +445,11 @@ def _claim(
                     key=key,
                     fingerprint=fingerprint,
                     created_by=actor,
+                    owner=me,
+                    lease_until=now + timedelta(seconds=LEASE_SECONDS),
                 ),
                 None,
+                False,
             )
     except IntegrityError:
         earlier = RecordRequest.objects.get(destination=destination, key=key)
@@ -405,11 +457,37 @@ def _claim(
         raise KeyReused(
             "This idempotency key was used for a different request; use a new key for new records."
         )
-    if earlier.answer is None:
+    if earlier.answer is not None:
+        return earlier, earlier.answer, False
+    stale = earlier.lease_until is not None and (
+        earlier.lease_until < now or _owner_gone(earlier.owner)
+    )
+    taken = stale and RecordRequest.objects.filter(
+        pk=earlier.pk,
+        answer__isnull=True,
+        owner=earlier.owner,
+        lease_until=earlier.lease_until,
+    ).update(owner=me, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+    if not taken:
         raise InProgress(
             "A request with this idempotency key is still being written; retry shortly."
         )
-    return earlier, earlier.answer
+    earlier.owner, earlier.lease_until = me, now + timedelta(seconds=LEASE_SECONDS)
+    return earlier, None, True
+
+
+def _renew(request: RecordRequest) -> None:
+    """Hold the request's lease for another LEASE_SECONDS before a write (only once half of
+    it is gone: an UPDATE per batch would cost more than the lease is worth)."""
+    now = timezone.now()
+    if request.lease_until - now > timedelta(seconds=LEASE_SECONDS / 2):
+        return
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    if not RecordRequest.objects.filter(pk=request.pk, owner=request.owner).update(
+        lease_until=until
+    ):
+        raise LeaseLost("This request was taken over by a retry; it finishes it.")
+    request.lease_until = until
 
 
 @audited
@@ -426,10 +504,15 @@ def records_receive(
         raise NotConfigured(
             f"The destination {destination.name} is not configured: set the {', '.join(missing)}."
         )
-    request, earlier = _claim(destination, key, _fingerprint(records), actor)
+    request, earlier, taken_over = _claim(destination, key, _fingerprint(records), actor)
     if earlier is not None:
         return {**earlier, "replayed": True}
-    intake = Intake(destination)
+    intake = Intake(destination, request)
+    # Taken over from a process that died: the records it stored (held for approval) stay,
+    # and every write reads back by id first what landed before it died.
+    intake.recovering = taken_over
+    writes: list[RecordWrite] = list(request.writes.all()) if taken_over else []
+    done = {write.position for write in writes}
     intake.numbers.expect(
         sum(
             1
@@ -440,15 +523,17 @@ def records_receive(
         )
     )
     pending: list[Plan] = []  # consecutive records of one entity, written as one request
-    writes: list[RecordWrite] = []
 
     def flush() -> None:
         if pending:
+            _renew(request)
             _write_batch(intake, list(pending), writes)
             pending.clear()
 
     try:
-        _receive(intake, request, records, pending, writes, flush)
+        _receive(intake, request, records, pending, writes, flush, done)
+    except LeaseLost:
+        raise
     except Exception:
         # Whatever was written stays recorded and the answer is kept, so a retry under this
         # key is answered (not written twice) and the records not reached say so.
@@ -464,7 +549,8 @@ def _record_unreached(
     for write in writes:
         if write.status == RecordWrite.Status.WAITING and write.change is None:
             write.status, write.error = RecordWrite.Status.FAILED, unheld
-            write.save(update_fields=["status", "error"])
+            if write.pk is not None:
+                write.save(update_fields=["status", "error"])
     reached = {write.position for write in writes}
     for position, item in enumerate(records):
         if position not in reached:
@@ -484,9 +570,11 @@ def _record_unreached(
     _finish(request.destination, request, request.key, request.created_by, writes)
 
 
-def _receive(intake: Intake, request: RecordRequest, records, pending, writes, flush) -> None:
+def _receive(intake: Intake, request: RecordRequest, records, pending, writes, flush, done) -> None:
     destination = intake.destination
     for position, item in enumerate(records):
+        if position in done:
+            continue  # stored (held for approval) before its first owner died
         entity, data = item.get("entity"), item.get("data")
         if pending and pending[0].entity != entity:
             flush()  # written before a record that may look them up (an event's client)
@@ -521,10 +609,17 @@ def _receive(intake: Intake, request: RecordRequest, records, pending, writes, f
         if intake.requires_approval(entity):
             flush()
             write.status = RecordWrite.Status.WAITING
-            write.save()
+            try:
+                # Stored with its change or not at all: a taker finds it held, or holds it.
+                with transaction.atomic():
+                    write.save()
+                    write.change = _hold(intake, plan)
+                    RecordWrite.objects.filter(pk=write.pk).update(change=write.change)
+            except BaseException:
+                write.pk, write.change = None, None
+                writes.append(write)
+                raise
             writes.append(write)
-            write.change = _hold(intake, plan)
-            RecordWrite.objects.filter(pk=write.pk).update(change=write.change)
         else:
             if pending and pending[0].on_conflict != plan.on_conflict:
                 flush()  # one request upserts on one column, or inserts
@@ -540,26 +635,32 @@ WRITE_ATTNAMES = [RecordWrite._meta.get_field(name).attname for name in WRITE_FI
 
 
 def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict:
-    """Store the writes and the answer to the request (the new writes by one prepared INSERT:
-    bulk_create's SQL compiler was the largest share of the hub's time per record)."""
-    insert_many(
-        RecordWrite,
-        WRITE_FIELDS,
-        ([getattr(w, name) for name in WRITE_ATTNAMES] for w in writes if w.pk is None),
-    )
+    """Store the writes and the answer to the request in one transaction, if the request is
+    still this process's (the new writes by one prepared INSERT: bulk_create's SQL compiler was
+    the largest share of the hub's time per record; and one commit for them all, where SQLite
+    in autocommit made each row its own)."""
     writes.sort(key=lambda w: w.position)
     answers = [_answer(write) for write in writes]
     counts: dict[str, int] = {}
     for answer in answers:
         counts[answer["status"]] = counts.get(answer["status"], 0) + 1
     body = {"key": key, "records": answers, "counts": counts}
-    RecordRequest.objects.filter(pk=request.pk).update(answer=body)
-    audit_record(
-        action="destination.records",
-        actor=actor,
-        target=destination,
-        details={"key": key, "counts": counts},
-    )
+    with transaction.atomic():
+        insert_many(
+            RecordWrite,
+            WRITE_FIELDS,
+            ([getattr(w, name) for name in WRITE_ATTNAMES] for w in writes if w.pk is None),
+        )
+        if not RecordRequest.objects.filter(pk=request.pk, owner=request.owner).update(
+            answer=body, lease_until=None
+        ):
+            raise LeaseLost("This request was taken over by a retry; it finishes it.")
+        audit_record(
+            action="destination.records",
+            actor=actor,
+            target=destination,
+            details={"key": key, "counts": counts},
+        )
     return body
 
 
@@ -600,6 +701,7 @@ def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -
             [plan.row for plan in plans],
             [plan.children for plan in plans],
             on_conflict=plans[0].on_conflict,
+            read_back=intake.recovering,
         )
     except supabase.Refused as exc:
         if len(plans) > 1:
@@ -620,15 +722,34 @@ def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -
 
 
 def _write_rows(
-    intake: Intake, entity: str, rows: list[dict], children: list[list[dict]], *, on_conflict: str
+    intake: Intake,
+    entity: str,
+    rows: list[dict],
+    children: list[list[dict]],
+    *,
+    on_conflict: str,
+    read_back: bool = False,
 ) -> list[dict]:
     """Rows of one entity (offers with their line items) into the destination; the rows as
-    stored, in the order sent."""
-    stored = supabase.insert(intake.pg, entity, rows, on_conflict=on_conflict)
+    stored, in the order sent. With `read_back` (a request taken over, an approval applied, a
+    retry: an earlier attempt may have landed unrecorded), rows carrying their id are first
+    read back by it, and those found are taken as written instead of being written twice
+    (an upsert on a conflict column is safe to repeat and is sent again)."""
+    landed: dict[str, dict] = {}
+    landed_items: dict[str, dict] = {}
+    if read_back and not on_conflict:
+        landed = _read_ids(intake, entity, [row.get("id") for row in rows])
+        landed_items = _read_ids(
+            intake, "offer_line_items", [item.get("id") for kids in children for item in kids]
+        )
+    todo = [row for row in rows if row.get("id") not in landed]
+    fresh = iter(supabase.insert(intake.pg, entity, todo, on_conflict=on_conflict) if todo else [])
+    stored = [landed[row["id"]] if row.get("id") in landed else next(fresh) for row in rows]
     items = [
         {**item, "offer_id": parent["id"]}
         for parent, kids in zip(stored, children, strict=True)
         for item in kids
+        if item.get("id") not in landed_items
     ]
     if items:
         try:
@@ -642,11 +763,24 @@ def _write_rows(
     return stored
 
 
+def _read_ids(intake: Intake, table: str, ids: list) -> dict[str, dict]:
+    """The rows of `table` with these ids that the destination holds, by id."""
+    wanted = [str(row_id) for row_id in ids if row_id]
+    found: dict[str, dict] = {}
+    for start in range(0, len(wanted), READ_BACK):
+        chunk = wanted[start : start + READ_BACK]
+        for row in supabase.read(intake.pg, table, in_={"id": chunk}):
+            found[str(row["id"])] = row
+    return found
+
+
 def _write_one(intake: Intake, write: RecordWrite, children: list[dict]) -> dict:
     """One record again (approved, or retried), upserting on the conflict column its record
-    named."""
+    named; what an earlier attempt landed is read back, not written twice."""
     on_conflict = intake.conflict_key(write.entity, write.record)
-    [stored] = _write_rows(intake, write.entity, [write.row], [children], on_conflict=on_conflict)
+    [stored] = _write_rows(
+        intake, write.entity, [write.row], [children], on_conflict=on_conflict, read_back=True
+    )
     return stored
 
 
