@@ -186,7 +186,10 @@ class RecordWrite(WorkspaceOwned):
         default=list, blank=True, help_text="Offers: the mapped line items sent after it."
     )
     answer = models.JSONField(
-        default=dict, blank=True, help_text="What the destination gave back (the stored row)."
+        default=dict,
+        blank=True,
+        help_text="What the destination gave back where it differs from what was sent: the "
+        "columns it filled or changed (the stored row is `stored_row`).",
     )
     remote_id = models.CharField(max_length=64, blank=True)
     change = models.ForeignKey(
@@ -211,3 +214,9 @@ class RecordWrite(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.get_entity_display()} → {self.destination}: {self.get_status_display()}"
+
+    @property
+    def stored_row(self) -> dict:
+        """The row as the destination stored it: what was sent, with what it gave back over
+        it (`answer` keeps only the difference: the sent values are already in `row`)."""
+        return {**self.row, **self.answer} if self.answer else {}

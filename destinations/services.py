@@ -17,7 +17,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -214,9 +214,14 @@ def destination_test(*, destination: Destination, actor: User | None = None) -> 
 def destination_lookup(destination: Destination, pg) -> Callable[[str, str], str | None]:
     """`lookup(table, key)` for the lookup_uuid transform: clients by email, rooms and products
     by slug, read from the destination within its team and kept in the cache (ids found only:
-    a client written a moment later must be found then)."""
+    a client written a moment later must be found then). Ids found are also kept for the
+    request (a batch names the same client and room again and again)."""
+    known: dict[tuple[str, str], str] = {}
 
     def lookup(table: str, key: str) -> str | None:
+        found = known.get((table, key))
+        if found is not None:
+            return found
         column = entities.LOOKUP_KEYS.get(table)
         if column is None:
             raise MappingError(
@@ -236,6 +241,7 @@ def destination_lookup(destination: Destination, pg) -> Callable[[str, str], str
                 return None
             found = rows[0]["id"]
             cache.set(cache_key, found, LOOKUP_SECONDS)
+        known[(table, key)] = found
         return found
 
     return lookup
@@ -256,6 +262,28 @@ def _remember(destination: Destination, entity: str, row: dict) -> None:
 # --- records in ----------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class Outcome:
+    """One record's write while a request runs: the columns of its RecordWrite row (stored at
+    the end, all at once; a model instance per record cost more than mapping it). A record
+    held for approval is stored at once, and `pk` is then its row's."""
+
+    position: int
+    entity: str
+    record: dict
+    status: str = ""
+    row: dict = field(default_factory=dict)
+    children: list = field(default_factory=list)
+    answer: dict = field(default_factory=dict)
+    remote_id: str = ""
+    change_id: int | None = None
+    error: str = ""
+    error_code: str = ""
+    attempts: int = 0
+    written_at: datetime | None = None
+    pk: int | None = None
+
+
 @dataclass
 class Plan:
     """One record on its way: its mapped row (and an offer's mapped line items)."""
@@ -266,7 +294,7 @@ class Plan:
     row: dict = field(default_factory=dict)
     children: list[dict] = field(default_factory=list)
     on_conflict: str = ""  # the unique column to upsert on, when the record named its value
-    write: RecordWrite | None = None
+    write: Outcome | None = None
 
 
 def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]:
@@ -511,7 +539,7 @@ def records_receive(
     # Taken over from a process that died: the records it stored (held for approval) stay,
     # and every write reads back by id first what landed before it died.
     intake.recovering = taken_over
-    writes: list[RecordWrite] = list(request.writes.all()) if taken_over else []
+    writes: list = list(request.writes.all()) if taken_over else []
     done = {write.position for write in writes}
     intake.numbers.expect(
         sum(
@@ -542,12 +570,10 @@ def records_receive(
     return _finish(destination, request, key, actor, writes)
 
 
-def _record_unreached(
-    request: RecordRequest, records: list[dict], writes: list[RecordWrite]
-) -> None:
+def _record_unreached(request: RecordRequest, records: list[dict], writes: list) -> None:
     unheld = "Not held for approval: the request failed here; send it again under a new key."
     for write in writes:
-        if write.status == RecordWrite.Status.WAITING and write.change is None:
+        if write.status == RecordWrite.Status.WAITING and write.change_id is None:
             write.status, write.error = RecordWrite.Status.FAILED, unheld
             if write.pk is not None:
                 write.save(update_fields=["status", "error"])
@@ -555,10 +581,7 @@ def _record_unreached(
     for position, item in enumerate(records):
         if position not in reached:
             writes.append(
-                RecordWrite(
-                    workspace=request.workspace,
-                    request=request,
-                    destination=request.destination,
+                Outcome(
                     position=position,
                     entity=item.get("entity") if item.get("entity") in entities.DEFAULTS else "",
                     record=item.get("data") if isinstance(item.get("data"), dict) else {},
@@ -571,17 +594,13 @@ def _record_unreached(
 
 
 def _receive(intake: Intake, request: RecordRequest, records, pending, writes, flush, done) -> None:
-    destination = intake.destination
     for position, item in enumerate(records):
         if position in done:
             continue  # stored (held for approval) before its first owner died
         entity, data = item.get("entity"), item.get("data")
         if pending and pending[0].entity != entity:
             flush()  # written before a record that may look them up (an event's client)
-        write = RecordWrite(
-            workspace=destination.workspace,
-            request=request,
-            destination=destination,
+        write = Outcome(
             position=position,
             entity=entity if entity in entities.DEFAULTS else "",
             record=data if isinstance(data, dict) else {},
@@ -612,11 +631,13 @@ def _receive(intake: Intake, request: RecordRequest, records, pending, writes, f
             try:
                 # Stored with its change or not at all: a taker finds it held, or holds it.
                 with transaction.atomic():
-                    write.save()
-                    write.change = _hold(intake, plan)
-                    RecordWrite.objects.filter(pk=write.pk).update(change=write.change)
+                    write.pk = RecordWrite.objects.create(
+                        **dict(zip(WRITE_ATTNAMES, _write_columns(request, write), strict=True))
+                    ).pk
+                    write.change_id = _hold(intake, plan).pk
+                    RecordWrite.objects.filter(pk=write.pk).update(change_id=write.change_id)
             except BaseException:
-                write.pk, write.change = None, None
+                write.pk, write.change_id = None, None
                 writes.append(write)
                 raise
             writes.append(write)
@@ -629,9 +650,54 @@ def _receive(intake: Intake, request: RecordRequest, records, pending, writes, f
     flush()
 
 
-# A write row's stored columns (all but its id), by field name and by attribute.
-WRITE_FIELDS = [f.name for f in RecordWrite._meta.concrete_fields if not f.primary_key]
+# A write row's stored columns: every one but its id (a field added to RecordWrite must be
+# given a value in _write_columns, or the check below stops the app from loading).
+WRITE_FIELDS = [
+    "workspace",
+    "request",
+    "destination",
+    "position",
+    "entity",
+    "status",
+    "record",
+    "row",
+    "children",
+    "answer",
+    "remote_id",
+    "change",
+    "error",
+    "error_code",
+    "attempts",
+    "created_at",
+    "written_at",
+]
+assert sorted(WRITE_FIELDS) == sorted(  # noqa: S101 - a programming error, caught at import
+    f.name for f in RecordWrite._meta.concrete_fields if not f.primary_key
+), "RecordWrite's columns changed: update WRITE_FIELDS and _write_columns"
 WRITE_ATTNAMES = [RecordWrite._meta.get_field(name).attname for name in WRITE_FIELDS]
+
+
+def _write_columns(request: RecordRequest, o: Outcome, now: datetime | None = None) -> list:
+    """An outcome's RecordWrite row, in WRITE_FIELDS' order."""
+    return [
+        request.workspace_id,
+        request.pk,
+        request.destination_id,
+        o.position,
+        o.entity,
+        o.status,
+        o.record,
+        o.row,
+        o.children,
+        o.answer,
+        o.remote_id,
+        o.change_id,
+        o.error,
+        o.error_code,
+        o.attempts,
+        now or timezone.now(),
+        o.written_at,
+    ]
 
 
 def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict:
@@ -646,10 +712,11 @@ def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict
         counts[answer["status"]] = counts.get(answer["status"], 0) + 1
     body = {"key": key, "records": answers, "counts": counts}
     with transaction.atomic():
+        now = timezone.now()
         insert_many(
             RecordWrite,
             WRITE_FIELDS,
-            ([getattr(w, name) for name in WRITE_ATTNAMES] for w in writes if w.pk is None),
+            (_write_columns(request, w, now) for w in writes if w.pk is None),
         )
         if not RecordRequest.objects.filter(pk=request.pk, owner=request.owner).update(
             answer=body, lease_until=None
@@ -664,7 +731,7 @@ def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict
     return body
 
 
-def _answer(write: RecordWrite) -> dict:
+def _answer(write) -> dict:
     answer = {"position": write.position, "entity": write.entity, "status": write.status}
     if write.status == RecordWrite.Status.WRITTEN:
         answer["id"] = write.remote_id
@@ -690,7 +757,7 @@ def _hold(intake: Intake, plan: Plan) -> OutboundChange:
     )
 
 
-def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -> None:
+def _write_batch(intake: Intake, plans: list[Plan], writes: list) -> None:
     """Write `plans` (one entity, one conflict column) in one request (their line items in a
     second); if the destination refuses the batch, each record alone, so only the ones at
     fault fail."""
@@ -784,16 +851,20 @@ def _write_one(intake: Intake, write: RecordWrite, children: list[dict]) -> dict
     return stored
 
 
-def _written(intake: Intake, write: RecordWrite, row: dict) -> None:
+def _written(intake: Intake, write: RecordWrite | Outcome, row: dict) -> None:
     write.status = RecordWrite.Status.WRITTEN
-    write.answer, write.remote_id = row, str(row.get("id", ""))
+    sent = write.row
+    write.answer = {
+        key: value for key, value in row.items() if key not in sent or sent[key] != value
+    }
+    write.remote_id = str(row.get("id", ""))
     write.error = write.error_code = ""
     write.attempts += 1
     write.written_at = timezone.now()
     _remember(intake.destination, write.entity, row)
 
 
-def _failed(write: RecordWrite, exc: http.ProviderError) -> None:
+def _failed(write: RecordWrite | Outcome, exc: http.ProviderError) -> None:
     write.status = RecordWrite.Status.FAILED
     write.error = redact_text(exc.message)[:2000]
     write.error_code = (exc.code or "")[:20]

@@ -38,4 +38,14 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(seed_each, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name="recordwrite",
+            name="answer",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="What the destination gave back where it differs from what was sent: "
+                "the columns it filled or changed (the stored row is `stored_row`).",
+            ),
+        ),
     ]
