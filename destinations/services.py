@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -359,6 +360,15 @@ class Intake:
         self._mappers: dict[str, Mapper] = {}
         self._conflict_sources: dict[str, list[str]] = {}
         self.numbers = NumberPool()
+        self._now: tuple[float, datetime] | None = None
+
+    def now(self) -> datetime:
+        """The time, the same for the writes of one batch (read again after a millisecond): a
+        batch's rows share their written_at, prepared for the database once."""
+        tick = time.monotonic()
+        if self._now is None or tick - self._now[0] > 0.001:
+            self._now = (tick, timezone.now())
+        return self._now[1]
 
     def mapper(self, entity: str) -> Mapper:
         if entity not in self._mappers:
@@ -860,7 +870,7 @@ def _written(intake: Intake, write: RecordWrite | Outcome, row: dict) -> None:
     write.remote_id = str(row.get("id", ""))
     write.error = write.error_code = ""
     write.attempts += 1
-    write.written_at = timezone.now()
+    write.written_at = intake.now()
     _remember(intake.destination, write.entity, row)
 
 

@@ -117,6 +117,16 @@ def _preparer(column: models.Field, connection) -> Callable:
         return lambda value: (
             adapt(value, encoder) if type(value) in (dict, list) else prep(value, connection)
         )
+    if isinstance(column, models.DateTimeField | models.DateField | models.UUIDField):
+        # Immutable values, often the same one on every row (a batch's time): prepared once.
+        last: list = [object(), None]
+
+        def same(value):
+            if value is not last[0]:
+                last[0], last[1] = value, prep(value, connection)
+            return last[1]
+
+        return same
     return lambda value: prep(value, connection)
 
 
