@@ -302,19 +302,18 @@ def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]
     """Each entity's field rows (as engine.field_rows gives them), in one query."""
     entity_of = {link.mapping_set_id: entity for entity, link in links.items()}
     rows: dict[str, list[dict]] = {entity: [] for entity in links}
-    for mapping in FieldMapping.objects.filter(mapping_set_id__in=entity_of).order_by(
-        "mapping_set_id", "position", "pk"
-    ):
-        rows[entity_of[mapping.mapping_set_id]].append(
-            {
-                "source": mapping.source_field,
-                "target": mapping.target_field,
-                "transform": mapping.transform,
-                "params": mapping.params,
-                "direction": mapping.direction,
-            }
+    for mapping_set_id, *values in (
+        FieldMapping.objects.filter(mapping_set_id__in=entity_of)
+        .order_by("mapping_set_id", "position", "pk")
+        .values_list(
+            "mapping_set_id", "source_field", "target_field", "transform", "params", "direction"
         )
+    ):
+        rows[entity_of[mapping_set_id]].append(dict(zip(ROW_KEYS, values, strict=True)))
     return rows
+
+
+ROW_KEYS = ("source", "target", "transform", "params", "direction")
 
 
 class NumberPool:
