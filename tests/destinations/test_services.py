@@ -405,3 +405,36 @@ def test_an_approval_applied_again_after_its_write_landed_unrecorded_writes_once
     [email] = rows(sandbox, "emails")
     write.refresh_from_db()
     assert write.status == RecordWrite.Status.WRITTEN and write.remote_id == email["id"]
+
+
+def test_line_items_tasks_and_emails_keep_the_frontends_numbers_dates_and_moments(
+    sandbox, destination, admin
+):
+    MappingSet.objects.filter(workspace=destination.workspace).update(requires_approval=False)
+    answer = send(
+        destination,
+        admin,
+        ("clients", CLIENT),
+        ("offers", OFFER),
+        (
+            "tasks",
+            TASK
+            | {
+                "due_date": "2026-07-04T23:30:00+00:00",  # 01:30 on the 5th in Zurich
+                "resolved_at": "2026-07-04T18:30:00+02:00",
+                "client_email": "anna.muster@example.com",
+            },
+        ),
+        ("emails", EMAIL | {"sent_at": "2026-07-04T09:15:00+02:00"}),
+    )
+    assert [r["status"] for r in answer["records"]] == ["written"] * 4
+    [item] = rows(sandbox, "offer_line_items")
+    assert (item["quantity"], item["unit_price"], item["total"]) == (80, 42.5, 3400)
+    assert item["name"] == "Lunch buffet" and UUID.match(item["id"])
+    [task] = rows(sandbox, "tasks")
+    assert task["due_date"] == "2026-07-05"
+    assert task["completed_at"] == "2026-07-04T16:30:00+00:00"
+    assert task["client_id"] == answer["records"][0]["id"]
+    [email] = rows(sandbox, "emails")
+    assert email["sent_at"] == "2026-07-04T07:15:00+00:00"
+    assert email["client_id"] is None  # none named: the lookup is the record's choice
