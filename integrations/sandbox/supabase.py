@@ -6,7 +6,8 @@ What it serves is the subset the official client (postgrest-py) sends for the hu
 (columns, renames, resources embedded along the foreign keys); the filters eq, neq, gt, gte,
 lt, lte, like, ilike, in and is (each also under `not.`); `order`, `limit`, `offset`; inserts
 of one object or an array (with `columns`), upserts (`Prefer: resolution=merge-duplicates` /
-`ignore-duplicates`, `on_conflict`), updates and deletes by filter; `Prefer: return=representation|minimal`, `count=exact`, `missing=default`.
+`ignore-duplicates`, `on_conflict`), updates and deletes by filter; `Prefer:
+return=representation|minimal`, `count=exact`, `missing=default`.
 
 # Reference: https://docs.postgrest.org/en/v14/references/errors.html — errors are JSON with
 # code, message, details and hint (null when absent); PostgreSQL codes map to statuses (23505
