@@ -58,14 +58,12 @@ def update_many(model: type[models.Model], objects: Sequence, fields: Sequence[s
         cursor.executemany(sql, rows)
 
 
-INSERT_ROWS = 500  # rows per statement on PostgreSQL (well under its 65,535 parameters)
-
-
 def insert_many(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
     """Insert `rows` (each the values of `fields`, in order) with one prepared INSERT run for
-    all of them (executemany; on PostgreSQL one multi-row INSERT per INSERT_ROWS), in the
-    caller's transaction; no primary key is read back, and a column not listed gets the
-    database's default (NULL: Django's defaults are not applied).
+    all of them (executemany), in the caller's transaction; no primary key is read back, and
+    a column not listed gets the database's default (NULL: Django's defaults are not applied).
+    (A multi-row INSERT instead was no faster on PostgreSQL: the 100 rows of a destination's
+    request took 25-35 ms either way on a busy machine, most of it the server's.)
     bulk_create compiles every value of every row through the ORM's SQL compiler and wants a
     model instance per row: a third of the CRM bench's wall time for a run's change records."""
     connection = connections[router.db_for_write(model)]
@@ -79,21 +77,9 @@ def insert_many(model: type[models.Model], fields: Sequence[str], rows: Iterable
     )
     prepare = [_preparer(column, connection) for column in columns]
     params = [[p(value) for p, value in zip(prepare, row, strict=True)] for row in rows]
-    if not params:
-        return
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.executemany(sql, params)  # in process: a prepared statement run per row
-            return
-        # A server a round trip away: many rows per statement (psycopg's executemany sends
-        # one INSERT per row, a round trip each: 17 ms for 100 destination write rows).
-        one = "({})".format(", ".join(["%s"] * len(columns)))
-        for start in range(0, len(params), INSERT_ROWS):
-            chunk = params[start : start + INSERT_ROWS]
-            cursor.execute(
-                sql.rsplit(" VALUES ", 1)[0] + " VALUES " + ", ".join([one] * len(chunk)),
-                [value for row in chunk for value in row],
-            )
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
 
 
 # Fields whose value, already of this Python type, goes to the database as it is: Django's

@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from integrations.accounts.models import AuditEvent
-from integrations.sync import models as sync_models
 from integrations.sync.models import Held, insert_many, reconcile
 
 
@@ -71,10 +70,7 @@ def test_insert_many_writes_each_row_with_its_values_prepared_by_their_fields(tw
 
 
 @pytest.mark.django_db
-def test_insert_many_writes_rows_beyond_one_statement_with_their_own_times(
-    two_workspaces, monkeypatch
-):
-    monkeypatch.setattr(sync_models, "INSERT_ROWS", 2)  # PostgreSQL: three statements
+def test_insert_many_prepares_each_rows_time_even_when_one_repeats(two_workspaces):
     workspace = two_workspaces["a"]
     first = timezone.now()
     moments = [first, first, first + timedelta(seconds=1), first, first + timedelta(seconds=2)]
