@@ -413,9 +413,10 @@ class Intake:
                         f"line_items[{index}]: {exc.message}", field=exc.field
                     ) from None
         plan.on_conflict = self.conflict_key(entity, record)
-        if self.seed is not None and not plan.on_conflict:
-            plan.row.setdefault("id", str(uuid.uuid5(self.seed, str(position))))
-            for index, child in enumerate(plan.children):
+        if self.seed is not None:
+            if not plan.on_conflict:  # an upsert meets its row by the record's own key
+                plan.row.setdefault("id", str(uuid.uuid5(self.seed, str(position))))
+            for index, child in enumerate(plan.children):  # line items are always inserted
                 child.setdefault("id", str(uuid.uuid5(self.seed, f"{position}.{index}")))
         return plan
 
@@ -813,8 +814,9 @@ def _write_rows(
     (an upsert on a conflict column is safe to repeat and is sent again)."""
     landed: dict[str, dict] = {}
     landed_items: dict[str, dict] = {}
-    if read_back and not on_conflict:
-        landed = _read_ids(intake, entity, [row.get("id") for row in rows])
+    if read_back:
+        if not on_conflict:
+            landed = _read_ids(intake, entity, [row.get("id") for row in rows])
         landed_items = _read_ids(
             intake, "offer_line_items", [item.get("id") for kids in children for item in kids]
         )

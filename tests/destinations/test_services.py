@@ -438,3 +438,22 @@ def test_line_items_tasks_and_emails_keep_the_frontends_numbers_dates_and_moment
     [email] = rows(sandbox, "emails")
     assert email["sent_at"] == "2026-07-04T07:15:00+00:00"
     assert email["client_id"] is None  # none named: the lookup is the record's choice
+
+
+def test_an_upserted_offer_killed_before_our_commit_gets_its_line_items_once(
+    sandbox, destination, admin, monkeypatch
+):
+    MappingSet.objects.filter(name="Events frontend · offers").update(requires_approval=False)
+    offer = ("offers", OFFER | {"offer_number": "OE-2026-06-0042"})
+    with monkeypatch.context() as patch:
+        _kill_at(patch, "before our commit")
+        with pytest.raises(Killed):
+            send(destination, admin, offer, key="upsert-killed")
+    RecordRequest.objects.filter(key="upsert-killed").update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    answer = send(destination, admin, offer, key="upsert-killed")
+    assert [r["status"] for r in answer["records"]] == ["written"]
+    [stored] = rows(sandbox, "offers")
+    assert stored["offer_number"] == "OE-2026-06-0042"
+    assert [i["offer_id"] for i in rows(sandbox, "offer_line_items")] == [stored["id"]]
