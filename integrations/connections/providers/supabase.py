@@ -16,20 +16,25 @@ postgrest client underneath.
 # message, details, hint; the statuses they come with).
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import json
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import httpx
 import requests
 from django.conf import settings
-from postgrest import APIError, SyncPostgrestClient
 
 from integrations.connections import http
 from integrations.connections.providers.base import sandbox_mode
+
+if TYPE_CHECKING:
+    from postgrest import SyncPostgrestClient
 
 PROVIDER = "supabase"
 REST_PATH = "/rest/v1"
@@ -89,55 +94,65 @@ def key_role(key: str) -> str:
     return str(claims.get("role", "")) if isinstance(claims, dict) else ""
 
 
-class HubTransport(httpx.BaseTransport):
-    """httpx's transport, sending through a session of the hub's HTTP layer.
+@cache
+def _transport_class():
+    """httpx's transport, sending through a session of the hub's HTTP layer. Made on first use
+    with httpx: postgrest and httpx take half a second to import, which every Django process
+    (web, beat, each command) would pay at start-up for a destination it may never write."""
+    import httpx
 
-    httpx has built the request already (URL, headers, body): it goes to the session's
-    `send` as a prepared request, with the session's headers and what the environment says
-    for its host (proxies, CA bundle: Session.request's merge_environment_settings, kept per
-    host). Session.request would build it again (cookies merged, URL parsed, hooks): that was
-    a third of the time spent in the hub's HTTP stack per call (bench/destination.py)."""
+    class HubTransport(httpx.BaseTransport):
+        """httpx's built request (URL, headers, body) goes to the session's `send` as a
+        prepared request, with the session's headers and what the environment says for its
+        host (proxies, CA bundle: Session.request's merge_environment_settings, kept per
+        host). Session.request would build it again (cookies merged, URL parsed, hooks): a
+        third of the time spent in the hub's HTTP stack per call (bench/destination.py)."""
 
-    # Set by urllib3 from the connection it holds; httpx's values would clash.
-    DROPPED = frozenset({"host", "connection", "accept-encoding", "user-agent"})
+        # Set by urllib3 from the connection it holds; httpx's values would clash.
+        DROPPED = frozenset({"host", "connection", "accept-encoding", "user-agent"})
 
-    def __init__(self, session: requests.Session):
-        self.session = session
-        self._environment: dict[tuple[str, str], dict] = {}
+        def __init__(self, session: requests.Session):
+            self.session = session
+            self._environment: dict[tuple[str, str], dict] = {}
 
-    def _settings(self, url: httpx.URL) -> dict:
-        where = (url.scheme, url.netloc.decode())
-        found = self._environment.get(where)
-        if found is None:
-            found = self._environment[where] = self.session.merge_environment_settings(
-                str(url), {}, None, None, None
+        def _settings(self, url: httpx.URL) -> dict:
+            where = (url.scheme, url.netloc.decode())
+            found = self._environment.get(where)
+            if found is None:
+                found = self._environment[where] = self.session.merge_environment_settings(
+                    str(url), {}, None, None, None
+                )
+            return found
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            prepared = requests.PreparedRequest()
+            prepared.method = request.method
+            prepared.url = str(request.url)
+            prepared.headers = requests.structures.CaseInsensitiveDict(self.session.headers)
+            prepared.headers.update(
+                (k, v) for k, v in request.headers.items() if k.lower() not in self.DROPPED
             )
-        return found
+            prepared.body = request.read() or None
+            prepared.hooks = {"response": []}
+            answer = self.session.send(
+                prepared, allow_redirects=False, **self._settings(request.url)
+            )
+            _last_answer.set(answer)
+            # requests has decoded the body already: the encoding headers no longer describe
+            # it.
+            kept = [
+                (k, v)
+                for k, v in answer.headers.items()
+                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            ]
+            return httpx.Response(
+                answer.status_code, headers=kept, content=answer.content, request=request
+            )
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        prepared = requests.PreparedRequest()
-        prepared.method = request.method
-        prepared.url = str(request.url)
-        prepared.headers = requests.structures.CaseInsensitiveDict(self.session.headers)
-        prepared.headers.update(
-            (k, v) for k, v in request.headers.items() if k.lower() not in self.DROPPED
-        )
-        prepared.body = request.read() or None
-        prepared.hooks = {"response": []}
-        answer = self.session.send(prepared, allow_redirects=False, **self._settings(request.url))
-        _last_answer.set(answer)
-        # requests has decoded the body already: the encoding headers no longer describe it.
-        kept = [
-            (k, v)
-            for k, v in answer.headers.items()
-            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        ]
-        return httpx.Response(
-            answer.status_code, headers=kept, content=answer.content, request=request
-        )
+        def close(self) -> None:
+            self.session.close()
 
-    def close(self) -> None:
-        self.session.close()
+    return HubTransport
 
 
 _clients = threading.local()
@@ -172,12 +187,15 @@ def client(project: Project) -> SyncPostgrestClient:
 
 
 def _new_client(base: str, project: Project) -> SyncPostgrestClient:
+    import httpx
+    from postgrest import SyncPostgrestClient
+
     headers = {"apikey": project.key}
     if "." in project.key:
         # A legacy JWT key is also the bearer PostgREST reads the role from; the new keys
         # are not JWTs and go in `apikey` only (the gateway maps them to their role).
         headers["Authorization"] = f"Bearer {project.key}"
-    transport = HubTransport(http.session(PROVIDER, key=project.rate_key))
+    transport = _transport_class()(http.session(PROVIDER, key=project.rate_key))
     session = httpx.Client(base_url=base, transport=transport, follow_redirects=False)
     return SyncPostgrestClient(base, headers=headers, http_client=session, retry_enabled=False)
 
@@ -193,6 +211,8 @@ class Refused(http.Permanent):
 
 
 def _run(builder, action: str) -> list[dict]:
+    from postgrest import APIError
+
     _last_answer.set(None)
     try:
         return list(builder.execute().data)
