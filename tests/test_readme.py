@@ -28,6 +28,7 @@ CHECKS = {
     r"make status": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
     r"\.venv/bin/python bench/make_run\.py": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
     r"(\.venv/bin/python |python )?manage\.py (setup_periodic_tasks|bootstrap_demo|changepassword admin@example\.com|test_connection <id>|run_embedded( --port \d+)?|crm_sync <config id> --dry-run)": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
+    r"manage\.py (migrate_project_online --list|refresh_pmo_picklists)": "test_make_run_serves_the_sign_in_page_and_the_admin_commands_work",
     r"(\.venv/bin/)?python manage\.py sandbox --only hubspot": "test_one_sandbox_runs_alone",
     r"make test": "test_make_test_runs_the_suite_and_fails_on_no_tests",
     r"\.ci/run": "test_ci_run_uses_postgres_and_redis",
@@ -162,6 +163,13 @@ def test_make_run_serves_the_sign_in_page_and_the_admin_commands_work(fresh):
         # id it does not know; the sync it runs is tests/crm's.
         crm = stack.run(python, "manage.py", "crm_sync", "424242", "--dry-run")
         assert crm.returncode != 0 and "No CRM config with id 424242." in crm.stderr
+
+        # The demo's Project Online connection reaches the emulator's seeded projects; nothing
+        # is migrated yet, so the PMO picklists have nothing to refresh.
+        listed = stack.run(python, "manage.py", "migrate_project_online", "--list")
+        assert listed.returncode == 0 and "Website Redesign 2024" in listed.stdout, listed.stderr
+        refreshed = stack.run(python, "manage.py", "refresh_pmo_picklists")
+        assert refreshed.returncode == 0 and "nothing to refresh" in refreshed.stdout
 
         schedule = stack.run(python, "manage.py", "setup_periodic_tasks")
         assert schedule.returncode == 0 and "Beat schedule:" in schedule.stdout, schedule.stderr

@@ -28,6 +28,11 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Connection {connection} has loaded no PMO Standards (or is not Smartsheet's)."
                 )
+        if not chosen.exists():
+            self.stdout.write(
+                "No Smartsheet connection has loaded PMO Standards yet: nothing to refresh."
+            )
+            return
         for item in chosen.order_by("pk"):
             try:
                 result = load.refresh_pmo_picklists(connection=item, hub_workspace=item.workspace)
