@@ -230,7 +230,8 @@ def _open(path: Path, name: str):
     try:
         project = reader_class().read(str(path))
     except jpype.JException as error:
-        raise FileUnreadable(name, _reason(error)) from None
+        kind = "XML project" if _xml_cut_short(path) else "project"
+        raise FileUnreadable(name, _reason(error, kind, truncated=kind == "XML project")) from None
     if project is not None:
         return project
     with path.open("rb") as stream:
@@ -252,7 +253,21 @@ def _open(path: Path, name: str):
     )
 
 
-def _reason(error, kind: str = "project") -> str:
+def _xml_cut_short(path: Path) -> bool:
+    """An XML file whose root element is never closed: cut short (an upload or a copy that
+    stopped), whatever the parser tripped on first."""
+    with path.open("rb") as stream:
+        head = stream.read(4096)
+        stream.seek(max(0, path.stat().st_size - 256))
+        tail = stream.read().rstrip()
+    head = re.sub(
+        rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head.lstrip(b"\xef\xbb\xbf"), flags=re.S
+    )
+    root = re.match(rb"\s*<([A-Za-z_][\w:.-]*)", head)
+    return root is not None and not tail.endswith(b"</" + root.group(1) + b">")
+
+
+def _reason(error, kind: str = "project", *, truncated: bool = False) -> str:
     """What went wrong, from mpxj's exception and its causes."""
     messages = []
     cause = error
@@ -266,10 +281,11 @@ def _reason(error, kind: str = "project") -> str:
     if "password" in lowered:
         return "the file is password protected; save it without a password and upload it again."
     if (
-        "past the end" in lowered
-        or "eof" in lowered
+        truncated
+        or "past the end" in lowered
+        or "end of file" in lowered
         or "truncat" in lowered
-        or ("must start and end within the same entity" in lowered)
+        or "must start and end within the same entity" in lowered
     ):
         return f"the {kind} file is truncated ({text[:300]})."
     return f"the {kind} file is corrupt ({text[:300]})."
@@ -435,16 +451,16 @@ class _Extraction:
         for field in self.file.getCustomFields():
             field_type = field.getFieldType()
             if field_type is not None:
-                configured[str(field_type.toString())] = field
+                configured[_field_key(field_type)] = field
         result: dict[str, list] = {"Task": [], "Resource": []}
         containers = (
             ("Task", TaskField, self.file.getTasks()),
             ("Resource", ResourceField, self.file.getResources()),
         )
         for entity, enum, container in containers:
-            populated = {str(f.toString()) for f in container.getPopulatedFields()}
+            populated = {_field_key(f) for f in container.getPopulatedFields()}
             for field_type in enum.values():
-                key = str(field_type.toString())
+                key = _field_key(field_type)
                 field_name = str(field_type.name())
                 if not CUSTOM_FIELD.fullmatch(field_name):
                     continue
@@ -697,6 +713,11 @@ class _Extraction:
                     )
                 )
         return links
+
+
+def _field_key(field_type) -> str:
+    """TaskField.TEXT1 and ResourceField.TEXT1 are both "Text1": keyed by class and name."""
+    return f"{field_type.getFieldTypeClass().name()}.{field_type.name()}"
 
 
 def _rate_amount(rate) -> float | None:
