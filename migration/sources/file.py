@@ -132,6 +132,10 @@ class FileUnreadable(ApplicationError):
 # --- the JVM -------------------------------------------------------------------------------------
 
 _jvm_lock = threading.Lock()
+# A worker reads a file now and then, each a burst of a few seconds: the client compiler alone
+# (no C2) halves a 5,000-task file's first read (8 s -> 4 s of CPU) and costs its later reads
+# nothing measurable; the serial collector keeps GC threads off the cores the worker shares.
+JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
 
 def start_jvm() -> None:
@@ -150,10 +154,11 @@ def start_jvm() -> None:
             # mpxj logs through Log4j's API without a provider: the simple one, errors only,
             # instead of a "could not find a logging provider" line on every start.
             jpype.startJVM(
+                *JVM_OPTIONS,
                 "-Dlog4j2.loggerContextFactory="
                 "org.apache.logging.log4j.simple.SimpleLoggerContextFactory",
                 "-Dorg.apache.logging.log4j.simplelog.StatusLogger.level=OFF",
-                convertStrings=False,
+                convertStrings=True,  # one crossing per text instead of two
             )
         except (OSError, jpype.JVMNotFoundException) as error:
             raise ApplicationError(
@@ -292,13 +297,12 @@ def _reason(error, kind: str = "project", *, truncated: bool = False) -> str:
 
 
 def _iso(value) -> str | None:
-    """A java.time.LocalDateTime as ISO 8601 local text ("2003-01-07T08:00:00")."""
+    """A java.time.LocalDateTime as ISO 8601 local text to the second ("2003-01-07T08:00:00").
+    Its toString drops zero seconds ("2003-01-07T08:00") and adds any fraction: one call."""
     if value is None:
         return None
-    return (
-        f"{value.getYear():04d}-{value.getMonthValue():02d}-{value.getDayOfMonth():02d}"
-        f"T{value.getHour():02d}:{value.getMinute():02d}:{value.getSecond():02d}"
-    )
+    text = value.toString()
+    return text + ":00" if len(text) == 16 else text[:19]
 
 
 def _text(value) -> str | None:
@@ -329,6 +333,14 @@ class _Extraction:
         self.minutes_per_day = float(self.props.getMinutesPerDay() or 480)
         self.minutes_per_week = float(self.props.getMinutesPerWeek() or 2400)
         self.days_per_month = float(self.props.getDaysPerMonth() or 20)
+        day = self.minutes_per_day / 60
+        self.unit_hours = {  # working units; elapsed ones are left to mpxj
+            "MINUTES": 1 / 60,
+            "HOURS": 1.0,
+            "DAYS": day,
+            "WEEKS": self.minutes_per_week / 60,
+            "MONTHS": self.days_per_month * day,
+        }
         self.project_id = self.stable_id("Project", self.props.getGUID(), "project", "")
 
     # --- helpers --------------------------------------------------------------------------------
@@ -358,7 +370,7 @@ class _Extraction:
         """The file's GUID, else one derived from the file's name and the key; a GUID the file
         gives twice (copied rows keep theirs in some versions) is derived for the second."""
         if guid is not None:
-            text = str(guid.toString()).lower()
+            text = guid.toString().lower()
             if text not in self.used_ids:
                 self.used_ids.add(text)
                 return text
@@ -371,10 +383,15 @@ class _Extraction:
         return derived
 
     def hours(self, duration) -> float | None:
-        """A duration in hours by the file's own day, week and month."""
+        """A duration in hours by the file's own day, week and month (what
+        Duration.convertUnits(HOURS, properties) gives, in two calls instead of four)."""
         if duration is None:
             return None
-        if str(duration.getUnits().name()) in ("PERCENT", "ELAPSED_PERCENT"):
+        unit = duration.getUnits().name()
+        factor = self.unit_hours.get(unit)
+        if factor is not None:
+            return float(duration.getDuration()) * factor
+        if unit in ("PERCENT", "ELAPSED_PERCENT"):
             return None
         return float(duration.convertUnits(self.TimeUnit.HOURS, self.props).getDuration())
 
@@ -386,14 +403,8 @@ class _Extraction:
         if rate is None:
             return None
         amount = float(rate.getAmount())
-        hours = {
-            "MINUTES": 1 / 60,
-            "HOURS": 1,
-            "DAYS": self.minutes_per_day / 60,
-            "WEEKS": self.minutes_per_week / 60,
-            "MONTHS": self.days_per_month * self.minutes_per_day / 60,
-            "YEARS": 12 * self.days_per_month * self.minutes_per_day / 60,
-        }.get(_enum(rate.getUnits()), 1)
+        unit = _enum(rate.getUnits())
+        hours = 12 * self.unit_hours["MONTHS"] if unit == "YEARS" else self.unit_hours.get(unit, 1)
         return round(amount / hours, 6) if amount else amount
 
     # --- the read -------------------------------------------------------------------------------
@@ -445,25 +456,16 @@ class _Extraction:
     def custom_fields(self) -> dict[str, list[tuple[CustomField, Any]]]:
         """The custom fields a file uses, per entity, with their mpxj field types: those it gives
         an alias or a value list, and those some task or resource has a value in."""
-        from org.mpxj import ResourceField, TaskField
-
         configured = {}
         for field in self.file.getCustomFields():
             field_type = field.getFieldType()
             if field_type is not None:
                 configured[_field_key(field_type)] = field
         result: dict[str, list] = {"Task": [], "Resource": []}
-        containers = (
-            ("Task", TaskField, self.file.getTasks()),
-            ("Resource", ResourceField, self.file.getResources()),
-        )
-        for entity, enum, container in containers:
+        containers = (("Task", self.file.getTasks()), ("Resource", self.file.getResources()))
+        for entity, container in containers:
             populated = {_field_key(f) for f in container.getPopulatedFields()}
-            for field_type in enum.values():
-                key = _field_key(field_type)
-                field_name = str(field_type.name())
-                if not CUSTOM_FIELD.fullmatch(field_name):
-                    continue
+            for key, field_type in _custom_field_types(entity):
                 definition = configured.get(key)
                 alias = _text(definition.getAlias()) if definition is not None else None
                 lookup = (
@@ -508,6 +510,8 @@ class _Extraction:
         """A custom field's value as the Extract holds it, or None for the field's default."""
         if value is None:
             return None
+        if isinstance(value, str):
+            return value.strip() or None
         java_class = str(value.getClass().getSimpleName())
         if java_class == "Boolean":
             return True if bool(value) else None
@@ -631,10 +635,11 @@ class _Extraction:
         result: list[SourceAssignment] = []
         for assignment in self.file.getResourceAssignments():
             resource_uid = assignment.getResourceUniqueID()
-            task = assignment.getTask()
-            if resource_uid is None or task is None:
+            task_uid = assignment.getTaskUniqueID()
+            if resource_uid is None or task_uid is None:
                 continue  # mpxj's placeholder for a task without resources
-            task_id = task_ids.get(int(task.getUniqueID()))
+            task_uid = int(task_uid)
+            task_id = task_ids.get(task_uid)
             resource_id = resource_ids.get(int(resource_uid))
             if task_id is None or resource_id is None:
                 continue  # the project summary's, a blank row's or the placeholder resource's
@@ -646,7 +651,7 @@ class _Extraction:
                         "Assignment",
                         assignment.getGUID(),
                         "assignment",
-                        f"{int(task.getUniqueID())}/{int(resource_uid)}",
+                        f"{task_uid}/{int(resource_uid)}",
                     ),  # fmt: skip
                     task_id=task_id,
                     resource_id=resource_id,
@@ -713,6 +718,21 @@ class _Extraction:
                     )
                 )
         return links
+
+
+_field_types: dict[str, list] = {}
+
+
+def _custom_field_types(entity: str) -> list:
+    """(key, mpxj field type) of the entity's custom fields, in mpxj's order; once a process."""
+    if entity not in _field_types:
+        from org.mpxj import ResourceField, TaskField
+
+        enum = TaskField if entity == "Task" else ResourceField
+        _field_types[entity] = [
+            (_field_key(f), f) for f in enum.values() if CUSTOM_FIELD.fullmatch(f.name())
+        ]
+    return _field_types[entity]
 
 
 def _field_key(field_type) -> str:
