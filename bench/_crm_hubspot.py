@@ -32,12 +32,21 @@ import os
 import time
 from datetime import timedelta
 
+from _crm_common import (
+    CONFLICT_EVERY,
+    Crm,
+    compare,
+    first_runs_find_nothing,
+    hub_edits,
+    plain,
+    time_plan,
+    timed_run,
+)
 from _setup import fresh_database, scaled, start_sandbox
 
 RECORDS = scaled(10_000)  # per object
 SEARCH_PAGE = 200
 BATCH = 100
-CONFLICT_EVERY = 50  # 2 %
 DAY = 86_400
 LIMIT, WINDOW = 110, 10  # a public app's requests per 10 s (providers/hubspot.md "Rate limits")
 SEARCHES_PER_SECOND = 5
@@ -61,6 +70,10 @@ class Entity:
         extra = ["associatedcompanyid"] if self.name == "contact" else []
         return [*self.renames.values(), *extra]
 
+    @property
+    def remote_ids(self) -> list[str]:
+        return self.ids
+
 
 def shipped(entity: str) -> dict:
     import json
@@ -69,12 +82,6 @@ def shipped(entity: str) -> dict:
 
     rows = json.loads((ROOT / "crm" / "mapping" / f"hubspot-{entity}.json").read_text())["fields"]
     return {r["source"]: r["target"] for r in rows if r["direction"] != "none"}
-
-
-def plain(value):
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
 
 
 def generated(kind: str, count: int) -> list[dict]:
@@ -148,8 +155,7 @@ def main(fail, timeline, Watch) -> None:
     from django.utils import timezone
 
     from config.celery import app
-    from crm import services
-    from crm.models import Account, Contact, CrmConfig, CrmLink, SyncLog
+    from crm.models import Account, Contact, CrmConfig, CrmLink
     from integrations.accounts import services as accounts
     from integrations.accounts.models import User
     from integrations.sandbox.client import SandboxClient
@@ -233,32 +239,8 @@ def main(fail, timeline, Watch) -> None:
             )
         CrmLink.objects.bulk_create(links, batch_size=2_000)
 
-    def run(entity: Entity):
-        watch = Watch(config.pk)
-        watch.start()
-        began = time.monotonic()
-        log = services.sync_request(
-            config=config, entity=entity.name, actor=None, trigger=SyncLog.Trigger.COMMAND
-        )
-        seconds = time.monotonic() - began
-        watch.stopped.set()
-        return SyncLog.objects.get(pk=log.pk), seconds
-
     step("A first run per object (not counted): it must find nothing to do...")
-    for entity in entities:
-        log, seconds = run(entity)
-        print(f"    {entity.name}: {log.status} in {seconds:.1f} s: {log.message or 'no message'}")
-        if (log.status, log.created, log.updated, log.conflicts, log.failed) != (
-            "succeeded",
-            0,
-            0,
-            0,
-            0,
-        ):
-            fail(
-                f"the first {entity.name} run did something ({log.status}: {log.message}; "
-                f"{log.errors[:3]}): the seeded links are not what a sync keeps"
-            )
+    first_runs_find_nothing(entities, config, Watch, fail)
 
     step("Changing half of the records on each side, 2 % on the same field on both...")
     for entity in entities:
@@ -296,7 +278,7 @@ def main(fail, timeline, Watch) -> None:
     planned, best_total = 0, 0.0
     for entity in entities:
         seconds, count, conflicts = time_plan(
-            entity, config, Account, Contact, CrmLink, remote_of, sandbox
+            entity, config, Account, Contact, CrmLink, crm=hubspot(sandbox, remote_of)
         )
         want = sum(1 for i in range(len(entity.ids)) if i % CONFLICT_EVERY == 0)
         if conflicts != want:
@@ -320,7 +302,7 @@ def main(fail, timeline, Watch) -> None:
         )
         sandbox.clear_calls("hubspot")
         began_at = time.time()
-        log, seconds = run(entity)
+        log, seconds = timed_run(config, entity, Watch)
         calls = sandbox.calls("hubspot")
         print(
             f"    run: {log.status} in {seconds:.1f} s: created {log.created}, updated "
@@ -349,7 +331,7 @@ def main(fail, timeline, Watch) -> None:
     step("Checking both sides...")
     wrong = []
     for entity in entities:
-        wrong += compare(entity, sandbox, Account, Contact, remote_of)
+        wrong += compare(entity, Account, Contact, crm=hubspot(sandbox, remote_of))
     if wrong:
         print(f"FAILED: {len(wrong)} values differ from what the sync should have left, e.g.:")
         for line in wrong[:10]:
@@ -390,42 +372,6 @@ def phases(log: list[dict], began_at: float) -> None:
             print(f"    {name}: {len(calls)} calls from +{first:.2f} s to +{last:.2f} s")
 
 
-def hub_edits(entities, Account, Contact, *, last_wins: str) -> None:
-    """The hub's edits, stamped now (see bench/crm_sync.py's: the same, in HubSpot's names)."""
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    for entity in entities:
-        renames = {crm: hub for hub, crm in entity.renames.items()}
-        model = Account if entity.name == "account" else Contact
-        meta = model._meta
-        now = meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
-        by_columns: dict[tuple, list] = {}
-        for i in range(0, len(entity.ids), 2):
-            if (i % 100 == 50) != (last_wins == "crm"):
-                continue
-            edit = {entity.hub: f"+1 555 01{i:06d}"}
-            if i % CONFLICT_EVERY == 0:
-                edit[entity.both] = f"The hub's {i}"
-                if last_wins == "crm":
-                    entity.expected[i][entity.hub] = edit[entity.hub]
-                else:
-                    entity.expected[i].update(edit)
-            else:
-                entity.expected[i].update(edit)
-            entity.hub_changed.add(i)
-            columns = tuple(meta.get_field(renames[name]).column for name in edit)
-            by_columns.setdefault(columns, []).append([*edit.values(), now, entity.hub_ids[i]])
-        with transaction.atomic(), connection.cursor() as cursor:
-            for columns, params in by_columns.items():
-                sets = ", ".join(f"{connection.ops.quote_name(col)} = %s" for col in columns)
-                cursor.executemany(
-                    f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets}, "  # noqa: S608 - names from the model
-                    f"{connection.ops.quote_name('updated_at')} = %s WHERE id = %s",
-                    params,
-                )
-
-
 def hub_values(entity: Entity, record, remote_of: dict) -> dict:
     values = {crm: plain(getattr(record, hub)) for hub, crm in entity.renames.items()}
     if entity.name == "contact":
@@ -433,75 +379,24 @@ def hub_values(entity: Entity, record, remote_of: dict) -> dict:
     return {name: values.get(name) for name in entity.fields}
 
 
-def time_plan(entity, config, Account, Contact, CrmLink, remote_of, sandbox):
-    """The planner on what an incremental run reads (best of three)."""
+def hubspot(sandbox, remote_of: dict) -> Crm:
+    """The bench's HubSpot side for the shared steps (bench/_crm_common.py): its rows as the
+    emulator holds them now."""
     from django.utils.dateparse import parse_datetime
 
-    from integrations.sync import planner
-
-    model = Account if entity.name == "account" else Contact
-    links = [
-        planner.Link(link.local_id, link.remote_id, link.synced_values)
-        for link in CrmLink.objects.filter(config=config, entity=entity.name)
-    ]
-    records = model.objects.in_bulk([entity.hub_ids[i] for i in entity.hub_changed])
-    local = {
-        pk: planner.Snapshot(pk, hub_values(entity, record, remote_of), record.updated_at)
-        for pk, record in records.items()
-    }
-    now = {r["id"]: r for r in sandbox.hubspot_rows(entity.kind)}
-    remote = {}
-    for i in entity.crm_changed:
-        row = now[entity.ids[i]]
-        remote[row["id"]] = planner.Snapshot(
-            row["id"],
-            {name: plain(row["properties"].get(name)) for name in entity.fields},
-            parse_datetime(row["updatedAt"]),
-        )
-    natural = {"account": ("name", "domain"), "contact": ("email",)}[entity.name]
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        result = planner.plan(
-            links=links,
-            local=local,
-            remote=remote,
-            fields=entity.fields,
-            policy=planner.Policy.LAST_WRITE_WINS,
-            direction=planner.Direction.BOTH,
-            natural_keys=natural,
-            local_complete=False,
-            remote_complete=False,
-        )
-        timings.append(time.perf_counter() - started)
-    winners = {c.local_id: c.winner for c in result.conflicts}
-    for i in range(0, len(entity.ids), CONFLICT_EVERY):
-        want = planner.LOCAL if i % 100 == 0 else planner.REMOTE
-        if winners.get(entity.hub_ids[i]) != want:
-            raise SystemExit(f"FAILED: {entity.name} {i}: the planner's winner is wrong")
-    return min(timings), len({link.local_id for link in links} | set(local)), len(result.conflicts)
-
-
-def compare(entity, sandbox, Account, Contact, remote_of) -> list[str]:
-    model = Account if entity.name == "account" else Contact
-    rows = {r["id"]: r for r in sandbox.hubspot_rows(entity.kind) if not r["archived"]}
-    hub = model.objects.in_bulk(entity.hub_ids)
-    wrong = []
-    extra_crm = len(rows) - len(entity.ids)
-    extra_hub = model.objects.count() - len(entity.hub_ids)
-    if extra_crm or extra_hub:
-        wrong.append(f"{entity.name}: {extra_hub} records more in the hub, {extra_crm} in HubSpot")
-    for i, (rid, pk) in enumerate(zip(entity.ids, entity.hub_ids, strict=True)):
-        want = entity.expected[i]
-        there = {
-            name: plain(rows.get(rid, {}).get("properties", {}).get(name)) for name in entity.fields
+    def rows(entity: Entity, *, changed_only: bool) -> dict:
+        return {
+            r["id"]: (
+                {name: plain(r["properties"].get(name)) for name in entity.fields},
+                parse_datetime(r["updatedAt"]),
+            )
+            for r in sandbox.hubspot_rows(entity.kind)
+            if not r["archived"]
         }
-        here = hub_values(entity, hub[pk], remote_of) if pk in hub else {}
-        for side, got in (("HubSpot", there), ("hub", here)):
-            for name in entity.fields:
-                if got.get(name) != want[name]:
-                    wrong.append(
-                        f"{entity.name} {i} ({rid}) in {side}: {name} = {got.get(name)!r}, "
-                        f"expected {want[name]!r}"
-                    )
-    return wrong
+
+    return Crm(
+        label="HubSpot",
+        natural={"account": ("name", "domain"), "contact": ("email",)},
+        hub_values=lambda entity, record: hub_values(entity, record, remote_of),
+        rows=rows,
+    )

@@ -52,12 +52,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from _crm_common import (
+    CONFLICT_EVERY,
+    Crm,
+    compare,
+    first_runs_find_nothing,
+    hub_edits,
+    plain,
+    time_plan,
+    timed_run,
+)
 from _setup import ROOT, fresh_database, scaled, start_sandbox
 
 RECORDS = scaled(10_000)  # per object
 PAGE = 2_000  # rows in one query answer
 COLLECTION = 200  # records in one sObject Collections call
-CONFLICT_EVERY = 50  # 2 %
 DAY = 86_400
 REMOTE_ACCOUNT: dict[int, str] = {}  # hub account id → its Salesforce id
 TARGETS = {"calls_ratio": 1.05, "conflict_us_per_record": 1_000, "wall_s": 60}
@@ -94,6 +103,18 @@ class Entity:
     def fields(self) -> list:
         return [row["target"] for row in mapping_fields(self.name) if row["direction"] != "none"]
 
+    @property
+    def hub(self) -> str:
+        return self.change.hub
+
+    @property
+    def both(self) -> str:
+        return self.change.both
+
+    @property
+    def remote_ids(self) -> list[str]:
+        return [row["Id"] for row in self.rows]
+
 
 ENTITIES = [
     Entity("account", "Account", Change(hub="Phone", crm="BillingCity", both="Description")),
@@ -106,13 +127,6 @@ def mapping_fields(entity: str) -> list[dict]:
     """The shipped mapping set's fields (the one a config starts with)."""
     path = ROOT / "crm" / "mapping" / f"salesforce-{entity}.json"
     return json.loads(Path(path).read_text())["fields"]
-
-
-def plain(value):
-    """A value as the sync compares it: text trimmed, empty text as null."""
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
 
 
 def generated(sobject: str, start: int, count: int, accounts: list[str]) -> list[dict]:
@@ -179,8 +193,7 @@ def main() -> None:
     began_all = time.monotonic()
     fresh_database("crm-sync")
     from config.celery import app
-    from crm import services
-    from crm.models import Account, Contact, CrmConfig, CrmLink, SyncLog
+    from crm.models import Account, Contact, CrmConfig, CrmLink
     from integrations.accounts import services as accounts
     from integrations.accounts.models import User
     from integrations.sandbox.client import SandboxClient
@@ -262,33 +275,8 @@ def main() -> None:
             )
         CrmLink.objects.bulk_create(links, batch_size=2_000)
 
-    def run(entity: Entity) -> tuple[SyncLog, float]:
-        watch = Watch(config.pk)
-        watch.start()
-        began = time.monotonic()
-        # Eager: the task runs to its end as sync_request commits.
-        log = services.sync_request(
-            config=config, entity=entity.name, actor=None, trigger=SyncLog.Trigger.COMMAND
-        )
-        seconds = time.monotonic() - began
-        watch.stopped.set()
-        return SyncLog.objects.get(pk=log.pk), seconds
-
     step("A first run per object (not counted): it must find nothing to do...")
-    for entity in ENTITIES:
-        log, seconds = run(entity)
-        print(f"    {entity.name}: {log.status} in {seconds:.1f} s: {log.message or 'no message'}")
-        if (log.status, log.created, log.updated, log.conflicts, log.failed) != (
-            "succeeded",
-            0,
-            0,
-            0,
-            0,
-        ):
-            fail(
-                f"the first {entity.name} run did something ({log.status}: {log.message}; "
-                f"{log.errors[:3]}): the seeded links are not what a sync keeps"
-            )
+    first_runs_find_nothing(ENTITIES, config, Watch, fail)
 
     # --- the changes ------------------------------------------------------------------------------
     step("Changing half of the records on each side, 2 % on the same field on both...")
@@ -327,7 +315,9 @@ def main() -> None:
     planned = 0
     best_total = 0.0
     for entity in ENTITIES:
-        seconds, count, conflicts = time_plan(entity, config, Account, Contact, CrmLink)
+        seconds, count, conflicts = time_plan(
+            entity, config, Account, Contact, CrmLink, crm=salesforce(sandbox)
+        )
         want = sum(1 for i in range(len(entity.rows)) if i % CONFLICT_EVERY == 0)
         if conflicts != want:
             fail(f"the planner found {conflicts} {entity.name} conflicts, not {want}")
@@ -351,7 +341,7 @@ def main() -> None:
         )
         sandbox.clear_calls("salesforce")
         began_at = time.time()
-        log, seconds = run(entity)
+        log, seconds = timed_run(config, entity, Watch)
         calls = sandbox.calls("salesforce")
         print(
             f"    run: {log.status} in {seconds:.1f} s: created {log.created}, updated "
@@ -376,7 +366,7 @@ def main() -> None:
     step("Checking both sides...")
     wrong = []
     for entity in ENTITIES:
-        wrong += compare(entity, sandbox, Account, Contact)
+        wrong += compare(entity, Account, Contact, crm=salesforce(sandbox))
     if wrong:
         print(f"FAILED: {len(wrong)} values differ from what the sync should have left, e.g.:")
         for line in wrong[:10]:
@@ -404,45 +394,6 @@ def fail(message: str) -> None:
     raise SystemExit(1)
 
 
-def hub_edits(entities, Account, Contact, *, last_wins: str) -> None:
-    """The hub's edits, stamped now: of the records whose conflict Salesforce wins
-    (`last_wins` "crm": made before Salesforce's edits) or of the others ("hub"). Written
-    with one statement run many times (bulk_update's CASE per row takes seconds on SQLite)."""
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    for entity in entities:
-        c = entity.change
-        renames = {crm: hub for hub, crm in entity.renames.items()}
-        model = Account if entity.sobject == "Account" else Contact
-        meta = model._meta
-        now = meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
-        by_columns: dict[tuple, list] = {}
-        for i in range(0, len(entity.rows), 2):
-            if (i % 100 == 50) != (last_wins == "crm"):
-                continue
-            edit = {c.hub: f"+1 555 01{i:06d}"}
-            if i % CONFLICT_EVERY == 0:
-                edit[c.both] = f"The hub's {i}"
-                if last_wins == "crm":  # Salesforce's value wins: only the hub's phone arrives
-                    entity.expected[i][c.hub] = edit[c.hub]
-                else:
-                    entity.expected[i].update(edit)
-            else:
-                entity.expected[i].update(edit)
-            entity.hub_changed.add(i)
-            columns = tuple(meta.get_field(renames[name]).column for name in edit)
-            by_columns.setdefault(columns, []).append([*edit.values(), now, entity.hub_ids[i]])
-        with transaction.atomic(), connection.cursor() as cursor:
-            for columns, params in by_columns.items():
-                sets = ", ".join(f"{connection.ops.quote_name(col)} = %s" for col in columns)
-                cursor.executemany(
-                    f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets}, "  # noqa: S608 - names from the model
-                    f"{connection.ops.quote_name('updated_at')} = %s WHERE id = %s",
-                    params,
-                )
-
-
 def hub_values(entity: Entity, record) -> dict:
     """A hub record in the CRM's names, as the sync compares it (a contact's account, should
     the mapping carry AccountId, as its linked Salesforce id)."""
@@ -452,81 +403,31 @@ def hub_values(entity: Entity, record) -> dict:
     return {name: values.get(name) for name in entity.fields}
 
 
-def time_plan(entity: Entity, config, Account, Contact, CrmLink) -> tuple[float, int, int]:
-    """The planner on what an incremental run reads: every link (with its base), the hub records
-    changed and the Salesforce records changed. Best of three; (seconds, records, conflicts)."""
+def salesforce(sandbox) -> Crm:
+    """The bench's Salesforce side for the shared steps (bench/_crm_common.py): an incremental
+    run's reads are the bench's own copy of the changed rows; a comparison reads the org."""
     from django.utils.dateparse import parse_datetime
 
-    from integrations.sync import planner
+    def rows(entity: Entity, *, changed_only: bool) -> dict:
+        if changed_only:
+            found = entity.rows
+        else:
+            found = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")
+            found = [r for r in found["records"] if not r["IsDeleted"]]
+        return {
+            r["Id"]: (
+                {name: plain(r.get(name)) for name in entity.fields},
+                parse_datetime(r["LastModifiedDate"]) if r.get("LastModifiedDate") else None,
+            )
+            for r in found
+        }
 
-    model = Account if entity.sobject == "Account" else Contact
-    links = [
-        planner.Link(link.local_id, link.remote_id, link.synced_values)
-        for link in CrmLink.objects.filter(config=config, entity=entity.name)
-    ]
-    records = model.objects.in_bulk([entity.hub_ids[i] for i in entity.hub_changed])
-    local = {
-        pk: planner.Snapshot(pk, hub_values(entity, record), record.updated_at)
-        for pk, record in records.items()
-    }
-    remote = {}
-    for i in entity.crm_changed:
-        row = entity.rows[i]
-        remote[row["Id"]] = planner.Snapshot(
-            row["Id"],
-            {name: plain(row.get(name)) for name in entity.fields},
-            parse_datetime(row["LastModifiedDate"]),
-        )
-    natural = {"account": ("Name",), "contact": ("Email",)}[entity.name]
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        result = planner.plan(
-            links=links,
-            local=local,
-            remote=remote,
-            fields=entity.fields,
-            policy=planner.Policy.LAST_WRITE_WINS,
-            direction=planner.Direction.BOTH,
-            natural_keys=natural,
-            local_complete=False,
-            remote_complete=False,
-        )
-        timings.append(time.perf_counter() - started)
-    winners = {c.local_id: c.winner for c in result.conflicts}
-    for i in range(0, len(entity.rows), CONFLICT_EVERY):
-        want = planner.LOCAL if i % 100 == 0 else planner.REMOTE
-        if winners.get(entity.hub_ids[i]) != want:
-            fail(f"{entity.name} {i}: the planner's winner is {winners.get(entity.hub_ids[i])}")
-    records_planned = len({link.local_id for link in links} | set(local))
-    return min(timings), records_planned, len(result.conflicts)
-
-
-def compare(entity: Entity, sandbox, Account, Contact) -> list[str]:
-    """What differs from the expected values, on either side."""
-    model = Account if entity.sobject == "Account" else Contact
-    rows = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")["records"]
-    crm = {r["Id"]: r for r in rows if not r["IsDeleted"]}
-    hub = model.objects.in_bulk(entity.hub_ids)
-    wrong = []
-    extra_crm = len(crm) - len(entity.rows)
-    extra_hub = model.objects.count() - len(entity.hub_ids)  # the bench's database: only these
-    if extra_crm or extra_hub:
-        wrong.append(
-            f"{entity.name}: {extra_hub} records more in the hub, {extra_crm} in Salesforce"
-        )
-    for i, (row, pk) in enumerate(zip(entity.rows, entity.hub_ids, strict=True)):
-        want = entity.expected[i]
-        there = {name: plain(crm.get(row["Id"], {}).get(name)) for name in entity.fields}
-        here = hub_values(entity, hub[pk]) if pk in hub else {}
-        for side, got in (("Salesforce", there), ("hub", here)):
-            for name in entity.fields:
-                if got.get(name) != want[name]:
-                    wrong.append(
-                        f"{entity.name} {i} ({row['Id']}) in {side}: {name} = "
-                        f"{got.get(name)!r}, expected {want[name]!r}"
-                    )
-    return wrong
+    return Crm(
+        label="Salesforce",
+        natural={"account": ("Name",), "contact": ("Email",)},
+        hub_values=hub_values,
+        rows=rows,
+    )
 
 
 def timeline(log: list[dict], began_at: float, seconds: float) -> None:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from _setup import scaled  # noqa: E402
 
 from tests.environment import clean_env  # noqa: E402
-from tests.stack import free_block, free_port  # noqa: E402
+from tests.stack import SANDBOX_PORTS, free_block, free_port  # noqa: E402
 
 TARGET_S = 45
 
@@ -57,7 +57,7 @@ def make_run(
             os.utime(clone / "requirements" / pinned.name, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     port = free_port()
     env = clean_env(
-        SANDBOX_BASE_PORT=str(free_block(7)),
+        SANDBOX_BASE_PORT=str(free_block(SANDBOX_PORTS)),
         UV_CACHE_DIR=str(caches / "uv"),
         PIP_CACHE_DIR=str(caches / "pip"),
     )

@@ -112,6 +112,11 @@ TIMETRACKER_JOBS_COLUMNS = {
     "submittal_status": 1792619314407300,
 }
 
+# The Smartsheet emulator's project-sheet template (dependencies enabled: Start / End Date,
+# Duration, Predecessors): the migration's Tasks sheets are made from it in sandbox mode
+# (MIGRATION_TASKS_TEMPLATE_ID).
+MIGRATION_TASKS_TEMPLATE_ID = 7391826450137348
+
 # The Supabase emulator's project: the JWT secret its keys are signed with (HS256, as a
 # project's legacy API keys are), its service-role key, and the demo team and system user the
 # sandbox's destination is stamped with (the seed's OE_TEAM_ID / OE_SYSTEM_USER_ID).

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.keys import decode_key, new_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # FileAwareEnv: every variable may also be given as <NAME>_FILE (a path whose content is the
@@ -108,8 +110,6 @@ SECRET_KEY = _secret_key()
 def _field_encryption_keys() -> list[str]:
     # AES-256-GCM keys for tokens and client secrets (integrations/connections/encryption.py):
     # the first encrypts, all decrypt. Unset: one key is generated once into var/, like SECRET_KEY.
-    from integrations.connections.encryption import decode_key, new_key
-
     keys = _list("FIELD_ENCRYPTION_KEYS")
     if not keys:
         key_file = VAR_DIR / "field_encryption_key"
@@ -620,6 +620,22 @@ for _name in ("CUSTOM_FIELDS_INCLUDE_PATTERN", "CUSTOM_FIELDS_EXCLUDE_PATTERN"):
         _fail(_name, f"is not a regular expression ({_exc})")
 CUSTOM_FIELDS_MAX_PER_SHEET = _int("CUSTOM_FIELDS_MAX_PER_SHEET", 50, minimum=1)
 CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS = _int("CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS", 25, minimum=1)
+
+# Project migration runs: at most this many projects per run (each is read, planned and kept
+# in memory at once), and a dry run's plan may be run for real for this many hours after it was
+# made (then the projects are read again by a new dry run).
+MIGRATION_MAX_PROJECTS = _int("MIGRATION_MAX_PROJECTS", 50, minimum=1)
+MIGRATION_PLAN_MAX_AGE_HOURS = _int("MIGRATION_PLAN_MAX_AGE_HOURS", 24, minimum=1)
+
+# --- Project migration (Project Online -> Smartsheet) -------------------------------------------
+# The project-sheet template (dependencies enabled) every Tasks sheet is created from: the API
+# can neither enable dependencies nor make DURATION / PREDECESSOR columns. Sandbox mode
+# defaults to the emulator's "Project Sheet Template".
+MIGRATION_TASKS_TEMPLATE_ID = _int(
+    "MIGRATION_TASKS_TEMPLATE_ID", endpoints.MIGRATION_TASKS_TEMPLATE_ID if _SANDBOX else 0
+)
+# The Smartsheet workspace holding the PMO Standards reference sheets (created if missing).
+MIGRATION_PMO_WORKSPACE = env.str("MIGRATION_PMO_WORKSPACE", default="PMO Standards")
 
 HEALTH_TIMEOUT = _int("HEALTH_TIMEOUT", 2, minimum=1)
 HEALTH_BEAT_MAX_AGE = _int("HEALTH_BEAT_MAX_AGE", 120, minimum=10)

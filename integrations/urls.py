@@ -23,6 +23,7 @@ router.register(
 )
 
 urlpatterns = [
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", views.home, name="home"),
     path("health/", health.health, name="health"),
     path("integrations/connections/", connections_views.connections, name="connections"),

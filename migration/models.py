@@ -1,2 +1,10 @@
 """Models of Project migration. Every model that holds business data subclasses
-integrations.accounts.models.WorkspaceOwned."""
+integrations.accounts.models.WorkspaceOwned.
+
+The load's records live in migration/links.py (ContainerLink, RowLink, LoadIntent); the run log
+and its report in migration/runs.py (MigrationRun, MigrationIssue)."""
+
+from migration.links import ContainerLink, LoadIntent, RowLink
+from migration.runs import MigrationIssue, MigrationRun
+
+__all__ = ["ContainerLink", "LoadIntent", "MigrationIssue", "MigrationRun", "RowLink"]

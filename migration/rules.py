@@ -309,8 +309,14 @@ def contact_object_value(name: str | None, email: str | None) -> dict[str, str] 
 
 
 def multi_contact_object_value(contacts: list[dict[str, str]]) -> dict[str, Any] | None:
-    """A MULTI_CONTACT_LIST cell's objectValue (seed section 4)."""
-    return {"objectType": "MULTI_CONTACT", "values": contacts} if contacts else None
+    """A MULTI_CONTACT_LIST cell's objectValue (seed section 4): each contact a CONTACT object,
+    as smartsheet-python-sdk's MultiContactObjectValue writes its ContactObjectValues."""
+    if not contacts:
+        return None
+    return {
+        "objectType": "MULTI_CONTACT",
+        "values": [{"objectType": "CONTACT", **c} for c in contacts],
+    }
 
 
 def multi_picklist_object_value(values: list[str]) -> dict[str, Any] | None:

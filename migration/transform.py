@@ -582,6 +582,11 @@ def _cells(mapped: dict, known: set[str], entity: str, entity_id: str, findings)
             continue
         if isinstance(value, dict):
             if key in known and "objectType" not in value:  # a contact (name + email)
+                if not value.get("email"):
+                    # Smartsheet's contact object needs an email: a name alone is kept as the
+                    # cell's text (the load writes text in a contact column not strictly).
+                    cells[key] = CellPlan(value=value.get("name"))
+                    continue
                 value = {"objectType": "CONTACT", **value}
             cells[key] = CellPlan(object_value=value)
             continue

@@ -48,7 +48,7 @@ from integrations.errors import ApplicationError, Conflict
 from integrations.mapping.transforms import MappingError
 from integrations.runs import RunRecorder, SyncRun, claim, request_run
 from integrations.sync import gate, planner
-from integrations.sync.models import Held, reconcile
+from integrations.sync.models import Held, held_rows, reconcile, row_target
 from projects import sheet
 from projects.models import (
     ENTITY_MODELS,
@@ -91,9 +91,7 @@ def entity_type(entity) -> str:
     return entity._meta.model_name
 
 
-def target(row_id: int | None) -> str:
-    """A write intent's target: the row a write lands under or on ("" for the top level)."""
-    return "" if row_id is None else str(row_id)
+target = row_target  # a write intent's target: the row a write lands under or on ("" for the top)
 
 
 class Sync:
@@ -169,12 +167,14 @@ class Sync:
         since = min(intent.created_at for intent in intents) - RECONCILE_SKEW
         current = self.call(smartsheet.get_sheet, sheet_id=self.link.sheet_id, modified_since=since)
         owned = set(self.link.row_mappings.values_list("row_id", flat=True))
-        found, held = {}, []
-        for row in current.rows:  # in sheet order, which is the order a batch was sent in
-            if row.id not in owned:
-                values = self.cells(row)
-                found[row.id] = (row, values)
-                held.append(Held(row.id, target(row.parent_id), sheet.content_hash(values)))
+        found = {}
+
+        def digest_of(row: smartsheet.RowInfo) -> str:
+            values = self.cells(row)
+            found[row.id] = (row, values)
+            return sheet.content_hash(values)
+
+        held = held_rows(current.rows, owned=owned, digest_of=digest_of)
         entities = self.entities()
         # An intent whose entity was deleted meanwhile adopts nothing: its row stays unmapped.
         alive = [i for i in intents if (i.entity_type, i.entity_id) in entities]

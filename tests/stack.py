@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from config.endpoints import SANDBOX_PORT_OFFSETS
 from tests.environment import BASE_DIR, clean_env
 
 PYTHON = sys.executable
@@ -37,8 +38,12 @@ def _bindable(port: int) -> bool:
     return True
 
 
+# The sandboxes listen on SANDBOX_BASE_PORT + each emulator's offset.
+SANDBOX_PORTS = max(SANDBOX_PORT_OFFSETS.values()) + 1
+
+
 def free_block(size: int) -> int:
-    """The first of `size` consecutive free ports (the sandboxes listen on base + 0..6)."""
+    """The first of `size` consecutive free ports."""
     for _ in range(200):
         base = random.randrange(LISTEN_RANGE[0], LISTEN_RANGE[1] - size)
         if all(_bindable(port) for port in range(base, base + size)):
@@ -58,7 +63,7 @@ class Stack:
         self.root, self.var = root, var_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.sandbox_base = free_block(7)
+        self.sandbox_base = free_block(SANDBOX_PORTS)
         # "{port}" in the command or a variable is the web port chosen here.
         self.env = clean_env(
             **{

@@ -30,9 +30,11 @@ from integrations.accounts import services as accounts
 from integrations.approvals.models import OutboundChange
 from integrations.connections.models import Connection
 from integrations.mapping import examples
+from migration.runs import MigrationRun
 from projects import services as projects
 from projects.models import ProjectSyncRun, UnmappedRow
-from tests.integrations.helpers import connect, connect_dataverse
+from tests.integrations.helpers import connect, connect_dataverse, connect_project_online
+from tests.migration.helpers import finished_dry_run
 from tests.projects.helpers import timeline
 from timetracker.models import Employee, Job, JobSyncRun, Shift
 
@@ -45,6 +47,16 @@ KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
         "A provider refusing a refresh is a 502 (503 when it rate-limits us), documented (issue "
         "12, item 3); schemathesis counts every 5xx as a server error. Here the fuzzer's own "
         "POST /api/integrations/connections gave the Dataverse connection a made-up secret."
+    ),
+    (
+        "GET /api/migration/connections/{connection_id}/projects",
+        "Server error",
+        "Received: 50[23]",
+    ): (
+        "Listing a Project Online connection's projects calls Project Online: a refusal is a "
+        "502 (503 when it rate-limits us), documented; schemathesis counts every 5xx as a "
+        "server error. The fuzzer's own POST /api/integrations/connections gave the "
+        "connection a made-up secret, which Azure AD refuses."
     ),
     ("POST /api/workspaces", "Schema-violating request accepted", NAME_NOT_TEXT): (
         'DRF\'s CharField takes a JSON number for text as its text (0 becomes "0"), by design '
@@ -91,6 +103,11 @@ KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
         "dailyAt, a filter rule's value must fit its operator (a list for `in`, true or false "
         "for `empty`), and rules are given per entity (account, contact)."
     ),
+    ("POST /api/migration/runs", "Schema-valid request rejected", ""): (
+        "As process-approved-jobs: `workspace` is needed when you belong to several; the "
+        "connections must be the workspace's own, of the right provider and usable (a 400 "
+        "naming the field), and a run takes at most MIGRATION_MAX_PROJECTS projects."
+    ),
     ("POST /api/crm/sync/trigger", "Schema-valid request rejected", ""): (
         "A run follows its config: a syncDirection other than the config's, or entityTypes it "
         "does not sync, is a 400 naming the field (PATCH the config to change them)."
@@ -121,7 +138,7 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
     """Something behind every endpoint in both workspaces; the ids the fuzzer should try."""
     a, b = two_workspaces["a"], two_workspaces["b"]
     admin, member, other = (two_workspaces[k] for k in ("a_admin", "a_member", "b_admin"))
-    connect(sandbox, user=admin, workspace=a, provider="smartsheet")
+    smartsheet = connect(sandbox, user=admin, workspace=a, provider="smartsheet")
     salesforce = connect(sandbox, user=admin, workspace=a, provider="salesforce", domain="test")
     connect(sandbox, user=admin, workspace=a, provider="hubspot")
     dataverse = connect_dataverse(user=admin, workspace=a)
@@ -168,6 +185,7 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
     JobSyncRun.objects.create(workspace=a, source="dataverse", trigger="api", status="succeeded")
     assert dataverse.status == Connection.Status.CONNECTED
     crm = crm_seed(a, b, salesforce)
+    migration = migration_seed(a, b, admin, other, smartsheet)
     destinations = destination_seed(a, b, admin, other)
 
     ids = sorted(
@@ -179,6 +197,7 @@ def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
             *ProjectSyncRun.objects.values_list("pk", flat=True),
             *crm,
             *destinations,
+            *migration,
             linked.pk,
             foreign.pk,
         }
@@ -209,6 +228,18 @@ def destination_seed(a, b, admin, other) -> list[int]:
         records=[{"entity": "clients", "data": {"name": "Ada Hub"}}],
         key="seeded",
     )
+    return found
+
+
+def migration_seed(a, b, admin, other, smartsheet) -> list[int]:
+    """A Project Online connection and a finished dry run (plan and report) in each workspace;
+    their ids."""
+    found = []
+    for workspace, actor, target in ((a, admin, smartsheet), (b, other, None)):
+        source = connect_project_online(user=actor, workspace=workspace)
+        dry = finished_dry_run(workspace, source, target, errors=1)
+        found += [source.pk, dry.pk]
+    assert MigrationRun.objects.count() == 2
     return found
 
 
@@ -305,6 +336,7 @@ def fuzz_config(*, key: str, ids: list[int], workspaces: list[int]) -> schemathe
                     ("path.log_id", "ids"),
                     ("path.conflict_id", "ids"),
                     ("path.destination_id", "ids"),
+                    ("path.connection_id", "ids"),
                     ("path.key", "record_keys"),
                     ("path.provider", "crm_providers"),
                     ("query.configId", "ids"),

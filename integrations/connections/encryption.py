@@ -18,29 +18,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import models
 
+from config.keys import KEY_BYTES, decode_key, new_key  # noqa: F401 - the keys' text form
+
 PREFIX = "aesgcm1"
-KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # the GCM standard nonce
 
 
 class DecryptionError(Exception):
     """A stored secret cannot be decrypted with any configured key."""
-
-
-def decode_key(text: str) -> bytes:
-    """A key as written in FIELD_ENCRYPTION_KEYS: 32 bytes, base64 (standard or url-safe)."""
-    text = text.strip()
-    try:
-        raw = base64.urlsafe_b64decode(text.replace("+", "-").replace("/", "_") + "==")
-    except (binascii.Error, ValueError):
-        raise ValueError("not base64") from None
-    if len(raw) != KEY_BYTES:
-        raise ValueError(f"decodes to {len(raw)} bytes, not {KEY_BYTES}")
-    return raw
-
-
-def new_key() -> str:
-    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode()
 
 
 def key_id(key: bytes) -> str:

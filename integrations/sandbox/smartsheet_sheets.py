@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from config.endpoints import MIGRATION_TASKS_TEMPLATE_ID
 from integrations.sandbox import TIMETRACKER_JOBS_COLUMNS, TIMETRACKER_JOBS_SHEET_ID
 from integrations.sandbox.core import bearer_token
 
@@ -103,6 +104,76 @@ TEMPLATE_COLUMNS = (
     ("Author", "CONTACT_LIST", False, ()),
 )
 
+# The project-sheet template the migration's Tasks sheets are created from (issue 17): a sheet
+# with dependencies enabled, so it has the project columns the API cannot make (DURATION,
+# PREDECESSOR, the ABSTRACT_DATETIME start / end dates) and project settings. Fixed ids, so a
+# setting (MIGRATION_TASKS_TEMPLATE_ID) can default to it; the id counter is left alone.
+# Reference: SPEC-SS Sheet.dependenciesEnabled, Sheet.projectSettings (ProjectSettings
+# {workingDays, nonWorkingDays, lengthOfDay}); the Cells "Column Type" table (ABSTRACT_DATETIME
+# "a project date", DURATION, PREDECESSOR); ../shared/providers/smartsheet.md §3; FACTS.md §1.7.
+PROJECT_TEMPLATE_SHEET_ID = MIGRATION_TASKS_TEMPLATE_ID
+PROJECT_TEMPLATE_COLUMNS = (  # (id, title, type, primary)
+    (7391826450137349, "Task Name", "TEXT_NUMBER", True),
+    (7391826450137350, "Start Date", "ABSTRACT_DATETIME", False),
+    (7391826450137351, "End Date", "ABSTRACT_DATETIME", False),
+    (7391826450137352, "Duration", "DURATION", False),
+    (7391826450137353, "Predecessors", "PREDECESSOR", False),
+    (7391826450137354, "% Complete", "TEXT_NUMBER", False),
+    (7391826450137355, "Assigned To", "CONTACT_LIST", False),
+)
+PROJECT_SETTINGS = {
+    "workingDays": ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
+    "nonWorkingDays": [],
+    "lengthOfDay": 8,
+}
+# Reference: SPEC-SS Column.type enum; Column.systemColumnType enum; the Cells "Column Type"
+# table. The project columns come only with a sheet whose dependencies are enabled (the UI's
+# project settings; the API cannot enable them: issue 17, providers/smartsheet.md §3).
+COLUMN_TYPES = frozenset(
+    (
+        "ABSTRACT_DATETIME",
+        "CHECKBOX",
+        "CONTACT_LIST",
+        "DATE",
+        "DATETIME",
+        "DURATION",
+        "MULTI_CONTACT_LIST",
+        "MULTI_PICKLIST",
+        "PICKLIST",
+        "PREDECESSOR",
+        "TEXT_NUMBER",
+    )
+)
+PROJECT_COLUMN_TYPES = frozenset(("ABSTRACT_DATETIME", "DURATION", "PREDECESSOR"))
+# Each system column type and the column type it goes with; DATETIME is only for these.
+# Reference: SPEC-SS Column.systemColumnType ("Column.systemColumnType Value | Column Type":
+# AUTO_NUMBER TEXT_NUMBER, CREATED_BY CONTACT_LIST, CREATED_DATE DATETIME, MODIFIED_BY
+# CONTACT_LIST, MODIFIED_DATE DATETIME) and the Cells "Column Type" table (DATETIME: "Created
+# (Date)", "Modified (Date)").
+SYSTEM_COLUMN_TYPES = {
+    "AUTO_NUMBER": "TEXT_NUMBER",
+    "CREATED_BY": "CONTACT_LIST",
+    "CREATED_DATE": "DATETIME",
+    "MODIFIED_BY": "CONTACT_LIST",
+    "MODIFIED_DATE": "DATETIME",
+}
+PREDECESSOR_TYPES = frozenset(("FF", "FS", "SF", "SS"))
+# Column attributes kept as sent and answered back (SPEC-SS Column).
+COLUMN_EXTRAS = (
+    "systemColumnType",
+    "autoNumberFormat",
+    "hidden",
+    "locked",
+    "format",
+    "description",
+)
+# Without `level` (or below 2 for sheets) the multi-value columns read as TEXT_NUMBER, their
+# cells as text; Column.version says which they are (0 text, 1 multi-contact, 2 multi-picklist).
+# Reference: the API reference's "Multi-contact or Multi-picklist: Working with Complex Objects"
+# (find_string id 65714876271: "If you do nothing to your code, column types will display as
+# TEXT_NUMBER"; "Sheets | 2").
+MULTI_VERSIONS = {"MULTI_CONTACT_LIST": 1, "MULTI_PICKLIST": 2}
+
 # The TimeTracker's rollback source (USE_DATAVERSE=false): approved jobs in a sheet, read by
 # column id as the old Flask app did (seed: IM_NUMBER_COLUMN_ID, GC_COLUMN_ID, ...). Fixed ids,
 # so settings can default to them; none of them comes from the id counter.
@@ -147,6 +218,7 @@ class View:
     include: frozenset = frozenset()
     exclude: frozenset = frozenset()
     column_ids: frozenset | None = None
+    level: int = 0  # the `level` query parameter: 2 shows multi-value columns as such
 
     @property
     def attachments(self) -> bool:
@@ -167,19 +239,61 @@ class View:
             raise SheetError(
                 400, 1008, f"Unable to parse request. Invalid columnIds {query['columnIds']!r}."
             ) from None
-        return cls(include=flags("include"), exclude=flags("exclude"), column_ids=column_ids)
+        level = query.get("level", "0")
+        return cls(
+            include=flags("include"),
+            exclude=flags("exclude"),
+            column_ids=column_ids,
+            level=int(level) if level.isdigit() else 0,
+        )
 
 
 NO_VIEW = View()
 
 
-def _object_value(column: dict, value):
+def _object_value(column: dict, value, level: int = 2):
     """A cell's objectValue: a contact is an object; other values are the primitive itself
     (the SDK reads primitives as String/Number/BooleanObjectValue, object_value.py:65-70; the
     spec's ObjectValue oneOf lists only objects, a defect noted in the facts file §1.2)."""
+    if isinstance(value, dict):  # stored as the objectValue it was written with
+        if column["type"] in MULTI_VERSIONS and level < 2:
+            return _display(value)  # backwards compatible: the text
+        return value
     if column["type"] in ("CONTACT_LIST", "MULTI_CONTACT_LIST") and isinstance(value, str):
         return {"objectType": "CONTACT", "email": value, "name": value}
     return value
+
+
+def _duration_text(duration: dict) -> str:
+    """A DURATION object as Smartsheet displays it: "2w 3d 4h", a lead with a minus sign."""
+    parts = [
+        f"{duration[key]:g}{unit}"
+        for key, unit in (("weeks", "w"), ("days", "d"), ("hours", "h"), ("minutes", "m"))
+        if duration.get(key)
+    ]
+    text = " ".join(parts) or "0d"
+    return ("-" if duration.get("negative") else "+") + text
+
+
+def _display(value: dict, numbers: dict | None = None) -> str:
+    """An objectValue's text (the cell's value and displayValue): contacts by name, picks
+    joined with ", ", predecessors as "3FS +2d" by row number."""
+    kind = value.get("objectType")
+    if kind == "MULTI_CONTACT":
+        return ", ".join(c.get("name") or c.get("email", "") for c in value.get("values", []))
+    if kind == "MULTI_PICKLIST":
+        return ", ".join(str(v) for v in value.get("values", []))
+    if kind == "PREDECESSOR_LIST":
+        texts = []
+        for item in value.get("predecessors", []):
+            number = (numbers or {}).get(item["rowId"], "#REF")
+            lag = item.get("lag")
+            shown = "" if not lag or _duration_text(lag)[1:] == "0d" else f" {_duration_text(lag)}"
+            texts.append(
+                f"{number}{'' if item['type'] == 'FS' and not shown else item['type']}{shown}"
+            )
+        return ", ".join(texts)
+    return str(value)
 
 
 def _subtree_end(rows: list[dict], index: int) -> int:
@@ -199,6 +313,24 @@ def _family(sheet: dict, row_ids: list[int]) -> set[int]:
         grew = bool(more)
         family |= more
     return family
+
+
+class RowIndex:
+    """A sheet's row id -> position, built on first use and once per request (a 5,000-row
+    sheet's rows are otherwise walked again by each step of a write)."""
+
+    def __init__(self, sheet: dict):
+        self.sheet = sheet
+        self._index: dict[int, int] | None = None
+
+    @property
+    def index(self) -> dict[int, int]:
+        if self._index is None:
+            self._index = {row["id"]: i for i, row in enumerate(self.sheet["rows"])}
+        return self._index
+
+    def __contains__(self, row_id) -> bool:
+        return row_id in self.index
 
 
 class SheetError(Exception):
@@ -308,7 +440,21 @@ class SheetsMixin:
             )
         )
         self._seed_jobs_sheet()
+        self._seed_project_template()
         return {key: self.state[key] for key in state}
+
+    def _seed_project_template(self) -> None:
+        sheet = self._new_sheet(
+            "Project Sheet Template",
+            TEMPLATE_WORKSPACE,
+            [
+                {"id": i, "title": t, "type": ty, "primary": p}
+                for i, t, ty, p in PROJECT_TEMPLATE_COLUMNS
+            ],
+            sheet_id=PROJECT_TEMPLATE_SHEET_ID,
+        )
+        sheet["dependenciesEnabled"] = sheet["ganttEnabled"] = True
+        sheet["projectSettings"] = dict(PROJECT_SETTINGS)
 
     def _seed_jobs_sheet(self) -> None:
         self.state["workspaces"][str(JOBS_WORKSPACE_ID)] = self._workspace_json(
@@ -362,6 +508,9 @@ class SheetsMixin:
             "permalink": f"https://app.smartsheet.com/sheets/{sheet_id}",
             "columns": [],
             "rows": [],
+            "dependenciesEnabled": False,
+            "ganttEnabled": False,
+            "autoNumbers": {},  # column id -> the last number given
         }
         for index, column in enumerate(columns):
             sheet["columns"].append(
@@ -373,10 +522,12 @@ class SheetsMixin:
                     "type": column.get("type", "TEXT_NUMBER"),
                     "primary": bool(column.get("primary")),
                     "options": list(column.get("options") or []),
-                    "validation": False,
-                    "width": 150,
+                    "validation": bool(column.get("validation", False)),
+                    "width": int(column.get("width") or 150),
+                    **{key: column[key] for key in COLUMN_EXTRAS if column.get(key) is not None},
                 }
             )
+            sheet["columns"][-1]["version"] = MULTI_VERSIONS.get(sheet["columns"][-1]["type"], 0)
         self.state["sheets"][str(sheet_id)] = sheet
         self.state["workspaces"][str(workspace_id)]["sheets"].append(sheet_id)
         return sheet
@@ -419,15 +570,20 @@ class SheetsMixin:
 
     # --- JSON shapes ------------------------------------------------------------------------
 
-    def _column_json(self, column: dict) -> dict:
+    def _column_json(self, column: dict, level: int = 2) -> dict:
         body = {
             key: column[key]
             for key in ("id", "version", "index", "title", "type", "validation", "width")
         }
+        if column["type"] in MULTI_VERSIONS and level < 2:
+            body["type"] = "TEXT_NUMBER"
         if column["primary"]:
             body["primary"] = True
         if column["options"]:
             body["options"] = column["options"]
+        for key in COLUMN_EXTRAS:
+            if column.get(key) not in (None, False):
+                body[key] = column[key]
         return body
 
     def _row_json(
@@ -437,6 +593,7 @@ class SheetsMixin:
         number: int,
         previous_sibling: int | None,
         view: View = NO_VIEW,
+        numbers: dict | None = None,
     ) -> dict:
         cells = []
         for column in self._columns_in(sheet, view):
@@ -445,11 +602,22 @@ class SheetsMixin:
                 continue  # "excludes empty cells"
             cell = {"columnId": column["id"]}
             if "columnType" in view.include:
-                cell["columnType"] = column["type"]
+                cell["columnType"] = self._column_json(column, view.level)["type"]
             if value is not None:
-                cell["value"], cell["displayValue"] = value, str(value)
+                text = _display(value, numbers) if isinstance(value, dict) else value
+                cell["value"], cell["displayValue"] = text, str(text)
                 if "objectValue" in view.include:
-                    cell["objectValue"] = _object_value(column, value)
+                    shown = _object_value(column, value, view.level)
+                    if isinstance(shown, dict) and shown.get("objectType") == "PREDECESSOR_LIST":
+                        shown = {
+                            **shown,
+                            "predecessors": [
+                                {**p, "rowNumber": (numbers or {}).get(p["rowId"])}
+                                | ({} if (numbers or {}).get(p["rowId"]) else {"invalid": True})
+                                for p in shown["predecessors"]
+                            ],
+                        }
+                    cell["objectValue"] = shown
             cells.append(cell)
         body = {
             "id": row["id"],
@@ -494,11 +662,39 @@ class SheetsMixin:
         self, sheet: dict, wanted: set | None = None, view: View = NO_VIEW
     ) -> list[dict]:
         out, last_child = [], {}
+        numbers = None
+        if any(c["type"] == "PREDECESSOR" for c in sheet["columns"]):
+            numbers = {row["id"]: n for n, row in enumerate(sheet["rows"], start=1)}
         for number, row in enumerate(sheet["rows"], start=1):
             sibling = last_child.get(row["parentId"])
             last_child[row["parentId"]] = row["id"]
             if wanted is None or row["id"] in wanted:
-                out.append(self._row_json(sheet, row, number, sibling, view))
+                out.append(self._row_json(sheet, row, number, sibling, view, numbers))
+        return out
+
+    def _span_json(self, sheet: dict, start: int, count: int) -> list[dict]:
+        """The rows just added at `start` (siblings, in order) as _rows_json gives them,
+        without walking the whole sheet: their numbers are their positions, the first one's
+        sibling the nearest earlier row under the same parent."""
+        rows = sheet["rows"]
+        block = rows[start : start + count]
+        if any(
+            isinstance(value, dict) and value.get("objectType") == "PREDECESSOR_LIST"
+            for row in block
+            for value in row["cells"].values()
+        ):
+            return self._rows_json(sheet, {row["id"] for row in block})  # row numbers needed
+        parent, sibling = (block[0]["parentId"] if block else None), None
+        for j in range(start - 1, -1, -1):
+            if rows[j]["id"] == parent:
+                break
+            if rows[j]["parentId"] == parent:
+                sibling = rows[j]["id"]
+                break
+        out = []
+        for offset, row in enumerate(block):
+            out.append(self._row_json(sheet, row, start + offset + 1, sibling))
+            sibling = row["id"]
         return out
 
     def _sheet_json(self, sheet: dict, rows: list[dict], view: View = NO_VIEW) -> dict:
@@ -525,10 +721,15 @@ class SheetsMixin:
             "permalink": sheet["permalink"],
             "createdAt": sheet["createdAt"],
             "modifiedAt": sheet["modifiedAt"],
-            "dependenciesEnabled": False,
-            "ganttEnabled": False,
+            "dependenciesEnabled": sheet.get("dependenciesEnabled", False),
+            "ganttEnabled": sheet.get("ganttEnabled", False),
+            **(
+                {"projectSettings": sheet["projectSettings"]}
+                if sheet.get("projectSettings")
+                else {}
+            ),
             "effectiveAttachmentOptions": ["FILE", "LINK"],
-            "columns": [self._column_json(c) for c in self._columns_in(sheet, view)],
+            "columns": [self._column_json(c, view.level) for c in self._columns_in(sheet, view)],
         }
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -664,7 +865,35 @@ class SheetsMixin:
 
     # --- cells --------------------------------------------------------------------------------
 
-    def _cells(self, sheet: dict, cells: list, strict_default: bool = True) -> dict:
+    def _present(self, sheet: dict) -> "RowIndex | None":
+        """The sheet's row ids, when a predecessor may name them (dependencies on)."""
+        if not sheet.get("dependenciesEnabled"):
+            return None
+        return RowIndex(sheet)
+
+    def _numbered(self, sheet: dict, cells: dict) -> dict:
+        """A new row's cells with each AUTO_NUMBER column's next value: prefix, the number
+        zero-padded to the fill's length, suffix (SPEC-SS AutoNumberFormat; startingNumber
+        where it begins). Date tokens in the prefix / suffix are not expanded (UNVERIFIED how)."""
+        for column in sheet["columns"]:
+            if column.get("systemColumnType") != "AUTO_NUMBER":
+                continue
+            form = column.get("autoNumberFormat") or {}
+            key = str(column["id"])
+            last = sheet.setdefault("autoNumbers", {}).get(key)
+            number = int(form.get("startingNumber") or 1) if last is None else last + 1
+            sheet["autoNumbers"][key] = number
+            digits = str(number).zfill(len(form.get("fill") or ""))
+            cells = {**cells, key: f"{form.get('prefix') or ''}{digits}{form.get('suffix') or ''}"}
+        return cells
+
+    def _cells(
+        self,
+        sheet: dict,
+        cells: list,
+        strict_default: bool = True,
+        present: "RowIndex | None" = None,
+    ) -> dict:
         """Validated cell values by column id, as Smartsheet stores them."""
         columns = {column["id"]: column for column in sheet["columns"]}
         out, seen = {}, set()
@@ -686,10 +915,87 @@ class SheetsMixin:
                     f"The columnId {column_id} is included more than once in a single row.",
                 )
             seen.add(column_id)
+            if column.get("systemColumnType"):
+                # Smartsheet fills system columns itself (AUTO_NUMBER, CREATED_BY...); the
+                # code it answers a write to one with is UNVERIFIED (FACTS.md §1.7).
+                raise SheetError(
+                    400,
+                    1031,
+                    f"The value for cell in column {column_id}, {column['title']}, was not valid: "
+                    f"{column['systemColumnType']} columns cannot be written.",
+                )
+            if cell.get("objectValue") is not None:
+                out[str(column_id)] = self._object(sheet, column, cell["objectValue"], present)
+                continue
             out[str(column_id)] = self._value(
                 column, cell.get("value"), cell.get("strict", strict_default)
             )
         return out
+
+    def _object(self, sheet: dict, column: dict, value, present: "RowIndex | None"):
+        """A cell written as an objectValue, checked against its column's type and kept as
+        sent (read back with include=objectValue).
+        # Reference: SPEC-SS ObjectValue / MultiContactObjectValue / MultiPicklistObjectValue /
+        # PredecessorList {objectType PREDECESSOR_LIST, predecessors[Predecessor {rowId, type
+        # FF|FS|SF|SS, lag: Duration}]} / Duration {objectType DURATION, negative, elapsed,
+        # weeks, days, hours, minutes...}; the SDK's models (multi_contact_object_value.py
+        # `values`, predecessor.py); FACTS.md §1.7."""
+        kind = column["type"]
+        bad = SheetError(
+            400,
+            1042,
+            f"The value for cell in column {column['id']}, {column['title']}, did not conform to the strict requirements for type {kind}.",
+        )
+        if not isinstance(value, dict):
+            return self._value(column, value, True)  # a primitive objectValue is its value
+        object_type = value.get("objectType")
+        if kind == "CONTACT_LIST" and object_type == "CONTACT":
+            if not EMAIL.match(str(value.get("email", ""))):
+                raise bad
+            return value["email"]
+        if kind == "MULTI_CONTACT_LIST" and object_type == "MULTI_CONTACT":
+            contacts = value.get("values")
+            if not isinstance(contacts, list) or not all(
+                isinstance(c, dict) and EMAIL.match(str(c.get("email", ""))) for c in contacts
+            ):
+                raise bad
+            return {
+                "objectType": "MULTI_CONTACT",
+                "values": [
+                    {
+                        "objectType": "CONTACT",
+                        "email": c["email"],
+                        "name": c.get("name") or c["email"],
+                    }
+                    for c in contacts
+                ],
+            }
+        if kind == "MULTI_PICKLIST" and object_type == "MULTI_PICKLIST":
+            picks = value.get("values")
+            if not isinstance(picks, list) or not all(isinstance(v, str) for v in picks):
+                raise bad
+            return {"objectType": "MULTI_PICKLIST", "values": list(picks)}
+        if kind == "PREDECESSOR" and object_type == "PREDECESSOR_LIST":
+            if not sheet.get("dependenciesEnabled"):
+                raise bad
+            items = []
+            for item in value.get("predecessors") or []:
+                lag = item.get("lag")
+                if (
+                    not isinstance(item, dict)
+                    or item.get("type") not in PREDECESSOR_TYPES
+                    or (present is not None and item.get("rowId") not in present)
+                    or (
+                        lag is not None
+                        and (not isinstance(lag, dict) or lag.get("objectType") != "DURATION")
+                    )
+                ):
+                    raise bad
+                items.append(
+                    {k: item[k] for k in ("rowId", "type", "lag") if item.get(k) is not None}
+                )
+            return {"objectType": "PREDECESSOR_LIST", "predecessors": items} if items else None
+        raise bad
 
     def _value(self, column: dict, value, strict: bool):
         if value is None or value == "":
@@ -702,7 +1008,7 @@ class SheetsMixin:
             1042,
             f"The value for cell in column {column['id']}, {column['title']}, did not conform to the strict requirements for type {kind}.",
         )
-        if kind == "DATE":
+        if kind in ("DATE", "ABSTRACT_DATETIME"):
             if not (isinstance(value, str) and DATE.match(value)):
                 if strict:
                     raise bad
@@ -845,6 +1151,12 @@ class SheetsMixin:
                     1012,
                     "Required object attribute(s) are missing from your request: column.primary.",
                 )
+            titles = set()
+            for column in columns:
+                self._check_column(column)
+                if str(column.get("title", "")).lower() in titles:
+                    raise SheetError(400, 1056, "Column titles must be unique.")
+                titles.add(str(column.get("title", "")).lower())
             sheet = self._new_sheet(name, workspace_id, columns)
         self.dirty = True
         # Reference: SPEC-SS create-sheet-in-workspace → result oneOf(SheetCreated {id, name,
@@ -858,6 +1170,38 @@ class SheetsMixin:
         if not body.get("fromId"):
             result["columns"] = [self._column_json(c) for c in sheet["columns"]]
         return self._success(result)
+
+    def _check_column(self, column: dict) -> None:
+        """A column a request creates: a known type, and none of the project columns (only a
+        sheet with dependencies has them, and the API cannot enable those); a system column
+        type from the list with the column type it goes with (a DATETIME column is always one),
+        an auto-number format only on an AUTO_NUMBER column, options only on a dropdown.
+        # Reference: SPEC-SS Column.type / Column.systemColumnType enums, columns-addToSheet
+        # ("autoNumberFormat (optional)", "systemColumnType (optional)"); error 1031 / 1060
+        # from the published error table (find_string id 23190797305). Which code the service
+        # gives a DURATION / PREDECESSOR column is UNVERIFIED (FACTS.md §1.7)."""
+        kind = column.get("type") or "TEXT_NUMBER"
+        if kind not in COLUMN_TYPES or kind in PROJECT_COLUMN_TYPES:
+            raise SheetError(
+                400, 1031, f"The value {kind} was not valid for the attribute column.type."
+            )
+        system = column.get("systemColumnType")
+        if (system is not None and SYSTEM_COLUMN_TYPES.get(system) != kind) or (
+            system is None and kind == "DATETIME"
+        ):
+            raise SheetError(
+                400,
+                1031,
+                f"The value {system} was not valid for the attribute column.systemColumnType.",
+            )
+        if column.get("autoNumberFormat") is not None and system != "AUTO_NUMBER":
+            raise SheetError(
+                400,
+                1031,
+                "The value autoNumberFormat was not valid for the attribute column.autoNumberFormat.",
+            )
+        if column.get("options") and kind not in ("PICKLIST", "MULTI_PICKLIST"):
+            raise SheetError(400, 1060, f"Column options are not allowed for column type {kind}.")
 
     def _check_name(self, name: str) -> None:
         if len(name) > NAME_MAX:
@@ -874,10 +1218,17 @@ class SheetsMixin:
                 "type": c["type"],
                 "primary": c["primary"],
                 "options": c["options"],
+                "validation": c["validation"],
+                "width": c["width"],
+                **{key: c[key] for key in COLUMN_EXTRAS if key in c},
             }
             for c in source["columns"]
         ]
         sheet = self._new_sheet(name, workspace_id, columns)
+        # A sheet made from a project sheet is one: dependencies and their settings come along.
+        for key in ("dependenciesEnabled", "ganttEnabled", "projectSettings"):
+            if source.get(key):
+                sheet[key] = source[key]
         if with_rows:
             remap = {
                 str(old["id"]): str(new["id"])
@@ -1035,7 +1386,8 @@ class SheetsMixin:
     @guarded
     async def list_columns(self, request: Request, info: dict) -> Response:
         sheet = self._sheet(request)
-        data = [self._column_json(c) for c in sheet["columns"]]
+        level = View.of(request).level
+        data = [self._column_json(c, level) for c in sheet["columns"]]
         return JSONResponse(
             {
                 "pageNumber": 1,
@@ -1062,9 +1414,33 @@ class SheetsMixin:
                 1012,
                 "Required object attribute(s) are missing from your request: column.type.",
             )
-        for key in ("title", "type", "options"):
-            if key in body:
+        if "type" in body and body["type"] != column["type"]:
+            if body["type"] in PROJECT_COLUMN_TYPES or column["type"] in PROJECT_COLUMN_TYPES:
+                raise SheetError(
+                    400,
+                    1031,
+                    f"The value {body['type']} was not valid for the attribute column.type.",
+                )
+            self._check_column({**body, "options": body.get("options", column["options"])})
+        if "title" in body:
+            clash = {c["title"].lower() for c in sheet["columns"] if c is not column}
+            if str(body["title"]).lower() in clash:
+                raise SheetError(400, 1056, "Column titles must be unique.")
+        for key in ("title", "type", "options", "width", "validation", *COLUMN_EXTRAS):
+            if key in body and key not in ("systemColumnType",):
                 column[key] = body[key]
+        if isinstance(body.get("index"), int) and body["index"] != column["index"]:
+            if not 0 <= body["index"] < len(sheet["columns"]):
+                raise SheetError(
+                    400,
+                    1031,
+                    f"The value {body['index']} was not valid for the attribute column.index.",
+                )
+            others = [c for c in sheet["columns"] if c is not column]
+            others.insert(body["index"], column)
+            for position, other in enumerate(others):
+                other["index"] = position
+            sheet["columns"] = others
         version = self._touch(sheet)
         self._event(request, sheet, "column", "updated", column["id"])
         return self._success(self._column_json(column), version=version)
@@ -1079,7 +1455,8 @@ class SheetsMixin:
     @guarded
     async def get_column(self, request: Request, info: dict) -> Response:
         sheet = self._sheet(request)
-        return JSONResponse(self._column_json(self._column_of(request, sheet)))
+        column = self._column_of(request, sheet)
+        return JSONResponse(self._column_json(column, View.of(request).level))
 
     @guarded
     async def add_columns(self, request: Request, info: dict) -> Response:
@@ -1115,14 +1492,11 @@ class SheetsMixin:
                 raise SheetError(
                     400, 1031, f"The value {index} was not valid for the attribute column.index."
                 )
-            if column.get("options") and column["type"] not in ("PICKLIST", "MULTI_PICKLIST"):
-                raise SheetError(
-                    400, 1060, f"Column options are not allowed for column type {column['type']}."
-                )
+            self._check_column(column)
             titles.add(column["title"].lower())
             new = {
                 "id": self.new_id(),
-                "version": 0,
+                "version": MULTI_VERSIONS.get(column["type"], 0),
                 "index": index,
                 "title": column["title"],
                 "type": column["type"],
@@ -1130,9 +1504,22 @@ class SheetsMixin:
                 "options": list(column.get("options") or []),
                 "validation": bool(column.get("validation", False)),
                 "width": int(column.get("width") or 150),
+                **{key: column[key] for key in COLUMN_EXTRAS if column.get(key) is not None},
             }
-            columns.insert(index, new)
             made.append(new)
+        if len({c["index"] for c in wanted}) > 1:
+            # "When creating more than one column at a time, you cannot designate multiple
+            # index locations. Use one common index as the starting point" (SPEC-SS
+            # columns-addToSheet); the code the service answers is UNVERIFIED (FACTS.md §1.7).
+            raise SheetError(
+                400,
+                1031,
+                f"The value {wanted[1]['index']} was not valid for the attribute column.index.",
+            )
+        # The columns go in at the common index in the order sent.
+        columns = [c for c in columns if c not in made]
+        start = wanted[0]["index"]
+        columns[start:start] = made
         for position, column in enumerate(columns):
             column["index"] = position
         sheet["columns"] = columns
@@ -1174,7 +1561,7 @@ class SheetsMixin:
             )
         return rows
 
-    def _location(self, sheet: dict, rows: list) -> dict:
+    def _location(self, sheet: dict, rows: list, present: "RowIndex | None" = None) -> dict:
         """The one location every row of the request carries ({} when none does), checked.
 
         # Reference: SPEC-SS tags[name=rows] "Specify Row Location": only one location
@@ -1194,17 +1581,20 @@ class SheetsMixin:
         location = dict(next(iter(locations)))
         if frozenset(location) not in VALID_LOCATIONS:
             raise SheetError(400, 1062, "Invalid row location.")
-        present = {row["id"] for row in sheet["rows"]}
+        present = present or RowIndex(sheet)
         if "parentId" in location and location["parentId"] not in present:
             raise SheetError(400, 1063, f"Invalid parentId: {location['parentId']}.")
         if "siblingId" in location and location["siblingId"] not in present:
             raise SheetError(400, 1064, f"Invalid siblingId: {location['siblingId']}.")
         return location
 
-    def _place(self, rows: list[dict], location: dict) -> tuple[int, int | None]:
+    def _place(
+        self, rows: list[dict], location: dict, index: dict | None = None
+    ) -> tuple[int, int | None]:
         """Where rows at `location` go in the sheet's `rows` (in sheet order): the index to
         insert at, and their parent. No location: the bottom of the sheet (add's default)."""
-        index = {row["id"]: i for i, row in enumerate(rows)}
+        if index is None and ("siblingId" in location or "parentId" in location):
+            index = {row["id"]: i for i, row in enumerate(rows)}
         if "siblingId" in location:
             sibling = index[location["siblingId"]]
             parent = rows[sibling]["parentId"]
@@ -1255,11 +1645,18 @@ class SheetsMixin:
         sheet = self._sheet(request)
         rows = self._bulk(await self._json(request))
         partial = request.query_params.get("allowPartialSuccess", "").lower() == "true"
-        location = self._location(sheet, rows)
+        present = RowIndex(sheet)
+        location = self._location(sheet, rows, present)
         accepted, failed = [], []
         for index, row in enumerate(rows):
             try:
-                accepted.append(self._cells(sheet, row.get("cells")))
+                accepted.append(
+                    self._cells(
+                        sheet,
+                        row.get("cells"),
+                        present=present if sheet.get("dependenciesEnabled") else None,
+                    )
+                )
             except SheetError as exc:
                 if not partial:
                     raise SheetError(exc.status, exc.code, exc.message, {"index": index}) from None
@@ -1276,14 +1673,20 @@ class SheetsMixin:
         if not accepted:
             return self._success([], version=sheet["version"], failed=failed)
         version = self._touch(sheet)
-        position, parent_id = self._place(sheet["rows"], location)
+        position, parent_id = self._place(
+            sheet["rows"], location, present.index if location else None
+        )
         author = self._user(info)
-        created = [self._new_row(cells, parent_id, sheet, author) for cells in accepted]
+        created = [
+            self._new_row(self._numbered(sheet, cells), parent_id, sheet, author)
+            for cells in accepted
+        ]
         sheet["rows"][position:position] = created
-        ids = {row["id"] for row in created}
         for row in created:
             self._event(request, sheet, "row", "created", row["id"])
-        return self._success(self._rows_json(sheet, ids), version=version, failed=failed or None)
+        return self._success(
+            self._span_json(sheet, position, len(created)), version=version, failed=failed or None
+        )
 
     @guarded
     async def update_rows(self, request: Request, info: dict) -> Response:
@@ -1292,6 +1695,7 @@ class SheetsMixin:
         partial = request.query_params.get("allowPartialSuccess", "").lower() == "true"
         location = self._location(sheet, [row for row in rows if isinstance(row, dict)])
         by_id = {row["id"]: row for row in sheet["rows"]}
+        present = self._present(sheet)
         changes, failed = [], []
         for index, row in enumerate(rows):
             try:
@@ -1304,7 +1708,17 @@ class SheetsMixin:
                 target = by_id.get(row["id"])
                 if target is None:
                     raise SheetError(404, 1006, "Not Found")
-                changes.append((target, self._cells(sheet, row.get("cells"))))
+                cells = self._cells(sheet, row.get("cells"), present=present)
+                for cell in cells.values():
+                    if isinstance(cell, dict) and any(
+                        p["rowId"] == target["id"] for p in cell.get("predecessors", ())
+                    ):
+                        raise SheetError(  # a row cannot depend on itself
+                            400,
+                            1042,
+                            f"The value for cell in row {target['id']} did not conform to the strict requirements for type PREDECESSOR.",
+                        )
+                changes.append((target, cells))
             except SheetError as exc:
                 if not partial:
                     raise SheetError(

@@ -149,6 +149,23 @@ class Reconciliation(Generic[I]):
     drop: list[I] = field(default_factory=list)
 
 
+def row_target(parent_id: Hashable | None) -> str:
+    """A row write intent's target: the row it lands under ("" for the top level), as a
+    sheet's listing shows it again (Smartsheet's parentId)."""
+    return "" if parent_id is None else str(parent_id)
+
+
+def held_rows(rows: Iterable, *, owned: set, digest_of) -> list[Held]:
+    """The rows of a listing (in its order: a batch lands in the order it was sent) that no
+    link owns, each as `Held` under its parent with `digest_of(row)`: what `reconcile` matches
+    a dead run's row intents against. `rows` need `id` and `parent_id`."""
+    return [
+        Held(row.id, row_target(row.parent_id), digest_of(row))
+        for row in rows
+        if row.id not in owned
+    ]
+
+
 def reconcile(intents: Sequence[I], held: Iterable[Held]) -> Reconciliation[I]:
     """Match leftover intents (in the order they were written) against what the remote side
     holds (in its own order: a batch lands in the order it was sent) by target and payload.

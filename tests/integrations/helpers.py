@@ -57,14 +57,24 @@ def connect_through_consent(sandbox, *, user, workspace, provider: str, domain: 
     return flow.oauth_callback(user=user, provider=provider, params=params)
 
 
-def connect_dataverse(*, user, workspace, secret: str = sandbox_module.DATAVERSE_CLIENT_SECRET):
+def connect_dataverse(
+    *,
+    user,
+    workspace,
+    secret: str = sandbox_module.DATAVERSE_CLIENT_SECRET,
+    provider: str = "dataverse",
+    instance_url: str | None = None,
+):
+    """A client-credentials connection through the demo Azure AD app: to the Dataverse
+    emulator, or (`provider`, `instance_url`) another Microsoft service."""
     return connections.connection_create_client_credentials(
         workspace=workspace,
         actor=user,
         tenant_id=sandbox_module.DATAVERSE_TENANT_ID,
         client_id=sandbox_module.DATAVERSE_CLIENT_ID,
         client_secret=secret,
-        instance_url=sandbox_module.api_url("dataverse"),
+        instance_url=instance_url or sandbox_module.api_url("dataverse"),
+        provider=provider,
     )
 
 
@@ -99,12 +109,10 @@ def connect_project_online(
     *, user, workspace, secret: str = sandbox_module.DATAVERSE_CLIENT_SECRET
 ):
     """A Project Online connection to the emulator's PWA site, through the demo Azure AD app."""
-    return connections.connection_create_client_credentials(
+    return connect_dataverse(
+        user=user,
         workspace=workspace,
-        actor=user,
-        tenant_id=sandbox_module.DATAVERSE_TENANT_ID,
-        client_id=sandbox_module.DATAVERSE_CLIENT_ID,
-        client_secret=secret,
-        instance_url=f"{sandbox_module.api_url('project-online')}/sites/pwa",
+        secret=secret,
         provider="project_online",
+        instance_url=f"{sandbox_module.api_url('project-online')}/sites/pwa",
     )

@@ -27,10 +27,13 @@ from integrations.connections.models import Connection
 from integrations.connections.providers.base import Identity, TokenSet
 from integrations.errors import ApplicationError, PermissionDenied
 from integrations.mapping.models import MappingSet
+from migration import services as migration_services
+from migration.runs import MigrationRun
 from projects import services as project_services
 from projects.models import Comment, Project, ProjectSheetLink, UnmappedRow
 from tests.factories import UserFactory
 from tests.integrations.helpers import connect, connect_dataverse, planned
+from tests.migration.helpers import connection_row, finished_dry_run
 from timetracker import services as timetracker_services
 from timetracker.models import Employee, JobSyncRun
 
@@ -200,6 +203,22 @@ def failed_write(w) -> RecordWrite:
     return RecordWrite.objects.get(status=RecordWrite.Status.FAILED)
 
 
+def dry_run(w) -> MigrationRun:
+    """A finished migration dry run of workspace A, with its plan."""
+    return finished_dry_run(
+        w["a"],
+        connection_row(w["a"], "project_online"),
+        connection_row(w["a"], "smartsheet", user=w["a_admin"]),
+    )
+
+
+def failed_migration(w) -> MigrationRun:
+    run = dry_run(w)
+    MigrationRun.objects.filter(pk=run.pk).update(dry_run=False, status="failed")
+    run.refresh_from_db()
+    return run
+
+
 # --- admin actions ---------------------------------------------------------------------------
 
 
@@ -266,6 +285,12 @@ ACTIONS: dict[tuple[str, str], ActionCase] = {
     ),
     ("destinations.recordwrite", "retry"): ActionCase(
         failed_write, lambda row, r: RecordWrite.objects.get(pk=row.pk).attempts == 2
+    ),
+    ("migration.migrationrun", "run_for_real"): ActionCase(
+        dry_run, lambda row, r: MigrationRun.objects.filter(runs_plan=row).exists()
+    ),
+    ("migration.migrationrun", "run_again"): ActionCase(
+        failed_migration, lambda row, r: MigrationRun.objects.filter(status="queued").exists()
     ),
     ("timetracker.jobsyncrun", "sync_again"): ActionCase(
         job_run, lambda row, r: JobSyncRun.objects.filter(status="queued").exists()
@@ -590,6 +615,22 @@ SERVICES: dict[str, ServiceCase] = {
             policy="app_wins",
             strategy="use_app",
         )
+    ),
+    "migration.services.migration_start": ServiceCase(
+        lambda w, actor: migration_services.migration_start(
+            hub_workspace=w["a"],
+            user=actor,
+            source_connection=connection_row(w["a"], "project_online"),
+            target_connection=connection_row(w["a"], "smartsheet", user=w["a_admin"]),
+            project_ids=["p-1"],
+            dry_run=True,
+        )
+    ),
+    "migration.services.migration_run_from_plan": ServiceCase(
+        lambda w, actor: migration_services.migration_run_from_plan(run=dry_run(w), user=actor)
+    ),
+    "migration.services.migration_resume": ServiceCase(
+        lambda w, actor: migration_services.migration_resume(run=failed_migration(w), user=actor)
     ),
     "destinations.services.destination_save": ServiceCase(
         lambda w, actor: destination_services.destination_save(

@@ -132,8 +132,8 @@ def test_assignments_become_the_seeds_example_result():
         "assign:Work": {
             "objectType": "MULTI_CONTACT",
             "values": [
-                {"email": "john@example.com", "name": "John Doe"},
-                {"email": "jane@example.com", "name": "Jane Smith"},
+                {"objectType": "CONTACT", "email": "john@example.com", "name": "John Doe"},
+                {"objectType": "CONTACT", "email": "jane@example.com", "name": "Jane Smith"},
             ],
         },
         "assign:Material": {"objectType": "MULTI_PICKLIST", "values": ["Crane A", "Forklift B"]},

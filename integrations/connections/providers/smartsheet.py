@@ -352,50 +352,80 @@ def get_sheet(
     )
 
 
-def _rows_result(result, count: int) -> RowsResult:
+def _row_from_json(row: dict) -> RowInfo:
+    return RowInfo(
+        id=int(row["id"]),
+        parent_id=int(row["parentId"]) if row.get("parentId") else None,
+        version=int(row.get("version") or 0),
+        created_at=_when(row.get("createdAt")),
+        modified_at=_when(row.get("modifiedAt")),
+        cells=tuple(
+            {"columnId": int(cell["columnId"]), "value": cell.get("value")}
+            for cell in row.get("cells") or ()
+            if cell.get("columnId")
+        ),
+        row_number=int(row.get("rowNumber") or 0),
+    )
+
+
+def _bulk_rows(sdk, *, method: str, sheet_id: int, rows: list[dict], action: str) -> RowsResult:
+    """Add / Update Rows with allowPartialSuccess, through the SDK's own request path (its
+    headers, token, change agent, error translation into its exceptions), with the rows as
+    plain JSON both ways: the SDK's Row and Cell models cost ~40 ms of CPU per 500-row request
+    to build and as much to read back (inspect.getmembers per object), more than the
+    request itself (bench/migration.py). Same request body and answer as
+    Sheets.add_rows_with_partial_success / update_rows_with_partial_success."""
+    from smartsheet.util import fresh_operation
+
+    if len(rows) > ROWS_PER_REQUEST:
+        raise ValueError(f"at most {ROWS_PER_REQUEST} rows per request")
+    operation = fresh_operation("add_rows" if method == "POST" else "update_rows")
+    operation["method"] = method
+    operation["path"] = "/sheets/{sheetId}/rows"
+    operation["path_params"] = {"sheetId": sheet_id}
+    operation["query_params"] = {"allowPartialSuccess": "true"}
+    operation["json"] = rows
+    base = sdk.Sheets._base
+    with _translated(action):
+        # "Result" without a result type: the SDK checks the answer and raises its errors,
+        # and keeps the response; the rows are read from its JSON.
+        answer = base.request(base.prepare_request(operation), ["Result", None], operation)
+    body = answer.request_response.json()
+    written = body.get("result") or []
     failures = tuple(
         RowFailure(
-            index=int(item.index),
-            row_id=int(item.row_id) if item.row_id else None,
-            code=int(item.error.error_code or 0),
-            message=item.error.message or "",
+            index=int(item.get("index") or 0),
+            row_id=int(item["rowId"]) if item.get("rowId") else None,
+            code=int((item.get("error") or {}).get("errorCode") or 0),
+            message=(item.get("error") or {}).get("message") or "",
         )
-        for item in (getattr(result, "failed_items", None) or [])
+        for item in body.get("failedItems") or ()
     )
-    rows = result.result or []
-    if not isinstance(rows, list):
-        rows = [rows]
     return RowsResult(
-        rows=tuple(_row(row) for row in rows),
+        rows=tuple(
+            _row_from_json(row) for row in (written if isinstance(written, list) else [written])
+        ),
         failures=failures,
-        version=getattr(result, "version", None),
+        version=body.get("version"),
     )
 
 
 def add_rows(sdk, *, sheet_id: int, cells: list[list[dict]], parent_id: int | None) -> RowsResult:
     """Add rows (≤ 500) in one request, all at one location: the bottom of the sheet or the
-    bottom of a parent's children. Partial success: bad rows fail alone, with their reason."""
-    if len(cells) > ROWS_PER_REQUEST:
-        raise ValueError(f"at most {ROWS_PER_REQUEST} rows per request")
-    rows = []
-    for row_cells in cells:
-        row = _sdk().models.Row({"to_bottom": True, "cells": row_cells})
-        if parent_id is not None:
-            row.parent_id = parent_id
-        rows.append(row)
-    with _translated("add rows"):
-        result = sdk.Sheets.add_rows_with_partial_success(sheet_id, rows)
-    return _rows_result(result, len(rows))
+    bottom of a parent's children. Partial success: bad rows fail alone, with their reason.
+    A cell is {"columnId", "value"} or {"columnId", "objectValue"} (contacts, multi-values,
+    predecessors)."""
+    location = (
+        {"toBottom": True} if parent_id is None else {"parentId": parent_id, "toBottom": True}
+    )
+    rows = [{**location, "cells": row_cells} for row_cells in cells]
+    return _bulk_rows(sdk, method="POST", sheet_id=sheet_id, rows=rows, action="add rows")
 
 
 def update_rows(sdk, *, sheet_id: int, rows: list[tuple[int, list[dict]]]) -> RowsResult:
     """Update rows (≤ 500) by id; rows that fail (deleted in Smartsheet, bad values) fail alone."""
-    if len(rows) > ROWS_PER_REQUEST:
-        raise ValueError(f"at most {ROWS_PER_REQUEST} rows per request")
-    payload = [_sdk().models.Row({"id": row_id, "cells": row_cells}) for row_id, row_cells in rows]
-    with _translated("update rows"):
-        result = sdk.Sheets.update_rows_with_partial_success(sheet_id, payload)
-    return _rows_result(result, len(payload))
+    payload = [{"id": row_id, "cells": row_cells} for row_id, row_cells in rows]
+    return _bulk_rows(sdk, method="PUT", sheet_id=sheet_id, rows=payload, action="update rows")
 
 
 def add_discussion(sdk, *, sheet_id: int, row_id: int, text: str) -> int:
@@ -450,3 +480,97 @@ def row_attachment_names(sdk, *, sheet_id: int, row_id: int) -> dict[int, tuple[
     with _translated("read a row's attachments"):
         result = sdk.Attachments.list_row_attachments(sheet_id, row_id, include_all=True)
     return {int(item.id): (item.name, int(item.size_in_kb or 0)) for item in result.data}
+
+
+# --- Workspaces, sheets made in them, columns (the Project Online migration) -------------------
+# Reference: SPEC-SS create-workspace, list-workspaces (token paging), get-workspace-children,
+# create-sheet-in-workspace (columns, or fromId: a template / sheet whose structure the new one
+# takes: a project sheet's dependencies included), columns-addToSheet ("When creating more than
+# one column at a time ... Use one common index"), column-updateColumn (title and index in one
+# call; type required with options); SDK 4.4.0 workspaces.py, sheets.py.
+
+
+@dataclass(frozen=True)
+class Container:
+    """A workspace or sheet as a listing shows it."""
+
+    id: int
+    name: str
+    permalink: str
+
+
+def create_workspace(sdk, *, name: str) -> Container:
+    workspace = _sdk().models.Workspace({"name": name})
+    with _translated("create a workspace"):
+        result = sdk.Workspaces.create_workspace(workspace).result
+    return Container(int(result.id), result.name, result.permalink or "")
+
+
+def list_workspaces(sdk) -> list[Container]:
+    with _translated("list workspaces"):
+        result = sdk.Workspaces.list_workspaces(max_items=1000)
+        found = list(result.data)
+        while getattr(result, "last_key", None):
+            result = sdk.Workspaces.list_workspaces(max_items=1000, last_key=result.last_key)
+            found.extend(result.data)
+    return [Container(int(w.id), w.name, w.permalink or "") for w in found]
+
+
+def workspace_sheets(sdk, *, workspace_id: int) -> list[Container]:
+    """The sheets directly in a workspace."""
+    with _translated("list a workspace's sheets"):
+        result = sdk.Workspaces.get_workspace_children(
+            workspace_id, children_resource_types=["sheets"], max_items=1000
+        )
+        found = list(result.data)
+        while getattr(result, "last_key", None):
+            result = sdk.Workspaces.get_workspace_children(
+                workspace_id,
+                children_resource_types=["sheets"],
+                max_items=1000,
+                last_key=result.last_key,
+            )
+            found.extend(result.data)
+    return [Container(int(s.id), s.name, s.permalink or "") for s in found]
+
+
+def create_sheet(
+    sdk, *, workspace_id: int, name: str, columns: list[dict]
+) -> tuple[Container, tuple[ColumnInfo, ...]]:
+    """A sheet with its columns (Smartsheet's Column attributes, camelCase) in one call."""
+    sheet = _sdk().models.Sheet({"name": name, "columns": columns})
+    with _translated("create a sheet"):
+        result = sdk.Workspaces.create_sheet_in_workspace(workspace_id, sheet).result
+    made = Container(int(result.id), result.name, result.permalink or "")
+    return made, tuple(_column(column) for column in result.columns)
+
+
+def create_sheet_from(sdk, *, workspace_id: int, name: str, template_id: int) -> Container:
+    """A sheet made from a template (its columns and settings, not its rows)."""
+    sheet = _sdk().models.Sheet({"name": name, "fromId": template_id})
+    with _translated("create a sheet from the template"):
+        result = sdk.Workspaces.create_sheet_in_workspace_from_template(workspace_id, sheet).result
+    return Container(int(result.id), result.name, result.permalink or "")
+
+
+def add_columns(sdk, *, sheet_id: int, columns: list[dict], index: int) -> tuple[ColumnInfo, ...]:
+    """Columns added in one call, in order, from one common index."""
+    payload = [_sdk().models.Column({**column, "index": index}) for column in columns]
+    with _translated("add columns"):
+        result = sdk.Sheets.add_columns(sheet_id, payload).result
+    result = result if isinstance(result, list) else [result]
+    return tuple(_column(column) for column in result)
+
+
+def update_column(sdk, *, sheet_id: int, column_id: int, changes: dict) -> ColumnInfo:
+    """One column's title / index / options (with its type) and the like."""
+    with _translated("update a column"):
+        result = sdk.Sheets.update_column(sheet_id, column_id, _sdk().models.Column(changes)).result
+    return _column(result)
+
+
+def sheet_objects(sdk, *, sheet_id: int):
+    """The sheet as the SDK reads it with objectValues and multi-value columns (level 2):
+    what a check of a migrated sheet compares."""
+    with _translated("read the sheet"):
+        return sdk.Sheets.get_sheet(sheet_id, include=["objectValue"], level=2)

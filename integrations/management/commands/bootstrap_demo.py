@@ -40,40 +40,27 @@ class Command(BaseCommand):
             accounts.membership_add(
                 workspace=demo, user=user, role=Membership.Role.ADMIN, actor=None
             )
-        if (
-            settings.INTEGRATIONS_MODE == "sandbox"
-            and not Connection.objects.filter(
-                workspace=demo, provider=Connection.Provider.DATAVERSE
-            ).exists()
+        # Microsoft connects with client credentials, not a consent page: the demo gets the
+        # app the Azure AD sandbox knows, for Dataverse (the TimeTracker's jobs) and for the
+        # Project Online sandbox's PWA site (the migration's source). OAuth providers are
+        # connected on the Connect page.
+        for provider, site, label in (
+            (Connection.Provider.DATAVERSE, "dataverse_environment", "Dataverse sandbox"),
+            (Connection.Provider.PROJECT_ONLINE, "project_online_site", "Project Online sandbox"),
         ):
-            # Microsoft connects with client credentials, not a consent page: the demo gets the
-            # app the Azure AD sandbox knows. OAuth providers are connected on the Connect page.
+            if settings.INTEGRATIONS_MODE != "sandbox" or (
+                Connection.objects.filter(workspace=demo, provider=provider).exists()
+            ):
+                continue
             connections.connection_create_client_credentials(
                 workspace=demo,
                 actor=user,
                 tenant_id=endpoints.DATAVERSE_TENANT_ID,
                 client_id=endpoints.DATAVERSE_CLIENT_ID,
                 client_secret=endpoints.DATAVERSE_CLIENT_SECRET,
-                instance_url=settings.PROVIDER_URLS["dataverse_environment"],
-                label="Dataverse sandbox",
-            )
-        if (
-            settings.INTEGRATIONS_MODE == "sandbox"
-            and not Connection.objects.filter(
-                workspace=demo, provider=Connection.Provider.PROJECT_ONLINE
-            ).exists()
-        ):
-            # The Project Online sandbox's PWA site, through the same Azure AD app: the
-            # migration's source in the demo.
-            connections.connection_create_client_credentials(
-                workspace=demo,
-                actor=user,
-                tenant_id=endpoints.DATAVERSE_TENANT_ID,
-                client_id=endpoints.DATAVERSE_CLIENT_ID,
-                client_secret=endpoints.DATAVERSE_CLIENT_SECRET,
-                instance_url=settings.PROVIDER_URLS["project_online_site"],
-                label="Project Online sandbox",
-                provider=Connection.Provider.PROJECT_ONLINE,
+                instance_url=settings.PROVIDER_URLS[site],
+                label=label,
+                provider=provider,
             )
         demo_ready.send(sender=self.__class__, workspace=demo, user=user)
         mapping_examples.load(workspace=demo)

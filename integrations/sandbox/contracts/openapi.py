@@ -354,7 +354,10 @@ class OpenApiContract:
             missing = _REQUIRED.match(error.message) if error.validator == "required" else None
             if missing:
                 parts.append(missing.group(1))
-            found.append((_json_path(parts), error.message[:300]))
+            message = error.message
+            if len(message) > 300:  # a long value cut, its verdict ("is not of type ...") kept
+                message = f"{message[:200]}…{message[-99:]}"
+            found.append((_json_path(parts), message))
             if len(found) >= ERRORS_PER_BODY:
                 break
         return found
