@@ -130,22 +130,26 @@ def migration_start(
 
 @audit.audited
 def migration_file_add(
-    *, hub_workspace: Workspace, user: User | None, name: str, content: bytes
+    *, hub_workspace: Workspace, user: User | None, name: str, content
 ) -> MigrationFile:
-    """Keep an uploaded MS Project file for a migration (a workspace admin's). Refused when it
-    is empty or larger than MIGRATION_MAX_UPLOAD_MB (413). Its content is not looked at here:
-    the worker reads it (mpxj in a JVM never runs in a web request)."""
+    """Keep an uploaded MS Project file for a migration (a workspace admin's): `content` its
+    bytes or an uploaded file. Refused when it is empty or larger than MIGRATION_MAX_UPLOAD_MB
+    (413, before an upload is read). Its content is not looked at here: the worker reads it
+    (mpxj in a JVM never runs in a web request)."""
     accounts.require_workspace_admin(
         actor=user, workspace=hub_workspace, doing="upload MS Project files to migrate"
     )
     name = PurePath(str(name or "").replace("\\", "/")).name.strip()[:255] or "project file"
     limit = settings.MIGRATION_MAX_UPLOAD_MB
-    if len(content) > limit * 1024 * 1024:
+    size = content.size if hasattr(content, "size") else len(content)
+    if size > limit * 1024 * 1024:
         raise TooLarge(
-            f"{name}: {len(content) / 1024 / 1024:.1f} MB is more than the {limit} MB a file may "
+            f"{name}: {size / 1024 / 1024:.1f} MB is more than the {limit} MB a file may "
             "have (MIGRATION_MAX_UPLOAD_MB).",
             details={"files": [f"{name}: at most {limit} MB."]},
         )
+    if hasattr(content, "read"):
+        content = content.read()
     if not content:
         raise ApplicationError(
             f"{name}: the file is empty.", details={"files": [f"{name}: the file is empty."]}

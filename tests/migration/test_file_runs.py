@@ -7,8 +7,10 @@ import io
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.urls import reverse
 
 from integrations.errors import ApplicationError, TooLarge
 from integrations.runs import SyncRun
@@ -18,6 +20,7 @@ from migration.links import RowLink
 from migration.model import Plan
 from migration.runs import MigrationRun
 from tests.integrations.helpers import connect
+from tests.migration.test_admin import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +178,82 @@ def test_command_messages_for_bad_input(ss):
         command("nowhere.mpp")
     with pytest.raises(CommandError, match="No migration run 999 of files"):
         command("--from-run", "999")
+
+
+# --- uploads through the API and admin (queued runs; the worker reads the files) ---------------
+
+
+def test_the_api_takes_one_or_many_files_multipart_and_queues_a_dry_run(api, world):
+    api.force_authenticate(world["a_admin"])
+    files = [
+        SimpleUploadedFile("sample.mpp", (FIXTURES / "sample.mpp").read_bytes()),
+        SimpleUploadedFile("sample1.xml", (FIXTURES / "sample1.xml").read_bytes()),
+    ]
+    response = api.post(
+        "/api/migration/file-runs",
+        {"workspace": world["a"].pk, "target_connection": world["target"].pk, "files": files},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["dry_run"] is True and body["source_kind"] == "file"
+    stored = {f.project_key: f for f in MigrationFile.objects.filter(workspace=world["a"])}
+    assert body["project_ids"] == sorted(stored, key=lambda k: int(k.split(":")[1]))
+    assert sorted(f.name for f in stored.values()) == ["sample.mpp", "sample1.xml"]
+    assert all(f.uploaded_by == world["a_admin"] for f in stored.values())
+    assert bytes(stored[body["project_ids"][0]].content) == (FIXTURES / "sample.mpp").read_bytes()
+
+
+def test_the_api_refuses_a_file_over_the_limit_and_members(api, world):
+    api.force_authenticate(world["a_admin"])
+    with override_settings(MIGRATION_MAX_UPLOAD_MB=1):
+        response = api.post(
+            "/api/migration/file-runs",
+            {
+                "workspace": world["a"].pk,
+                "target_connection": world["target"].pk,
+                "files": [SimpleUploadedFile("big.mpp", b"x" * (1024 * 1024 + 1))],
+            },
+            format="multipart",
+        )
+    assert response.status_code == 413, response.content
+    assert "big.mpp" in response.json()["error"]["message"]
+    api.force_authenticate(world["a_member"])
+    response = api.post(
+        "/api/migration/file-runs",
+        {
+            "workspace": world["a"].pk,
+            "target_connection": world["target"].pk,
+            "files": [SimpleUploadedFile("sample.mpp", (FIXTURES / "sample.mpp").read_bytes())],
+        },
+        format="multipart",
+    )
+    assert response.status_code == 403
+    assert not MigrationFile.objects.exists() and not MigrationRun.objects.exists()
+
+
+def test_admin_uploads_files_and_starts_a_dry_run(client, world):
+    client.force_login(staff(world["a_admin"]))
+    changelist = client.get(reverse("admin:migration_migrationrun_changelist")).content.decode()
+    assert "Migrate MS Project files…" in changelist
+    url = reverse("admin:migration_migrationrun_start_files")
+    page = client.get(url).content.decode()
+    assert f'value="{world["target"].pk}"' in page
+    assert f'value="{world["b_target"].pk}"' not in page
+    response = client.post(
+        url,
+        {
+            "target_connection": world["target"].pk,
+            "files": [
+                SimpleUploadedFile("slack9.mpp", (FIXTURES / "slack9.mpp").read_bytes()),
+                SimpleUploadedFile("sf248.mpp", (FIXTURES / "sf248.mpp").read_bytes()),
+            ],
+            "_dry_run": "1",
+        },
+    )
+    run = MigrationRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/migration/runs/{run.pk}/"
+    assert run.dry_run and run.source_kind == "file" and len(run.project_ids) == 2
+    assert run.trigger == "admin"
+    page = client.get(f"/migration/runs/{run.pk}/").content.decode()
+    assert "MS Project files → Smartsheet" in page and "slack9.mpp" in page
