@@ -720,12 +720,24 @@ def generate(
     key = f"generated-{seed}-{name}"
     b = ProjectBuilder(key=key, name=name, start=start, seed=seed)
     pool = generate_resources(resources, seed=seed, key=key, rng=rng)
-    levels = list(range(1, depth + 1))  # the first tasks reach the full depth
+    # A real work breakdown's shape: top-level phases, each summary task with 8-16 children of
+    # which about one in five is a summary itself (the first child of the first phase is, down
+    # to `depth`, so the outline reaches it). A summary has ~12 children, so ~8 % of the tasks
+    # are summaries, as in the schedules mpxj's test files hold.
+    levels: list[int] = []
+
+    def grow(level: int, forced: bool) -> None:
+        for index in range(rng.randint(8, 16)):
+            if len(levels) >= tasks:
+                return
+            levels.append(level + 1)
+            if level + 1 < depth and ((index == 0 and forced) or draw() < 0.2):
+                grow(level + 1, forced and index == 0)
+
     while len(levels) < tasks:
-        previous = levels[-1]
-        levels.append(
-            max(1, min(depth, previous + 1 if draw() < 0.45 else previous - int(draw() * 3)))
-        )
+        levels.append(1)
+        if depth > 1:
+            grow(1, not levels[1:])
     # A task is a leaf when the next one is not below it.
     offset = 0
     rows = []

@@ -129,6 +129,47 @@ def test_auto_number_columns_number_new_rows_and_cannot_be_written(ss):  # noqa:
     )
 
 
+def test_each_system_column_type_goes_with_its_own_column_type(ss):  # noqa: F811
+    # The spec's table: CREATED_DATE / MODIFIED_DATE on DATETIME, CREATED_BY / MODIFIED_BY on
+    # CONTACT_LIST, AUTO_NUMBER on TEXT_NUMBER; a DATETIME column is only ever one of these.
+    made = ss.Workspaces.create_sheet_in_workspace(
+        TARGET_WORKSPACE_ID,
+        Sheet(
+            {
+                "name": "System",
+                "columns": [{"title": "Name", "type": "TEXT_NUMBER", "primary": True}],
+            }
+        ),
+    ).result
+    fitting = [
+        ("Created", "DATETIME", "CREATED_DATE"),
+        ("Modified", "DATETIME", "MODIFIED_DATE"),
+        ("Created By", "CONTACT_LIST", "CREATED_BY"),
+        ("Modified By", "CONTACT_LIST", "MODIFIED_BY"),
+    ]
+    added = ss.Sheets.add_columns(
+        made.id,
+        [
+            Column({"title": t, "type": k, "system_column_type": s, "index": 1})
+            for t, k, s in fitting
+        ],
+    ).result
+    assert [(c.title, str(c.type), str(c.system_column_type)) for c in added] == fitting
+    for kind, system in (
+        ("TEXT_NUMBER", "CREATED_DATE"),
+        ("DATETIME", "CREATED_BY"),
+        ("CONTACT_LIST", "AUTO_NUMBER"),
+        ("DATETIME", None),
+    ):
+        body = {"title": f"{kind} {system}", "type": kind, "index": 1}
+        if system:
+            body["system_column_type"] = system
+        assert refused(lambda body=body: ss.Sheets.add_columns(made.id, [Column(body)]))[:2] == (
+            400,
+            1031,
+        ), (kind, system)
+
+
 def test_multi_value_columns_read_as_text_without_level_and_as_objects_with_it(ss):  # noqa: F811
     sheet = from_template(ss)
     added = ss.Sheets.add_columns(
