@@ -159,6 +159,9 @@ def start_jvm() -> None:
                 "org.apache.logging.log4j.simple.SimpleLoggerContextFactory",
                 "-Dorg.apache.logging.log4j.simplelog.StatusLogger.level=OFF",
                 convertStrings=True,  # one crossing per text instead of two
+                # Python keeps its own SIGINT handling (a worker's warm shutdown), not the
+                # JVM's, which would interrupt the reading thread instead.
+                interrupt=False,
             )
         except (OSError, jpype.JVMNotFoundException) as error:
             raise ApplicationError(

@@ -4,6 +4,7 @@ migrated twice creating nothing new (also when re-uploaded, changed), a corrupt 
 file named with its reason and nothing created, and the upload limit."""
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,33 @@ def test_admin_uploads_files_and_starts_a_dry_run(client, world):
     assert run.trigger == "admin"
     page = client.get(f"/migration/runs/{run.pk}/").content.decode()
     assert "MS Project files → Smartsheet" in page and "slack9.mpp" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_reads_the_uploaded_files_through_the_broker(api, ss, celery_worker):
+    """The API only keeps the files; the `migration.run` task, in a Celery worker (its own
+    thread here), reads them in the JVM and plans them."""
+    api.force_authenticate(ss["admin"])
+    response = api.post(
+        "/api/migration/file-runs",
+        {
+            "workspace": ss["workspace"].pk,
+            "target_connection": ss["target"].pk,
+            "files": [
+                SimpleUploadedFile(
+                    "mspdiresource.xml", (FIXTURES / "mspdiresource.xml").read_bytes()
+                )
+            ],
+        },
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    run = MigrationRun.objects.get(pk=response.json()["id"])
+    deadline = time.monotonic() + 120
+    while run.is_active and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.message
+    (workspace,) = Plan.from_json(run.plan).workspaces
+    assert [len(s.rows) for s in workspace.sheets[:2]] == [3, 4]  # tasks, resources
+    assert run.stages[run.project_ids[0]]["extract"]["state"] == "done"
