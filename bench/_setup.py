@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,10 +36,16 @@ def bench_database(name: str) -> Path:
     return ROOT / "var" / "bench" / f"{name}.sqlite3"
 
 
-def fresh_database(name: str) -> Path:
+def fresh_database(name: str) -> Path | str:
     """Django set up on a new, migrated copy of the bench's database. The first bench after a
     change of the migrations migrates and keeps the result under var/bench as a template; the
-    next copy it (migrating from scratch was most of a small bench run)."""
+    next copy it (migrating from scratch was most of a small bench run).
+
+    BENCH_DATABASE_URL=postgres://user@host:port/name runs it on PostgreSQL instead: that
+    database is dropped, made again and migrated (a name of its own: never one that holds
+    data)."""
+    if os.environ.get("BENCH_DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        return _fresh_postgres(os.environ["BENCH_DATABASE_URL"])
     db = bench_database(name)
     db.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
@@ -64,6 +71,26 @@ def fresh_database(name: str) -> Path:
         shutil.copyfile(db, partial)
         partial.replace(template)  # atomic: another bench never copies half a template
     return db
+
+
+def _fresh_postgres(url: str) -> str:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    os.environ["DATABASE_URL"] = url
+    django_setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url
 
 
 def _migrations_fingerprint() -> str:

@@ -1812,6 +1812,108 @@ DATAVERSE = {
     "GET /api/data/v9.2/{segments:path}": dataverse_jobs,
 }
 
+# --- Project Online drivers (ProjectData OData v3, ProjectServer REST) ---------------------------
+
+
+def project_online_headers(token: str) -> dict:
+    # As integrations/connections/providers/project_online.py sends them.
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json;odata=minimalmetadata",
+        "MaxDataServiceVersion": "3.0",
+    }
+
+
+def project_online_token(b: Bench, name: str) -> str:
+    """An app token for the PWA site's SharePoint host, from the Azure AD emulator."""
+    from integrations import sandbox
+
+    app = b.msal(tenant=sandbox.DATAVERSE_TENANT_ID, secret=sandbox.DATAVERSE_CLIENT_SECRET)
+    return app.acquire_token_for_client(scopes=[f"{b.url(name)}/.default"])["access_token"]
+
+
+def project_online_feed(b: Bench, name: str) -> None:
+    """The ProjectData feed: $metadata, each entity set by project with $select and every next
+    link, a bad $filter, an unknown set, a junk token; and the ProjectServer routes the source
+    reads (projects, one project, its published tasks and task links, custom fields, lookup
+    tables), with an unknown project."""
+    site = f"{b.url(name)}/sites/pwa/_api"
+    headers = project_online_headers(project_online_token(b, name))
+    junk = project_online_headers(JUNK_TOKEN)
+    metadata = f"{site}/ProjectData/$metadata"
+    b.check(
+        "projectdata $metadata",
+        b.http.get(metadata, headers={**headers, "Accept": "application/xml"}),
+        200,
+    )
+    b.check("projectdata $metadata, junk token", b.http.get(metadata, headers=junk), 401)
+    projects = b.check(
+        "projectdata Projects", b.http.get(f"{site}/ProjectData/Projects", headers=headers), 200
+    ).json()
+    project = (projects.get("value") or [{}])[0].get("ProjectId", UNKNOWN_GUID)
+    for entity_set in ("Tasks", "Assignments", "Resources"):
+        query = {"$filter": f"ProjectId eq guid'{project}'"} if entity_set != "Resources" else {}
+        page = b.check(
+            f"projectdata {entity_set}",
+            b.http.get(f"{site}/ProjectData/{entity_set}", params=query, headers=headers),
+            200,
+        ).json()
+        if page.get("odata.nextLink"):
+            b.check(
+                f"projectdata {entity_set}, next page",
+                b.http.get(page["odata.nextLink"], headers=headers),
+                200,
+            )
+    b.check(
+        "projectdata Tasks, a bad $filter",
+        b.http.get(
+            f"{site}/ProjectData/Tasks", params={"$filter": "ProjectId eq"}, headers=headers
+        ),
+        400,
+    )
+    b.check(
+        "projectdata, an unknown set", b.http.get(f"{site}/ProjectData/Taskz", headers=headers), 404
+    )
+    b.check(
+        "projectdata Tasks, junk token", b.http.get(f"{site}/ProjectData/Tasks", headers=junk), 401
+    )
+    server = f"{site}/ProjectServer"
+    b.check("projectserver Projects", b.http.get(f"{server}/Projects", headers=headers), 200)
+    b.check(
+        "projectserver Projects, junk token", b.http.get(f"{server}/Projects", headers=junk), 401
+    )
+    for path in ("", "/Tasks", "/TaskLinks"):
+        b.check(
+            f"projectserver Projects('id'){path}",
+            b.http.get(f"{server}/Projects('{project}'){path}", headers=headers),
+            200,
+        )
+        b.check(
+            f"projectserver Projects('id'){path}, unknown project",
+            b.http.get(f"{server}/Projects('{UNKNOWN_GUID}'){path}", headers=headers),
+            404,
+        )
+    for path in ("CustomFields", "LookupTables"):
+        b.check(f"projectserver {path}", b.http.get(f"{server}/{path}", headers=headers), 200)
+        b.check(
+            f"projectserver {path}, junk token", b.http.get(f"{server}/{path}", headers=junk), 401
+        )
+
+
+PROJECT_ONLINE = {
+    f"GET /sites/pwa/_api/{route}": project_online_feed
+    for route in (
+        "ProjectData/$metadata",
+        "ProjectData/{name}",
+        "ProjectServer/Projects",
+        "ProjectServer/Projects('{project}')",
+        "ProjectServer/Projects('{project}')/Tasks",
+        "ProjectServer/Projects('{project}')/TaskLinks",
+        "ProjectServer/CustomFields",
+        "ProjectServer/LookupTables",
+    )
+}
+
 # --- Supabase (PostgREST) driver -------------------------------------------------------------------
 
 
@@ -1880,6 +1982,7 @@ DRIVERS: dict[str, dict[str, Callable[[Bench, str], None]]] = {
     "azure": AZURE,
     "dataverse": DATAVERSE,
     "supabase": SUPABASE,
+    "project-online": PROJECT_ONLINE,
 }
 
 

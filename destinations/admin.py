@@ -2,8 +2,11 @@
 entities' mapping sets, and the record writes (what was sent, what came back, the failures
 with PostgREST's message) with a retry of failed ones."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from destinations import services
 from destinations.models import Destination, DestinationEntity, RecordWrite
@@ -113,7 +116,7 @@ class RecordWriteAdmin(ReadOnlyAdmin):
         "record",
         "row",
         "children",
-        "answer",
+        "stored_row",
         "remote_id",
         "change",
         "error",
@@ -125,6 +128,13 @@ class RecordWriteAdmin(ReadOnlyAdmin):
     actions = ["retry"]
 
     @admin.display(description="review")
+    @admin.display(description="stored row (what came back)")
+    def stored_row(self, obj):
+        stored = obj.stored_row
+        if not stored:
+            return "-"
+        return format_html("<pre>{}</pre>", json.dumps(stored, indent=2, ensure_ascii=False))
+
     def review(self, obj):
         """A held record's decision (rejected: it is never written)."""
         return obj.change.get_status_display() if obj.change_id else ""

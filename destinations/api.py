@@ -58,7 +58,7 @@ class RecordsIn(serializers.Serializer):
     of a batch is checked by hand: a nested serializer per record cost more than mapping it
     (bench/destination.py)."""
 
-    records = serializers.ListField(child=serializers.DictField(), required=False)
+    records = serializers.ListField(required=False)  # each record checked in validate()
     entity = serializers.ChoiceField(choices=ENTITIES, required=False)
     data = serializers.DictField(required=False)
 
@@ -76,7 +76,9 @@ class RecordsIn(serializers.Serializer):
                 )
             problems = {}
             for index, record in enumerate(records):
-                if record.get("entity") not in ENTITIES:
+                if not isinstance(record, dict):
+                    problems[f"records[{index}]"] = ["Must be an object."]
+                elif record.get("entity") not in ENTITIES:
                     problems[f"records[{index}].entity"] = [
                         f"Must be one of {', '.join(ENTITIES)}."
                     ]

@@ -11,6 +11,8 @@ idempotency key, holding the answer given); each record becomes a `RecordWrite`:
 mapped, what was sent, what came back, and its outcome.
 """
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -128,6 +130,16 @@ class RecordRequest(WorkspaceOwned):
     key = models.CharField(max_length=200)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
     answer = models.JSONField(null=True, blank=True)
+    # The write intent: the request row is committed before anything is written, and the ids
+    # of the rows it inserts are derived from `id_seed` and each record's position, so whoever
+    # finishes a request whose owner died reads back what landed by id and writes the rest.
+    id_seed = models.UUIDField(default=uuid.uuid4, editable=False)
+    owner = models.CharField(
+        max_length=120, blank=True, help_text="host:pid:token of the process writing it."
+    )
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="Until then no one else may take the request over."
+    )
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -138,6 +150,10 @@ class RecordRequest(WorkspaceOwned):
         constraints = [
             models.UniqueConstraint(fields=["destination", "key"], name="record_request_key_unique")
         ]
+
+    @property
+    def in_progress(self) -> bool:
+        return self.answer is None
 
     def __str__(self) -> str:
         return f"{self.destination}: {self.key}"
@@ -170,7 +186,10 @@ class RecordWrite(WorkspaceOwned):
         default=list, blank=True, help_text="Offers: the mapped line items sent after it."
     )
     answer = models.JSONField(
-        default=dict, blank=True, help_text="What the destination gave back (the stored row)."
+        default=dict,
+        blank=True,
+        help_text="What the destination gave back where it differs from what was sent: the "
+        "columns it filled or changed (the stored row is `stored_row`).",
     )
     remote_id = models.CharField(max_length=64, blank=True)
     change = models.ForeignKey(
@@ -195,3 +214,9 @@ class RecordWrite(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.get_entity_display()} → {self.destination}: {self.get_status_display()}"
+
+    @property
+    def stored_row(self) -> dict:
+        """The row as the destination stored it: what was sent, with what it gave back over
+        it (`answer` keeps only the difference: the sent values are already in `row`)."""
+        return {**self.row, **self.answer} if self.answer else {}

@@ -35,6 +35,50 @@ def write_list(*, user: User, destination: Destination | None = None) -> QuerySe
     return writes
 
 
+def request_list(*, user: User, destination: Destination) -> QuerySet[RecordRequest]:
+    """The destination's requests, newest first."""
+    return account_selectors.scope_to_user(RecordRequest.objects.all(), user).filter(
+        destination=destination
+    )
+
+
+# A write's state as pages show it: RecordWrite's statuses, and "rejected" for one that waited
+# for a reviewer who refused it (it stays `waiting` in the table: it is never written).
+WRITE_STATES = {
+    "written": "written",
+    "waiting": "waiting for approval",
+    "rejected": "rejected",
+    "refused": "refused",
+    "failed": "failed",
+}
+
+
+def write_states(
+    *, user: User, destination: Destination, status: str = "", limit: int = 50
+) -> list[RecordWrite]:
+    """The destination's latest writes (of one state when `status` names one), each with
+    `state` and `state_label` set as WRITE_STATES says."""
+    writes = write_list(user=user, destination=destination).select_related("request")
+    rejected = {"change__status": OutboundChange.Status.REJECTED}
+    if status == "rejected":
+        writes = writes.filter(status=RecordWrite.Status.WAITING, **rejected)
+    elif status == "waiting":
+        writes = writes.filter(status=RecordWrite.Status.WAITING).exclude(**rejected)
+    elif status:
+        writes = writes.filter(status=status)
+    found = list(writes.order_by("-created_at", "-pk")[:limit])
+    for write in found:
+        write.state = (
+            "rejected"
+            if write.status == RecordWrite.Status.WAITING
+            and write.change is not None
+            and write.change.status == OutboundChange.Status.REJECTED
+            else write.status
+        )
+        write.state_label = WRITE_STATES[write.state]
+    return found
+
+
 def request_for(*, user: User, destination: Destination, key: str) -> RecordRequest:
     found = (
         account_selectors.scope_to_user(RecordRequest.objects.all(), user)

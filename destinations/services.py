@@ -12,8 +12,13 @@ found by writing that batch's records one by one.
 import hashlib
 import json
 import logging
+import os
+import socket
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -41,6 +46,10 @@ logger = logging.getLogger(__name__)
 OWNER = "destinations"  # the applier's name in the review queue
 LOOKUP_SECONDS = 300  # a looked-up id is kept this long (an id never changes its key)
 BATCH_SIZE = 500  # rows per insert request
+# A request's owner holds it this long past its last batch: longer than one batch's write
+# (the HTTP layer's timeouts and retries); a request left longer is taken over by a retry.
+LEASE_SECONDS = 300
+READ_BACK = 100  # ids per read-back request (the URL stays short for the gateway)
 
 
 class NotConfigured(ApplicationError):
@@ -54,6 +63,14 @@ class KeyReused(ApplicationError):
 
 
 class InProgress(ApplicationError):
+    status_code = 409
+    code = "request_in_progress"
+
+
+class LeaseLost(ApplicationError):
+    """Another process took the request over (this one was taken for dead): it stops without
+    recording anything, and the taker finishes the request."""
+
     status_code = 409
     code = "request_in_progress"
 
@@ -198,9 +215,14 @@ def destination_test(*, destination: Destination, actor: User | None = None) -> 
 def destination_lookup(destination: Destination, pg) -> Callable[[str, str], str | None]:
     """`lookup(table, key)` for the lookup_uuid transform: clients by email, rooms and products
     by slug, read from the destination within its team and kept in the cache (ids found only:
-    a client written a moment later must be found then)."""
+    a client written a moment later must be found then). Ids found are also kept for the
+    request (a batch names the same client and room again and again)."""
+    known: dict[tuple[str, str], str] = {}
 
     def lookup(table: str, key: str) -> str | None:
+        found = known.get((table, key))
+        if found is not None:
+            return found
         column = entities.LOOKUP_KEYS.get(table)
         if column is None:
             raise MappingError(
@@ -220,6 +242,7 @@ def destination_lookup(destination: Destination, pg) -> Callable[[str, str], str
                 return None
             found = rows[0]["id"]
             cache.set(cache_key, found, LOOKUP_SECONDS)
+        known[(table, key)] = found
         return found
 
     return lookup
@@ -240,6 +263,28 @@ def _remember(destination: Destination, entity: str, row: dict) -> None:
 # --- records in ----------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class Outcome:
+    """One record's write while a request runs: the columns of its RecordWrite row (stored at
+    the end, all at once; a model instance per record cost more than mapping it). A record
+    held for approval is stored at once, and `pk` is then its row's."""
+
+    position: int
+    entity: str
+    record: dict
+    status: str = ""
+    row: dict = field(default_factory=dict)
+    children: list = field(default_factory=list)
+    answer: dict = field(default_factory=dict)
+    remote_id: str = ""
+    change_id: int | None = None
+    error: str = ""
+    error_code: str = ""
+    attempts: int = 0
+    written_at: datetime | None = None
+    pk: int | None = None
+
+
 @dataclass
 class Plan:
     """One record on its way: its mapped row (and an offer's mapped line items)."""
@@ -250,26 +295,25 @@ class Plan:
     row: dict = field(default_factory=dict)
     children: list[dict] = field(default_factory=list)
     on_conflict: str = ""  # the unique column to upsert on, when the record named its value
-    write: RecordWrite | None = None
+    write: Outcome | None = None
 
 
 def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]:
     """Each entity's field rows (as engine.field_rows gives them), in one query."""
     entity_of = {link.mapping_set_id: entity for entity, link in links.items()}
     rows: dict[str, list[dict]] = {entity: [] for entity in links}
-    for mapping in FieldMapping.objects.filter(mapping_set_id__in=entity_of).order_by(
-        "mapping_set_id", "position", "pk"
-    ):
-        rows[entity_of[mapping.mapping_set_id]].append(
-            {
-                "source": mapping.source_field,
-                "target": mapping.target_field,
-                "transform": mapping.transform,
-                "params": mapping.params,
-                "direction": mapping.direction,
-            }
+    for mapping_set_id, *values in (
+        FieldMapping.objects.filter(mapping_set_id__in=entity_of)
+        .order_by("mapping_set_id", "position", "pk")
+        .values_list(
+            "mapping_set_id", "source_field", "target_field", "transform", "params", "direction"
         )
+    ):
+        rows[entity_of[mapping_set_id]].append(dict(zip(ROW_KEYS, values, strict=True)))
     return rows
+
+
+ROW_KEYS = ("source", "target", "transform", "params", "direction")
 
 
 class NumberPool:
@@ -302,8 +346,12 @@ class Intake:
     """What one request needs for every record: the destination's client, each entity's
     compiled mapping set (compiled once), the stamps."""
 
-    def __init__(self, destination: Destination):
+    def __init__(self, destination: Destination, request: RecordRequest | None = None):
         self.destination = destination
+        # A request's rows get ids derived from its seed and their positions (the write
+        # intent: what landed is found again by id); a retry or an approval reads back first.
+        self.seed = request.id_seed if request is not None else None
+        self.recovering = False
         self.pg = supabase.client(project(destination))
         self.lookup = destination_lookup(destination, self.pg)
         self.links = {link.entity: link for link in entities_ensure(destination=destination)}
@@ -311,6 +359,15 @@ class Intake:
         self._mappers: dict[str, Mapper] = {}
         self._conflict_sources: dict[str, list[str]] = {}
         self.numbers = NumberPool()
+        self._now: tuple[float, datetime] | None = None
+
+    def now(self) -> datetime:
+        """The time, the same for the writes of one batch (read again after a millisecond): a
+        batch's rows share their written_at, prepared for the database once."""
+        tick = time.monotonic()
+        if self._now is None or tick - self._now[0] > 0.001:
+            self._now = (tick, timezone.now())
+        return self._now[1]
 
     def mapper(self, entity: str) -> Mapper:
         if entity not in self._mappers:
@@ -356,6 +413,11 @@ class Intake:
                         f"line_items[{index}]: {exc.message}", field=exc.field
                     ) from None
         plan.on_conflict = self.conflict_key(entity, record)
+        if self.seed is not None:
+            if not plan.on_conflict:  # an upsert meets its row by the record's own key
+                plan.row.setdefault("id", str(uuid.uuid5(self.seed, str(position))))
+            for index, child in enumerate(plan.children):  # line items are always inserted
+                child.setdefault("id", str(uuid.uuid5(self.seed, f"{position}.{index}")))
         return plan
 
     def requires_approval(self, entity: str) -> bool:
@@ -383,10 +445,35 @@ def _fingerprint(records: list[dict]) -> str:
     return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_gone(owner: str) -> bool:
+    """Whether the process named by `owner` is known dead: on this host, its pid no longer
+    runs. Another host's process is taken for dead only when its lease runs out."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _claim(
     destination: Destination, key: str, fingerprint: str, actor
-) -> tuple[RecordRequest, dict | None]:
-    """The request row for `key`, new; or the answer given to it before (the same body only)."""
+) -> tuple[RecordRequest, dict | None, bool]:
+    """(request, earlier answer, taken over): the request row for `key` — new, committed
+    before anything is written (the intent), and leased to this process; or the answer given
+    to it before (the same body only); or, when its owner died or let its lease run out
+    before answering, the same row taken over, to be finished here."""
+    now = timezone.now()
+    me = _owner()
     try:
         with transaction.atomic():
             return (
@@ -396,8 +483,11 @@ def _claim(
                     key=key,
                     fingerprint=fingerprint,
                     created_by=actor,
+                    owner=me,
+                    lease_until=now + timedelta(seconds=LEASE_SECONDS),
                 ),
                 None,
+                False,
             )
     except IntegrityError:
         earlier = RecordRequest.objects.get(destination=destination, key=key)
@@ -405,11 +495,37 @@ def _claim(
         raise KeyReused(
             "This idempotency key was used for a different request; use a new key for new records."
         )
-    if earlier.answer is None:
+    if earlier.answer is not None:
+        return earlier, earlier.answer, False
+    stale = earlier.lease_until is not None and (
+        earlier.lease_until < now or _owner_gone(earlier.owner)
+    )
+    taken = stale and RecordRequest.objects.filter(
+        pk=earlier.pk,
+        answer__isnull=True,
+        owner=earlier.owner,
+        lease_until=earlier.lease_until,
+    ).update(owner=me, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+    if not taken:
         raise InProgress(
             "A request with this idempotency key is still being written; retry shortly."
         )
-    return earlier, earlier.answer
+    earlier.owner, earlier.lease_until = me, now + timedelta(seconds=LEASE_SECONDS)
+    return earlier, None, True
+
+
+def _renew(request: RecordRequest) -> None:
+    """Hold the request's lease for another LEASE_SECONDS before a write (only once half of
+    it is gone: an UPDATE per batch would cost more than the lease is worth)."""
+    now = timezone.now()
+    if request.lease_until - now > timedelta(seconds=LEASE_SECONDS / 2):
+        return
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    if not RecordRequest.objects.filter(pk=request.pk, owner=request.owner).update(
+        lease_until=until
+    ):
+        raise LeaseLost("This request was taken over by a retry; it finishes it.")
+    request.lease_until = until
 
 
 @audited
@@ -426,10 +542,15 @@ def records_receive(
         raise NotConfigured(
             f"The destination {destination.name} is not configured: set the {', '.join(missing)}."
         )
-    request, earlier = _claim(destination, key, _fingerprint(records), actor)
+    request, earlier, taken_over = _claim(destination, key, _fingerprint(records), actor)
     if earlier is not None:
         return {**earlier, "replayed": True}
-    intake = Intake(destination)
+    intake = Intake(destination, request)
+    # Taken over from a process that died: the records it stored (held for approval) stay,
+    # and every write reads back by id first what landed before it died.
+    intake.recovering = taken_over
+    writes: list = list(request.writes.all()) if taken_over else []
+    done = {write.position for write in writes}
     intake.numbers.expect(
         sum(
             1
@@ -440,15 +561,17 @@ def records_receive(
         )
     )
     pending: list[Plan] = []  # consecutive records of one entity, written as one request
-    writes: list[RecordWrite] = []
 
     def flush() -> None:
         if pending:
+            _renew(request)
             _write_batch(intake, list(pending), writes)
             pending.clear()
 
     try:
-        _receive(intake, request, records, pending, writes, flush)
+        _receive(intake, request, records, pending, writes, flush, done)
+    except LeaseLost:
+        raise
     except Exception:
         # Whatever was written stays recorded and the answer is kept, so a retry under this
         # key is answered (not written twice) and the records not reached say so.
@@ -457,22 +580,18 @@ def records_receive(
     return _finish(destination, request, key, actor, writes)
 
 
-def _record_unreached(
-    request: RecordRequest, records: list[dict], writes: list[RecordWrite]
-) -> None:
+def _record_unreached(request: RecordRequest, records: list[dict], writes: list) -> None:
     unheld = "Not held for approval: the request failed here; send it again under a new key."
     for write in writes:
-        if write.status == RecordWrite.Status.WAITING and write.change is None:
+        if write.status == RecordWrite.Status.WAITING and write.change_id is None:
             write.status, write.error = RecordWrite.Status.FAILED, unheld
-            write.save(update_fields=["status", "error"])
+            if write.pk is not None:
+                write.save(update_fields=["status", "error"])
     reached = {write.position for write in writes}
     for position, item in enumerate(records):
         if position not in reached:
             writes.append(
-                RecordWrite(
-                    workspace=request.workspace,
-                    request=request,
-                    destination=request.destination,
+                Outcome(
                     position=position,
                     entity=item.get("entity") if item.get("entity") in entities.DEFAULTS else "",
                     record=item.get("data") if isinstance(item.get("data"), dict) else {},
@@ -484,16 +603,14 @@ def _record_unreached(
     _finish(request.destination, request, request.key, request.created_by, writes)
 
 
-def _receive(intake: Intake, request: RecordRequest, records, pending, writes, flush) -> None:
-    destination = intake.destination
+def _receive(intake: Intake, request: RecordRequest, records, pending, writes, flush, done) -> None:
     for position, item in enumerate(records):
+        if position in done:
+            continue  # stored (held for approval) before its first owner died
         entity, data = item.get("entity"), item.get("data")
         if pending and pending[0].entity != entity:
             flush()  # written before a record that may look them up (an event's client)
-        write = RecordWrite(
-            workspace=destination.workspace,
-            request=request,
-            destination=destination,
+        write = Outcome(
             position=position,
             entity=entity if entity in entities.DEFAULTS else "",
             record=data if isinstance(data, dict) else {},
@@ -521,10 +638,19 @@ def _receive(intake: Intake, request: RecordRequest, records, pending, writes, f
         if intake.requires_approval(entity):
             flush()
             write.status = RecordWrite.Status.WAITING
-            write.save()
+            try:
+                # Stored with its change or not at all: a taker finds it held, or holds it.
+                with transaction.atomic():
+                    write.pk = RecordWrite.objects.create(
+                        **dict(zip(WRITE_ATTNAMES, _write_columns(request, write), strict=True))
+                    ).pk
+                    write.change_id = _hold(intake, plan).pk
+                    RecordWrite.objects.filter(pk=write.pk).update(change_id=write.change_id)
+            except BaseException:
+                write.pk, write.change_id = None, None
+                writes.append(write)
+                raise
             writes.append(write)
-            write.change = _hold(intake, plan)
-            RecordWrite.objects.filter(pk=write.pk).update(change=write.change)
         else:
             if pending and pending[0].on_conflict != plan.on_conflict:
                 flush()  # one request upserts on one column, or inserts
@@ -534,36 +660,88 @@ def _receive(intake: Intake, request: RecordRequest, records, pending, writes, f
     flush()
 
 
-# A write row's stored columns (all but its id), by field name and by attribute.
-WRITE_FIELDS = [f.name for f in RecordWrite._meta.concrete_fields if not f.primary_key]
+# A write row's stored columns: every one but its id (a field added to RecordWrite must be
+# given a value in _write_columns, or the check below stops the app from loading).
+WRITE_FIELDS = [
+    "workspace",
+    "request",
+    "destination",
+    "position",
+    "entity",
+    "status",
+    "record",
+    "row",
+    "children",
+    "answer",
+    "remote_id",
+    "change",
+    "error",
+    "error_code",
+    "attempts",
+    "created_at",
+    "written_at",
+]
+assert sorted(WRITE_FIELDS) == sorted(  # noqa: S101 - a programming error, caught at import
+    f.name for f in RecordWrite._meta.concrete_fields if not f.primary_key
+), "RecordWrite's columns changed: update WRITE_FIELDS and _write_columns"
 WRITE_ATTNAMES = [RecordWrite._meta.get_field(name).attname for name in WRITE_FIELDS]
 
 
+def _write_columns(request: RecordRequest, o: Outcome, now: datetime | None = None) -> list:
+    """An outcome's RecordWrite row, in WRITE_FIELDS' order."""
+    return [
+        request.workspace_id,
+        request.pk,
+        request.destination_id,
+        o.position,
+        o.entity,
+        o.status,
+        o.record,
+        o.row,
+        o.children,
+        o.answer,
+        o.remote_id,
+        o.change_id,
+        o.error,
+        o.error_code,
+        o.attempts,
+        now or timezone.now(),
+        o.written_at,
+    ]
+
+
 def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict:
-    """Store the writes and the answer to the request (the new writes by one prepared INSERT:
-    bulk_create's SQL compiler was the largest share of the hub's time per record)."""
-    insert_many(
-        RecordWrite,
-        WRITE_FIELDS,
-        ([getattr(w, name) for name in WRITE_ATTNAMES] for w in writes if w.pk is None),
-    )
+    """Store the writes and the answer to the request in one transaction, if the request is
+    still this process's (the new writes by one prepared INSERT: bulk_create's SQL compiler was
+    the largest share of the hub's time per record; and one commit for them all, where SQLite
+    in autocommit made each row its own)."""
     writes.sort(key=lambda w: w.position)
     answers = [_answer(write) for write in writes]
     counts: dict[str, int] = {}
     for answer in answers:
         counts[answer["status"]] = counts.get(answer["status"], 0) + 1
     body = {"key": key, "records": answers, "counts": counts}
-    RecordRequest.objects.filter(pk=request.pk).update(answer=body)
-    audit_record(
-        action="destination.records",
-        actor=actor,
-        target=destination,
-        details={"key": key, "counts": counts},
-    )
+    with transaction.atomic():
+        now = timezone.now()
+        insert_many(
+            RecordWrite,
+            WRITE_FIELDS,
+            (_write_columns(request, w, now) for w in writes if w.pk is None),
+        )
+        if not RecordRequest.objects.filter(pk=request.pk, owner=request.owner).update(
+            answer=body, lease_until=None
+        ):
+            raise LeaseLost("This request was taken over by a retry; it finishes it.")
+        audit_record(
+            action="destination.records",
+            actor=actor,
+            target=destination,
+            details={"key": key, "counts": counts},
+        )
     return body
 
 
-def _answer(write: RecordWrite) -> dict:
+def _answer(write) -> dict:
     answer = {"position": write.position, "entity": write.entity, "status": write.status}
     if write.status == RecordWrite.Status.WRITTEN:
         answer["id"] = write.remote_id
@@ -589,7 +767,7 @@ def _hold(intake: Intake, plan: Plan) -> OutboundChange:
     )
 
 
-def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -> None:
+def _write_batch(intake: Intake, plans: list[Plan], writes: list) -> None:
     """Write `plans` (one entity, one conflict column) in one request (their line items in a
     second); if the destination refuses the batch, each record alone, so only the ones at
     fault fail."""
@@ -600,6 +778,7 @@ def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -
             [plan.row for plan in plans],
             [plan.children for plan in plans],
             on_conflict=plans[0].on_conflict,
+            read_back=intake.recovering,
         )
     except supabase.Refused as exc:
         if len(plans) > 1:
@@ -620,15 +799,35 @@ def _write_batch(intake: Intake, plans: list[Plan], writes: list[RecordWrite]) -
 
 
 def _write_rows(
-    intake: Intake, entity: str, rows: list[dict], children: list[list[dict]], *, on_conflict: str
+    intake: Intake,
+    entity: str,
+    rows: list[dict],
+    children: list[list[dict]],
+    *,
+    on_conflict: str,
+    read_back: bool = False,
 ) -> list[dict]:
     """Rows of one entity (offers with their line items) into the destination; the rows as
-    stored, in the order sent."""
-    stored = supabase.insert(intake.pg, entity, rows, on_conflict=on_conflict)
+    stored, in the order sent. With `read_back` (a request taken over, an approval applied, a
+    retry: an earlier attempt may have landed unrecorded), rows carrying their id are first
+    read back by it, and those found are taken as written instead of being written twice
+    (an upsert on a conflict column is safe to repeat and is sent again)."""
+    landed: dict[str, dict] = {}
+    landed_items: dict[str, dict] = {}
+    if read_back:
+        if not on_conflict:
+            landed = _read_ids(intake, entity, [row.get("id") for row in rows])
+        landed_items = _read_ids(
+            intake, "offer_line_items", [item.get("id") for kids in children for item in kids]
+        )
+    todo = [row for row in rows if row.get("id") not in landed]
+    fresh = iter(supabase.insert(intake.pg, entity, todo, on_conflict=on_conflict) if todo else [])
+    stored = [landed[row["id"]] if row.get("id") in landed else next(fresh) for row in rows]
     items = [
         {**item, "offer_id": parent["id"]}
         for parent, kids in zip(stored, children, strict=True)
         for item in kids
+        if item.get("id") not in landed_items
     ]
     if items:
         try:
@@ -642,24 +841,41 @@ def _write_rows(
     return stored
 
 
+def _read_ids(intake: Intake, table: str, ids: list) -> dict[str, dict]:
+    """The rows of `table` with these ids that the destination holds, by id."""
+    wanted = [str(row_id) for row_id in ids if row_id]
+    found: dict[str, dict] = {}
+    for start in range(0, len(wanted), READ_BACK):
+        chunk = wanted[start : start + READ_BACK]
+        for row in supabase.read(intake.pg, table, in_={"id": chunk}):
+            found[str(row["id"])] = row
+    return found
+
+
 def _write_one(intake: Intake, write: RecordWrite, children: list[dict]) -> dict:
     """One record again (approved, or retried), upserting on the conflict column its record
-    named."""
+    named; what an earlier attempt landed is read back, not written twice."""
     on_conflict = intake.conflict_key(write.entity, write.record)
-    [stored] = _write_rows(intake, write.entity, [write.row], [children], on_conflict=on_conflict)
+    [stored] = _write_rows(
+        intake, write.entity, [write.row], [children], on_conflict=on_conflict, read_back=True
+    )
     return stored
 
 
-def _written(intake: Intake, write: RecordWrite, row: dict) -> None:
+def _written(intake: Intake, write: RecordWrite | Outcome, row: dict) -> None:
     write.status = RecordWrite.Status.WRITTEN
-    write.answer, write.remote_id = row, str(row.get("id", ""))
+    sent = write.row
+    write.answer = {
+        key: value for key, value in row.items() if key not in sent or sent[key] != value
+    }
+    write.remote_id = str(row.get("id", ""))
     write.error = write.error_code = ""
     write.attempts += 1
-    write.written_at = timezone.now()
+    write.written_at = intake.now()
     _remember(intake.destination, write.entity, row)
 
 
-def _failed(write: RecordWrite, exc: http.ProviderError) -> None:
+def _failed(write: RecordWrite | Outcome, exc: http.ProviderError) -> None:
     write.status = RecordWrite.Status.FAILED
     write.error = redact_text(exc.message)[:2000]
     write.error_code = (exc.code or "")[:20]

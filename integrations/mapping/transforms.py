@@ -15,11 +15,13 @@ reads a configured table through the cache; none reads files or the network.
 # ../shared/spec-notes.md "Seed 002".
 """
 
+import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -49,10 +51,11 @@ class Transform:
     build: Callable[[dict, dict], Callable]  # (params, context) -> (value, record) -> value
     pure: bool = True  # False: it writes (number) and the preview does not run it
 
-    @property
+    @cached_property
     def validator(self):
         # Imported here: jsonschema's imports (~30 ms) would otherwise be paid by every process
         # that starts Django; parameters are checked only when a mapping is saved or imported.
+        # Built once per transform (a frozen dataclass still has the __dict__ it is kept in).
         from jsonschema import Draft202012Validator
 
         return Draft202012Validator(self.schema)
@@ -174,8 +177,17 @@ def _zones() -> set[str]:
 
 
 def compile_transform(name: str, params: dict | None, context: dict | None = None) -> Callable:
-    params = validate_params(name, dict(params or {}))
+    params = dict(params or {})
+    _validated(name, json.dumps(params, sort_keys=True, default=str))
     return get(name).build(params, context or {})
+
+
+@lru_cache(maxsize=4096)
+def _validated(name: str, params_json: str) -> None:
+    """Check parameters once per distinct (transform, parameters): a request compiles each
+    mapping set anew (its lookups and numbers are the request's), and jsonschema's check was
+    most of compiling (bench/destination.py). A failure raises and is not kept."""
+    validate_params(name, json.loads(params_json))
 
 
 def is_empty(value) -> bool:

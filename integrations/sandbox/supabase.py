@@ -3,10 +3,11 @@ frontend reads (supabase_schema.py), with the API gateway's key checks and row-l
 by team for every key but the service role's.
 
 What it serves is the subset the official client (postgrest-py) sends for the hub: `select`
-with plain columns; the filters eq, neq, gt, gte, lt, lte, like, ilike, in and is (each also
-under `not.`); `order`, `limit`, `offset`; inserts of one object or an array (with `columns`),
-upserts (`Prefer: resolution=merge-duplicates` / `ignore-duplicates`, `on_conflict`), updates
-and deletes by filter; `Prefer: return=representation|minimal`, `count=exact`, `missing=default`.
+(columns, renames, resources embedded along the foreign keys); the filters eq, neq, gt, gte,
+lt, lte, like, ilike, in and is (each also under `not.`); `order`, `limit`, `offset`; inserts
+of one object or an array (with `columns`), upserts (`Prefer: resolution=merge-duplicates` /
+`ignore-duplicates`, `on_conflict`), updates and deletes by filter; `Prefer:
+return=representation|minimal`, `count=exact`, `missing=default`.
 
 # Reference: https://docs.postgrest.org/en/v14/references/errors.html — errors are JSON with
 # code, message, details and hint (null when absent); PostgreSQL codes map to statuses (23505
@@ -258,6 +259,9 @@ class SupabaseEmulator(Emulator):
             query = Query.parse(table, request.query_params.multi_items())
             prefer = _prefer(request.headers.get("prefer", ""))
             access = Access(role, claims, self)
+            query.embed = lambda target, relation, row: self._embedded(
+                target, relation, row, access
+            )
             if request.method in ("GET", "HEAD"):
                 return self._read(table, query, prefer, access, head=request.method == "HEAD")
             if request.method == "POST":
@@ -272,6 +276,19 @@ class SupabaseEmulator(Emulator):
 
     def rows(self, table: str) -> dict[str, dict]:
         return self.state["rows"][table]
+
+    def _embedded(self, target, relation, row: dict, access) -> list[dict]:
+        """The rows of `target` related to `row` that the role sees (RLS applies to an
+        embedded table as to the top one)."""
+        kind, column = relation
+        if kind == "many-to-one":
+            found = self.rows(target.name).get(row.get(column) or "")
+            return [found] if found is not None and access.sees(target, found) else []
+        return [
+            child
+            for child in self.rows(target.name).values()
+            if child.get(column) == row.get("id") and access.sees(target, child)
+        ]
 
     def _read(self, table, query, prefer, access, *, head: bool) -> Response:
         matched = [
@@ -323,6 +340,7 @@ class SupabaseEmulator(Emulator):
         now = self.clock_stamp()
         staged: list[tuple[str | None, dict]] = []  # (id of the row it replaces, new row)
         batch: dict[tuple[str, object], int] = {}
+        proposed: set = set()  # conflict keys this upsert already wrote
         for item in objects:
             row = {}
             for column in table.columns:
@@ -334,6 +352,22 @@ class SupabaseEmulator(Emulator):
                     row[column.name] = default_of(column, now)
             existing_id = None
             if upsert:
+                key = row[target[0]]
+                if key is not None and key in proposed:
+                    if upsert == "ignore-duplicates":
+                        continue  # DO NOTHING: the row this command just wrote stays
+                    # Reference: PostgreSQL's ExecOnConflictUpdate (nodeModifyTable.c) — an
+                    # upsert meeting a row the same command already wrote is 21000 with this
+                    # hint; PostgREST's status table has no row for 21: "other" → 400.
+                    raise Refused(
+                        400,
+                        "21000",
+                        "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                        None,
+                        "Ensure that no rows proposed for insertion within the same command "
+                        "have duplicate constrained values.",
+                    )
+                proposed.add(key)
                 conflict = self._find(table, target[0], row[target[0]])
                 if conflict is not None:
                     if upsert == "ignore-duplicates":
@@ -561,7 +595,8 @@ IN_LIST = re.compile(r"^\((.*)\)$")
 class Query:
     def __init__(self, table):
         self.table = table
-        self.select: list[str] | None = None
+        self.select: list | None = None  # parse_select's items; None: every column
+        self.embed = None  # (table, relation, parent row) -> rows, bound by the emulator
         self.filters: list = []  # (column, negate, operator, value)
         self.order: list[tuple[str, bool, bool | None]] = []  # (column, descending, nulls first)
         self.limit: int | None = None
@@ -597,22 +632,8 @@ class Query:
             raise Refused(400, "42703", f"column {self.table.name}.{name} does not exist")
         return column
 
-    def _select(self, raw: str) -> list[str] | None:
-        names = []
-        for part in raw.split(","):
-            part = part.strip()
-            if part == "*":
-                return None
-            if "(" in part or ":" in part:
-                # Embedding and renaming are not emulated: refused as a relationship not found.
-                raise Refused(
-                    400,
-                    "PGRST200",
-                    f"Could not find a relationship for '{part}' in the schema cache",
-                )
-            self._column(part)
-            names.append(part)
-        return names
+    def _select(self, raw: str) -> list:
+        return parse_select(self.table, raw)
 
     def _order_term(self, term: str):
         parts = term.split(".")
@@ -675,7 +696,7 @@ class Query:
     def project(self, row: dict) -> dict:
         if self.select is None:
             return dict(row)
-        return {name: row.get(name) for name in self.select}
+        return project(self.table, self.select, row, self.embed)
 
 
 def _test(actual, operator: str, value) -> bool:
@@ -725,3 +746,99 @@ def _unquote(text: str) -> str:
 
 def _parse_error(what: str) -> Refused:
     return Refused(400, "PGRST100", f'"failed to parse filter ({what})" (line 1, column 1)')
+
+
+# --- `select`: columns, renames and embedded resources -------------------------------------------
+# Reference: https://docs.postgrest.org/en/latest/references/api/resource_embedding.html —
+# `select=*,child(*)` follows the foreign keys: a table whose column references the other is
+# embedded as one object (many-to-one, null when none), the other way as an array (one-to-many);
+# `alias:name(...)` renames it; embeddings nest.
+# Reference: PostgREST/postgrest test/spec/Feature/Query/EmbedDisambiguationSpec.hs ("fails if
+# the fk is not known") — no relationship: 400 PGRST200 "Could not find a relationship between
+# 'a' and 'b' in the schema cache", details "Searched for a foreign key relationship between 'a'
+# and 'b' in the schema 'public', but no matches were found.", hint null (PostgREST may suggest
+# a near table name in `hint`: not emulated, FACTS.md §14).
+
+
+def _split_top(raw: str) -> list[str]:
+    """`raw` split at the commas outside parentheses."""
+    parts, depth, current = [], 0, ""
+    for char in raw:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise _parse_error(f"select={raw}")
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    if depth != 0:
+        raise _parse_error(f"select={raw}")
+    parts.append(current)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def relationship(parent, name: str) -> tuple[object, tuple[str, str]]:
+    """(table, (cardinality, column)) of the table `name` embedded in `parent`."""
+    target = TABLES.get(name)
+    found = []
+    if target is not None:
+        found += [("many-to-one", c.name) for c in parent.columns if c.references == target.name]
+        found += [("one-to-many", c.name) for c in target.columns if c.references == parent.name]
+    if not found:
+        raise Refused(
+            400,
+            "PGRST200",
+            f"Could not find a relationship between '{parent.name}' and '{name}' in the schema cache",
+            f"Searched for a foreign key relationship between '{parent.name}' and '{name}' in the "
+            "schema 'public', but no matches were found.",
+            None,
+        )
+    return target, found[0]  # the schema has one foreign key between any two tables
+
+
+def parse_select(table, raw: str) -> list:
+    """Items: ("*",), ("column", key, name) or ("embed", key, table, relation, items)."""
+    items = []
+    for part in _split_top(raw):
+        alias, name = "", part
+        head = part.split("(", 1)[0]
+        if ":" in head:
+            alias, _, name = part.partition(":")
+            alias, name = alias.strip(), name.strip()
+        if "(" in name:
+            if not name.endswith(")"):
+                raise _parse_error(f"select={raw}")
+            target_name, inner = name[:-1].split("(", 1)
+            target, relation = relationship(table, target_name.strip())
+            inner_items = parse_select(target, inner) if inner.strip() else []
+            items.append(("embed", alias or target_name.strip(), target, relation, inner_items))
+        elif name == "*":
+            items.append(("*",))
+        else:
+            column = table.by_name.get(name)
+            if column is None:
+                raise Refused(400, "42703", f"column {table.name}.{name} does not exist")
+            items.append(("column", alias or name, name))
+    return items
+
+
+def project(table, items: list, row: dict, embed) -> dict:
+    out: dict = {}
+    for item in items:
+        if item[0] == "*":
+            out.update(row)
+        elif item[0] == "column":
+            out[item[1]] = row.get(item[2])
+        else:
+            _, key, target, relation, inner = item
+            if not inner:
+                continue  # `child()`: related rows filter, no columns are shown
+            related = [
+                project(target, inner, child, embed) for child in embed(target, relation, row)
+            ]
+            out[key] = related if relation[0] == "one-to-many" else (related or [None])[0]
+    return out

@@ -30,6 +30,7 @@ class Column:
     default: str | None = None  # "gen_random_uuid()" | "now()" | a literal as JSON text
     unique: bool = False
     check: tuple[str, ...] = ()  # allowed values (a CHECK ... IN (...) constraint)
+    references: str | None = None  # a foreign key to that table's id (resource embedding)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ TABLES = {
             (
                 _id(),
                 *_owner(),
-                Column("client_id", "uuid"),
+                Column("client_id", "uuid", references="clients"),
                 Column("title", "text", nullable=False),
                 Column("event_date", "date", nullable=False),  # A1 chosen_date
                 Column("start_time", "time", nullable=False),
@@ -113,8 +114,8 @@ TABLES = {
             (
                 _id(),
                 *_owner(nullable_team=True),
-                Column("event_id", "uuid"),
-                Column("client_id", "uuid"),
+                Column("event_id", "uuid", references="events"),
+                Column("client_id", "uuid", references="clients"),
                 Column("offer_number", "text", nullable=False, unique=True),  # A5
                 Column("subject", "text", nullable=False),
                 Column("offer_date", "date", nullable=False),
@@ -133,8 +134,8 @@ TABLES = {
             "offer_line_items",
             (
                 _id(),
-                Column("offer_id", "uuid", nullable=False),
-                Column("product_id", "uuid"),
+                Column("offer_id", "uuid", nullable=False, references="offers"),
+                Column("product_id", "uuid", references="products"),
                 Column("name", "text", nullable=False),
                 Column("description", "text"),
                 Column("quantity", "numeric", nullable=False),
@@ -152,8 +153,8 @@ TABLES = {
                 Column("title", "text", nullable=False),
                 Column("category", "text", nullable=False),  # A1 type -> category
                 Column("status", "text", default='"pending"', check=TASK_STATUSES),
-                Column("event_id", "uuid"),
-                Column("client_id", "uuid"),
+                Column("event_id", "uuid", references="events"),
+                Column("client_id", "uuid", references="clients"),
                 Column("payload", "jsonb"),
                 Column("due_date", "date"),
                 Column("completed_at", "timestamptz"),  # A1 resolved_at
@@ -166,8 +167,8 @@ TABLES = {
                 _id(),
                 *_owner(),
                 Column("email_account_id", "uuid"),  # D: OE_EMAIL_ACCOUNT_ID
-                Column("event_id", "uuid"),
-                Column("client_id", "uuid"),
+                Column("event_id", "uuid", references="events"),
+                Column("client_id", "uuid", references="clients"),
                 Column("from_email", "text", nullable=False),
                 Column("to_email", "text", nullable=False),
                 Column("subject", "text", nullable=False),

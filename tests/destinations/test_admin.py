@@ -78,3 +78,23 @@ def test_a_failed_write_is_retried_from_admin(client, superuser, sandbox, destin
     assert sandbox.control("supabase", "GET", "rows/clients")[0]["id"] == write.remote_id
     page = client.get(reverse("admin:destinations_recordwrite_change", args=[write.pk]))
     assert page.status_code == 200 and write.remote_id in page.content.decode()
+
+
+def test_a_write_shows_what_was_sent_and_the_whole_row_the_destination_stored(
+    client, superuser, sandbox, destination, admin
+):
+    services.records_receive(
+        destination=destination,
+        actor=admin,
+        records=[{"entity": "clients", "data": {"name": "Anna", "organization": "Muster AG"}}],
+        key="shown",
+    )
+    write = RecordWrite.objects.get()
+    [stored] = sandbox.control("supabase", "GET", "rows/clients")
+    assert "company" not in write.answer  # sent as it was stored: kept once, in `row`
+    assert write.answer["created_at"] == stored["created_at"]  # filled by the destination
+    assert write.stored_row == stored
+    client.force_login(superuser)
+    page = client.get(reverse("admin:destinations_recordwrite_change", args=[write.pk]))
+    html = page.content.decode()
+    assert "Muster AG" in html and stored["created_at"] in html and stored["id"] in html

@@ -3,13 +3,18 @@ entity stored in the frontend's format, required fields, approval, idempotency, 
 the destination's test, and its key kept out of logs and answers."""
 
 import re
+import socket
+import subprocess
+import sys
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from config import endpoints
 from destinations import services
-from destinations.models import Destination, RecordWrite
+from destinations.models import Destination, RecordRequest, RecordWrite
 from integrations import approvals
 from integrations.approvals.models import OutboundChange
 from integrations.mapping.models import MappingSet
@@ -304,3 +309,151 @@ def test_a_request_that_breaks_midway_keeps_its_answer_and_writes_nothing_twice(
     assert "send it again under a new key" in again["records"][2]["error"]
     assert len(rows(sandbox, "clients")) == 1
     assert RecordWrite.objects.count() == 3
+
+
+class Killed(BaseException):
+    """The process dying mid-request: no `except Exception` sees it, nothing is cleaned up."""
+
+
+def _kill_at(monkeypatch, where: str) -> None:
+    if where == "before our commit":
+        # Every batch is in the destination; our records of them and the answer are not.
+        def finish(*args, **kwargs):
+            raise Killed
+
+        monkeypatch.setattr(services, "_finish", finish)
+        return
+    real = services._write_batch
+    calls = []
+
+    def write_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # after the clients and the offer: the last client not written
+            raise Killed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_write_batch", write_batch)
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize("where", ["before our commit", "between two batches"])
+@pytest.mark.parametrize("how", ["its lease ran out", "its process is gone"])
+def test_a_request_killed_midway_is_finished_by_its_retry_and_writes_each_record_once(
+    sandbox, destination, admin, monkeypatch, where, how
+):
+    MappingSet.objects.filter(name="Events frontend · offers").update(requires_approval=False)
+    records = (
+        ("clients", CLIENT),
+        ("offers", OFFER),
+        ("emails", EMAIL),  # held for approval
+        ("clients", CLIENT | {"name": "Ben", "email": "ben@example.com"}),
+    )
+    with monkeypatch.context() as patch:
+        _kill_at(patch, where)
+        with pytest.raises(Killed):
+            send(destination, admin, *records, key="killed")
+    assert RecordRequest.objects.get(key="killed").answer is None
+    written_before = len(rows(sandbox, "clients"))
+    assert written_before == (2 if where == "before our commit" else 1)
+
+    # The owner may still be writing: the same key is told so, and nothing is written.
+    with pytest.raises(services.InProgress):
+        send(destination, admin, *records, key="killed")
+    if how == "its lease ran out":
+        RecordRequest.objects.filter(key="killed").update(
+            lease_until=timezone.now() - timedelta(seconds=1)
+        )
+    else:
+        RecordRequest.objects.filter(key="killed").update(
+            owner=f"{socket.gethostname()}:{_dead_pid()}:gone"
+        )
+    answer = send(destination, admin, *records, key="killed")
+
+    assert "replayed" not in answer
+    assert [r["status"] for r in answer["records"]] == ["written", "written", "waiting", "written"]
+    clients, offers = rows(sandbox, "clients"), rows(sandbox, "offers")
+    assert sorted(c["email"] for c in clients) == ["anna.muster@example.com", "ben@example.com"]
+    assert len(offers) == 1 and len(rows(sandbox, "offer_line_items")) == 1
+    assert {c["id"] for c in clients} | {offers[0]["id"]} == {
+        answer["records"][i]["id"] for i in (0, 1, 3)
+    }
+    assert OutboundChange.objects.count() == 1
+    assert RecordWrite.objects.filter(request__key="killed").count() == 4
+    again = send(destination, admin, *records, key="killed")
+    assert again["replayed"] is True and again["records"] == answer["records"]
+
+
+def test_an_approval_applied_again_after_its_write_landed_unrecorded_writes_once(
+    sandbox, destination, admin, monkeypatch
+):
+    answer = send(destination, admin, ("emails", EMAIL))
+    change = OutboundChange.objects.get(pk=answer["records"][0]["change_id"])
+    approvals.approve(changes=[change], actor=admin)
+    write = RecordWrite.objects.get()
+    with monkeypatch.context() as patch:
+        # The write lands; the process dies before saving that it did.
+        patch.setattr(RecordWrite, "save", lambda self, *a, **k: (_ for _ in ()).throw(Killed))
+        with pytest.raises(Killed):
+            services.apply_change(change)
+    assert len(rows(sandbox, "emails")) == 1
+    services.apply_change(change)
+    [email] = rows(sandbox, "emails")
+    write.refresh_from_db()
+    assert write.status == RecordWrite.Status.WRITTEN and write.remote_id == email["id"]
+
+
+def test_line_items_tasks_and_emails_keep_the_frontends_numbers_dates_and_moments(
+    sandbox, destination, admin
+):
+    MappingSet.objects.filter(workspace=destination.workspace).update(requires_approval=False)
+    answer = send(
+        destination,
+        admin,
+        ("clients", CLIENT),
+        ("offers", OFFER),
+        (
+            "tasks",
+            TASK
+            | {
+                "due_date": "2026-07-04T23:30:00+00:00",  # 01:30 on the 5th in Zurich
+                "resolved_at": "2026-07-04T18:30:00+02:00",
+                "client_email": "anna.muster@example.com",
+            },
+        ),
+        ("emails", EMAIL | {"sent_at": "2026-07-04T09:15:00+02:00"}),
+    )
+    assert [r["status"] for r in answer["records"]] == ["written"] * 4
+    [item] = rows(sandbox, "offer_line_items")
+    assert (item["quantity"], item["unit_price"], item["total"]) == (80, 42.5, 3400)
+    assert item["name"] == "Lunch buffet" and UUID.match(item["id"])
+    [task] = rows(sandbox, "tasks")
+    assert task["due_date"] == "2026-07-05"
+    assert task["completed_at"] == "2026-07-04T16:30:00+00:00"
+    assert task["client_id"] == answer["records"][0]["id"]
+    [email] = rows(sandbox, "emails")
+    assert email["sent_at"] == "2026-07-04T07:15:00+00:00"
+    assert email["client_id"] is None  # none named: the lookup is the record's choice
+
+
+def test_an_upserted_offer_killed_before_our_commit_gets_its_line_items_once(
+    sandbox, destination, admin, monkeypatch
+):
+    MappingSet.objects.filter(name="Events frontend · offers").update(requires_approval=False)
+    offer = ("offers", OFFER | {"offer_number": "OE-2026-06-0042"})
+    with monkeypatch.context() as patch:
+        _kill_at(patch, "before our commit")
+        with pytest.raises(Killed):
+            send(destination, admin, offer, key="upsert-killed")
+    RecordRequest.objects.filter(key="upsert-killed").update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    answer = send(destination, admin, offer, key="upsert-killed")
+    assert [r["status"] for r in answer["records"]] == ["written"]
+    [stored] = rows(sandbox, "offers")
+    assert stored["offer_number"] == "OE-2026-06-0042"
+    assert [i["offer_id"] for i in rows(sandbox, "offer_line_items")] == [stored["id"]]

@@ -393,3 +393,77 @@ def test_load_progress_never_goes_back_when_rows_and_predecessors_overlap(po):
         assert run.stages["p-1"]["rows"]["state"] == "done"
         assert states["workspace"] == states["sheets"] == states["predecessors"] == "done"
         recorder.finish()
+
+
+class Killed(BaseException):
+    """The worker dying (not an error the run could record)."""
+
+
+def test_every_seeded_project_migrates_a_rerun_adds_nothing_and_a_killed_run_resumes_once(
+    po, sandbox, monkeypatch
+):
+    """The issue's scenario through the whole pipeline (feed, transform, SDK; every exchange
+    contract-checked by the suite): every seeded project migrated; the same projects again
+    create nothing; a run killed between Smartsheet's answer to an Add Rows and our commit,
+    then started again, leaves exactly one row per task."""
+    names = sorted(po["projects"])
+    first = run(po, *names, dry_run=False, accept_errors=True)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.message
+    plan = Plan.from_json(first.plan)
+    assert len(plan.workspaces) == len(names) == len(first.results)
+    for workspace in plan.workspaces:
+        result = first.results[workspace.project_id]
+        for planned in workspace.sheets:
+            written = sheet(po, result["sheet_ids"][planned.key])
+            assert len(list(written.rows)) == len(planned.rows), (workspace.name, planned.key)
+
+    again = run(po, *names, dry_run=False, accept_errors=True)
+    assert again.status == SyncRun.Status.SUCCEEDED, again.message
+    assert again.created == 0
+    assert {p: r["sheet_workspace_id"] for p, r in again.results.items()} == {
+        p: r["sheet_workspace_id"] for p, r in first.results.items()
+    }
+
+    # A project not migrated yet, killed on its Tasks sheet's third Add Rows (after the PMO
+    # sheets are verified: they need none).
+    generated = sandbox.control(
+        "project-online",
+        "POST",
+        "project-online/generate",
+        {"name": "Killed Midway", "tasks": 120, "depth": 4, "resources": 8, "assignments": 150,
+         "links": 60},
+    )  # fmt: skip
+    real, seen = smartsheet.add_rows, {"count": 0}
+
+    def answered_then_killed(*args, **kwargs):
+        answer = real(*args, **kwargs)
+        seen["count"] += 1
+        if seen["count"] == 3:
+            raise Killed
+        return answer
+
+    monkeypatch.setattr(smartsheet, "add_rows", answered_then_killed)
+    started = services.migration_start(
+        hub_workspace=po["workspace"],
+        user=po["admin"],
+        source_connection=po["source"],
+        target_connection=po["target"],
+        project_ids=[generated["project_id"]],
+        dry_run=False,
+        queue=False,
+    )
+    with pytest.raises(Killed):
+        pipeline.execute(started.pk)
+    monkeypatch.setattr(smartsheet, "add_rows", real)
+    MigrationRun.objects.filter(pk=started.pk).update(status=SyncRun.Status.FAILED)
+    # The stale-run sweep closes a dead worker's run; started again (as its page's button does):
+    resumed = services.migration_resume(
+        run=MigrationRun.objects.get(pk=started.pk), user=po["admin"]
+    )
+    done = pipeline.execute(resumed.pk)
+    assert done.status == SyncRun.Status.SUCCEEDED, done.message
+    result = done.results[generated["project_id"]]
+    tasks = sheet(po, result["sheet_ids"]["tasks"])
+    guid = next(c.id for c in tasks.columns if c.title == "Project Online Task ID")
+    keys = [text(next(c for c in row.cells if c.column_id == guid)) for row in tasks.rows]
+    assert len(keys) == len(set(keys)) == generated["tasks"]

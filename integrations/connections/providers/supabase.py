@@ -19,7 +19,9 @@ postgrest client underneath.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
@@ -100,23 +102,40 @@ def _transport_class():
     import httpx
 
     class HubTransport(httpx.BaseTransport):
-        # Set by requests from the body and the connection it holds; httpx's values would
-        # clash.
-        DROPPED = frozenset(
-            {"host", "content-length", "connection", "accept-encoding", "user-agent"}
-        )
+        """httpx's built request (URL, headers, body) goes to the session's `send` as a
+        prepared request, with the session's headers and what the environment says for its
+        host (proxies, CA bundle: Session.request's merge_environment_settings, kept per
+        host). Session.request would build it again (cookies merged, URL parsed, hooks): a
+        third of the time spent in the hub's HTTP stack per call (bench/destination.py)."""
+
+        # Set by urllib3 from the connection it holds; httpx's values would clash.
+        DROPPED = frozenset({"host", "connection", "accept-encoding", "user-agent"})
 
         def __init__(self, session: requests.Session):
             self.session = session
+            self._environment: dict[tuple[str, str], dict] = {}
+
+        def _settings(self, url: httpx.URL) -> dict:
+            where = (url.scheme, url.netloc.decode())
+            found = self._environment.get(where)
+            if found is None:
+                found = self._environment[where] = self.session.merge_environment_settings(
+                    str(url), {}, None, None, None
+                )
+            return found
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            headers = {k: v for k, v in request.headers.items() if k.lower() not in self.DROPPED}
-            answer = self.session.request(
-                request.method,
-                str(request.url),
-                data=request.read() or None,
-                headers=headers,
-                allow_redirects=False,
+            prepared = requests.PreparedRequest()
+            prepared.method = request.method
+            prepared.url = str(request.url)
+            prepared.headers = requests.structures.CaseInsensitiveDict(self.session.headers)
+            prepared.headers.update(
+                (k, v) for k, v in request.headers.items() if k.lower() not in self.DROPPED
+            )
+            prepared.body = request.read() or None
+            prepared.hooks = {"response": []}
+            answer = self.session.send(
+                prepared, allow_redirects=False, **self._settings(request.url)
             )
             _last_answer.set(answer)
             # requests has decoded the body already: the encoding headers no longer describe
@@ -136,12 +155,41 @@ def _transport_class():
     return HubTransport
 
 
+_clients = threading.local()
+
+
 def client(project: Project) -> SyncPostgrestClient:
-    """The official client for one project, on the hub's HTTP layer."""
+    """The official client for one project, on the hub's HTTP layer: one per project, key and
+    thread, kept while the HTTP settings it was made with hold, so the next request reuses its
+    connection instead of opening one (and a TLS handshake) per request."""
+    base = f"{project_url(project.url)}{REST_PATH}"
+    ident = (
+        base,
+        hashlib.sha256(project.key.encode()).hexdigest(),
+        project.rate_key,
+        settings.INTEGRATIONS_MODE,
+        settings.HTTP_MAX_ATTEMPTS,
+        settings.HTTP_MAX_RETRY_WAIT,
+        settings.HTTP_BACKOFF_BASE,
+        settings.HTTP_CONNECT_TIMEOUT,
+        settings.HTTP_READ_TIMEOUT,
+        id(http.sandbox_tls_context()) if sandbox_mode() else None,
+    )
+    kept = getattr(_clients, "by_project", None)
+    if kept is None:
+        kept = _clients.by_project = {}
+    found = kept.get(ident)
+    if found is None:
+        if len(kept) >= 32:
+            kept.clear()  # settings changed often (tests): old clients are not wanted again
+        found = kept[ident] = _new_client(base, project)
+    return found
+
+
+def _new_client(base: str, project: Project) -> SyncPostgrestClient:
     import httpx
     from postgrest import SyncPostgrestClient
 
-    base = f"{project_url(project.url)}{REST_PATH}"
     headers = {"apikey": project.key}
     if "." in project.key:
         # A legacy JWT key is also the bearer PostgREST reads the role from; the new keys

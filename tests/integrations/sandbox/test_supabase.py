@@ -232,3 +232,112 @@ def test_the_contract_checks_catch_a_body_naming_no_column_and_a_bad_error_shape
     )
     fields = [v.field for v in check("supabase", bad_error).violations]
     assert fields == ["query.name", "body"]
+
+
+def _offer(number: str, **extra) -> dict:
+    return {
+        "offer_number": number,
+        "subject": "Offer",
+        "offer_date": "2026-07-01",
+        "user_id": USER,
+        "team_id": TEAM,
+    } | extra
+
+
+def test_a_select_embeds_related_rows_along_the_foreign_keys(sandbox):
+    [client] = provider.insert(pg(), "clients", [client_row()])
+    [offer] = provider.insert(pg(), "offers", [_offer("OE-2026-07-0001", client_id=client["id"])])
+    product = rows(sandbox, "products")[0]
+    items = [
+        {"offer_id": offer["id"], "name": name, "quantity": 1, "unit_price": 5, "total": 5}
+        | ({"product_id": product["id"]} if name == "Coffee" else {})
+        for name in ("Coffee", "Room")
+    ]
+    provider.insert(pg(), "offer_line_items", items)
+
+    [read] = (
+        pg()
+        .from_("offers")
+        .select("id,offer_number,buyer:clients(name,email),offer_line_items(name,products(slug))")
+        .execute()
+        .data
+    )
+    assert read["buyer"] == {"name": "Ada Lovelace", "email": "ada@example.com"}  # one object
+    assert sorted(read["offer_line_items"], key=lambda i: i["name"]) == [
+        {"name": "Coffee", "products": {"slug": product["slug"]}},
+        {"name": "Room", "products": None},  # many-to-one with no row: null
+    ]
+    [everything] = pg().from_("offers").select("*,offer_line_items(*)").execute().data
+    assert everything["subject"] == "Offer" and len(everything["offer_line_items"]) == 2
+    assert {i["offer_id"] for i in everything["offer_line_items"]} == {offer["id"]}
+    [client_side] = pg().from_("clients").select("name,offers(offer_number)").execute().data
+    assert client_side == {"name": "Ada Lovelace", "offers": [{"offer_number": "OE-2026-07-0001"}]}
+
+
+def test_an_embedded_table_keeps_its_row_level_security(sandbox):
+    [offer] = provider.insert(pg(), "offers", [_offer("OE-2026-07-0002")])
+    provider.insert(
+        pg(),
+        "offer_line_items",
+        [{"offer_id": offer["id"], "name": "Lunch", "quantity": 1, "unit_price": 1, "total": 1}],
+    )
+    [client] = provider.insert(pg(), "clients", [client_row(team_id=OTHER_TEAM)])
+    provider.insert(
+        pg(),
+        "tasks",
+        [
+            {
+                "title": "Call",
+                "category": "follow_up",
+                "team_id": TEAM,
+                "user_id": USER,
+                "client_id": client["id"],
+            }
+        ],
+    )
+    own = pg(user_key(sandbox, TEAM))
+    [mine] = own.from_("offers").select("id,offer_line_items(name)").execute().data
+    assert mine["offer_line_items"] == [{"name": "Lunch"}]
+    [task] = own.from_("tasks").select("title,clients(name)").execute().data
+    assert task == {"title": "Call", "clients": None}  # another team's client is not shown
+
+
+def test_an_embedding_without_a_relationship_is_postgrests_pgrst200(sandbox):
+    with pytest.raises(provider.Refused) as refused:
+        provider.read(pg(), "offers", columns="*,rooms(*)")
+    error = refused.value
+    assert (error.status, error.code) == (400, "PGRST200")
+    assert "Could not find a relationship between 'offers' and 'rooms' in the schema cache" in (
+        error.message
+    )
+    assert error.details == (
+        "Searched for a foreign key relationship between 'offers' and 'rooms' in the schema "
+        "'public', but no matches were found."
+    )
+    with pytest.raises(provider.Refused) as unknown:
+        provider.read(pg(), "offers", columns="*,nothing_here(*)")
+    assert unknown.value.code == "PGRST200"
+
+
+def test_one_upsert_meeting_its_own_conflict_key_twice_is_21000_and_writes_nothing(sandbox):
+    twice = [_offer("OE-2026-07-0003"), _offer("OE-2026-07-0003", subject="Again")]
+    with pytest.raises(provider.Refused) as refused:
+        provider.insert(pg(), "offers", twice, on_conflict="offer_number")
+    error = refused.value
+    assert (error.status, error.code) == (400, "21000")
+    assert "ON CONFLICT DO UPDATE command cannot affect row a second time" in error.message
+    assert error.hint == (
+        "Ensure that no rows proposed for insertion within the same command have duplicate "
+        "constrained values."
+    )
+    assert rows(sandbox, "offers") == []
+    # DO NOTHING takes the first and skips the second (no error).
+    stored = (
+        pg()
+        .from_("offers")
+        .upsert(twice, on_conflict="offer_number", ignore_duplicates=True)
+        .execute()
+        .data
+    )
+    assert [o["subject"] for o in stored] == ["Offer"]
+    assert len(rows(sandbox, "offers")) == 1

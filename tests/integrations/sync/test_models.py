@@ -1,6 +1,7 @@
 """The write intent's reconcile: leftover intents against what the remote side holds now."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -65,4 +66,24 @@ def test_insert_many_writes_each_row_with_its_values_prepared_by_their_fields(tw
     assert [(r.workspace_id, r.action, r.changes, r.details, r.created_at) for r in rows] == [
         (workspace.pk, "test.one", {}, {"n": 1, "text": "Zürich"}, moment),
         (workspace.pk, "test.two", {"a": [1]}, {}, moment),
+    ]
+
+
+@pytest.mark.django_db
+def test_insert_many_prepares_each_rows_time_even_when_one_repeats(two_workspaces):
+    workspace = two_workspaces["a"]
+    first = timezone.now()
+    moments = [first, first, first + timedelta(seconds=1), first, first + timedelta(seconds=2)]
+    text = ["actor_label", "target_type", "target_id", "target_repr", "request_id", "task_id"]
+    insert_many(
+        AuditEvent,
+        ["workspace", "actor_kind", "action", *text, "changes", "details", "created_at"],
+        [
+            (workspace.pk, "system", f"test.{n}", *[""] * len(text), {}, {"n": n}, m)
+            for n, m in enumerate(moments)
+        ],
+    )
+    rows = AuditEvent.objects.filter(action__startswith="test.").order_by("action")
+    assert [(r.action, r.details, r.created_at) for r in rows] == [
+        (f"test.{n}", {"n": n}, m) for n, m in enumerate(moments)
     ]
