@@ -149,6 +149,14 @@ def test_one_unreadable_file_is_named_and_the_others_go_on(ss):
     assert run.results[good.project_key]["sheets"][0]["rows"] == 15
 
 
+def test_two_files_of_one_project_in_a_run_write_it_once(ss):
+    first, second = upload(ss, "sample1.xml"), upload(ss, "sample1.xml")
+    run = migrate(ss, first, second, dry_run=True)
+    assert run.status == SyncRun.Status.PARTIAL, run.message
+    assert len(Plan.from_json(run.plan).workspaces) == 1
+    assert run.results[second.project_key]["left_out"].startswith("Holds the same project as")
+
+
 def test_a_file_over_the_upload_limit_or_empty_is_refused(ss):
     with (
         override_settings(MIGRATION_MAX_UPLOAD_MB=1),
