@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 CHROMIUM := /usr/bin/chromium
+JAVA     := /usr/bin/java
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 # uv installs the pinned requirements in seconds where pip takes most of a minute. It is a
 # pinned wheel from PyPI, put into the venv by the system's pip (or the venv's own); where it
@@ -56,12 +57,20 @@ $(CHROMIUM):
 	  (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -q >/dev/null && \
 	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null)
 
+# The MS Project file source (mpxj, through JPype) runs in a JVM: the worker reads the files, the
+# tests read the fixtures. Debian's headless runtime, installed the way Chromium is.
+$(JAVA):
+	@echo "Installing Debian's default-jre-headless for the MS Project file source (mpxj)..."
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q default-jre-headless >/dev/null || \
+	  (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -q >/dev/null && \
+	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q default-jre-headless >/dev/null)
+
 # Local demo: DEBUG is on (plain http on 127.0.0.1) unless the shell already sets DEBUG.
 # run_embedded migrates, writes the schedule, loads the demo data, prints the login and
 # becomes supervisord (web, worker, beat, sandboxes; a process that dies is restarted).
 run: export DEBUG ?= true
 run: export HUB_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: $(VENV)/.base $(VENV)/.sandbox
+run: $(VENV)/.base $(VENV)/.sandbox $(JAVA)
 	exec $(BIN)/python manage.py run_embedded --port $(PORT)
 
 status: $(VENV)/.base
@@ -75,7 +84,7 @@ status: $(VENV)/.base
 # without .pyc files each compiled the hub's modules and pytest its rewritten test modules
 # again, about 5 s of CPU a process. The files go to the git-ignored __pycache__ folders.
 PYTEST_WORKERS ?= 4
-test: $(VENV)/.dev $(CHROMIUM)
+test: $(VENV)/.dev $(CHROMIUM) $(JAVA)
 	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests — failing." >&2; fi; \
 	exit $$rc

@@ -626,6 +626,9 @@ CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS = _int("CUSTOM_FIELDS_PICKLIST_MAX_OPTIONS", 
 # made (then the projects are read again by a new dry run).
 MIGRATION_MAX_PROJECTS = _int("MIGRATION_MAX_PROJECTS", 50, minimum=1)
 MIGRATION_PLAN_MAX_AGE_HOURS = _int("MIGRATION_PLAN_MAX_AGE_HOURS", 24, minimum=1)
+# MS Project files uploaded for migration (admin, API, migrate_project_file): the largest one
+# taken, in MB (each is kept in the database until the worker reads it).
+MIGRATION_MAX_UPLOAD_MB = _int("MIGRATION_MAX_UPLOAD_MB", 50, minimum=1)
 
 # --- Project migration (Project Online -> Smartsheet) -------------------------------------------
 # The project-sheet template (dependencies enabled) every Tasks sheet is created from: the API

@@ -5,6 +5,7 @@ CSV / JSON downloads) and the report's findings, filterable."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -53,6 +54,50 @@ class StartForm(forms.Form):
         )
         self.fields["target_connection"].queryset = connections.filter(
             provider=selectors.TARGET_PROVIDER
+        )
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One or many files from one input (Django's documented pattern)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": FILE_TYPES}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+# What the file picker offers first; mpxj reads the format from the content, whatever the name.
+FILE_TYPES = ".mpp,.mpt,.xml,.mpx,.xer,.pmxml,.pp,.gan,.planner,.mpd"
+
+
+class FilesForm(forms.Form):
+    target_connection = forms.ModelChoiceField(
+        queryset=Connection.objects.none(), label="Smartsheet connection"
+    )
+    files = MultipleFileField(
+        label="MS Project files",
+        help_text="MPP, MPT, MSPDI XML, MPX, XER, … — one project each; at most "
+        "MIGRATION_MAX_UPLOAD_MB each.",
+    )
+    accept_errors = StartForm.base_fields["accept_errors"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target_connection"].queryset = account_selectors.scope_to_user(
+            Connection.objects.select_related("workspace").filter(
+                status__in=selectors.USABLE, provider=selectors.TARGET_PROVIDER
+            ),
+            user,
+            role=Membership.Role.ADMIN,
         )
 
 
@@ -216,6 +261,11 @@ class MigrationRunAdmin(SyncRunAdmin):
                 self.admin_site.admin_view(self.start_view),
                 name="{}_{}_start".format(*info),
             ),
+            path(
+                "start-files/",
+                self.admin_site.admin_view(self.start_files_view),
+                name="{}_{}_start_files".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -275,6 +325,55 @@ class MigrationRunAdmin(SyncRunAdmin):
                 "source": source,
                 "projects": projects,
                 "title": "Migrate Project Online projects",
+            },
+        )
+
+    def start_files_view(self, request):
+        """Upload one or many MS Project files and start a dry run or a real run of them (the
+        worker reads them; this request only keeps them)."""
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        form = FilesForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+            user=request.user,
+        )
+        if request.method == "POST" and form.is_valid():
+            target = form.cleaned_data["target_connection"]
+            try:
+                with transaction.atomic():
+                    files = [
+                        services.migration_file_add(
+                            hub_workspace=target.workspace,
+                            user=request.user,
+                            name=upload.name,
+                            content=upload,
+                        )
+                        for upload in form.cleaned_data["files"]
+                    ]
+                    run = services.migration_start_files(
+                        hub_workspace=target.workspace,
+                        user=request.user,
+                        files=files,
+                        target_connection=target,
+                        dry_run="_real" not in request.POST,
+                        accept_errors=form.cleaned_data["accept_errors"],
+                        trigger=MigrationRun.Trigger.ADMIN,
+                    )
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                kind = "Dry run" if run.dry_run else "Migration"
+                self.message_user(request, f"{kind} {run.pk} started.", messages.SUCCESS)
+                return redirect("migration-run", run_id=run.pk)
+        return TemplateResponse(
+            request,
+            "admin/migration/migrationrun/start_files.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "form": form,
+                "title": "Migrate MS Project files",
             },
         )
 

@@ -7,10 +7,11 @@ as JSON (`/report`) and CSV (`/report.csv`); the plan as JSON (`/plan`)."""
 import csv
 import io
 
+from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, renderers, serializers, status
+from rest_framework import generics, parsers, renderers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -113,6 +114,7 @@ class MigrationRunSerializer(SyncRunSerializer):
             "workspace",
             "dry_run",
             "accept_errors",
+            "source_kind",
             "project_ids",
             "source_connection",
             "target_connection",
@@ -265,6 +267,73 @@ class RunsView(generics.ListAPIView):
             accept_errors=data["accept_errors"],
             trigger=trigger_of(request),
         )
+        return Response(MigrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class FilesIn(serializers.Serializer):
+    workspace = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="The hub workspace."
+    )
+    target_connection = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The Smartsheet connection."
+    )
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        min_length=1,
+        max_length=500,
+        help_text="MS Project files (MPP, MPT, MSPDI XML, MPX, XER, ...): one project each, "
+        "each at most MIGRATION_MAX_UPLOAD_MB.",
+    )
+    dry_run = serializers.BooleanField(
+        default=True, help_text="Plan and report only, writing nothing (the default)."
+    )
+    accept_errors = serializers.BooleanField(
+        default=False, help_text="Migrate files whose plan has errors too."
+    )
+
+
+class FileRunsView(APIView):
+    """Upload one or many MS Project files (multipart) and start their migration (workspace
+    admins: 202 with the run, whose progress `runs/<id>` gives). The worker reads the files;
+    one that cannot be read is named in the run with the reason. 413 for a file over
+    MIGRATION_MAX_UPLOAD_MB."""
+
+    parser_classes = [parsers.MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": FilesIn},
+        responses={
+            202: MigrationRunSerializer,
+            413: OpenApiResponse(
+                response={"$ref": "#/components/schemas/Error"},
+                description="A file is larger than MIGRATION_MAX_UPLOAD_MB.",
+            ),
+        },
+    )
+    def post(self, request):
+        data = _valid(FilesIn, request.data)
+        workspace = workspace_of(request, data.get("workspace"))
+        target = selectors.connection_for(
+            user=request.user,
+            connection_id=data["target_connection"],
+            provider=selectors.TARGET_PROVIDER,
+        )
+        with transaction.atomic():
+            files = [
+                services.migration_file_add(
+                    hub_workspace=workspace, user=request.user, name=upload.name, content=upload
+                )
+                for upload in data["files"]
+            ]
+            run = services.migration_start_files(
+                hub_workspace=workspace,
+                user=request.user,
+                files=files,
+                target_connection=target,
+                dry_run=data["dry_run"],
+                accept_errors=data["accept_errors"],
+                trigger=trigger_of(request),
+            )
         return Response(MigrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -81,6 +81,10 @@ class SourceTask:
     created_date: str | None = None
     modified_date: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
+    # A file's baseline (Baseline Start / Finish, the first baseline); Project Online's feed
+    # gives none. The shipped mapping sets do not map them; an edited set may.
+    baseline_start: str | None = None
+    baseline_finish: str | None = None
 
 
 @dataclass(slots=True)

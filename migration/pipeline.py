@@ -16,7 +16,9 @@ services.migration_resume: the load recorded every Smartsheet id it made, so the
 updates what the old one wrote instead of writing it twice."""
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.utils import timezone
 
@@ -26,7 +28,8 @@ from integrations.runs import RunRecorder, SyncRun, claim
 from migration import services
 from migration.load import load_plan
 from migration.model import Extract, Issue, Plan
-from migration.runs import STAGE_LABELS, MigrationIssue, MigrationRun
+from migration.runs import MigrationIssue, MigrationRun
+from migration.sources import file as file_source
 from migration.sources.project_online import extract_project, list_projects
 from migration.transform import TransformSettings, plan_migration
 
@@ -79,7 +82,7 @@ class Stages:
         cell = self._cell(project_id, stage)
         cell.update(done=max(0, int(done)), total=max(0, int(total)), state=state)
         name = self.names.get(str(project_id), str(project_id))
-        self.run.stage = f"{name}: {STAGE_LABELS.get(stage, stage)}"[:100]
+        self.run.stage = f"{name}: {self.run.stage_labels.get(stage, stage)}"[:100]
         self.run.stage_done, self.run.stage_total = cell["done"], cell["total"]
         self.rec.pending.update(
             stages=self.run.stages, stage=self.run.stage, stage_total=self.run.stage_total
@@ -214,6 +217,10 @@ class Migration:
         self.left_out: dict[str, str] = {}  # project id -> why
         self.names = {pid: (run.sources.get(pid) or {}).get("name") or pid for pid in self.pids}
         self.picked = {pid.lower(): pid for pid in self.pids}
+        for pid in self.pids:  # a file's project id, known once it was read
+            read_as = (run.sources.get(pid) or {}).get("project_id")
+            if read_as:
+                self.picked[str(read_as).lower()] = pid
         run.results, run.issue_errors, run.issue_warnings = {}, 0, 0
         recorder.pending.update(results={}, issue_errors=0, issue_warnings=0)
         self.stages = Stages(run, recorder, self.names, listener)
@@ -240,9 +247,15 @@ class Migration:
 
     # --- the stages -------------------------------------------------------------------------
 
+    @property
+    def from_files(self) -> bool:
+        return self.run.source_kind == MigrationRun.Source.FILE
+
     def go(self) -> MigrationRun:
         if self.run.runs_plan_id is not None or (self.run.plan and not self.run.dry_run):
-            plan = self.planned()
+            plan = self.planned_files() if self.from_files else self.planned()
+        elif self.from_files:
+            plan = self.transform(self.read_files())
         else:
             plan = self.plan()
         if self.run.dry_run:
@@ -290,9 +303,12 @@ class Migration:
             extracts.append(extract)
             self.stages.finish(pid, "extract")
         self.rec.pending["sources"] = self.run.sources
+        return self.transform(extracts)
+
+    def transform(self, extracts: list[Extract]) -> Plan:
         if not extracts:
             raise Stopped(
-                "No project could be read from Project Online: "
+                f"No project could be read from {self.source_label}: "
                 + "; ".join(f"{self.names.get(p, p)}: {why}" for p, why in self.left_out.items())
             )
         done = [self.pid(extract.project.id) for extract in extracts]
@@ -309,6 +325,84 @@ class Migration:
         for pid in done:
             self.stages.finish(pid, "transform")
         self.store_report()
+        return plan
+
+    @property
+    def source_label(self) -> str:
+        return "the files" if self.from_files else "Project Online"
+
+    def read_files(self) -> list[Extract]:
+        """Each of the run's MS Project files read (mpxj, in this worker's JVM) into an
+        Extract. A file that cannot be read, or that holds a project another file of the run
+        holds too, is left out and named."""
+        files = services.run_files(self.run)
+        extracts, seen = [], {}
+        for pid in self.pids:
+            self.stages.start(pid, "extract")
+            row = files.get(pid)
+            if row is None:
+                self.leave_out(pid, "The file is gone; upload it again.", state="failed")
+                continue
+            self.names[pid] = row.name
+
+            def progress(_project_id, _stage, done, total, _pid=pid):
+                self.stages.update(_pid, "extract", done, total)
+
+            try:
+                extract = _read(row, progress)
+            except ApplicationError as exc:
+                self.leave_out(pid, f"Could not be read: {exc.message}", state="failed")
+                continue
+            project_id = str(extract.project.id).lower()
+            if project_id in seen:
+                self.leave_out(
+                    pid,
+                    f"Holds the same project as {self.names.get(seen[project_id])} (the same "
+                    "project GUID or file name): migrate one of them.",
+                    state="failed",
+                )
+                continue
+            seen[project_id] = pid
+            self.picked[project_id] = pid
+            self.run.sources[pid] = {
+                "name": row.name,
+                "project_name": extract.project.name,
+                "project_id": extract.project.id,
+                "sha256": row.sha256,
+                "modified": extract.project.modified_date,
+            }
+            self.report.index(extract, pid)
+            self.report.add(extract.issues, project_id=pid)
+            extracts.append(extract)
+            self.stages.finish(pid, "extract")
+        self.rec.pending["sources"] = self.run.sources
+        return extracts
+
+    def planned_files(self) -> Plan:
+        """A real run of a file dry run's plan: the plan as it was, for the files still there
+        (a file is never changed: a changed one is a new upload and needs a new dry run)."""
+        if not self.run.plan:
+            raise Stopped("This run has no plan to load; start a dry run first.")
+        files = services.run_files(self.run)
+        for pid in self.pids:
+            self.stages.start(pid, "extract")
+            row = files.get(pid)
+            planned_from = (self.run.sources.get(pid) or {}).get("sha256")
+            if row is None:
+                self.leave_out(pid, "The file is gone; upload it again.", state="failed")
+            elif planned_from and row.sha256 != planned_from:
+                self.leave_out(pid, "The file changed since the plan was made.", state="failed")
+            else:
+                self.stages.finish(pid, "extract")
+                self.stages.finish(pid, "transform")
+        plan = Plan.from_json(self.run.plan)
+        if self.run.runs_plan_id is not None:
+            self.copy_report(self.run.runs_plan_id)
+        else:
+            self.report.add(plan.issues)
+            self.store_report()
+        if len(self.left_out) == len(self.pids):
+            raise Stopped("Nothing was written: " + "; ".join(self.left_out.values()))
         return plan
 
     def planned(self) -> Plan:
@@ -471,6 +565,15 @@ class Migration:
             what = f"{len(made)} Smartsheet workspace{'s' if len(made) != 1 else ''} written."
         left = "".join(f" {self.names.get(pid, pid)}: {why}" for pid, why in self.left_out.items())
         return f"{what} {summary}.{left}"
+
+
+def _read(row, progress) -> Extract:
+    """An uploaded file read from a temporary copy (mpxj reads paths), named as uploaded."""
+    suffix = Path(row.name).suffix[:10]
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
+        copy.write(bytes(row.content))
+        copy.flush()
+        return file_source.read_file(copy.name, name=row.name, progress=progress)
 
 
 def project_outcomes(result) -> dict[str, dict]:

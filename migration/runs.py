@@ -27,6 +27,9 @@ STAGE_LABELS = {
 }
 
 
+FILE_STAGE_LABELS = {**STAGE_LABELS, "extract": "Reading the file"}
+
+
 class MigrationRun(SyncRun):
     """One migration of picked Project Online projects into Smartsheet workspaces.
 
@@ -37,6 +40,17 @@ class MigrationRun(SyncRun):
     `results` is `{project_id: {name, sheet_workspace_id, permalink, sheets, rows_created,
     rows_updated, errors, warnings}}`."""
 
+    class Source(models.TextChoices):
+        PROJECT_ONLINE = "project_online", "Project Online"
+        FILE = "file", "MS Project files"
+
+    source_kind = models.CharField(
+        max_length=20,
+        choices=Source.choices,
+        default=Source.PROJECT_ONLINE,
+        help_text="Where the projects are read from: a Project Online connection, or uploaded "
+        'MS Project files (their ids in project_ids as "file:<id>").',
+    )
     source_connection = models.ForeignKey(
         Connection,
         null=True,
@@ -97,6 +111,14 @@ class MigrationRun(SyncRun):
     def __str__(self) -> str:
         kind = "dry run" if self.dry_run else "migration"
         return f"{kind} {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def stage_labels(self) -> dict[str, str]:
+        return FILE_STAGE_LABELS if self.source_kind == self.Source.FILE else STAGE_LABELS
+
+    @property
+    def source_label(self) -> str:
+        return self.get_source_kind_display()
 
     @property
     def stage_names(self) -> tuple[str, ...]:

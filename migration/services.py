@@ -5,7 +5,9 @@ nothing) or a real run; "Run for real" loads a dry run's plan unchanged. Every s
 queued `MigrationRun` (integrations.runs.request_run: one at a time per hub workspace, audited),
 done by the `migration.run` task (migration/pipeline.py)."""
 
+import hashlib
 from datetime import timedelta
+from pathlib import PurePath
 
 from celery import current_app
 from django.conf import settings
@@ -13,11 +15,13 @@ from django.utils import timezone
 
 from integrations.accounts import audit
 from integrations.accounts import services as accounts
+from integrations.accounts.audit import audit_record
 from integrations.accounts.models import User, Workspace
 from integrations.connections.models import Connection
-from integrations.errors import ApplicationError, Conflict
+from integrations.errors import ApplicationError, Conflict, TooLarge
 from integrations.runs import SyncRun, request_run
 from migration import selectors
+from migration.files import FILE_PREFIX, MigrationFile
 from migration.runs import MigrationIssue, MigrationRun
 
 BUSY = "A migration of this workspace is already running; wait for it to finish."
@@ -124,6 +128,112 @@ def migration_start(
     )
 
 
+@audit.audited
+def migration_file_add(
+    *, hub_workspace: Workspace, user: User | None, name: str, content
+) -> MigrationFile:
+    """Keep an uploaded MS Project file for a migration (a workspace admin's): `content` its
+    bytes or an uploaded file. Refused when it is empty or larger than MIGRATION_MAX_UPLOAD_MB
+    (413, before an upload is read). Its content is not looked at here: the worker reads it
+    (mpxj in a JVM never runs in a web request)."""
+    accounts.require_workspace_admin(
+        actor=user, workspace=hub_workspace, doing="upload MS Project files to migrate"
+    )
+    name = PurePath(str(name or "").replace("\\", "/")).name.strip()[:255] or "project file"
+    limit = settings.MIGRATION_MAX_UPLOAD_MB
+    size = content.size if hasattr(content, "size") else len(content)
+    if size > limit * 1024 * 1024:
+        raise TooLarge(
+            f"{name}: {size / 1024 / 1024:.1f} MB is more than the {limit} MB a file may "
+            "have (MIGRATION_MAX_UPLOAD_MB).",
+            details={"files": [f"{name}: at most {limit} MB."]},
+        )
+    if hasattr(content, "read"):
+        content = content.read()
+    if not content:
+        raise ApplicationError(
+            f"{name}: the file is empty.", details={"files": [f"{name}: the file is empty."]}
+        )
+    row = MigrationFile.objects.create(
+        workspace=hub_workspace,
+        name=name,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+    )
+    audit_record(
+        action="migration.file_upload",
+        actor=user,
+        target=row,
+        workspace=hub_workspace.pk,
+        details={"name": name, "size": len(content)},
+    )
+    return row
+
+
+def _file_keys(files, workspace: Workspace) -> list[str]:
+    keys = []
+    for row in files:
+        if row.workspace_id != workspace.pk:
+            raise ApplicationError(
+                f"File {row.pk} is not one of {workspace.name}'s.",
+                details={"files": [f"File {row.pk} is not one of this workspace's."]},
+            )
+        keys.append(row.project_key)
+    return _project_ids(keys)
+
+
+@audit.audited
+def migration_start_files(
+    *,
+    hub_workspace: Workspace,
+    user: User | None,
+    files: list[MigrationFile],
+    target_connection: Connection | None,
+    dry_run: bool,
+    accept_errors: bool = False,
+    trigger: str = SyncRun.Trigger.API,
+    queue: bool = True,
+) -> MigrationRun:
+    """Queue a migration of uploaded MS Project files into Smartsheet, one project each: the
+    same dry run, report, run for real and resume as Project Online's (the worker reads the
+    files). `queue=False`: the caller does the run itself (the command)."""
+    accounts.require_workspace_admin(
+        actor=user, workspace=hub_workspace, doing="start a migration of MS Project files"
+    )
+    target = _check_connection(
+        target_connection,
+        workspace=hub_workspace,
+        provider=selectors.TARGET_PROVIDER,
+        role="target",
+    )
+    project_ids = _file_keys(files, hub_workspace)
+    return request_run(
+        MigrationRun.objects.filter(workspace=hub_workspace),
+        task=_task(queue),
+        action="migration.dry_run" if dry_run else "migration.run",
+        busy=BUSY,
+        workspace=hub_workspace,
+        direction="outbound",
+        trigger=trigger,
+        requested_by=user,
+        source_kind=MigrationRun.Source.FILE,
+        target_connection=target,
+        project_ids=project_ids,
+        dry_run=dry_run,
+        accept_errors=accept_errors,
+        sources={key: {"name": row.name} for key, row in zip(project_ids, files, strict=True)},
+    )
+
+
+def run_files(run: MigrationRun) -> dict[str, MigrationFile]:
+    """A file run's files by their key in project_ids ("file:<id>"); a deleted one is missing."""
+    ids = [int(pid[len(FILE_PREFIX) :]) for pid in run.project_ids if pid.startswith(FILE_PREFIX)]
+    rows = MigrationFile.objects.filter(workspace_id=run.workspace_id, pk__in=ids)
+    return {row.project_key: row for row in rows}
+
+
 def plan_refusal(run: MigrationRun, *, accept_errors: bool = False) -> str:
     """Why a run's plan cannot be run for real ("" when it can). Whether the projects changed
     in Project Online since is checked by the run itself, before it writes anything."""
@@ -167,11 +277,15 @@ def migration_run_from_plan(
     refusal = plan_refusal(run, accept_errors=accept_errors)
     if refusal:
         raise PlanNotUsable(refusal)
-    source = _check_connection(
-        run.source_connection,
-        workspace=run.workspace,
-        provider=selectors.SOURCE_PROVIDER,
-        role="source",
+    source = (
+        None
+        if run.source_kind == MigrationRun.Source.FILE
+        else _check_connection(
+            run.source_connection,
+            workspace=run.workspace,
+            provider=selectors.SOURCE_PROVIDER,
+            role="source",
+        )
     )
     target = _check_connection(
         run.target_connection,
@@ -188,6 +302,7 @@ def migration_run_from_plan(
         direction="outbound",
         trigger=trigger,
         requested_by=user,
+        source_kind=run.source_kind,
         source_connection=source,
         target_connection=target,
         project_ids=run.project_ids,
@@ -219,6 +334,23 @@ def migration_resume(
             raise PlanNotUsable("The dry run whose plan this run loaded is gone.")
         return migration_run_from_plan(
             run=source_run, user=user, accept_errors=run.accept_errors, trigger=trigger
+        )
+    if run.source_kind == MigrationRun.Source.FILE:
+        files = run_files(run)
+        missing = [pid for pid in run.project_ids if pid not in files]
+        if missing:
+            raise PlanNotUsable(
+                f"{len(missing)} of the run's files are gone ({', '.join(missing)}); upload them "
+                "again."
+            )
+        return migration_start_files(
+            hub_workspace=run.workspace,
+            user=user,
+            files=[files[pid] for pid in run.project_ids],
+            target_connection=run.target_connection,
+            dry_run=run.dry_run,
+            accept_errors=run.accept_errors,
+            trigger=trigger,
         )
     return migration_start(
         hub_workspace=run.workspace,

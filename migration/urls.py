@@ -18,6 +18,7 @@ urlpatterns = [
         name="api-migration-projects",
     ),
     path("api/migration/runs", api.RunsView.as_view(), name="api-migration-runs"),
+    path("api/migration/file-runs", api.FileRunsView.as_view(), name="api-migration-file-runs"),
     path("api/migration/runs/<int:run_id>", api.RunView.as_view(), name="api-migration-run"),
     path(
         "api/migration/runs/<int:run_id>/run-for-real",

@@ -14,7 +14,7 @@ from integrations.errors import ApplicationError, NotFound, PermissionDenied
 from integrations.runs import SyncRun
 from migration import selectors, services
 from migration.model import Plan
-from migration.runs import STAGE_LABELS, MigrationIssue, MigrationRun
+from migration.runs import MigrationIssue, MigrationRun
 
 ISSUES_SHOWN = 200
 PLAN_ROWS_SHOWN = 100
@@ -33,7 +33,7 @@ def _projects(run: MigrationRun) -> list[dict]:
     for pid in map(str, run.project_ids):
         cells = run.stages.get(pid, {})
         stages = [
-            {"key": stage, "label": STAGE_LABELS[stage], **cells.get(stage, {})}
+            {"key": stage, "label": run.stage_labels[stage], **cells.get(stage, {})}
             for stage in run.stage_names
         ]
         projects.append(
@@ -93,7 +93,7 @@ def run_page(request, run_id: int):
         {
             "run": run,
             "projects": _projects(run),
-            "stage_labels": [STAGE_LABELS[s] for s in run.stage_names],
+            "stage_labels": [run.stage_labels[s] for s in run.stage_names],
             "issues": issues[:ISSUES_SHOWN],
             "issue_count": issues.count(),
             "severity": severity,

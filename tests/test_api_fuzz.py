@@ -108,6 +108,19 @@ KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
         "connections must be the workspace's own, of the right provider and usable (a 400 "
         "naming the field), and a run takes at most MIGRATION_MAX_PROJECTS projects."
     ),
+    ("POST /api/migration/file-runs", "Schema-valid request rejected", ""): (
+        "As POST /api/migration/runs: `workspace` is needed when you belong to several, and the "
+        "Smartsheet connection must be the workspace's own and usable (a 400 naming the field)."
+    ),
+    (
+        "POST /api/migration/file-runs",
+        "Schema-violating request accepted",
+        r"(workspace|target_connection|dry_run|accept_errors): Incorrect type",
+    ): (
+        "A multipart body's fields are text: DRF reads a number or a boolean from its text "
+        '("1", "true") as an HTML form sends it, so a value OpenAPI calls of another type is '
+        "taken when its text reads as one (the files must be multipart)."
+    ),
     ("POST /api/crm/sync/trigger", "Schema-valid request rejected", ""): (
         "A run follows its config: a syncDirection other than the config's, or entityTypes it "
         "does not sync, is a 400 naming the field (PATCH the config to change them)."

@@ -2,6 +2,7 @@
 seed's entity model (migration.model.Extract), so the transform is written once.
 
     project_online   the ProjectData feed + ProjectServer REST of a PWA site (a Connection)
+    file             an MS Project file (MPP, MSPDI XML, MPX, XER, ...) read with mpxj in a JVM
 """
 
 from dataclasses import dataclass
@@ -14,3 +15,14 @@ class ProjectSummary:
     id: str
     name: str | None
     modified: str | None
+
+
+def iso_hours(hours: float | None) -> str | None:
+    """Decimal hours as an ISO 8601 duration: 40 -> "PT40H", 7.5 -> "PT7H30M", 0 -> "PT0H"."""
+    if hours is None:
+        return None
+    minutes = round(hours * 60)
+    sign = "-" if minutes < 0 else ""
+    whole, rest = divmod(abs(minutes), 60)
+    text = (f"{whole}H" if whole else "") + (f"{rest}M" if rest else "")
+    return f"{sign}PT{text or '0H'}"

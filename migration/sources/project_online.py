@@ -45,7 +45,7 @@ from migration.model import (
     SourceResource,
     SourceTask,
 )
-from migration.sources import ProjectSummary
+from migration.sources import ProjectSummary, iso_hours
 
 SOURCE = "project_online"
 RESOURCE_TYPES = {0: "Work", 1: "Material", 2: "Cost"}
@@ -69,17 +69,6 @@ Progress = Callable[[str, str, int, int], None]
 def property_name(display_name: str) -> str:
     """A custom field's property in the feed: its display name minus spaces and punctuation."""
     return re.sub(r"[^0-9A-Za-z_]", "", display_name)
-
-
-def iso_hours(hours: float | None) -> str | None:
-    """Decimal hours as an ISO 8601 duration: 40 -> "PT40H", 7.5 -> "PT7H30M", 0 -> "PT0H"."""
-    if hours is None:
-        return None
-    minutes = round(hours * 60)
-    sign = "-" if minutes < 0 else ""
-    whole, rest = divmod(abs(minutes), 60)
-    text = (f"{whole}H" if whole else "") + (f"{rest}M" if rest else "")
-    return f"{sign}PT{text or '0H'}"
 
 
 def list_projects(connection) -> list[ProjectSummary]:

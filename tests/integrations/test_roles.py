@@ -28,6 +28,7 @@ from integrations.connections.providers.base import Identity, TokenSet
 from integrations.errors import ApplicationError, PermissionDenied
 from integrations.mapping.models import MappingSet
 from migration import services as migration_services
+from migration.files import MigrationFile
 from migration.runs import MigrationRun
 from projects import services as project_services
 from projects.models import Comment, Project, ProjectSheetLink, UnmappedRow
@@ -209,6 +210,13 @@ def dry_run(w) -> MigrationRun:
         w["a"],
         connection_row(w["a"], "project_online"),
         connection_row(w["a"], "smartsheet", user=w["a_admin"]),
+    )
+
+
+def migration_file(w) -> MigrationFile:
+    """An uploaded MS Project file of workspace A (its bytes are never read here)."""
+    return MigrationFile.objects.create(
+        workspace=w["a"], name="plan.mpp", size=4, sha256="0" * 64, content=b"plan"
     )
 
 
@@ -623,6 +631,20 @@ SERVICES: dict[str, ServiceCase] = {
             source_connection=connection_row(w["a"], "project_online"),
             target_connection=connection_row(w["a"], "smartsheet", user=w["a_admin"]),
             project_ids=["p-1"],
+            dry_run=True,
+        )
+    ),
+    "migration.services.migration_file_add": ServiceCase(
+        lambda w, actor: migration_services.migration_file_add(
+            hub_workspace=w["a"], user=actor, name="plan.mpp", content=b"plan"
+        )
+    ),
+    "migration.services.migration_start_files": ServiceCase(
+        lambda w, actor: migration_services.migration_start_files(
+            hub_workspace=w["a"],
+            user=actor,
+            files=[migration_file(w)],
+            target_connection=connection_row(w["a"], "smartsheet", user=w["a_admin"]),
             dry_run=True,
         )
     ),

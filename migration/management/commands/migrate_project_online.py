@@ -20,6 +20,7 @@ from migration.sources.project_online import list_projects
 
 class Command(BaseCommand):
     help = "Migrate Project Online projects into Smartsheet workspaces (or list them)."
+    command_name = "migrate_project_online"
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -192,5 +193,5 @@ class Command(BaseCommand):
         if run.dry_run:
             self.stdout.write(
                 f"Report: /migration/runs/{run.pk}/ · run it for real: "
-                f"manage.py migrate_project_online --from-run {run.pk}"
+                f"manage.py {self.command_name} --from-run {run.pk}"
             )

@@ -1,0 +1,116 @@
+"""`manage.py migrate_project_file PATH...`: migrate MS Project files (MPP, MSPDI XML, MPX, XER,
+...) into Smartsheet here and now, one project each — a dry run with `--dry-run`, a dry run's
+plan for real with `--from-run N` — with progress on stderr and the summary at the end. The
+files are kept as uploads of the hub workspace (MIGRATION_MAX_UPLOAD_MB each), so the report,
+"Run for real" and resuming work as for Project Online.
+
+    manage.py migrate_project_file plans/*.mpp --dry-run
+    manage.py migrate_project_file roadmap.xml --workspace acme --target 3
+    manage.py migrate_project_file --from-run 12 [--accept-errors]
+"""
+
+from pathlib import Path
+
+from django.core.management.base import CommandError
+
+from integrations.accounts.models import Workspace
+from integrations.errors import ApplicationError
+from integrations.runs import SyncRun
+from migration import selectors, services
+from migration.management.commands import migrate_project_online
+from migration.runs import MigrationRun
+
+
+class Command(migrate_project_online.Command):
+    help = "Migrate MS Project files (MPP, MSPDI XML, MPX, XER, ...) into Smartsheet workspaces."
+    command_name = "migrate_project_file"
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="*", metavar="PATH", help="The files to migrate.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Plan and report only; write nothing."
+        )
+        parser.add_argument(
+            "--from-run", type=int, metavar="N", help="Run dry run N's plan for real."
+        )
+        parser.add_argument(
+            "--accept-errors",
+            action="store_true",
+            help="Migrate files whose plan has errors too (the rows in error are left out).",
+        )
+        parser.add_argument("--workspace", help="The hub workspace (id or slug).")
+        parser.add_argument("--target", type=int, help="The Smartsheet connection's id.")
+
+    def handle(self, *args, paths, **options):
+        if options["from_run"] is not None:
+            if paths or options["dry_run"]:
+                raise CommandError("--from-run takes no files or --dry-run.")
+            run = MigrationRun.objects.filter(
+                pk=options["from_run"], source_kind=MigrationRun.Source.FILE
+            ).first()
+            if run is None:
+                raise CommandError(f"No migration run {options['from_run']} of files.")
+            try:
+                run = services.migration_run_from_plan(
+                    run=run,
+                    user=None,
+                    accept_errors=options["accept_errors"],
+                    trigger=SyncRun.Trigger.COMMAND,
+                    queue=False,
+                )
+            except ApplicationError as exc:
+                raise CommandError(exc.message) from None
+            return self.follow(run)
+        if not paths:
+            raise CommandError("Name the files to migrate (MPP, MSPDI XML, MPX, XER, ...).")
+        files = []
+        for given in paths:
+            path = Path(given)
+            if not path.is_file():
+                raise CommandError(f"{given}: no such file.")
+        workspace = self.workspace(options["workspace"])
+        target = self.connection(workspace, selectors.TARGET_PROVIDER, options["target"])
+        for given in paths:
+            path = Path(given)
+            try:
+                files.append(
+                    services.migration_file_add(
+                        hub_workspace=workspace,
+                        user=None,
+                        name=path.name,
+                        content=path.read_bytes(),
+                    )
+                )
+            except ApplicationError as exc:
+                raise CommandError(exc.message) from None
+        try:
+            run = services.migration_start_files(
+                hub_workspace=workspace,
+                user=None,
+                files=files,
+                target_connection=target,
+                dry_run=options["dry_run"],
+                accept_errors=options["accept_errors"],
+                trigger=SyncRun.Trigger.COMMAND,
+                queue=False,
+            )
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        return self.follow(run)
+
+    def workspace(self, given: str | None) -> Workspace:
+        """The hub workspace named, else the only one with a usable Smartsheet connection."""
+        if given:
+            return super().workspace(given)
+        ids = set(
+            selectors.Connection.objects.filter(
+                provider=selectors.TARGET_PROVIDER, status__in=selectors.USABLE
+            ).values_list("workspace_id", flat=True)
+        )
+        if len(ids) != 1:
+            raise CommandError(
+                "Say which hub workspace (--workspace id or slug): "
+                + ("none has" if not ids else f"{len(ids)} have")
+                + " a Smartsheet connection."
+            )
+        return Workspace.objects.get(pk=ids.pop())
