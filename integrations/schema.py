@@ -54,6 +54,7 @@ def add_error_responses(result, generator, request, public):
     truths of every parameter."""
     _every_integer_is_int64(result)
     _every_decimal_has_a_digit(result)
+    _required_text_is_not_only_spaces(result)
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
@@ -105,3 +106,25 @@ def _every_decimal_has_a_digit(result) -> None:
         if found:
             whole, places = found.groups()
             node["pattern"] = rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+
+
+# Request fields kept exactly as sent (trim_whitespace=False): spaces are their text.
+KEPT_AS_SENT = frozenset({"client_secret"})
+
+
+def _required_text_is_not_only_spaces(result) -> None:
+    """DRF's CharField trims the text it is given, so a non-blank field (minLength 1) refuses
+    one of spaces only ("This field may not be blank."), a non-breaking space too: the request
+    schemas say so, with a pattern that wants a character that is not a space (the fuzzer's
+    find: "\\u00a0" as a project's name)."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for field, node in component.get("properties", {}).items():
+            if (
+                field not in KEPT_AS_SENT
+                and node.get("type") == "string"
+                and node.get("minLength", 0) >= 1
+                and not {"pattern", "format", "enum"} & node.keys()
+            ):
+                node["pattern"] = r"\S"

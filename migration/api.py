@@ -211,7 +211,16 @@ def _valid(serializer_class, data) -> dict:
 class SourceProjectsView(APIView):
     """The projects of a Project Online connection, to pick from."""
 
-    @extend_schema(responses={200: ProjectOut(many=True), **PROVIDER_ERRORS})
+    @extend_schema(
+        responses={
+            200: ProjectOut(many=True),
+            409: OpenApiResponse(
+                response={"$ref": "#/components/schemas/Error"},
+                description="The connection is paused or must be connected again.",
+            ),
+            **PROVIDER_ERRORS,
+        }
+    )
     def get(self, request, connection_id: int):
         connection = selectors.connection_for(
             user=request.user, connection_id=connection_id, provider=selectors.SOURCE_PROVIDER
