@@ -13,7 +13,6 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from integrations.accounts.models import Workspace
 from integrations.errors import ApplicationError
 from integrations.runs import SyncRun
 from migration import selectors, services
@@ -22,6 +21,7 @@ from migration.runs import MigrationRun
 
 
 class Command(migrate_project_online.Command):
+    workspace_provider = selectors.TARGET_PROVIDER  # files need no source connection
     help = "Migrate MS Project files (MPP, MSPDI XML, MPX, XER, ...) into Smartsheet workspaces."
     command_name = "migrate_project_file"
 
@@ -97,20 +97,3 @@ class Command(migrate_project_online.Command):
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
         return self.follow(run)
-
-    def workspace(self, given: str | None) -> Workspace:
-        """The hub workspace named, else the only one with a usable Smartsheet connection."""
-        if given:
-            return super().workspace(given)
-        ids = set(
-            selectors.Connection.objects.filter(
-                provider=selectors.TARGET_PROVIDER, status__in=selectors.USABLE
-            ).values_list("workspace_id", flat=True)
-        )
-        if len(ids) != 1:
-            raise CommandError(
-                "Say which hub workspace (--workspace id or slug): "
-                + ("none has" if not ids else f"{len(ids)} have")
-                + " a Smartsheet connection."
-            )
-        return Workspace.objects.get(pk=ids.pop())

@@ -94,6 +94,9 @@ class Command(BaseCommand):
 
     # --- choosing ------------------------------------------------------------------------------
 
+    # Without --workspace, the only hub workspace with a usable connection of this provider.
+    workspace_provider = selectors.SOURCE_PROVIDER
+
     def workspace(self, given: str | None) -> Workspace:
         if given:
             found = Workspace.objects.filter(
@@ -104,20 +107,24 @@ class Command(BaseCommand):
             return found
         ids = set(
             selectors.Connection.objects.filter(
-                provider=selectors.SOURCE_PROVIDER, status__in=selectors.USABLE
+                provider=self.workspace_provider, status__in=selectors.USABLE
             ).values_list("workspace_id", flat=True)
         )
         if len(ids) != 1:
             raise CommandError(
                 "Say which hub workspace (--workspace id or slug): "
                 + ("none has" if not ids else f"{len(ids)} have")
-                + " a Project Online connection."
+                + f" a {self.label(self.workspace_provider)} connection."
             )
         return Workspace.objects.get(pk=ids.pop())
 
+    @staticmethod
+    def label(provider: str) -> str:
+        return "Project Online" if provider == selectors.SOURCE_PROVIDER else "Smartsheet"
+
     def connection(self, workspace: Workspace, provider: str, given: int | None):
         usable = selectors.connections_of(workspace=workspace, provider=provider)
-        label = "Project Online" if provider == selectors.SOURCE_PROVIDER else "Smartsheet"
+        label = self.label(provider)
         if given is not None:
             found = usable.filter(pk=given).first()
             if found is None:
