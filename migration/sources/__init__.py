@@ -7,6 +7,8 @@ seed's entity model (migration.model.Extract), so the transform is written once.
 
 from dataclasses import dataclass
 
+from migration.model import Issue
+
 
 @dataclass(frozen=True)
 class ProjectSummary:
@@ -26,3 +28,24 @@ def iso_hours(hours: float | None) -> str | None:
     whole, rest = divmod(abs(minutes), 60)
     text = (f"{whole}H" if whole else "") + (f"{rest}M" if rest else "")
     return f"{sign}PT{text or '0H'}"
+
+
+class Findings:
+    """What a source found while extracting, as the report's Issues (stage "extract")."""
+
+    def __init__(self):
+        self.issues: list[Issue] = []
+
+    def _issue(self, severity, entity, entity_id, field, rule, value, message) -> None:
+        self.issues.append(
+            Issue(
+                severity=severity,
+                stage="extract",
+                entity=entity,
+                entity_id=entity_id or "",
+                field=field,
+                rule=rule,
+                value=str(value)[:200] if value is not None else "",
+                message=message,
+            )
+        )

@@ -45,14 +45,13 @@ from integrations.errors import ApplicationError
 from migration.model import (
     CustomField,
     Extract,
-    Issue,
     SourceAssignment,
     SourceLink,
     SourceProject,
     SourceResource,
     SourceTask,
 )
-from migration.sources import iso_hours
+from migration.sources import Findings, iso_hours
 
 SOURCE = "file"
 # Ids derived from a file's name and UniqueIDs live in their own namespace.
@@ -323,7 +322,7 @@ def _enum(value) -> str | None:
     return None if value is None else str(value.name())
 
 
-class _Extraction:
+class _Extraction(Findings):
     def __init__(self, project, name: str, hours_per_day: float | None, progress):
         _, self.TimeUnit = _java()
         self.file = project
@@ -331,7 +330,7 @@ class _Extraction:
         self.name = name
         self.hours_per_day_override = hours_per_day
         self.progress = progress
-        self.issues: list[Issue] = []
+        super().__init__()
         self.used_ids: set[str] = set()
         self.minutes_per_day = float(self.props.getMinutesPerDay() or 480)
         self.minutes_per_week = float(self.props.getMinutesPerWeek() or 2400)
@@ -351,20 +350,6 @@ class _Extraction:
     def _advance(self, step: int, total: int = 6) -> None:
         if self.progress is not None:
             self.progress(self.project_id, "extract", step, total)
-
-    def _issue(self, severity, entity, entity_id, field, rule, value, message) -> None:
-        self.issues.append(
-            Issue(
-                severity=severity,
-                stage="extract",
-                entity=entity,
-                entity_id=entity_id or "",
-                field=field,
-                rule=rule,
-                value=str(value)[:200] if value is not None else "",
-                message=message,
-            )
-        )
 
     def derived_id(self, kind: str, key: str) -> str:
         return str(uuid.uuid5(ID_NAMESPACE, f"{self.name}\x1f{kind}\x1f{key}"))

@@ -38,14 +38,13 @@ from integrations.errors import NotFound
 from migration.model import (
     CustomField,
     Extract,
-    Issue,
     SourceAssignment,
     SourceLink,
     SourceProject,
     SourceResource,
     SourceTask,
 )
-from migration.sources import ProjectSummary, iso_hours
+from migration.sources import Findings, ProjectSummary, iso_hours
 
 SOURCE = "project_online"
 RESOURCE_TYPES = {0: "Work", 1: "Material", 2: "Cost"}
@@ -92,13 +91,13 @@ def extract_project(connection, project_id: str, *, progress: Progress | None = 
     )
 
 
-class _Extraction:
+class _Extraction(Findings):
     def __init__(self, api, project_id: str, progress: Progress | None):
         self.api = api
         self.project_id = project_id
         self.progress = progress
         self.step = 0
-        self.issues: list[Issue] = []
+        super().__init__()
 
     def _advance(self) -> None:
         self.step += 1
@@ -106,20 +105,6 @@ class _Extraction:
             self.progress(self.project_id, "extract", self.step, STEPS)
 
     # --- checks -----------------------------------------------------------------------------
-
-    def _issue(self, severity, entity, entity_id, field, rule, value, message) -> None:
-        self.issues.append(
-            Issue(
-                severity=severity,
-                stage="extract",
-                entity=entity,
-                entity_id=entity_id or "",
-                field=field,
-                rule=rule,
-                value=str(value)[:200] if value is not None else "",
-                message=message,
-            )
-        )
 
     def guid(self, entity: str, entity_id: str, field: str, value, *, required=True) -> str | None:
         if value is None or value == "":
