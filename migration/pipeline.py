@@ -395,15 +395,7 @@ class Migration:
             else:
                 self.stages.finish(pid, "extract")
                 self.stages.finish(pid, "transform")
-        plan = Plan.from_json(self.run.plan)
-        if self.run.runs_plan_id is not None:
-            self.copy_report(self.run.runs_plan_id)
-        else:
-            self.report.add(plan.issues)
-            self.store_report()
-        if len(self.left_out) == len(self.pids):
-            raise Stopped("Nothing was written: " + "; ".join(self.left_out.values()))
-        return plan
+        return self.stored_plan()
 
     def planned(self) -> Plan:
         """A real run of a dry run's plan: the plan as it was, once the projects are known not
@@ -428,6 +420,11 @@ class Migration:
             else:
                 self.stages.finish(pid, "extract")
                 self.stages.finish(pid, "transform")
+        return self.stored_plan()
+
+    def stored_plan(self) -> Plan:
+        """The run's plan as it was made, its report (the dry run's, or its own) stored; a run
+        whose every project was left out stops here."""
         plan = Plan.from_json(self.run.plan)
         if self.run.runs_plan_id is not None:
             self.copy_report(self.run.runs_plan_id)
