@@ -34,7 +34,13 @@ from integrations.approvals.models import OutboundChange
 from integrations.connections import http
 from integrations.connections.providers import supabase
 from integrations.errors import ApplicationError
-from integrations.mapping.engine import Mapper, MissingRequired, compile_fields
+from integrations.mapping.engine import (
+    EXPORT_FORMAT,
+    Mapper,
+    MissingRequired,
+    compile_fields,
+    import_set,
+)
 from integrations.mapping.models import FieldMapping, MappingSet
 from integrations.mapping.numbers import reserve_numbers
 from integrations.mapping.transforms import MappingError, is_empty
@@ -126,26 +132,22 @@ def entities_ensure(*, destination: Destination) -> list[DestinationEntity]:
         name = f"{destination.name} · {entity}"
         mapping_set = MappingSet.objects.filter(workspace=destination.workspace, name=name).first()
         if mapping_set is None:
-            mapping_set = MappingSet.objects.create(
+            # Made as an import of the seed's defaults: the engine checks every transform's
+            # parameters and writes the set and its fields, as for a shipped set.
+            mapping_set = import_set(
+                {
+                    "format": EXPORT_FORMAT,
+                    "source_entity": entity,
+                    "target_entity": entity,
+                    "required_fields": entities.required(entity),
+                    "requires_approval": approval,
+                    "description": (
+                        f"Records of {entity} into the Supabase destination {destination.name}."
+                    ),
+                    "fields": rows,
+                },
                 workspace=destination.workspace,
                 name=name,
-                source_entity=entity,
-                target_entity=entity,
-                required_fields=entities.required(entity),
-                requires_approval=approval,
-                description=f"Records of {entity} into the Supabase destination {destination.name}.",
-            )
-            FieldMapping.objects.bulk_create(
-                FieldMapping(
-                    mapping_set=mapping_set,
-                    position=position,
-                    source_field=row["source"],
-                    target_field=row["target"],
-                    transform=row["transform"],
-                    params=row["params"],
-                    direction=row["direction"],
-                )
-                for position, row in enumerate(rows)
             )
         existing[entity] = DestinationEntity.objects.create(
             destination=destination,
