@@ -25,16 +25,23 @@ HOURS_PER_DAY = {
 }
 
 
-def _lenient(rule: Callable, *, empty=None) -> Callable:
+def _guarded(convert: Callable, *, empty=None) -> Callable:
+    """`convert(value, record)` as a transform: an empty value maps to `empty`, one the rule
+    cannot read is a MappingError."""
+
     def apply(value, record):
         if is_empty(value):
             return empty
         try:
-            return rule(value)
+            return convert(value, record)
         except ValueError as exc:
             raise MappingError(str(exc)) from None
 
     return apply
+
+
+def _lenient(rule: Callable, *, empty=None) -> Callable:
+    return _guarded(lambda value, record: rule(value), empty=empty)
 
 
 def _hours(params: dict, record: dict) -> float:
@@ -49,15 +56,7 @@ def _hours(params: dict, record: dict) -> float:
     params=dict(HOURS_PER_DAY),
 )
 def _duration_days(params, context):
-    def apply(value, record):
-        if is_empty(value):
-            return None
-        try:
-            return rules.duration_days(value, _hours(params, record))
-        except ValueError as exc:
-            raise MappingError(str(exc)) from None
-
-    return apply
+    return _guarded(lambda value, record: rules.duration_days(value, _hours(params, record)))
 
 
 @register(
@@ -66,15 +65,7 @@ def _duration_days(params, context):
     params=dict(HOURS_PER_DAY),
 )
 def _work_hours(params, context):
-    def apply(value, record):
-        if is_empty(value):
-            return None
-        try:
-            return rules.work_text(value, _hours(params, record))
-        except ValueError as exc:
-            raise MappingError(str(exc)) from None
-
-    return apply
+    return _guarded(lambda value, record: rules.work_text(value, _hours(params, record)))
 
 
 @register(
