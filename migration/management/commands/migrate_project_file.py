@@ -50,17 +50,7 @@ class Command(migrate_project_online.Command):
             ).first()
             if run is None:
                 raise CommandError(f"No migration run {options['from_run']} of files.")
-            try:
-                run = services.migration_run_from_plan(
-                    run=run,
-                    user=None,
-                    accept_errors=options["accept_errors"],
-                    trigger=SyncRun.Trigger.COMMAND,
-                    queue=False,
-                )
-            except ApplicationError as exc:
-                raise CommandError(exc.message) from None
-            return self.follow(run)
+            return self.run_plan_of(run, options)
         if not paths:
             raise CommandError("Name the files to migrate (MPP, MSPDI XML, MPX, XER, ...).")
         files = []
@@ -83,8 +73,8 @@ class Command(migrate_project_online.Command):
                 )
             except ApplicationError as exc:
                 raise CommandError(exc.message) from None
-        try:
-            run = services.migration_start_files(
+        return self.start(
+            lambda: services.migration_start_files(
                 hub_workspace=workspace,
                 user=None,
                 files=files,
@@ -94,6 +84,4 @@ class Command(migrate_project_online.Command):
                 trigger=SyncRun.Trigger.COMMAND,
                 queue=False,
             )
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
-        return self.follow(run)
+        )

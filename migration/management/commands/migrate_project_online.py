@@ -7,6 +7,8 @@ run's plan for real with `--from-run N` — with progress on stderr and the summ
     manage.py migrate_project_online --from-run 12 [--accept-errors]
 """
 
+from collections.abc import Callable
+
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.accounts.models import Workspace
@@ -49,17 +51,7 @@ class Command(BaseCommand):
             run = MigrationRun.objects.filter(pk=options["from_run"]).first()
             if run is None:
                 raise CommandError(f"No migration run {options['from_run']}.")
-            try:
-                run = services.migration_run_from_plan(
-                    run=run,
-                    user=None,
-                    accept_errors=options["accept_errors"],
-                    trigger=SyncRun.Trigger.COMMAND,
-                    queue=False,
-                )
-            except ApplicationError as exc:
-                raise CommandError(exc.message) from None
-            return self.follow(run)
+            return self.run_plan_of(run, options)
 
         workspace = self.workspace(options["workspace"])
         source = self.connection(workspace, selectors.SOURCE_PROVIDER, options["source"])
@@ -76,8 +68,8 @@ class Command(BaseCommand):
             raise CommandError("Name the projects to migrate (ids or names); --list shows them.")
         picked = [self.pick(name, available) for name in projects]
         target = self.connection(workspace, selectors.TARGET_PROVIDER, options["target"])
-        try:
-            run = services.migration_start(
+        return self.start(
+            lambda: services.migration_start(
                 hub_workspace=workspace,
                 user=None,
                 source_connection=source,
@@ -88,9 +80,7 @@ class Command(BaseCommand):
                 trigger=SyncRun.Trigger.COMMAND,
                 queue=False,
             )
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
-        return self.follow(run)
+        )
 
     # --- choosing ------------------------------------------------------------------------------
 
@@ -158,6 +148,26 @@ class Command(BaseCommand):
         raise CommandError(f"No project {given!r} in Project Online; --list shows them.")
 
     # --- running -------------------------------------------------------------------------------
+
+    def start(self, make: Callable[[], MigrationRun]) -> None:
+        """The run `make` starts, followed to its end; a refusal is the command's error."""
+        try:
+            run = make()
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        self.follow(run)
+
+    def run_plan_of(self, run: MigrationRun, options) -> None:
+        """Dry run `run`'s plan, run for real (--from-run)."""
+        self.start(
+            lambda: services.migration_run_from_plan(
+                run=run,
+                user=None,
+                accept_errors=options["accept_errors"],
+                trigger=SyncRun.Trigger.COMMAND,
+                queue=False,
+            )
+        )
 
     def follow(self, run: MigrationRun) -> None:
         kind = "Dry run" if run.dry_run else "Migration"
