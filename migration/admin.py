@@ -312,9 +312,7 @@ class MigrationRunAdmin(SyncRunAdmin):
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
-                kind = "Dry run" if run.dry_run else "Migration"
-                self.message_user(request, f"{kind} {run.pk} started.", messages.SUCCESS)
-                return redirect("migration-run", run_id=run.pk)
+                return self._started(request, run)
         return TemplateResponse(
             request,
             "admin/migration/migrationrun/start.html",
@@ -327,6 +325,11 @@ class MigrationRunAdmin(SyncRunAdmin):
                 "title": "Migrate Project Online projects",
             },
         )
+
+    def _started(self, request, run: MigrationRun):
+        kind = "Dry run" if run.dry_run else "Migration"
+        self.message_user(request, f"{kind} {run.pk} started.", messages.SUCCESS)
+        return redirect("migration-run", run_id=run.pk)
 
     def start_files_view(self, request):
         """Upload one or many MS Project files and start a dry run or a real run of them (the
@@ -363,9 +366,7 @@ class MigrationRunAdmin(SyncRunAdmin):
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
-                kind = "Dry run" if run.dry_run else "Migration"
-                self.message_user(request, f"{kind} {run.pk} started.", messages.SUCCESS)
-                return redirect("migration-run", run_id=run.pk)
+                return self._started(request, run)
         return TemplateResponse(
             request,
             "admin/migration/migrationrun/start_files.html",
