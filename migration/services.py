@@ -111,15 +111,12 @@ def migration_start(
         provider=selectors.TARGET_PROVIDER,
         role="target",
     )
-    return request_run(
-        MigrationRun.objects.filter(workspace=hub_workspace),
-        task=_task(queue),
+    return _request(
+        hub_workspace,
+        queue=queue,
         action="migration.dry_run" if dry_run else "migration.run",
-        busy=BUSY,
-        workspace=hub_workspace,
-        direction="outbound",
         trigger=trigger,
-        requested_by=user,
+        user=user,
         source_connection=source,
         target_connection=target,
         project_ids=_project_ids(project_ids),
@@ -209,21 +206,33 @@ def migration_start_files(
         role="target",
     )
     project_ids = _file_keys(files, hub_workspace)
-    return request_run(
-        MigrationRun.objects.filter(workspace=hub_workspace),
-        task=_task(queue),
+    return _request(
+        hub_workspace,
+        queue=queue,
         action="migration.dry_run" if dry_run else "migration.run",
-        busy=BUSY,
-        workspace=hub_workspace,
-        direction="outbound",
         trigger=trigger,
-        requested_by=user,
+        user=user,
         source_kind=MigrationRun.Source.FILE,
         target_connection=target,
         project_ids=project_ids,
         dry_run=dry_run,
         accept_errors=accept_errors,
         sources={key: {"name": row.name} for key, row in zip(project_ids, files, strict=True)},
+    )
+
+
+def _request(hub_workspace, *, queue: bool, action: str, trigger: str, user, **fields):
+    """A migration run asked for in `hub_workspace` (one at a time there: BUSY otherwise)."""
+    return request_run(
+        MigrationRun.objects.filter(workspace=hub_workspace),
+        task=_task(queue),
+        action=action,
+        busy=BUSY,
+        workspace=hub_workspace,
+        direction="outbound",
+        trigger=trigger,
+        requested_by=user,
+        **fields,
     )
 
 
@@ -293,15 +302,12 @@ def migration_run_from_plan(
         provider=selectors.TARGET_PROVIDER,
         role="target",
     )
-    return request_run(
-        MigrationRun.objects.filter(workspace=run.workspace),
-        task=_task(queue),
+    return _request(
+        run.workspace,
+        queue=queue,
         action="migration.run_from_plan",
-        busy=BUSY,
-        workspace=run.workspace,
-        direction="outbound",
         trigger=trigger,
-        requested_by=user,
+        user=user,
         source_kind=run.source_kind,
         source_connection=source,
         target_connection=target,
