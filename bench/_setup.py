@@ -1,6 +1,5 @@
 """What every bench needs: Django configured on its own var/ folder, and the sandboxes."""
 
-import hashlib
 import os
 import shutil
 import sys
@@ -54,7 +53,11 @@ def fresh_database(name: str) -> Path | str:
     # test's clones share one folder, so that one of them migrates instead of each).
     templates = Path(os.environ.get("BENCH_TEMPLATES") or db.parent)
     templates.mkdir(parents=True, exist_ok=True)
-    template = templates / f"migrated-{_migrations_fingerprint()}.sqlite3"
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from config.fingerprint import migrations_fingerprint
+
+    template = templates / f"migrated-{migrations_fingerprint()}.sqlite3"
     if template.exists():
         shutil.copyfile(template, db)
     os.environ["DATABASE_URL"] = f"sqlite:///{db}"
@@ -91,16 +94,6 @@ def _fresh_postgres(url: str) -> str:
 
     call_command("migrate", verbosity=0)
     return url
-
-
-def _migrations_fingerprint() -> str:
-    """What the migrated schema depends on: the hub's migration files and the pinned
-    packages (their migrations: Django's, django-celery-beat's, allauth's)."""
-    digest = hashlib.sha256()
-    for path in [ROOT / "requirements" / "base.txt", *sorted(ROOT.glob("*/migrations/*.py"))]:
-        digest.update(str(path.relative_to(ROOT)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def start_sandbox(names=None, *, checking: bool = False):

@@ -64,63 +64,53 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [item for share in shares for item in share]
 
 
-TEMPLATE_MARKER = "test-db.template"
-
-
 @pytest.fixture(scope="session")
-def django_db_setup(
-    django_test_environment, django_db_blocker, django_db_modify_db_settings, tmp_path_factory
-):
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
     """The test database, and at its end a check for sessions left open.
 
-    Under xdist the first process to get here migrates a template database and every process
-    (that one too) works on a copy of it (PostgreSQL's CREATE DATABASE ... TEMPLATE, a file copy
-    for SQLite): migrating from scratch in each of four processes cost some 20 s of CPU. The
-    xdist controller drops the template at the end (pytest_sessionfinish below).
+    Each test process works on a copy of a migrated template (PostgreSQL's CREATE DATABASE
+    ... TEMPLATE, a file copy for SQLite). The template is named by the migrations'
+    fingerprint and kept between runs: migrating from scratch costs some 12 s of CPU, during
+    which every other process waited for it; a run after a change of the migrations makes a
+    new one (and drops the old), and a run after that copies it at once.
 
     The check: PostgreSQL refuses to drop a test database another session still holds ("is
     being accessed by other users"), so any session left open is named, with its last query
     and this process's live threads, so the code that leaked it can be found. (A session
     fixture pytest-django's `db` asks for: a run whose tests need no database creates none.)"""
     from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
     original = connection.settings_dict["NAME"]
     with django_db_blocker.unblock():
-        if worker is None:
-            made = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
-        else:
-            shared = tmp_path_factory.getbasetemp().parent  # the run's, above each process's
-            _clone_the_template(connection, worker, shared)
+        _clone_the_template(connection, os.environ.get("PYTEST_XDIST_WORKER", "solo"))
     yield
     _name_sessions_left_open(connection, django_db_blocker)
     with django_db_blocker.unblock():
-        if worker is None:
-            teardown_databases(made, verbosity=0)
-        else:
-            connection.creation.destroy_test_db(original, verbosity=0)
+        connection.creation.destroy_test_db(original, verbosity=0)
 
 
-def _clone_the_template(connection, worker: str, shared) -> None:
+def _clone_the_template(connection, worker: str) -> None:
     import fcntl
+    import tempfile
 
     from django.conf import settings
 
-    marker = shared / TEMPLATE_MARKER
-    with open(shared / "test-db.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one process migrates; the others wait, then copy
-        if marker.exists():  # its name as made (SQLite's file is in that process's VAR_DIR)
-            template = marker.read_text().split("\n", 1)[1]
-        else:
-            name = connection.creation._get_test_db_name()
-            template = name.removesuffix(f"_{worker}") + "_template"
+    from config.fingerprint import migrations_fingerprint
+
+    base = connection.creation._get_test_db_name().removesuffix(f"_{worker}")
+    if connection.vendor == "sqlite" and Path(base).parent.name == worker:
+        base = str(Path(base).parent.parent / Path(base).name)  # beside the processes' folders
+    template = f"{base}_template_{migrations_fingerprint()}"
+    lock = Path(tempfile.gettempdir()) / f"hub-test-db-{Path(template).name}.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # one process migrates; the others wait, then copy
+        if not _template_exists(connection, template):
+            _drop_old_templates(connection, base)
             connection.settings_dict["TEST"]["NAME"] = template
             connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
             if connection.vendor == "sqlite":  # the copy is of the file: nothing left in the WAL
                 with connection.cursor() as cursor:
                     cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            marker.write_text(f"{connection.vendor}\n{template}")
         connection.close()  # PostgreSQL copies no database a session is connected to
         connection.settings_dict["NAME"] = template
         connection.creation.clone_test_db(suffix=worker, verbosity=0)
@@ -128,32 +118,26 @@ def _clone_the_template(connection, worker: str, shared) -> None:
     connection.settings_dict["NAME"] = settings.DATABASES[connection.alias]["NAME"] = clone
 
 
-def pytest_sessionfinish(session):
-    """The xdist controller drops the workers' template database once they are all done."""
-    if os.environ.get("PYTEST_XDIST_WORKER") or not hasattr(session.config, "_tmp_path_factory"):
-        return
-    marker = session.config._tmp_path_factory.getbasetemp() / TEMPLATE_MARKER
-    if not marker.exists():
-        return
-    vendor, template = marker.read_text().split("\n", 1)
-    if vendor == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{template}{suffix}").unlink(missing_ok=True)
-        return
-    import psycopg
-    from django.conf import settings
+def _template_exists(connection, template: str) -> bool:
+    if connection.vendor == "sqlite":
+        return Path(template).exists()
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+        return cursor.fetchone() is not None
 
-    database = settings.DATABASES["default"]
-    with psycopg.connect(
-        dbname="postgres",
-        user=database.get("USER") or None,
-        password=database.get("PASSWORD") or None,
-        host=database.get("HOST") or None,
-        port=database.get("PORT") or None,
-        autocommit=True,
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-    marker.unlink()
+
+def _drop_old_templates(connection, base: str) -> None:
+    """Templates of earlier migrations: nothing will copy them again."""
+    if connection.vendor == "sqlite":
+        for old in Path(base).parent.glob(f"{Path(base).name}_template_*"):
+            old.unlink(missing_ok=True)
+        return
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_template_%"]
+        )
+        for (old,) in cursor.fetchall():
+            cursor.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
 
 
 def _name_sessions_left_open(connection, django_db_blocker) -> None:
