@@ -317,6 +317,43 @@ def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]
 
 ROW_KEYS = ("source", "target", "transform", "params", "direction")
 
+# Each destination's entity links (with their mapping sets) and field rows as the last request
+# read them, under the version they were read at: reading and building them again was a tenth
+# of a request's time in the hub (bench/destination.py).
+_setups: dict[int, tuple[list[tuple], dict[str, DestinationEntity], dict[str, list[dict]]]] = {}
+
+
+def _entity_setup(
+    destination: Destination,
+) -> tuple[dict[str, DestinationEntity], dict[str, list[dict]]]:
+    """The destination's links by entity and each entity's field rows: kept from an earlier
+    request while every link and its mapping set read as they did then (one query). A set's
+    fields move its `updated_at` when saved or deleted (integrations.signals), and the columns
+    a request reads from the set itself (its name, required fields, approval) are in the
+    version as they stand, so an edit in admin or a queryset update is seen by the next
+    request. The version is read before what it stands for: what is kept is never older."""
+    version = list(
+        DestinationEntity.objects.filter(destination=destination)
+        .order_by("entity")
+        .values_list(
+            "pk",
+            "entity",
+            "conflict_key",
+            "mapping_set_id",
+            "mapping_set__updated_at",
+            "mapping_set__name",
+            "mapping_set__required_fields",
+            "mapping_set__requires_approval",
+        )
+    )
+    kept = _setups.get(destination.pk)
+    if kept is not None and kept[0] == version:
+        return kept[1], kept[2]
+    links = {link.entity: link for link in entities_ensure(destination=destination)}
+    rows = _field_rows_of(links)
+    _setups[destination.pk] = (version, links, rows)
+    return links, rows
+
 
 class NumberPool:
     """Offer numbers for one request, taken from the sequence a block at a time (one
@@ -356,8 +393,7 @@ class Intake:
         self.recovering = False
         self.pg = supabase.client(project(destination))
         self.lookup = destination_lookup(destination, self.pg)
-        self.links = {link.entity: link for link in entities_ensure(destination=destination)}
-        self.rows = _field_rows_of(self.links)
+        self.links, self.rows = _entity_setup(destination)
         self._mappers: dict[str, Mapper] = {}
         self._conflict_sources: dict[str, list[str]] = {}
         self.numbers = NumberPool()

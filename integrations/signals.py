@@ -1,5 +1,6 @@
 """Receivers connected in IntegrationsConfig.ready(): the audit of admin saves and deletes,
-of logins and failed logins, and the task context of Celery workers."""
+of logins and failed logins, the task context of Celery workers, and a mapping set's time
+moved when one of its fields changes."""
 
 from celery import signals as celery_signals
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -9,6 +10,7 @@ from django.dispatch import Signal
 
 from integrations import context
 from integrations.accounts import audit
+from integrations.mapping.models import FieldMapping, field_mapping_changed
 
 # Sent by `bootstrap_demo` with `workspace` and `user` once the demo workspace exists: each
 # product adds its own demo data (the platform knows none of them).
@@ -119,6 +121,12 @@ def request_done(**kwargs):
 
 
 def connect() -> None:
+    post_save.connect(
+        field_mapping_changed, sender=FieldMapping, dispatch_uid="mapping_field_saved"
+    )
+    post_delete.connect(
+        field_mapping_changed, sender=FieldMapping, dispatch_uid="mapping_field_deleted"
+    )
     request_finished.connect(request_done, dispatch_uid="hub_request_done")
     pre_save.connect(admin_pre_save, dispatch_uid="audit_admin_pre_save")
     post_save.connect(admin_post_save, dispatch_uid="audit_admin_post_save")
