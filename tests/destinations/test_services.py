@@ -145,6 +145,19 @@ def test_without_approval_required_an_email_is_written_at_once(sandbox, destinat
     assert record["status"] == "written" and len(rows(sandbox, "emails")) == 1
 
 
+def test_new_rows_get_ids_derived_from_their_requests_seed_by_uuid5(sandbox, destination, admin):
+    # A request taken over by a process of another release must derive the same ids as the
+    # process that died, to find by them what it had written.
+    offer = OFFER | {"offer_number": "OE-2026-06-0001"}
+    MappingSet.objects.filter(name="Events frontend · offers").update(requires_approval=False)
+    answer = send(destination, admin, ("tasks", TASK), ("clients", CLIENT), ("offers", offer))
+    seed = RecordRequest.objects.get(key=answer["key"]).id_seed
+    assert answer["records"][0]["id"] == str(uuid.uuid5(seed, "0"))
+    assert answer["records"][1]["id"] == str(uuid.uuid5(seed, "1"))
+    [item] = rows(sandbox, "offer_line_items")
+    assert item["id"] == str(uuid.uuid5(seed, "2.0"))
+
+
 def test_a_mapping_field_edited_alone_is_used_by_the_next_request(sandbox, destination, admin):
     # The destination's field rows are kept between requests: an edited field must not be
     # answered from what an earlier request kept.
