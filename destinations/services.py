@@ -419,6 +419,10 @@ class Intake:
         self._mappers: dict[str, Mapper] = {}
         self.numbers = NumberPool()
         self._now: tuple[float, datetime] | None = None
+        # The stamps as text once (a UUID's text is made anew each time it is asked for).
+        self.stamps = (str(destination.team_id), str(destination.user_id))
+        account = destination.email_account_id
+        self.email_account = str(account) if account else ""
 
     def now(self) -> datetime:
         """The time, the same for the writes of one batch (read again after a millisecond): a
@@ -439,12 +443,10 @@ class Intake:
         return self._mappers[entity]
 
     def stamp(self, entity: str, row: dict) -> dict:
-        destination = self.destination
         if entity in entities.STAMPED:
-            row["team_id"] = str(destination.team_id)
-            row["user_id"] = str(destination.user_id)
-        if entity == "emails" and destination.email_account_id and not row.get("email_account_id"):
-            row["email_account_id"] = str(destination.email_account_id)
+            row["team_id"], row["user_id"] = self.stamps
+        if entity == "emails" and self.email_account and not row.get("email_account_id"):
+            row["email_account_id"] = self.email_account
         return row
 
     def map(self, entity: str, record: dict, *, skip: tuple[str, ...] = ()) -> dict:
