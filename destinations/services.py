@@ -214,12 +214,15 @@ def destination_test(*, destination: Destination, actor: User | None = None) -> 
 # --- lookups read from the destination -----------------------------------------------------------
 
 
-def destination_lookup(destination: Destination, pg) -> Callable[[str, str], str | None]:
+def destination_lookup(
+    destination: Destination, pg, known: dict[tuple[str, str], str] | None = None
+) -> Callable[[str, str], str | None]:
     """`lookup(table, key)` for the lookup_uuid transform: clients by email, rooms and products
     by slug, read from the destination within its team and kept in the cache (ids found only:
     a client written a moment later must be found then). Ids found are also kept for the
-    request (a batch names the same client and room again and again)."""
-    known: dict[tuple[str, str], str] = {}
+    request in `known` (a batch names the same client and room again and again), where the
+    request's own writes put theirs too (_remember)."""
+    known = {} if known is None else known
 
     def lookup(table: str, key: str) -> str | None:
         found = known.get((table, key))
@@ -255,11 +258,15 @@ def _lookup_cache_key(destination: Destination, table: str, key: str) -> str:
     return f"destination:{destination.pk}:{table}:{digest}"
 
 
-def _remember(destination: Destination, entity: str, row: dict) -> None:
+def _remember(intake: "Intake", entity: str, row: dict) -> None:
+    """A row just written, found by its key from now on: by this request's later records (the
+    events of a batch name the clients written before them) without a round to the cache,
+    and by later requests through the cache."""
     column = entities.LOOKUP_KEYS.get(entity)
     if column and row.get(column) and row.get("id"):
         key = str(row[column]).strip().lower()
-        cache.set(_lookup_cache_key(destination, entity, key), row["id"], LOOKUP_SECONDS)
+        intake.known[(entity, key)] = row["id"]
+        cache.set(_lookup_cache_key(intake.destination, entity, key), row["id"], LOOKUP_SECONDS)
 
 
 # --- records in ----------------------------------------------------------------------------------
@@ -318,6 +325,54 @@ def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]
 ROW_KEYS = ("source", "target", "transform", "params", "direction")
 
 
+@dataclass
+class Setup:
+    """A destination's entity links (with their mapping sets) and each entity's field rows:
+    the same for every request while the mapping stays as it is. (Not the compiled mappers: a
+    compiled lookup keeps what it found for the run, and a client missing in one request may
+    be written before the next.)"""
+
+    links: dict[str, DestinationEntity]
+    rows: dict[str, list[dict]]
+    conflict_sources: dict[str, list[str]] = field(default_factory=dict)
+
+
+# Each destination's setup as the last request read it, under the version it was read at:
+# reading the links and rows again was a tenth of a request's time in the hub
+# (bench/destination.py).
+_setups: dict[int, tuple[list[tuple], Setup]] = {}
+
+
+def _entity_setup(destination: Destination) -> Setup:
+    """The destination's setup: kept from an earlier request while every link and its mapping
+    set read as they did then (one query). A set's fields move its `updated_at` when saved or
+    deleted (integrations.signals), and the columns a request reads from the set itself (its
+    name, required fields, approval) are in the version as they stand, so an edit in admin or
+    a queryset update is seen by the next request. The version is read before what it stands
+    for: what is kept is never older than its version."""
+    version = list(
+        DestinationEntity.objects.filter(destination=destination)
+        .order_by("entity")
+        .values_list(
+            "pk",
+            "entity",
+            "conflict_key",
+            "mapping_set_id",
+            "mapping_set__updated_at",
+            "mapping_set__name",
+            "mapping_set__required_fields",
+            "mapping_set__requires_approval",
+        )
+    )
+    kept = _setups.get(destination.pk)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    links = {link.entity: link for link in entities_ensure(destination=destination)}
+    setup = Setup(links=links, rows=_field_rows_of(links))
+    _setups[destination.pk] = (version, setup)
+    return setup
+
+
 class NumberPool:
     """Offer numbers for one request, taken from the sequence a block at a time (one
     transaction for the block instead of one per offer): `expect(n)` says how many the request
@@ -345,23 +400,29 @@ class NumberPool:
 
 
 class Intake:
-    """What one request needs for every record: the destination's client, each entity's
-    compiled mapping set (compiled once), the stamps."""
+    """What one request needs for every record: the destination's client, its setup (each
+    entity's links and field rows, kept while unchanged), the mappers compiled once per
+    request, the stamps."""
 
     def __init__(self, destination: Destination, request: RecordRequest | None = None):
         self.destination = destination
         # A request's rows get ids derived from its seed and their positions (the write
         # intent: what landed is found again by id); a retry or an approval reads back first.
         self.seed = request.id_seed if request is not None else None
+        self.seed_bytes = self.seed.bytes if self.seed is not None else b""
         self.recovering = False
         self.pg = supabase.client(project(destination))
-        self.lookup = destination_lookup(destination, self.pg)
-        self.links = {link.entity: link for link in entities_ensure(destination=destination)}
-        self.rows = _field_rows_of(self.links)
+        self.known: dict[tuple[str, str], str] = {}
+        self.lookup = destination_lookup(destination, self.pg, self.known)
+        self.setup = _entity_setup(destination)
+        self.links, self.rows = self.setup.links, self.setup.rows
         self._mappers: dict[str, Mapper] = {}
-        self._conflict_sources: dict[str, list[str]] = {}
         self.numbers = NumberPool()
         self._now: tuple[float, datetime] | None = None
+        # The stamps as text once (a UUID's text is made anew each time it is asked for).
+        self.stamps = (str(destination.team_id), str(destination.user_id))
+        account = destination.email_account_id
+        self.email_account = str(account) if account else ""
 
     def now(self) -> datetime:
         """The time, the same for the writes of one batch (read again after a millisecond): a
@@ -382,12 +443,10 @@ class Intake:
         return self._mappers[entity]
 
     def stamp(self, entity: str, row: dict) -> dict:
-        destination = self.destination
         if entity in entities.STAMPED:
-            row["team_id"] = str(destination.team_id)
-            row["user_id"] = str(destination.user_id)
-        if entity == "emails" and destination.email_account_id and not row.get("email_account_id"):
-            row["email_account_id"] = str(destination.email_account_id)
+            row["team_id"], row["user_id"] = self.stamps
+        if entity == "emails" and self.email_account and not row.get("email_account_id"):
+            row["email_account_id"] = self.email_account
         return row
 
     def map(self, entity: str, record: dict, *, skip: tuple[str, ...] = ()) -> dict:
@@ -416,10 +475,13 @@ class Intake:
                     ) from None
         plan.on_conflict = self.conflict_key(entity, record)
         if self.seed is not None:
-            if not plan.on_conflict:  # an upsert meets its row by the record's own key
-                plan.row.setdefault("id", str(uuid.uuid5(self.seed, str(position))))
+            seed = self.seed_bytes
+            # an upsert meets its row by the record's own key
+            if not plan.on_conflict and "id" not in plan.row:
+                plan.row["id"] = _derived_id(seed, str(position))
             for index, child in enumerate(plan.children):  # line items are always inserted
-                child.setdefault("id", str(uuid.uuid5(self.seed, f"{position}.{index}")))
+                if "id" not in child:
+                    child["id"] = _derived_id(seed, f"{position}.{index}")
         return plan
 
     def requires_approval(self, entity: str) -> bool:
@@ -432,15 +494,25 @@ class Intake:
         key = self.links[entity].conflict_key
         if not key:
             return ""
-        if entity not in self._conflict_sources:
-            self._conflict_sources[entity] = [
+        if entity not in self.setup.conflict_sources:
+            self.setup.conflict_sources[entity] = [
                 source
                 for row in self.rows[entity]
                 if row["target"] == key
                 for source in str(row["source"]).split(",")
             ]
-        sources = self._conflict_sources[entity]
+        sources = self.setup.conflict_sources[entity]
         return key if any(not is_empty(record.get(s.strip())) for s in sources) else ""
+
+
+def _derived_id(seed: bytes, name: str) -> str:
+    """str(uuid.uuid5(UUID(bytes=seed), name)), the same text without making two UUID objects
+    on the way (three times as fast; two ids a record)."""
+    digest = bytearray(hashlib.sha1(seed + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _fingerprint(records: list[dict]) -> str:
@@ -874,7 +946,7 @@ def _written(intake: Intake, write: RecordWrite | Outcome, row: dict) -> None:
     write.error = write.error_code = ""
     write.attempts += 1
     write.written_at = intake.now()
-    _remember(intake.destination, write.entity, row)
+    _remember(intake, write.entity, row)
 
 
 def _failed(write: RecordWrite | Outcome, exc: http.ProviderError) -> None:

@@ -1,5 +1,8 @@
 """Receivers connected in IntegrationsConfig.ready(): the audit of admin saves and deletes,
-of logins and failed logins, and the task context of Celery workers."""
+of logins and failed logins, the task context of Celery workers, a mapping set's time moved
+when one of its fields changes, and the heap settled after a process's first request."""
+
+import gc
 
 from celery import signals as celery_signals
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -9,6 +12,7 @@ from django.dispatch import Signal
 
 from integrations import context
 from integrations.accounts import audit
+from integrations.mapping.models import FieldMapping, field_mapping_changed
 
 # Sent by `bootstrap_demo` with `workspace` and `user` once the demo workspace exists: each
 # product adds its own demo data (the platform knows none of them).
@@ -118,8 +122,28 @@ def request_done(**kwargs):
     context.clear()
 
 
+def settle_heap(**kwargs):
+    """After a process's first request, once: collect, then move every object left into the
+    garbage collector's permanent generation (gc.freeze). What is alive then is what the process
+    keeps (modules, classes, the URLconf, compiled regexes; the first request imports and
+    builds what later ones reuse), and a full collection walked all of it again each time the
+    objects of later requests had grown by a quarter of it: 110-180 ms at a time, 20-30 µs per
+    record of a destination's requests (bench/destination.py). Objects freed by their reference
+    count are freed as before; only a cycle among the frozen ones would stay."""
+    request_finished.disconnect(settle_heap, dispatch_uid="hub_settle_heap")
+    gc.collect()
+    gc.freeze()
+
+
 def connect() -> None:
+    post_save.connect(
+        field_mapping_changed, sender=FieldMapping, dispatch_uid="mapping_field_saved"
+    )
+    post_delete.connect(
+        field_mapping_changed, sender=FieldMapping, dispatch_uid="mapping_field_deleted"
+    )
     request_finished.connect(request_done, dispatch_uid="hub_request_done")
+    request_finished.connect(settle_heap, dispatch_uid="hub_settle_heap")
     pre_save.connect(admin_pre_save, dispatch_uid="audit_admin_pre_save")
     post_save.connect(admin_post_save, dispatch_uid="audit_admin_post_save")
     post_delete.connect(admin_post_delete, dispatch_uid="audit_admin_post_delete")

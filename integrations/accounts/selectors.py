@@ -49,6 +49,18 @@ def is_workspace_admin(*, user: User, workspace_id: int) -> bool:
     )
 
 
+def is_workspace_member(*, user: User, workspace_id: int) -> bool:
+    """Does `user` belong to the workspace? (Superusers belong to every one; an anonymous or
+    inactive user to none, as scope_to_user reads them.) One query on the memberships: the
+    workspace list scoped to the user, filtered to this one, was twice the time on a path
+    every API request takes."""
+    return user.is_superuser or (
+        user.is_authenticated
+        and user.is_active
+        and Membership.objects.filter(user=user, workspace_id=workspace_id).exists()
+    )
+
+
 def other_admins(*, membership: Membership) -> QuerySet[Membership]:
     """The admins of a membership's workspace besides that membership (a workspace must keep
     at least one)."""

@@ -32,8 +32,8 @@ def require_workspace_admin(
 def require_workspace_member(
     *, actor: User | None, workspace: Workspace, doing: str = "do that"
 ) -> None:
-    if actor is not None and not (
-        actor.is_superuser or selectors.workspace_list(user=actor).filter(pk=workspace.pk).exists()
+    if actor is not None and not selectors.is_workspace_member(
+        user=actor, workspace_id=workspace.pk
     ):
         raise PermissionDenied(f"Only a member of {workspace.name} can {doing}.")
 

@@ -119,3 +119,13 @@ class FieldMapping(models.Model):
         except MappingError as exc:
             field = "transform" if exc.field == "transform" else "params"
             raise ValidationError({field: exc.message}) from None
+
+
+def field_mapping_changed(sender, instance: FieldMapping, raw: bool = False, **kwargs) -> None:
+    """A field saved or deleted moves its set's `updated_at` (connected for FieldMapping in
+    integrations.signals): what keeps a set's compiled fields (the destinations' records path)
+    knows the set by its id and `updated_at`, and a field edited alone (an admin inline, a CRM
+    mapping row) would otherwise leave the set's time as it was."""
+    if raw:
+        return
+    MappingSet.objects.filter(pk=instance.mapping_set_id).update(updated_at=timezone.now())

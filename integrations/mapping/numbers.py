@@ -36,12 +36,16 @@ def reserve_numbers(
     a request of offers, takes them in one transaction instead of one each)."""
     moment = (now or datetime.now(tz=zone)).astimezone(zone)
     key = f"{prefix}-{moment:%Y-%m}"
+    row = NumberSequence.objects.filter(key=key)
     for _ in range(3):  # the row is created once per month; a racing creator wins, we retry
         try:
             with transaction.atomic():
-                NumberSequence.objects.get_or_create(key=key)
-                NumberSequence.objects.filter(key=key).update(last=F("last") + count)
-                last = NumberSequence.objects.select_for_update().get(key=key).last
+                # The increment first: the row exists but for the month's first number, and
+                # then this is one query fewer than making sure of it first.
+                if not row.update(last=F("last") + count):
+                    NumberSequence.objects.get_or_create(key=key)
+                    row.update(last=F("last") + count)
+                last = row.select_for_update().get().last
             break
         except IntegrityError:
             continue

@@ -17,7 +17,7 @@ from destinations import services
 from destinations.models import Destination, RecordRequest, RecordWrite
 from integrations import approvals
 from integrations.approvals.models import OutboundChange
-from integrations.mapping.models import MappingSet
+from integrations.mapping.models import FieldMapping, MappingSet
 from tests.destinations.conftest import room, rows
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +143,50 @@ def test_without_approval_required_an_email_is_written_at_once(sandbox, destinat
     MappingSet.objects.filter(name="Events frontend · emails").update(requires_approval=False)
     [record] = send(destination, admin, ("emails", EMAIL))["records"]
     assert record["status"] == "written" and len(rows(sandbox, "emails")) == 1
+
+
+def test_new_rows_get_ids_derived_from_their_requests_seed_by_uuid5(sandbox, destination, admin):
+    # A request taken over by a process of another release must derive the same ids as the
+    # process that died, to find by them what it had written.
+    offer = OFFER | {"offer_number": "OE-2026-06-0001"}
+    MappingSet.objects.filter(name="Events frontend · offers").update(requires_approval=False)
+    answer = send(destination, admin, ("tasks", TASK), ("clients", CLIENT), ("offers", offer))
+    seed = RecordRequest.objects.get(key=answer["key"]).id_seed
+    assert answer["records"][0]["id"] == str(uuid.uuid5(seed, "0"))
+    assert answer["records"][1]["id"] == str(uuid.uuid5(seed, "1"))
+    [item] = rows(sandbox, "offer_line_items")
+    assert item["id"] == str(uuid.uuid5(seed, "2.0"))
+
+
+def test_a_mapping_field_edited_alone_is_used_by_the_next_request(sandbox, destination, admin):
+    # The destination's field rows are kept between requests: an edited field must not be
+    # answered from what an earlier request kept.
+    send(destination, admin, ("clients", CLIENT))
+    field = FieldMapping.objects.get(
+        mapping_set__name="Events frontend · clients", source_field="organization"
+    )
+    field.source_field = "firm"
+    field.save()
+    send(
+        destination, admin, ("clients", CLIENT | {"email": "second@example.com", "firm": "Firm AG"})
+    )
+    second = next(c for c in rows(sandbox, "clients") if c["email"] == "second@example.com")
+    assert second["company"] == "Firm AG"
+    field.delete()
+    send(
+        destination, admin, ("clients", CLIENT | {"email": "third@example.com", "firm": "Firm AG"})
+    )
+    third = next(c for c in rows(sandbox, "clients") if c["email"] == "third@example.com")
+    assert third["company"] is None
+
+
+def test_approval_switched_on_between_requests_holds_the_next_record(sandbox, destination, admin):
+    emails = MappingSet.objects.filter(name="Events frontend · emails")
+    emails.update(requires_approval=False)  # a queryset update: the set's updated_at stays
+    assert send(destination, admin, ("emails", EMAIL))["records"][0]["status"] == "written"
+    emails.update(requires_approval=True)
+    assert send(destination, admin, ("emails", EMAIL))["records"][0]["status"] == "waiting"
+    assert len(rows(sandbox, "emails")) == 1
 
 
 def test_a_record_missing_a_required_field_writes_nothing_and_names_it(sandbox, destination, admin):

@@ -2,13 +2,16 @@
 a 4xx page, never a 500: oversized and deeply nested bodies, numbers no column holds, long
 file names, unknown workspaces and providers in page URLs, duplicates."""
 
+import io
 import json
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.exceptions import ParseError
 
 from integrations.accounts import services as accounts
+from integrations.parsers import JSONParser
 from projects import services as projects
 from projects.models import Attachment
 from tests.integrations.helpers import connect
@@ -73,6 +76,27 @@ def test_text_no_database_can_store_is_a_400(token, body):
     # PostgreSQL stores no NUL (text or jsonb) and no lone surrogate: a 500 at the INSERT.
     response = post_json(token, "/api/integrations/mapping-sets/import", json.dumps(body))
     assert_error(response, 400, "parse_error")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        r'{"name": "\uDBFF"}',  # upper-case hex, as another client's encoder may write it
+        r'{"name": "a\uDc00"}',
+        r'{"\u0000": 1}',
+        r'{"data": [{"name": "\\\u0000"}]}',  # an escaped backslash, then a NUL
+    ],
+)
+def test_text_no_database_can_store_is_refused_however_it_is_escaped(body):
+    with pytest.raises(ParseError):
+        JSONParser().parse(io.BytesIO(body.encode()), "application/json", {})
+
+
+def test_escapes_of_storable_text_are_taken():
+    # a surrogate pair (an emoji), and a backslash before the text u0000: both storable
+    body = r'{"name": "\ud83d\ude00", "path": "C:\\u0000"}'
+    data = JSONParser().parse(io.BytesIO(body.encode()), "application/json", {})
+    assert data == {"name": "\U0001f600", "path": "C:\\u0000"}
 
 
 @pytest.mark.parametrize(

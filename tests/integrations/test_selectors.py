@@ -32,6 +32,17 @@ def test_superusers_see_all_and_anonymous_or_inactive_users_nothing(two_workspac
     assert not account_selectors.scope_to_user(Workspace.objects.all(), inactive).exists()
 
 
+def test_membership_is_read_as_the_scope_reads_it(two_workspaces, superuser):
+    a, b = two_workspaces["a"].pk, two_workspaces["b"].pk
+    member = two_workspaces["a_member"]
+    assert account_selectors.is_workspace_member(user=member, workspace_id=a)
+    assert not account_selectors.is_workspace_member(user=member, workspace_id=b)
+    assert account_selectors.is_workspace_member(user=superuser, workspace_id=b)
+    assert not account_selectors.is_workspace_member(user=AnonymousUser(), workspace_id=a)
+    member.is_active = False
+    assert not account_selectors.is_workspace_member(user=member, workspace_id=a)
+
+
 def test_a_many_valued_path_does_not_repeat_rows(two_workspaces):
     # a_member shares both workspaces with a user who is in both.
     both = MembershipFactory(workspace=two_workspaces["a"]).user

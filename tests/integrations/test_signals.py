@@ -1,4 +1,7 @@
-"""Audit receivers: sign-ins, failed sign-ins, and the Celery task context."""
+"""Audit receivers: sign-ins, failed sign-ins, and the Celery task context; the heap settled
+after a process's first request."""
+
+import gc
 
 import pytest
 
@@ -89,3 +92,17 @@ def test_events_written_inside_a_task_name_the_job():
         "task-123",
     )
     assert context.current().task_id == ""
+
+
+def test_a_process_settles_its_heap_after_its_first_request_only(client, monkeypatch):
+    from django.core.signals import request_finished
+
+    # As a fresh process: the receiver connected, nothing frozen yet.
+    request_finished.connect(signals.settle_heap, dispatch_uid="hub_settle_heap")
+    gc.unfreeze()
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or 0)
+    client.get("/health/")
+    assert gc.get_freeze_count() > 0 and len(collections) == 1
+    client.get("/health/")
+    assert len(collections) == 1  # the first request only
