@@ -52,16 +52,16 @@ def fresh_database(name: str) -> Path | str:
     # BENCH_TEMPLATES: where the templates are kept, when not beside the databases (the README
     # test's clones share one folder, so that one of them migrates instead of each).
     templates = Path(os.environ.get("BENCH_TEMPLATES") or db.parent)
-    templates.mkdir(parents=True, exist_ok=True)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from config.fingerprint import migrations_fingerprint
-
-    template = templates / f"migrated-{migrations_fingerprint()}.sqlite3"
-    if template.exists():
-        shutil.copyfile(template, db)
+    # Django first, on this database: the fingerprint's module is in `config`, whose import
+    # loads the settings (with no DATABASE_URL yet they would name var/bench/db.sqlite3). It
+    # connects at the first query, below, after the copy.
     os.environ["DATABASE_URL"] = f"sqlite:///{db}"
     django_setup()
+    lock = template_lock(templates)
+    template = template_path(templates)
+    if template.exists():
+        shutil.copyfile(template, db)
+        lock.close()  # the others copy at once; the one that migrates holds it to the end
     from django.core.management import call_command
     from django.db import connection
 
@@ -73,7 +73,29 @@ def fresh_database(name: str) -> Path | str:
         partial = template.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(db, partial)
         partial.replace(template)  # atomic: another bench never copies half a template
+    lock.close()
     return db
+
+
+def template_path(templates: Path) -> Path:
+    """The migrated SQLite template in `templates` for the migrations of this checkout. The
+    tests' stacks copy it too (tests/stack.py `migrated_sqlite`): one template per test run,
+    whoever needs it first makes it."""
+    from config.fingerprint import migrations_fingerprint
+
+    return templates / f"migrated-{migrations_fingerprint()}.sqlite3"
+
+
+def template_lock(templates: Path):
+    """`templates` locked (an open file: closing it unlocks) while one process finds the
+    template missing and makes it: the others wait and copy it instead of migrating too (the
+    README test's four processes each start a bench at once)."""
+    import fcntl
+
+    templates.mkdir(parents=True, exist_ok=True)
+    lock = (templates / "template.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
 
 
 def _fresh_postgres(url: str) -> str:

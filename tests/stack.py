@@ -3,19 +3,25 @@ the tests that need the whole stack: the soak test and the README test. Each sta
 own folder (database, broker, keys), its own free ports and an environment without any of the
 hub's variables, whatever the suite itself was given."""
 
+import contextlib
 import json
 import os
+import queue
 import random
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from bench._setup import template_lock, template_path
 from config.endpoints import SANDBOX_PORT_OFFSETS
 from tests.environment import BASE_DIR, clean_env
 
@@ -53,6 +59,64 @@ def free_block(size: int) -> int:
 
 def free_port() -> int:
     return free_block(1)
+
+
+# The loop of a stack's console (Stack.shell): one line of JSON in, the code's `out` back as
+# one line "OUT=<json>" (or "ERR=<traceback>"); whatever else it prints is skipped.
+CONSOLE = """\
+import json, sys, traceback
+for line in sys.stdin:
+    scope = {"json": json, "out": None}
+    try:
+        exec(json.loads(line), scope)
+        print("OUT=" + json.dumps(scope["out"], default=str), flush=True)
+    except BaseException:
+        print("ERR=" + json.dumps(traceback.format_exc()), flush=True)
+"""
+
+
+def _lines_into(stream, lines: queue.Queue) -> None:
+    """Each line of `stream` into `lines`, then None at its end."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def run_templates(tmp_path_factory) -> Path:
+    """The folder of this test run's migrated SQLite template, shared by its test processes
+    (above each one's own temporary folder) and by the README test's bench clones."""
+    return tmp_path_factory.getbasetemp().parent / "bench-templates"
+
+
+def migrated_sqlite(database: Path, templates: Path) -> Path:
+    """`database`, a copy of the run's migrated template, for a stack or command whose
+    subject is not migrating: `migrate` from scratch renders 70-odd migrations (10-13 s of
+    CPU); on the copy it finds nothing to do. The first caller of the run (a bench, or this)
+    migrates once; a change of the migrations makes a new template (bench/_setup.py)."""
+    lock = template_lock(templates)
+    try:
+        template = template_path(templates)
+        if not template.exists():
+            partial = template.with_suffix(f".{os.getpid()}.tmp")
+            made = subprocess.run(
+                [PYTHON, "manage.py", "migrate", "--noinput", "--verbosity=0"],
+                cwd=BASE_DIR,
+                env=clean_env(DATABASE_URL=f"sqlite:///{partial}", VAR_DIR=str(templates / "var")),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert made.returncode == 0, made.stderr[-3000:]
+            # Whatever the WAL still holds into the file: the copy is then whole.
+            checkpoint = sqlite3.connect(partial)
+            checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            checkpoint.close()  # the last connection out removes the WAL
+            partial.replace(template)
+    finally:
+        lock.close()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, database)
+    return database
 
 
 class Stack:
@@ -118,12 +182,53 @@ class Stack:
             timeout=300,
         )
 
-    def shell(self, code: str) -> object:
-        """Python in the stack's own Django; the code sets `out`, which comes back as JSON."""
-        wrapped = f"import json\nout = None\n{code}\nprint('OUT=' + json.dumps(out, default=str))"
-        result = self.run(PYTHON, "manage.py", "shell", "-c", wrapped)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout.split("OUT=")[-1])
+    _console: subprocess.Popen | None = None
+
+    def shell(self, code: str, *, timeout: float = 300) -> object:
+        """Python in the stack's own Django; the code sets `out`, which comes back as JSON.
+        One `manage.py shell` of the stack's answers them all, started at the first: a
+        process per call started Django each time (some 2 s of CPU apiece, five in the soak
+        test)."""
+        if self._console is None:
+            self._console = subprocess.Popen(
+                [PYTHON, "manage.py", "shell", "-c", CONSOLE],
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=(self.var / "console.log").open("w"),
+                text=True,
+            )
+            # Read by a thread, so that a console that hangs fails the call at its timeout.
+            self._answers = queue.Queue()
+            threading.Thread(
+                target=_lines_into, args=(self._console.stdout, self._answers), daemon=True
+            ).start()
+        self._console.stdin.write(json.dumps(code) + "\n")
+        self._console.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._answers.get(timeout=max(0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"the stack's shell did not answer within {timeout}s:\n{code}")
+            if line is None:  # its output closed: it exited
+                pytest.fail(f"the stack's shell exited:\n{(self.var / 'console.log').read_text()}")
+            if line.startswith("ERR="):
+                pytest.fail(f"{code}\n{json.loads(line[4:])}")
+            if line.startswith("OUT="):
+                return json.loads(line[4:])
+
+    def _close_console(self) -> None:
+        if self._console is not None:
+            self._console.stdin.close()  # its loop ends
+            try:
+                self._console.wait(10)
+            except subprocess.TimeoutExpired:
+                self._console.kill()
+                self._console.wait(10)
+            self._console.stdout.close()
+            self._console = None
 
     def pid(self, name: str) -> int:
         supervisorctl = str(Path(PYTHON).parent / "supervisorctl")
@@ -142,7 +247,21 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
+    def kill(self) -> None:
+        """SIGKILL to every process of the stack, for a test done with it: nothing to wait for
+        (supervisord's orderly stop, the worker's warm shutdown: 12-17 s of a test's time).
+        supervisord puts each child in a process group of its own, all in the session
+        started here: the session is what is killed."""
+        self._close_console()
+        if self.process.poll() is None:
+            for pid in _session(self.process.pid):
+                with contextlib.suppress(ProcessLookupError):  # gone already
+                    os.kill(pid, signal.SIGKILL)
+            self.process.wait(10)
+        self.output.close()
+
     def stop(self) -> None:
+        self._close_console()
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)  # supervisord stops its children
             try:
@@ -151,6 +270,20 @@ class Stack:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
         self.output.close()
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of session `sid` (Linux: the sixth field of /proc/<pid>/stat)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the command's name, which is in parentheses and may hold spaces.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended while we looked
+            continue
+        if int(fields[3]) == sid:
+            pids.append(int(stat.parent.name))
+    return pids
 
 
 class KeptStack(Stack):
@@ -180,6 +313,7 @@ class KeptStack(Stack):
         return self.logfile.read_text(errors="replace")
 
     def stop(self) -> None:
+        self._close_console()
         if self.bench.poll() is None:
             self.bench.stdin.close()
             try:

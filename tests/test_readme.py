@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.environment import BASE_DIR, clean_env
-from tests.stack import PYTHON, KeptStack, Stack, free_port
+from tests.stack import PYTHON, KeptStack, Stack, free_port, run_templates
 
 README = (BASE_DIR / "README.md").read_text()
 INLINE = re.compile(r"`((?:make |\.ci/|\.venv/bin/python |python manage\.py |manage\.py )[^`]*)`")
@@ -286,8 +286,8 @@ def test_make_requirements_reproduces_the_pins(fresh):
 def test_every_bench_runs_small_and_prints_its_result(fresh, bench, tmp_path_factory):
     script, *options = bench.split()
     # The migrated template the benches copy, shared by the run's clones (one per test
-    # process): one of them migrates, not each.
-    templates = tmp_path_factory.getbasetemp().parent / "bench-templates"
+    # process) and the soak test's stack: one of them migrates, not each.
+    templates = run_templates(tmp_path_factory)
     ran = run(
         fresh,
         ".venv/bin/python",
