@@ -18,6 +18,25 @@ def test_setup_periodic_tasks_is_idempotent(capsys):
     assert f"0 created, 0 updated, {len(SCHEDULES)} unchanged, 0 removed" in capsys.readouterr().out
 
 
+def test_setup_periodic_tasks_migrates_a_database_not_set_up_yet_first(capsys, monkeypatch):
+    # The plan a new database has (all of it) stood in by two steps; the migrate it then
+    # runs, recorded instead of run (the test database is migrated already).
+    from django.db.migrations.executor import MigrationExecutor
+
+    from integrations.management.commands import setup_periodic_tasks
+
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [1, 2])
+    called = []
+    monkeypatch.setattr(
+        setup_periodic_tasks, "call_command", lambda name, **options: called.append(name)
+    )
+    call_command("setup_periodic_tasks")
+    assert called == ["migrate"]
+    out = capsys.readouterr().out
+    assert "The database has 2 unapplied migrations: migrating first." in out
+    assert f"{len(SCHEDULES)} created" in out  # and then the schedule is written
+
+
 def test_bootstrap_demo_creates_the_admin_once_and_prints_the_password_once(capsys):
     call_command("bootstrap_demo", email="admin@example.com")
     first = capsys.readouterr().out
