@@ -13,7 +13,12 @@ def scaled(size: int, *, minimum: int = 1) -> int:
     """A bench's workload size times BENCH_SCALE (default 1): `BENCH_SCALE=0.05` runs a bench
     small, to see that it works end to end (the README test does); its figures mean
     something only at full size."""
-    return max(minimum, round(size * float(os.environ.get("BENCH_SCALE", "1"))))
+    return max(minimum, round(size * scale()))
+
+
+def scale() -> float:
+    """BENCH_SCALE (default 1)."""
+    return float(os.environ.get("BENCH_SCALE", "1"))
 
 
 def django_setup() -> None:
