@@ -26,8 +26,11 @@ def publish(path, bodies, queue="work"):
             producer.publish(body, routing_key=queue, declare=[Queue(queue)])
 
 
-def receive(conn, queue="work", *, ack=True, limit=None, timeout=2.0, no_ack=False) -> list:
-    """Drain `queue` on `conn` until it is quiet for `timeout` (or `limit` arrived)."""
+def receive(conn, queue="work", *, ack=True, limit=None, timeout=0.5, no_ack=False) -> list:
+    """Drain `queue` on `conn` until it is quiet for `timeout` (or `limit` arrived). The tests
+    publish before they receive, and a message handed out twice would be there at the next
+    poll (every 10 ms; a lease's redelivery takes its visibility timeout, 30 s): half a second
+    of quiet shows there is no second one (it was 2 s: 12 s of this module's waiting)."""
     got = []
 
     def on_message(body, message):
