@@ -306,12 +306,17 @@ class TestInbound:
 
 
 class TestFaults:
-    def test_a_429_storm_is_waited_out_and_the_run_completes(self, linked, author, sandbox):
+    def test_a_429_storm_is_waited_out_and_the_run_completes(
+        self, linked, author, sandbox, monkeypatch
+    ):
         made = timeline(linked, author, task_blocks=2, per_block={"purchaseorder": 3, "comment": 1})
         sandbox.fault("smartsheet", kind="storm", path="/2.0/sheets/", count=4, retry_after=1)
+        waits = []  # tenacity's sleeps, recorded instead of taken (4 s of the test's time)
+        monkeypatch.setattr(tenacity.nap, "time", SimpleNamespace(sleep=waits.append))
         run = run_sync(linked, author, "outbound")
         assert (run.status, run.created, run.failed) == ("succeeded", len(made), 0)
         assert run.retries >= 4
+        assert len(waits) >= 4 and all(wait >= 1 for wait in waits)  # each Retry-After kept
         assert len(rows_of(linked, author)) == len(made)
 
     def test_5xx_fail_items_not_the_data_and_the_next_run_finishes_the_job(
