@@ -4,8 +4,10 @@ out, the token reused until near expiry, the seed's rules, idempotence and no du
 import threading
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+import tenacity
 from django.db import connections
 from django.utils import timezone
 
@@ -73,10 +75,13 @@ def test_a_429_in_the_middle_of_paging_is_waited_out(
             sandbox.fault("dataverse", kind="storm", count=1, retry_after=1)
 
     monkeypatch.setattr(sync.Importer, "page", then_throttle)
+    waits = []  # tenacity's sleeps, recorded instead of taken
+    monkeypatch.setattr(tenacity.nap, "time", SimpleNamespace(sleep=waits.append))
     run = run_import(workspace, admin)
     log = [(c["status"], "skiptoken" in c["query"]) for c in sandbox.calls("dataverse")["log"]]
     assert log == [(200, False), (429, True), (200, True), (200, True)]
     assert (run.status, run.created, run.retries) == ("succeeded", 12_000, 1)
+    assert len(waits) == 1 and waits[0] >= 1  # the Retry-After waited out
     assert Job.objects.filter(workspace=workspace).count() == 12_000
 
 
