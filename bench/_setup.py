@@ -78,17 +78,25 @@ def fresh_database(name: str) -> Path | str:
         partial = template.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(db, partial)
         partial.replace(template)  # atomic: another bench never copies half a template
+        drop_old_templates(template)
     lock.close()
     return db
 
 
 def template_path(templates: Path) -> Path:
     """The migrated SQLite template in `templates` for the migrations of this checkout. The
-    tests' stacks copy it too (tests/stack.py `migrated_sqlite`): one template per test run,
-    whoever needs it first makes it."""
+    suite's stacks copy it too (tests/stack.py `migrated_sqlite`): whoever needs it first
+    makes it."""
     from config.fingerprint import migrations_fingerprint
 
     return templates / f"migrated-{migrations_fingerprint()}.sqlite3"
+
+
+def drop_old_templates(template: Path) -> None:
+    """The templates of earlier migrations beside `template`: nothing copies them again."""
+    for old in template.parent.glob("migrated-*.sqlite3"):
+        if old != template:
+            old.unlink(missing_ok=True)
 
 
 def template_lock(templates: Path):

@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench._setup import template_lock, template_path
+from bench._setup import drop_old_templates, template_lock, template_path
 from config.endpoints import SANDBOX_PORT_OFFSETS
 from tests.environment import BASE_DIR, clean_env
 
@@ -82,17 +83,17 @@ def _lines_into(stream, lines: queue.Queue) -> None:
     lines.put(None)
 
 
-def run_templates(tmp_path_factory) -> Path:
-    """The folder of this test run's migrated SQLite template, shared by its test processes
-    (above each one's own temporary folder) and by the README test's bench clones."""
-    return tmp_path_factory.getbasetemp().parent / "bench-templates"
+# The migrated SQLite template the suite's stacks and the README test's bench clones copy
+# (BENCH_TEMPLATES), named by the migrations' fingerprint and kept between runs, as the test
+# database's template is (tests/conftest.py): a change of the migrations makes a new one.
+TEMPLATES = Path(tempfile.gettempdir()) / "hub-sqlite-templates"
 
 
-def migrated_sqlite(database: Path, templates: Path) -> Path:
-    """`database`, a copy of the run's migrated template, for a stack or command whose
-    subject is not migrating: `migrate` from scratch renders 70-odd migrations (10-13 s of
-    CPU); on the copy it finds nothing to do. The first caller of the run (a bench, or this)
-    migrates once; a change of the migrations makes a new template (bench/_setup.py)."""
+def migrated_sqlite(database: Path, templates: Path = TEMPLATES) -> Path:
+    """`database`, a copy of the migrated template, for a stack or command whose subject is
+    not migrating: `migrate` from scratch renders 70-odd migrations (10-13 s of CPU); on the
+    copy it finds nothing to do. The first caller after a change of the migrations (a bench,
+    or this) migrates, once."""
     lock = template_lock(templates)
     try:
         template = template_path(templates)
@@ -112,6 +113,7 @@ def migrated_sqlite(database: Path, templates: Path) -> Path:
             checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             checkpoint.close()  # the last connection out removes the WAL
             partial.replace(template)
+            drop_old_templates(template)
     finally:
         lock.close()
     database.parent.mkdir(parents=True, exist_ok=True)

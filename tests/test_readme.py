@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.environment import BASE_DIR, clean_env
-from tests.stack import PYTHON, KeptStack, Stack, free_port, run_templates
+from tests.stack import PYTHON, TEMPLATES, KeptStack, Stack, free_port
 
 README = (BASE_DIR / "README.md").read_text()
 INLINE = re.compile(r"`((?:make |\.ci/|\.venv/bin/python |python manage\.py |manage\.py )[^`]*)`")
@@ -283,18 +283,17 @@ def test_make_requirements_reproduces_the_pins(fresh):
         "crm_sync.py --provider hubspot",
     ],
 )
-def test_every_bench_runs_small_and_prints_its_result(fresh, bench, tmp_path_factory):
+def test_every_bench_runs_small_and_prints_its_result(fresh, bench):
     script, *options = bench.split()
-    # The migrated template the benches copy, shared by the run's clones (one per test
-    # process) and the soak test's stack: one of them migrates, not each.
-    templates = run_templates(tmp_path_factory)
+    # The migrated template the benches copy, shared by the clones (one per test process),
+    # the suite's stacks and the runs after this one: one of them migrates, not each.
     ran = run(
         fresh,
         ".venv/bin/python",
         f"bench/{script}",
         *options,
         BENCH_SCALE="0.05",
-        BENCH_TEMPLATES=str(templates),
+        BENCH_TEMPLATES=str(TEMPLATES),
     )
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert ran.stdout.strip().splitlines()[-1].startswith("RESULT ")

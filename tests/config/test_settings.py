@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.environment import BASE_DIR, READ_VARIABLES, clean_env
-from tests.stack import migrated_sqlite, run_templates
+from tests.stack import migrated_sqlite
 
 
 def run(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
@@ -103,11 +103,11 @@ def test_the_celery_entry_point_stops_the_same_way(tmp_path):
         ["-m", "celery", "-A", "config", "report"],
     ],
 )
-def test_commands_run_without_debug_or_allowed_hosts(tmp_path, tmp_path_factory, command):
+def test_commands_run_without_debug_or_allowed_hosts(tmp_path, command):
     if "setup_periodic_tasks" in command:
         # A database to write to, migrated already: migrating a new one first is
         # tests/integrations/test_commands.py's question, and from scratch it took 8 s of CPU.
-        migrated_sqlite(tmp_path / "db.sqlite3", run_templates(tmp_path_factory))
+        migrated_sqlite(tmp_path / "db.sqlite3")
     # Only serving HTTP needs ALLOWED_HOSTS; a bare checkout's commands must work.
     result = run(command, tmp_path, DEBUG="", ALLOWED_HOSTS="")
     assert result.returncode == 0, result.stderr

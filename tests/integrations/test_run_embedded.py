@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.stack import PYTHON, Stack, migrated_sqlite, run_templates
+from tests.stack import PYTHON, Stack, migrated_sqlite
 
 # The suite soaks for 12 s (a burst of 300 tasks and six beats): long enough to catch a lost
 # or doubled message, short enough for CI. Endurance is a separate question, asked on demand:
@@ -56,7 +56,7 @@ def stack(tmp_path_factory):
     var = tmp_path_factory.mktemp("stack")
     # Migrating is not this test's subject (`make run` in the README test migrates from
     # scratch): run_embedded's migrate finds the run's migrated template already applied.
-    migrated_sqlite(var / "db.sqlite3", run_templates(tmp_path_factory))
+    migrated_sqlite(var / "db.sqlite3")
     stack = Stack(
         var_dir=var,
         command=[PYTHON, "manage.py", "run_embedded", "--port", "{port}"],
