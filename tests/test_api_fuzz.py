@@ -519,7 +519,7 @@ def operations_by_shard(schema) -> dict[str, set[str]]:
 def test_the_api_answers_as_its_schema_says(
     shard, two_workspaces, sandbox, capsys, monkeypatch, settings, request
 ):
-    # Some 3,500 requests of one user in two minutes: at the production rate (1000/minute) the
+    # Up to ~1,200 requests of one user in ten seconds: at the production rate (1000/minute) the
     # fuzzer would spend most of its time waiting out 429s (documented, and tested elsewhere).
     monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "100000/minute")
     seeded = seed(two_workspaces, sandbox)
