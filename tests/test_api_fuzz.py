@@ -9,7 +9,7 @@ import json
 import re
 import socket
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -145,6 +145,23 @@ KNOWN_DEVIATIONS: dict[tuple[str, str, str], str] = {
 # the ~4,000 requests, whatever this number) enough to reach the documented answers of the
 # seeded data in about a minute, not an exhaustive search.
 MAX_EXAMPLES = 15
+
+# The operations are fuzzed in shards, one test each, so that pytest-xdist spreads the ~5,000
+# requests over its processes (one test was the suite's longest, 140 s under -n 4). A shard is
+# the operations whose path matches its pattern, fuzzed by every phase but the stateful one
+# over its own seeded data; the stateful phase chains operations across apps, so it runs alone
+# over the whole schema. Every operation belongs to exactly one shard (asserted: a new endpoint
+# must be given one). Balanced by their time, each under ~25 s alone.
+SHARDS: dict[str, str] = {
+    "crm configs": r"^/api/crm/configs(/|$)",
+    "crm": r"^/api/crm/(sync|conflicts|connect|oauth|disconnect|\{provider\})(/|$)",
+    "integrations": r"^/(api/)?integrations/",
+    "projects": r"^/api/projects(/|$)",
+    "workspaces": r"^/api/(workspaces|memberships|me|destinations)(/|$)",
+    "the rest": r"^/api/(migration|timetracker|audit-events)(/|$)",
+}
+STATEFUL = "stateful"
+UNIT_PHASES = ("examples", "coverage", "fuzzing")
 
 
 def seed(two_workspaces, sandbox) -> dict[str, list[int]]:
@@ -314,10 +331,14 @@ def crm_seed(a, b, salesforce) -> list[int]:
     return ids
 
 
-def fuzz_config(*, key: str, ids: list[int], workspaces: list[int]) -> schemathesis.Config:
+def fuzz_config(
+    *, phases: tuple[str, ...], key: str, ids: list[int], workspaces: list[int]
+) -> schemathesis.Config:
     return schemathesis.Config.from_dict(
         {
+            # One seed for every shard.
             "seed": 12,
+            "phases": {phase: {"enabled": phase in phases} for phase in (*UNIT_PHASES, STATEFUL)},
             # Each run alike: no failures replayed from an earlier run's cache or database.
             "cache": {"enabled": False},
             "dictionaries": {
@@ -375,19 +396,31 @@ class OneThreadServer(basehttp.WSGIServer):
         return connection, address
 
 
+class QuietRequestHandler(basehttp.WSGIRequestHandler):
+    """runserver's access log line (logger django.server) for each of the fuzzer's requests:
+    a twentieth of the serving thread's CPU, formatted twice (our JSON and pytest's capture), and
+    nothing the hub logs in production (gunicorn serves it). The hub's own logs stay (a 4xx
+    warning, a 5xx error with its traceback from django.request)."""
+
+    def log_message(self, format, *args):
+        pass
+
+
 @contextmanager
 def hub_server(settings):
     from django.core.wsgi import get_wsgi_application
     from django.db import connections
 
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
-    server = OneThreadServer(("127.0.0.1", 0), basehttp.WSGIRequestHandler)
+    server = OneThreadServer(("127.0.0.1", 0), QuietRequestHandler)
     server.set_app(get_wsgi_application())
     # Kept between requests (request_finished closes a connection past its age), and closed
     # by the serving thread when it stops: a connection belongs to the thread that made it.
+    # Not health-checked (a `SELECT 1` before each request's first query, there for a
+    # connection the network dropped while idle): this one is local and in use all along.
     database = connections["default"].settings_dict
-    age = database.get("CONN_MAX_AGE")
-    database["CONN_MAX_AGE"] = None
+    kept = {key: database.get(key) for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS")}
+    database.update(CONN_MAX_AGE=None, CONN_HEALTH_CHECKS=False)
 
     def serve():
         try:
@@ -403,7 +436,7 @@ def hub_server(settings):
         server.shutdown()
         thread.join(30)
         server.server_close()
-        database["CONN_MAX_AGE"] = age
+        database.update(kept)
 
 
 def detail(message: str) -> str:
@@ -426,7 +459,7 @@ def excused(operation: str, kind: str, text: str) -> bool:
 def run(schema) -> dict:
     """Every phase of the engine; the figures and the distinct failures."""
     operations, requests, failures, errors = set(), 0, {}, []
-    seconds, per_phase = Counter(), Counter()
+    seconds, per_phase, phase_operations = Counter(), Counter(), defaultdict(set)
     for event in engine_for(schema).execute():
         if isinstance(event, events.ScenarioFinished):
             recorder = event.recorder
@@ -434,6 +467,7 @@ def run(schema) -> dict:
             operations.add(recorder.label)
             seconds[recorder.label] += event.elapsed_time
             per_phase[event.phase.value] += len(recorder.interactions)
+            phase_operations[event.phase.value].add(recorder.label)
             for case_id, checks in recorder.checks.items():
                 for check in checks:
                     if check.failure_info is not None:
@@ -462,21 +496,43 @@ def run(schema) -> dict:
         "errors": errors,
         "slowest": seconds.most_common(5),
         "requests per phase": dict(per_phase),
+        "operations per phase": phase_operations,
     }
 
 
+def operations_by_shard(schema) -> dict[str, set[str]]:
+    """The schema's operations by shard, each in exactly one."""
+    found = {name: set() for name in SHARDS}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        homes = [name for name, pattern in SHARDS.items() if re.search(pattern, operation.path)]
+        assert len(homes) == 1, f"{operation.label} is in {homes or 'no shard'}: give it one"
+        found[homes[0]].add(operation.label)
+    return found
+
+
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_the_api_answers_as_its_schema_says(two_workspaces, sandbox, capsys, monkeypatch, settings):
-    # Some 3,500 requests of one user in two minutes: at the production rate (1000/minute) the
+# Ids from 1 whichever shards ran before in the process: the same seed then makes the same
+# requests (the stateful phase's length follows the answers).
+@pytest.mark.django_db(transaction=True, reset_sequences=True)
+@pytest.mark.parametrize("shard", [*SHARDS, STATEFUL])
+def test_the_api_answers_as_its_schema_says(
+    shard, two_workspaces, sandbox, capsys, monkeypatch, settings, request
+):
+    # Up to ~1,200 requests of one user in ten seconds: at the production rate (1000/minute) the
     # fuzzer would spend most of its time waiting out 429s (documented, and tested elsewhere).
     monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "100000/minute")
     seeded = seed(two_workspaces, sandbox)
     _, key = accounts.api_token_create(user=two_workspaces["a_admin"], name="fuzz")
     with hub_server(settings) as url:
+        phases = (STATEFUL,) if shard == STATEFUL else UNIT_PHASES
+        # As JSON: YAML (the default) cost the hub more to write and schemathesis to read.
         schema = schemathesis.openapi.from_url(
-            f"{url}/api/schema/", config=fuzz_config(key=key, **seeded)
+            f"{url}/api/schema/?format=json", config=fuzz_config(phases=phases, key=key, **seeded)
         )
+        shards = operations_by_shard(schema)
+        if shard != STATEFUL:
+            schema = schema.include(path_regex=SHARDS[shard])
         try:
             result = run(schema)
         finally:
@@ -486,17 +542,26 @@ def test_the_api_answers_as_its_schema_says(two_workspaces, sandbox, capsys, mon
 
     unexcused = sorted(key for key in result["failures"] if not excused(*key))
     figures = {
+        "shard": shard,
         "operations": len(result["operations"]),
         "requests": result["requests"],
         "failures": dict(Counter(kind for _, kind, _ in result["failures"])),
         "unexcused": len(unexcused),
     }
-    with capsys.disabled():  # the figures go into the CI log (and the issue's closing note)
-        print("\nschemathesis:", json.dumps(figures))
-        for key, info in sorted(result["failures"].items()):
-            mark = "excused" if key not in unexcused else "FAILED"
-            print(f"  {mark}: {' | '.join(key)}\n    {info}")
-        print("  slowest operations (s):", result["slowest"])
-        print("  requests per phase:", result["requests per phase"])
+    lines = [f"schemathesis: {json.dumps(figures)}"]
+    for key, info in sorted(result["failures"].items()):
+        mark = "excused" if key not in unexcused else "FAILED"
+        lines.append(f"  {mark}: {' | '.join(key)}\n    {info}")
+    lines.append(f"  slowest operations (s): {result['slowest']}")
+    lines.append(f"  requests per phase: {result['requests per phase']}")
+    with capsys.disabled():  # the figures go into the log of a run without xdist
+        print("\n" + "\n".join(lines))
+    # and into the report, where xdist's processes keep them too: shown for a failed shard
+    # (and with -rP for a passed one)
+    request.node.add_report_section("call", "schemathesis figures", "\n".join(lines))
     assert result["errors"] == [], "schemathesis could not test every operation"
+    if shard != STATEFUL:
+        for phase in ("coverage", "fuzzing"):
+            missed = shards[shard] - result["operations per phase"][phase]
+            assert not missed, f"the {phase} phase skipped {sorted(missed)}"
     assert unexcused == []

@@ -85,7 +85,12 @@ def audit_event_list(*, user: User) -> QuerySet[AuditEvent]:
 
 
 def api_token_for_key(*, digest: str) -> ApiToken | None:
-    return ApiToken.objects.select_related("user").filter(digest=digest).first()
+    # get(), not first(): the digest is unique, and first() would sort by the model's ordering
+    # (created_at) in the query every API request starts with.
+    try:
+        return ApiToken.objects.select_related("user").get(digest=digest)
+    except ApiToken.DoesNotExist:
+        return None
 
 
 def workspace_for(*, user: User, workspace_id) -> Workspace:
