@@ -127,54 +127,53 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
 
 
 def _clone_the_template(connection, worker: str) -> None:
+    from django.conf import settings
+
+    if connection.vendor == "sqlite":  # the stacks' and benches' template (tests/stack.py)
+        import shutil
+
+        from tests.stack import sqlite_template
+
+        clone = connection.creation._get_test_db_name()  # in this process's own VAR_DIR
+        Path(clone).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sqlite_template(), clone)
+    else:
+        _postgresql_template_copied(connection, worker)
+        clone = connection.creation.get_test_db_clone_settings(worker)["NAME"]
+    connection.settings_dict["NAME"] = settings.DATABASES[connection.alias]["NAME"] = clone
+
+
+def _postgresql_template_copied(connection, worker: str) -> None:
+    """This process's database, a copy of the migrated template on the server: the template
+    made under a lock by the first process to need it, named by the migrations'
+    fingerprint."""
     import fcntl
     import tempfile
-
-    from django.conf import settings
 
     from config.fingerprint import migrations_fingerprint
 
     base = connection.creation._get_test_db_name().removesuffix(f"_{worker}")
-    if connection.vendor == "sqlite" and Path(base).parent.name == worker:
-        base = str(Path(base).parent.parent / Path(base).name)  # beside the processes' folders
     template = f"{base}_template_{migrations_fingerprint()}"
-    lock = Path(tempfile.gettempdir()) / f"hub-test-db-{Path(template).name}.lock"
+    lock = Path(tempfile.gettempdir()) / f"hub-test-db-{template}.lock"
     with open(lock, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # one process migrates; the others wait, then copy
-        if not _template_exists(connection, template):
-            _drop_old_templates(connection, base)
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+            missing = cursor.fetchone() is None
+        if missing:
+            with connection._nodb_cursor() as cursor:  # earlier migrations': never copied again
+                cursor.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_template_%"]
+                )
+                for (old,) in cursor.fetchall():
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
             connection.settings_dict["TEST"]["NAME"] = template
             connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-            if connection.vendor == "sqlite":  # the copy is of the file: nothing left in the WAL
-                with connection.cursor() as cursor:
-                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         connection.close()  # PostgreSQL copies no database a session is connected to
         connection.settings_dict["NAME"] = template
+        # The copy under the lock too: another process's CREATE DATABASE from the same
+        # template is refused while this one is connected to it.
         connection.creation.clone_test_db(suffix=worker, verbosity=0)
-    clone = connection.creation.get_test_db_clone_settings(worker)["NAME"]
-    connection.settings_dict["NAME"] = settings.DATABASES[connection.alias]["NAME"] = clone
-
-
-def _template_exists(connection, template: str) -> bool:
-    if connection.vendor == "sqlite":
-        return Path(template).exists()
-    with connection._nodb_cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
-        return cursor.fetchone() is not None
-
-
-def _drop_old_templates(connection, base: str) -> None:
-    """Templates of earlier migrations: nothing will copy them again."""
-    if connection.vendor == "sqlite":
-        for old in Path(base).parent.glob(f"{Path(base).name}_template_*"):
-            old.unlink(missing_ok=True)
-        return
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_template_%"]
-        )
-        for (old,) in cursor.fetchall():
-            cursor.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
 
 
 def _name_sessions_left_open(connection, django_db_blocker) -> None:

@@ -92,8 +92,16 @@ TEMPLATES = Path(tempfile.gettempdir()) / "hub-sqlite-templates"
 def migrated_sqlite(database: Path, templates: Path = TEMPLATES) -> Path:
     """`database`, a copy of the migrated template, for a stack or command whose subject is
     not migrating: `migrate` from scratch renders 70-odd migrations (10-13 s of CPU); on the
-    copy it finds nothing to do. The first caller after a change of the migrations (a bench,
-    or this) migrates, once."""
+    copy it finds nothing to do."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sqlite_template(templates), database)
+    return database
+
+
+def sqlite_template(templates: Path = TEMPLATES) -> Path:
+    """The migrated SQLite template of this checkout's migrations, shared by the stacks, the
+    benches and the test databases (tests/conftest.py): the first caller after a change of
+    the migrations migrates it, once, while the others wait."""
     lock = template_lock(templates)
     try:
         template = template_path(templates)
@@ -116,9 +124,7 @@ def migrated_sqlite(database: Path, templates: Path = TEMPLATES) -> Path:
             drop_old_templates(template)
     finally:
         lock.close()
-    database.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, database)
-    return database
+    return template
 
 
 class Stack:

@@ -79,6 +79,14 @@ def fresh(tmp_path_factory) -> Path:
         if source.is_file():  # a deleted file may still be in the index
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)  # mtimes kept: make's install stamps stay valid
+    # The checkout's bytecode too (git-ignored, so not cloned): each clone's first processes
+    # compiled every module they imported, and pytest rewrote the test modules, again (some
+    # 5 s of CPU per clone, up to one clone per test process). A .pyc holds its source's
+    # size and mtime, both kept above, so one whose source differs is compiled afresh.
+    for cache in BASE_DIR.glob("**/__pycache__"):
+        relative = cache.relative_to(BASE_DIR)
+        if relative.parts[0] not in (".venv", "var", "node_modules"):
+            shutil.copytree(cache, root / relative, dirs_exist_ok=True)
     (root / ".venv").symlink_to(BASE_DIR / ".venv")
     return root
 
