@@ -1,4 +1,6 @@
 import os
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -143,22 +145,36 @@ def _clone_the_template(connection, worker: str) -> None:
     connection.settings_dict["NAME"] = settings.DATABASES[connection.alias]["NAME"] = clone
 
 
+@dataclass(frozen=True)
+class PostgresTemplate:
+    """The migrated template database on the server, named by the migrations' fingerprint,
+    and the lock under which it is made and copied."""
+
+    name: str
+
+    @contextmanager
+    def locked(self):
+        import fcntl
+        import tempfile
+
+        with open(Path(tempfile.gettempdir()) / f"hub-test-db-{self.name}.lock", "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            yield self
+
+
+_templates: dict[str, PostgresTemplate] = {}
+
+
 def _postgresql_template_copied(connection, worker: str) -> None:
     """This process's database, a copy of the migrated template on the server: the template
-    made under a lock by the first process to need it, named by the migrations'
-    fingerprint."""
-    import fcntl
-    import tempfile
-
+    made by the first process to need it while the others wait."""
     from config.fingerprint import migrations_fingerprint
 
     base = connection.creation._get_test_db_name().removesuffix(f"_{worker}")
-    template = f"{base}_template_{migrations_fingerprint()}"
-    lock = Path(tempfile.gettempdir()) / f"hub-test-db-{template}.lock"
-    with open(lock, "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # one process migrates; the others wait, then copy
+    template = PostgresTemplate(f"{base}_template_{migrations_fingerprint()}")
+    with template.locked():
         with connection._nodb_cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template.name])
             missing = cursor.fetchone() is None
         if missing:
             with connection._nodb_cursor() as cursor:  # earlier migrations': never copied again
@@ -167,13 +183,21 @@ def _postgresql_template_copied(connection, worker: str) -> None:
                 )
                 for (old,) in cursor.fetchall():
                     cursor.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
-            connection.settings_dict["TEST"]["NAME"] = template
+            connection.settings_dict["TEST"]["NAME"] = template.name
             connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         connection.close()  # PostgreSQL copies no database a session is connected to
-        connection.settings_dict["NAME"] = template
+        connection.settings_dict["NAME"] = template.name
         # The copy under the lock too: another process's CREATE DATABASE from the same
         # template is refused while this one is connected to it.
         connection.creation.clone_test_db(suffix=worker, verbosity=0)
+    _templates["postgresql"] = template
+
+
+@pytest.fixture(scope="session")
+def postgresql_template(django_db_setup) -> PostgresTemplate | None:
+    """The migrated template the test databases copy, when they are PostgreSQL's: a test
+    that needs a new migrated database of its own copies it too."""
+    return _templates.get("postgresql")
 
 
 def _name_sessions_left_open(connection, django_db_blocker) -> None:
