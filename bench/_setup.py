@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -62,31 +64,48 @@ def fresh_database(name: str) -> Path | str:
     # connects at the first query, below, after the copy.
     os.environ["DATABASE_URL"] = f"sqlite:///{db}"
     django_setup()
-    lock = template_lock(templates)
-    template = template_path(templates)
-    if template.exists():
-        shutil.copyfile(template, db)
-        lock.close()  # the others copy at once; the one that migrates holds it to the end
+    shutil.copyfile(sqlite_template(templates), db)
     from django.core.management import call_command
-    from django.db import connection
 
     call_command("migrate", verbosity=0)  # on a copy: nothing to do, and says so if otherwise
-    wal = Path(f"{db}-wal")
-    if not template.exists():
-        connection.close()  # the last connection out moves the WAL into the file
-    if not template.exists() and not (wal.exists() and wal.stat().st_size):
-        partial = template.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(db, partial)
-        partial.replace(template)  # atomic: another bench never copies half a template
-        drop_old_templates(template)
-    lock.close()
     return db
 
 
+def sqlite_template(templates: Path) -> Path:
+    """The migrated SQLite template of this checkout's migrations in `templates`, shared by
+    the benches, the suite's stacks and its test databases (tests/stack.py): the first caller
+    after a change of the migrations migrates it, once, while the others wait."""
+    from tests.environment import clean_env
+
+    lock = template_lock(templates)
+    try:
+        template = template_path(templates)
+        if not template.exists():
+            partial = template.with_suffix(f".{os.getpid()}.tmp")
+            made = subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity=0"],
+                cwd=ROOT,
+                env=clean_env(DATABASE_URL=f"sqlite:///{partial}", VAR_DIR=str(templates / "var")),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if made.returncode != 0:
+                raise RuntimeError(f"migrating the template failed:\n{made.stderr[-3000:]}")
+            # Whatever the WAL still holds into the file: the copy is then whole.
+            checkpoint = sqlite3.connect(partial)
+            checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            checkpoint.close()  # the last connection out removes the WAL
+            partial.replace(template)  # atomic: nobody copies half a template
+            drop_old_templates(template)
+    finally:
+        lock.close()
+    return template
+
+
 def template_path(templates: Path) -> Path:
-    """The migrated SQLite template in `templates` for the migrations of this checkout. The
-    suite's stacks copy it too (tests/stack.py `migrated_sqlite`): whoever needs it first
-    makes it."""
+    """Where the migrated SQLite template for the migrations of this checkout is kept in
+    `templates`."""
     from config.fingerprint import migrations_fingerprint
 
     return templates / f"migrated-{migrations_fingerprint()}.sqlite3"

@@ -136,13 +136,10 @@ def _clone_the_template(connection, worker: str) -> None:
     from django.conf import settings
 
     if connection.vendor == "sqlite":  # the stacks' and benches' template (tests/stack.py)
-        import shutil
-
-        from tests.stack import sqlite_template
+        from tests.stack import migrated_sqlite
 
         clone = connection.creation._get_test_db_name()  # in this process's own VAR_DIR
-        Path(clone).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(sqlite_template(), clone)
+        migrated_sqlite(Path(clone))
     else:
         _postgresql_template_copied(connection, worker)
         clone = connection.creation.get_test_db_clone_settings(worker)["NAME"]
@@ -178,15 +175,14 @@ def _postgresql_template_copied(connection, worker: str) -> None:
     template = PostgresTemplate(f"{base}_template_{migrations_fingerprint()}")
     with template.locked():
         with connection._nodb_cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template.name])
-            missing = cursor.fetchone() is None
-        if missing:
-            with connection._nodb_cursor() as cursor:  # earlier migrations': never copied again
-                cursor.execute(
-                    "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_template_%"]
-                )
-                for (old,) in cursor.fetchall():
+            cursor.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_template_%"]
+            )
+            made = [name for (name,) in cursor.fetchall()]
+            if template.name not in made:
+                for old in made:  # earlier migrations': never copied again
                     cursor.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+        if template.name not in made:
             connection.settings_dict["TEST"]["NAME"] = template.name
             connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         connection.close()  # PostgreSQL copies no database a session is connected to

@@ -11,7 +11,6 @@ import random
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench._setup import drop_old_templates, template_lock, template_path
+from bench._setup import sqlite_template
 from config.endpoints import SANDBOX_PORT_OFFSETS
 from tests.environment import BASE_DIR, clean_env
 
@@ -96,35 +95,6 @@ def migrated_sqlite(database: Path, templates: Path = TEMPLATES) -> Path:
     database.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sqlite_template(templates), database)
     return database
-
-
-def sqlite_template(templates: Path = TEMPLATES) -> Path:
-    """The migrated SQLite template of this checkout's migrations, shared by the stacks, the
-    benches and the test databases (tests/conftest.py): the first caller after a change of
-    the migrations migrates it, once, while the others wait."""
-    lock = template_lock(templates)
-    try:
-        template = template_path(templates)
-        if not template.exists():
-            partial = template.with_suffix(f".{os.getpid()}.tmp")
-            made = subprocess.run(
-                [PYTHON, "manage.py", "migrate", "--noinput", "--verbosity=0"],
-                cwd=BASE_DIR,
-                env=clean_env(DATABASE_URL=f"sqlite:///{partial}", VAR_DIR=str(templates / "var")),
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert made.returncode == 0, made.stderr[-3000:]
-            # Whatever the WAL still holds into the file: the copy is then whole.
-            checkpoint = sqlite3.connect(partial)
-            checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            checkpoint.close()  # the last connection out removes the WAL
-            partial.replace(template)
-            drop_old_templates(template)
-    finally:
-        lock.close()
-    return template
 
 
 class Stack:
