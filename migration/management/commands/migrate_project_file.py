@@ -25,20 +25,11 @@ class Command(migrate_project_online.Command):
     help = "Migrate MS Project files (MPP, MSPDI XML, MPX, XER, ...) into Smartsheet workspaces."
     command_name = "migrate_project_file"
 
+    migrated = "files"
+
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="*", metavar="PATH", help="The files to migrate.")
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Plan and report only; write nothing."
-        )
-        parser.add_argument(
-            "--from-run", type=int, metavar="N", help="Run dry run N's plan for real."
-        )
-        parser.add_argument(
-            "--accept-errors",
-            action="store_true",
-            help="Migrate files whose plan has errors too (the rows in error are left out).",
-        )
-        parser.add_argument("--workspace", help="The hub workspace (id or slug).")
+        self.add_run_arguments(parser)
         parser.add_argument("--target", type=int, help="The Smartsheet connection's id.")
 
     def handle(self, *args, paths, **options):

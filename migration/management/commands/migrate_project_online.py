@@ -23,12 +23,19 @@ from migration.sources.project_online import list_projects
 class Command(BaseCommand):
     help = "Migrate Project Online projects into Smartsheet workspaces (or list them)."
     command_name = "migrate_project_online"
+    migrated = "projects"  # what a run migrates, as the options' help names it
 
     def add_arguments(self, parser):
         parser.add_argument(
             "projects", nargs="*", help="Projects to migrate: their ids or exact names."
         )
         parser.add_argument("--list", action="store_true", help="List the projects and stop.")
+        self.add_run_arguments(parser)
+        parser.add_argument("--source", type=int, help="The Project Online connection's id.")
+        parser.add_argument("--target", type=int, help="The Smartsheet connection's id.")
+
+    def add_run_arguments(self, parser) -> None:
+        """How a run goes and in which workspace: the options of both migration commands."""
         parser.add_argument(
             "--dry-run", action="store_true", help="Plan and report only; write nothing."
         )
@@ -38,11 +45,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--accept-errors",
             action="store_true",
-            help="Migrate projects whose plan has errors too (the rows in error are left out).",
+            help=f"Migrate {self.migrated} whose plan has errors too (the rows in error are left out).",
         )
         parser.add_argument("--workspace", help="The hub workspace (id or slug).")
-        parser.add_argument("--source", type=int, help="The Project Online connection's id.")
-        parser.add_argument("--target", type=int, help="The Smartsheet connection's id.")
 
     def handle(self, *args, projects, **options):
         if options["from_run"] is not None:
