@@ -2,6 +2,8 @@
 "Run for real" from a dry run, start a stopped one again, the plan and the report with its
 CSV / JSON downloads) and the report's findings, filterable."""
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -298,8 +300,9 @@ class MigrationRunAdmin(SyncRunAdmin):
                 (str(p.id), f"{p.name} (modified {p.modified})") for p in projects
             ]
         if request.method == "POST" and source is not None and form.is_valid():
-            try:
-                run = services.migration_start(
+            started = self._start(
+                request,
+                lambda: services.migration_start(
                     hub_workspace=source.workspace,
                     user=request.user,
                     source_connection=source,
@@ -308,28 +311,37 @@ class MigrationRunAdmin(SyncRunAdmin):
                     dry_run="_real" not in request.POST,
                     accept_errors=form.cleaned_data["accept_errors"],
                     trigger=MigrationRun.Trigger.ADMIN,
-                )
-            except ApplicationError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                return self._started(request, run)
-        return TemplateResponse(
+                ),
+            )
+            if started is not None:
+                return started
+        return self._start_page(
             request,
             "admin/migration/migrationrun/start.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "form": form,
-                "source": source,
-                "projects": projects,
-                "title": "Migrate Project Online projects",
-            },
+            "Migrate Project Online projects",
+            form=form,
+            source=source,
+            projects=projects,
         )
 
-    def _started(self, request, run: MigrationRun):
+    def _start(self, request, start: Callable[[], MigrationRun]):
+        """A run started by `start`, announced, and its page; a refusal is the form's
+        message (None: the form is shown again)."""
+        try:
+            run = start()
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
         kind = "Dry run" if run.dry_run else "Migration"
         self.message_user(request, f"{kind} {run.pk} started.", messages.SUCCESS)
         return redirect("migration-run", run_id=run.pk)
+
+    def _start_page(self, request, template: str, title: str, **context):
+        return TemplateResponse(
+            request,
+            template,
+            {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **context},
+        )
 
     def start_files_view(self, request):
         """Upload one or many MS Project files and start a dry run or a real run of them (the
@@ -343,39 +355,36 @@ class MigrationRunAdmin(SyncRunAdmin):
         )
         if request.method == "POST" and form.is_valid():
             target = form.cleaned_data["target_connection"]
-            try:
-                with transaction.atomic():
-                    files = [
-                        services.migration_file_add(
-                            hub_workspace=target.workspace,
-                            user=request.user,
-                            name=upload.name,
-                            content=upload,
-                        )
-                        for upload in form.cleaned_data["files"]
-                    ]
-                    run = services.migration_start_files(
+
+            @transaction.atomic
+            def start() -> MigrationRun:
+                files = [
+                    services.migration_file_add(
                         hub_workspace=target.workspace,
                         user=request.user,
-                        files=files,
-                        target_connection=target,
-                        dry_run="_real" not in request.POST,
-                        accept_errors=form.cleaned_data["accept_errors"],
-                        trigger=MigrationRun.Trigger.ADMIN,
+                        name=upload.name,
+                        content=upload,
                     )
-            except ApplicationError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                return self._started(request, run)
-        return TemplateResponse(
+                    for upload in form.cleaned_data["files"]
+                ]
+                return services.migration_start_files(
+                    hub_workspace=target.workspace,
+                    user=request.user,
+                    files=files,
+                    target_connection=target,
+                    dry_run="_real" not in request.POST,
+                    accept_errors=form.cleaned_data["accept_errors"],
+                    trigger=MigrationRun.Trigger.ADMIN,
+                )
+
+            started = self._start(request, start)
+            if started is not None:
+                return started
+        return self._start_page(
             request,
             "admin/migration/migrationrun/start_files.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "form": form,
-                "title": "Migrate MS Project files",
-            },
+            "Migrate MS Project files",
+            form=form,
         )
 
 
