@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import freezegun
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -34,6 +35,13 @@ def pytest_configure(config):
     # freeze_time, every throttle of the process would call freezegun's fake (a 500 on every
     # API call after it). Import them before any test runs.
     import rest_framework.throttling  # noqa: F401
+
+    # freezegun fakes time.monotonic for every thread, the emulators' event loop too (a thread
+    # of this process): a timer it set during a frozen test was due at the frozen clock's
+    # epoch seconds, so on the real clock it never fired again. uvicorn's tick is such a
+    # timer: the servers never saw their stop, and the session's end waited out the 10 s join.
+    # The event loop keeps the real clock; the hub's code under test still sees the frozen one.
+    freezegun.configure(extend_ignore_list=["asyncio"])
 
 
 def _flush_by_delete_on_postgresql() -> None:

@@ -85,3 +85,20 @@ def test_rate_limit_windows_stay_on_real_time(sandbox):
     # emulator's clock does not open the window early.
     sandbox.advance_clock("smartsheet", 3600)
     assert session().get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 429
+
+
+def test_the_emulators_event_loop_keeps_real_time_while_a_test_freezes_time(_sandbox_server):
+    """The emulators serve from an event loop in a thread of the test process; freezegun fakes
+    time.monotonic for every thread. A timer the loop set under a frozen clock fell due at the
+    frozen epoch seconds and never fired on the real one: uvicorn's tick stopped, and the
+    session's end waited out its 10 s join for servers that never saw their stop."""
+    import asyncio
+
+    from freezegun import freeze_time
+
+    with freeze_time("2026-03-01 12:00:00"):
+        slept = asyncio.run_coroutine_threadsafe(asyncio.sleep(0.01), _sandbox_server._loop)
+        done_while_frozen = slept.result(timeout=2)  # raises TimeoutError on the frozen clock
+    assert done_while_frozen is None
+    after = asyncio.run_coroutine_threadsafe(asyncio.sleep(0.01), _sandbox_server._loop)
+    assert after.result(timeout=2) is None
