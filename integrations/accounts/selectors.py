@@ -1,6 +1,8 @@
 """Reads of accounts. `scope_to_user` is the one way any app narrows a queryset to the
 workspaces of the user making the request; the API and admin both go through it."""
 
+import functools
+
 from django.db.models import Model, QuerySet
 
 from integrations.accounts.models import ApiToken, AuditEvent, Membership, User, Workspace
@@ -29,15 +31,32 @@ def scope_to_user(queryset: QuerySet, user, *, role: str | None = None) -> Query
         path = model.workspace_path
     except AttributeError:
         raise TypeError(f"{model.__name__} does not say how to reach its workspace") from None
-    ids = workspace_ids_for(user, role=role)
-    if not path:
-        return queryset.filter(pk__in=ids)
-    if "__" in path:
+    if not _single_valued(model, path):
         # A many-valued path would repeat rows once per match; filter by primary key instead.
+        ids = workspace_ids_for(user, role=role)
         return queryset.filter(
             pk__in=model._base_manager.filter(**{f"{path}__in": ids}).values("pk")
         )
-    return queryset.filter(**{f"{path}__in": ids})
+    # A join on the workspace's memberships rather than `workspace__in=<subquery>`: the same
+    # rows (a user has at most one membership per workspace, membership_unique), and Django
+    # compiles the join in about 60 % of the subquery's time (0.3 ms less on every scoped read,
+    # which most API requests make; bench/destination.py).
+    member = f"{path}__memberships" if path else "memberships"
+    conditions = {f"{member}__user": user}
+    if role is not None:
+        conditions[f"{member}__role"] = role
+    return queryset.filter(**conditions)
+
+
+@functools.cache
+def _single_valued(model: type[Model], path: str) -> bool:
+    """Does `path` reach one workspace per row (only forward foreign keys on the way)?"""
+    for name in filter(None, path.split("__")):
+        field = model._meta.get_field(name)
+        if field.many_to_many or field.one_to_many:
+            return False
+        model = field.related_model
+    return True
 
 
 def is_workspace_admin(*, user: User, workspace_id: int) -> bool:
