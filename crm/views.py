@@ -25,7 +25,7 @@ from integrations.accounts import selectors as account_selectors
 from integrations.connections.models import Connection
 from integrations.connections.oauth.views import hub_origin, opens_oauth_popups
 from integrations.errors import ApplicationError, NotFound, PermissionDenied
-from integrations.views import page_workspace
+from integrations.views import button, page_workspace
 
 HISTORY_PAGE_SIZE = 25
 # The history's status filter, in the seed's words ("Completed" is a run that succeeded).
@@ -56,13 +56,9 @@ def _back(config: CrmConfig):
 def _act(request, config: CrmConfig, action, done: str):
     """Run a service for a card's button and say how it went; a member pressing it (the page
     only shows it disabled) gets a 403, as the API would answer."""
-    try:
+    with button(request) as pressed:
         action()
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
+    if not pressed.failed:
         messages.success(request, done)
     return _back(config)
 
@@ -410,12 +406,9 @@ def log_retry(request, log_id: int):
     """Retry failed records: a new run of the log's config and entity, which reads the
     records that failed again."""
     log = _log(request, log_id)
-    try:
+    with button(request) as pressed:
         run = services.retry_failed(log=log, actor=request.user)
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    if pressed.failed:
         return redirect("crm-log", log_id=log.pk)
     messages.success(request, f"Retrying the failed {log.entity}s: run {run.pk} started.")
     return redirect("crm-log", log_id=run.pk)
@@ -426,12 +419,9 @@ def log_retry(request, log_id: int):
 def log_undo(request, log_id: int):
     """Undo this run: a new run puts back what this one changed (the page asked first)."""
     log = _log(request, log_id)
-    try:
+    with button(request) as pressed:
         run = services.sync_undo(log=log, actor=request.user)
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    if pressed.failed:
         return redirect("crm-log", log_id=log.pk)
     messages.success(request, f"Undoing run {log.pk}: run {run.pk} started.")
     return redirect("crm-log", log_id=run.pk)
@@ -696,7 +686,7 @@ def conflict_rule_clear(request, conflict_id: int):
     the config's strategy again."""
     conflict = _conflict(request, conflict_id)
     name = request.POST.get("field", "")
-    try:
+    with button(request) as pressed:
         services.config_field_policy_set(
             config=conflict.config,
             entity=conflict.entity,
@@ -704,11 +694,7 @@ def conflict_rule_clear(request, conflict_id: int):
             policy=None,
             actor=request.user,
         )
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
+    if not pressed.failed:
         messages.success(
             request,
             f"The rule for {name} is cleared: a conflict on it is settled by the sync's "
@@ -722,13 +708,9 @@ def conflict_rule_clear(request, conflict_id: int):
 def conflict_ignore(request, conflict_id: int):
     """Ignore: nothing written; a field still differing comes back at the next sync."""
     conflict = _conflict(request, conflict_id)
-    try:
+    with button(request) as pressed:
         services.conflict_ignore(conflict=conflict, actor=request.user)
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
+    if not pressed.failed:
         messages.success(
             request,
             "Conflict ignored: both sides keep their values; if the field still differs, "

@@ -1,8 +1,14 @@
 """The hub's own pages (home) and the project-wide error pages; each room serves its pages
 from its own `views` (connections, the review queue)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -11,7 +17,7 @@ from django.views import defaults
 
 from integrations.accounts import selectors
 from integrations.accounts.models import Membership
-from integrations.errors import error_body, internal_error_body
+from integrations.errors import ApplicationError, PermissionDenied, error_body, internal_error_body
 
 
 def page_workspace(request):
@@ -28,6 +34,31 @@ def page_workspace(request):
     if first is None:
         raise Http404("You belong to no workspace yet.")
     return first.workspace
+
+
+@dataclass
+class Pressed:
+    """How a page's button went: `failed` when its service refused (the reason is on the page
+    as an error message)."""
+
+    failed: bool = False
+
+
+@contextmanager
+def button(request, *, prefix: str = "") -> Iterator[Pressed]:
+    """A page's button calling services, as every app's pages answer it: a PermissionDenied is
+    the page's 403 (a member pressing an admin's button, which the page shows disabled), as the
+    API would answer; any other ApplicationError becomes the next page's error message (after
+    `prefix`) and the yielded Pressed says it failed. The caller says what went well and where
+    the page goes next."""
+    pressed = Pressed()
+    try:
+        yield pressed
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, f"{prefix}{exc.message}")
+        pressed.failed = True
 
 
 @login_required

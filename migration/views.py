@@ -4,14 +4,14 @@ workspaces made, the report, and a dry run's plan with its "Run for real" button
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from integrations.accounts import selectors as account_selectors
-from integrations.errors import ApplicationError, NotFound, PermissionDenied
+from integrations.errors import NotFound
 from integrations.runs import SyncRun
+from integrations.views import button
 from migration import selectors, services
 from migration.model import Plan
 from migration.runs import MigrationIssue, MigrationRun
@@ -109,12 +109,9 @@ def run_page(request, run_id: int):
 
 
 def _act(request, run: MigrationRun, call, done: str):
-    try:
+    with button(request) as pressed:
         new = call()
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+    if pressed.failed:
         return redirect("migration-run", run_id=run.pk)
     messages.success(request, done.format(run=new.pk))
     return redirect("migration-run", run_id=new.pk)

@@ -4,7 +4,6 @@ download of an attachment. Writes go through the services (the role checks live 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +13,8 @@ from rest_framework.exceptions import ValidationError
 
 from integrations.accounts import selectors as account_selectors
 from integrations.connections.oauth.views import hub_origin, opens_oauth_popups
-from integrations.errors import ApplicationError, NotFound, PermissionDenied
+from integrations.errors import ApplicationError, NotFound
+from integrations.views import button
 from projects import api, selectors, services
 from projects.models import Status, TaskBlock
 
@@ -275,7 +275,7 @@ def unmapped_action(request, project_id: int, row_id: int, action: str):
     except NotFound as exc:
         raise Http404(exc.message) from exc
     name = row.cells.get("name") or f"row {row.row_id}"
-    try:
+    with button(request, prefix=f"“{name}”: ") as pressed:
         if action == "import":
             entry = services.unmapped_import(row=row, actor=request.user)
             said = f"Imported “{name}” as {entry._meta.verbose_name} “{entry}”."
@@ -292,10 +292,6 @@ def unmapped_action(request, project_id: int, row_id: int, action: str):
             said = f"Ignored “{name}”."
         else:
             raise Http404("No such action.")
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, f"“{name}”: {exc.message}")
-    else:
+    if not pressed.failed:
         messages.success(request, said)
     return redirect("project-unmapped", project_id=project.pk)
