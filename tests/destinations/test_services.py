@@ -17,6 +17,7 @@ from destinations import services
 from destinations.models import Destination, RecordRequest, RecordWrite
 from integrations import approvals
 from integrations.approvals.models import OutboundChange
+from integrations.connections.providers import supabase
 from integrations.mapping.models import FieldMapping, MappingSet
 from tests.destinations.conftest import room, rows
 
@@ -178,6 +179,34 @@ def test_a_mapping_field_edited_alone_is_used_by_the_next_request(sandbox, desti
     )
     third = next(c for c in rows(sandbox, "clients") if c["email"] == "third@example.com")
     assert third["company"] is None
+
+
+def test_kept_mappers_find_a_client_written_after_an_earlier_request_missed_it(
+    sandbox, destination, admin
+):
+    # The compiled mappers are kept from request to request; what their lookups remembered
+    # (this client: not there) is not.
+    email = "late.client@example.com"
+    first = send(destination, admin, ("events", EVENT | {"client_email": email}))
+    assert first["records"][0]["status"] == "written"
+    [compiled] = services._setups[destination.pk][1].spare
+    pg = supabase.client(services.project(destination))
+    [client] = supabase.insert(
+        pg, "clients", [{"name": "Late", "email": email, "team_id": TEAM, "user_id": USER}]
+    )
+    second = send(destination, admin, ("events", EVENT | {"client_email": email}))
+    assert services._setups[destination.pk][1].spare == [compiled]  # the same mappers again
+    by_id = {event["id"]: event for event in rows(sandbox, "events")}
+    assert by_id[first["records"][0]["id"]]["client_id"] is None
+    assert by_id[second["records"][0]["id"]]["client_id"] == client["id"]
+
+
+def test_two_requests_at_once_never_share_compiled_mappers(destination):
+    setup = services._entity_setup(destination)
+    first, second = setup.take(), setup.take()  # two requests running at once
+    assert first is not second
+    setup.give_back(first)
+    assert setup.take() is first and first.lookup is None  # nothing of the earlier request
 
 
 def test_approval_switched_on_between_requests_holds_the_next_record(sandbox, destination, admin):
