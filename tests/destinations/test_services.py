@@ -218,6 +218,18 @@ def test_approval_switched_on_between_requests_holds_the_next_record(sandbox, de
     assert len(rows(sandbox, "emails")) == 1
 
 
+def test_required_fields_changed_between_requests_refuse_the_next_record(
+    sandbox, destination, admin
+):
+    # The version a kept setup is compared with is read by SQL compiled once per destination:
+    # a queryset update of the set's required fields (no signal, updated_at kept) is in it.
+    clients = MappingSet.objects.filter(name="Events frontend · clients")
+    assert send(destination, admin, ("clients", CLIENT))["records"][0]["status"] == "written"
+    clients.update(required_fields=["name", "phone"])
+    answer = send(destination, admin, ("clients", CLIENT | {"email": "b@example.com"}))
+    assert answer["records"][0]["status"] == "refused" and answer["records"][0]["code"] == "phone"
+
+
 def test_a_record_missing_a_required_field_writes_nothing_and_names_it(sandbox, destination, admin):
     answer = send(destination, admin, ("events", EVENT | {"end_time": None}), ("clients", CLIENT))
     refused, written = answer["records"]
