@@ -45,7 +45,7 @@ from integrations.mapping.models import FieldMapping, MappingSet
 from integrations.mapping.numbers import reserve_numbers
 from integrations.mapping.transforms import MappingError, is_empty
 from integrations.redaction import redact_text
-from integrations.sync.models import insert_many
+from integrations.sync.models import insert_many, update_where
 
 logger = logging.getLogger(__name__)
 
@@ -866,8 +866,10 @@ def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict
             WRITE_FIELDS,
             (_write_columns(request, w, now) for w in writes if w.pk is None),
         )
-        if not RecordRequest.objects.filter(pk=request.pk, owner=request.owner).update(
-            answer=body, lease_until=None
+        if not update_where(
+            RecordRequest,
+            {"answer": body, "lease_until": None},
+            {"id": request.pk, "owner": request.owner},
         ):
             raise LeaseLost("This request was taken over by a retry; it finishes it.")
         audit_record(

@@ -230,6 +230,23 @@ def test_required_fields_changed_between_requests_refuse_the_next_record(
     assert answer["records"][0]["status"] == "refused" and answer["records"][0]["code"] == "phone"
 
 
+def test_a_request_taken_over_while_it_wrote_stores_no_answer(
+    sandbox, destination, admin, monkeypatch
+):
+    write_batch = services._write_batch
+
+    def then_taken_over(intake, plans, writes):
+        write_batch(intake, plans, writes)
+        RecordRequest.objects.update(owner="elsewhere:1:token")  # a retry took it for dead
+
+    monkeypatch.setattr(services, "_write_batch", then_taken_over)
+    with pytest.raises(services.LeaseLost):
+        send(destination, admin, ("clients", CLIENT), key="taken")
+    request = RecordRequest.objects.get(key="taken")
+    assert (request.answer, request.owner) == (None, "elsewhere:1:token")
+    assert not request.writes.exists()  # the taker records them
+
+
 def test_a_record_missing_a_required_field_writes_nothing_and_names_it(sandbox, destination, admin):
     answer = send(destination, admin, ("events", EVENT | {"end_time": None}), ("clients", CLIENT))
     refused, written = answer["records"]

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.accounts.models import AuditEvent
-from integrations.sync.models import Held, insert_many, json_text, reconcile
+from integrations.sync.models import Held, insert_many, json_text, reconcile, update_where
 
 
 @dataclass
@@ -139,3 +139,22 @@ def test_json_text_is_orjsons_where_it_reads_back_equal_and_json_dumps_otherwise
     for refused in ({"id": uuid.uuid4()}, {"day": date(2026, 1, 1)}, {"s": {1}}):
         with pytest.raises(TypeError):
             json_text(refused)
+
+
+@pytest.mark.django_db
+def test_update_where_changes_only_the_rows_matching_every_value(two_workspaces):
+    workspace = two_workspaces["a"]
+    event = AuditEvent.objects.create(workspace=workspace, action="test.one", details={"n": 1})
+    other = AuditEvent.objects.create(workspace=workspace, action="test.two", details={"n": 2})
+    answer = {"records": [{"position": 0, "id": "x", "text": "Zürich"}], "none": None}
+    assert (
+        update_where(AuditEvent, {"details": answer}, {"id": event.pk, "action": "test.two"}) == 0
+    )
+    assert update_where(AuditEvent, {"details": answer, "target_id": "7"}, {"id": event.pk}) == 1
+    event.refresh_from_db()
+    other.refresh_from_db()
+    assert (event.details, event.target_id) == (answer, "7")
+    assert AuditEvent.objects.filter(details__records__0__text="Zürich").get() == event
+    assert other.details == {"n": 2}
+    with pytest.raises(ValueError):
+        update_where(AuditEvent, {"details": {}}, {"id": event.pk, "actor": None})
