@@ -142,7 +142,12 @@ def _transport_class():
             prepared.hooks = {"response": []}
             scheme, _, rest = url.partition("://")
             origin = f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
-            answer = self.session.send(prepared, allow_redirects=False, **self.settings_for(origin))
+            # Straight to the session's adapter, the hub's HubAdapter (bucket, retries,
+            # timeouts, counting): Session.send around it only timed the call, looked for a
+            # redirect it does not follow, and read each answer's cookies into a jar the hub
+            # never sends: 118 → 108 µs of CPU per call (a canned answer behind the adapter).
+            adapter = self.session.get_adapter(url)
+            answer = adapter.send(prepared, **self.settings_for(origin))
             _last_answer.set(answer)
             return answer
 

@@ -363,7 +363,9 @@ def test_the_hub_client_sends_what_httpx_would_and_answers_alike(sandbox):
         retry_enabled=False,
     )
     sent: list[tuple] = []
-    send = transport.session.send
+    adapter = transport.session.get_adapter(str(fast.base_url))
+    assert isinstance(adapter, http.HubAdapter)  # every call goes through the hub's layer
+    send = adapter.send
 
     def recording(prepared, **options):
         sent.append(
@@ -371,7 +373,7 @@ def test_the_hub_client_sends_what_httpx_would_and_answers_alike(sandbox):
         )
         return send(prepared, **options)
 
-    transport.session.send = recording
+    adapter.send = recording
     built = []  # httpx's own way builds an httpx.Request per call; the hub client none
     fast.session.build_request = lambda *args, **kwargs: built.append(args)
     offer = {
@@ -412,6 +414,7 @@ def test_the_hub_client_sends_what_httpx_would_and_answers_alike(sandbox):
             assert fast_request == slow_request
             assert answers[0] == answers[1]
     finally:
-        transport.session.send = send
+        del adapter.send
     assert len(sent) == 2 * len(calls) and built == []
+    assert not transport.session.cookies and not fast.session.cookies  # no jar kept
     assert ("user-agent", "IntegrationHub/1.0") in sent[0][2]
