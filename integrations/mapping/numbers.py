@@ -1,9 +1,10 @@
 """Numbers like OE-2025-12-0001 that are never issued twice (seed A5), from any number of
 threads, processes or hosts: each is an atomic increment of one database row per prefix and
-month, one UPDATE … RETURNING that locks the row until its transaction ends (the
-statement's own in autocommit; PostgreSQL: the row's lock, SQLite: the database's write lock). The table lives here,
-beside the one function that writes it, so the `next_number` transform can use it without
-the mapping models (which validate against the transforms) in between."""
+month, one UPDATE … RETURNING that holds its lock until its transaction ends (the
+statement's own in autocommit; PostgreSQL locks the row, SQLite the database for writes).
+The table lives here, beside the one function that writes it, so the `next_number`
+transform can use it without the mapping models (which validate against the transforms) in
+between."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo

@@ -109,11 +109,12 @@ def _transport_class():
     import httpx
 
     class HubTransport(httpx.BaseTransport):
-        """httpx's built request (URL, headers, body) goes to the session's `send` as a
-        prepared request, with the session's headers and what the environment says for its
-        host (proxies, CA bundle: Session.request's merge_environment_settings, kept per
-        host). Session.request would build it again (cookies merged, URL parsed, hooks): a
-        third of the time spent in the hub's HTTP stack per call (bench/destination.py)."""
+        """A request (URL, headers, body: HubClient's, or httpx's built one) goes to the
+        session's adapter as a prepared request, with the session's headers and what the
+        environment says for its host (proxies, CA bundle: Session.request's
+        merge_environment_settings, kept per host). Session.request would build it again
+        (cookies merged, URL parsed, hooks): a third of the time spent in the hub's HTTP
+        stack per call (bench/destination.py)."""
 
         def __init__(self, session: requests.Session):
             self.session = session
