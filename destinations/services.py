@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from destinations import entities
@@ -45,7 +45,7 @@ from integrations.mapping.models import FieldMapping, MappingSet
 from integrations.mapping.numbers import reserve_numbers
 from integrations.mapping.transforms import MappingError, is_empty
 from integrations.redaction import redact_text
-from integrations.sync.models import insert_many
+from integrations.sync.models import insert_many, update_where
 
 logger = logging.getLogger(__name__)
 
@@ -325,16 +325,50 @@ def _field_rows_of(links: dict[str, DestinationEntity]) -> dict[str, list[dict]]
 ROW_KEYS = ("source", "target", "transform", "params", "direction")
 
 
+class Compiled:
+    """Each entity's compiled mapper, for one request at a time and kept for the next (in its
+    Setup: compiling a request's mappers anew was ~2% of the hub's time per record in
+    bench/destination.py). The mappers call the request's lookup and number pool through it,
+    and what their lookups remember (a client not found, too) is forgotten when the next
+    request takes them: that client may have been written since."""
+
+    def __init__(self):
+        self.mappers: dict[str, Mapper] = {}
+        self.memories: list[dict] = []  # the compiled lookups' own, emptied per request
+        self.lookup: Callable | None = None
+        self.issue: Callable | None = None
+        self.context = {
+            "lookup": lambda table, key: self.lookup(table, key),
+            "issue_number": lambda **how: self.issue(**how),
+            "memories": self.memories,
+        }
+
+    def bind(self, lookup: Callable | None, issue: Callable | None) -> "Compiled":
+        self.lookup, self.issue = lookup, issue
+        for memory in self.memories:
+            memory.clear()
+        return self
+
+
 @dataclass
 class Setup:
-    """A destination's entity links (with their mapping sets) and each entity's field rows:
-    the same for every request while the mapping stays as it is. (Not the compiled mappers: a
-    compiled lookup keeps what it found for the run, and a client missing in one request may
-    be written before the next.)"""
+    """A destination's entity links (with their mapping sets), each entity's field rows, and
+    the compiled mappers that requests gave back: the same for every request while the
+    mapping stays as it is."""
 
     links: dict[str, DestinationEntity]
     rows: dict[str, list[dict]]
     conflict_sources: dict[str, list[str]] = field(default_factory=dict)
+    spare: list[Compiled] = field(default_factory=list)  # one per request at a time
+
+    def take(self) -> Compiled:
+        try:
+            return self.spare.pop()  # atomic: two threads never take the same one
+        except IndexError:
+            return Compiled()
+
+    def give_back(self, compiled: Compiled) -> None:
+        self.spare.append(compiled.bind(None, None))
 
 
 # Each destination's setup as the last request read it, under the version it was read at:
@@ -350,10 +384,30 @@ def _entity_setup(destination: Destination) -> Setup:
     name, required fields, approval) are in the version as they stand, so an edit in admin or
     a queryset update is seen by the next request. The version is read before what it stands
     for: what is kept is never older than its version."""
-    version = list(
-        DestinationEntity.objects.filter(destination=destination)
-        .order_by("entity")
-        .values_list(
+    version = _read_version(destination.pk)
+    kept = _setups.get(destination.pk)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    links = {link.entity: link for link in entities_ensure(destination=destination)}
+    setup = Setup(links=links, rows=_field_rows_of(links))
+    _setups[destination.pk] = (version, setup)
+    return setup
+
+
+# Each destination's version query as SQL, compiled once: building and compiling the
+# queryset was nine tenths of reading the version, ~3% of the hub's time per record
+# (bench/destination.py); the query itself is a few µs.
+_version_sql: dict[tuple[str, int], tuple[str, tuple]] = {}
+
+
+def _read_version(destination_pk: int) -> list[tuple]:
+    """What a destination's setup stands for: each link and the columns of its mapping set
+    that a request reads (as the database holds them: the version is only compared)."""
+    query = DestinationEntity.objects.filter(destination_id=destination_pk)
+    using = query.db
+    compiled = _version_sql.get((using, destination_pk))
+    if compiled is None:
+        query = query.order_by("entity").values_list(
             "pk",
             "entity",
             "conflict_key",
@@ -363,14 +417,12 @@ def _entity_setup(destination: Destination) -> Setup:
             "mapping_set__required_fields",
             "mapping_set__requires_approval",
         )
-    )
-    kept = _setups.get(destination.pk)
-    if kept is not None and kept[0] == version:
-        return kept[1]
-    links = {link.entity: link for link in entities_ensure(destination=destination)}
-    setup = Setup(links=links, rows=_field_rows_of(links))
-    _setups[destination.pk] = (version, setup)
-    return setup
+        compiled = _version_sql[(using, destination_pk)] = query.query.get_compiler(
+            using=using
+        ).as_sql()
+    with connections[using].cursor() as cursor:
+        cursor.execute(*compiled)
+        return cursor.fetchall()
 
 
 class NumberPool:
@@ -416,7 +468,7 @@ class Intake:
         self.lookup = destination_lookup(destination, self.pg, self.known)
         self.setup = _entity_setup(destination)
         self.links, self.rows = self.setup.links, self.setup.rows
-        self._mappers: dict[str, Mapper] = {}
+        self._compiled: Compiled | None = None
         self.numbers = NumberPool()
         self._now: tuple[float, datetime] | None = None
         # The stamps as text once (a UUID's text is made anew each time it is asked for).
@@ -433,14 +485,24 @@ class Intake:
         return self._now[1]
 
     def mapper(self, entity: str) -> Mapper:
-        if entity not in self._mappers:
-            self._mappers[entity] = compile_fields(
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = self.setup.take().bind(self.lookup, self.numbers.issue)
+        found = compiled.mappers.get(entity)
+        if found is None:
+            found = compiled.mappers[entity] = compile_fields(
                 self.rows[entity],
                 entity=entity,
-                context={"lookup": self.lookup, "issue_number": self.numbers.issue},
+                context=compiled.context,
                 name=self.links[entity].mapping_set.name,
             )
-        return self._mappers[entity]
+        return found
+
+    def close(self) -> None:
+        """The request is done with its mappers: the next one may take them."""
+        if self._compiled is not None:
+            self.setup.give_back(self._compiled)
+            self._compiled = None
 
     def stamp(self, entity: str, row: dict) -> dict:
         if entity in entities.STAMPED:
@@ -651,6 +713,8 @@ def records_receive(
         # key is answered (not written twice) and the records not reached say so.
         _record_unreached(request, records, writes)
         raise
+    finally:
+        intake.close()
     return _finish(destination, request, key, actor, writes)
 
 
@@ -802,8 +866,10 @@ def _finish(destination, request, key, actor, writes: list[RecordWrite]) -> dict
             WRITE_FIELDS,
             (_write_columns(request, w, now) for w in writes if w.pk is None),
         )
-        if not RecordRequest.objects.filter(pk=request.pk, owner=request.owner).update(
-            answer=body, lease_until=None
+        if not update_where(
+            RecordRequest,
+            {"answer": body, "lease_until": None},
+            {"id": request.pk, "owner": request.owner},
         ):
             raise LeaseLost("This request was taken over by a retry; it finishes it.")
         audit_record(

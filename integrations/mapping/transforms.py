@@ -293,6 +293,10 @@ def _lookup_uuid(params, context):
         params.get("normalize", "lower")
     ]
     seen: dict[str, str | None] = {}  # per compiled set: one cache hit per key and run
+    if "memories" in context:
+        # The caller keeps its compiled sets from run to run and empties what they remember
+        # between runs: a key missing in one run may be written before the next.
+        context["memories"].append(seen)
 
     def apply(value, record):
         if is_empty(value):

@@ -17,6 +17,7 @@ from destinations import services
 from destinations.models import Destination, RecordRequest, RecordWrite
 from integrations import approvals
 from integrations.approvals.models import OutboundChange
+from integrations.connections.providers import supabase
 from integrations.mapping.models import FieldMapping, MappingSet
 from tests.destinations.conftest import room, rows
 
@@ -180,6 +181,34 @@ def test_a_mapping_field_edited_alone_is_used_by_the_next_request(sandbox, desti
     assert third["company"] is None
 
 
+def test_kept_mappers_find_a_client_written_after_an_earlier_request_missed_it(
+    sandbox, destination, admin
+):
+    # The compiled mappers are kept from request to request; what their lookups remembered
+    # (this client: not there) is not.
+    email = "late.client@example.com"
+    first = send(destination, admin, ("events", EVENT | {"client_email": email}))
+    assert first["records"][0]["status"] == "written"
+    [compiled] = services._setups[destination.pk][1].spare
+    pg = supabase.client(services.project(destination))
+    [client] = supabase.insert(
+        pg, "clients", [{"name": "Late", "email": email, "team_id": TEAM, "user_id": USER}]
+    )
+    second = send(destination, admin, ("events", EVENT | {"client_email": email}))
+    assert services._setups[destination.pk][1].spare == [compiled]  # the same mappers again
+    by_id = {event["id"]: event for event in rows(sandbox, "events")}
+    assert by_id[first["records"][0]["id"]]["client_id"] is None
+    assert by_id[second["records"][0]["id"]]["client_id"] == client["id"]
+
+
+def test_two_requests_at_once_never_share_compiled_mappers(destination):
+    setup = services._entity_setup(destination)
+    first, second = setup.take(), setup.take()  # two requests running at once
+    assert first is not second
+    setup.give_back(first)
+    assert setup.take() is first and first.lookup is None  # nothing of the earlier request
+
+
 def test_approval_switched_on_between_requests_holds_the_next_record(sandbox, destination, admin):
     emails = MappingSet.objects.filter(name="Events frontend · emails")
     emails.update(requires_approval=False)  # a queryset update: the set's updated_at stays
@@ -187,6 +216,35 @@ def test_approval_switched_on_between_requests_holds_the_next_record(sandbox, de
     emails.update(requires_approval=True)
     assert send(destination, admin, ("emails", EMAIL))["records"][0]["status"] == "waiting"
     assert len(rows(sandbox, "emails")) == 1
+
+
+def test_required_fields_changed_between_requests_refuse_the_next_record(
+    sandbox, destination, admin
+):
+    # The version a kept setup is compared with is read by SQL compiled once per destination:
+    # a queryset update of the set's required fields (no signal, updated_at kept) is in it.
+    clients = MappingSet.objects.filter(name="Events frontend · clients")
+    assert send(destination, admin, ("clients", CLIENT))["records"][0]["status"] == "written"
+    clients.update(required_fields=["name", "phone"])
+    answer = send(destination, admin, ("clients", CLIENT | {"email": "b@example.com"}))
+    assert answer["records"][0]["status"] == "refused" and answer["records"][0]["code"] == "phone"
+
+
+def test_a_request_taken_over_while_it_wrote_stores_no_answer(
+    sandbox, destination, admin, monkeypatch
+):
+    write_batch = services._write_batch
+
+    def then_taken_over(intake, plans, writes):
+        write_batch(intake, plans, writes)
+        RecordRequest.objects.update(owner="elsewhere:1:token")  # a retry took it for dead
+
+    monkeypatch.setattr(services, "_write_batch", then_taken_over)
+    with pytest.raises(services.LeaseLost):
+        send(destination, admin, ("clients", CLIENT), key="taken")
+    request = RecordRequest.objects.get(key="taken")
+    assert (request.answer, request.owner) == (None, "elsewhere:1:token")
+    assert not request.writes.exists()  # the taker records them
 
 
 def test_a_record_missing_a_required_field_writes_nothing_and_names_it(sandbox, destination, admin):

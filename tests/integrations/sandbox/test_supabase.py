@@ -341,3 +341,80 @@ def test_one_upsert_meeting_its_own_conflict_key_twice_is_21000_and_writes_nothi
     )
     assert [o["subject"] for o in stored] == ["Offer"]
     assert len(rows(sandbox, "offers")) == 1
+
+
+def test_the_hub_client_sends_what_httpx_would_and_answers_alike(sandbox):
+    """The hub's httpx client hands postgrest-py's calls to the HTTP layer without httpx's
+    Request (supabase.py, HubClient): each call reaches the layer's session with the same
+    method, URL, headers and body as through httpx's own way, and postgrest-py reads the
+    same answer from it (rows, a count, a refusal)."""
+    import httpx
+    from postgrest import APIError, SyncPostgrestClient
+
+    fast = pg()
+    transport = fast.session.hub
+    assert isinstance(fast.session, httpx.Client)
+    slow = SyncPostgrestClient(
+        str(fast.base_url),
+        headers={k: v for k, v in fast.headers.items() if k.lower() != "x-client-info"},
+        http_client=httpx.Client(
+            base_url=str(fast.base_url), transport=transport, follow_redirects=False
+        ),
+        retry_enabled=False,
+    )
+    sent: list[tuple] = []
+    adapter = transport.session.get_adapter(str(fast.base_url))
+    assert isinstance(adapter, http.HubAdapter)  # every call goes through the hub's layer
+    send = adapter.send
+
+    def recording(prepared, **options):
+        sent.append(
+            (prepared.method, prepared.url, sorted(prepared.headers.lower_items()), prepared.body)
+        )
+        return send(prepared, **options)
+
+    adapter.send = recording
+    built = []  # httpx's own way builds an httpx.Request per call; the hub client none
+    fast.session.build_request = lambda *args, **kwargs: built.append(args)
+    offer = {
+        "offer_number": "OE-2026-08-0001",
+        "subject": 'Grüezi & co, (draft) "x"',
+        "offer_date": "2026-08-01",
+        "user_id": USER,
+        "team_id": TEAM,
+    }
+    calls = [
+        lambda c: c.from_("offers").upsert([offer], on_conflict="offer_number"),
+        lambda c: (
+            c.from_("offers").select("id,subject", count="exact").eq("subject", offer["subject"])
+        ),
+        lambda c: (
+            c.from_("offers")
+            .select("*")
+            .in_("offer_number", ["OE-2026-08-0001", "a,b"])
+            .order("subject", desc=True)
+            .limit(5)
+        ),
+        lambda c: (
+            c.from_("offers").update({"subject": "ü?#&="}).eq("offer_number", "OE-2026-08-0001")
+        ),
+        lambda c: c.from_("clients").insert([{"name": None, "team_id": TEAM, "user_id": USER}]),
+        lambda c: c.from_("offers").delete().eq("offer_number", "nothing@here"),
+    ]
+    try:
+        for call in calls:
+            answers = []
+            for client in (fast, slow):
+                try:
+                    answer = call(client).execute()
+                    answers.append((answer.count, [dict(row, id="") for row in answer.data]))
+                except APIError as exc:  # a refusal: the same one both ways
+                    answers.append((type(exc), exc.code, exc.message))
+            fast_request, slow_request = sent[-2], sent[-1]
+            assert fast_request == slow_request
+            assert answers[0] == answers[1]
+    finally:
+        del adapter.send
+    assert len(sent) == 2 * len(calls) and built == []
+    assert not transport.session.cookies and not fast.session.cookies  # no jar kept
+    assert ("user-agent", "IntegrationHub/1.0") in sent[0][2]
