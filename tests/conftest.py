@@ -381,8 +381,8 @@ def _contract_checked(request):
             pytest.fail("@pytest.mark.contract needs a reason=")
         requests_checked = marker.kwargs.get("requests", True)
     found = []
-    for name in box.server.emulators:
-        for violation in box.contract(name)["violations"]:
+    for report in box.contracts().values():
+        for violation in report["violations"]:
             if violation["direction"] == "request" and not requests_checked:
                 continue
             found.append(violation)

@@ -404,19 +404,22 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
         return json.loads(raw) if raw else {}
 
     async def _cp_reset(self, request: Request) -> Response:
-        # {"seed", "config", "apps": [bodies of POST /_sandbox/apps], "unless_untouched"}. A
-        # test suite resets every emulator before each test: one call each, and none of the
-        # re-seeding for an emulator nothing reached since the same reset.
-        body = await self._body(request)
+        return JSONResponse(self.reset_from(await self._body(request)))
+
+    def reset_from(self, body: dict) -> dict:
+        """A control-plane reset: {"seed", "config", "apps": [bodies of POST /_sandbox/apps],
+        "unless_untouched"}. A test suite resets every emulator before each test, and none of
+        the re-seeding happens for an emulator nothing reached since the same reset. (Also
+        what the sandbox server's one-call reset of every emulator runs: runner.py.)"""
         key = json.dumps(body, sort_keys=True)
         if body.get("unless_untouched") and self.untouched_since == key:
-            return JSONResponse({"reset": False, "seed": self.seed, "untouched": True})
+            return {"reset": False, "seed": self.seed, "untouched": True}
         self.reset(body.get("seed", self.seed))
         self.config.update(body.get("config", {}))
         for app in body.get("apps", []):
             self.register_from(app)
         self.untouched_since = key
-        return JSONResponse({"reset": True, "seed": self.seed, "summary": self.summary()})
+        return {"reset": True, "seed": self.seed, "summary": self.summary()}
 
     async def _cp_calls(self, request: Request) -> Response:
         runtime = self.runtime
@@ -531,9 +534,12 @@ select{{display:block;width:100%;max-width:100%;margin-top:.25rem;padding:.4rem;
         )
 
     async def _cp_contract(self, request: Request) -> Response:
-        """{"exchanges", "validated", "unpublished", "violation_count", "violations"} since the
-        last reset; all zero while checking is off."""
-        return JSONResponse({"checking": self.checking, **self.runtime.contract.as_dict()})
+        return JSONResponse(self.contract_report())
+
+    def contract_report(self) -> dict:
+        """{"checking", "exchanges", "validated", "unpublished", "violation_count",
+        "violations"} since the last reset; all zero while checking is off."""
+        return {"checking": self.checking, **self.runtime.contract.as_dict()}
 
     async def _cp_state(self, request: Request) -> Response:
         return JSONResponse(self.summary())
