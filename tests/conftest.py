@@ -102,7 +102,13 @@ def pytest_collection_modifyitems(config, items):
     queued on one process (the fuzzer, then the soak, then the README's: 235 s for the
     non-browser suite, the other processes idle after 190 s)."""
     workers = max(1, getattr(config, "workerinput", {}).get("workercount", 1))
-    slow = [item for item in items if item.get_closest_marker("slow")]
+    # A slow test that mostly waits (the soak) leads the first share: it then runs beside the
+    # CPU-bound ones (the fuzzer's shards). Dealt after them, it met the README's start-ups,
+    # which wait too, and for half a minute a core stood idle.
+    slow = sorted(
+        (item for item in items if item.get_closest_marker("slow")),
+        key=lambda item: not item.get_closest_marker("waits"),
+    )
     heavy = [i for i in items if i.get_closest_marker("heavy") and not i.get_closest_marker("slow")]
     rest = [item for item in items if item not in slow and item not in heavy]
     # Dealt like cards, the slow ones first and then the heavy ones (seconds each, in

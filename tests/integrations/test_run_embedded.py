@@ -80,6 +80,7 @@ def _exits(log: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.waits  # ~4 s of CPU in its ~35 s
 def test_the_embedded_stack_survives_a_soak_and_a_killed_worker(stack):
     stack.wait_for(timeout=120)
 
