@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from destinations import entities
@@ -394,34 +394,39 @@ def _entity_setup(destination: Destination) -> Setup:
     return setup
 
 
-# Each destination's version query as SQL, compiled once: building and compiling the
-# queryset was nine tenths of reading the version, ~3% of the hub's time per record
-# (bench/destination.py); the query itself is a few µs.
-_version_sql: dict[tuple[str, int], tuple[str, tuple]] = {}
+# The version query's SQL, compiled once per database: building and compiling the queryset was
+# nine tenths of reading the version, ~3% of the hub's time per record (bench/destination.py);
+# the query itself is a few µs. The destination's id is its one parameter.
+_version_sql: dict[str, str] = {}
 
 
 def _read_version(destination_pk: int) -> list[tuple]:
     """What a destination's setup stands for: each link and the columns of its mapping set
     that a request reads (as the database holds them: the version is only compared)."""
-    query = DestinationEntity.objects.filter(destination_id=destination_pk)
-    using = query.db
-    compiled = _version_sql.get((using, destination_pk))
-    if compiled is None:
-        query = query.order_by("entity").values_list(
-            "pk",
-            "entity",
-            "conflict_key",
-            "mapping_set_id",
-            "mapping_set__updated_at",
-            "mapping_set__name",
-            "mapping_set__required_fields",
-            "mapping_set__requires_approval",
+    using = router.db_for_read(DestinationEntity)
+    sql = _version_sql.get(using)
+    if sql is None:
+        query = (
+            DestinationEntity.objects.using(using)
+            .filter(destination_id=destination_pk)
+            .order_by("entity")
+            .values_list(
+                "pk",
+                "entity",
+                "conflict_key",
+                "mapping_set_id",
+                "mapping_set__updated_at",
+                "mapping_set__name",
+                "mapping_set__required_fields",
+                "mapping_set__requires_approval",
+            )
         )
-        compiled = _version_sql[(using, destination_pk)] = query.query.get_compiler(
-            using=using
-        ).as_sql()
+        sql, params = query.query.get_compiler(using=using).as_sql()
+        if list(params) != [destination_pk]:  # a programming error: the SQL would not be shared
+            raise RuntimeError(f"the version query's parameters are {params!r}")
+        _version_sql[using] = sql
     with connections[using].cursor() as cursor:
-        cursor.execute(*compiled)
+        cursor.execute(sql, [destination_pk])
         return cursor.fetchall()
 
 
