@@ -33,12 +33,12 @@ class SandboxClient:
         return f"https://{self.server.host}:{self.server.ports[name]}"
 
     def control(self, name: str, verb: str, path: str, body: dict | None = None):
-        # The emulators' server closes a connection idle for 5 s (uvicorn's keep-alive): a
-        # request sent on one it is closing meets "Remote end closed connection". Connections
-        # idle for a while are dropped here first, so only fresh ones are reused.
         return self._request(verb, self.url(name), path, body)
 
     def _request(self, verb: str, base: str, path: str, body: dict | None):
+        # The emulators' server closes a connection idle for 5 s (uvicorn's keep-alive): a
+        # request sent on one it is closing meets "Remote end closed connection". Connections
+        # idle for a while are dropped here first, so only fresh ones are reused.
         now = time.monotonic()
         if now - getattr(self.server, "control_used_at", now) > KEEP_ALIVE_SECONDS:
             self.http.close()
@@ -55,7 +55,7 @@ class SandboxClient:
         )
 
     def reset(self, hub_base_url: str | None = None, *, unless_untouched: bool = False) -> None:
-        """Every emulator back to seed 0 with the hub's apps registered, one call each.
+        """Every emulator back to seed 0 with the hub's apps registered, in one call.
         `unless_untouched`: an emulator that nothing reached since the same reset keeps its
         state as it is (the suite's per-test reset: most tests use one emulator or none)."""
         apps = {
