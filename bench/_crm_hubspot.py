@@ -33,14 +33,14 @@ import time
 from datetime import timedelta
 
 from _crm_common import (
-    CONFLICT_EVERY,
     Crm,
-    compare,
+    both_sides_checked,
+    edit_both_sides,
     first_runs_find_nothing,
-    hub_edits,
+    link_hub_records,
     plain,
-    time_plan,
-    timed_run,
+    planner_figure,
+    timed_runs,
 )
 from _setup import fresh_database, scale, scaled, start_sandbox
 
@@ -151,18 +151,17 @@ def webhook_figure(sandbox, config, *, settle: bool) -> str:
     return f" webhook_p95_s={figure:.2f}"
 
 
-def main(fail, timeline, Watch) -> None:
+def main() -> None:
     os.environ.setdefault("HUBSPOT_RATE_LIMIT", f"{LIMIT}/{WINDOW}")
     began_all = time.monotonic()
     fresh_database("crm-sync-hubspot")
     from django.utils import timezone
 
     from config.celery import app
-    from crm.models import Account, Contact, CrmConfig, CrmLink
+    from crm.models import CrmConfig
     from integrations.accounts import services as accounts
     from integrations.accounts.models import User
     from integrations.sandbox.client import SandboxClient
-    from integrations.sync.models import digest
     from tests.integrations.helpers import connect
 
     def step(text: str) -> None:
@@ -175,6 +174,7 @@ def main(fail, timeline, Watch) -> None:
     sandbox.set_limit("hubspot", LIMIT, WINDOW)
     if SEARCH_DELAY < 2:
         sandbox.control("hubspot", "PUT", "config", {"search_delay": SEARCH_DELAY})
+    crm = hubspot(sandbox)
     entities = [
         Entity("account", "companies", "phone", "city", "description", shipped("account")),
         Entity("contact", "contacts", "phone", "jobtitle", "firstname", shipped("contact")),
@@ -208,143 +208,41 @@ def main(fail, timeline, Watch) -> None:
         entities=["account", "contact"],
     )
     step("Making the hub's records and their links...")
-    a_day_ago = timezone.now() - timedelta(days=1)
-    local_of: dict[str, int] = {}
-    remote_of: dict[int, str] = {}
-    for entity in entities:
-        model = Account if entity is companies else Contact
-        made = []
-        for row in entity.rows:
-            props = row["properties"]
-            values = {hub: props.get(crm) or "" for hub, crm in entity.renames.items()}
-            if entity is contacts:
-                values["account_id"] = local_of.get(props.get("associatedcompanyid"))
-            made.append(
-                model(workspace=workspace, created_at=a_day_ago, updated_at=a_day_ago, **values)
-            )
-        made = model.objects.bulk_create(made, batch_size=2_000)
-        entity.hub_ids = [record.pk for record in made]
-        if entity is companies:
-            local_of = dict(zip(entity.ids, entity.hub_ids, strict=True))
-            remote_of = {pk: rid for rid, pk in local_of.items()}
-        links = []
-        for row, pk in zip(entity.rows, entity.hub_ids, strict=True):
-            base = {name: plain(row["properties"].get(name)) for name in entity.fields}
-            links.append(
-                CrmLink(
-                    workspace=workspace,
-                    config=config,
-                    entity=entity.name,
-                    local_id=pk,
-                    remote_id=row["id"],
-                    synced_values=base,
-                    content_hash=digest(base),
-                    synced_at=a_day_ago,
-                )
-            )
-        CrmLink.objects.bulk_create(links, batch_size=2_000)
+    link_hub_records(
+        entities, workspace, config, crm=crm, a_day_ago=timezone.now() - timedelta(days=1)
+    )
 
     step("A first run per object (not counted): it must find nothing to do...")
-    first_runs_find_nothing(entities, config, Watch, fail)
+    first_runs_find_nothing(entities, config)
 
     step("Changing half of the records on each side, 2 % on the same field on both...")
-    for entity in entities:
-        entity.expected = [
-            {name: plain(row["properties"].get(name)) for name in entity.fields}
-            for row in entity.rows
-        ]
-    hub_edits(entities, Account, Contact, last_wins="crm")
-    time.sleep(0.01)
-    for entity in entities:
-        edits = []
-        for i, rid in enumerate(entity.ids):
-            edit = {}
-            if i % 2:
-                edit[entity.crm] = f"HS {entity.crm} {i}"
-            if i % CONFLICT_EVERY == 0:
-                edit[entity.both] = f"HubSpot's {i}"
-            if edit:
-                entity.crm_changed.add(i)
-                edits.append({"id": rid, **edit})
-                winner = {k: v for k, v in edit.items() if k != entity.both or i % 100 == 50}
-                entity.expected[i].update(winner)
-        for start in range(0, len(edits), 5_000):
-            sandbox.control(
-                "hubspot",
-                "PATCH",
-                "records",
-                {"type": entity.kind, "records": edits[start : start + 5_000]},
-            )
-    time.sleep(0.01)
-    hub_edits(entities, Account, Contact, last_wins="hub")
+    edit_both_sides(entities, crm=crm)
     time.sleep(SEARCH_DELAY + 0.5)  # until search shows the edits
 
     step("Timing conflict detection (the planner alone)...")
-    planned, best_total = 0, 0.0
-    for entity in entities:
-        seconds, count, conflicts = time_plan(
-            entity, config, Account, Contact, CrmLink, crm=hubspot(sandbox, remote_of)
-        )
-        want = sum(1 for i in range(len(entity.ids)) if i % CONFLICT_EVERY == 0)
-        if conflicts != want:
-            fail(f"the planner found {conflicts} {entity.name} conflicts, not {want}")
-        planned += count
-        best_total += seconds
-        print(
-            f"    {entity.name}: {count} records planned in {seconds * 1000:.1f} ms "
-            f"({seconds / count * 1e6:.2f} µs per record), {conflicts} conflicts"
-        )
-    conflict_us = best_total / planned * 1e6
+    conflict_us = planner_figure(entities, config, crm=crm)
 
-    calls_total = floor_total = searches = others = 0
-    wall = 0.0
-    for entity in entities:
-        reads, writes = len(entity.crm_changed), len(entity.hub_changed)
-        floor = math.ceil(reads / SEARCH_PAGE) + math.ceil(writes / BATCH)
-        step(
-            f"Syncing {entity.name}s: {len(entity.ids)} linked, {writes} changed in the hub, "
-            f"{reads} in HubSpot..."
-        )
-        sandbox.clear_calls("hubspot")
-        began_at = time.time()
-        log, seconds = timed_run(config, entity, Watch)
-        calls = sandbox.calls("hubspot")
-        print(
-            f"    run: {log.status} in {seconds:.1f} s: created {log.created}, updated "
-            f"{log.updated}, conflicts {log.conflicts}, failed {log.failed}"
-            + (f" — {log.message}" if log.message else "")
-        )
-        print(
-            f"    API calls (emulator): {calls['total']}, floor {floor} "
-            f"(ceil({reads}/{SEARCH_PAGE}) reads + ceil({writes}/{BATCH}) writes): "
-            f"{calls['total'] / floor:.3f} x floor"
-        )
-        for endpoint, count in sorted(calls["by_endpoint"].items(), key=lambda kv: -kv[1]):
-            print(f"      {count:>5}  {endpoint}")
+    searches = others = 0
+
+    def floor(reads: int, writes: int) -> tuple[int, str]:
+        least = math.ceil(reads / SEARCH_PAGE) + math.ceil(writes / BATCH)
+        return least, f"ceil({reads}/{SEARCH_PAGE}) reads + ceil({writes}/{BATCH}) writes"
+
+    def seen(calls: dict, began_at: float) -> None:
+        nonlocal searches, others
+        for endpoint, count in calls["by_endpoint"].items():
             if endpoint.endswith("/search"):
                 searches += count
             else:
                 others += count
-        timeline(calls["log"], began_at, seconds)
         phases(calls["log"], began_at)
-        if log.status != "succeeded":
-            fail(f"the {entity.name} run did not succeed: {log.message} {log.errors[:5]}")
-        calls_total += calls["total"]
-        floor_total += floor
-        wall += seconds
+
+    calls_total, floor_total, wall = timed_runs(
+        entities, config, sandbox, step, crm=crm, provider="hubspot", floor=floor, seen=seen
+    )
 
     step("Checking both sides...")
-    wrong = []
-    for entity in entities:
-        wrong += compare(entity, Account, Contact, crm=hubspot(sandbox, remote_of))
-    if wrong:
-        print(f"FAILED: {len(wrong)} values differ from what the sync should have left, e.g.:")
-        for line in wrong[:10]:
-            print(f"    {line}")
-        server.stop()
-        raise SystemExit(1)
-    records = sum(len(e.ids) for e in entities)
-    print(f"    both sides hold the {records} records as expected")
+    records = both_sides_checked(entities, server, crm=crm)
     ratio = calls_total / floor_total
     floor_s = wall_floor(searches, others)
     wall_ratio = wall / floor_s if floor_s else 0.0
@@ -377,17 +275,18 @@ def phases(log: list[dict], began_at: float) -> None:
             print(f"    {name}: {len(calls)} calls from +{first:.2f} s to +{last:.2f} s")
 
 
-def hub_values(entity: Entity, record, remote_of: dict) -> dict:
-    values = {crm: plain(getattr(record, hub)) for hub, crm in entity.renames.items()}
-    if entity.name == "contact":
-        values["associatedcompanyid"] = remote_of.get(record.account_id)
-    return {name: values.get(name) for name in entity.fields}
-
-
-def hubspot(sandbox, remote_of: dict) -> Crm:
+def hubspot(sandbox) -> Crm:
     """The bench's HubSpot side for the shared steps (bench/_crm_common.py): its rows as the
     emulator holds them now."""
     from django.utils.dateparse import parse_datetime
+
+    remote_of: dict[int, str] = {}  # hub company id → its HubSpot id
+
+    def hub_values(entity: Entity, record) -> dict:
+        values = {crm: plain(getattr(record, hub)) for hub, crm in entity.renames.items()}
+        if entity.name == "contact":
+            values["associatedcompanyid"] = remote_of.get(record.account_id)
+        return {name: values.get(name) for name in entity.fields}
 
     def rows(entity: Entity, *, changed_only: bool) -> dict:
         return {
@@ -399,9 +298,18 @@ def hubspot(sandbox, remote_of: dict) -> Crm:
             if not r["archived"]
         }
 
+    def edit(entity: Entity, edits: list[dict]) -> None:
+        sandbox.control("hubspot", "PATCH", "records", {"type": entity.kind, "records": edits})
+
     return Crm(
         label="HubSpot",
+        mark="HS",
         natural={"account": ("name", "domain"), "contact": ("email",)},
-        hub_values=lambda entity, record: hub_values(entity, record, remote_of),
+        hub_values=hub_values,
         rows=rows,
+        edit=edit,
+        id_key="id",
+        account_key="associatedcompanyid",
+        properties=lambda row: row["properties"],
+        remote_of=remote_of,
     )

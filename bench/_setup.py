@@ -5,6 +5,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -168,3 +170,29 @@ def start_sandbox(names=None, *, checking: bool = False):
     server.start_in_thread()
     sandbox.use_ports(server.ports)
     return server
+
+
+class Watch(threading.Thread):
+    """Prints a running run's progress from its row every few seconds, as its page shows it, and
+    only when it moved (a run waiting out a rate limit is said once). `latest()` reads the
+    newest run, or None."""
+
+    def __init__(self, latest: Callable, *, indent: str = "  "):
+        super().__init__(daemon=True)
+        self.latest, self.indent, self.stopped = latest, indent, threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        shown = None
+        while not self.stopped.wait(5):
+            run = self.latest()
+            if run is not None and run.status == "running":
+                said = (run.stage, run.stage_done, run.percent)
+                if said != shown:
+                    shown = said
+                    print(
+                        f"{self.indent}{run.percent:5.1f} %  "
+                        f"{run.stage} {run.stage_done}/{run.stage_total}"
+                    )
+        connection.close()

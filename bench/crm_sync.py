@@ -46,21 +46,20 @@ import functools
 import json
 import math
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from _crm_common import (
-    CONFLICT_EVERY,
     Crm,
-    compare,
+    both_sides_checked,
+    edit_both_sides,
     first_runs_find_nothing,
-    hub_edits,
+    link_hub_records,
     plain,
-    time_plan,
-    timed_run,
+    planner_figure,
+    timed_runs,
 )
 from _setup import ROOT, fresh_database, scaled, start_sandbox
 
@@ -68,7 +67,6 @@ RECORDS = scaled(10_000)  # per object
 PAGE = 2_000  # rows in one query answer
 COLLECTION = 200  # records in one sObject Collections call
 DAY = 86_400
-REMOTE_ACCOUNT: dict[int, str] = {}  # hub account id → its Salesforce id
 TARGETS = {"calls_ratio": 1.05, "conflict_us_per_record": 1_000, "wall_s": 60}
 
 
@@ -106,6 +104,10 @@ class Entity:
     @property
     def hub(self) -> str:
         return self.change.hub
+
+    @property
+    def crm(self) -> str:
+        return self.change.crm
 
     @property
     def both(self) -> str:
@@ -164,36 +166,13 @@ def generated(sobject: str, start: int, count: int, accounts: list[str]) -> list
     return rows
 
 
-class Watch(threading.Thread):
-    """Prints the running log's progress every few seconds, as the page shows it."""
-
-    def __init__(self, config_id: int):
-        super().__init__(daemon=True)
-        self.config_id, self.stopped = config_id, threading.Event()
-
-    def run(self) -> None:
-        from django.db import connection
-
-        from crm.models import SyncLog
-
-        shown = None
-        while not self.stopped.wait(5):
-            run = SyncLog.objects.filter(config_id=self.config_id).order_by("-pk").first()
-            if run is not None and run.status == "running":
-                said = (run.stage, run.stage_done, run.percent)
-                if said != shown:
-                    shown = said
-                    print(
-                        f"    {run.percent:5.1f} %  {run.stage} {run.stage_done}/{run.stage_total}"
-                    )
-        connection.close()
-
-
 def main() -> None:
     began_all = time.monotonic()
     fresh_database("crm-sync")
+    from django.utils import timezone
+
     from config.celery import app
-    from crm.models import Account, Contact, CrmConfig, CrmLink
+    from crm.models import CrmConfig
     from integrations.accounts import services as accounts
     from integrations.accounts.models import User
     from integrations.sandbox.client import SandboxClient
@@ -206,6 +185,7 @@ def main() -> None:
     app.conf.task_always_eager = True  # the worker's task, run here
     server = start_sandbox(["salesforce"])
     sandbox = SandboxClient(server)
+    crm = salesforce(sandbox)
 
     # --- Salesforce: the org's rows and generated ones, their modstamps a day old ------------------
     step(f"Seeding Salesforce with {RECORDS} accounts and {RECORDS} contacts...")
@@ -218,8 +198,7 @@ def main() -> None:
         more = generated(entity.sobject, len(live), max(0, RECORDS - len(live)), account_ids)
         for start in range(0, len(more), 5_000):
             sandbox.salesforce_records(sobject=entity.sobject, records=more[start : start + 5_000])
-        rows = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")["records"]
-        entity.rows = sorted((r for r in rows if not r["IsDeleted"]), key=lambda r: r["Id"])
+        entity.rows = live_rows(sandbox, entity)
     sandbox.control("salesforce", "POST", "clock", {"real": True})
 
     # --- the hub: a workspace, its connection, the config, and the same records, linked ----------
@@ -233,148 +212,36 @@ def main() -> None:
         entities=[e.name for e in ENTITIES],
     )
     step("Making the hub's records and their links...")
-    from django.utils import timezone
-
-    a_day_ago = timezone.now() - timedelta(days=1)
-    local_of: dict[str, int] = {}  # Salesforce account id → hub account id
-    for entity in ENTITIES:
-        model = Account if entity.sobject == "Account" else Contact
-        made = []
-        for row in entity.rows:
-            values = {
-                hub: row.get(crm) or ""  # text columns hold "" for nothing
-                for hub, crm in entity.renames.items()
-                if hub != "account"
-            }
-            if entity.sobject == "Contact":
-                values["account_id"] = local_of.get(row.get("AccountId"))
-            made.append(
-                model(workspace=workspace, created_at=a_day_ago, updated_at=a_day_ago, **values)
-            )
-        made = model.objects.bulk_create(made, batch_size=2_000)
-        entity.hub_ids = [record.pk for record in made]
-        if entity.sobject == "Account":
-            local_of = {row["Id"]: pk for row, pk in zip(entity.rows, entity.hub_ids, strict=True)}
-            REMOTE_ACCOUNT.update({pk: remote for remote, pk in local_of.items()})
-        from integrations.sync.models import digest
-
-        links = []
-        for row, pk in zip(entity.rows, entity.hub_ids, strict=True):
-            base = {name: plain(row.get(name)) for name in entity.fields}
-            links.append(
-                CrmLink(
-                    workspace=workspace,
-                    config=config,
-                    entity=entity.name,
-                    local_id=pk,
-                    remote_id=row["Id"],
-                    synced_values=base,
-                    content_hash=digest(base),
-                    synced_at=a_day_ago,
-                )
-            )
-        CrmLink.objects.bulk_create(links, batch_size=2_000)
+    link_hub_records(
+        ENTITIES, workspace, config, crm=crm, a_day_ago=timezone.now() - timedelta(days=1)
+    )
 
     step("A first run per object (not counted): it must find nothing to do...")
-    first_runs_find_nothing(ENTITIES, config, Watch, fail)
+    first_runs_find_nothing(ENTITIES, config)
 
     # --- the changes ------------------------------------------------------------------------------
     step("Changing half of the records on each side, 2 % on the same field on both...")
-    for entity in ENTITIES:
-        entity.expected = [
-            {name: plain(row.get(name)) for name in entity.fields} for row in entity.rows
-        ]
-    hub_edits(ENTITIES, Account, Contact, last_wins="crm")  # before Salesforce's: they lose
-    time.sleep(0.01)
-    for entity in ENTITIES:
-        c = entity.change
-        edits = []
-        for i, row in enumerate(entity.rows):
-            edit = {}
-            if i % 2:
-                edit[c.crm] = f"SF {c.crm} {i}"
-            if i % CONFLICT_EVERY == 0:
-                edit[c.both] = f"Salesforce's {i}"
-            if edit:
-                entity.crm_changed.add(i)
-                edits.append({"Id": row["Id"], **edit})
-                winner = {k: v for k, v in edit.items() if k != c.both or i % 100 == 50}
-                entity.expected[i].update(winner)
-        for start in range(0, len(edits), 5_000):
-            sandbox.control(
-                "salesforce", "PATCH", "records", {"records": edits[start : start + 5_000]}
-            )
-    time.sleep(0.01)
-    hub_edits(ENTITIES, Account, Contact, last_wins="hub")
-    for entity in ENTITIES:
-        rows = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")["records"]
-        entity.rows = sorted((r for r in rows if not r["IsDeleted"]), key=lambda r: r["Id"])
+    edit_both_sides(ENTITIES, crm=crm)
+    for entity in ENTITIES:  # the planner's inputs: Salesforce's rows as the edits left them
+        entity.rows = live_rows(sandbox, entity)
 
     # --- the planner alone, on an incremental run's inputs -------------------------------------
     step("Timing conflict detection (the planner alone)...")
-    planned = 0
-    best_total = 0.0
-    for entity in ENTITIES:
-        seconds, count, conflicts = time_plan(
-            entity, config, Account, Contact, CrmLink, crm=salesforce(sandbox)
-        )
-        want = sum(1 for i in range(len(entity.rows)) if i % CONFLICT_EVERY == 0)
-        if conflicts != want:
-            fail(f"the planner found {conflicts} {entity.name} conflicts, not {want}")
-        planned += count
-        best_total += seconds
-        print(
-            f"    {entity.name}: {count} records planned in {seconds * 1000:.1f} ms "
-            f"({seconds / count * 1e6:.2f} µs per record), {conflicts} conflicts"
-        )
-    conflict_us = best_total / planned * 1e6
+    conflict_us = planner_figure(ENTITIES, config, crm=crm)
 
     # --- the timed runs ---------------------------------------------------------------------------
-    calls_total = floor_total = 0
-    wall = 0.0
-    for entity in ENTITIES:
-        reads, writes = len(entity.crm_changed), len(entity.hub_changed)
-        floor = math.ceil(reads / PAGE) + math.ceil(writes / COLLECTION) + 1
-        step(
-            f"Syncing {entity.name}s: {len(entity.rows)} linked, {writes} changed in the hub, "
-            f"{reads} in Salesforce..."
-        )
-        sandbox.clear_calls("salesforce")
-        began_at = time.time()
-        log, seconds = timed_run(config, entity, Watch)
-        calls = sandbox.calls("salesforce")
-        print(
-            f"    run: {log.status} in {seconds:.1f} s: created {log.created}, updated "
-            f"{log.updated}, conflicts {log.conflicts}, failed {log.failed}"
-            + (f" — {log.message}" if log.message else "")
-        )
-        print(
-            f"    API calls (emulator): {calls['total']}, floor {floor} "
-            f"(ceil({reads}/{PAGE}) reads + ceil({writes}/{COLLECTION}) writes + 1 describe): "
-            f"{calls['total'] / floor:.3f} x floor"
-        )
-        for endpoint, count in sorted(calls["by_endpoint"].items(), key=lambda kv: -kv[1]):
-            print(f"      {count:>5}  {endpoint}")
-        timeline(calls["log"], began_at, seconds)
-        if log.status != "succeeded":
-            fail(f"the {entity.name} run did not succeed: {log.message} {log.errors[:5]}")
-        calls_total += calls["total"]
-        floor_total += floor
-        wall += seconds
+    def floor(reads: int, writes: int) -> tuple[int, str]:
+        least = math.ceil(reads / PAGE) + math.ceil(writes / COLLECTION) + 1
+        how = f"ceil({reads}/{PAGE}) reads + ceil({writes}/{COLLECTION}) writes + 1 describe"
+        return least, how
+
+    calls_total, floor_total, wall = timed_runs(
+        ENTITIES, config, sandbox, step, crm=crm, provider="salesforce", floor=floor
+    )
 
     # --- both sides as expected -------------------------------------------------------------------
     step("Checking both sides...")
-    wrong = []
-    for entity in ENTITIES:
-        wrong += compare(entity, Account, Contact, crm=salesforce(sandbox))
-    if wrong:
-        print(f"FAILED: {len(wrong)} values differ from what the sync should have left, e.g.:")
-        for line in wrong[:10]:
-            print(f"    {line}")
-        server.stop()
-        raise SystemExit(1)
-    records = sum(len(e.rows) for e in ENTITIES)
-    print(f"    both sides hold the {records} records as expected")
+    records = both_sides_checked(ENTITIES, server, crm=crm)
     ratio = calls_total / floor_total
     print(
         f"Calls {calls_total} against a floor of {floor_total}: {ratio:.3f} x "
@@ -389,18 +256,10 @@ def main() -> None:
     )
 
 
-def fail(message: str) -> None:
-    print(f"FAILED: {message}")
-    raise SystemExit(1)
-
-
-def hub_values(entity: Entity, record) -> dict:
-    """A hub record in the CRM's names, as the sync compares it (a contact's account, should
-    the mapping carry AccountId, as its linked Salesforce id)."""
-    values = {crm: plain(getattr(record, hub)) for hub, crm in entity.renames.items()}
-    if "AccountId" in entity.fields and "AccountId" not in values:
-        values["AccountId"] = REMOTE_ACCOUNT.get(record.account_id)
-    return {name: values.get(name) for name in entity.fields}
+def live_rows(sandbox, entity: Entity) -> list[dict]:
+    """The org's live rows of the entity's object, in Id order (the control plane's read)."""
+    rows = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")["records"]
+    return sorted((r for r in rows if not r["IsDeleted"]), key=lambda r: r["Id"])
 
 
 def salesforce(sandbox) -> Crm:
@@ -408,12 +267,18 @@ def salesforce(sandbox) -> Crm:
     run's reads are the bench's own copy of the changed rows; a comparison reads the org."""
     from django.utils.dateparse import parse_datetime
 
+    remote_of: dict[int, str] = {}  # hub account id → its Salesforce id
+
+    def hub_values(entity: Entity, record) -> dict:
+        """A hub record in the CRM's names, as the sync compares it (a contact's account,
+        should the mapping carry AccountId, as its linked Salesforce id)."""
+        values = {crm: plain(getattr(record, hub)) for hub, crm in entity.renames.items()}
+        if "AccountId" in entity.fields and "AccountId" not in values:
+            values["AccountId"] = remote_of.get(record.account_id)
+        return {name: values.get(name) for name in entity.fields}
+
     def rows(entity: Entity, *, changed_only: bool) -> dict:
-        if changed_only:
-            found = entity.rows
-        else:
-            found = sandbox.control("salesforce", "GET", f"records?sobject={entity.sobject}")
-            found = [r for r in found["records"] if not r["IsDeleted"]]
+        found = entity.rows if changed_only else live_rows(sandbox, entity)
         return {
             r["Id"]: (
                 {name: plain(r.get(name)) for name in entity.fields},
@@ -422,24 +287,19 @@ def salesforce(sandbox) -> Crm:
             for r in found
         }
 
+    def edit(entity: Entity, edits: list[dict]) -> None:
+        sandbox.control("salesforce", "PATCH", "records", {"records": edits})
+
     return Crm(
         label="Salesforce",
+        mark="SF",
         natural={"account": ("Name",), "contact": ("Email",)},
         hub_values=hub_values,
         rows=rows,
-    )
-
-
-def timeline(log: list[dict], began_at: float, seconds: float) -> None:
-    """Where the run's time went: before the first call, in calls (server side), after."""
-    if not log:
-        print(f"    timeline: no calls; run closed at +{seconds:.1f} s")
-        return
-    first, last = log[0]["t"] - began_at, log[-1]["t"] + log[-1]["ms"] / 1000 - began_at
-    served = sum(c["ms"] for c in log) / 1000
-    print(
-        f"    timeline: first call at +{first:.2f} s, last answer at +{last:.2f} s, run closed "
-        f"at +{seconds:.2f} s; the emulator served for {served:.2f} s of it"
+        edit=edit,
+        id_key="Id",
+        account_key="AccountId",
+        remote_of=remote_of,
     )
 
 
@@ -455,5 +315,5 @@ if __name__ == "__main__":
     if chosen_provider(sys.argv[1:]) == "hubspot":
         import _crm_hubspot
 
-        sys.exit(_crm_hubspot.main(fail, timeline, Watch))
+        sys.exit(_crm_hubspot.main())
     sys.exit(main())

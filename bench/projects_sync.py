@@ -24,11 +24,10 @@ floor; n/a when a small run fits one minute's allowance)
 """
 
 import math
-import threading
 import time
 from decimal import Decimal
 
-from _setup import fresh_database, scaled, start_sandbox
+from _setup import Watch, fresh_database, scaled, start_sandbox
 
 BLOCKS = scaled(40)
 PER_BLOCK = {"purchaseorder": 20, "workorder": 20, "comment": 8, "attachment": 1}
@@ -39,27 +38,6 @@ ATTACHMENT_WEIGHT = 10
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0.0
-
-
-class Watch(threading.Thread):
-    """Prints the newest run's progress from its row every few seconds, as the page shows it."""
-
-    def __init__(self, project_id: int):
-        super().__init__(daemon=True)
-        self.project_id, self.stopped = project_id, threading.Event()
-
-    def run(self) -> None:
-        from django.db import connection
-
-        from projects.models import ProjectSyncRun
-
-        shown = None
-        while not self.stopped.wait(5):
-            run = ProjectSyncRun.objects.filter(project_id=self.project_id).order_by("-pk").first()
-            if run is not None and run.status == "running" and run.progress_done != shown:
-                shown = run.progress_done  # waiting out the rate limit: said once, not repeated
-                print(f"  {run.percent:5.1f} %  {run.stage} {run.stage_done}/{run.stage_total}")
-        connection.close()
 
 
 def main() -> None:
@@ -109,7 +87,9 @@ def main() -> None:
 
     def sync(direction: str):
         sandbox.clear_calls("smartsheet")
-        watch = Watch(project.pk)
+        watch = Watch(
+            lambda: ProjectSyncRun.objects.filter(project=project).order_by("-pk").first()
+        )
         watch.start()
         with http.track() as stats:
             began, began_at = time.monotonic(), time.time()
