@@ -429,28 +429,40 @@ def mapping_add(request, config_id: int):
         crm_choices=_crm_choices(described, mapped),
         app_choices=_app_choices(entity),
     )
-    if form.is_valid():
+    saved = _saved(
+        request,
+        form,
+        lambda **fields: services.mapping_add(
+            config=config, entity=entity, crm_field=form.cleaned_data["crm_field"], **fields
+        ),
+    )
+    if saved:
         data = form.cleaned_data
-        try:
-            params = params_from(request.POST, data["transform"])
-            _service(
-                lambda: services.mapping_add(
-                    config=config,
-                    entity=entity,
-                    actor=request.user,
-                    crm_field=data["crm_field"],
-                    app_field=data["app_field"],
-                    direction=data["direction"],
-                    transform=data["transform"],
-                    params=params,
-                )
-            )
-        except ApplicationError as exc:
-            _errors_into(form, exc)
-        else:
-            messages.success(request, f"{data['crm_field']} ↔ {data['app_field']} is mapped.")
-            return redirect(_page_url(config, entity))
+        messages.success(request, f"{data['crm_field']} ↔ {data['app_field']} is mapped.")
+        return redirect(_page_url(config, entity))
     return _render(request, config, entity, add_form=form, status=400)
+
+
+def _saved(request, form: MappingForm, save) -> bool:
+    """A valid form saved by `save(**fields)`, a mapping service given the actor, the form's app
+    field, direction and transform, and the transform's parameters read from the post: True
+    once saved; a refusal's message goes into the form."""
+    if not form.is_valid():
+        return False
+    data = form.cleaned_data
+    try:
+        fields = {
+            "actor": request.user,
+            "app_field": data["app_field"],
+            "direction": data["direction"],
+            "transform": data["transform"],
+            "params": params_from(request.POST, data["transform"]),
+        }
+        _service(lambda: save(**fields))
+    except ApplicationError as exc:
+        _errors_into(form, exc)
+        return False
+    return True
 
 
 def _mapping(config: CrmConfig, mapping_id: int) -> tuple[str, FieldMapping]:
@@ -472,27 +484,16 @@ def mapping_edit(request, config_id: int, mapping_id: int):
         app_choices=_app_choices(entity, field.source_field),
         editing=True,
     )
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            params = params_from(request.POST, data["transform"])
-            _service(
-                lambda: services.mapping_update(
-                    config=config,
-                    entity=entity,
-                    field=field,
-                    actor=request.user,
-                    app_field=data["app_field"],
-                    direction=data["direction"],
-                    transform=data["transform"],
-                    params=params,
-                )
-            )
-        except ApplicationError as exc:
-            _errors_into(form, exc)
-        else:
-            messages.success(request, f"The mapping of {field.target_field} is saved.")
-            return redirect(_page_url(config, entity))
+    saved = _saved(
+        request,
+        form,
+        lambda **fields: services.mapping_update(
+            config=config, entity=entity, field=field, **fields
+        ),
+    )
+    if saved:
+        messages.success(request, f"The mapping of {field.target_field} is saved.")
+        return redirect(_page_url(config, entity))
     return _render(request, config, entity, edit_field=field, edit_form=form, status=400)
 
 
