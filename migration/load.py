@@ -909,25 +909,11 @@ class Rows:
             delta = {k: v for k, v in values.items() if before.get(k) != v}
             delta.update({k: None for k in before if k not in values and k in self.ids})
             payload.append((link.row_id, self.cells(delta, clear=True)))
-        try:
-            answer = self.loader.call(
-                smartsheet.update_rows, sheet_id=self.link.remote_id, rows=payload
-            )
-        except STOP:
-            raise
-        except http.ProviderError as exc:
-            for row, _, _ in items:
-                self.issue("error", row.key, "row.refused", exc.message)
+        keys = [row.key for row, _, _ in items]
+        failed = self.update_rows(payload, keys, rule="row.refused", what="the update")
+        if failed is None:
             self.advance(len(items))
             return
-        failed = {failure.index for failure in answer.failures}
-        for failure in answer.failures:
-            self.issue(
-                "error",
-                items[failure.index][0].key,
-                "row.refused",
-                f"Smartsheet refused the update: {failure.message} (error {failure.code})",
-            )
         saved = []
         for index, (_, values, link) in enumerate(items):
             if index in failed:
@@ -937,6 +923,29 @@ class Rows:
         update_many(RowLink, saved, ["synced_values", "content_hash"])
         self.result.rows_updated += len(saved)
         self.advance(len(items))
+
+    def update_rows(self, payload: list, keys: list[str], *, rule: str, what: str) -> set | None:
+        """One Update Rows call of `payload` ((row id, cells) per row). A refusal of the whole
+        call is an issue for every key, and None; a row refused is an issue for its key. The
+        indexes of the rows refused."""
+        try:
+            answer = self.loader.call(
+                smartsheet.update_rows, sheet_id=self.link.remote_id, rows=payload
+            )
+        except STOP:
+            raise
+        except http.ProviderError as exc:
+            for key in keys:
+                self.issue("error", key, rule, exc.message)
+            return None
+        for failure in answer.failures:
+            self.issue(
+                "error",
+                keys[failure.index],
+                rule,
+                f"Smartsheet refused {what}: {failure.message} (error {failure.code})",
+            )
+        return {failure.index for failure in answer.failures}
 
     def recover(self) -> None:
         """Adopt the rows an interrupted run added but did not record (its intents left)."""
@@ -1093,24 +1102,12 @@ class Predecessors:
             )
             for link, value, _ in chunk
         ]
-        try:
-            answer = rows.loader.call(
-                smartsheet.update_rows, sheet_id=rows.link.remote_id, rows=payload
-            )
-        except STOP:
-            raise
-        except http.ProviderError as exc:
-            for link, _, _ in chunk:
-                rows.issue("error", link.key, "predecessor.refused", exc.message)
+        keys = [link.key for link, _, _ in chunk]
+        failed = rows.update_rows(
+            payload, keys, rule="predecessor.refused", what="the predecessors"
+        )
+        if failed is None:
             return
-        failed = {failure.index for failure in answer.failures}
-        for failure in answer.failures:
-            rows.issue(
-                "error",
-                chunk[failure.index][0].key,
-                "predecessor.refused",
-                f"Smartsheet refused the predecessors: {failure.message} (error {failure.code})",
-            )
         saved = [link for index, (link, _, _) in enumerate(chunk) if index not in failed]
         unsaved = [link.key for link in saved if link.pk is None]  # made this run (insert_many)
         if unsaved:

@@ -179,6 +179,57 @@ def test_a_rerun_creates_nothing_and_updates_only_what_changed(owner, sandbox):
     assert cell(sheet.rows[4], name).value == "Renamed"
 
 
+def test_a_refused_update_call_is_an_issue_per_row_and_the_next_run_makes_it(owner, sandbox):
+    plan = project_plan(tasks=12, depth=2, links=3)
+    run(plan, owner)
+    tasks = plan.workspaces[0].sheets[0]
+    first, last = tasks.rows[0], tasks.rows[-1]
+    first.cells["TaskName"].value = "Renamed"
+    last.cells["TaskName"].value = "Renamed too"
+    depends = tasks.predecessors[0]
+    depends.predecessors[0]["type"] = "SS"
+    # Both Update Rows calls (the cells', then the predecessors') answered 400 as a whole.
+    sandbox.fault("smartsheet", kind="error", status=400, code=1008, method="PUT", path="*/rows")
+
+    refused = run(plan, owner)
+
+    (project,) = refused.projects
+    assert (project.rows_updated, project.predecessors_written) == (0, 0)
+    assert sorted((i.rule, i.entity_id) for i in project.issues) == sorted(
+        [
+            ("row.refused", first.key),
+            ("row.refused", last.key),
+            ("predecessor.refused", depends.row_key),
+        ]
+    )
+    # Nothing was recorded as written: the next run sends the same changes.
+    sandbox.control("smartsheet", "DELETE", "faults", None)
+    again = run(plan, owner)
+    (project,) = again.projects
+    assert (project.rows_updated, project.predecessors_written, project.issues) == (2, 1, [])
+
+
+def test_a_row_deleted_in_smartsheet_is_an_issue_and_the_other_updates_are_made(owner, sandbox):
+    plan = project_plan(tasks=12, depth=2)
+    loaded = run(plan, owner)
+    tasks = plan.workspaces[0].sheets[0]
+    kept, gone = tasks.rows[0], tasks.rows[-1]  # the last row has no children
+    sheet_id = loaded.projects[0].sheet_ids["tasks"]
+    sdk(owner).Sheets.delete_rows(sheet_id, [RowLink.objects.get(key=gone.key).row_id])
+    kept.cells["TaskName"].value = "Renamed"
+    gone.cells["TaskName"].value = "Renamed too"
+
+    again = run(plan, owner)
+
+    (project,) = again.projects
+    assert project.rows_updated == 1
+    assert [(i.rule, i.entity_id, i.message) for i in project.issues] == [
+        ("row.refused", gone.key, "Smartsheet refused the update: Not Found (error 1006)")
+    ]
+    name = next(c.id for c in read(owner, sheet_id).columns if c.title == "Task Name")
+    assert cell(read(owner, sheet_id).rows[0], name).value == "Renamed"
+
+
 class Killed(BaseException):
     """The worker dies: nothing after this line of ours runs."""
 
