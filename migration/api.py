@@ -151,21 +151,27 @@ class ProjectOut(serializers.Serializer):
     modified = serializers.CharField(allow_null=True)
 
 
-class StartIn(serializers.Serializer):
+class RunIn(serializers.Serializer):
+    """What every start of a run names: where it belongs, where it writes, and whether it only
+    plans (StartIn and FilesIn add their source)."""
+
     workspace = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="The hub workspace."
-    )
-    source_connection = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, help_text="The Project Online connection."
     )
     target_connection = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, help_text="The Smartsheet connection."
     )
-    project_ids = serializers.ListField(
-        child=serializers.CharField(max_length=64), min_length=1, max_length=500
-    )
     dry_run = serializers.BooleanField(
         default=True, help_text="Plan and report only, writing nothing (the default)."
+    )
+
+
+class StartIn(RunIn):
+    source_connection = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The Project Online connection."
+    )
+    project_ids = serializers.ListField(
+        child=serializers.CharField(max_length=64), min_length=1, max_length=500
     )
     accept_errors = serializers.BooleanField(
         default=False, help_text="Migrate projects whose plan has errors too."
@@ -279,22 +285,13 @@ class RunsView(generics.ListAPIView):
         return Response(MigrationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class FilesIn(serializers.Serializer):
-    workspace = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_ID, help_text="The hub workspace."
-    )
-    target_connection = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, help_text="The Smartsheet connection."
-    )
+class FilesIn(RunIn):
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
         min_length=1,
         max_length=500,
         help_text="MS Project files (MPP, MPT, MSPDI XML, MPX, XER, ...): one project each, "
         "each at most MIGRATION_MAX_UPLOAD_MB.",
-    )
-    dry_run = serializers.BooleanField(
-        default=True, help_text="Plan and report only, writing nothing (the default)."
     )
     accept_errors = serializers.BooleanField(
         default=False, help_text="Migrate files whose plan has errors too."
