@@ -49,12 +49,12 @@ def link_hub_records(entities, workspace, config, *, crm: Crm, a_day_ago) -> Non
     """The hub's records made from the CRM's rows with bulk_create (a contact's account is the
     hub account linked to its CRM account), and each pair's CrmLink with the base the sync
     keeps: every mapped field's value, text trimmed and empty as null."""
-    from crm.models import Account, Contact, CrmLink
+    from crm.models import CrmLink
     from integrations.sync.models import digest
 
     local_of: dict[str, int] = {}  # CRM account id → hub account id
     for entity in entities:
-        model = model_of(entity, Account, Contact)
+        model = model_of(entity)
         made = []
         for row in entity.rows:
             props = crm.properties(row)
@@ -97,14 +97,12 @@ def edit_both_sides(entities, *, crm: Crm) -> None:
     order that lets last write win settle each conflict one known way: the hub's edits of the
     CRM's winners, then every CRM edit, then the hub's other edits. Each record's expected
     values follow."""
-    from crm.models import Account, Contact
-
     for entity in entities:
         entity.expected = [
             {name: plain(crm.properties(row).get(name)) for name in entity.fields}
             for row in entity.rows
         ]
-    hub_edits(entities, Account, Contact, last_wins="crm")  # before the CRM's: they lose
+    hub_edits(entities, last_wins="crm")  # before the CRM's: they lose
     time.sleep(0.01)
     for entity in entities:
         edits = []
@@ -122,14 +120,17 @@ def edit_both_sides(entities, *, crm: Crm) -> None:
         for start in range(0, len(edits), 5_000):
             crm.edit(entity, edits[start : start + 5_000])
     time.sleep(0.01)
-    hub_edits(entities, Account, Contact, last_wins="hub")
+    hub_edits(entities, last_wins="hub")
 
 
-def model_of(entity, Account, Contact):
+def model_of(entity):
+    """The hub's model of an entity (imported here: Django is set up by then)."""
+    from crm.models import Account, Contact
+
     return Account if entity.name == "account" else Contact
 
 
-def hub_edits(entities, Account, Contact, *, last_wins: str) -> None:
+def hub_edits(entities, *, last_wins: str) -> None:
     """The hub's edits, stamped now: of the records whose conflict the CRM wins (`last_wins`
     "crm": made before the CRM's edits) or of the others ("hub"). Written with one statement
     run many times (bulk_update's CASE per row takes seconds on SQLite)."""
@@ -138,7 +139,7 @@ def hub_edits(entities, Account, Contact, *, last_wins: str) -> None:
 
     for entity in entities:
         renames = {crm: hub for hub, crm in entity.renames.items()}
-        meta = model_of(entity, Account, Contact)._meta
+        meta = model_of(entity)._meta
         now = meta.get_field("updated_at").get_db_prep_value(timezone.now(), connection)
         by_columns: dict[tuple, list] = {}
         for i in range(0, len(entity.hub_ids), 2):
@@ -166,12 +167,13 @@ def hub_edits(entities, Account, Contact, *, last_wins: str) -> None:
                 )
 
 
-def time_plan(entity, config, Account, Contact, CrmLink, *, crm: Crm) -> tuple[float, int, int]:
+def time_plan(entity, config, *, crm: Crm) -> tuple[float, int, int]:
     """The planner on what an incremental run reads: every link (with its base), the hub records
     changed and the CRM records changed. Best of three; (seconds, records, conflicts)."""
+    from crm.models import CrmLink
     from integrations.sync import planner
 
-    model = model_of(entity, Account, Contact)
+    model = model_of(entity)
     links = [
         planner.Link(link.local_id, link.remote_id, link.synced_values)
         for link in CrmLink.objects.filter(config=config, entity=entity.name)
@@ -213,9 +215,9 @@ def time_plan(entity, config, Account, Contact, CrmLink, *, crm: Crm) -> tuple[f
     return min(timings), records_planned, len(result.conflicts)
 
 
-def compare(entity, Account, Contact, *, crm: Crm) -> list[str]:
+def compare(entity, *, crm: Crm) -> list[str]:
     """What differs from the expected values, on either side."""
-    model = model_of(entity, Account, Contact)
+    model = model_of(entity)
     rows = crm.rows(entity, changed_only=False)
     hub = model.objects.in_bulk(entity.hub_ids)
     wrong = []
@@ -275,11 +277,9 @@ def first_runs_find_nothing(entities, config) -> None:
 def planner_figure(entities, config, *, crm: Crm) -> float:
     """The planner timed on each entity's incremental-run inputs (time_plan), which must find
     the 2 % conflicts: µs per record planned, over both."""
-    from crm.models import Account, Contact, CrmLink
-
     planned, best_total = 0, 0.0
     for entity in entities:
-        seconds, count, conflicts = time_plan(entity, config, Account, Contact, CrmLink, crm=crm)
+        seconds, count, conflicts = time_plan(entity, config, crm=crm)
         want = sum(1 for i in range(len(entity.rows)) if i % CONFLICT_EVERY == 0)
         if conflicts != want:
             fail(f"the planner found {conflicts} {entity.name} conflicts, not {want}")
@@ -346,11 +346,9 @@ def timeline(log: list[dict], began_at: float, seconds: float) -> None:
 
 def both_sides_checked(entities, server, *, crm: Crm) -> int:
     """Both sides hold the expected values, or FAILED and exit 1: the records compared."""
-    from crm.models import Account, Contact
-
     wrong = []
     for entity in entities:
-        wrong += compare(entity, Account, Contact, crm=crm)
+        wrong += compare(entity, crm=crm)
     if wrong:
         print(f"FAILED: {len(wrong)} values differ from what the sync should have left, e.g.:")
         for line in wrong[:10]:
